@@ -1,0 +1,73 @@
+"""``create_app(services)``: the ASGI application, wired from explicit objects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from promoter import __version__
+from promoter.config import Settings
+from promoter.ingest.dedup import prune_processed_messages
+from promoter.services import Services
+from promoter.web import api, health, segment
+from promoter.web.errors import install_error_handlers
+
+log = logging.getLogger("promoter.app")
+
+#: How often replay protection forgets messageIds older than the retention.
+PRUNE_INTERVAL_SECONDS = 600
+
+
+def _prune(services: Services, cutoff: datetime) -> int:
+    with services.database.write() as conn:
+        return prune_processed_messages(conn, older_than=cutoff)
+
+
+async def _prune_forever(services: Services) -> None:
+    retention = timedelta(hours=services.settings.dedup_retention_hours)
+    while True:
+        try:
+            cutoff = datetime.now(UTC) - retention
+            removed = await run_in_threadpool(_prune, services, cutoff)
+            if removed:
+                log.info("forgot %d processed messageIds older than %s", removed, cutoff)
+        except Exception:  # keep pruning on the next round; the service stays up
+            log.exception("pruning processed messageIds failed")
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+
+def create_app(services: Services) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pruner = asyncio.create_task(_prune_forever(services))
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            services.database.dispose()
+
+    app = FastAPI(
+        title="Promoter",
+        version=__version__,
+        summary="Self-hosted NPS surveys driven by your Segment event stream.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(segment.router)
+    app.include_router(api.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory promoter.app:app_from_environment``."""
+    return create_app(Services.build(Settings()))

@@ -1,0 +1,70 @@
+"""Settings, read from ``PROMOTER_*`` environment variables.
+
+Build a :class:`Settings` where it is needed (the CLI, the tests); nothing here
+creates one at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Each field is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMOTER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///promoter.sqlite3",
+        description="SQLAlchemy URL of the database: a SQLite file or a PostgreSQL server.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Public URL of the service, used in links it prints and sends "
+        "(default: http://HOST:PORT).",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs survey and unsubscribe links; generated and kept in "
+        "the database when unset.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `promoter serve` binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `promoter serve` binds to.")
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    dedup_retention_hours: int = Field(
+        default=72,
+        ge=24,
+        description="How long a processed messageId is remembered to drop replays (>= 24).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres_scheme(cls, value: str) -> str:
+        # Users paste URLs like postgres://...; SQLAlchemy wants a driver name.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    access_log: bool = Field(default=False, description="Log every HTTP request.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @property
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value

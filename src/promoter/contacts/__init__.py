@@ -1,0 +1,1 @@
+"""Contacts, their attributes, lists, events and orders: read side."""

@@ -1,0 +1,199 @@
+"""Queries behind the contacts read API. Every query is scoped to one organization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, select
+
+from promoter.domain.attributes import AttributeValue
+from promoter.storage.tables import (
+    contact_attributes,
+    contact_lists,
+    contacts,
+    events,
+    list_memberships,
+    orders,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    email: str | None = None
+    user_id: str | None = None
+    list_id: int | None = None
+    status: str | None = None
+    #: attribute name -> value, compared with the value's text form (``42``, ``true``...).
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    user_id: str | None
+    email: str
+    first_name: str | None
+    last_name: str | None
+    timezone: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    attributes: dict[str, Any]
+    lists: list[dict[str, Any]]
+
+
+def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
+    query = select(contacts.c.id).where(contacts.c.organization_id == organization_id)
+    if flt.email is not None:
+        query = query.where(func.lower(contacts.c.email) == flt.email.strip().lower())
+    if flt.user_id is not None:
+        query = query.where(contacts.c.user_id == flt.user_id)
+    if flt.status is not None:
+        query = query.where(contacts.c.status == flt.status)
+    if flt.list_id is not None:
+        member = select(list_memberships.c.contact_id).where(
+            list_memberships.c.list_id == flt.list_id
+        )
+        query = query.where(contacts.c.id.in_(member))
+    for name, value in flt.attributes:
+        matching = select(contact_attributes.c.contact_id).where(
+            and_(
+                contact_attributes.c.organization_id == organization_id,
+                contact_attributes.c.name == name,
+                contact_attributes.c.value_text == value,
+            )
+        )
+        query = query.where(contacts.c.id.in_(matching))
+    return query
+
+
+def list_contacts(
+    conn: Connection, *, organization_id: int, flt: ContactFilter, page: Page
+) -> tuple[int, list[Contact]]:
+    """The total count of matching contacts and one page of them, oldest first."""
+    query = _filtered(organization_id, flt)
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    ids = list(
+        conn.execute(query.order_by(contacts.c.id).limit(page.size).offset(page.offset)).scalars()
+    )
+    return int(total), _load(conn, organization_id, ids)
+
+
+def get_contact(conn: Connection, *, organization_id: int, contact_id: int) -> Contact | None:
+    found = _load(conn, organization_id, [contact_id])
+    return found[0] if found else None
+
+
+def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Contact]:
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(contacts).where(
+            contacts.c.organization_id == organization_id, contacts.c.id.in_(ids)
+        )
+    ).all()
+    attrs: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    for a in conn.execute(
+        select(contact_attributes)
+        .where(contact_attributes.c.contact_id.in_(ids))
+        .order_by(contact_attributes.c.name)
+    ):
+        value = AttributeValue(a.value_type, a.value_text, a.value_number, a.value_date)
+        attrs[a.contact_id][a.name] = value.to_json()
+    lists: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for m in conn.execute(
+        select(list_memberships.c.contact_id, contact_lists.c.id, contact_lists.c.name)
+        .join(contact_lists, contact_lists.c.id == list_memberships.c.list_id)
+        .where(list_memberships.c.contact_id.in_(ids))
+        .order_by(contact_lists.c.id)
+    ):
+        lists[m.contact_id].append({"id": m.id, "name": m.name})
+    by_id = {
+        r.id: Contact(
+            id=r.id,
+            user_id=r.user_id,
+            email=r.email,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            timezone=r.timezone,
+            status=r.status,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            attributes=attrs[r.id],
+            lists=lists[r.id],
+        )
+        for r in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def contact_events(
+    conn: Connection, *, organization_id: int, contact_id: int, page: Page, name: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """A contact's custom events, newest first."""
+    where = [events.c.organization_id == organization_id, events.c.contact_id == contact_id]
+    if name is not None:
+        where.append(events.c.name == name)
+    total = conn.execute(select(func.count()).select_from(events).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(events)
+        .where(*where)
+        .order_by(events.c.timestamp.desc(), events.c.id.desc())
+        .limit(page.size)
+        .offset(page.offset)
+    )
+    return int(total), [
+        {
+            "id": r.id,
+            "event": r.name,
+            "properties": r.properties,
+            "timestamp": r.timestamp,
+            "received_at": r.received_at,
+            "message_id": r.message_id,
+        }
+        for r in rows
+    ]
+
+
+def contact_orders(
+    conn: Connection, *, organization_id: int, contact_id: int, page: Page
+) -> tuple[int, list[dict[str, Any]]]:
+    """A contact's orders (from Order Completed events), newest first."""
+    where = [orders.c.organization_id == organization_id, orders.c.contact_id == contact_id]
+    total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(orders)
+        .where(*where)
+        .order_by(orders.c.timestamp.desc(), orders.c.id.desc())
+        .limit(page.size)
+        .offset(page.offset)
+    )
+    fields = [
+        "order_id",
+        "checkout_id",
+        "total",
+        "revenue",
+        "subtotal",
+        "shipping",
+        "tax",
+        "discount",
+        "currency",
+        "coupon",
+        "products",
+        "timestamp",
+    ]
+    return int(total), [
+        {"id": r.id, "event_id": r.event_id, **{f: getattr(r, f) for f in fields}} for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Pure Python rules: no I/O, nothing imported from the rest of Promoter."""

@@ -1,0 +1,1 @@
+"""Segment ingestion: request payloads in, contacts, lists, events and orders out."""

@@ -1,0 +1,94 @@
+"""Request bodies of the Segment endpoints: size limits, gzip, JSON, batches.
+
+Limits are those of Segment's HTTP Tracking API: 32 KB a message, 500 KB a
+batch request, 2,500 messages a batch.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from promoter.domain.errors import InvalidMessage
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
+
+
+class PayloadError(InvalidMessage):
+    """The request as a whole is unacceptable (400)."""
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes], *, limit: int, content_encoding: str | None
+) -> bytes:
+    """The request body, decompressed, refused as soon as it passes ``limit`` bytes."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding not in {"identity", "gzip", "x-gzip"}:
+        raise PayloadError(f"unsupported Content-Encoding {encoding!r}: send identity or gzip")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
+    body = bytearray()
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > limit * 4 + 1024:  # compressed bodies beyond any sane ratio
+            raise _too_large(limit)
+        if inflater is None:
+            body += chunk
+        else:
+            try:
+                body += inflater.decompress(chunk, limit + 1 - len(body))
+            except zlib.error:
+                raise PayloadError("the body is not valid gzip") from None
+            if inflater.unconsumed_tail:
+                raise _too_large(limit)
+        if len(body) > limit:
+            raise _too_large(limit)
+    if inflater is not None and not inflater.eof:
+        raise PayloadError("the gzip body is truncated")
+    return bytes(body)
+
+
+def _too_large(limit: int) -> PayloadError:
+    return PayloadError(f"the body exceeds the {limit // 1024} KB limit")
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise PayloadError("the body is empty: send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"the body is not valid JSON: {exc}") from None
+
+
+def check_message_size(message: object, index: int | None = None) -> None:
+    size = len(orjson.dumps(message))
+    if size > MAX_MESSAGE_BYTES:
+        where = "a message" if index is None else f"message {index}"
+        raise PayloadError(f"{where} is {size} bytes; the limit is 32 KB")
+
+
+def batch_messages(body: dict[str, Any]) -> list[Any]:
+    """The ``batch`` list of a ``/v1/batch`` or ``/v1/import`` body, checked against limits."""
+    batch = body.get("batch")
+    if not isinstance(batch, list):
+        raise PayloadError("a batch body needs a `batch` array of messages")
+    if len(batch) > MAX_BATCH_MESSAGES:
+        raise PayloadError(f"a batch holds at most {MAX_BATCH_MESSAGES} messages, not {len(batch)}")
+    for index, message in enumerate(batch):
+        check_message_size(message, index)
+    return batch
+
+
+def optional_object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PayloadError(f"`{name}` must be an object")
+    return value

@@ -1,0 +1,1 @@
+"""Organizations (accounts) and their API keys."""

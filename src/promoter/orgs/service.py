@@ -1,0 +1,184 @@
+"""Creating organizations, managing API keys, and resolving a key to its organization.
+
+Every function takes the caller's connection; none of them commits.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from promoter.orgs.keys import generate_key, hash_key, looks_like_key, visible_prefix
+from promoter.storage.tables import api_keys, contact_lists, organizations
+
+SEGMENT_LIST_NAME = "Segment List"
+
+
+class NotFound(LookupError):
+    """The object does not exist in this organization."""
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: int
+    name: str
+    webhook_secret: str | None
+    timezone: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    id: int
+    organization_id: int
+    prefix: str
+    #: The full key: shown once, never stored.
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_organization(conn: Connection, *, name: str) -> tuple[Organization, NewKey]:
+    """A new organization with its Segment list and a first API key."""
+    name = name.strip()
+    if not name:
+        raise ValueError("organization name must not be empty")
+    now = _now()
+    org_id = conn.execute(
+        insert(organizations).values(name=name, created_at=now).returning(organizations.c.id)
+    ).scalar_one()
+    conn.execute(
+        insert(contact_lists).values(
+            organization_id=org_id, name=SEGMENT_LIST_NAME, is_segment=True, created_at=now
+        )
+    )
+    key = create_api_key(conn, organization_id=org_id, name="default")
+    return get_organization(conn, organization_id=org_id), key
+
+
+def get_organization(conn: Connection, *, organization_id: int) -> Organization:
+    row = conn.execute(
+        select(organizations).where(organizations.c.id == organization_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no organization with id {organization_id}")
+    return Organization(
+        id=row.id,
+        name=row.name,
+        webhook_secret=row.webhook_secret,
+        timezone=row.timezone,
+        created_at=row.created_at,
+    )
+
+
+def list_organizations(conn: Connection) -> list[Organization]:
+    ids = conn.execute(select(organizations.c.id).order_by(organizations.c.id)).scalars()
+    return [get_organization(conn, organization_id=i) for i in ids]
+
+
+def create_api_key(conn: Connection, *, organization_id: int, name: str = "default") -> NewKey:
+    get_organization(conn, organization_id=organization_id)
+    key = generate_key()
+    key_id = conn.execute(
+        insert(api_keys)
+        .values(
+            organization_id=organization_id,
+            name=name[:100] or "default",
+            prefix=visible_prefix(key),
+            key_hash=hash_key(key),
+            created_at=_now(),
+        )
+        .returning(api_keys.c.id)
+    ).scalar_one()
+    return NewKey(id=key_id, organization_id=organization_id, prefix=visible_prefix(key), key=key)
+
+
+def list_api_keys(conn: Connection, *, organization_id: int) -> list[ApiKeyInfo]:
+    rows = conn.execute(
+        select(api_keys)
+        .where(api_keys.c.organization_id == organization_id)
+        .order_by(api_keys.c.id)
+    )
+    return [
+        ApiKeyInfo(
+            id=r.id, name=r.name, prefix=r.prefix, created_at=r.created_at, revoked_at=r.revoked_at
+        )
+        for r in rows
+    ]
+
+
+def revoke_api_key(conn: Connection, *, organization_id: int, key_id: int) -> None:
+    result = conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.id == key_id,
+            api_keys.c.organization_id == organization_id,
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=_now())
+    )
+    if result.rowcount != 1:
+        raise NotFound(f"no active API key {key_id} in organization {organization_id}")
+
+
+def authenticate(conn: Connection, *, key: str) -> Organization | None:
+    """The organization of an active key, or ``None``."""
+    if not looks_like_key(key):
+        return None
+    digest = hash_key(key)
+    row = conn.execute(
+        select(api_keys.c.organization_id, api_keys.c.key_hash).where(
+            api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+        )
+    ).one_or_none()
+    # The lookup is by hash; compare once more in constant time all the same.
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    return get_organization(conn, organization_id=row.organization_id)
+
+
+def set_webhook_secret(conn: Connection, *, organization_id: int, secret: str | None) -> None:
+    get_organization(conn, organization_id=organization_id)
+    conn.execute(
+        update(organizations)
+        .where(organizations.c.id == organization_id)
+        .values(webhook_secret=secret or None)
+    )
+
+
+def segment_list_id(conn: Connection, *, organization_id: int) -> int:
+    list_id = conn.execute(
+        select(contact_lists.c.id).where(
+            contact_lists.c.organization_id == organization_id, contact_lists.c.is_segment
+        )
+    ).scalar()
+    if list_id is None:  # an organization made before lists existed, or the list was removed
+        list_id = conn.execute(
+            insert(contact_lists)
+            .values(
+                organization_id=organization_id,
+                name=SEGMENT_LIST_NAME,
+                is_segment=True,
+                created_at=_now(),
+            )
+            .returning(contact_lists.c.id)
+        ).scalar_one()
+    return int(list_id)

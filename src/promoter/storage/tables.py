@@ -1,0 +1,179 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations must produce exactly this schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from promoter.storage.types import BigId, Json, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("webhook_secret", String(200), nullable=True),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+contact_lists = Table(
+    "contact_lists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("is_segment", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "name", name="uq_contact_lists_org_name"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(255), nullable=True),
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(255), nullable=True),
+    Column("last_name", String(255), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "user_id", name="uq_contacts_org_user_id"),
+    Index("ix_contacts_org_email", "organization_id", "email"),
+)
+
+contact_attributes = Table(
+    "contact_attributes",
+    metadata,
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("value_type", String(8), nullable=False),
+    Column("value_text", Text, nullable=True),
+    Column("value_number", Float, nullable=True),
+    Column("value_date", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_contact_attributes_org_name", "organization_id", "name"),
+)
+
+list_memberships = Table(
+    "list_memberships",
+    metadata,
+    Column(
+        "list_id", Integer, ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_list_memberships_contact", "contact_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
+    Column("user_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("properties", Json, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("flag", String(32), nullable=True),
+    Index("ix_events_org_contact_time", "organization_id", "contact_id", "timestamp"),
+    Index("ix_events_org_name_time", "organization_id", "name", "timestamp"),
+    Index("ix_events_org_user", "organization_id", "user_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
+    Column("user_id", String(255), nullable=False),
+    Column("order_id", String(255), nullable=True),
+    Column("checkout_id", String(255), nullable=True),
+    Column("total", Float, nullable=True),
+    Column("revenue", Float, nullable=True),
+    Column("subtotal", Float, nullable=True),
+    Column("shipping", Float, nullable=True),
+    Column("tax", Float, nullable=True),
+    Column("discount", Float, nullable=True),
+    Column("currency", String(16), nullable=True),
+    Column("coupon", String(255), nullable=True),
+    Column("products", Json, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("ix_orders_org_contact", "organization_id", "contact_id"),
+    Index("ix_orders_org_user", "organization_id", "user_id"),
+    Index("ix_orders_event", "event_id"),
+)
+
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("message_id", String(100), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_processed_messages_received", "received_at"),
+)

@@ -1,0 +1,1 @@
+"""HTTP routers: Segment endpoints, the REST API, health."""

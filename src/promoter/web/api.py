@@ -1,0 +1,172 @@
+"""The read API under /api/v2/: contacts with attributes, lists, events and orders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from promoter.contacts.service import (
+    Contact,
+    ContactFilter,
+    Page,
+    contact_events,
+    contact_orders,
+    get_contact,
+    list_contacts,
+)
+from promoter.orgs.service import Organization, authenticate
+from promoter.web.credentials import key_from_authorization
+from promoter.web.responses import JSONResponse
+from promoter.web.state import ServicesDep
+
+router = APIRouter(prefix="/api/v2", tags=["api"])
+
+_ATTRIBUTE_PARAM = re.compile(r"^attributes\[(.+)\]$")
+T = TypeVar("T")
+
+
+def _organization(request: Request, services: ServicesDep) -> Organization:
+    key = key_from_authorization(request.headers.get("authorization"))
+    org = None
+    if key:
+        with services.database.read() as conn:
+            org = authenticate(conn, key=key)
+    if org is None:
+        raise HTTPException(
+            401,
+            "Invalid token.",
+            headers={"WWW-Authenticate": "Token"},
+        )
+    return org
+
+
+OrgDep = Annotated[Organization, Depends(_organization)]
+PageNumber = Annotated[int, Query(ge=1, description="1-based page number")]
+PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
+
+
+def _paginated(request: Request, total: int, page: Page, results: list[Any]) -> dict[str, Any]:
+    def link(number: int) -> str:
+        return str(request.url.include_query_params(page=number))
+
+    last = max(1, -(-total // page.size))
+    return {
+        "count": total,
+        "next": link(page.number + 1) if page.number < last else None,
+        "previous": link(page.number - 1) if page.number > 1 else None,
+        "results": results,
+    }
+
+
+def _contact_json(request: Request, contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "href": str(request.url_for("retrieve_contact", contact_id=contact.id)),
+        "user_id": contact.user_id,
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "timezone": contact.timezone,
+        "status": contact.status,
+        "created_at": contact.created_at,
+        "updated_at": contact.updated_at,
+        "attributes": contact.attributes,
+        "contact_lists": contact.lists,
+    }
+
+
+async def _read(services: ServicesDep, fn: Callable[..., T], **kwargs: Any) -> T:
+    def run() -> T:
+        with services.database.read() as conn:
+            return fn(conn, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/contacts/", summary="List contacts")
+async def contacts_list(
+    request: Request,
+    services: ServicesDep,
+    org: OrgDep,
+    email: str | None = None,
+    user_id: str | None = None,
+    contact_list: Annotated[int | None, Query(alias="contact_list__id")] = None,
+    status: str | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> JSONResponse:
+    """Filter by `email`, `user_id`, `contact_list__id`, `status`, and
+    `attributes[NAME]=VALUE` (repeatable, all must match)."""
+    attributes = tuple(
+        (m.group(1), value)
+        for name, value in request.query_params.multi_items()
+        if (m := _ATTRIBUTE_PARAM.match(name))
+    )
+    flt = ContactFilter(
+        email=email, user_id=user_id, list_id=contact_list, status=status, attributes=attributes
+    )
+    paging = Page(page, page_size)
+    total, found = await _read(
+        services, list_contacts, organization_id=org.id, flt=flt, page=paging
+    )
+    results = [_contact_json(request, c) for c in found]
+    return JSONResponse(_paginated(request, total, paging, results))
+
+
+async def _contact_or_404(services: ServicesDep, org: Organization, contact_id: int) -> Contact:
+    contact = await _read(services, get_contact, organization_id=org.id, contact_id=contact_id)
+    if contact is None:
+        raise HTTPException(404, "Not found.")
+    return contact
+
+
+@router.get("/contacts/{contact_id}/", name="retrieve_contact", summary="Retrieve a contact")
+async def contacts_retrieve(
+    request: Request, services: ServicesDep, org: OrgDep, contact_id: int
+) -> JSONResponse:
+    contact = await _contact_or_404(services, org, contact_id)
+    return JSONResponse(_contact_json(request, contact))
+
+
+@router.get("/contacts/{contact_id}/events/", summary="A contact's events, newest first")
+async def contacts_events(
+    request: Request,
+    services: ServicesDep,
+    org: OrgDep,
+    contact_id: int,
+    event: str | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> JSONResponse:
+    await _contact_or_404(services, org, contact_id)
+    paging = Page(page, page_size)
+    total, rows = await _read(
+        services,
+        contact_events,
+        organization_id=org.id,
+        contact_id=contact_id,
+        page=paging,
+        name=event,
+    )
+    return JSONResponse(_paginated(request, total, paging, rows))
+
+
+@router.get("/contacts/{contact_id}/orders/", summary="A contact's orders, newest first")
+async def contacts_orders(
+    request: Request,
+    services: ServicesDep,
+    org: OrgDep,
+    contact_id: int,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> JSONResponse:
+    await _contact_or_404(services, org, contact_id)
+    paging = Page(page, page_size)
+    total, rows = await _read(
+        services, contact_orders, organization_id=org.id, contact_id=contact_id, page=paging
+    )
+    return JSONResponse(_paginated(request, total, paging, rows))

@@ -1,0 +1,50 @@
+"""Error answers: never a bare 500 for bad input; DRF shapes under /api, Segment's elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from promoter.web.responses import JSONResponse, segment_error
+
+log = logging.getLogger("promoter.web")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+            )
+        return segment_error(exc.status_code, str(exc.detail), "http_error", **headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields: dict[str, list[str]] = {}
+        for error in exc.errors():
+            location = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+            fields.setdefault(".".join(location) or "non_field_errors", []).append(error["msg"])
+        if _is_api(request):
+            return JSONResponse(fields, status_code=400)
+        return segment_error(400, str(fields), "invalid_request")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Connection lost, database locked or disk full: the sender should retry later.
+        log.error("database error on %s: %s", request.url.path, exc)
+        message = "the database is unavailable; retry later"
+        if _is_api(request):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+        return segment_error(503, message, "unavailable", **{"Retry-After": "5"})

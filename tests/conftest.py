@@ -1,0 +1,124 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is reached at ``PROMOTER_TEST_POSTGRES_URL`` (default: the local
+server, user postgres); the suite creates a database of its own there and
+drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from promoter.app import create_app
+from promoter.config import Settings
+from promoter.orgs.service import create_organization
+from promoter.services import Services
+from promoter.storage.engine import Database
+from promoter.storage.migrate import upgrade
+from promoter.storage.tables import metadata
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PROMOTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each backend, created once per test session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'promoter.sqlite3'}"
+        engine = Database.from_url(url).engine
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    name = f"promoter_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = Database.from_url(url).engine
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty(database: Database) -> None:
+    names = [t.name for t in reversed(metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.is_sqlite:
+            for name in names:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            quoted = ", ".join(f'"{n}"' for n in names)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A database handle on an empty schema; emptied again after the test."""
+    db = Database.from_url(database_url)
+    try:
+        yield db
+    finally:
+        _empty(db)
+        db.dispose()
+
+
+@pytest.fixture
+def backend(database: Database) -> str:
+    return database.engine.dialect.name
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, base_url="http://testserver")
+
+
+@pytest.fixture
+def services(settings: Settings, database: Database) -> Services:
+    return Services.build(settings, database)
+
+
+@dataclass(frozen=True)
+class Org:
+    id: int
+    key: str
+
+
+def make_org(database: Database, name: str = "Acme") -> Org:
+    with database.write() as conn:
+        org, key = create_organization(conn, name=name)
+    return Org(org.id, key.key)
+
+
+@pytest.fixture
+def org(database: Database) -> Org:
+    return make_org(database)
+
+
+@pytest.fixture
+def other_org(database: Database) -> Org:
+    return make_org(database, "Globex")
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services)) as test_client:
+        yield test_client

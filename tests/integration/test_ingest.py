@@ -1,0 +1,272 @@
+"""Ingestion on real databases (each test runs on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from promoter.contacts.service import ContactFilter, Page, get_contact, list_contacts
+from promoter.domain.messages import Envelope
+from promoter.ingest.listeners import StoredTrack
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.results import MessageResult
+from promoter.ingest.service import Ingestor
+from promoter.storage.engine import Database
+from promoter.storage.tables import events, orders, processed_messages
+from tests.conftest import Org
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def send(
+    database: Database, org: Org, *messages: dict[str, Any], ingestor: Ingestor | None = None
+) -> list[MessageResult]:
+    return ingest_messages(
+        database=database,
+        ingestor=ingestor or Ingestor(),
+        organization_id=org.id,
+        messages=list(messages),
+        envelope=Envelope(received_at=NOW),
+        allowed=TRACKING_API_TYPES,
+    )
+
+
+def identify(user_id: str, message_id: str | None = None, **traits: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "identify", "userId": user_id, "traits": traits}
+    if message_id:
+        msg["messageId"] = message_id
+    return msg
+
+
+def track(user_id: str, event: str, message_id: str | None = None, **props: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "track", "userId": user_id, "event": event, "properties": props}
+    if message_id:
+        msg["messageId"] = message_id
+    return msg
+
+
+def contacts_of(database: Database, org: Org, **flt: Any) -> list[Any]:
+    with database.read() as conn:
+        _, found = list_contacts(
+            conn, organization_id=org.id, flt=ContactFilter(**flt), page=Page(1, 100)
+        )
+    return found
+
+
+def count(database: Database, table: Any, **where: Any) -> int:
+    query = select(func.count()).select_from(table)
+    for name, value in where.items():
+        query = query.where(table.c[name] == value)
+    with database.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_identify_creates_contact_with_typed_attributes_in_segment_list(
+    database: Database, org: Org
+) -> None:
+    results = send(
+        database,
+        org,
+        identify(
+            "12345",
+            email="ted@mosbiusdesigns.com",
+            firstName="Ted",
+            lastName="Mosby",
+            plan="Premium",
+            seats=3,
+            company={"plan": "Enterprise"},
+        ),
+    )
+    assert [r.status for r in results] == ["accepted"]
+    (contact,) = contacts_of(database, org)
+    assert (contact.user_id, contact.email, contact.first_name, contact.last_name) == (
+        "12345",
+        "ted@mosbiusdesigns.com",
+        "Ted",
+        "Mosby",
+    )
+    assert contact.attributes == {"company.plan": "Enterprise", "plan": "Premium", "seats": 3}
+    assert [lst["name"] for lst in contact.lists] == ["Segment List"]
+
+
+def test_later_identify_updates_only_what_it_carries(database: Database, org: Org) -> None:
+    send(database, org, identify("u1", email="a@x.co", firstName="Ann", plan="Free", seats=1))
+    send(database, org, identify("u1", plan="Pro", lastName="Lee"))
+    send(database, org, identify("u1", seats=None))
+    (contact,) = contacts_of(database, org)
+    assert (contact.email, contact.first_name, contact.last_name) == ("a@x.co", "Ann", "Lee")
+    assert contact.attributes == {"plan": "Pro"}
+
+
+def test_identify_without_email_for_unknown_user_is_rejected_and_stores_nothing(
+    database: Database, org: Org
+) -> None:
+    (result,) = send(database, org, identify("ghost", plan="Pro"))
+    assert result.status == "rejected"
+    assert "email" in (result.reason or "")
+    assert contacts_of(database, org) == []
+
+
+def test_track_for_unknown_user_is_kept_flagged_then_linked_on_identify(
+    database: Database, org: Org
+) -> None:
+    (result,) = send(database, org, track("later", "Signed Up", plan="Pro"))
+    assert result.status == "accepted" and "not identified" in (result.reason or "")
+    assert contacts_of(database, org) == []  # no half contact
+    assert count(database, events, flag="unidentified") == 1
+    send(database, org, identify("later", email="later@x.co"))
+    (contact,) = contacts_of(database, org)
+    assert count(database, events, contact_id=contact.id) == 1
+    assert count(database, events, flag="unidentified") == 0
+
+
+def test_orders_are_kept_from_both_event_names_and_casings(database: Database, org: Org) -> None:
+    send(
+        database,
+        org,
+        identify("buyer", email="b@x.co"),
+        track("buyer", "Order Completed", order_id="o1", total=10, currency="USD", products=[]),
+        track("buyer", "Completed Order", orderId="o2", revenue=20.5, products=[{"id": "p"}]),
+    )
+    with database.read() as conn:
+        rows = conn.execute(select(orders).order_by(orders.c.order_id)).all()
+    assert [(r.order_id, r.total, r.revenue, r.currency) for r in rows] == [
+        ("o1", 10.0, 10.0, "USD"),
+        ("o2", 20.5, 20.5, None),
+    ]
+    assert rows[1].products == [{"id": "p", "product_id": "p"}]
+    assert count(database, events) == 2
+
+
+def test_same_message_id_is_applied_once(database: Database, org: Org) -> None:
+    msg = track("u", "Clicked", message_id="dup-1")
+    first = send(database, org, identify("u", email="u@x.co"), msg, msg)
+    assert [r.status for r in first] == ["accepted", "accepted", "duplicate"]
+    again = send(database, org, msg)
+    assert [r.status for r in again] == ["duplicate"]
+    assert count(database, events) == 1
+
+
+def test_message_ids_are_per_organization(database: Database, org: Org, other_org: Org) -> None:
+    send(database, org, identify("u", "same-id", email="u@x.co"))
+    (result,) = send(database, other_org, identify("u", "same-id", email="u@y.co"))
+    assert result.status == "accepted"
+    assert [c.email for c in contacts_of(database, org)] == ["u@x.co"]
+    assert [c.email for c in contacts_of(database, other_org)] == ["u@y.co"]
+
+
+def test_delete_erases_contact_events_orders_and_attributes(database: Database, org: Org) -> None:
+    send(
+        database,
+        org,
+        identify("gone", email="g@x.co", plan="Pro"),
+        track("gone", "Order Completed", order_id="o"),
+        identify("kept", email="k@x.co"),
+        track("kept", "Clicked"),
+    )
+    send(database, org, track("gone", "Late event"))
+    (result,) = send(database, org, {"type": "delete", "userId": "gone"})
+    assert result.status == "accepted"
+    assert [c.user_id for c in contacts_of(database, org)] == ["kept"]
+    assert count(database, events, user_id="gone") == 0
+    assert count(database, orders) == 0
+    assert count(database, events) == 1
+
+
+def test_messages_apply_in_order_around_a_delete(database: Database, org: Org) -> None:
+    results = send(
+        database,
+        org,
+        identify("u", email="old@x.co", plan="Old"),
+        {"type": "delete", "userId": "u"},
+        identify("u", email="new@x.co"),
+        track("u", "After"),
+    )
+    assert [r.status for r in results] == ["accepted"] * 4
+    (contact,) = contacts_of(database, org)
+    assert contact.email == "new@x.co" and contact.attributes == {}
+    assert count(database, events, contact_id=contact.id) == 1
+
+
+def test_last_identify_in_a_batch_wins(database: Database, org: Org) -> None:
+    send(
+        database,
+        org,
+        identify("u", email="one@x.co", plan="A"),
+        identify("u", email="two@x.co", plan="B"),
+    )
+    (contact,) = contacts_of(database, org)
+    assert (contact.email, contact.attributes) == ("two@x.co", {"plan": "B"})
+
+
+def test_one_organization_never_sees_anothers_contacts(
+    database: Database, org: Org, other_org: Org
+) -> None:
+    send(database, org, identify("u", email="secret@x.co", plan="Pro"))
+    assert contacts_of(database, other_org) == []
+    (mine,) = contacts_of(database, org)
+    with database.read() as conn:
+        assert get_contact(conn, organization_id=other_org.id, contact_id=mine.id) is None
+    # The same userId in the other organization is a different contact.
+    send(database, other_org, identify("u", email="mine@y.co"))
+    assert [c.email for c in contacts_of(database, org)] == ["secret@x.co"]
+
+
+def test_filters_by_email_user_and_attributes(database: Database, org: Org) -> None:
+    send(
+        database,
+        org,
+        identify("a", email="Ann@X.co", plan="Pro", seats=5),
+        identify("b", email="bob@x.co", plan="Pro", seats=2),
+        identify("c", email="cat@x.co", plan="Free"),
+    )
+    assert [c.user_id for c in contacts_of(database, org, email="ann@x.co")] == ["a"]
+    assert [c.user_id for c in contacts_of(database, org, user_id="c")] == ["c"]
+    pro = contacts_of(database, org, attributes=(("plan", "Pro"),))
+    assert [c.user_id for c in pro] == ["a", "b"]
+    both = contacts_of(database, org, attributes=(("plan", "Pro"), ("seats", "5")))
+    assert [c.user_id for c in both] == ["a"]
+
+
+def test_listeners_see_stored_tracks_in_the_same_transaction(database: Database, org: Org) -> None:
+    seen: list[StoredTrack] = []
+
+    class Recorder:
+        def on_tracks(self, conn: Any, tracks: Any) -> None:
+            seen.extend(tracks)
+            # Inside the transaction, the events are visible.
+            assert conn.execute(select(func.count()).select_from(events)).scalar_one() == len(seen)
+
+    send(
+        database,
+        org,
+        identify("u", email="u@x.co"),
+        track("u", "Signed Up", message_id="t1"),
+        track("stranger", "Clicked", message_id="t2"),
+        ingestor=Ingestor([Recorder()]),
+    )
+    assert [(t.name, t.user_id, t.contact_id is not None) for t in seen] == [
+        ("Signed Up", "u", True),
+        ("Clicked", "stranger", False),
+    ]
+
+
+def test_a_failing_listener_rolls_back_the_whole_request(database: Database, org: Org) -> None:
+    class Broken:
+        def on_tracks(self, conn: Any, tracks: Any) -> None:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        send(
+            database,
+            org,
+            identify("u", email="u@x.co"),
+            track("u", "E"),
+            ingestor=Ingestor([Broken()]),
+        )
+    assert contacts_of(database, org) == []
+    assert count(database, processed_messages) == 0
+    assert count(database, events) == 0
