@@ -105,3 +105,26 @@ def test_webhook_signature() -> None:
     assert not signature_matches("other", body, good)
     assert not signature_matches("s3cret", body, None)
     assert not signature_matches("s3cret", body, "zz")
+
+
+def test_nul_characters_are_removed_everywhere() -> None:
+    body = b'{"a\\u0000b": ["x\\u0000", {"k": "\\u0000v"}], "n": 1, "deep": [[["\\u0000"]]]}'
+    assert parse_json(body) == {"ab": ["x", {"k": "v"}], "n": 1, "deep": [[[""]]]}
+
+
+def test_deeply_nested_messages_are_refused() -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(400):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        check_message_size(deep)
+    body = b'{"a":' * 1100 + b"1" + b"}" * 1100
+    with pytest.raises(PayloadError, match="not valid JSON"):  # orjson's own depth limit
+        parse_json(body)
+    body = b'{"a":' * 900 + b'"x\\u0000"' + b"}" * 900
+    parsed = parse_json(body)
+    for _ in range(900):
+        parsed = parsed["a"]
+    assert parsed == "x"

@@ -280,3 +280,47 @@ def test_replayed_batch_has_one_set_of_effects(client: TestClient, org: Org) -> 
 def test_health(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_hostile_content_gets_clear_answers(client: TestClient, org: Org) -> None:
+    h = {**basic(org.key), "Content-Type": "application/json"}
+    nested = b'{"type":"track","userId":"u","event":"E","properties":' + b'{"a":' * 300
+    nested += b"1" + b"}" * 301
+    for path in ("/segment", "/v1/track", "/v1/batch"):
+        body = nested if path != "/v1/batch" else b'{"batch":[' + nested + b"]}"
+        r = client.post(path, content=body, headers=h)
+        assert r.status_code == 400 and "nested too deeply" in r.json()["message"], r.text
+    with_nul = (
+        b'{"type":"identify","userId":"n\\u0000ul","traits":{"email":"nul@x.co",'
+        b'"plan\\u0000":"Pro\\u0000"}}'
+    )
+    r = client.post("/segment", content=with_nul, headers=h)
+    assert r.status_code == 200, r.text
+    (contact,) = contacts(client, org)
+    assert contact["user_id"] == "nul" and contact["attributes"] == {"plan": "Pro"}
+    r = client.post("/segment", content=b"\xff\xfe{}", headers=h)
+    assert r.status_code == 400
+    r = client.post("/segment", content=b'{"a": 1e400}', headers=h)
+    assert r.status_code == 400
+    many = {f"p{i}": i for i in range(2000)}
+    r = client.post(
+        "/v1/track", json={"userId": "nul", "event": "Wide", "properties": many}, headers=h
+    )
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+
+
+def test_unreachable_database_answers_503_with_retry_after(settings) -> None:  # type: ignore[no-untyped-def]
+    from promoter.app import create_app
+    from promoter.services import Services
+
+    down = Services.build(
+        settings, Database.from_url("postgresql+psycopg://postgres@127.0.0.1:9/nowhere")
+    )
+    with TestClient(create_app(down)) as client:
+        r = client.post("/segment", json=SEED_IDENTIFY, headers=basic("pk_" + "x" * 32))
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+        r = client.post("/v1/batch", json=batch(writeKey="pk_" + "x" * 32))
+        assert r.status_code == 503
+        r = client.get("/api/v2/contacts/", headers={"Authorization": "Token pk_" + "x" * 32})
+        assert r.status_code == 503 and "unavailable" in r.json()["detail"]
+        assert client.get("/health").status_code == 503

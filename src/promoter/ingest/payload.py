@@ -58,18 +58,55 @@ def _too_large(limit: int) -> PayloadError:
 
 
 def parse_json(body: bytes) -> Any:
+    """The decoded body, with NUL characters (``\\u0000``) removed from every string:
+    PostgreSQL cannot store them in text."""
     if not body.strip():
         raise PayloadError("the body is empty: send a JSON object")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"the body is not valid JSON: {exc}") from None
+    if b"\\u0000" in body:
+        value = _without_nul(value)
+    return value
+
+
+def _without_nul(value: Any) -> Any:
+    """A copy of a decoded JSON document with NUL characters removed from strings and keys."""
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return item.replace("\x00", "")
+        if isinstance(item, dict):
+            copy: dict[str, Any] = {}
+            for key, child in item.items():
+                copy[key.replace("\x00", "")] = child
+                pending.append((copy, key.replace("\x00", "")))
+            return copy
+        if isinstance(item, list):
+            items = list(item)
+            pending.extend((items, i) for i in range(len(items)))
+            return items
+        return item
+
+    # Iterative, so that deeply nested documents cannot exhaust the stack.
+    pending: list[tuple[Any, Any]] = []
+    root = clean(value)
+    while pending:
+        container, key = pending.pop()
+        container[key] = clean(container[key])
+    return root
 
 
 def check_message_size(message: object, index: int | None = None) -> None:
-    size = len(orjson.dumps(message))
+    """Refuse a message over 32 KB, or nested too deeply to store (over 254 levels)."""
+    where = "a message" if index is None else f"message {index}"
+    try:
+        encoded = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        raise PayloadError(f"{where} is nested too deeply") from None
+    size = len(encoded)
     if size > MAX_MESSAGE_BYTES:
-        where = "a message" if index is None else f"message {index}"
         raise PayloadError(f"{where} is {size} bytes; the limit is 32 KB")
 
 

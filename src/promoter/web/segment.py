@@ -133,7 +133,11 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
         payload = parse_json(body)
         if not isinstance(payload, dict):
             raise PayloadError("the body must be a JSON object")
-        messages = batch_messages(payload) if call is None else [{**payload, "type": call}]
+        if call is None:
+            messages = batch_messages(payload)
+        else:
+            check_message_size(payload)
+            messages = [{**payload, "type": call}]
         sent_at = parse_timestamp(payload.get("sentAt")) if call is None else None
         envelope = Envelope(
             received_at=received_at,
