@@ -8,8 +8,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from promoter.orgs.keys import generate_key, hash_key, looks_like_key, visible_prefix
 from promoter.storage.tables import api_keys, contact_lists, organizations
@@ -80,6 +81,10 @@ def get_organization(conn: Connection, *, organization_id: int) -> Organization:
     ).one_or_none()
     if row is None:
         raise NotFound(f"no organization with id {organization_id}")
+    return _organization(row)
+
+
+def _organization(row: Row[Any]) -> Organization:
     return Organization(
         id=row.id,
         name=row.name,
@@ -90,8 +95,8 @@ def get_organization(conn: Connection, *, organization_id: int) -> Organization:
 
 
 def list_organizations(conn: Connection) -> list[Organization]:
-    ids = conn.execute(select(organizations.c.id).order_by(organizations.c.id)).scalars()
-    return [get_organization(conn, organization_id=i) for i in ids]
+    rows = conn.execute(select(organizations).order_by(organizations.c.id))
+    return [_organization(row) for row in rows]
 
 
 def create_api_key(conn: Connection, *, organization_id: int, name: str = "default") -> NewKey:
@@ -145,14 +150,14 @@ def authenticate(conn: Connection, *, key: str) -> Organization | None:
         return None
     digest = hash_key(key)
     row = conn.execute(
-        select(api_keys.c.organization_id, api_keys.c.key_hash).where(
-            api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
-        )
+        select(api_keys.c.key_hash, organizations)
+        .join(organizations, organizations.c.id == api_keys.c.organization_id)
+        .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
     ).one_or_none()
     # The lookup is by hash; compare once more in constant time all the same.
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return get_organization(conn, organization_id=row.organization_id)
+    return _organization(row)
 
 
 def set_webhook_secret(conn: Connection, *, organization_id: int, secret: str | None) -> None:
