@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
@@ -68,6 +68,7 @@ class Ingestor:
     ) -> list[MessageResult]:
         """Apply ``(index, operation)`` pairs; return one result per pair, in index order."""
         results: dict[int, MessageResult] = {}
+        _lock_users(conn, organization_id, operations)
         fresh = self._claim_message_ids(conn, organization_id, operations, received_at, results)
         tracks: list[StoredTrack] = []
         run = _Run()
@@ -175,6 +176,31 @@ class Ingestor:
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"
             results[index] = MessageResult(index, op.message_id, "accepted", reason)
         return stored
+
+
+def _lock_users(
+    conn: Connection, organization_id: int, operations: Sequence[tuple[int, Operation]]
+) -> None:
+    """On PostgreSQL, serialise requests that touch the same userIds until they commit.
+
+    Without it, an identify and a track for a new userId arriving at the same moment
+    could each miss the other's uncommitted row, leaving the event unlinked. SQLite
+    already runs one write transaction at a time. Locks are taken in hash order, so two
+    requests cannot deadlock on them.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    user_ids = sorted({op.user_id for _, op in operations if not isinstance(op, Ignored)})
+    if not user_ids:
+        return
+    conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:org, h) FROM "
+            "(SELECT DISTINCT hashtext(u) AS h FROM unnest(CAST(:users AS text[])) AS u "
+            "ORDER BY h) AS locks"
+        ),
+        {"org": organization_id, "users": user_ids},
+    )
 
 
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
