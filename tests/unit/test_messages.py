@@ -263,3 +263,16 @@ def test_other_events_have_no_order() -> None:
 def test_missing_message_id_gets_one() -> None:
     op = parse({"type": "track", "userId": "u", "event": "E"})
     assert isinstance(op, Track) and op.message_id.startswith("promoter-")
+
+
+def test_timestamps_too_far_apart_to_correct_are_refused() -> None:
+    envelope = Envelope(received_at=NOW, correct_clock=True)
+    message = {
+        "type": "track",
+        "userId": "u",
+        "event": "E",
+        "timestamp": "0001-01-01T00:00:00Z",
+        "sentAt": "9999-12-31T00:00:00Z",
+    }
+    with pytest.raises(InvalidMessage, match="too far apart"):
+        parse(message, envelope)

@@ -168,9 +168,14 @@ def _timestamp(message: dict[str, Any], envelope: Envelope) -> datetime:
     if envelope.correct_clock:
         original = parsed["originalTimestamp"] or parsed["timestamp"]
         if original is not None and sent_at is not None:
-            return corrected_timestamp(
-                original=original, sent_at=sent_at, received_at=envelope.received_at
-            )
+            try:
+                return corrected_timestamp(
+                    original=original, sent_at=sent_at, received_at=envelope.received_at
+                )
+            except OverflowError:
+                raise InvalidMessage(
+                    "`timestamp` and `sentAt` are too far apart to correct for clock skew"
+                ) from None
     return parsed["timestamp"] or envelope.received_at
 
 
