@@ -29,9 +29,19 @@ def _prune(services: Services, cutoff: datetime) -> int:
         return prune_processed_messages(conn, older_than=cutoff)
 
 
-async def _prune_forever(services: Services) -> None:
+async def _prune_until(stop: asyncio.Event, services: Services) -> None:
+    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention.
+
+    Stops when ``stop`` is set, never in the middle of a prune, so no connection is
+    left checked out when the database is disposed of.
+    """
     retention = timedelta(hours=services.settings.dedup_retention_hours)
     while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=PRUNE_INTERVAL_SECONDS)
+            return
+        except TimeoutError:
+            pass
         try:
             cutoff = datetime.now(UTC) - retention
             removed = await run_in_threadpool(_prune, services, cutoff)
@@ -39,19 +49,18 @@ async def _prune_forever(services: Services) -> None:
                 log.info("forgot %d processed messageIds older than %s", removed, cutoff)
         except Exception:  # keep pruning on the next round; the service stays up
             log.exception("pruning processed messageIds failed")
-        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
 
 def create_app(services: Services) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pruner = asyncio.create_task(_prune_forever(services))
+        stop = asyncio.Event()
+        pruner = asyncio.create_task(_prune_until(stop, services))
         try:
             yield
         finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            stop.set()
+            await pruner
             services.database.dispose()
 
     app = FastAPI(

@@ -270,3 +270,16 @@ def test_a_failing_listener_rolls_back_the_whole_request(database: Database, org
     assert contacts_of(database, org) == []
     assert count(database, processed_messages) == 0
     assert count(database, events) == 0
+
+
+def test_message_ids_are_forgotten_after_the_retention(database: Database, org: Org) -> None:
+    from datetime import timedelta
+
+    from promoter.ingest.dedup import prune_processed_messages
+
+    msg = identify("u", "old-1", email="u@x.co")
+    send(database, org, msg)
+    with database.write() as conn:
+        assert prune_processed_messages(conn, older_than=NOW) == 0
+        assert prune_processed_messages(conn, older_than=NOW + timedelta(seconds=1)) == 1
+    assert [r.status for r in send(database, org, msg)] == ["accepted"]
