@@ -8,6 +8,7 @@ rule and the ``integrations`` switch, and returns one operation. It raises
 
 from __future__ import annotations
 
+import functools
 import uuid
 import zoneinfo
 from dataclasses import dataclass, field
@@ -195,10 +196,21 @@ def _email(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidMessage("`traits.email` must be a string")
+    normalized, error = _validated_email(value)
+    if error is not None:
+        raise InvalidMessage(f"`traits.email` is not a valid address: {error}")
+    return normalized
+
+
+@functools.lru_cache(maxsize=65_536)
+def _validated_email(value: str) -> tuple[str | None, str | None]:
+    """(normalized address, None) or (None, reason). Cached: contacts re-identify often."""
+    if len(value) > 320:
+        return None, "longer than 320 characters"
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return validate_email(value, check_deliverability=False).normalized, None
     except EmailNotValidError as exc:
-        raise InvalidMessage(f"`traits.email` is not a valid address: {exc}") from None
+        return None, str(exc)
 
 
 def _text(traits: dict[str, Any], *names: str) -> str | None:

@@ -402,11 +402,15 @@ def _write_tracks(
         }
         for _, op in items
     ]
-    stmt = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-    event_ids = list(conn.execute(stmt, rows).scalars())
+    # messageIds are unique within a request (replays were dropped), so they map the
+    # returned ids back to rows without asking for RETURNING in parameter order, which
+    # SQLite can only honour one row at a time.
+    stmt = insert(events).returning(events.c.id, events.c.message_id)
+    event_ids = {row.message_id: row.id for row in conn.execute(stmt, rows)}
     order_rows = []
     stored = []
-    for (_, op), event_id in zip(items, event_ids, strict=True):
+    for _, op in items:
+        event_id = event_ids[op.message_id]
         contact_id = ids.get(op.user_id)
         stored.append(
             StoredTrack(
