@@ -38,13 +38,14 @@ def ingest_messages(
             rejected.append(MessageResult(index, None, "rejected", str(exc)))
     applied: list[MessageResult] = []
     if operations:
-        with database.write() as conn:
-            applied = ingestor.apply(
+        applied = database.run_write(
+            lambda conn: ingestor.apply(
                 conn,
                 organization_id=organization_id,
                 operations=operations,
                 received_at=envelope.received_at,
             )
+        )
     # Report the sender's own messageId, not one made up for a message that had none.
     results = [
         replace(r, message_id=_sent_message_id(messages[r.index]))

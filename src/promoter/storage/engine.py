@@ -7,13 +7,17 @@ process-wide lock) and any number of readers. PostgreSQL uses a plain pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from promoter.storage.group_commit import GroupCommit
+
+T = TypeVar("T")
 
 _WRITE_OPTION = "promoter_write"
 
@@ -74,6 +78,7 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._group = GroupCommit(self.write) if self.is_sqlite else None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -89,6 +94,18 @@ class Database:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+    def run_write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a write transaction and return its result once committed.
+
+        On SQLite, concurrent calls share one transaction and one commit (each in its
+        own savepoint, see :mod:`promoter.storage.group_commit`); on PostgreSQL each
+        call has its own transaction, and the server runs them side by side.
+        """
+        if self._group is not None:
+            return self._group.run(fn)
+        with self.write() as conn:
+            return fn(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

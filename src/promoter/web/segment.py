@@ -42,13 +42,18 @@ def _lookup(services: Services, key: str | None) -> Organization | None:
         return authenticate(conn, key=key)
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadError | None]:
+    """The body within ``limit``, or why it cannot be read (answered as a 400)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit * 4 + 1024:
-        raise PayloadError(f"the body exceeds the {limit // 1024} KB limit")
-    return await read_body(
-        request.stream(), limit=limit, content_encoding=request.headers.get("content-encoding")
-    )
+    try:
+        if declared and declared.isdigit() and int(declared) > limit * 4 + 1024:
+            raise PayloadError(f"the body exceeds the {limit // 1024} KB limit")
+        body = await read_body(
+            request.stream(), limit=limit, content_encoding=request.headers.get("content-encoding")
+        )
+    except PayloadError as exc:
+        return b"", exc
+    return body, None
 
 
 def _unauthorized() -> Response:
@@ -66,16 +71,34 @@ def _unauthorized() -> Response:
 async def segment_destination(request: Request, services: ServicesDep) -> Response:
     """One Segment message per request (or an array from Segment's Webhooks destination)."""
     received_at = datetime.now(UTC)
-    key = key_from_authorization(request.headers.get("authorization"))
-    org = await run_in_threadpool(_lookup, services, key)
+    body, error = await _body_or_error(request, MAX_BATCH_BYTES)
+    return await run_in_threadpool(
+        _destination,
+        services,
+        key=key_from_authorization(request.headers.get("authorization")),
+        signature=request.headers.get("x-signature"),
+        body=body,
+        body_error=error,
+        received_at=received_at,
+    )
+
+
+def _destination(
+    services: Services,
+    *,
+    key: str | None,
+    signature: str | None,
+    body: bytes,
+    body_error: PayloadError | None,
+    received_at: datetime,
+) -> Response:
+    org = _lookup(services, key)
     if org is None:
         return _unauthorized()
-    try:
-        body = await _body(request, MAX_BATCH_BYTES)
-    except PayloadError as exc:
-        return segment_error(400, str(exc), "invalid_request")
+    if body_error is not None:
+        return segment_error(400, str(body_error), "invalid_request")
     if org.webhook_secret is not None and not signature_matches(
-        org.webhook_secret, body, request.headers.get("x-signature")
+        org.webhook_secret, body, signature
     ):
         return segment_error(401, "missing or wrong X-Signature", "invalid_signature")
     try:
@@ -94,8 +117,7 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
             return segment_error(501, str(exc), "unsupported_type")
         except InvalidMessage as exc:
             return segment_error(400, str(exc), "invalid_message")
-    results = await run_in_threadpool(
-        ingest_messages,
+    results = ingest_messages(
         database=services.database,
         ingestor=services.ingestor,
         organization_id=org.id,
@@ -127,9 +149,24 @@ def _summary(results: list[MessageResult]) -> dict[str, Any]:
 
 async def _tracking(request: Request, services: ServicesDep, call: str | None) -> Response:
     received_at = datetime.now(UTC)
-    limit = MAX_MESSAGE_BYTES if call else MAX_BATCH_BYTES
+    body, error = await _body_or_error(request, MAX_MESSAGE_BYTES if call else MAX_BATCH_BYTES)
+    if error is not None:
+        return segment_error(400, str(error), "invalid_request")
+    # Decoding, authentication and the write happen in one worker thread.
+    return await run_in_threadpool(
+        _tracking_call,
+        services,
+        key=key_from_authorization(request.headers.get("authorization")),
+        body=body,
+        call=call,
+        received_at=received_at,
+    )
+
+
+def _tracking_call(
+    services: Services, *, key: str | None, body: bytes, call: str | None, received_at: datetime
+) -> Response:
     try:
-        body = await _body(request, limit)
         payload = parse_json(body)
         if not isinstance(payload, dict):
             raise PayloadError("the body must be a JSON object")
@@ -138,25 +175,22 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
         else:
             check_message_size(payload)
             messages = [{**payload, "type": call}]
-        sent_at = parse_timestamp(payload.get("sentAt")) if call is None else None
         envelope = Envelope(
             received_at=received_at,
             context=optional_object(payload, "context") if call is None else None,
             integrations=optional_object(payload, "integrations") if call is None else None,
-            sent_at=sent_at,
+            sent_at=parse_timestamp(payload.get("sentAt")) if call is None else None,
             correct_clock=True,
         )
     except PayloadError as exc:
         return segment_error(400, str(exc), "invalid_request")
-    key = key_from_authorization(request.headers.get("authorization"))
+    org = _lookup(services, key)
     write_key = payload.get("writeKey")
-    org = await run_in_threadpool(_lookup, services, key)
-    if org is None and isinstance(write_key, str):
-        org = await run_in_threadpool(_lookup, services, write_key)
+    if org is None and isinstance(write_key, str) and write_key != key:
+        org = _lookup(services, write_key)
     if org is None:
         return _unauthorized()
-    results = await run_in_threadpool(
-        ingest_messages,
+    results = ingest_messages(
         database=services.database,
         ingestor=services.ingestor,
         organization_id=org.id,

@@ -1,0 +1,342 @@
+"""The statements behind ingestion: contacts, attributes, lists, events, orders.
+
+Append-heavy writes (message ids, attributes, memberships, events, orders) go through
+:class:`~promoter.storage.bulk.BulkInsert`; the rest through SQLAlchemy Core.
+Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from promoter.domain.attributes import AttributeValue
+from promoter.domain.messages import Identify, Track
+from promoter.ingest.listeners import StoredTrack
+from promoter.orgs.service import segment_list_id
+from promoter.storage.bulk import BulkInsert, allocate_ids
+from promoter.storage.dialect import insert_for
+from promoter.storage.tables import (
+    contact_attributes,
+    contacts,
+    events,
+    list_memberships,
+    orders,
+    processed_messages,
+)
+
+UNIDENTIFIED = "unidentified"
+#: Parameters per IN (...) query, well under SQLite's and PostgreSQL's limits.
+_CHUNK = 500
+_ATTRIBUTE_VALUES = ("value_type", "value_text", "value_number", "value_date", "updated_at")
+
+
+@dataclass(slots=True)
+class Contact:
+    """What an identify may change on a contact; ``id`` is None until inserted."""
+
+    id: int | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    timezone: str | None
+    changed: bool = False
+
+
+def _upsert_attributes(conn: Connection) -> Any:
+    stmt = insert_for(conn, contact_attributes)
+    return stmt.on_conflict_do_update(
+        index_elements=["contact_id", "name"],
+        set_={name: stmt.excluded[name] for name in _ATTRIBUTE_VALUES},
+    )
+
+
+class IngestWrites:
+    """Prepared statements of the ingestion hot path, compiled once per dialect."""
+
+    def __init__(self) -> None:
+        self._message_ids = BulkInsert(
+            processed_messages, lambda conn: insert_for(conn, processed_messages)
+        )
+        self._attributes = BulkInsert(contact_attributes, _upsert_attributes)
+        self._memberships = BulkInsert(
+            list_memberships,
+            lambda conn: insert_for(conn, list_memberships).on_conflict_do_nothing(
+                index_elements=["list_id", "contact_id"]
+            ),
+        )
+        self._events = BulkInsert(events, lambda conn: insert_for(conn, events))
+        self._orders = BulkInsert(orders, lambda conn: insert_for(conn, orders))
+
+    def claim_message_ids(
+        self, conn: Connection, organization_id: int, message_ids: list[str], now: datetime
+    ) -> set[str]:
+        """Record the messageIds not seen before and return them."""
+        rows = [
+            {"organization_id": organization_id, "message_id": mid, "received_at": now}
+            for mid in message_ids
+        ]
+        if conn.dialect.name == "postgresql":
+            # Concurrent replays: the second waits for the first to commit, then skips.
+            stmt = (
+                insert_for(conn, processed_messages)
+                .on_conflict_do_nothing(index_elements=["organization_id", "message_id"])
+                .returning(processed_messages.c.message_id)
+            )
+            return set(conn.execute(stmt, rows).scalars())
+        # SQLite: this transaction is the only writer, so "not there yet" stays true.
+        seen: set[str] = set()
+        for chunk in _chunks(message_ids):
+            seen.update(
+                conn.execute(
+                    select(processed_messages.c.message_id).where(
+                        processed_messages.c.organization_id == organization_id,
+                        processed_messages.c.message_id.in_(chunk),
+                    )
+                ).scalars()
+            )
+        self._message_ids.execute(conn, [r for r in rows if r["message_id"] not in seen])
+        return set(message_ids) - seen
+
+    def attributes(
+        self,
+        conn: Connection,
+        organization_id: int,
+        ids: dict[str, int],
+        attributes: dict[tuple[str, str], AttributeValue | None],
+        now: datetime,
+    ) -> None:
+        """Upsert attribute values; ``None`` removes the attribute."""
+        upserts = []
+        removals = []
+        for (user_id, name), value in attributes.items():
+            contact_id = ids[user_id]
+            if value is None:
+                removals.append({"cid": contact_id, "aname": name})
+                continue
+            upserts.append(
+                {
+                    "contact_id": contact_id,
+                    "name": name,
+                    "organization_id": organization_id,
+                    "value_type": value.type,
+                    "value_text": value.text,
+                    "value_number": value.number,
+                    "value_date": value.date,
+                    "updated_at": now,
+                }
+            )
+        self._attributes.execute(conn, upserts)
+        if removals:
+            conn.execute(
+                delete(contact_attributes).where(
+                    contact_attributes.c.contact_id == bindparam("cid"),
+                    contact_attributes.c.name == bindparam("aname"),
+                ),
+                removals,
+            )
+
+    def add_to_segment_list(
+        self, conn: Connection, organization_id: int, contact_ids: set[int], now: datetime
+    ) -> None:
+        list_id = segment_list_id(conn, organization_id=organization_id)
+        self._memberships.execute(
+            conn,
+            [
+                {"list_id": list_id, "contact_id": cid, "created_at": now}
+                for cid in sorted(contact_ids)
+            ],
+        )
+
+    def tracks(
+        self,
+        conn: Connection,
+        organization_id: int,
+        items: list[tuple[int, Track]],
+        ids: dict[str, int],
+        received_at: datetime,
+    ) -> list[StoredTrack]:
+        """Store track events (and orders); return them as listeners see them."""
+        if not items:
+            return []
+        event_ids = allocate_ids(conn, events, len(items))
+        rows = []
+        order_rows = []
+        stored = []
+        for (_, op), event_id in zip(items, event_ids, strict=True):
+            contact_id = ids.get(op.user_id)
+            rows.append(
+                {
+                    "id": event_id,
+                    "organization_id": organization_id,
+                    "contact_id": contact_id,
+                    "user_id": op.user_id,
+                    "name": op.event,
+                    "properties": op.properties,
+                    "timestamp": op.timestamp,
+                    "received_at": received_at,
+                    "message_id": op.message_id,
+                    "flag": None if contact_id else UNIDENTIFIED,
+                }
+            )
+            stored.append(
+                StoredTrack(
+                    event_id=event_id,
+                    organization_id=organization_id,
+                    contact_id=contact_id,
+                    user_id=op.user_id,
+                    name=op.event,
+                    properties=op.properties,
+                    timestamp=op.timestamp,
+                    timezone=op.timezone,
+                )
+            )
+            if op.order is not None:
+                order_rows.append(_order_row(organization_id, event_id, contact_id, op))
+        self._events.execute(conn, rows)
+        self._orders.execute(conn, order_rows)
+        return stored
+
+
+def _order_row(
+    organization_id: int, event_id: int, contact_id: int | None, op: Track
+) -> dict[str, Any]:
+    facts = op.order
+    assert facts is not None
+    return {
+        "organization_id": organization_id,
+        "event_id": event_id,
+        "contact_id": contact_id,
+        "user_id": op.user_id,
+        "order_id": facts.order_id,
+        "checkout_id": facts.checkout_id,
+        "total": facts.total,
+        "revenue": facts.revenue,
+        "subtotal": facts.subtotal,
+        "shipping": facts.shipping,
+        "tax": facts.tax,
+        "discount": facts.discount,
+        "currency": facts.currency,
+        "coupon": facts.coupon,
+        "products": facts.products,
+        "timestamp": op.timestamp,
+    }
+
+
+def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def load_contacts(conn: Connection, organization_id: int, user_ids: set[str]) -> dict[str, Contact]:
+    found: dict[str, Contact] = {}
+    for chunk in _chunks(sorted(user_ids)):
+        rows = conn.execute(
+            select(
+                contacts.c.id,
+                contacts.c.user_id,
+                contacts.c.email,
+                contacts.c.first_name,
+                contacts.c.last_name,
+                contacts.c.timezone,
+            ).where(contacts.c.organization_id == organization_id, contacts.c.user_id.in_(chunk))
+        )
+        for r in rows:
+            found[r.user_id] = Contact(r.id, r.email, r.first_name, r.last_name, r.timezone)
+    return found
+
+
+def merge_identify(contact: Contact, op: Identify) -> None:
+    """Fields an identify carries replace the stored ones; absent ones are kept."""
+    for name in ("email", "first_name", "last_name", "timezone"):
+        value = getattr(op, name)
+        if value is not None and value != getattr(contact, name):
+            setattr(contact, name, value)
+            contact.changed = True
+
+
+def write_contacts(
+    conn: Connection,
+    organization_id: int,
+    known: dict[str, Contact],
+    created: list[str],
+    now: datetime,
+) -> dict[str, int]:
+    """Insert new contacts, update changed ones; return userId -> contact id."""
+    if created:
+        rows = [
+            {
+                "organization_id": organization_id,
+                "user_id": user_id,
+                "email": known[user_id].email,
+                "first_name": known[user_id].first_name,
+                "last_name": known[user_id].last_name,
+                "timezone": known[user_id].timezone,
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for user_id in created
+        ]
+        # A concurrent request may create the same userId first (PostgreSQL): then this
+        # one updates that contact instead.
+        stmt = (
+            insert_for(conn, contacts)
+            .on_conflict_do_nothing(index_elements=["organization_id", "user_id"])
+            .returning(contacts.c.id, contacts.c.user_id)
+        )
+        for row in conn.execute(stmt, rows):
+            known[row.user_id].id = row.id
+        raced = [u for u in created if known[u].id is None]
+        for user_id, existing in load_contacts(conn, organization_id, set(raced)).items():
+            known[user_id].id = existing.id
+        created[:] = [u for u in created if u not in set(raced)]
+    new = set(created)
+    changed = [
+        {
+            "cid": c.id,
+            "email": c.email,
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "timezone": c.timezone,
+            "updated_at": now,
+        }
+        for user_id, c in known.items()
+        if c.changed and user_id not in new
+    ]
+    if changed:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == bindparam("cid"))
+            .values(
+                email=bindparam("email"),
+                first_name=bindparam("first_name"),
+                last_name=bindparam("last_name"),
+                timezone=bindparam("timezone"),
+                updated_at=bindparam("updated_at"),
+            ),
+            changed,
+        )
+    return {user_id: c.id for user_id, c in known.items() if c.id is not None}
+
+
+def link_earlier_events(conn: Connection, organization_id: int, created: dict[str, int]) -> None:
+    """Tracks stored before their userId was identified now belong to the new contact."""
+    rows = [{"uid": user_id, "cid": cid} for user_id, cid in created.items()]
+    for table in (events, orders):
+        values: dict[str, Any] = {"contact_id": bindparam("cid")}
+        if table is events:
+            values["flag"] = None
+        conn.execute(
+            update(table)
+            .where(
+                table.c.organization_id == organization_id,
+                table.c.user_id == bindparam("uid"),
+                table.c.contact_id.is_(None),
+            )
+            .values(**values),
+            rows,
+        )
