@@ -17,6 +17,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.type_api import _BindProcessorType
 
 _Processor = _BindProcessorType[Any] | None
+_MISSING = object()
 #: SQL text, (parameter name, bind processor) in order, whether parameters are positional.
 _Prepared = tuple[str, list[tuple[str, _Processor]], bool]
 
@@ -31,9 +32,7 @@ class BulkInsert:
         dialect = conn.dialect
         compiled = self._build(conn).compile(dialect=dialect, column_keys=list(columns))
         names = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
-        plan = [
-            (name, self._table.c[name].type._cached_bind_processor(dialect)) for name in names
-        ]
+        plan = [(name, self._table.c[name].type._cached_bind_processor(dialect)) for name in names]
         return compiled.string, plan, dialect.positional
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -45,18 +44,28 @@ class BulkInsert:
         if prepared is None:
             prepared = self._compiled[key] = self._prepare(conn, key[1])
         sql, plan, positional = prepared
-        params: list[Any]
+        columns = [[row[name] for row in rows] for name, _ in plan]
+        for values, (_, proc) in zip(columns, plan, strict=True):
+            if proc is not None:
+                _convert(values, proc)
         if positional:
-            params = [
-                tuple(proc(row[name]) if proc else row[name] for name, proc in plan)
-                for row in rows
-            ]
+            params: list[Any] = list(zip(*columns, strict=True))
         else:
+            names = [name for name, _ in plan]
             params = [
-                {name: proc(row[name]) if proc else row[name] for name, proc in plan}
-                for row in rows
+                dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
             ]
         conn.exec_driver_sql(sql, params)
+
+
+def _convert(values: list[Any], proc: _BindProcessorType[Any]) -> None:
+    """Apply ``proc`` in place, once per run of the same value (a request's timestamps)."""
+    previous: Any = _MISSING
+    converted: Any = None
+    for i, value in enumerate(values):
+        if value is not previous:
+            previous, converted = value, proc(value)
+        values[i] = converted
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -60,6 +60,9 @@ class GroupCommit:
         jobs = list(self._take())
         try:
             with self._begin() as conn:
+                if len(jobs) == 1:  # alone: its failure may roll back the whole transaction
+                    jobs[0].result = jobs[0].fn(conn)
+                    return
                 for job in jobs:
                     try:
                         with conn.begin_nested():
