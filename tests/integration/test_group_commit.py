@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
 from promoter.storage.engine import Database
+from promoter.storage.group_commit import GroupCommit
 from promoter.storage.tables import instance_settings
 
 
@@ -58,3 +61,58 @@ def test_many_sequential_jobs(database: Database) -> None:
     with database.read() as conn:
         count = conn.execute(select(func.count()).select_from(instance_settings)).scalar_one()
     assert count == 50
+
+
+def _queued_together(gc: GroupCommit, calls: list[Callable[[], object]]) -> list[object]:
+    """Run ``calls`` on threads so that all of them wait in one queue, then let one lead."""
+    outcomes: list[object] = [None] * len(calls)
+
+    def call(i: int) -> None:
+        try:
+            outcomes[i] = calls[i]()
+        except Exception as exc:
+            outcomes[i] = exc
+
+    with gc._turn:  # hold the turn until every job is queued
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(gc._queue) < len(calls) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(gc._queue) == len(calls)
+    for thread in threads:
+        thread.join(10)
+    return outcomes
+
+
+def test_items_of_one_function_are_applied_together(database: Database) -> None:
+    batches: list[list[str]] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        batches.append(list(keys))
+        for key in keys:
+            if key == "bad":
+                raise RuntimeError("bad item")
+            conn.execute(insert(instance_settings).values(key=key, value="v"))
+        return [f"stored {k}" for k in keys]
+
+    gc = GroupCommit(database.write)
+    keys = ["a", "b", "bad", "c"]
+    outcomes = _queued_together(
+        gc,
+        [lambda k=k: gc.run_many(k, apply_many) for k in keys],  # type: ignore[misc]
+    )
+    assert outcomes[:2] == ["stored a", "stored b"] and outcomes[3] == "stored c"
+    assert isinstance(outcomes[2], RuntimeError)
+    # All four were tried at once, then one by one to isolate the failure.
+    assert sorted(batches[0]) == sorted(keys)
+    assert sorted(map(tuple, batches[1:])) == [("a",), ("b",), ("bad",), ("c",)]
+    assert _keys(database) == {"a", "b", "c"}
+
+
+def test_plain_jobs_share_a_commit_but_not_a_call(database: Database) -> None:
+    gc = GroupCommit(database.write)
+    outcomes = _queued_together(gc, [lambda i=i: gc.run(_put(f"p{i}")) for i in range(5)])  # type: ignore[misc]
+    assert sorted(outcomes) == [f"p{i}" for i in range(5)]  # type: ignore[type-var]
+    assert _keys(database) == {f"p{i}" for i in range(5)}

@@ -283,3 +283,34 @@ def test_message_ids_are_forgotten_after_the_retention(database: Database, org: 
         assert prune_processed_messages(conn, older_than=NOW) == 0
         assert prune_processed_messages(conn, older_than=NOW + timedelta(seconds=1)) == 1
     assert [r.status for r in send(database, org, msg)] == ["accepted"]
+
+
+def test_requests_applied_together_keep_their_own_results(
+    database: Database, org: Org, other_org: Org
+) -> None:
+    from promoter.domain.messages import parse_message
+    from promoter.ingest.service import IngestRequest
+
+    def request(o: Org, *messages: dict[str, Any]) -> IngestRequest:
+        envelope = Envelope(received_at=NOW)
+        ops = [
+            (i * 2, parse_message(m, envelope, allowed=TRACKING_API_TYPES))
+            for i, m in enumerate(messages)
+        ]
+        return IngestRequest(o.id, ops, NOW)
+
+    requests = [
+        request(org, identify("a", "m1", email="a@x.co"), track("a", "E", "m2")),
+        request(other_org, identify("a", "m1", email="a@y.co")),
+        request(org, track("a", "E", "m2"), identify("b", email=None)),
+    ]
+    with database.write() as conn:
+        out = Ingestor().apply_requests(conn, requests)
+    assert [[(r.index, r.status) for r in rs] for rs in out] == [
+        [(0, "accepted"), (2, "accepted")],
+        [(0, "accepted")],
+        [(0, "duplicate"), (2, "rejected")],
+    ]
+    assert [c.email for c in contacts_of(database, org)] == ["a@x.co"]
+    assert [c.email for c in contacts_of(database, other_org)] == ["a@y.co"]
+    assert count(database, events) == 1

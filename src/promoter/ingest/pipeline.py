@@ -9,7 +9,7 @@ from dataclasses import replace
 from promoter.domain.errors import InvalidMessage
 from promoter.domain.messages import Envelope, Operation, parse_message
 from promoter.ingest.results import MessageResult
-from promoter.ingest.service import Ingestor
+from promoter.ingest.service import Ingestor, IngestRequest
 from promoter.storage.engine import Database
 
 log = logging.getLogger("promoter.ingest")
@@ -38,14 +38,8 @@ def ingest_messages(
             rejected.append(MessageResult(index, None, "rejected", str(exc)))
     applied: list[MessageResult] = []
     if operations:
-        applied = database.run_write(
-            lambda conn: ingestor.apply(
-                conn,
-                organization_id=organization_id,
-                operations=operations,
-                received_at=envelope.received_at,
-            )
-        )
+        request = IngestRequest(organization_id, operations, envelope.received_at)
+        applied = database.run_many(request, ingestor.apply_requests)
     # Report the sender's own messageId, not one made up for a message that had none.
     results = [
         replace(r, message_id=_sent_message_id(messages[r.index]))

@@ -9,7 +9,7 @@ into a few multi-row statements.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, text
@@ -34,6 +34,15 @@ class _Run:
     """Operations between two deletes, applied together."""
 
     items: list[tuple[int, Identify | Track]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """One request's parsed operations, as ``(message index, operation)`` pairs."""
+
+    organization_id: int
+    operations: Sequence[tuple[int, Operation]]
+    received_at: datetime
 
 
 class Ingestor:
@@ -70,6 +79,37 @@ class Ingestor:
             for listener in self._listeners:
                 listener.on_tracks(conn, tracks)
         return [results[i] for i in sorted(results)]
+
+    def apply_requests(
+        self, conn: Connection, requests: Sequence[IngestRequest]
+    ) -> list[list[MessageResult]]:
+        """Apply several requests at once: one pass per organization over all their
+        operations, in arrival order, so their rows share statements. They arrived
+        within milliseconds of each other; the earliest arrival time is recorded."""
+        out: list[list[MessageResult]] = [[] for _ in requests]
+        by_org: dict[int, list[int]] = {}
+        for position, request in enumerate(requests):
+            by_org.setdefault(request.organization_id, []).append(position)
+        for organization_id, positions in by_org.items():
+            merged: list[tuple[int, Operation]] = []
+            spans: list[tuple[int, int]] = []
+            for position in positions:
+                spans.append((position, len(merged)))
+                merged += [
+                    (len(merged) + i, op) for i, (_, op) in enumerate(requests[position].operations)
+                ]
+            results = self.apply(
+                conn,
+                organization_id=organization_id,
+                operations=merged,
+                received_at=min(requests[p].received_at for p in positions),
+            )
+            for position, offset in spans:
+                out[position] = [
+                    replace(results[offset + i], index=index)
+                    for i, (index, _) in enumerate(requests[position].operations)
+                ]
+        return out
 
     def _claim_message_ids(
         self,

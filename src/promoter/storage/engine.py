@@ -7,7 +7,7 @@ process-wide lock) and any number of readers. PostgreSQL uses a plain pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from promoter.storage.group_commit import GroupCommit
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
 
 _WRITE_OPTION = "promoter_write"
 
@@ -98,14 +100,23 @@ class Database:
     def run_write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a write transaction and return its result once committed.
 
-        On SQLite, concurrent calls share one transaction and one commit (each in its
-        own savepoint, see :mod:`promoter.storage.group_commit`); on PostgreSQL each
-        call has its own transaction, and the server runs them side by side.
+        On SQLite, concurrent calls share one transaction and one commit (see
+        :mod:`promoter.storage.group_commit`); on PostgreSQL each call has its own
+        transaction, and the server runs them side by side.
         """
         if self._group is not None:
             return self._group.run(fn)
         with self.write() as conn:
             return fn(conn)
+
+    def run_many(self, item: I, apply_many: Callable[[Connection, Sequence[I]], Sequence[R]]) -> R:
+        """Like :meth:`run_write`, for ``apply_many(conn, items)``: on SQLite, items waiting
+        at the same time are handed to it together, in one transaction."""
+        if self._group is not None:
+            return self._group.run_many(item, apply_many)
+        with self.write() as conn:
+            (result,) = apply_many(conn, [item])
+            return result
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

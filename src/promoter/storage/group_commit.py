@@ -2,16 +2,21 @@
 
 SQLite has one writer at a time, and each commit waits for the disk. When several
 requests want to write at once, the first to get the writer's turn (the leader)
-takes every job waiting in the queue, runs each in a savepoint of one transaction
-and commits once; the others find their job done when they get the turn. A job that
-raises is rolled back to its savepoint alone. Nobody is answered before the commit.
+takes every job waiting in the queue, runs them in one transaction and commits
+once; the others find their job done when they get the turn. Nobody is answered
+before the commit.
+
+Jobs submitted with the same ``apply_many`` function are handed to it together, so
+that it can write their rows with one statement per table instead of one per job.
+When several jobs share a transaction each group runs in a savepoint; if a group
+fails, its jobs are retried one by one, so one bad job fails alone.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,17 +24,26 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - the item type of a batched job
+R = TypeVar("R")
 
 #: Jobs one transaction takes at most, so one commit never waits on an unbounded queue.
 MAX_JOBS_PER_COMMIT = 32
 
+ApplyMany = Callable[[Connection, Sequence[Any]], Sequence[Any]]
+
 
 @dataclass(slots=True)
-class _Job(Generic[T]):
-    fn: Callable[[Connection], T]
+class _Job(Generic[R]):
+    item: Any
+    apply_many: ApplyMany
     done: bool = False
-    result: Any = None
+    result: R | None = None
     error: BaseException | None = None
+
+
+def _call_each(conn: Connection, fns: Sequence[Callable[[Connection], Any]]) -> list[Any]:
+    return [fn(conn) for fn in fns]
 
 
 class GroupCommit:
@@ -40,14 +54,21 @@ class GroupCommit:
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a committed transaction, possibly shared; return its result."""
-        job: _Job[T] = _Job(fn)
+        # A fresh function per call: plain jobs are never merged with one another.
+        result: T = self.run_many(fn, lambda conn, fns: _call_each(conn, fns))
+        return result
+
+    def run_many(self, item: I, apply_many: Callable[[Connection, Sequence[I]], Sequence[R]]) -> R:
+        """Have ``apply_many(conn, items)`` handle ``item``, with whatever other items
+        submitted with the same function are waiting; return this item's result."""
+        job: _Job[R] = _Job(item, apply_many)
         self._queue.append(job)
         with self._turn:
             while not job.done:
                 self._commit_waiting()
         if job.error is not None:
             raise job.error
-        return job.result  # type: ignore[no-any-return]
+        return job.result  # type: ignore[return-value]
 
     def _take(self) -> Iterator[_Job[Any]]:
         for _ in range(MAX_JOBS_PER_COMMIT):
@@ -58,21 +79,36 @@ class GroupCommit:
 
     def _commit_waiting(self) -> None:
         jobs = list(self._take())
+        groups: dict[ApplyMany, list[_Job[Any]]] = {}
+        for job in jobs:
+            groups.setdefault(job.apply_many, []).append(job)
         try:
             with self._begin() as conn:
-                if len(jobs) == 1:  # alone: its failure may roll back the whole transaction
-                    jobs[0].result = jobs[0].fn(conn)
-                    return
-                for job in jobs:
-                    try:
-                        with conn.begin_nested():
-                            job.result = job.fn(conn)
-                    except Exception as exc:
-                        job.error = exc
+                for group in groups.values():
+                    _apply(conn, group, isolated=len(jobs) > 1)
         except BaseException as exc:
-            # The commit itself failed: nothing of this transaction was kept.
+            # The transaction failed as a whole: nothing of it was kept.
             for job in jobs:
                 job.result, job.error = None, job.error or exc
         finally:
             for job in jobs:
                 job.done = True
+
+
+def _apply(conn: Connection, group: list[_Job[Any]], *, isolated: bool) -> None:
+    apply_many = group[0].apply_many
+    if not isolated:  # the only job: its failure rolls back the whole transaction
+        (group[0].result,) = apply_many(conn, [group[0].item])
+        return
+    try:
+        with conn.begin_nested():
+            results = apply_many(conn, [job.item for job in group])
+    except Exception as exc:
+        if len(group) == 1:
+            group[0].error = exc
+            return
+        for job in group:  # find the job that failed; the others still succeed
+            _apply(conn, [job], isolated=True)
+        return
+    for job, result in zip(group, results, strict=True):
+        job.result = result
