@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         return value
 
     access_log: bool = Field(default=False, description="Log every HTTP request.")
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long an API key lookup is remembered; a revoked key stops working "
+        "within this time. 0 looks every key up on every request.",
+    )
 
     @field_validator("base_url")
     @classmethod

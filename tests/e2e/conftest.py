@@ -28,6 +28,9 @@ from tests.conftest import Org
 STARTUP_TIMEOUT = 30.0
 #: Seconds it may take to exit after SIGTERM before it is killed.
 STOP_TIMEOUT = 10.0
+#: A little over PROMOTER_KEY_CACHE_SECONDS (default 1 s): after it, the server sees a
+#: changed key or webhook secret.
+KEY_CACHE_SECONDS = 1.2
 #: Timeout of every HTTP request of the tests (generous: the machine may be busy).
 HTTP_TIMEOUT = 30.0
 

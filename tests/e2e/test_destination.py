@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 import httpx2
@@ -15,7 +16,7 @@ from promoter.orgs.service import set_webhook_secret
 from promoter.storage.engine import Database
 from promoter.storage.tables import events, orders, processed_messages
 from tests.conftest import Org
-from tests.e2e.conftest import Api, basic_auth
+from tests.e2e.conftest import KEY_CACHE_SECONDS, Api, basic_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -187,9 +188,10 @@ def sign(secret: str, body: bytes) -> str:
 def test_webhooks_array_needs_the_right_signature(
     http: httpx2.Client, org: Org, api: Api, database: Database
 ) -> None:
-    # The secret is set while the server runs: it reads the organization on every request.
+    # The secret is set while the server runs; the server sees it within its key cache time.
     with database.write() as conn:
         set_webhook_secret(conn, organization_id=org.id, secret="whsec_s3cr3t")
+    time.sleep(KEY_CACHE_SECONDS)
     body = orjson.dumps(WEBHOOK_BATCH)
     segment = {"User-Agent": "Segment.io/1.0"}
     wrong = [
@@ -230,6 +232,7 @@ def test_webhooks_array_needs_the_right_signature(
     # Cleared again: no signature is needed.
     with database.write() as conn:
         set_webhook_secret(conn, organization_id=org.id, secret=None)
+    time.sleep(KEY_CACHE_SECONDS)
     unsigned = [{"type": "track", "userId": "w-1", "messageId": "wh-2", "event": "Report Viewed"}]
     response = post(http, org.key, unsigned)
     assert response.status_code == 200, response.text

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
+from promoter.config import Settings
 from promoter.orgs.service import create_api_key, revoke_api_key, set_webhook_secret
 from promoter.storage.engine import Database
 from tests.conftest import Org
@@ -58,7 +59,16 @@ def test_destination_rejects_bad_keys_with_401(client: TestClient, org: Org) -> 
         assert "API key" in response.json()["message"]
 
 
-def test_revoked_key_is_refused(client: TestClient, database: Database, org: Org) -> None:
+def test_revoked_key_is_refused(settings: Settings, database: Database, org: Org) -> None:
+    from promoter.app import create_app
+    from promoter.services import Services
+
+    uncached = Services.build(settings.model_copy(update={"key_cache_seconds": 0}), database)
+    with TestClient(create_app(uncached)) as client:
+        _check_revocation(client, database, org)
+
+
+def _check_revocation(client: TestClient, database: Database, org: Org) -> None:
     with database.write() as conn:
         new = create_api_key(conn, organization_id=org.id, name="temp")
     assert client.post("/segment", json=SEED_IDENTIFY, headers=basic(new.key)).status_code == 200

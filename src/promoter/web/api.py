@@ -18,7 +18,7 @@ from promoter.contacts.service import (
     get_contact,
     list_contacts,
 )
-from promoter.orgs.service import Organization, authenticate
+from promoter.orgs.service import Organization
 from promoter.web.credentials import key_from_authorization
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
@@ -31,10 +31,7 @@ T = TypeVar("T")
 
 def _organization(request: Request, services: ServicesDep) -> Organization:
     key = key_from_authorization(request.headers.get("authorization"))
-    org = None
-    if key:
-        with services.database.read() as conn:
-            org = authenticate(conn, key=key)
+    org = services.keys.organization(key) if key else None
     if org is None:
         raise HTTPException(
             401,

@@ -24,7 +24,7 @@ from promoter.ingest.payload import (
 )
 from promoter.ingest.pipeline import DESTINATION_TYPES, TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult
-from promoter.orgs.service import Organization, authenticate
+from promoter.orgs.service import Organization
 from promoter.services import Services
 from promoter.web.credentials import key_from_authorization, signature_matches
 from promoter.web.responses import JSONResponse, segment_error
@@ -36,10 +36,7 @@ SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 
 
 def _lookup(services: Services, key: str | None) -> Organization | None:
-    if not key:
-        return None
-    with services.database.read() as conn:
-        return authenticate(conn, key=key)
+    return services.keys.organization(key) if key else None
 
 
 async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadError | None]:

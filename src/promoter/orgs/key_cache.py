@@ -1,0 +1,47 @@
+"""A short-lived memory of which organization an API key belongs to.
+
+Segment clients send hundreds of requests a second with the same key; looking the
+key up once a second instead of on every request keeps the database for the data.
+A revoked key (or a changed webhook secret) takes effect within ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from promoter.orgs.keys import hash_key
+from promoter.orgs.service import Organization
+
+DEFAULT_TTL_SECONDS = 1.0
+MAX_ENTRIES = 10_000
+
+
+class KeyCache:
+    def __init__(
+        self,
+        lookup: Callable[[str], Organization | None],
+        *,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Organization | None]] = {}
+        self._lock = threading.Lock()
+
+    def organization(self, key: str) -> Organization | None:
+        """The organization of an active ``key``, or ``None``; at most ``ttl`` seconds old."""
+        digest = hash_key(key)
+        now = self._clock()
+        entry = self._entries.get(digest)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        org = self._lookup(key)
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[digest] = (now + self._ttl, org)
+        return org
