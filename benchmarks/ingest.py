@@ -981,7 +981,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batches", type=positive, default=300, help="batches per round")
     parser.add_argument("--batch-size", type=positive, default=100)
     parser.add_argument("--rounds", type=positive, default=3, help="repetitions (median)")
-    parser.add_argument("--concurrency", type=positive, default=4, help="client connections")
+    parser.add_argument("--concurrency", type=positive, default=8, help="client connections")
     parser.add_argument("--singles", type=positive, default=1000, help="/v1/track per round")
     parser.add_argument("--warmup-batches", type=int, default=20)
     parser.add_argument("--seed-users", type=positive, default=1000, help="identified first")

@@ -42,7 +42,7 @@ def ingest_messages(
         applied = database.run_many(request, ingestor.apply_requests)
     # Report the sender's own messageId, not one made up for a message that had none.
     results = [
-        replace(r, message_id=_sent_message_id(messages[r.index]))
+        _as_sent(r, _sent_message_id(messages[r.index]))
         for r in sorted(applied + rejected, key=lambda r: r.index)
     ]
     for result in results:
@@ -60,3 +60,7 @@ def ingest_messages(
 def _sent_message_id(message: object) -> str | None:
     value = message.get("messageId") if isinstance(message, dict) else None
     return str(value)[:100] if isinstance(value, str | int) and value != "" else None
+
+
+def _as_sent(result: MessageResult, message_id: str | None) -> MessageResult:
+    return result if result.message_id == message_id else replace(result, message_id=message_id)

@@ -106,7 +106,7 @@ class Ingestor:
             )
             for position, offset in spans:
                 out[position] = [
-                    replace(results[offset + i], index=index)
+                    _at_index(results[offset + i], index)
                     for i, (index, _) in enumerate(requests[position].operations)
                 ]
         return out
@@ -192,6 +192,10 @@ class Ingestor:
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"
             results[index] = MessageResult(index, op.message_id, "accepted", reason)
         return stored
+
+
+def _at_index(result: MessageResult, index: int) -> MessageResult:
+    return result if result.index == index else replace(result, index=index)
 
 
 def _lock_users(
