@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from promoter.contacts.lists import segment_list_id
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Identify, Track
 from promoter.ingest.listeners import StoredTrack
-from promoter.orgs.service import segment_list_id
 from promoter.storage.bulk import BulkInsert, allocate_ids
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import (

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from promoter.campaigns.service import create_default_campaign
+from promoter.contacts.lists import SEGMENT_LIST_NAME
 from promoter.orgs.keys import generate_key, hash_key, looks_like_key, visible_prefix
 from promoter.storage.tables import api_keys, contact_lists, organizations
-
-SEGMENT_LIST_NAME = "Segment List"
 
 
 class NotFound(LookupError):
@@ -58,7 +58,8 @@ def _now() -> datetime:
 
 
 def create_organization(conn: Connection, *, name: str) -> tuple[Organization, NewKey]:
-    """A new organization with its Segment list and a first API key."""
+    """A new organization with its Segment list, its default Segment campaign and a
+    first API key."""
     name = name.strip()
     if not name:
         raise ValueError("organization name must not be empty")
@@ -71,6 +72,7 @@ def create_organization(conn: Connection, *, name: str) -> tuple[Organization, N
             organization_id=org_id, name=SEGMENT_LIST_NAME, is_segment=True, created_at=now
         )
     )
+    create_default_campaign(conn, organization_id=org_id, brand=name)
     key = create_api_key(conn, organization_id=org_id, name="default")
     return get_organization(conn, organization_id=org_id), key
 
@@ -167,23 +169,3 @@ def set_webhook_secret(conn: Connection, *, organization_id: int, secret: str | 
         .where(organizations.c.id == organization_id)
         .values(webhook_secret=secret or None)
     )
-
-
-def segment_list_id(conn: Connection, *, organization_id: int) -> int:
-    list_id = conn.execute(
-        select(contact_lists.c.id).where(
-            contact_lists.c.organization_id == organization_id, contact_lists.c.is_segment
-        )
-    ).scalar()
-    if list_id is None:  # an organization made before lists existed, or the list was removed
-        list_id = conn.execute(
-            insert(contact_lists)
-            .values(
-                organization_id=organization_id,
-                name=SEGMENT_LIST_NAME,
-                is_segment=True,
-                created_at=_now(),
-            )
-            .returning(contact_lists.c.id)
-        ).scalar_one()
-    return int(list_id)

@@ -139,6 +139,8 @@ events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("message_id", String(100), nullable=False),
     Column("flag", String(32), nullable=True),
+    #: What the survey trigger made of this event (scheduled, or why not).
+    Column("trigger_note", String(200), nullable=True),
     Index("ix_events_org_contact_time", "organization_id", "contact_id", "timestamp"),
     Index("ix_events_org_name_time", "organization_id", "name", "timestamp"),
     Index("ix_events_org_user", "organization_id", "user_id"),
@@ -176,4 +178,99 @@ processed_messages = Table(
     Column("message_id", String(100), primary_key=True),
     Column("received_at", UTCDateTime, nullable=False),
     Index("ix_processed_messages_received", "received_at"),
+)
+
+email_templates = Table(
+    "email_templates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("from_name", String(200), nullable=False),
+    Column("reply_to", String(320), nullable=True),
+    Column("intro_message", Text, nullable=False, server_default=""),
+    Column("brand_name", String(200), nullable=False),
+    Column("language", String(8), nullable=False, server_default="en"),
+    Column("logo_url", String(2000), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("contact_list_id", Integer, ForeignKey("contact_lists.id"), nullable=False),
+    Column("email_template_id", Integer, ForeignKey("email_templates.id"), nullable=False),
+    #: Track event names that trigger it; empty: any track event.
+    Column("trigger_events", Json, nullable=False),
+    Column("delay_minutes", Integer, nullable=False, server_default="0"),
+    Column("throttle_days", Integer, nullable=False, server_default="90"),
+    Column("weekdays_only", Boolean, nullable=False, server_default="0"),
+    Column("send_window_start", Integer, nullable=True),
+    Column("send_window_end", Integer, nullable=True),
+    Column("reminder_days", Integer, nullable=True),
+    Column("forward_email", String(320), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    #: scheduled -> sent -> answered; or cancelled / failed.
+    Column("status", String(16), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("trigger_event_id", BigId, nullable=True),
+    Column("attributes", Json, nullable=False),
+    Column("scheduled_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("reminder_due_at", UTCDateTime, nullable=True),
+    Column("reminder_sent_at", UTCDateTime, nullable=True),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_surveys_org_contact_created", "organization_id", "contact_id", "created_at"),
+    Index("ix_surveys_campaign_status", "campaign_id", "status"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("survey_id", BigId, ForeignKey("surveys.id", ondelete="CASCADE"), nullable=False),
+    #: survey or reminder
+    Column("kind", String(16), nullable=False),
+    #: pending -> sent; or failed / cancelled
+    Column("status", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("message_id", String(255), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_deliveries_status_due", "status", "due_at"),
+    Index("ix_deliveries_survey", "survey_id"),
 )

@@ -1,0 +1,94 @@
+"""Campaign and email template settings, validated once for the CLI and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+CampaignKind = Literal["segment", "manual"]
+CampaignStatus = Literal["active", "paused", "complete"]
+Language = Literal["en", "de", "fr", "es"]
+#: Promoter's reminder choices: off, or one reminder after 3, 5 or 7 days.
+REMINDER_DAYS = (3, 5, 7)
+
+
+class TemplateSettings(BaseModel):
+    """An email template: what the survey email says and who it is from."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    subject: str = Field(min_length=1, max_length=300)
+    from_name: str = Field(min_length=1, max_length=200)
+    reply_to: EmailStr | None = None
+    intro_message: str = Field(default="", max_length=5000)
+    brand_name: str = Field(min_length=1, max_length=200)
+    language: Language = "en"
+    logo_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+
+class CampaignSettings(BaseModel):
+    """Everything about a campaign except its template and list."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: CampaignKind = "segment"
+    status: CampaignStatus = "active"
+    trigger_events: list[str] = Field(default_factory=list, max_length=50)
+    delay_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30)
+    throttle_days: int = Field(default=90, ge=1, le=3650)
+    weekdays_only: bool = False
+    send_window_start: int | None = Field(default=None, ge=0, le=23)
+    send_window_end: int | None = Field(default=None, ge=1, le=24)
+    reminder_days: int | None = None
+    forward_email: EmailStr | None = None
+
+    @field_validator("trigger_events")
+    @classmethod
+    def _clean_events(cls, events: list[str]) -> list[str]:
+        cleaned = []
+        for event in events:
+            event = event.strip()
+            if not event or len(event) > 255:
+                raise ValueError("event names are 1 to 255 characters")
+            if event not in cleaned:
+                cleaned.append(event)
+        return cleaned
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _check_reminder(cls, days: int | None) -> int | None:
+        if days is not None and days not in REMINDER_DAYS:
+            raise ValueError("a reminder goes after 3, 5 or 7 days (or none)")
+        return days
+
+    @model_validator(mode="after")
+    def _check_window(self) -> CampaignSettings:
+        start, end = self.send_window_start, self.send_window_end
+        if (start is None) != (end is None):
+            raise ValueError("a send window needs both a start and an end hour")
+        if start is not None and end is not None and start >= end:
+            raise ValueError("the send window must start before it ends")
+        return self
+
+
+class EmailTemplate(TemplateSettings):
+    id: int
+    organization_id: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Campaign(CampaignSettings):
+    id: int
+    organization_id: int
+    contact_list_id: int
+    email_template_id: int
+    created_at: datetime
+    updated_at: datetime
+
+    def triggered_by(self, event: str) -> bool:
+        return not self.trigger_events or event in self.trigger_events

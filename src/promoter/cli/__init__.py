@@ -1,0 +1,26 @@
+"""The ``promoter`` command: serve, migrate, manage organizations, keys and campaigns."""
+
+from __future__ import annotations
+
+import click
+
+from promoter import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="promoter")
+def main() -> None:
+    """Promoter: self-hosted NPS surveys driven by your Segment event stream."""
+
+
+def _register() -> None:
+    from promoter.cli import admin, campaigns, serve
+
+    main.add_command(serve.serve)
+    main.add_command(admin.db)
+    main.add_command(admin.org)
+    main.add_command(admin.key)
+    main.add_command(campaigns.campaign)
+
+
+_register()

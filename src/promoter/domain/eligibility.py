@@ -1,0 +1,73 @@
+"""Who may be surveyed now: the rules, free of storage.
+
+- Unsubscribed, bounced and inactive contacts, and contacts without an email, never are.
+- A contact has at most one scheduled (not yet sent) survey per campaign.
+- Within a campaign, a contact is surveyed at most once per ``throttle_days``.
+- Across all campaigns, at most once per 24 hours (the hard floor).
+
+A trigger that fails a rule is dropped, not queued for later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+#: Contact statuses that never receive a survey.
+SUPPRESSED = frozenset({"unsubscribed", "bounced", "inactive"})
+#: Survey statuses that did not reach the contact and so do not count towards throttling.
+NOT_COUNTED = frozenset({"cancelled", "failed"})
+FLOOR = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class PastSurvey:
+    campaign_id: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    eligible: bool
+    reason: str
+
+
+ELIGIBLE = Decision(True, "eligible")
+
+
+def decide(
+    *,
+    contact_status: str,
+    has_email: bool,
+    campaign_id: int,
+    throttle_days: int,
+    history: Iterable[PastSurvey],
+    now: datetime,
+) -> Decision:
+    """Whether a contact may get a survey of ``campaign_id`` now, and if not, why."""
+    if contact_status in SUPPRESSED:
+        return Decision(False, f"contact is {contact_status}")
+    if not has_email:
+        return Decision(False, "contact has no email address")
+    window = timedelta(days=throttle_days)
+    for past in history:
+        if past.status in NOT_COUNTED:
+            continue
+        if past.campaign_id == campaign_id and past.status == "scheduled":
+            return Decision(False, "a survey of this campaign is already scheduled")
+        if past.campaign_id == campaign_id and now - past.created_at < window:
+            return Decision(
+                False,
+                f"throttled: surveyed {past.created_at:%Y-%m-%d} "
+                f"(at most once every {throttle_days} days)",
+            )
+        if now - past.created_at < FLOOR:
+            return Decision(False, "throttled: surveyed less than 24 hours ago")
+    return ELIGIBLE
+
+
+def history_window(throttle_days: Iterable[int]) -> timedelta:
+    """How far back history matters for these campaigns' rules."""
+    return max([timedelta(days=d) for d in throttle_days] + [FLOOR])
