@@ -9,6 +9,7 @@ from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
 from promoter.orgs.service import Organization, authenticate
 from promoter.storage.engine import Database
+from promoter.surveys.trigger import SurveyTrigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,6 @@ class Services:
         return cls(
             settings=settings,
             database=database,
-            ingestor=Ingestor(),
+            ingestor=Ingestor([SurveyTrigger()]),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
         )

@@ -162,6 +162,7 @@ def contact_events(
             "timestamp": r.timestamp,
             "received_at": r.received_at,
             "message_id": r.message_id,
+            "survey_note": r.trigger_note,
         }
         for r in rows
     ]

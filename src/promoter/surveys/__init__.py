@@ -1,0 +1,1 @@
+"""Surveys: scheduling them from track events, delivering them, recording answers."""
