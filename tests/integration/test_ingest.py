@@ -314,3 +314,29 @@ def test_requests_applied_together_keep_their_own_results(
     assert [c.email for c in contacts_of(database, org)] == ["a@x.co"]
     assert [c.email for c in contacts_of(database, other_org)] == ["a@y.co"]
     assert count(database, events) == 1
+
+
+def test_a_track_before_its_identify_is_linked_but_was_not_identified(
+    database: Database, org: Org
+) -> None:
+    seen: list[StoredTrack] = []
+
+    class Recorder:
+        def on_tracks(self, conn: Any, tracks: Any) -> None:
+            seen.extend(tracks)
+
+    send(
+        database,
+        org,
+        track("u9", "Before identify"),
+        identify("u9", email="u9@x.co"),
+        track("u9", "After identify"),
+        ingestor=Ingestor([Recorder()]),
+    )
+    assert [(t.name, t.contact_id is not None) for t in seen] == [
+        ("Before identify", False),
+        ("After identify", True),
+    ]
+    (contact,) = contacts_of(database, org)
+    assert count(database, events, contact_id=contact.id) == 2
+    assert count(database, events, flag="unidentified") == 0

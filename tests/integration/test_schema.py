@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from promoter.storage.engine import Database
-from promoter.storage.migrate import current_revision, upgrade
+from promoter.storage.migrate import alembic_config, current_revision, upgrade
 from promoter.storage.tables import metadata
 
 
@@ -40,3 +48,59 @@ def test_secret_key_is_generated_once_and_kept(database: Database) -> None:
         assert instance_secret(conn, configured=None) == first
         assert instance_secret(conn, configured="given") == "given"
     assert len(first) >= 40
+
+
+def test_upgrade_from_0001_keeps_data_and_backfills(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    """An installation with data at 0001 upgrades to head: email keys, default campaigns."""
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        upgrade(scratch.engine, "0001")
+        with scratch.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, timezone, created_at) "
+                    "VALUES (1, 'Old', 'UTC', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (id, organization_id, user_id, email, status, "
+                    "created_at, updated_at) VALUES (1, 1, 'u', 'JOSÉ@Example.com', 'active', "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            assert conn.execute(text("SELECT email_key FROM contacts")).scalar() == (
+                "josé@example.com"
+            )
+            names = conn.execute(text("SELECT name, status FROM campaigns")).all()
+        assert [tuple(n) for n in names] == [("Segment campaign", "active")]
+        command.downgrade(alembic_config(scratch.engine), "0001")
+        upgrade(scratch.engine)
+
+
+@contextmanager
+def _scratch_database(backend: str, tmp_path: Path, database_url: str) -> Iterator[Database]:
+    if backend == "sqlite":
+        scratch = Database.from_url(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")
+        try:
+            yield scratch
+        finally:
+            scratch.dispose()
+        return
+    name = f"promoter_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch = Database.from_url(make_url(database_url).set(database=name).render_as_string(False))
+    try:
+        yield scratch
+    finally:
+        scratch.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

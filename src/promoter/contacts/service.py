@@ -57,7 +57,10 @@ class Contact:
 def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
     query = select(contacts.c.id).where(contacts.c.organization_id == organization_id)
     if flt.email is not None:
-        query = query.where(func.lower(contacts.c.email) == flt.email.strip().lower())
+        query = query.where(
+            contacts.c.organization_id == organization_id,
+            contacts.c.email_key == flt.email.strip().casefold(),
+        )
     if flt.user_id is not None:
         query = query.where(contacts.c.user_id == flt.user_id)
     if flt.status is not None:

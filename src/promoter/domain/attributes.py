@@ -40,13 +40,18 @@ class AttributeValue:
         """The value as the API shows it, in its JSON type."""
         if self.type == "number":
             assert self.number is not None
-            return int(self.number) if self.number.is_integer() else self.number
+            return int(self.number) if _is_exact_integer(self.number) else self.number
         if self.type == "boolean":
             return self.number == 1
         if self.type == "list":
             assert self.text is not None
             return orjson.loads(self.text)
         return self.text
+
+
+def _is_exact_integer(number: float) -> bool:
+    """Integral and small enough (< 2**53) to be shown as an integer without loss."""
+    return number.is_integer() and abs(number) < 2**53
 
 
 def typed_value(value: object) -> AttributeValue | None:
@@ -59,7 +64,9 @@ def typed_value(value: object) -> AttributeValue | None:
         number = float(value)
         if not math.isfinite(number):
             raise InvalidMessage("numbers must be finite")
-        return AttributeValue("number", text=repr(value), number=number)
+        # 12 and 12.0 are the same number: one text form, so filters match either.
+        text = str(int(number)) if _is_exact_integer(number) else repr(number)
+        return AttributeValue("number", text=text, number=number)
     if isinstance(value, str):
         if len(value) > MAX_TEXT_LENGTH:
             raise InvalidMessage(f"text values are limited to {MAX_TEXT_LENGTH} characters")

@@ -29,4 +29,5 @@ class StoredTrack:
 
 class TrackListener(Protocol):
     def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> None:
-        """Called once per request with the tracks it stored, in message order."""
+        """Called with the tracks stored by one pass of the ingestor (one request, or
+        several that shared a group commit), all of one organization, in message order."""

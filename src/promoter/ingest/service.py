@@ -28,6 +28,9 @@ from promoter.ingest.writes import (
 )
 from promoter.storage.tables import contacts, events, orders
 
+#: Advisory locks userIds are spread over on PostgreSQL (a power of two).
+USER_LOCK_BUCKETS = 256
+
 
 @dataclass(slots=True)
 class _Run:
@@ -75,6 +78,9 @@ class Ingestor:
             else:
                 run.items.append((index, op))
         tracks += self._apply_run(conn, organization_id, run, received_at, results)
+        # A rejected message changed nothing: its messageId may come again, corrected.
+        rejected = [r.message_id for r in results.values() if r.status == "rejected"]
+        self._writes.release_message_ids(conn, organization_id, [m for m in rejected if m])
         if tracks:
             for listener in self._listeners:
                 listener.on_tracks(conn, tracks)
@@ -155,6 +161,8 @@ class Ingestor:
             return []
         known = load_contacts(conn, organization_id, {op.user_id for _, op in run.items})
         created: list[str] = []
+        #: For each userId created in this run, the index of the identify that created it.
+        identified_at: dict[str, int] = {}
         attributes: dict[tuple[str, str], AttributeValue | None] = {}
         identified: list[str] = []
         for index, op in run.items:
@@ -172,6 +180,7 @@ class Ingestor:
                     continue
                 contact = known[op.user_id] = Contact(None, None, None, None, None)
                 created.append(op.user_id)
+                identified_at[op.user_id] = index
             merge_identify(contact, op)
             for name, value in op.attributes.items():
                 attributes[(op.user_id, name)] = value
@@ -187,7 +196,9 @@ class Ingestor:
         if created:
             link_earlier_events(conn, organization_id, {u: ids[u] for u in created})
         track_items = [(i, op) for i, op in run.items if isinstance(op, Track)]
-        stored = self._writes.tracks(conn, organization_id, track_items, ids, received_at)
+        stored = self._writes.tracks(
+            conn, organization_id, track_items, ids, identified_at, received_at
+        )
         for (index, op), track in zip(track_items, stored, strict=True):
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"
             results[index] = MessageResult(index, op.message_id, "accepted", reason)
@@ -205,8 +216,9 @@ def _lock_users(
 
     Without it, an identify and a track for a new userId arriving at the same moment
     could each miss the other's uncommitted row, leaving the event unlinked. SQLite
-    already runs one write transaction at a time. Locks are taken in hash order, so two
-    requests cannot deadlock on them.
+    already runs one write transaction at a time. userIds share USER_LOCK_BUCKETS locks
+    (a batch never holds more, however many users it names, so PostgreSQL's lock table
+    cannot fill up), taken in order, so two requests cannot deadlock on them.
     """
     if conn.dialect.name != "postgresql":
         return
@@ -216,10 +228,10 @@ def _lock_users(
     conn.execute(
         text(
             "SELECT pg_advisory_xact_lock(:org, h) FROM "
-            "(SELECT DISTINCT hashtext(u) AS h FROM unnest(CAST(:users AS text[])) AS u "
-            "ORDER BY h) AS locks"
+            "(SELECT DISTINCT hashtext(u) & :buckets AS h "
+            "FROM unnest(CAST(:users AS text[])) AS u ORDER BY h) AS locks"
         ),
-        {"org": organization_id, "users": user_ids},
+        {"org": organization_id, "users": user_ids, "buckets": USER_LOCK_BUCKETS - 1},
     )
 
 

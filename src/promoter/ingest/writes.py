@@ -158,17 +158,24 @@ class IngestWrites:
         organization_id: int,
         items: list[tuple[int, Track]],
         ids: dict[str, int],
+        identified_at: dict[str, int],
         received_at: datetime,
     ) -> list[StoredTrack]:
-        """Store track events (and orders); return them as listeners see them."""
+        """Store track events (and orders); return them as listeners see them.
+
+        A track that came before the identify creating its contact (``identified_at``)
+        is stored linked to it, as it would be once that identify arrived, but listeners
+        see it as unidentified, as it was when it happened.
+        """
         if not items:
             return []
         event_ids = allocate_ids(conn, events, len(items))
         rows = []
         order_rows = []
         stored = []
-        for (_, op), event_id in zip(items, event_ids, strict=True):
+        for (index, op), event_id in zip(items, event_ids, strict=True):
             contact_id = ids.get(op.user_id)
+            known_then = contact_id is not None and identified_at.get(op.user_id, -1) < index
             rows.append(
                 {
                     "id": event_id,
@@ -187,7 +194,7 @@ class IngestWrites:
                 StoredTrack(
                     event_id=event_id,
                     organization_id=organization_id,
-                    contact_id=contact_id,
+                    contact_id=contact_id if known_then else None,
                     user_id=op.user_id,
                     name=op.event,
                     properties=op.properties,
@@ -200,6 +207,18 @@ class IngestWrites:
         self._events.execute(conn, rows)
         self._orders.execute(conn, order_rows)
         return stored
+
+    def release_message_ids(
+        self, conn: Connection, organization_id: int, message_ids: list[str]
+    ) -> None:
+        """Forget claimed messageIds (of messages rejected after all)."""
+        for chunk in _chunks(message_ids):
+            conn.execute(
+                delete(processed_messages).where(
+                    processed_messages.c.organization_id == organization_id,
+                    processed_messages.c.message_id.in_(chunk),
+                )
+            )
 
 
 def _order_row(
@@ -272,6 +291,7 @@ def write_contacts(
                 "organization_id": organization_id,
                 "user_id": user_id,
                 "email": known[user_id].email,
+                "email_key": _key(known[user_id].email),
                 "first_name": known[user_id].first_name,
                 "last_name": known[user_id].last_name,
                 "timezone": known[user_id].timezone,
@@ -299,6 +319,7 @@ def write_contacts(
         {
             "cid": c.id,
             "email": c.email,
+            "email_key": _key(c.email),
             "first_name": c.first_name,
             "last_name": c.last_name,
             "timezone": c.timezone,
@@ -313,6 +334,7 @@ def write_contacts(
             .where(contacts.c.id == bindparam("cid"))
             .values(
                 email=bindparam("email"),
+                email_key=bindparam("email_key"),
                 first_name=bindparam("first_name"),
                 last_name=bindparam("last_name"),
                 timezone=bindparam("timezone"),
@@ -340,3 +362,7 @@ def link_earlier_events(conn: Connection, organization_id: int, created: dict[st
             .values(**values),
             rows,
         )
+
+
+def _key(email: str | None) -> str:
+    return (email or "").casefold()

@@ -91,6 +91,8 @@ contacts = Table(
     ),
     Column("user_id", String(255), nullable=True),
     Column("email", String(320), nullable=False),
+    #: The address casefolded, for case-insensitive lookups (Unicode included).
+    Column("email_key", String(320), nullable=False),
     Column("first_name", String(255), nullable=True),
     Column("last_name", String(255), nullable=True),
     Column("timezone", String(64), nullable=True),
@@ -98,7 +100,7 @@ contacts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("organization_id", "user_id", name="uq_contacts_org_user_id"),
-    Index("ix_contacts_org_email", "organization_id", "email"),
+    Index("ix_contacts_org_email_key", "organization_id", "email_key"),
 )
 
 contact_attributes = Table(

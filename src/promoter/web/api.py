@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from promoter.contacts.service import (
@@ -42,13 +42,20 @@ def _organization(request: Request, services: ServicesDep) -> Organization:
 
 
 OrgDep = Annotated[Organization, Depends(_organization)]
-PageNumber = Annotated[int, Query(ge=1, description="1-based page number")]
+MAX_ID = 2**63 - 1
+PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
+ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="contact id")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
 
 
-def _paginated(request: Request, total: int, page: Page, results: list[Any]) -> dict[str, Any]:
+def _paginated(
+    request: Request, services: ServicesDep, total: int, page: Page, results: list[Any]
+) -> dict[str, Any]:
+    """Promoter's page shape; links use PROMOTER_BASE_URL, never the request's Host."""
+
     def link(number: int) -> str:
-        return str(request.url.include_query_params(page=number))
+        query = request.url.include_query_params(page=number).query
+        return f"{services.settings.public_url}{request.url.path}?{query}"
 
     last = max(1, -(-total // page.size))
     return {
@@ -59,10 +66,10 @@ def _paginated(request: Request, total: int, page: Page, results: list[Any]) -> 
     }
 
 
-def _contact_json(request: Request, contact: Contact) -> dict[str, Any]:
+def _contact_json(services: ServicesDep, contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.id,
-        "href": str(request.url_for("retrieve_contact", contact_id=contact.id)),
+        "href": f"{services.settings.public_url}{router.prefix}/contacts/{contact.id}/",
         "user_id": contact.user_id,
         "email": contact.email,
         "first_name": contact.first_name,
@@ -91,7 +98,7 @@ async def contacts_list(
     org: OrgDep,
     email: str | None = None,
     user_id: str | None = None,
-    contact_list: Annotated[int | None, Query(alias="contact_list__id")] = None,
+    contact_list: Annotated[int | None, Query(alias="contact_list__id", ge=1, le=2**31 - 1)] = None,
     status: str | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
@@ -110,8 +117,8 @@ async def contacts_list(
     total, found = await _read(
         services, list_contacts, organization_id=org.id, flt=flt, page=paging
     )
-    results = [_contact_json(request, c) for c in found]
-    return JSONResponse(_paginated(request, total, paging, results))
+    results = [_contact_json(services, c) for c in found]
+    return JSONResponse(_paginated(request, services, total, paging, results))
 
 
 async def _contact_or_404(services: ServicesDep, org: Organization, contact_id: int) -> Contact:
@@ -121,12 +128,12 @@ async def _contact_or_404(services: ServicesDep, org: Organization, contact_id: 
     return contact
 
 
-@router.get("/contacts/{contact_id}/", name="retrieve_contact", summary="Retrieve a contact")
+@router.get("/contacts/{contact_id}/", summary="Retrieve a contact")
 async def contacts_retrieve(
-    request: Request, services: ServicesDep, org: OrgDep, contact_id: int
+    request: Request, services: ServicesDep, org: OrgDep, contact_id: ContactId
 ) -> JSONResponse:
     contact = await _contact_or_404(services, org, contact_id)
-    return JSONResponse(_contact_json(request, contact))
+    return JSONResponse(_contact_json(services, contact))
 
 
 @router.get("/contacts/{contact_id}/events/", summary="A contact's events, newest first")
@@ -134,7 +141,7 @@ async def contacts_events(
     request: Request,
     services: ServicesDep,
     org: OrgDep,
-    contact_id: int,
+    contact_id: ContactId,
     event: str | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
@@ -149,7 +156,7 @@ async def contacts_events(
         page=paging,
         name=event,
     )
-    return JSONResponse(_paginated(request, total, paging, rows))
+    return JSONResponse(_paginated(request, services, total, paging, rows))
 
 
 @router.get("/contacts/{contact_id}/orders/", summary="A contact's orders, newest first")
@@ -157,7 +164,7 @@ async def contacts_orders(
     request: Request,
     services: ServicesDep,
     org: OrgDep,
-    contact_id: int,
+    contact_id: ContactId,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> JSONResponse:
@@ -166,4 +173,4 @@ async def contacts_orders(
     total, rows = await _read(
         services, contact_orders, organization_id=org.id, contact_id=contact_id, page=paging
     )
-    return JSONResponse(_paginated(request, total, paging, rows))
+    return JSONResponse(_paginated(request, services, total, paging, rows))

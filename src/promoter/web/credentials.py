@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 
@@ -18,7 +17,7 @@ def key_from_authorization(header: str | None) -> str | None:
     if scheme == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
             return None
         user, _, _password = decoded.partition(":")
         return user or None
@@ -34,5 +33,6 @@ def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
     """
     if not signature:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest().encode()
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected, given)

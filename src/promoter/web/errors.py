@@ -6,7 +6,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -40,9 +41,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return segment_error(400, str(fields), "invalid_request")
 
     @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeoutError)
     async def database_unavailable(request: Request, exc: Exception) -> Response:
-        # Connection lost, database locked or disk full: the sender should retry later.
+        # Connection lost, database locked, disk full, no free connection: the sender should
+        # retry later. Other database errors are bugs and stay 500s.
         log.error("database error on %s: %s", request.url.path, exc)
         message = "the database is unavailable; retry later"
         if _is_api(request):

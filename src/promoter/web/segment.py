@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from promoter.domain.messages import Envelope, parse_message
 from promoter.domain.timestamps import parse_timestamp
 from promoter.ingest.payload import (
     MAX_BATCH_BYTES,
+    MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
     PayloadError,
     batch_messages,
@@ -31,6 +33,7 @@ from promoter.web.responses import JSONResponse, segment_error
 from promoter.web.state import ServicesDep
 
 router = APIRouter(tags=["segment"])
+log = logging.getLogger("promoter.ingest")
 
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -51,6 +54,11 @@ async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadEr
     except PayloadError as exc:
         return b"", exc
     return body, None
+
+
+def _bad_request(error: PayloadError, organization_id: int | None = None) -> Response:
+    log.warning("organization %s: request refused: %s", organization_id or "?", error)
+    return segment_error(400, str(error), "invalid_request")
 
 
 def _unauthorized() -> Response:
@@ -93,7 +101,7 @@ def _destination(
     if org is None:
         return _unauthorized()
     if body_error is not None:
-        return segment_error(400, str(body_error), "invalid_request")
+        return _bad_request(body_error, org.id)
     if org.webhook_secret is not None and not signature_matches(
         org.webhook_secret, body, signature
     ):
@@ -101,18 +109,22 @@ def _destination(
     try:
         payload = parse_json(body)
         messages = payload if isinstance(payload, list) else [payload]
+        if len(messages) > MAX_BATCH_MESSAGES:
+            raise PayloadError(f"at most {MAX_BATCH_MESSAGES} messages a request")
         for index, message in enumerate(messages):
             check_message_size(message, index if isinstance(payload, list) else None)
     except PayloadError as exc:
-        return segment_error(400, str(exc), "invalid_request")
+        return _bad_request(exc)
     envelope = Envelope(received_at=received_at)
     if not isinstance(payload, list):
         # One message: reject before touching the database, with the partner contract's code.
         try:
             parse_message(payload, envelope, allowed=DESTINATION_TYPES)
         except UnsupportedType as exc:
+            log.warning("organization %s: /segment message not supported: %s", org.id, exc)
             return segment_error(501, str(exc), "unsupported_type")
         except InvalidMessage as exc:
+            log.warning("organization %s: /segment message rejected: %s", org.id, exc)
             return segment_error(400, str(exc), "invalid_message")
     results = ingest_messages(
         database=services.database,
@@ -148,7 +160,7 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
     received_at = datetime.now(UTC)
     body, error = await _body_or_error(request, MAX_MESSAGE_BYTES if call else MAX_BATCH_BYTES)
     if error is not None:
-        return segment_error(400, str(error), "invalid_request")
+        return _bad_request(error)
     # Decoding, authentication and the write happen in one worker thread.
     return await run_in_threadpool(
         _tracking_call,
@@ -180,7 +192,7 @@ def _tracking_call(
             correct_clock=True,
         )
     except PayloadError as exc:
-        return segment_error(400, str(exc), "invalid_request")
+        return _bad_request(exc)
     org = _lookup(services, key)
     write_key = payload.get("writeKey")
     if org is None and isinstance(write_key, str) and write_key != key:

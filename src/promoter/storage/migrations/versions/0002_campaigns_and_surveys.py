@@ -172,7 +172,30 @@ def upgrade() -> None:
 
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("trigger_note", sa.String(length=200), nullable=True))
+    _email_keys()
     _default_campaigns()
+
+
+def _email_keys() -> None:
+    """Contacts get ``email_key``, their address casefolded, indexed for lookups."""
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("email_key", sa.String(length=320), nullable=True))
+    conn = op.get_bind()
+    contacts = sa.table("contacts", sa.column("id"), sa.column("email"), sa.column("email_key"))
+    rows = conn.execute(sa.select(contacts.c.id, contacts.c.email)).all()
+    if rows:
+        conn.execute(
+            contacts.update()
+            .where(contacts.c.id == sa.bindparam("cid"))
+            .values(email_key=sa.bindparam("key")),
+            [{"cid": r.id, "key": r.email.casefold()} for r in rows],
+        )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.alter_column("email_key", existing_type=sa.String(length=320), nullable=False)
+        batch_op.drop_index("ix_contacts_org_email")
+        batch_op.create_index(
+            "ix_contacts_org_email_key", ["organization_id", "email_key"], unique=False
+        )
 
 
 def _default_campaigns() -> None:
@@ -248,6 +271,10 @@ def _default_campaigns() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_org_email_key")
+        batch_op.create_index("ix_contacts_org_email", ["organization_id", "email"], unique=False)
+        batch_op.drop_column("email_key")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_column("trigger_note")
 
