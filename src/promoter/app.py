@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -51,16 +52,23 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
             log.exception("pruning processed messageIds failed")
 
 
-def create_app(services: Services) -> FastAPI:
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def create_app(services: Services, background: Sequence[Background] = ()) -> FastAPI:
+    """The app; ``background`` tasks (a delivery worker, say) run while it serves and are
+    asked to stop, and awaited, when it shuts down."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        pruner = asyncio.create_task(_prune_until(stop, services))
+        tasks = [asyncio.create_task(_prune_until(stop, services))]
+        tasks += [asyncio.create_task(task(stop)) for task in background]
         try:
             yield
         finally:
             stop.set()
-            await pruner
+            await asyncio.gather(*tasks, return_exceptions=True)
             services.database.dispose()
 
     app = FastAPI(

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
         description="Key that signs survey and unsubscribe links; generated and kept in "
         "the database when unset.",
     )
+    email_url: str = Field(
+        default="file:promoter-mail",
+        description="Where survey emails go: file:FOLDER (each message a .eml file) or "
+        "smtp://[user:pass@]host:port[?starttls=true|tls=true&timeout=S].",
+    )
+    email_from: str | None = Field(
+        default=None,
+        description="Sender address of survey emails (default: surveys@ the base URL's host).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `promoter serve` binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `promoter serve` binds to.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
@@ -60,6 +69,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
+
+    @property
+    def sender_address(self) -> str:
+        if self.email_from:
+            return self.email_from
+        from urllib.parse import urlsplit
+
+        return f"surveys@{urlsplit(self.public_url).hostname or 'localhost'}"
 
     @property
     def public_url(self) -> str:

@@ -2,22 +2,57 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from promoter.config import Settings
+from promoter.delivery.mailers import mailer_from_url
+from promoter.delivery.render import EmailRenderer
+from promoter.delivery.tokens import TokenSigner
+from promoter.delivery.worker import DeliveryWorker
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
 from promoter.orgs.service import Organization, authenticate
 from promoter.storage.engine import Database
+from promoter.storage.instance import instance_secret
 from promoter.surveys.trigger import SurveyTrigger
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     database: Database
     ingestor: Ingestor
     keys: KeyCache
+    _signer: list[TokenSigner] = field(default_factory=list, repr=False)
+    _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def signer(self) -> TokenSigner:
+        """Signs survey links with ``PROMOTER_SECRET_KEY`` (or the installation's own key,
+        made on first use and kept in the database)."""
+        with self._signer_lock:
+            if not self._signer:
+                with self.database.write() as conn:
+                    secret = instance_secret(conn, configured=self.settings.secret_key)
+                self._signer.append(TokenSigner(secret))
+            return self._signer[0]
+
+    def renderer(self) -> EmailRenderer:
+        return EmailRenderer(
+            base_url=self.settings.public_url,
+            sender=self.settings.sender_address,
+            signer=self.signer,
+        )
+
+    def worker(self, batch_size: int = 50) -> DeliveryWorker:
+        """A delivery worker on the configured mail backend (``ValueError`` if it is wrong)."""
+        return DeliveryWorker(
+            database=self.database,
+            mailer=mailer_from_url(self.settings.email_url),
+            renderer=self.renderer(),
+            batch_size=batch_size,
+        )
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:

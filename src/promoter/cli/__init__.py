@@ -17,6 +17,7 @@ def _register() -> None:
     from promoter.cli import admin, campaigns, serve
 
     main.add_command(serve.serve)
+    main.add_command(serve.worker)
     main.add_command(admin.db)
     main.add_command(admin.org)
     main.add_command(admin.key)

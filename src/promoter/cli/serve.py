@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
 import click
 
 from promoter import __version__
 from promoter.cli.common import open_database, settings_from_env
+from promoter.config import Settings
+from promoter.delivery.worker import DeliveryWorker
 from promoter.orgs import service as orgs
 from promoter.services import Services
-from promoter.storage.instance import instance_secret
 from promoter.storage.migrate import upgrade
 
 
@@ -19,8 +21,11 @@ from promoter.storage.migrate import upgrade
 @click.option("--host", help="Address to bind (PROMOTER_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (PROMOTER_PORT, default 8000).")
 @click.option("--no-migrate", is_flag=True, help="Do not upgrade the database schema first.")
-def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
-    """Run the HTTP service (migrating the database first)."""
+@click.option(
+    "--no-worker", is_flag=True, help="Do not send emails from this process (see `worker`)."
+)
+def serve(host: str | None, port: int | None, no_migrate: bool, no_worker: bool) -> None:
+    """Run the HTTP service and a delivery worker (migrating the database first)."""
     import uvicorn
 
     from promoter.app import create_app
@@ -32,8 +37,8 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     services = Services.build(settings, open_database(settings))
     if not no_migrate:
         upgrade(services.database.engine)
+    background = [] if no_worker else [_worker(services).run]
     with services.database.write() as conn:
-        instance_secret(conn, configured=settings.secret_key)
         existing = orgs.list_organizations(conn)
         first = None if existing else orgs.create_organization(conn, name="Default")
     url = settings.public_url
@@ -42,6 +47,7 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     click.echo(f"  Segment destination:  {url}/segment")
     click.echo(f"  Tracking API host:    {url}   (POST {url}/v1/batch)")
     click.echo(f"  REST API:             {url}/api/v2/   docs: {url}/docs")
+    click.echo(f"  survey emails:        {_mail(settings, no_worker)}")
     if first is not None:
         org, key = first
         click.echo(f"  API key ({org.name}):   {key.key}")
@@ -50,7 +56,7 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
         click.echo("  API keys: `promoter key list ORG_ID`, new one: `promoter key create ORG_ID`")
     sys.stdout.flush()
     uvicorn.run(
-        create_app(services),
+        create_app(services, background),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -59,7 +65,56 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     )
 
 
+def _worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
+    try:
+        return services.worker(batch_size)
+    except ValueError as exc:
+        raise click.ClickException(f"PROMOTER_EMAIL_URL: {exc}") from None
+
+
+def _mail(settings: Settings, no_worker: bool) -> str:
+    if no_worker:
+        return "sent by `promoter worker` processes"
+    if settings.email_url.startswith("file:"):
+        return f"written as .eml files to {settings.email_url[len('file:') :]}/"
+    return f"sent through {_redacted_email(settings.email_url)}"
+
+
+def _redacted_email(url: str) -> str:
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return f"{parts.scheme}://{host}"
+
+
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
+def worker(batch_size: int) -> None:
+    """Send due survey emails until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+    import asyncio
+    import signal
+
+    settings = settings_from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = Services.build(settings, open_database(settings))
+    runner = _worker(services, batch_size)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"worker sending survey emails: {_mail(settings, False)}")
+        await runner.run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        services.database.dispose()

@@ -1,0 +1,1 @@
+"""Delivering surveys: the outbox, the worker, mail backends and the email itself."""

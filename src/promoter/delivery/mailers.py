@@ -1,0 +1,175 @@
+"""Mail backends, chosen by ``PROMOTER_EMAIL_URL``.
+
+- ``file:FOLDER``: each message written to FOLDER as a ``.eml`` file (the default, so the
+  whole loop works without a mail server).
+- ``smtp://[user:pass@]host:port[?starttls=true|tls=true&timeout=S]``: a real SMTP server,
+  one connection kept open and reused.
+
+A backend raises :class:`TemporaryFailure` (try again later: 4xx answers, refused or lost
+connections, timeouts) or :class:`PermanentFailure` (5xx: the address is refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+
+class TemporaryFailure(Exception):
+    """Sending failed for now; the same message may be sent again later."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (e.g. no such mailbox)."""
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class FileMailer:
+    """Writes each message to ``folder`` as ``<time>-<message id>.eml``, atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._write, message)
+
+    def _write(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        local = str(message["Message-ID"]).strip("<>").partition("@")[0]
+        name = f"{local}.eml"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(message.as_bytes())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise TemporaryFailure(f"cannot write {self.folder / name}: {exc}") from exc
+
+    async def close(self) -> None:
+        return None
+
+
+class SmtpMailer:
+    """Sends through one SMTP connection, reconnecting when it drops."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        use_tls: bool = False,
+        start_tls: bool | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._options = {
+            "hostname": host,
+            "port": port,
+            "username": username,
+            "password": password,
+            "use_tls": use_tls,
+            "start_tls": start_tls,
+            "timeout": timeout,
+        }
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
+        await client.connect()
+        self._client = client
+        return client
+
+    async def send(self, message: EmailMessage) -> None:
+        async with self._lock:
+            try:
+                client = await self._connected()
+                errors, _ = await client.send_message(message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                codes = [r.code for r in exc.recipients]
+                raise _by_code(min(codes), str(exc)) from exc
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code >= 500:
+                    raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+                await self._drop()
+                raise TemporaryFailure(f"{exc.code} {exc.message}") from exc
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                await self._drop()
+                raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+            if errors:
+                code, text = next(iter(errors.values()))
+                raise _by_code(code, text)
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            # The connection is already broken; closing it is all that is left to do.
+            with contextlib.suppress(Exception):
+                client.close()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+def _by_code(code: int, text: str) -> Exception:
+    if code >= 500:
+        return PermanentFailure(f"{code} {text}")
+    return TemporaryFailure(f"{code} {text}")
+
+
+def _flag(values: dict[str, list[str]], name: str) -> bool | None:
+    if name not in values:
+        return None
+    return values[name][-1].lower() in {"1", "true", "yes", "on"}
+
+
+def mailer_from_url(url: str) -> FileMailer | SmtpMailer:
+    """The backend ``PROMOTER_EMAIL_URL`` names; ``ValueError`` says what is wrong."""
+    if url.startswith("file:"):
+        path = url[len("file:") :]
+        if path.startswith("//"):
+            path = urlsplit(url).path
+        if not path:
+            raise ValueError("file: needs a folder, e.g. file:promoter-mail")
+        return FileMailer(Path(path))
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ValueError(f"unsupported email URL {url!r}: use file:FOLDER or smtp://host:port")
+    if not parts.hostname:
+        raise ValueError("smtp:// needs a host")
+    query = parse_qs(parts.query)
+    use_tls = parts.scheme == "smtps" or bool(_flag(query, "tls"))
+    timeout = float(query.get("timeout", ["30"])[-1])
+    return SmtpMailer(
+        host=parts.hostname,
+        port=parts.port or (465 if use_tls else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=use_tls,
+        start_tls=_flag(query, "starttls"),
+        timeout=timeout,
+    )

@@ -1,0 +1,205 @@
+"""The outbox: due deliveries are claimed by a worker, then marked sent, retried or failed.
+
+A claim is a lease: the delivery is hidden from other workers until ``claimed_until``.
+A worker killed mid-send leaves its leases to expire, and those deliveries are sent
+again: at most what it had in hand, never nothing. On PostgreSQL, workers claim with
+``FOR UPDATE SKIP LOCKED`` and never take the same delivery; on SQLite each claim is a
+write transaction of its own, so workers take turns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from promoter.delivery.render import SurveyEmail, TemplateView
+from promoter.domain.eligibility import SUPPRESSED
+from promoter.storage.tables import (
+    campaigns,
+    contacts,
+    deliveries,
+    email_templates,
+    surveys,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery in hand, with everything needed to send it."""
+
+    delivery_id: int
+    survey_id: int
+    kind: str
+    attempts: int
+    email: SurveyEmail
+    template: TemplateView
+    reminder_days: int | None
+
+
+def claim_due(
+    conn: Connection, *, now: datetime, limit: int, lease: timedelta
+) -> tuple[list[Claimed], int]:
+    """Claim up to ``limit`` due deliveries; return them and how many were cancelled
+    instead (their contact was suppressed or their survey answered meanwhile)."""
+    query = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.status == "pending",
+            deliveries.c.due_at <= now,
+            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
+        )
+        .order_by(deliveries.c.due_at, deliveries.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return [], 0
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(claimed_until=now + lease, attempts=deliveries.c.attempts + 1)
+    )
+    rows = conn.execute(
+        select(
+            deliveries.c.id,
+            deliveries.c.survey_id,
+            deliveries.c.kind,
+            deliveries.c.attempts,
+            surveys.c.status.label("survey_status"),
+            surveys.c.token,
+            contacts.c.email,
+            contacts.c.first_name,
+            contacts.c.last_name,
+            contacts.c.status.label("contact_status"),
+            campaigns.c.reminder_days,
+            email_templates.c.subject,
+            email_templates.c.from_name,
+            email_templates.c.reply_to,
+            email_templates.c.intro_message,
+            email_templates.c.brand_name,
+            email_templates.c.language,
+            email_templates.c.logo_url,
+        )
+        .join(surveys, surveys.c.id == deliveries.c.survey_id)
+        .join(contacts, contacts.c.id == surveys.c.contact_id)
+        .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
+        .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+        .where(deliveries.c.id.in_(ids))
+        .order_by(deliveries.c.due_at, deliveries.c.id)
+    ).all()
+    claimed: list[Claimed] = []
+    stale: list[int] = []
+    for r in rows:
+        still_wanted = r.survey_status == ("scheduled" if r.kind == "survey" else "sent")
+        if r.contact_status in SUPPRESSED or not still_wanted:
+            stale.append(r.id)
+            continue
+        name = " ".join(p for p in (r.first_name, r.last_name) if p) or None
+        claimed.append(
+            Claimed(
+                delivery_id=r.id,
+                survey_id=r.survey_id,
+                kind=r.kind,
+                attempts=r.attempts,
+                email=SurveyEmail(r.email, name, r.token, reminder=r.kind == "reminder"),
+                template=TemplateView(
+                    r.subject,
+                    r.from_name,
+                    r.reply_to,
+                    r.intro_message,
+                    r.brand_name,
+                    r.language,
+                    r.logo_url,
+                ),
+                reminder_days=r.reminder_days,
+            )
+        )
+    if stale:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(stale))
+            .values(status="cancelled", claimed_until=None)
+        )
+    return claimed, len(stale)
+
+
+def mark_sent(conn: Connection, item: Claimed, *, message_id: str, now: datetime) -> None:
+    """The message is with the mail server: record it, and schedule the reminder."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == item.delivery_id)
+        .values(status="sent", sent_at=now, message_id=message_id, claimed_until=None)
+    )
+    if item.kind == "reminder":
+        conn.execute(
+            update(surveys).where(surveys.c.id == item.survey_id).values(reminder_sent_at=now)
+        )
+        return
+    reminder_due = now + timedelta(days=item.reminder_days) if item.reminder_days else None
+    conn.execute(
+        update(surveys)
+        .where(surveys.c.id == item.survey_id)
+        .values(status="sent", sent_at=now, reminder_due_at=reminder_due)
+    )
+    if reminder_due is not None:
+        organization_id = conn.execute(
+            select(surveys.c.organization_id).where(surveys.c.id == item.survey_id)
+        ).scalar_one()
+        conn.execute(
+            insert(deliveries).values(
+                organization_id=organization_id,
+                survey_id=item.survey_id,
+                kind="reminder",
+                status="pending",
+                due_at=reminder_due,
+                created_at=now,
+            )
+        )
+
+
+def mark_retry(conn: Connection, item: Claimed, *, error: str, due_at: datetime) -> None:
+    """A temporary failure: try again at ``due_at``."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == item.delivery_id)
+        .values(due_at=due_at, claimed_until=None, last_error=error[:2000])
+    )
+
+
+def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) -> None:
+    """The address was refused for good: the contact is suppressed, its sends cancelled."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == item.delivery_id)
+        .values(status="failed", claimed_until=None, last_error=error[:2000])
+    )
+    contact_id = conn.execute(
+        select(surveys.c.contact_id).where(surveys.c.id == item.survey_id)
+    ).scalar_one()
+    if item.kind == "survey":
+        conn.execute(update(surveys).where(surveys.c.id == item.survey_id).values(status="failed"))
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == contact_id, contacts.c.status == "active")
+        .values(status="bounced", updated_at=now)
+    )
+    cancel_pending(conn, contact_id=contact_id)
+
+
+def cancel_pending(conn: Connection, *, contact_id: int) -> None:
+    """Cancel a contact's scheduled surveys and pending deliveries (unsubscribe, bounce)."""
+    pending = select(surveys.c.id).where(surveys.c.contact_id == contact_id)
+    conn.execute(
+        update(deliveries)
+        .where(and_(deliveries.c.survey_id.in_(pending), deliveries.c.status == "pending"))
+        .values(status="cancelled", claimed_until=None)
+    )
+    conn.execute(
+        update(surveys)
+        .where(surveys.c.contact_id == contact_id, surveys.c.status == "scheduled")
+        .values(status="cancelled")
+    )

@@ -1,0 +1,133 @@
+"""The delivery worker: claims due deliveries, renders and sends them, records the outcome.
+
+``promoter serve`` runs one in the process; ``promoter worker`` runs it alone. Outcomes
+of a batch are recorded together after it is sent; a worker killed in between resends
+that batch once its lease expires, and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection
+
+from promoter.delivery.mailers import FileMailer, Mailer, PermanentFailure, TemporaryFailure
+from promoter.delivery.outbox import Claimed, claim_due, mark_bounced, mark_retry, mark_sent
+from promoter.delivery.render import EmailRenderer
+from promoter.storage.engine import Database
+
+log = logging.getLogger("promoter.delivery")
+
+#: Retry delays double from 30 s up to an hour, with ±20% jitter; temporary failures are
+#: retried for as long as they last (a stopped mail server delays mail, never loses it).
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 3600
+
+
+def retry_delay(attempts: int, rng: random.Random) -> timedelta:
+    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    item: Claimed
+    message_id: str | None = None
+    retry_error: str | None = None
+    bounce_error: str | None = None
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        mailer: Mailer,
+        renderer: EmailRenderer,
+        batch_size: int = 50,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._database = database
+        self._mailer = mailer
+        self._renderer = renderer
+        self._batch_size = batch_size
+        self._lease = lease
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    async def run_once(self) -> int:
+        """Send one batch of due deliveries; return how many were in it."""
+        now = self._clock()
+        claimed, cancelled = await asyncio.to_thread(
+            self._database.run_write,
+            lambda conn: claim_due(conn, now=now, limit=self._batch_size, lease=self._lease),
+        )
+        outcomes = [await self._send(item) for item in claimed]
+        if outcomes:
+            await asyncio.to_thread(self._database.run_write, self._recorder(outcomes))
+        return len(claimed) + cancelled
+
+    async def _send(self, item: Claimed) -> _Outcome:
+        message = self._renderer.render(item.email, item.template)
+        try:
+            await self._mailer.send(message)
+        except TemporaryFailure as exc:
+            log.warning(
+                "delivery %s to %s delayed: %s", item.delivery_id, item.email.to_address, exc
+            )
+            return _Outcome(item, retry_error=str(exc))
+        except PermanentFailure as exc:
+            log.warning(
+                "delivery %s to %s bounced: %s", item.delivery_id, item.email.to_address, exc
+            )
+            return _Outcome(item, bounce_error=str(exc))
+        if isinstance(self._mailer, FileMailer):
+            links, _ = self._renderer.links(item.email.token)
+            log.info(
+                "%s for %s written to %s; answer at %s (0 to 10)",
+                item.kind,
+                item.email.to_address,
+                self._mailer.folder,
+                links[10][1][: -len("10")] + "N",
+            )
+        return _Outcome(item, message_id=str(message["Message-ID"]))
+
+    def _recorder(self, outcomes: list[_Outcome]) -> Callable[[Connection], None]:
+        now = self._clock()
+
+        def record(conn: Connection) -> None:
+            for outcome in outcomes:
+                if outcome.message_id is not None:
+                    mark_sent(conn, outcome.item, message_id=outcome.message_id, now=now)
+                elif outcome.bounce_error is not None:
+                    mark_bounced(conn, outcome.item, error=outcome.bounce_error, now=now)
+                else:
+                    delay = retry_delay(outcome.item.attempts, self._rng)
+                    mark_retry(
+                        conn, outcome.item, error=outcome.retry_error or "", due_at=now + delay
+                    )
+
+        return record
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+        """Work until ``stop`` is set, finishing the batch in hand."""
+        try:
+            while not stop.is_set():
+                try:
+                    busy = await self.run_once()
+                except Exception:  # the database or the mail server may come back
+                    log.exception("delivery round failed; retrying")
+                    busy = 0
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+        finally:
+            await self._mailer.close()

@@ -1,0 +1,258 @@
+"""The delivery worker against the file backend and a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
+from promoter.campaigns import service as campaigns
+from promoter.delivery.mailers import FileMailer, Mailer, SmtpMailer
+from promoter.delivery.render import EmailRenderer
+from promoter.delivery.tokens import TokenSigner
+from promoter.delivery.worker import DeliveryWorker
+from promoter.domain.messages import Envelope
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.service import Ingestor
+from promoter.storage.engine import Database
+from promoter.storage.tables import contacts, deliveries, surveys
+from promoter.surveys.trigger import SurveyTrigger
+from tests.conftest import Org
+
+SIGNER = TokenSigner("test-secret")
+
+
+class Inbox:
+    """An aiosmtpd handler: keeps what it accepts; answers with ``reply`` when set."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+        self.reply: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.reply:
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def schedule(database: Database, org: Org, *user_ids: str) -> None:
+    messages: list[dict[str, Any]] = []
+    for user_id in user_ids:
+        messages.append(
+            {
+                "type": "identify",
+                "userId": user_id,
+                "traits": {"email": f"{user_id}@example.com", "firstName": user_id.title()},
+            }
+        )
+        messages.append({"type": "track", "userId": user_id, "event": "Signed Up"})
+    ingest_messages(
+        database=database,
+        ingestor=Ingestor([SurveyTrigger()]),
+        organization_id=org.id,
+        messages=messages,
+        envelope=Envelope(received_at=datetime.now(UTC)),
+        allowed=TRACKING_API_TYPES,
+    )
+
+
+def worker(database: Database, mailer: Mailer, **options: Any) -> DeliveryWorker:
+    renderer = EmailRenderer(
+        base_url="https://nps.example.com", sender="s@nps.example.com", signer=SIGNER
+    )
+    return DeliveryWorker(
+        database=database, mailer=mailer, renderer=renderer, rng=random.Random(1), **options
+    )
+
+
+def rows(database: Database, table: Any) -> list[Any]:
+    with database.read() as conn:
+        return conn.execute(select(table).order_by(table.c.id)).all()
+
+
+def test_file_backend_writes_each_survey_once(database: Database, org: Org, tmp_path: Path) -> None:
+    schedule(database, org, "ann", "bob")
+    sent = asyncio.run(worker(database, FileMailer(tmp_path)).run_once())
+    assert sent == 2
+    files = sorted(tmp_path.glob("*.eml"))
+    assert len(files) == 2
+    recipients = sorted(email.message_from_bytes(f.read_bytes())["To"] for f in files)
+    assert recipients == ["Ann <ann@example.com>", "Bob <bob@example.com>"]
+    assert [s.status for s in rows(database, surveys)] == ["sent", "sent"]
+    assert all(d.status == "sent" and d.message_id for d in rows(database, deliveries))
+    assert asyncio.run(worker(database, FileMailer(tmp_path)).run_once()) == 0
+    assert len(list(tmp_path.glob("*.eml"))) == 2
+
+
+def test_smtp_delivery_and_reminder(database: Database, org: Org, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    with database.write() as conn:
+        (campaign,) = campaigns.list_campaigns(conn, organization_id=org.id)
+        campaigns.update_campaign(
+            conn, organization_id=org.id, campaign_id=campaign.id, changes={"reminder_days": 3}
+        )
+    schedule(database, org, "ann")
+    now = datetime.now(UTC)
+    clock = [now]
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        run = worker(database, mailer, clock=lambda: clock[0])
+        assert await run.run_once() == 1
+        (message,) = inbox.messages
+        assert message["To"] == "Ann <ann@example.com>" and message["List-Unsubscribe-Post"]
+        (survey,) = rows(database, surveys)
+        assert survey.status == "sent" and survey.reminder_due_at is not None
+        first, reminder = rows(database, deliveries)
+        assert (first.status, reminder.kind, reminder.status) == ("sent", "reminder", "pending")
+        assert await run.run_once() == 0  # not due yet
+        clock[0] = now + timedelta(days=3, minutes=1)
+        assert await run.run_once() == 1
+        assert len(inbox.messages) == 2 and inbox.messages[1]["Subject"].startswith("Reminder")
+        await mailer.close()
+
+    asyncio.run(scenario())
+
+
+def test_smtp_down_delays_mail_then_delivers_once(database: Database, org: Org) -> None:
+    schedule(database, org, "ann")
+    port = free_port()  # nothing listens yet
+    clock = [datetime.now(UTC)]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=2)
+        run = worker(database, mailer, clock=lambda: clock[0])
+        assert await run.run_once() == 1
+        (delivery,) = rows(database, deliveries)
+        assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_error
+        assert delivery.due_at > clock[0] + timedelta(seconds=20)
+        controller.start()
+        assert await run.run_once() == 0  # backing off
+        clock[0] = delivery.due_at + timedelta(seconds=1)
+        assert await run.run_once() == 1
+        assert await run.run_once() == 0
+        await mailer.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+    assert rows(database, deliveries)[0].status == "sent"
+
+
+def test_temporary_and_permanent_refusals(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    schedule(database, org, "ann")
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        inbox.reply = "451 4.3.0 try later"
+        await worker(database, mailer).run_once()
+        (delivery,) = rows(database, deliveries)
+        assert delivery.status == "pending" and "451" in delivery.last_error
+        with database.write() as conn:
+            conn.execute(update(deliveries).values(due_at=datetime.now(UTC) - timedelta(seconds=1)))
+        inbox.reply = "550 5.1.1 no such user"
+        await worker(database, mailer).run_once()
+        await mailer.close()
+
+    asyncio.run(scenario())
+    (delivery,) = rows(database, deliveries)
+    assert delivery.status == "failed" and "550" in delivery.last_error
+    assert rows(database, surveys)[0].status == "failed"
+    assert rows(database, contacts)[0].status == "bounced"
+
+
+def test_a_suppressed_contacts_pending_delivery_is_cancelled(
+    database: Database, org: Org, tmp_path: Path
+) -> None:
+    schedule(database, org, "ann")
+    with database.write() as conn:
+        conn.execute(update(contacts).values(status="unsubscribed"))
+    assert asyncio.run(worker(database, FileMailer(tmp_path)).run_once()) == 1
+    assert list(tmp_path.glob("*.eml")) == []
+    assert rows(database, deliveries)[0].status == "cancelled"
+
+
+def test_an_expired_lease_is_claimed_again(database: Database, org: Org, tmp_path: Path) -> None:
+    """A worker killed mid-send leaves its lease; after it expires, the mail goes out."""
+    schedule(database, org, "ann")
+    from promoter.delivery.outbox import claim_due
+
+    now = datetime.now(UTC)
+    with database.write() as conn:
+        claimed, _ = claim_due(conn, now=now, limit=10, lease=timedelta(minutes=5))
+    assert len(claimed) == 1  # ... and the worker holding it dies
+    clock = [now + timedelta(minutes=1)]
+    run = worker(database, FileMailer(tmp_path), clock=lambda: clock[0])
+    assert asyncio.run(run.run_once()) == 0
+    clock[0] = now + timedelta(minutes=6)
+    assert asyncio.run(run.run_once()) == 1
+    assert len(list(tmp_path.glob("*.eml"))) == 1
+    assert rows(database, deliveries)[0].attempts == 2
+
+
+def test_concurrent_workers_never_send_twice(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    schedule(database, org, *[f"user{i}" for i in range(60)])
+
+    async def both() -> None:
+        mailers = [SmtpMailer(host="127.0.0.1", port=port, timeout=5) for _ in range(3)]
+        runs = [worker(database, m, batch_size=7) for m in mailers]
+
+        async def drain(run: DeliveryWorker) -> None:
+            while await run.run_once():
+                pass
+
+        await asyncio.gather(*(drain(r) for r in runs))
+        for m in mailers:
+            await m.close()
+
+    asyncio.run(both())
+    recipients = [m["To"] for m in inbox.messages]
+    assert len(recipients) == 60 and len(set(recipients)) == 60
+    assert {d.status for d in rows(database, deliveries)} == {"sent"}

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from promoter.delivery.mailers import FileMailer, SmtpMailer, mailer_from_url
+from promoter.delivery.render import EmailRenderer, SurveyEmail, TemplateView
+from promoter.delivery.tokens import TokenSigner
+
+TEMPLATE = TemplateView(
+    subject="How likely are you to recommend Acme?",
+    from_name="Acme <Team>",
+    reply_to="help@acme.example.com",
+    intro_message='Hi <script>alert("x")</script>',
+    brand_name="Acme & Co",
+    language="en",
+    logo_url="https://acme.example.com/logo.png",
+)
+
+
+def test_signed_tokens_round_trip_and_refuse_tampering() -> None:
+    signer = TokenSigner("secret")
+    signed = signer.sign("abc")
+    assert signer.unsign(signed) == "abc"
+    for bad in (signed + "x", "abc", "abd." + signed.split(".")[1], "", ".", "é.é"):
+        assert signer.unsign(bad) is None
+    assert TokenSigner("other").unsign(signed) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [
+        ("en", "How likely are you to recommend Acme & Co"),
+        ("de", "Wie wahrscheinlich ist es, dass Sie Acme & Co"),
+        ("fr", "Quelle est la probabilité que vous recommandiez Acme & Co"),
+        ("es", "¿Qué probabilidad hay de que recomiende Acme & Co"),
+    ],
+)
+def test_survey_email(language: str, question: str) -> None:
+    renderer = EmailRenderer(
+        base_url="https://nps.example.com/",
+        sender="surveys@nps.example.com",
+        signer=TokenSigner("s"),
+    )
+    template = dataclasses.replace(TEMPLATE, language=language)
+    message = renderer.render(SurveyEmail("ted@x.co", "Ted Mosby", "tok", False), template)
+    assert message["To"] == "Ted Mosby <ted@x.co>"
+    assert message["From"] == '"Acme <Team>" <surveys@nps.example.com>'
+    assert message["Reply-To"] == "help@acme.example.com"
+    assert message["Message-ID"].endswith("@nps.example.com>")
+    unsubscribe = f"https://nps.example.com/u/{TokenSigner('s').sign('tok')}"
+    assert message["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    links = re.findall(r'<a href="([^"]+)"[^>]*>(\d+)</a>', html)
+    assert [int(n) for _, n in links] == list(range(11))
+    assert all(url.endswith(f"/{n}") and "/s/" in url for url, n in links)
+    assert question.replace("&", "&amp;") in html and question in text
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert unsubscribe in html and unsubscribe in text
+    reminder = renderer.render(SurveyEmail("ted@x.co", None, "tok", True), template)
+    assert reminder["Subject"] != message["Subject"]
+    assert reminder["Subject"].endswith(TEMPLATE.subject)
+
+
+def test_mailer_urls(tmp_path: Path) -> None:
+    assert isinstance(mailer_from_url(f"file:{tmp_path}"), FileMailer)
+    assert mailer_from_url("file:promoter-mail").folder == Path("promoter-mail")  # type: ignore[union-attr]
+    assert mailer_from_url(f"file://{tmp_path}").folder == tmp_path  # type: ignore[union-attr]
+    smtp = mailer_from_url("smtp://user%40x:p%3Ass@mail.example.com:587?starttls=true&timeout=5")
+    assert isinstance(smtp, SmtpMailer)
+    assert smtp._options == {
+        "hostname": "mail.example.com",
+        "port": 587,
+        "username": "user@x",
+        "password": "p:ss",
+        "use_tls": False,
+        "start_tls": True,
+        "timeout": 5.0,
+    }
+    assert mailer_from_url("smtps://mail.example.com")._options["port"] == 465  # type: ignore[union-attr]
+    for bad in ("http://x", "file:", "smtp://", "mailto:x"):
+        with pytest.raises(ValueError):
+            mailer_from_url(bad)
