@@ -62,6 +62,8 @@ CHECKED_TABLES = (
     "list_memberships",
     "events",
     "orders",
+    "surveys",
+    "deliveries",
 )
 LIBRARY = {"name": "analytics-python", "version": "2.4.0"}
 BASE_TIME = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -371,16 +373,19 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float) ->
 
 
 @contextmanager
-def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
-    """``promoter serve`` on ``database_url``; SIGKILLed when the block ends."""
+def running_server(database_url: str, workdir: Path, worker: bool) -> Iterator[Server]:
+    """``promoter serve`` on ``database_url`` (its working directory, where the file mail
+    backend writes, is ``workdir``); SIGKILLed when the block ends."""
     env = server_environment(database_url)
     key = create_organization(env)
     port = free_port()
     log = workdir / f"server-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*promoter_command(), "serve", "--port", str(port)],
+            [*promoter_command(), "serve", "--port", str(port)]
+            + ([] if worker else ["--no-worker"]),
             env=env,
+            cwd=workdir,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -492,7 +497,11 @@ def send_batches(
 def send_singles(
     server: Server, messages: Sequence[dict[str, Any]], concurrency: int
 ) -> Measurement:
-    bodies = [orjson.dumps({k: v for k, v in m.items() if k != "type"}) for m in messages]
+    # As a client sends it: the message's own sentAt next to its timestamp.
+    bodies = [
+        orjson.dumps({**{k: v for k, v in m.items() if k != "type"}, "sentAt": m["timestamp"]})
+        for m in messages
+    ]
     return drive(server, "/v1/track", bodies, [1] * len(bodies), concurrency)
 
 
@@ -512,6 +521,8 @@ class BatchRows:
     memberships: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     orders: list[tuple[Any, ...]] = field(default_factory=list)
+    surveys: list[tuple[Any, ...]] = field(default_factory=list)
+    deliveries: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -547,6 +558,9 @@ class RowBuilder:
         self.contacts: dict[str, RawContact] = {}
         self.next_contact = 1
         self.next_event = 1
+        self.next_survey = 1
+        #: Contacts the default campaign already surveyed (it allows one per 90 days).
+        self.surveyed: set[int] = set()
 
     def rows(self, batch: Sequence[dict[str, Any]]) -> BatchRows:
         received = datetime.now(UTC)
@@ -578,11 +592,24 @@ class RowBuilder:
             for name, attribute in op.attributes.items():
                 attributes[(contact.id, name)] = attribute
         rows.new_contacts = [
-            (c.id, self.ORG, u, c.email, c.first_name, c.last_name, c.timezone, "active", now, now)
+            (
+                c.id,
+                self.ORG,
+                u,
+                c.email,
+                key(c.email),
+                c.first_name,
+                c.last_name,
+                c.timezone,
+                "active",
+                now,
+                now,
+            )
             for u, c in created.items()
         ]
         rows.changed_contacts = [
-            (c.email, c.first_name, c.last_name, c.timezone, now, c.id) for c in changed.values()
+            (c.email, key(c.email), c.first_name, c.last_name, c.timezone, now, c.id)
+            for c in changed.values()
         ]
         for (contact_id, name), attribute in attributes.items():
             if attribute is None:
@@ -598,6 +625,7 @@ class RowBuilder:
             contact_id = contact.id if contact else None
             event_id = self.next_event
             self.next_event += 1
+            note = self._trigger(contact_id, event_id, rows, now)
             rows.events.append(
                 (
                     event_id,
@@ -610,10 +638,32 @@ class RowBuilder:
                     now,
                     op.message_id,
                     None if contact else "unidentified",
+                    note,
                 )
             )
             if op.order is not None:
                 rows.orders.append(order_row(self.ORG, event_id, contact_id, op, op.order))
+
+    def _trigger(self, contact_id: int | None, event_id: int, rows: BatchRows, now: str) -> str:
+        """What the default Segment campaign does: a survey and its delivery for the first
+        event of each identified contact, a note on every event."""
+        if contact_id is None:
+            return "no survey: userId not identified"
+        if contact_id in self.surveyed:
+            return "Segment campaign: a survey of this campaign is already scheduled"
+        self.surveyed.add(contact_id)
+        survey_id = self.next_survey
+        self.next_survey += 1
+        token = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        rows.surveys.append(
+            (survey_id, self.ORG, 1, contact_id, "scheduled", token, event_id, "{}", now, now)
+        )
+        rows.deliveries.append((self.ORG, survey_id, "survey", "pending", now, 0, now))
+        return f"Segment campaign: survey scheduled for {now[:16]} UTC"
+
+
+def key(email: str | None) -> str:
+    return (email or "").casefold()
 
 
 def order_row(
@@ -642,10 +692,11 @@ def order_row(
 RAW_STATEMENTS = {
     "processed": "INSERT INTO processed_messages (organization_id, message_id, received_at) "
     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    "new_contacts": "INSERT INTO contacts (id, organization_id, user_id, email, first_name, "
-    "last_name, timezone, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "changed_contacts": "UPDATE contacts SET email = ?, first_name = ?, last_name = ?, "
-    "timezone = ?, updated_at = ? WHERE id = ?",
+    "new_contacts": "INSERT INTO contacts (id, organization_id, user_id, email, email_key, "
+    "first_name, last_name, timezone, status, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "changed_contacts": "UPDATE contacts SET email = ?, email_key = ?, first_name = ?, "
+    "last_name = ?, timezone = ?, updated_at = ? WHERE id = ?",
     "attributes": "INSERT INTO contact_attributes (contact_id, name, organization_id, "
     "value_type, value_text, value_number, value_date, updated_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id, name) DO UPDATE SET "
@@ -656,10 +707,16 @@ RAW_STATEMENTS = {
     "memberships": "INSERT INTO list_memberships (list_id, contact_id, created_at) "
     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
     "events": "INSERT INTO events (id, organization_id, contact_id, user_id, name, properties, "
-    "timestamp, received_at, message_id, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "timestamp, received_at, message_id, flag, trigger_note) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "orders": "INSERT INTO orders (organization_id, event_id, contact_id, user_id, order_id, "
     "checkout_id, total, revenue, subtotal, shipping, tax, discount, currency, coupon, "
     "products, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "surveys": "INSERT INTO surveys (id, organization_id, campaign_id, contact_id, status, "
+    "token, trigger_event_id, attributes, scheduled_at, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "deliveries": "INSERT INTO deliveries (organization_id, survey_id, kind, status, due_at, "
+    "attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
 
 
@@ -691,6 +748,18 @@ class RawSqlite:
             "INSERT INTO contact_lists (id, organization_id, name, is_segment, created_at) "
             "VALUES (1, 1, 'Segment List', 1, ?)",
             (now,),
+        )
+        self.conn.execute(
+            "INSERT INTO email_templates (id, organization_id, name, subject, from_name, "
+            "intro_message, brand_name, language, created_at, updated_at) "
+            "VALUES (1, 1, 'Default', 'How likely?', 'Raw', '', 'Raw', 'en', ?, ?)",
+            (now, now),
+        )
+        self.conn.execute(
+            "INSERT INTO campaigns (id, organization_id, name, kind, status, contact_list_id, "
+            "email_template_id, trigger_events, created_at, updated_at) "
+            "VALUES (1, 1, 'Segment campaign', 'segment', 'active', 1, 1, '[]', ?, ?)",
+            (now, now),
         )
 
     def apply(self, rows: BatchRows, commit_every: int | None = None) -> None:
@@ -801,8 +870,9 @@ def run_server_benchmark(
     workdir: Path,
     concurrency: int,
     before_round: Callable[[int], None],
+    worker: bool,
 ) -> ServerResult:
-    with running_server(url, workdir) as server:
+    with running_server(url, workdir, worker) as server:
         for batch in plan.seeding:  # new contacts first, one request at a time
             send_batches(server, [batch], 1)
         send_batches(server, plan.warmup, concurrency)
@@ -867,11 +937,14 @@ def expected_counts(plan: Plan) -> dict[str, int]:
     """What the acknowledged messages must have stored, from the plan alone."""
     messages = plan.all_messages()
     tracks = [m for m in messages if m["type"] == "track"]
+    surveyed = len({m["userId"] for m in tracks})  # the default campaign: one each
     return {
         "processed_messages": len(messages),
         "contacts": len({m["userId"] for m in messages if m["type"] == "identify"}),
         "events": len(tracks),
         "orders": sum(m["event"] == "Order Completed" for m in tracks),
+        "surveys": surveyed,
+        "deliveries": surveyed,
     }
 
 
@@ -989,6 +1062,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20260105, help="random seed")
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the databases go")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="let the server also send the survey emails the events trigger (file backend)",
+    )
     return parser.parse_args(argv)
 
 
@@ -1021,11 +1099,17 @@ def run_backend(
         # Raw and end-to-end rounds alternate, so that both see the same machine load.
         url = f"sqlite:///{workdir / 'server.sqlite3'}"
         return run_server_benchmark(
-            backend, url, plan, workdir, args.concurrency, raw.measure_round
+            backend, url, plan, workdir, args.concurrency, raw.measure_round, args.with_worker
         )
     with postgres_database(args.postgres_url) as url:
         return run_server_benchmark(
-            backend, url, plan, workdir, args.concurrency, lambda _: analyze(url)
+            backend,
+            url,
+            plan,
+            workdir,
+            args.concurrency,
+            lambda _: analyze(url),
+            args.with_worker,
         )
 
 

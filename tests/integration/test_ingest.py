@@ -15,7 +15,7 @@ from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import events, orders, processed_messages
+from promoter.storage.tables import contacts, events, orders, processed_messages
 from tests.conftest import Org
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -231,14 +231,17 @@ def test_filters_by_email_user_and_attributes(database: Database, org: Org) -> N
     assert [c.user_id for c in both] == ["a"]
 
 
-def test_listeners_see_stored_tracks_in_the_same_transaction(database: Database, org: Org) -> None:
+def test_listeners_see_tracks_in_the_transaction_and_notes_are_stored(
+    database: Database, org: Org
+) -> None:
     seen: list[StoredTrack] = []
 
     class Recorder:
-        def on_tracks(self, conn: Any, tracks: Any) -> None:
+        def on_tracks(self, conn: Any, tracks: Any) -> dict[int, str]:
             seen.extend(tracks)
-            # Inside the transaction, the events are visible.
-            assert conn.execute(select(func.count()).select_from(events)).scalar_one() == len(seen)
+            # Inside the transaction: the contact identified just before is there.
+            assert conn.execute(select(func.count()).select_from(contacts)).scalar_one() == 1
+            return {t.event_id: f"seen {t.name}" for t in tracks if t.contact_id}
 
     send(
         database,
@@ -252,6 +255,12 @@ def test_listeners_see_stored_tracks_in_the_same_transaction(database: Database,
         ("Signed Up", "u", True),
         ("Clicked", "stranger", False),
     ]
+    with database.read() as conn:
+        stored = conn.execute(select(events.c.id, events.c.trigger_note).order_by(events.c.id))
+        assert [(r.id, r.trigger_note) for r in stored] == [
+            (seen[0].event_id, "seen Signed Up"),
+            (seen[1].event_id, None),
+        ]
 
 
 def test_a_failing_listener_rolls_back_the_whole_request(database: Database, org: Org) -> None:

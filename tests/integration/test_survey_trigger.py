@@ -165,3 +165,28 @@ def test_delay_weekdays_and_window_use_the_contacts_time_zone(database: Database
     tokyo, paris = scheduled(database)
     assert tokyo.scheduled_at == datetime(2026, 6, 15, 0, 0, tzinfo=UTC)  # Mon 09:00 JST
     assert paris.scheduled_at == datetime(2026, 6, 15, 7, 0, tzinfo=UTC)  # Mon 09:00 CEST
+
+
+def test_campaign_changes_reach_a_running_trigger_within_its_ttl(
+    database: Database, org: Org
+) -> None:
+    ticks = [0.0]
+    trigger = SurveyTrigger(Clock, campaign_ttl=1.0, monotonic=lambda: ticks[0])
+
+    def send_with(*messages: dict[str, Any]) -> None:
+        ingest_messages(
+            database=database,
+            ingestor=Ingestor([trigger]),
+            organization_id=org.id,
+            messages=list(messages),
+            envelope=Envelope(received_at=Clock.current),
+            allowed=TRACKING_API_TYPES,
+        )
+
+    send_with(identify("a"), track("a"))
+    change(database, org, status="paused")
+    send_with(identify("b"), track("b"))  # the trigger still knows the campaign as active
+    ticks[0] = 1.5
+    send_with(identify("c"), track("c"))
+    assert [n for _, n in notes(database)][2] is None
+    assert len(scheduled(database)) == 2

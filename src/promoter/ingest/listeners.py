@@ -1,12 +1,14 @@
-"""The hook through which other parts of Promoter react to stored track events.
+"""The hook through which other parts of Promoter react to track events.
 
-Listeners run inside the ingestion transaction, so whatever they write (a
-scheduled survey, say) commits or rolls back with the event itself.
+Listeners run inside the ingestion transaction, just before the events are inserted
+(their ids are already final), so whatever they write (a scheduled survey, say)
+commits or rolls back with the event itself. A listener may return a short note per
+event id; it is stored on the event row (``events.trigger_note``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,6 +30,8 @@ class StoredTrack:
 
 
 class TrackListener(Protocol):
-    def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> None:
+    def on_tracks(
+        self, conn: Connection, tracks: Sequence[StoredTrack]
+    ) -> Mapping[int, str] | None:
         """Called with the tracks stored by one pass of the ingestor (one request, or
         several that shared a group commit), all of one organization, in message order."""

@@ -81,9 +81,6 @@ class Ingestor:
         # A rejected message changed nothing: its messageId may come again, corrected.
         rejected = [r.message_id for r in results.values() if r.status == "rejected"]
         self._writes.release_message_ids(conn, organization_id, [m for m in rejected if m])
-        if tracks:
-            for listener in self._listeners:
-                listener.on_tracks(conn, tracks)
         return [results[i] for i in sorted(results)]
 
     def apply_requests(
@@ -197,7 +194,7 @@ class Ingestor:
             link_earlier_events(conn, organization_id, {u: ids[u] for u in created})
         track_items = [(i, op) for i, op in run.items if isinstance(op, Track)]
         stored = self._writes.tracks(
-            conn, organization_id, track_items, ids, identified_at, received_at
+            conn, organization_id, track_items, ids, identified_at, received_at, self._listeners
         )
         for (index, op), track in zip(track_items, stored, strict=True):
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from promoter.contacts.lists import segment_list_id
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Identify, Track
-from promoter.ingest.listeners import StoredTrack
+from promoter.ingest.listeners import StoredTrack, TrackListener
 from promoter.storage.bulk import BulkInsert, allocate_ids
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import (
@@ -160,6 +160,7 @@ class IngestWrites:
         ids: dict[str, int],
         identified_at: dict[str, int],
         received_at: datetime,
+        listeners: Sequence[TrackListener] = (),
     ) -> list[StoredTrack]:
         """Store track events (and orders); return them as listeners see them.
 
@@ -204,6 +205,11 @@ class IngestWrites:
             )
             if op.order is not None:
                 order_rows.append(_order_row(organization_id, event_id, contact_id, op))
+        notes: dict[int, str] = {}
+        for listener in listeners:
+            notes.update(listener.on_tracks(conn, stored) or {})
+        for row, track in zip(rows, stored, strict=True):
+            row["trigger_note"] = notes.get(track.event_id)
         self._events.execute(conn, rows)
         self._orders.execute(conn, order_rows)
         return stored

@@ -2,19 +2,20 @@
 
 It runs inside the ingestion transaction: the survey and its delivery are
 committed with the event that triggered them, or not at all. Every track that an
-active Segment campaign listens to gets a note on its event row saying what
-happened: scheduled, or why not.
+active Segment campaign listens to gets a note, stored on its event row, saying
+what happened: scheduled, or why not.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from promoter.campaigns.models import Campaign
 from promoter.campaigns.service import list_campaigns
@@ -24,7 +25,6 @@ from promoter.ingest.listeners import StoredTrack
 from promoter.storage.tables import (
     contacts,
     deliveries,
-    events,
     list_memberships,
     organizations,
     surveys,
@@ -49,26 +49,54 @@ def new_token() -> str:
 
 
 class SurveyTrigger:
-    """Schedules a survey for each track an active Segment campaign is triggered by."""
+    """Schedules a survey for each track an active Segment campaign is triggered by.
 
-    def __init__(self, clock: type[datetime] = datetime) -> None:
+    An organization's active campaigns are read at most once every ``campaign_ttl``
+    seconds: a campaign created, paused or changed takes effect within that time.
+    """
+
+    def __init__(
+        self,
+        clock: type[datetime] = datetime,
+        *,
+        campaign_ttl: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
+        self._ttl = campaign_ttl
+        self._monotonic = monotonic
+        self._campaigns: dict[int, tuple[float, list[Campaign]]] = {}
 
-    def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> None:
-        organization_id = tracks[0].organization_id
+    def _active(self, conn: Connection, organization_id: int) -> list[Campaign]:
+        now = self._monotonic()
+        cached = self._campaigns.get(organization_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         active = [
             c
             for c in list_campaigns(conn, organization_id=organization_id, status="active")
             if c.kind == "segment"
         ]
-        matches = {t.event_id: [c for c in active if c.triggered_by(t.name)] for t in tracks}
+        if len(self._campaigns) > 10_000:
+            self._campaigns.clear()
+        self._campaigns[organization_id] = (now + self._ttl, active)
+        return active
+
+    def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> dict[int, str]:
+        organization_id = tracks[0].organization_id
+        active = self._active(conn, organization_id)
+        by_name: dict[str, list[Campaign]] = {}
+        for name in {t.name for t in tracks}:
+            by_name[name] = [c for c in active if c.triggered_by(name)]
+        matches = {t.event_id: by_name[t.name] for t in tracks}
         relevant = [t for t in tracks if matches[t.event_id]]
         if not relevant:
-            return
+            return {}
         now = self._clock.now(UTC)
         ids = {t.contact_id for t in relevant if t.contact_id is not None}
         people = _load_contacts(conn, ids)
-        history = _load_history(conn, ids, now - history_window(c.throttle_days for c in active))
+        since = now - history_window(c.throttle_days for c in active)
+        history = _load_history(conn, organization_id, ids, since)
         org_zone = _organization_zone(conn, organization_id)
         notes: dict[int, str] = {}
         scheduled: list[dict[str, object]] = []
@@ -77,12 +105,7 @@ class SurveyTrigger:
                 track, matches[track.event_id], people, history, org_zone, now, scheduled
             )[:NOTE_LENGTH]
         _write_surveys(conn, scheduled)
-        conn.execute(
-            update(events)
-            .where(events.c.id == bindparam("eid"))
-            .values(trigger_note=bindparam("note")),
-            [{"eid": event_id, "note": note} for event_id, note in notes.items()],
-        )
+        return notes
 
     def _decide(
         self,
@@ -146,28 +169,33 @@ class SurveyTrigger:
 def _load_contacts(conn: Connection, ids: set[int]) -> dict[int, _Contact]:
     if not ids:
         return {}
-    lists: dict[int, set[int]] = defaultdict(set)
-    for row in conn.execute(
-        select(list_memberships.c.contact_id, list_memberships.c.list_id).where(
-            list_memberships.c.contact_id.in_(ids)
-        )
-    ):
-        lists[row.contact_id].add(row.list_id)
     rows = conn.execute(
-        select(contacts.c.id, contacts.c.status, contacts.c.email, contacts.c.timezone).where(
-            contacts.c.id.in_(ids)
+        select(
+            contacts.c.id,
+            contacts.c.status,
+            contacts.c.email,
+            contacts.c.timezone,
+            list_memberships.c.list_id,
         )
-    )
+        .outerjoin(list_memberships, list_memberships.c.contact_id == contacts.c.id)
+        .where(contacts.c.id.in_(ids))
+    ).all()
+    lists: dict[int, set[int]] = defaultdict(set)
+    for r in rows:
+        if r.list_id is not None:
+            lists[r.id].add(r.list_id)
     return {r.id: _Contact(r.status, r.email, r.timezone, frozenset(lists[r.id])) for r in rows}
 
 
-def _load_history(conn: Connection, ids: set[int], since: datetime) -> dict[int, list[PastSurvey]]:
+def _load_history(
+    conn: Connection, organization_id: int, ids: set[int], since: datetime
+) -> dict[int, list[PastSurvey]]:
     history: dict[int, list[PastSurvey]] = defaultdict(list)
     if not ids:
         return history
     rows = conn.execute(
         select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
-        .where(surveys.c.contact_id.in_(ids))
+        .where(surveys.c.organization_id == organization_id, surveys.c.contact_id.in_(ids))
         .where((surveys.c.created_at >= since) | (surveys.c.status == "scheduled"))
     )
     for r in rows:
