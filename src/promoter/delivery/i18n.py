@@ -4,6 +4,17 @@ from __future__ import annotations
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
+        "send": "Send",
+        "comment_prompt": "Thank you! What is the main reason for your score?",
+        "comment_send": "Send comment",
+        "thanks": "Thank you for your feedback.",
+        "unsubscribe_confirm": "Stop receiving survey emails from {brand}?",
+        "unsubscribed": "You are unsubscribed. You will not receive survey emails from "
+        "{brand} again.",
+        "not_found": "This survey link is not valid.",
+        "bad_score": "Please choose a score from 0 to 10.",
+        "your_score": "Your score",
+        "already_unsubscribed": "You are unsubscribed from {brand}'s surveys.",
         "question": "How likely are you to recommend {brand} to a friend or colleague?",
         "not_likely": "Not at all likely",
         "very_likely": "Extremely likely",
@@ -13,6 +24,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "hint": "Click a number to answer.",
     },
     "de": {
+        "send": "Senden",
+        "comment_prompt": "Vielen Dank! Was ist der wichtigste Grund für Ihre Bewertung?",
+        "comment_send": "Kommentar senden",
+        "thanks": "Vielen Dank für Ihr Feedback.",
+        "unsubscribe_confirm": "Keine Umfrage-E-Mails von {brand} mehr erhalten?",
+        "unsubscribed": "Sie sind abgemeldet. Sie erhalten keine Umfrage-E-Mails von {brand} mehr.",
+        "not_found": "Dieser Umfragelink ist ungültig.",
+        "bad_score": "Bitte wählen Sie eine Bewertung von 0 bis 10.",
+        "your_score": "Ihre Bewertung",
+        "already_unsubscribed": "Sie sind von den Umfragen von {brand} abgemeldet.",
         "question": "Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen "
         "empfehlen?",
         "not_likely": "Überhaupt nicht wahrscheinlich",
@@ -23,6 +44,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "hint": "Klicken Sie auf eine Zahl, um zu antworten.",
     },
     "fr": {
+        "send": "Envoyer",
+        "comment_prompt": "Merci ! Quelle est la raison principale de votre note ?",
+        "comment_send": "Envoyer le commentaire",
+        "thanks": "Merci pour votre avis.",
+        "unsubscribe_confirm": "Ne plus recevoir les enquêtes de {brand} ?",
+        "unsubscribed": "Vous êtes désabonné. Vous ne recevrez plus d'enquêtes de {brand}.",
+        "not_found": "Ce lien d'enquête n'est pas valide.",
+        "bad_score": "Veuillez choisir une note de 0 à 10.",
+        "your_score": "Votre note",
+        "already_unsubscribed": "Vous êtes désabonné des enquêtes de {brand}.",
         "question": "Quelle est la probabilité que vous recommandiez {brand} à un ami ou "
         "un collègue ?",
         "not_likely": "Pas du tout probable",
@@ -33,6 +64,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "hint": "Cliquez sur un chiffre pour répondre.",
     },
     "es": {
+        "send": "Enviar",
+        "comment_prompt": "¡Gracias! ¿Cuál es el motivo principal de su puntuación?",
+        "comment_send": "Enviar comentario",
+        "thanks": "Gracias por sus comentarios.",
+        "unsubscribe_confirm": "¿Dejar de recibir encuestas de {brand}?",
+        "unsubscribed": "Se ha dado de baja. No volverá a recibir encuestas de {brand}.",
+        "not_found": "Este enlace de encuesta no es válido.",
+        "bad_score": "Elija una puntuación de 0 a 10.",
+        "your_score": "Su puntuación",
+        "already_unsubscribed": "Se ha dado de baja de las encuestas de {brand}.",
         "question": "¿Qué probabilidad hay de que recomiende {brand} a un amigo o colega?",
         "not_likely": "Nada probable",
         "very_likely": "Muy probable",

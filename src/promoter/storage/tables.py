@@ -276,3 +276,31 @@ deliveries = Table(
     Index("ix_deliveries_status_due", "status", "due_at"),
     Index("ix_deliveries_survey", "survey_id"),
 )
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column(
+        "survey_id",
+        BigId,
+        ForeignKey("surveys.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("campaign_id", Integer, nullable=False),
+    Column("contact_id", BigId, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text, nullable=True),
+    #: The contact's attributes when it answered, and the survey's own attributes.
+    Column("contact_snapshot", Json, nullable=False),
+    Column("survey_attributes", Json, nullable=False),
+    #: Follow-up ("close the loop"): OPEN or CLOSED.
+    Column("status", String(8), nullable=False, server_default="OPEN"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("comment_updated_at", UTCDateTime, nullable=True),
+    Index("ix_responses_org_created", "organization_id", "created_at"),
+    Index("ix_responses_contact", "contact_id"),
+)

@@ -172,6 +172,45 @@ def upgrade() -> None:
 
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("trigger_note", sa.String(length=200), nullable=True))
+    op.create_table(
+        "responses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("contact_snapshot", promoter.storage.types.Json, nullable=False),
+        sa.Column("survey_attributes", promoter.storage.types.Json, nullable=False),
+        sa.Column("status", sa.String(length=8), server_default="OPEN", nullable=False),
+        sa.Column("created_at", promoter.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", promoter.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("comment_updated_at", promoter.storage.types.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_responses_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_responses_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
+        sa.UniqueConstraint("survey_id", name=op.f("uq_responses_survey_id")),
+    )
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.create_index("ix_responses_contact", ["contact_id"], unique=False)
+        batch_op.create_index(
+            "ix_responses_org_created", ["organization_id", "created_at"], unique=False
+        )
     _email_keys()
     _default_campaigns()
 
@@ -271,6 +310,7 @@ def _default_campaigns() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("responses")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index("ix_contacts_org_email_key")
         batch_op.create_index("ix_contacts_org_email", ["organization_id", "email"], unique=False)

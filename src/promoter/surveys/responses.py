@@ -1,0 +1,162 @@
+"""Answering a survey, commenting, and unsubscribing, by survey token.
+
+Every function takes the caller's connection; none of them commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from promoter.delivery.outbox import cancel_pending
+from promoter.domain.attributes import AttributeValue
+from promoter.storage.tables import (
+    campaigns,
+    contact_attributes,
+    contacts,
+    deliveries,
+    email_templates,
+    responses,
+    surveys,
+)
+
+MAX_COMMENT_LENGTH = 5000
+
+
+class InvalidAnswer(ValueError):
+    """An answer that cannot be recorded (a score outside 0 to 10, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyView:
+    """What the survey pages show, and need to record an answer."""
+
+    survey_id: int
+    organization_id: int
+    campaign_id: int
+    contact_id: int
+    contact_status: str
+    first_name: str | None
+    brand_name: str
+    language: str
+    logo_url: str | None
+    survey_attributes: dict[str, Any]
+    score: int | None
+    comment: str | None
+
+
+def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
+    row = conn.execute(
+        select(
+            surveys.c.id,
+            surveys.c.organization_id,
+            surveys.c.campaign_id,
+            surveys.c.contact_id,
+            surveys.c.attributes,
+            contacts.c.status,
+            contacts.c.first_name,
+            email_templates.c.brand_name,
+            email_templates.c.language,
+            email_templates.c.logo_url,
+            responses.c.score,
+            responses.c.comment,
+        )
+        .join(contacts, contacts.c.id == surveys.c.contact_id)
+        .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
+        .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+        .outerjoin(responses, responses.c.survey_id == surveys.c.id)
+        .where(surveys.c.token == token)
+    ).one_or_none()
+    if row is None:
+        return None
+    return SurveyView(
+        survey_id=row.id,
+        organization_id=row.organization_id,
+        campaign_id=row.campaign_id,
+        contact_id=row.contact_id,
+        contact_status=row.status,
+        first_name=row.first_name,
+        brand_name=row.brand_name,
+        language=row.language,
+        logo_url=row.logo_url,
+        survey_attributes=dict(row.attributes or {}),
+        score=row.score,
+        comment=row.comment,
+    )
+
+
+def _snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
+    rows = conn.execute(
+        select(contact_attributes).where(contact_attributes.c.contact_id == contact_id)
+    )
+    return {
+        r.name: AttributeValue(r.value_type, r.value_text, r.value_number, r.value_date).to_json()
+        for r in rows
+    }
+
+
+def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datetime) -> None:
+    """Record (or change: the last answer wins) the survey's score, with a snapshot of the
+    contact's attributes now; the survey is answered and its reminder cancelled."""
+    if not 0 <= score <= 10:
+        raise InvalidAnswer("a score is a whole number from 0 to 10")
+    snapshot = _snapshot(conn, survey.contact_id)
+    updated = conn.execute(
+        update(responses)
+        .where(responses.c.survey_id == survey.survey_id)
+        .values(score=score, contact_snapshot=snapshot, updated_at=now)
+    )
+    if updated.rowcount == 0:
+        conn.execute(
+            insert(responses).values(
+                organization_id=survey.organization_id,
+                survey_id=survey.survey_id,
+                campaign_id=survey.campaign_id,
+                contact_id=survey.contact_id,
+                score=score,
+                contact_snapshot=snapshot,
+                survey_attributes=survey.survey_attributes,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    conn.execute(
+        update(surveys)
+        .where(surveys.c.id == survey.survey_id)
+        .values(status="answered", answered_at=now)
+    )
+    conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.survey_id == survey.survey_id,
+            deliveries.c.kind == "reminder",
+            deliveries.c.status == "pending",
+        )
+        .values(status="cancelled", claimed_until=None)
+    )
+
+
+def record_comment(conn: Connection, survey: SurveyView, *, comment: str, now: datetime) -> None:
+    comment = comment.replace("\x00", "").strip()
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise InvalidAnswer(f"a comment has at most {MAX_COMMENT_LENGTH} characters")
+    if survey.score is None:
+        raise InvalidAnswer("choose a score first")
+    conn.execute(
+        update(responses)
+        .where(responses.c.survey_id == survey.survey_id)
+        .values(comment=comment or None, comment_updated_at=now, updated_at=now)
+    )
+
+
+def unsubscribe(conn: Connection, survey: SurveyView, *, now: datetime) -> None:
+    """Permanently unsubscribe the survey's contact and cancel what was pending for it."""
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == survey.contact_id)
+        .values(status="unsubscribed", updated_at=now)
+    )
+    cancel_pending(conn, contact_id=survey.contact_id)

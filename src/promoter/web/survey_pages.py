@@ -1,0 +1,221 @@
+"""The pages a contact reaches from a survey email: score, comment, thanks, unsubscribe.
+
+Mail scanners fetch every link in a message, so a GET never records anything: the
+score link opens the page with that score selected, and the score is recorded by the
+page's POST. Unsubscribing is a POST too (the RFC 8058 one-click POST included);
+its GET asks for confirmation. The pages work without JavaScript, and everything
+shown that came from a sender is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import jinja2
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from promoter.delivery.i18n import words
+from promoter.ingest.payload import PayloadError, read_body
+from promoter.services import Services
+from promoter.surveys.responses import (
+    InvalidAnswer,
+    SurveyView,
+    find_survey,
+    record_comment,
+    record_score,
+    unsubscribe,
+)
+from promoter.web.state import ServicesDep
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+MAX_FORM_BYTES = 32 * 1024
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the URL carries the survey token
+    "X-Robots-Tag": "noindex",
+}
+
+
+def page_templates() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
+    return jinja2.Environment(loader=loader, autoescape=True)
+
+
+def _render(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    env: jinja2.Environment = request.app.state.page_templates
+    language = context.get("language", "en")
+    brand = context.get("brand", "")
+    context.setdefault("words", words(language, brand))
+    html = env.get_template("survey.html").render(context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+async def _db(services: Services, fn: Callable[..., T], **kwargs: Any) -> T:
+    def run() -> T:
+        with services.database.read() as conn:
+            return fn(conn, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+async def _survey(request: Request, services: Services, signed: str) -> SurveyView | None:
+    token = services.signer.unsign(signed)
+    if token is None:
+        return None
+    return await _db(services, find_survey, token=token)
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return _render(request, 404, state="message", message=words("en", "")["not_found"])
+
+
+def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
+    return {
+        "language": survey.language,
+        "brand": survey.brand_name,
+        "logo_url": survey.logo_url,
+        "score": survey.score,
+        "comment": survey.comment,
+        **extra,
+    }
+
+
+async def _form(request: Request) -> dict[str, str]:
+    try:
+        body = await read_body(
+            request.stream(),
+            limit=MAX_FORM_BYTES,
+            content_encoding=request.headers.get("content-encoding"),
+        )
+    except PayloadError:
+        return {}
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[-1] for name, values in fields.items()}
+
+
+async def _write(services: Services, fn: Callable[..., None], **kwargs: Any) -> None:
+    await run_in_threadpool(
+        services.database.run_write, lambda conn: fn(conn, now=datetime.now(UTC), **kwargs)
+    )
+
+
+# --- comment and thanks (literal paths first, before /s/{signed}/{score}) -----------------
+
+
+@router.get("/s/{signed}/comment")
+async def comment_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    if survey.score is None:
+        return RedirectResponse(f"/s/{signed}", status_code=303)
+    return _render(request, **_context(survey, state="comment", action=f"/s/{signed}/comment"))
+
+
+@router.post("/s/{signed}/comment")
+async def comment_post(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    comment = (await _form(request)).get("comment", "")
+    try:
+        await _write(services, record_comment, survey=survey, comment=comment)
+    except InvalidAnswer as exc:
+        context = _context(survey, state="comment", action=f"/s/{signed}/comment", error=str(exc))
+        return _render(request, 400, **{**context, "comment": comment})
+    return RedirectResponse(f"/s/{signed}/thanks", status_code=303)
+
+
+@router.get("/s/{signed}/thanks")
+async def thanks_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    message = words(survey.language, survey.brand_name)["thanks"]
+    return _render(request, **_context(survey, state="message", message=message))
+
+
+# --- the score ------------------------------------------------------------------------------
+
+
+def _score_page(
+    request: Request, survey: SurveyView, signed: str, score: int | None, error: str | None
+) -> HTMLResponse:
+    context = _context(survey, state="score", action=f"/s/{signed}", error=error)
+    context["score"] = score
+    return _render(request, 400 if error else 200, **context)
+
+
+@router.get("/s/{signed}")
+async def survey_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    return _score_page(request, survey, signed, survey.score, None)
+
+
+@router.get("/s/{signed}/{score}")
+async def score_link(request: Request, services: ServicesDep, signed: str, score: str) -> Response:
+    """A score link from the email: the page with that score selected; nothing recorded."""
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    chosen = _score(score)
+    if chosen is None:
+        error = words(survey.language, survey.brand_name)["bad_score"]
+        return _score_page(request, survey, signed, None, error)
+    return _score_page(request, survey, signed, chosen, None)
+
+
+@router.post("/s/{signed}")
+async def score_post(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    score = _score((await _form(request)).get("score", ""))
+    if score is None:
+        error = words(survey.language, survey.brand_name)["bad_score"]
+        return _score_page(request, survey, signed, None, error)
+    await _write(services, record_score, survey=survey, score=score)
+    return RedirectResponse(f"/s/{signed}/comment", status_code=303)
+
+
+def _score(text: str) -> int | None:
+    text = text.strip()
+    if not text.isdigit() or len(text) > 2:
+        return None
+    score = int(text)
+    return score if 0 <= score <= 10 else None
+
+
+# --- unsubscribe ----------------------------------------------------------------------------
+
+
+@router.get("/u/{signed}")
+async def unsubscribe_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    if survey.contact_status == "unsubscribed":
+        message = words(survey.language, survey.brand_name)["already_unsubscribed"]
+        return _render(request, **_context(survey, state="message", message=message))
+    return _render(request, **_context(survey, state="unsubscribe", action=f"/u/{signed}"))
+
+
+@router.post("/u/{signed}")
+async def unsubscribe_post(request: Request, services: ServicesDep, signed: str) -> Response:
+    """The page's button and RFC 8058 one-click (``List-Unsubscribe=One-Click``) alike."""
+    survey = await _survey(request, services, signed)
+    if survey is None:
+        return _not_found(request)
+    await _write(services, unsubscribe, survey=survey)
+    message = words(survey.language, survey.brand_name)["unsubscribed"]
+    return _render(request, **_context(survey, state="message", message=message))

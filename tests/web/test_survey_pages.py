@@ -1,0 +1,116 @@
+"""The survey pages through the ASGI app: nothing recorded by a GET, answers by POST."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from promoter.campaigns import service as campaigns
+from promoter.services import Services
+from promoter.storage.engine import Database
+from promoter.storage.tables import contacts, deliveries, responses, surveys
+from tests.conftest import Org
+from tests.web.test_segment_endpoints import basic
+
+
+def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:
+    traits = {"email": "ted@example.com", "firstName": "Ted", "plan": "Premium", "seats": 4}
+    client.post("/v1/identify", json={"userId": "ted", "traits": traits}, headers=basic(org.key))
+    client.post("/v1/track", json={"userId": "ted", "event": "Signed Up"}, headers=basic(org.key))
+    with database.read() as conn:
+        token = conn.execute(select(surveys.c.token)).scalar_one()
+    return f"/s/{services.signer.sign(token)}"
+
+
+def one(database: Database, table: Any) -> Any:
+    with database.read() as conn:
+        return conn.execute(select(table)).one_or_none()
+
+
+def test_a_score_link_records_nothing_until_the_page_is_posted(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    page = client.get(f"{link}/9")
+    assert page.status_code == 200
+    assert re.findall(r'value="(\d+)" checked', page.text) == ["9"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert one(database, responses) is None  # a mail scanner fetching the link changes nothing
+    posted = client.post(link, data={"score": "9"}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == f"{link}/comment"
+    response = one(database, responses)
+    assert response.score == 9 and response.comment is None
+    assert response.contact_snapshot == {"plan": "Premium", "seats": 4}
+    assert one(database, surveys).status == "answered"
+    comment_page = client.get(f"{link}/comment")
+    assert "Your score: <strong>9</strong>" in comment_page.text
+    done = client.post(f"{link}/comment", data={"comment": "Great support"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"{link}/thanks"
+    assert one(database, responses).comment == "Great support"
+    assert "Thank you for your feedback." in client.get(f"{link}/thanks").text
+    # Answering again changes the answer: the last one wins.
+    client.post(link, data={"score": "3"})
+    with database.read() as conn:
+        assert conn.execute(select(responses.c.score)).scalars().all() == [3]
+
+
+def test_bad_links_and_scores(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    token, signature = link[len("/s/") :].split(".")
+    for bad in (f"/s/{token}.{signature[:-1]}x/5", f"/s/{token}/5", "/s/nope/5", "/u/nope"):
+        response = client.get(bad)
+        assert response.status_code == 404 and "not valid" in response.text
+    for score in ("11", "-1", "x", "100"):
+        response = client.get(f"{link}/{score}")
+        assert response.status_code == 400 and "from 0 to 10" in response.text
+    assert client.post(link, data={"score": "11"}).status_code == 400
+    assert client.post(link, data={}).status_code == 400
+    assert client.post(f"{link}/comment", data={"comment": "first"}).status_code == 400
+    assert one(database, responses) is None
+    long = client.post(link, data={"score": "7"})
+    assert long.status_code == 200
+    too_long = client.post(f"{link}/comment", data={"comment": "x" * 6000})
+    assert too_long.status_code == 400
+
+
+def test_unsubscribe_asks_then_one_click_post_unsubscribes(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    unsubscribe = "/u/" + link[len("/s/") :]
+    page = client.get(unsubscribe)
+    assert page.status_code == 200 and "Stop receiving" in page.text
+    assert one(database, contacts).status == "active"
+    response = client.post(
+        unsubscribe,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200 and "You are unsubscribed" in response.text
+    assert one(database, contacts).status == "unsubscribed"
+    assert one(database, deliveries).status == "cancelled"
+    assert one(database, surveys).status == "cancelled"
+    assert "You are unsubscribed" in client.get(unsubscribe).text
+
+
+def test_sender_content_is_escaped(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    with database.write() as conn:
+        (campaign,) = campaigns.list_campaigns(conn, organization_id=org.id)
+        campaigns.update_template(
+            conn,
+            organization_id=org.id,
+            template_id=campaign.email_template_id,
+            changes={"brand_name": '<script>alert(1)</script>"onmouseover="x', "language": "de"},
+        )
+    link = survey_link(client, services, database, org)
+    page = client.get(f"{link}/5").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;onmouseover=&#34;x" in page
+    assert 'lang="de"' in page and "Wie wahrscheinlich" in page
