@@ -256,3 +256,47 @@ def test_concurrent_workers_never_send_twice(
     recipients = [m["To"] for m in inbox.messages]
     assert len(recipients) == 60 and len(set(recipients)) == 60
     assert {d.status for d in rows(database, deliveries)} == {"sent"}
+
+
+def test_new_feedback_is_forwarded_to_the_campaigns_address(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    from promoter.surveys.responses import find_survey, record_comment, record_score, unsubscribe
+
+    inbox, port = smtp
+    with database.write() as conn:
+        (campaign,) = campaigns.list_campaigns(conn, organization_id=org.id)
+        campaigns.update_campaign(
+            conn,
+            organization_id=org.id,
+            campaign_id=campaign.id,
+            changes={"forward_email": "team@acme.example.com"},
+        )
+    schedule(database, org, "ann")
+    now = datetime.now(UTC)
+    clock = [now]
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        run = worker(database, mailer, clock=lambda: clock[0])
+        assert await run.run_once() == 1  # the survey itself
+        (survey_row,) = rows(database, surveys)
+        with database.write() as conn:
+            survey = find_survey(conn, token=survey_row.token)
+            assert survey is not None
+            record_score(conn, survey, score=4, now=now)
+            survey = find_survey(conn, token=survey_row.token)
+            assert survey is not None
+            record_comment(conn, survey, comment="Too slow", now=now)
+            record_score(conn, survey, score=5, now=now)  # a changed answer: no second note
+            unsubscribe(conn, survey, now=now)  # the team still hears about the feedback
+        assert await run.run_once() == 0  # the note waits for the comment
+        clock[0] = now + timedelta(minutes=11)
+        assert await run.run_once() == 1
+        await mailer.close()
+
+    asyncio.run(scenario())
+    _survey, note = inbox.messages
+    assert note["To"] == "team@acme.example.com" and note["Reply-To"] == "ann@example.com"
+    body = note.get_payload(decode=True).decode()
+    assert "Score: 5 / 10" in body and "Too slow" in body and "Ann <ann@example.com>" in body

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from promoter.delivery.render import SurveyEmail, TemplateView
+from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
 from promoter.domain.eligibility import SUPPRESSED
 from promoter.storage.tables import (
     campaigns,
     contacts,
     deliveries,
     email_templates,
+    responses,
     surveys,
 )
 
@@ -36,6 +37,14 @@ class Claimed:
     email: SurveyEmail
     template: TemplateView
     reminder_days: int | None
+    #: For a "forward" delivery: the feedback to tell the campaign's team about.
+    feedback: FeedbackNote | None = None
+
+
+#: The survey status a survey or reminder delivery still needs when it is sent.
+_WANTED = {"survey": "scheduled", "reminder": "sent"}
+#: A notification to the campaign's team about new feedback (not to the contact).
+FORWARD = "forward"
 
 
 def claim_due(
@@ -76,6 +85,10 @@ def claim_due(
             contacts.c.last_name,
             contacts.c.status.label("contact_status"),
             campaigns.c.reminder_days,
+            campaigns.c.name.label("campaign_name"),
+            campaigns.c.forward_email,
+            responses.c.score,
+            responses.c.comment,
             email_templates.c.subject,
             email_templates.c.from_name,
             email_templates.c.reply_to,
@@ -88,17 +101,32 @@ def claim_due(
         .join(contacts, contacts.c.id == surveys.c.contact_id)
         .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
         .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+        .outerjoin(responses, responses.c.survey_id == surveys.c.id)
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.due_at, deliveries.c.id)
     ).all()
     claimed: list[Claimed] = []
     stale: list[int] = []
     for r in rows:
-        still_wanted = r.survey_status == ("scheduled" if r.kind == "survey" else "sent")
-        if r.contact_status in SUPPRESSED or not still_wanted:
+        name = " ".join(p for p in (r.first_name, r.last_name) if p) or None
+        if r.kind == FORWARD:
+            if r.score is None or not r.forward_email:
+                stale.append(r.id)
+                continue
+            note = FeedbackNote(
+                to_address=r.forward_email,
+                campaign=r.campaign_name,
+                contact_email=r.email,
+                contact_name=name,
+                score=r.score,
+                comment=r.comment,
+                brand_name=r.brand_name,
+            )
+        elif r.contact_status in SUPPRESSED or r.survey_status != _WANTED[r.kind]:
             stale.append(r.id)
             continue
-        name = " ".join(p for p in (r.first_name, r.last_name) if p) or None
+        else:
+            note = None
         claimed.append(
             Claimed(
                 delivery_id=r.id,
@@ -116,6 +144,7 @@ def claim_due(
                     r.logo_url,
                 ),
                 reminder_days=r.reminder_days,
+                feedback=note,
             )
         )
     if stale:
@@ -134,6 +163,8 @@ def mark_sent(conn: Connection, item: Claimed, *, message_id: str, now: datetime
         .where(deliveries.c.id == item.delivery_id)
         .values(status="sent", sent_at=now, message_id=message_id, claimed_until=None)
     )
+    if item.kind == FORWARD:
+        return
     if item.kind == "reminder":
         conn.execute(
             update(surveys).where(surveys.c.id == item.survey_id).values(reminder_sent_at=now)
@@ -171,12 +202,15 @@ def mark_retry(conn: Connection, item: Claimed, *, error: str, due_at: datetime)
 
 
 def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) -> None:
-    """The address was refused for good: the contact is suppressed, its sends cancelled."""
+    """The address was refused for good: the contact is suppressed, its sends cancelled.
+    (A refused forwarding address only fails that delivery: it is the team's.)"""
     conn.execute(
         update(deliveries)
         .where(deliveries.c.id == item.delivery_id)
         .values(status="failed", claimed_until=None, last_error=error[:2000])
     )
+    if item.kind == FORWARD:
+        return
     contact_id = conn.execute(
         select(surveys.c.contact_id).where(surveys.c.id == item.survey_id)
     ).scalar_one()
@@ -195,7 +229,13 @@ def cancel_pending(conn: Connection, *, contact_id: int) -> None:
     pending = select(surveys.c.id).where(surveys.c.contact_id == contact_id)
     conn.execute(
         update(deliveries)
-        .where(and_(deliveries.c.survey_id.in_(pending), deliveries.c.status == "pending"))
+        .where(
+            and_(
+                deliveries.c.survey_id.in_(pending),
+                deliveries.c.status == "pending",
+                deliveries.c.kind != FORWARD,  # the team still hears about given feedback
+            )
+        )
         .values(status="cancelled", claimed_until=None)
     )
     conn.execute(

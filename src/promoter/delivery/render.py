@@ -24,6 +24,19 @@ class SurveyEmail:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackNote:
+    """New feedback, told to the address a campaign forwards feedback to."""
+
+    to_address: str
+    campaign: str
+    contact_email: str
+    contact_name: str | None
+    score: int
+    comment: str | None
+    brand_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateView:
     subject: str
     from_name: str
@@ -49,6 +62,29 @@ class EmailRenderer:
         signed = self._signer.sign(token)
         scores = [(n, f"{self._base_url}/s/{signed}/{n}") for n in range(11)]
         return scores, f"{self._base_url}/u/{signed}"
+
+    def render_feedback(self, note: FeedbackNote) -> EmailMessage:
+        """A plain-text note to the campaign's team: who answered what."""
+        who = (
+            f"{note.contact_name} <{note.contact_email}>"
+            if note.contact_name
+            else note.contact_email
+        )
+        message = EmailMessage()
+        message["Subject"] = f"New NPS feedback: {note.score} from {note.contact_email}"
+        message["From"] = formataddr((f"{note.brand_name} NPS", self._sender))
+        message["To"] = note.to_address
+        message["Reply-To"] = note.contact_email
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or "localhost")
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(
+            f"Campaign: {note.campaign}\n"
+            f"From: {who}\n"
+            f"Score: {note.score} / 10\n\n"
+            f"{note.comment or '(no comment)'}\n"
+        )
+        return message
 
     def render(self, email: SurveyEmail, template: TemplateView) -> EmailMessage:
         score_links, unsubscribe_url = self.links(email.token)

@@ -76,7 +76,10 @@ class DeliveryWorker:
         return len(claimed) + cancelled
 
     async def _send(self, item: Claimed) -> _Outcome:
-        message = self._renderer.render(item.email, item.template)
+        if item.feedback is not None:
+            message = self._renderer.render_feedback(item.feedback)
+        else:
+            message = self._renderer.render(item.email, item.template)
         try:
             await self._mailer.send(message)
         except TemporaryFailure as exc:
@@ -89,7 +92,7 @@ class DeliveryWorker:
                 "delivery %s to %s bounced: %s", item.delivery_id, item.email.to_address, exc
             )
             return _Outcome(item, bounce_error=str(exc))
-        if isinstance(self._mailer, FileMailer):
+        if isinstance(self._mailer, FileMailer) and item.feedback is None:
             links, _ = self._renderer.links(item.email.token)
             log.info(
                 "%s for %s written to %s; answer at %s (0 to 10)",

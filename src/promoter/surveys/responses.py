@@ -6,7 +6,7 @@ Every function takes the caller's connection; none of them commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -110,6 +110,7 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
         .values(score=score, contact_snapshot=snapshot, updated_at=now)
     )
     if updated.rowcount == 0:
+        _forward_later(conn, survey, now)
         conn.execute(
             insert(responses).values(
                 organization_id=survey.organization_id,
@@ -136,6 +137,29 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
             deliveries.c.status == "pending",
         )
         .values(status="cancelled", claimed_until=None)
+    )
+
+
+#: New feedback is forwarded this long after the score, so that the comment goes with it.
+FORWARD_DELAY = timedelta(minutes=10)
+
+
+def _forward_later(conn: Connection, survey: SurveyView, now: datetime) -> None:
+    """Queue the note to the campaign's forwarding address, if it has one."""
+    forward_to = conn.execute(
+        select(campaigns.c.forward_email).where(campaigns.c.id == survey.campaign_id)
+    ).scalar()
+    if not forward_to:
+        return
+    conn.execute(
+        insert(deliveries).values(
+            organization_id=survey.organization_id,
+            survey_id=survey.survey_id,
+            kind="forward",
+            status="pending",
+            due_at=now + FORWARD_DELAY,
+            created_at=now,
+        )
     )
 
 
