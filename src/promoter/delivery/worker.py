@@ -95,11 +95,11 @@ class DeliveryWorker:
         if isinstance(self._mailer, FileMailer) and item.feedback is None:
             links, _ = self._renderer.links(item.email.token)
             log.info(
-                "%s for %s written to %s; answer at %s (0 to 10)",
+                "%s for %s written to %s; answer at %s<0-10>",
                 item.kind,
                 item.email.to_address,
                 self._mailer.folder,
-                links[10][1][: -len("10")] + "N",
+                links[0][1][: -len("0")],
             )
         return _Outcome(item, message_id=str(message["Message-ID"]))
 
