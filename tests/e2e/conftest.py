@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,11 +52,24 @@ def token_auth(key: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """One ``promoter serve`` process at a time, startable again on the same database."""
+    """One ``promoter serve`` process at a time, startable again on the same database.
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    ``env`` adds environment variables: a mapping, or a function of the server's URL (the
+    port is chosen at each start) returning one. ``args`` are added to ``promoter serve``.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | Callable[[str], Mapping[str, str]] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.database_url = database_url
         self.workdir = workdir
+        self.env = env
+        self.args = tuple(args)
         self.log_path = workdir / "server.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -84,6 +97,8 @@ class ServerProcess:
             PROMOTER_LOG_LEVEL="warning",
             PYTHONUNBUFFERED="1",
         )
+        extra = self.env(self.url) if callable(self.env) else self.env
+        env.update(extra or {})
         return env
 
     def start(self) -> None:
@@ -95,7 +110,7 @@ class ServerProcess:
         self._log.write(f"--- start {self.starts} on port {self.port} ---\n".encode())
         self._log.flush()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "promoter", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "promoter", "serve", "--port", str(self.port), *self.args],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
