@@ -300,3 +300,21 @@ def test_new_feedback_is_forwarded_to_the_campaigns_address(
     assert note["To"] == "team@acme.example.com" and note["Reply-To"] == "ann@example.com"
     body = note.get_payload(decode=True).decode()
     assert "Score: 5 / 10" in body and "Too slow" in body and "Ann <ann@example.com>" in body
+
+
+def test_a_message_that_cannot_be_built_fails_alone(
+    database: Database, org: Org, tmp_path: Path
+) -> None:
+    schedule(database, org, "ann", "bob")
+
+    class Picky(EmailRenderer):
+        def render(self, email: Any, template: Any) -> Any:
+            if email.to_address.startswith("ann"):
+                raise ValueError("no")
+            return super().render(email, template)
+
+    renderer = Picky(base_url="https://nps.example.com", sender="s@nps.example.com", signer=SIGNER)
+    run = DeliveryWorker(database=database, mailer=FileMailer(tmp_path), renderer=renderer)
+    assert asyncio.run(run.run_once()) == 2
+    assert len(list(tmp_path.glob("*.eml"))) == 1
+    assert sorted(d.status for d in rows(database, deliveries)) == ["failed", "sent"]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -46,7 +49,10 @@ def test_survey_email(language: str, question: str) -> None:
         signer=TokenSigner("s"),
     )
     template = dataclasses.replace(TEMPLATE, language=language)
-    message = renderer.render(SurveyEmail("ted@x.co", "Ted Mosby", "tok", False), template)
+    out = renderer.render(SurveyEmail("ted@x.co", "Ted Mosby", "tok", False), template)
+    assert (out.sender, out.recipient) == ("surveys@nps.example.com", "ted@x.co")
+    message = parse(out.data)
+    assert message["Message-ID"] == out.message_id
     assert message["To"] == "Ted Mosby <ted@x.co>"
     assert message["From"] == '"Acme <Team>" <surveys@nps.example.com>'
     assert message["Reply-To"] == "help@acme.example.com"
@@ -62,9 +68,36 @@ def test_survey_email(language: str, question: str) -> None:
     assert question.replace("&", "&amp;") in html and question in text
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert unsubscribe in html and unsubscribe in text
-    reminder = renderer.render(SurveyEmail("ted@x.co", None, "tok", True), template)
+    reminder = parse(renderer.render(SurveyEmail("ted@x.co", None, "tok", True), template).data)
     assert reminder["Subject"] != message["Subject"]
     assert reminder["Subject"].endswith(TEMPLATE.subject)
+
+
+def parse(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def test_non_ascii_names_and_subjects_are_encoded() -> None:
+    renderer = EmailRenderer(
+        base_url="https://x.example.com", sender="s@x.example.com", signer=TokenSigner("s")
+    )
+    template = dataclasses.replace(
+        TEMPLATE, subject="Wie wahrscheinlich … Ärger?", from_name="Jürgen"
+    )
+    out = renderer.render(SurveyEmail("zoe@x.example.com", "Zoë Ünal", "tok", False), template)
+    assert out.data.isascii()
+    message = parse(out.data)
+    assert message["Subject"] == "Wie wahrscheinlich … Ärger?"
+    assert message["From"] == "Jürgen <s@x.example.com>"
+    assert message["To"] == "Zoë Ünal <zoe@x.example.com>"
+    # An internationalised address is sent as UTF-8 (SMTPUTF8).
+    out = renderer.render(SurveyEmail("zoë@x.example.com", "Zoë", "tok", False), template)
+    assert "To: Zoë <zoë@x.example.com>".encode() in out.data
+    message = parse(out.data)
+    assert message["Subject"] == "Wie wahrscheinlich … Ärger?"
+    assert len(message.get_body(("html",)).get_content()) > 1000  # type: ignore[union-attr]
 
 
 def test_mailer_urls(tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+from promoter.delivery.render import OutgoingEmail
 
 
 class TemporaryFailure(Exception):
@@ -32,7 +33,7 @@ class PermanentFailure(Exception):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: OutgoingEmail) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -43,17 +44,17 @@ class FileMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingEmail) -> None:
         await asyncio.to_thread(self._write, message)
 
-    def _write(self, message: EmailMessage) -> None:
+    def _write(self, message: OutgoingEmail) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        local = str(message["Message-ID"]).strip("<>").partition("@")[0]
+        local = message.message_id.strip("<>").partition("@")[0]
         name = f"{local}.eml"
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(message.as_bytes())
+                out.write(message.data)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.folder / name)
@@ -66,7 +67,8 @@ class FileMailer:
 
 
 class SmtpMailer:
-    """Sends through one SMTP connection, reconnecting when it drops."""
+    """Sends through up to ``connections`` SMTP connections, kept open and reused; a
+    connection that fails is dropped and a new one opened for the next message."""
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class SmtpMailer:
         use_tls: bool = False,
         start_tls: bool | None = None,
         timeout: float = 30.0,
+        connections: int = 2,
     ) -> None:
         self._options = {
             "hostname": host,
@@ -88,51 +91,55 @@ class SmtpMailer:
             "start_tls": start_tls,
             "timeout": timeout,
         }
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._connections = connections
+        self._slots: asyncio.Semaphore | None = None
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
-        client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
-        await client.connect()
-        self._client = client
-        return client
-
-    async def send(self, message: EmailMessage) -> None:
-        async with self._lock:
+    async def send(self, message: OutgoingEmail) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._connections)
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            healthy = False
             try:
-                client = await self._connected()
-                errors, _ = await client.send_message(message)
+                if client is None or not client.is_connected:
+                    client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
+                    await client.connect()
+                utf8 = not (message.data.isascii() and message.recipient.isascii())
+                errors, _ = await client.sendmail(
+                    message.sender,
+                    [message.recipient],
+                    message.data,
+                    mail_options=["SMTPUTF8"] if utf8 else [],
+                )
+                healthy = True
             except aiosmtplib.SMTPRecipientsRefused as exc:
-                codes = [r.code for r in exc.recipients]
-                raise _by_code(min(codes), str(exc)) from exc
+                healthy = True  # the server answered; the connection is fine
+                raise _by_code(min(r.code for r in exc.recipients), str(exc)) from exc
             except aiosmtplib.SMTPResponseException as exc:
-                if exc.code >= 500:
-                    raise PermanentFailure(f"{exc.code} {exc.message}") from exc
-                await self._drop()
-                raise TemporaryFailure(f"{exc.code} {exc.message}") from exc
+                healthy = exc.code >= 500
+                raise _by_code(exc.code, exc.message) from exc
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                await self._drop()
                 raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                if client is not None:
+                    if healthy:
+                        self._idle.append(client)
+                    else:  # broken, or in a state we cannot trust: start afresh next time
+                        with contextlib.suppress(Exception):
+                            client.close()
             if errors:
                 code, text = next(iter(errors.values()))
                 raise _by_code(code, text)
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            # The connection is already broken; closing it is all that is left to do.
-            with contextlib.suppress(Exception):
-                client.close()
-
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
 
 
 def _by_code(code: int, text: str) -> Exception:

@@ -9,10 +9,11 @@ write transaction of its own, so workers take turns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
 from promoter.domain.eligibility import SUPPRESSED
@@ -32,6 +33,7 @@ class Claimed:
 
     delivery_id: int
     survey_id: int
+    organization_id: int
     kind: str
     attempts: int
     email: SurveyEmail
@@ -76,6 +78,7 @@ def claim_due(
         select(
             deliveries.c.id,
             deliveries.c.survey_id,
+            deliveries.c.organization_id,
             deliveries.c.kind,
             deliveries.c.attempts,
             surveys.c.status.label("survey_status"),
@@ -131,6 +134,7 @@ def claim_due(
             Claimed(
                 delivery_id=r.id,
                 survey_id=r.survey_id,
+                organization_id=r.organization_id,
                 kind=r.kind,
                 attempts=r.attempts,
                 email=SurveyEmail(r.email, name, r.token, reminder=r.kind == "reminder"),
@@ -156,40 +160,48 @@ def claim_due(
     return claimed, len(stale)
 
 
-def mark_sent(conn: Connection, item: Claimed, *, message_id: str, now: datetime) -> None:
-    """The message is with the mail server: record it, and schedule the reminder."""
+def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: datetime) -> None:
+    """These messages are with the mail server (each with its Message-ID): record them,
+    and schedule the reminders of the surveys among them."""
+    if not sent:
+        return
     conn.execute(
         update(deliveries)
-        .where(deliveries.c.id == item.delivery_id)
-        .values(status="sent", sent_at=now, message_id=message_id, claimed_until=None)
+        .where(deliveries.c.id == bindparam("did"))
+        .values(status="sent", sent_at=now, message_id=bindparam("mid"), claimed_until=None),
+        [{"did": item.delivery_id, "mid": message_id} for item, message_id in sent],
     )
-    if item.kind == FORWARD:
+    reminded = [item.survey_id for item, _ in sent if item.kind == "reminder"]
+    if reminded:
+        conn.execute(update(surveys).where(surveys.c.id.in_(reminded)).values(reminder_sent_at=now))
+    first = [item for item, _ in sent if item.kind == "survey"]
+    if not first:
         return
-    if item.kind == "reminder":
-        conn.execute(
-            update(surveys).where(surveys.c.id == item.survey_id).values(reminder_sent_at=now)
-        )
-        return
-    reminder_due = now + timedelta(days=item.reminder_days) if item.reminder_days else None
+    due = {item.survey_id: _reminder_due(item, now) for item in first}
     conn.execute(
         update(surveys)
-        .where(surveys.c.id == item.survey_id)
-        .values(status="sent", sent_at=now, reminder_due_at=reminder_due)
+        .where(surveys.c.id == bindparam("sid"))
+        .values(status="sent", sent_at=now, reminder_due_at=bindparam("due")),
+        [{"sid": survey_id, "due": at} for survey_id, at in due.items()],
     )
-    if reminder_due is not None:
-        organization_id = conn.execute(
-            select(surveys.c.organization_id).where(surveys.c.id == item.survey_id)
-        ).scalar_one()
-        conn.execute(
-            insert(deliveries).values(
-                organization_id=organization_id,
-                survey_id=item.survey_id,
-                kind="reminder",
-                status="pending",
-                due_at=reminder_due,
-                created_at=now,
-            )
-        )
+    reminders = [
+        {
+            "organization_id": item.organization_id,
+            "survey_id": item.survey_id,
+            "kind": "reminder",
+            "status": "pending",
+            "due_at": due[item.survey_id],
+            "created_at": now,
+        }
+        for item in first
+        if due[item.survey_id] is not None
+    ]
+    if reminders:
+        conn.execute(insert(deliveries), reminders)
+
+
+def _reminder_due(item: Claimed, now: datetime) -> datetime | None:
+    return now + timedelta(days=item.reminder_days) if item.reminder_days else None
 
 
 def mark_retry(conn: Connection, item: Claimed, *, error: str, due_at: datetime) -> None:
@@ -199,6 +211,17 @@ def mark_retry(conn: Connection, item: Claimed, *, error: str, due_at: datetime)
         .where(deliveries.c.id == item.delivery_id)
         .values(due_at=due_at, claimed_until=None, last_error=error[:2000])
     )
+
+
+def mark_failed(conn: Connection, item: Claimed, *, error: str) -> None:
+    """The delivery cannot be made at all (no message could be built); nothing is retried."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == item.delivery_id)
+        .values(status="failed", claimed_until=None, last_error=error[:2000])
+    )
+    if item.kind == "survey":
+        conn.execute(update(surveys).where(surveys.c.id == item.survey_id).values(status="failed"))
 
 
 def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) -> None:

@@ -18,7 +18,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from promoter.delivery.mailers import FileMailer, Mailer, PermanentFailure, TemporaryFailure
-from promoter.delivery.outbox import Claimed, claim_due, mark_bounced, mark_retry, mark_sent
+from promoter.delivery.outbox import (
+    Claimed,
+    claim_due,
+    mark_bounced,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+)
 from promoter.delivery.render import EmailRenderer
 from promoter.storage.engine import Database
 
@@ -41,6 +48,7 @@ class _Outcome:
     message_id: str | None = None
     retry_error: str | None = None
     bounce_error: str | None = None
+    fail_error: str | None = None
 
 
 class DeliveryWorker:
@@ -70,16 +78,21 @@ class DeliveryWorker:
             self._database.run_write,
             lambda conn: claim_due(conn, now=now, limit=self._batch_size, lease=self._lease),
         )
-        outcomes = [await self._send(item) for item in claimed]
+        # Sent side by side, as many at a time as the mailer has connections.
+        outcomes = list(await asyncio.gather(*(self._send(item) for item in claimed)))
         if outcomes:
             await asyncio.to_thread(self._database.run_write, self._recorder(outcomes))
         return len(claimed) + cancelled
 
     async def _send(self, item: Claimed) -> _Outcome:
-        if item.feedback is not None:
-            message = self._renderer.render_feedback(item.feedback)
-        else:
-            message = self._renderer.render(item.email, item.template)
+        try:
+            if item.feedback is not None:
+                message = self._renderer.render_feedback(item.feedback)
+            else:
+                message = self._renderer.render(item.email, item.template)
+        except Exception as exc:  # one message that cannot be built must not block the rest
+            log.exception("delivery %s cannot be rendered", item.delivery_id)
+            return _Outcome(item, fail_error=f"cannot render: {exc}")
         try:
             await self._mailer.send(message)
         except TemporaryFailure as exc:
@@ -101,17 +114,21 @@ class DeliveryWorker:
                 self._mailer.folder,
                 links[0][1][: -len("0")],
             )
-        return _Outcome(item, message_id=str(message["Message-ID"]))
+        return _Outcome(item, message_id=message.message_id)
 
     def _recorder(self, outcomes: list[_Outcome]) -> Callable[[Connection], None]:
         now = self._clock()
 
         def record(conn: Connection) -> None:
+            sent = [(o.item, o.message_id) for o in outcomes if o.message_id is not None]
+            mark_sent(conn, sent, now=now)
             for outcome in outcomes:
                 if outcome.message_id is not None:
-                    mark_sent(conn, outcome.item, message_id=outcome.message_id, now=now)
-                elif outcome.bounce_error is not None:
+                    continue
+                if outcome.bounce_error is not None:
                     mark_bounced(conn, outcome.item, error=outcome.bounce_error, now=now)
+                elif outcome.fail_error is not None:
+                    mark_failed(conn, outcome.item, error=outcome.fail_error)
                 else:
                     delay = retry_delay(outcome.item.attempts, self._rng)
                     mark_retry(
