@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from scratch_postgres import postgres_database, postgres_version
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Envelope, Identify, Track, parse_message
@@ -905,32 +905,6 @@ def table_counts(url: str) -> dict[str, int]:
             }
     finally:
         database.dispose()
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped when the block ends."""
-    name = f"promoter_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def postgres_version(admin_url: str) -> str:
-    engine = create_engine(admin_url)
-    try:
-        with engine.connect() as conn:
-            return str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
-    finally:
-        engine.dispose()
 
 
 def expected_counts(plan: Plan) -> dict[str, int]:

@@ -37,8 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from scratch_postgres import postgres_database, postgres_version
+from sqlalchemy import func, select
 
 from promoter.config import Settings
 from promoter.delivery.render import OutgoingEmail, SurveyEmail, TemplateView
@@ -598,32 +598,6 @@ def run_round(
         settings, sink, args.surveys, workdir, args.batch_size, args.timeout, profile
     )
     return Round(backend, raw, worker, final_state(url), setup)
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped when the block ends."""
-    name = f"promoter_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def postgres_version(admin_url: str) -> str:
-    engine = create_engine(admin_url)
-    try:
-        with engine.connect() as conn:
-            return str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
-    finally:
-        engine.dispose()
 
 
 def run_backend(backend: str, sink: Sink, workdir: Path, args: argparse.Namespace) -> list[Round]:

@@ -107,14 +107,7 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Contac
             contacts.c.organization_id == organization_id, contacts.c.id.in_(ids)
         )
     ).all()
-    attrs: dict[int, dict[str, Any]] = {i: {} for i in ids}
-    for a in conn.execute(
-        select(contact_attributes)
-        .where(contact_attributes.c.contact_id.in_(ids))
-        .order_by(contact_attributes.c.name)
-    ):
-        value = AttributeValue(a.value_type, a.value_text, a.value_number, a.value_date)
-        attrs[a.contact_id][a.name] = value.to_json()
+    attrs = attributes_of(conn, ids)
     lists: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for m in conn.execute(
         select(list_memberships.c.contact_id, contact_lists.c.id, contact_lists.c.name)
@@ -140,6 +133,19 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Contac
         for r in rows
     }
     return [by_id[i] for i in ids if i in by_id]
+
+
+def attributes_of(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each contact's attributes by name, as JSON values, names in order."""
+    attrs: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    for a in conn.execute(
+        select(contact_attributes)
+        .where(contact_attributes.c.contact_id.in_(ids))
+        .order_by(contact_attributes.c.name)
+    ):
+        value = AttributeValue(a.value_type, a.value_text, a.value_number, a.value_date)
+        attrs[a.contact_id][a.name] = value.to_json()
+    return attrs
 
 
 def contact_events(

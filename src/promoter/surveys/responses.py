@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from promoter.contacts.service import attributes_of
 from promoter.delivery.outbox import cancel_pending
-from promoter.domain.attributes import AttributeValue
 from promoter.storage.tables import (
     campaigns,
-    contact_attributes,
     contacts,
     deliveries,
     email_templates,
@@ -88,22 +87,12 @@ def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
     )
 
 
-def _snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
-    rows = conn.execute(
-        select(contact_attributes).where(contact_attributes.c.contact_id == contact_id)
-    )
-    return {
-        r.name: AttributeValue(r.value_type, r.value_text, r.value_number, r.value_date).to_json()
-        for r in rows
-    }
-
-
 def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datetime) -> None:
     """Record (or change: the last answer wins) the survey's score, with a snapshot of the
     contact's attributes now; the survey is answered and its reminder cancelled."""
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
-    snapshot = _snapshot(conn, survey.contact_id)
+    snapshot = attributes_of(conn, [survey.contact_id])[survey.contact_id]
     updated = conn.execute(
         update(responses)
         .where(responses.c.survey_id == survey.survey_id)
