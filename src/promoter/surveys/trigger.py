@@ -65,26 +65,28 @@ class SurveyTrigger:
         self._clock = clock
         self._ttl = campaign_ttl
         self._monotonic = monotonic
-        self._campaigns: dict[int, tuple[float, list[Campaign]]] = {}
+        self._campaigns: dict[int, tuple[float, list[Campaign], str]] = {}
 
-    def _active(self, conn: Connection, organization_id: int) -> list[Campaign]:
+    def _active(self, conn: Connection, organization_id: int) -> tuple[list[Campaign], str]:
+        """The organization's active Segment campaigns and its time zone, cached."""
         now = self._monotonic()
         cached = self._campaigns.get(organization_id)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return cached[1], cached[2]
         active = [
             c
             for c in list_campaigns(conn, organization_id=organization_id, status="active")
             if c.kind == "segment"
         ]
+        org_zone = _organization_zone(conn, organization_id)
         if len(self._campaigns) > 10_000:
             self._campaigns.clear()
-        self._campaigns[organization_id] = (now + self._ttl, active)
-        return active
+        self._campaigns[organization_id] = (now + self._ttl, active, org_zone)
+        return active, org_zone
 
     def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> dict[int, str]:
         organization_id = tracks[0].organization_id
-        active = self._active(conn, organization_id)
+        active, org_zone = self._active(conn, organization_id)
         by_name: dict[str, list[Campaign]] = {}
         for name in {t.name for t in tracks}:
             by_name[name] = [c for c in active if c.triggered_by(name)]
@@ -97,7 +99,6 @@ class SurveyTrigger:
         people = _load_contacts(conn, ids)
         since = now - history_window(c.throttle_days for c in active)
         history = _load_history(conn, organization_id, ids, since)
-        org_zone = _organization_zone(conn, organization_id)
         notes: dict[int, str] = {}
         scheduled: list[dict[str, object]] = []
         for track in relevant:
