@@ -41,14 +41,20 @@ from scratch_postgres import postgres_database, postgres_version
 from sqlalchemy import func, select
 
 from promoter.config import Settings
-from promoter.delivery.render import OutgoingEmail, SurveyEmail, TemplateView
+from promoter.delivery.render import OutgoingEmail, SurveyEmail
 from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.orgs.service import create_organization
 from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
-from promoter.storage.tables import campaigns, contacts, deliveries, email_templates, surveys
+from promoter.storage.tables import contacts, deliveries, surveys
+from promoter.surveys.joins import (
+    TEMPLATE_COLUMNS,
+    display_name,
+    surveys_with_templates,
+    template_view,
+)
 
 TARGET_RATIO = 0.5
 HOST = "127.0.0.1"
@@ -272,30 +278,14 @@ def first_email(database: Database, services: Services) -> OutgoingEmail:
                 contacts.c.email,
                 contacts.c.first_name,
                 contacts.c.last_name,
-                email_templates.c.subject,
-                email_templates.c.from_name,
-                email_templates.c.reply_to,
-                email_templates.c.intro_message,
-                email_templates.c.brand_name,
-                email_templates.c.language,
-                email_templates.c.logo_url,
+                *TEMPLATE_COLUMNS,
             )
-            .join(contacts, contacts.c.id == surveys.c.contact_id)
-            .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
-            .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+            .select_from(surveys_with_templates())
             .order_by(surveys.c.id)
             .limit(1)
         ).one()
-    name = " ".join(p for p in (row.first_name, row.last_name) if p) or None
-    template = TemplateView(
-        row.subject,
-        row.from_name,
-        row.reply_to,
-        row.intro_message,
-        row.brand_name,
-        row.language,
-        row.logo_url,
-    )
+    name = display_name(row.first_name, row.last_name)
+    template = template_view(row)
     return services.renderer().render(SurveyEmail(row.email, name, row.token, False), template)
 
 

@@ -21,9 +21,14 @@ from promoter.storage.tables import (
     campaigns,
     contacts,
     deliveries,
-    email_templates,
     responses,
     surveys,
+)
+from promoter.surveys.joins import (
+    TEMPLATE_COLUMNS,
+    display_name,
+    surveys_with_templates,
+    template_view,
 )
 
 
@@ -92,18 +97,11 @@ def claim_due(
             campaigns.c.forward_email,
             responses.c.score,
             responses.c.comment,
-            email_templates.c.subject,
-            email_templates.c.from_name,
-            email_templates.c.reply_to,
-            email_templates.c.intro_message,
-            email_templates.c.brand_name,
-            email_templates.c.language,
-            email_templates.c.logo_url,
+            *TEMPLATE_COLUMNS,
         )
-        .join(surveys, surveys.c.id == deliveries.c.survey_id)
-        .join(contacts, contacts.c.id == surveys.c.contact_id)
-        .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
-        .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+        .select_from(
+            deliveries.join(surveys_with_templates(), surveys.c.id == deliveries.c.survey_id)
+        )
         .outerjoin(responses, responses.c.survey_id == surveys.c.id)
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.due_at, deliveries.c.id)
@@ -111,7 +109,7 @@ def claim_due(
     claimed: list[Claimed] = []
     stale: list[int] = []
     for r in rows:
-        name = " ".join(p for p in (r.first_name, r.last_name) if p) or None
+        name = display_name(r.first_name, r.last_name)
         if r.kind == FORWARD:
             if r.score is None or not r.forward_email:
                 stale.append(r.id)
@@ -138,15 +136,7 @@ def claim_due(
                 kind=r.kind,
                 attempts=r.attempts,
                 email=SurveyEmail(r.email, name, r.token, reminder=r.kind == "reminder"),
-                template=TemplateView(
-                    r.subject,
-                    r.from_name,
-                    r.reply_to,
-                    r.intro_message,
-                    r.brand_name,
-                    r.language,
-                    r.logo_url,
-                ),
+                template=template_view(r),
                 reminder_days=r.reminder_days,
                 feedback=note,
             )

@@ -21,6 +21,7 @@ from promoter.storage.tables import (
     responses,
     surveys,
 )
+from promoter.surveys.joins import surveys_with_templates
 
 MAX_COMMENT_LENGTH = 5000
 
@@ -63,9 +64,7 @@ def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
             responses.c.score,
             responses.c.comment,
         )
-        .join(contacts, contacts.c.id == surveys.c.contact_id)
-        .join(campaigns, campaigns.c.id == surveys.c.campaign_id)
-        .join(email_templates, email_templates.c.id == campaigns.c.email_template_id)
+        .select_from(surveys_with_templates())
         .outerjoin(responses, responses.c.survey_id == surveys.c.id)
         .where(surveys.c.token == token)
     ).one_or_none()
