@@ -104,3 +104,87 @@ def _scratch_database(backend: str, tmp_path: Path, database_url: str) -> Iterat
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from promoter.orgs.service import create_organization
+    from promoter.storage.tables import (
+        campaigns,
+        contacts,
+        response_attributes,
+        responses,
+        surveys,
+    )
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        upgrade(scratch.engine, "0002")
+        with scratch.engine.begin() as conn:
+            org, _ = create_organization(conn, name="Old")
+            campaign_id = conn.execute(select(campaigns.c.id)).scalar_one()
+            contact_id = conn.execute(
+                insert(contacts)
+                .values(
+                    organization_id=org.id,
+                    user_id="u",
+                    email="u@example.com",
+                    email_key="u@example.com",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(contacts.c.id)
+            ).scalar_one()
+            survey_id = conn.execute(
+                insert(surveys)
+                .values(
+                    organization_id=org.id,
+                    campaign_id=campaign_id,
+                    contact_id=contact_id,
+                    status="answered",
+                    token="t",
+                    attributes={},
+                    scheduled_at=now,
+                    created_at=now,
+                )
+                .returning(surveys.c.id)
+            ).scalar_one()
+            conn.execute(
+                insert(responses).values(
+                    organization_id=org.id,
+                    survey_id=survey_id,
+                    campaign_id=campaign_id,
+                    contact_id=contact_id,
+                    score=9,
+                    contact_snapshot={
+                        "plan": "Pro",
+                        "seats": 12,
+                        "trial": False,
+                        "renewal": "2026-05-01T00:00:00Z",
+                        "tags": ["a"],
+                    },
+                    survey_attributes={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            typed = {
+                row.name: (row.value_type, row.value_text, row.value_number, row.value_date)
+                for row in conn.execute(select(response_attributes))
+            }
+        assert typed == {
+            "plan": ("string", "Pro", None, None),
+            "seats": ("number", "12", 12.0, None),
+            "trial": ("boolean", "false", 0.0, None),
+            "renewal": ("date", "2026-05-01T00:00:00Z", None, datetime(2026, 5, 1, tzinfo=UTC)),
+            "tags": ("list", '["a"]', None, None),
+        }
+        command.downgrade(alembic_config(scratch.engine), "0002")
+        upgrade(scratch.engine)

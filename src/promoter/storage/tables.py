@@ -301,6 +301,60 @@ responses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("comment_updated_at", UTCDateTime, nullable=True),
-    Index("ix_responses_org_created", "organization_id", "created_at"),
+    #: Covers the analytics scan: a window of one organization's responses, no table reads.
+    Index(
+        "ix_responses_org_created_covering",
+        "organization_id",
+        "created_at",
+        "campaign_id",
+        "score",
+        "contact_id",
+    ),
     Index("ix_responses_contact", "contact_id"),
+)
+
+
+#: The contact's typed attributes when it answered (``responses.contact_snapshot``, typed
+#: like ``contact_attributes``), so analytics filters the snapshot as it filters contacts.
+response_attributes = Table(
+    "response_attributes",
+    metadata,
+    Column("response_id", BigId, ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("value_type", String(8), nullable=False),
+    Column("value_text", Text, nullable=True),
+    Column("value_number", Float, nullable=True),
+    Column("value_date", UTCDateTime, nullable=True),
+    Index("ix_response_attributes_org_name_text", "organization_id", "name", "value_text"),
+)
+
+#: Labels the team puts on feedback.
+response_tags = Table(
+    "response_tags",
+    metadata,
+    Column("response_id", BigId, ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_response_tags_org_tag", "organization_id", "tag"),
+)
+
+#: Saved segments: a named analytics filter.
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("filter", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "name", name="uq_segments_org_name"),
 )

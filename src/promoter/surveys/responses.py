@@ -9,18 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, literal, select, update
 
 from promoter.contacts.service import attributes_of
 from promoter.delivery.outbox import cancel_pending
 from promoter.storage.tables import (
     campaigns,
+    contact_attributes,
     contacts,
     deliveries,
     email_templates,
+    response_attributes,
     responses,
     surveys,
 )
+from promoter.storage.types import BigId
 from promoter.surveys.joins import surveys_with_templates
 
 MAX_COMMENT_LENGTH = 5000
@@ -92,14 +95,21 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
     snapshot = attributes_of(conn, [survey.contact_id])[survey.contact_id]
-    updated = conn.execute(
-        update(responses)
-        .where(responses.c.survey_id == survey.survey_id)
-        .values(score=score, contact_snapshot=snapshot, updated_at=now)
-    )
-    if updated.rowcount == 0:
-        _forward_later(conn, survey, now)
+    response_id = conn.execute(
+        select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+    ).scalar()
+    if response_id is not None:
         conn.execute(
+            update(responses)
+            .where(responses.c.id == response_id)
+            .values(score=score, contact_snapshot=snapshot, updated_at=now)
+        )
+        conn.execute(
+            delete(response_attributes).where(response_attributes.c.response_id == response_id)
+        )
+    else:
+        _forward_later(conn, survey, now)
+        inserted = conn.execute(
             insert(responses).values(
                 organization_id=survey.organization_id,
                 survey_id=survey.survey_id,
@@ -111,7 +121,10 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
                 created_at=now,
                 updated_at=now,
             )
-        )
+        ).inserted_primary_key
+        assert inserted is not None
+        response_id = inserted[0]
+    _copy_snapshot(conn, response_id=response_id, contact_id=survey.contact_id)
     conn.execute(
         update(surveys)
         .where(surveys.c.id == survey.survey_id)
@@ -125,6 +138,33 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
             deliveries.c.status == "pending",
         )
         .values(status="cancelled", claimed_until=None)
+    )
+
+
+def _copy_snapshot(conn: Connection, *, response_id: int, contact_id: int) -> None:
+    """The typed snapshot that analytics filters: the contact's attributes, copied."""
+    source = contact_attributes.c
+    conn.execute(
+        insert(response_attributes).from_select(
+            [
+                "response_id",
+                "name",
+                "organization_id",
+                "value_type",
+                "value_text",
+                "value_number",
+                "value_date",
+            ],
+            select(
+                literal(response_id, BigId),
+                source.name,
+                source.organization_id,
+                source.value_type,
+                source.value_text,
+                source.value_number,
+                source.value_date,
+            ).where(source.contact_id == contact_id),
+        )
     )
 
 

@@ -29,7 +29,7 @@ _ATTRIBUTE_PARAM = re.compile(r"^attributes\[(.+)\]$")
 T = TypeVar("T")
 
 
-def _organization(request: Request, services: ServicesDep) -> Organization:
+def organization_from_token(request: Request, services: ServicesDep) -> Organization:
     key = key_from_authorization(request.headers.get("authorization"))
     org = services.keys.organization(key) if key else None
     if org is None:
@@ -41,14 +41,14 @@ def _organization(request: Request, services: ServicesDep) -> Organization:
     return org
 
 
-OrgDep = Annotated[Organization, Depends(_organization)]
+OrgDep = Annotated[Organization, Depends(organization_from_token)]
 MAX_ID = 2**63 - 1
 PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
 ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="contact id")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
 
 
-def _paginated(
+def paginated(
     request: Request, services: ServicesDep, total: int, page: Page, results: list[Any]
 ) -> dict[str, Any]:
     """Promoter's page shape; links use PROMOTER_BASE_URL, never the request's Host."""
@@ -83,7 +83,7 @@ def _contact_json(services: ServicesDep, contact: Contact) -> dict[str, Any]:
     }
 
 
-async def _read(services: ServicesDep, fn: Callable[..., T], **kwargs: Any) -> T:
+async def read(services: ServicesDep, fn: Callable[..., T], **kwargs: Any) -> T:
     def run() -> T:
         with services.database.read() as conn:
             return fn(conn, **kwargs)
@@ -114,15 +114,13 @@ async def contacts_list(
         email=email, user_id=user_id, list_id=contact_list, status=status, attributes=attributes
     )
     paging = Page(page, page_size)
-    total, found = await _read(
-        services, list_contacts, organization_id=org.id, flt=flt, page=paging
-    )
+    total, found = await read(services, list_contacts, organization_id=org.id, flt=flt, page=paging)
     results = [_contact_json(services, c) for c in found]
-    return JSONResponse(_paginated(request, services, total, paging, results))
+    return JSONResponse(paginated(request, services, total, paging, results))
 
 
 async def _contact_or_404(services: ServicesDep, org: Organization, contact_id: int) -> Contact:
-    contact = await _read(services, get_contact, organization_id=org.id, contact_id=contact_id)
+    contact = await read(services, get_contact, organization_id=org.id, contact_id=contact_id)
     if contact is None:
         raise HTTPException(404, "Not found.")
     return contact
@@ -148,7 +146,7 @@ async def contacts_events(
 ) -> JSONResponse:
     await _contact_or_404(services, org, contact_id)
     paging = Page(page, page_size)
-    total, rows = await _read(
+    total, rows = await read(
         services,
         contact_events,
         organization_id=org.id,
@@ -156,7 +154,7 @@ async def contacts_events(
         page=paging,
         name=event,
     )
-    return JSONResponse(_paginated(request, services, total, paging, rows))
+    return JSONResponse(paginated(request, services, total, paging, rows))
 
 
 @router.get("/contacts/{contact_id}/orders/", summary="A contact's orders, newest first")
@@ -170,7 +168,7 @@ async def contacts_orders(
 ) -> JSONResponse:
     await _contact_or_404(services, org, contact_id)
     paging = Page(page, page_size)
-    total, rows = await _read(
+    total, rows = await read(
         services, contact_orders, organization_id=org.id, contact_id=contact_id, page=paging
     )
-    return JSONResponse(_paginated(request, services, total, paging, rows))
+    return JSONResponse(paginated(request, services, total, paging, rows))

@@ -1,0 +1,384 @@
+"""The filter language: attribute, behaviour and order conditions joined by and/or/not.
+
+A filter is a JSON expression (see docs/analytics.md)::
+
+    {"and": [
+        {"attribute": "company.plan", "op": "in", "value": ["Premium", "Pro"]},
+        {"not": {"attribute": "churned", "op": "eq", "value": true}},
+        {"event": "Order Completed", "min_count": 2, "within_days": 90,
+         "where": [{"property": "total", "op": "gt", "value": 100}]},
+        {"orders": "total", "op": "gte", "value": 500}
+    ]}
+
+Parsing checks everything a database would otherwise reject, and says where, so a bad
+filter is a clear 400 and never a failed query.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+import orjson
+
+from promoter.domain.attributes import MAX_NAME_LENGTH, typed_value
+from promoter.domain.errors import InvalidMessage
+from promoter.domain.timestamps import parse_timestamp
+
+Op = Literal[
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "contains",
+    "exists",
+    "missing",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "between",
+]
+OPS: tuple[Op, ...] = get_args(Op)
+ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "between"})
+
+#: Bounds that keep one filter a reasonable query.
+MAX_DEPTH = 12
+MAX_CONDITIONS = 100
+MAX_LIST = 1000
+MAX_DAYS = 36_600
+
+
+class FilterError(ValueError):
+    """A filter that cannot be run; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A comparison value in the form its attribute column holds.
+
+    ``text`` is the canonical text (what ``eq`` compares; ``12`` and ``12.0`` agree),
+    ``number`` is set for numbers, ``date`` for ISO-8601 dates.
+    """
+
+    text: str
+    number: float | None = None
+    date: datetime | None = None
+    boolean: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One operator and its operand(s): ``values`` for eq/ne/in/not_in/contains,
+    ``low``/``high`` for ordered comparisons (``between`` uses both; ``lt`` uses high...)."""
+
+    op: Op
+    values: tuple[Scalar, ...] = ()
+    low: Scalar | None = None
+    high: Scalar | None = None
+    kind: Literal["number", "date", "any"] = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeFilter:
+    name: str
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyFilter:
+    path: tuple[str, ...]
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Contacts with at least ``min_count`` events named ``name`` (in the window, matching
+    every property condition)."""
+
+    name: str
+    min_count: int = 1
+    within_days: int | None = None
+    where: tuple[PropertyFilter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """The contact's order count or total spent (``total``, else ``revenue``), compared."""
+
+    measure: Literal["count", "total"]
+    condition: Condition
+    within_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Expr
+
+
+Expr = AttributeFilter | EventFilter | OrderFilter | And | Or | Not
+
+
+def parse_filter(data: object) -> Expr:
+    """A filter from its JSON form (a mapping, or JSON text)."""
+    if isinstance(data, str | bytes):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise FilterError(f"filter is not valid JSON: {exc}") from None
+    counter = [0]
+    return _expr(data, "filter", 0, counter)
+
+
+def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
+    if depth > MAX_DEPTH:
+        raise FilterError(f"{where}: filters nest at most {MAX_DEPTH} levels")
+    if not isinstance(data, Mapping):
+        raise FilterError(f"{where}: expected an object, got {_kind(data)}")
+    keys = set(data)
+    for combinator, cls in (("and", And), ("or", Or)):
+        if combinator in data:
+            _only(data, {combinator}, where)
+            items = data[combinator]
+            if not isinstance(items, list) or not items:
+                raise FilterError(f"{where}.{combinator}: expected a non-empty list of filters")
+            return cls(
+                tuple(
+                    _expr(item, f"{where}.{combinator}[{i}]", depth + 1, counter)
+                    for i, item in enumerate(items)
+                )
+            )
+    if "not" in data:
+        _only(data, {"not"}, where)
+        return Not(_expr(data["not"], f"{where}.not", depth + 1, counter))
+    counter[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise FilterError(f"a filter has at most {MAX_CONDITIONS} conditions")
+    if "attribute" in data:
+        _only(data, {"attribute", "op", "value"}, where)
+        name = _name(data["attribute"], f"{where}.attribute")
+        return AttributeFilter(name, _condition(data, where, ordered_dates=True))
+    if "event" in data:
+        return _event(data, where)
+    if "orders" in data:
+        _only(data, {"orders", "op", "value", "within_days"}, where)
+        measure = data["orders"]
+        if measure not in ("count", "total"):
+            raise FilterError(f'{where}.orders: expected "count" or "total"')
+        condition = _condition(data, where, ordered_dates=False)
+        if condition.op not in ORDERED_OPS and condition.op not in ("eq", "ne", "in", "not_in"):
+            raise FilterError(f"{where}.op: {condition.op} does not apply to order {measure}")
+        if any(v.number is None for v in condition.values):
+            raise FilterError(f"{where}.value: order {measure} compares with numbers")
+        return OrderFilter(
+            measure,
+            condition,
+            _days(data.get("within_days"), f"{where}.within_days"),
+        )
+    expected = '"attribute", "event", "orders", "and", "or" or "not"'
+    got = ", ".join(sorted(map(str, keys))) or "nothing"
+    raise FilterError(f"{where}: expected one of {expected}; got {got}")
+
+
+def _event(data: Mapping[str, object], where: str) -> EventFilter | Not:
+    _only(data, {"event", "min_count", "within_days", "where", "did"}, where)
+    name = _name(data["event"], f"{where}.event")
+    min_count = data.get("min_count", 1)
+    if (
+        isinstance(min_count, bool)
+        or not isinstance(min_count, int)
+        or not 1 <= min_count <= 1_000_000_000
+    ):
+        raise FilterError(f"{where}.min_count: expected a whole number from 1 to 1000000000")
+    raw_where = data.get("where", [])
+    if not isinstance(raw_where, list):
+        raise FilterError(f"{where}.where: expected a list of property conditions")
+    if len(raw_where) > MAX_CONDITIONS:
+        raise FilterError(f"{where}.where: at most {MAX_CONDITIONS} property conditions")
+    properties = []
+    for i, item in enumerate(raw_where):
+        at = f"{where}.where[{i}]"
+        if not isinstance(item, Mapping):
+            raise FilterError(f"{at}: expected an object")
+        _only(item, {"property", "op", "value"}, at)
+        path = _name(item.get("property"), f"{at}.property")
+        if '"' in path or "\\" in path or any(not part for part in path.split(".")):
+            raise FilterError(f"{at}.property: expected a dotted path like total or address.city")
+        condition = _condition(item, at, ordered_dates=False)
+        raw = item.get("value")
+        if isinstance(raw, list) and (
+            condition.op in ("eq", "ne") or any(isinstance(v, list) for v in raw)
+        ):
+            raise FilterError(f"{at}.value: properties compare with text, numbers or booleans")
+        if condition.op in ORDERED_OPS and condition.kind != "number":
+            raise FilterError(f"{at}.value: property comparisons with {condition.op} need numbers")
+        properties.append(PropertyFilter(tuple(path.split(".")), condition))
+    result = EventFilter(
+        name,
+        min_count,
+        _days(data.get("within_days"), f"{where}.within_days"),
+        tuple(properties),
+    )
+    did = data.get("did", True)
+    if not isinstance(did, bool):
+        raise FilterError(f"{where}.did: expected true or false")
+    return result if did else Not(result)
+
+
+def _only(data: Mapping[str, object], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(map(str, data)) - allowed)
+    if unknown:
+        raise FilterError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FilterError(f"{where}: expected a non-empty name")
+    _no_nul(value, where)
+    if len(value) > MAX_NAME_LENGTH:
+        raise FilterError(f"{where}: names have at most {MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _days(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+        raise FilterError(f"{where}: expected a whole number of days from 1 to {MAX_DAYS}")
+    return value
+
+
+def _condition(data: Mapping[str, object], where: str, *, ordered_dates: bool) -> Condition:
+    op = data.get("op", "eq")
+    if op not in OPS:
+        raise FilterError(f"{where}.op: unknown operator {op!r}; expected one of {', '.join(OPS)}")
+    at = f"{where}.value"
+    if op in ("exists", "missing"):
+        if "value" in data:
+            raise FilterError(f"{at}: {op} takes no value")
+        return Condition(op)
+    if "value" not in data:
+        raise FilterError(f"{at}: {op} needs a value")
+    value = data["value"]
+    if op in ("eq", "ne"):
+        return Condition(op, (scalar(value, at),))
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise FilterError(f"{at}: {op} needs a non-empty list")
+        if len(value) > MAX_LIST:
+            raise FilterError(f"{at}: at most {MAX_LIST} values")
+        return Condition(op, tuple(scalar(v, f"{at}[{i}]") for i, v in enumerate(value)))
+    if op == "contains":
+        if not isinstance(value, str) or not value:
+            raise FilterError(f"{at}: contains needs non-empty text")
+        _no_nul(value, at)
+        return Condition(op, (Scalar(text=value),))
+    if op == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise FilterError(f"{at}: between needs a list of two values [low, high]")
+        low = _ordered(value[0], f"{at}[0]", ordered_dates)
+        high = _ordered(value[1], f"{at}[1]", ordered_dates)
+        kind = _same_kind(low, high, at)
+        return Condition(op, low=low, high=high, kind=kind)
+    bound = _ordered(value, at, ordered_dates)
+    kind = "number" if bound.number is not None else "date"
+    if op in ("gt", "gte"):
+        return Condition(op, low=bound, kind=kind)
+    return Condition(op, high=bound, kind=kind)
+
+
+def _same_kind(low: Scalar, high: Scalar, where: str) -> Literal["number", "date"]:
+    if low.number is not None and high.number is not None:
+        return "number"
+    if low.date is not None and high.date is not None:
+        return "date"
+    raise FilterError(f"{where}: both bounds must be numbers, or both dates")
+
+
+def _ordered(value: object, where: str, dates: bool) -> Scalar:
+    """A bound for <, >, between: a number, a numeric string, or (where allowed) a date."""
+    if isinstance(value, str):
+        number = _number_text(value)
+        if number is not None:
+            value = number
+    parsed = scalar(value, where)
+    if parsed.number is not None and parsed.boolean is None:
+        return parsed
+    if dates and parsed.date is not None:
+        return parsed
+    expected = "a number or an ISO-8601 date" if dates else "a number"
+    raise FilterError(f"{where}: expected {expected}, got {_kind(value)}")
+
+
+def _number_text(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def scalar(value: object, where: str) -> Scalar:
+    """A JSON scalar as the attribute tables hold it (lists compare by their JSON text)."""
+    _no_nul(value, where)
+    if isinstance(value, dict):
+        raise FilterError(f"{where}: expected a value, got an object")
+    try:
+        typed = typed_value(value)
+    except InvalidMessage as exc:
+        raise FilterError(f"{where}: {exc}") from None
+    if typed is None or typed.text is None:
+        raise FilterError(f"{where}: null is not a value; use exists or missing")
+    if typed.type == "boolean":
+        return Scalar(text=typed.text, boolean=typed.number == 1)
+    if typed.type == "number":
+        return Scalar(text=typed.text, number=typed.number)
+    if typed.type == "date":
+        return Scalar(text=typed.text, date=typed.date)
+    return Scalar(text=typed.text)
+
+
+def _no_nul(value: object, where: str) -> None:
+    """Text with NUL characters cannot be stored, so it can match nothing: a mistake."""
+    if isinstance(value, str) and "\x00" in value:
+        raise FilterError(f"{where}: text must not contain NUL characters")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item, where)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text" if parse_timestamp(value) is None else "a date"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def conjunction(*exprs: Expr | None) -> Expr | None:
+    """All the given filters (``None`` ones left out)."""
+    present = tuple(e for e in exprs if e is not None)
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else And(present)

@@ -1,0 +1,92 @@
+"""NPS arithmetic: categories, the score, and its 95% margin of error (adjusted Wald)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+ScoreType = Literal["promoter", "passive", "detractor"]
+SCORE_TYPES: tuple[ScoreType, ...] = ("promoter", "passive", "detractor")
+SCORE_RANGES: dict[ScoreType, tuple[int, int]] = {
+    "promoter": (9, 10),
+    "passive": (7, 8),
+    "detractor": (0, 6),
+}
+
+#: z for a two-sided 95% interval.
+Z95 = 1.959963984540054
+
+
+def score_type(score: int) -> ScoreType:
+    if score >= 9:
+        return "promoter"
+    return "passive" if score >= 7 else "detractor"
+
+
+def margin_of_error(promoters: int, detractors: int, responses: int) -> float | None:
+    """The 95% margin of error of the NPS, in points, by the adjusted-Wald method.
+
+    n' = n + 3, p' = (P + 3/4) / n', d' = (D + 3/4) / n',
+    margin = z * sqrt((p' + d' - (p' - d')^2) / n') * 100.
+    """
+    if responses <= 0:
+        return None
+    n = responses + 3
+    p = (promoters + 0.75) / n
+    d = (detractors + 0.75) / n
+    variance = p + d - (p - d) ** 2
+    return Z95 * math.sqrt(variance / n) * 100
+
+
+@dataclass(frozen=True, slots=True)
+class NpsSummary:
+    """Counts, percents, the score and its margin for one set of responses."""
+
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+
+    @classmethod
+    def of(cls, responses: int, promoters: int, detractors: int) -> NpsSummary:
+        return cls(responses, promoters, responses - promoters - detractors, detractors)
+
+    @classmethod
+    def from_distribution(cls, distribution: list[int]) -> NpsSummary:
+        return cls(
+            sum(distribution),
+            sum(distribution[9:]),
+            sum(distribution[7:9]),
+            sum(distribution[:7]),
+        )
+
+    def percent(self, count: int) -> float | None:
+        return None if self.responses == 0 else 100.0 * count / self.responses
+
+    @property
+    def nps(self) -> float | None:
+        if self.responses == 0:
+            return None
+        return 100.0 * (self.promoters - self.detractors) / self.responses
+
+    @property
+    def margin(self) -> float | None:
+        return margin_of_error(self.promoters, self.detractors, self.responses)
+
+    def to_json(self) -> dict[str, object]:
+        margin = self.margin
+        nps = self.nps
+        return {
+            "nps": nps,
+            "margin_of_error": margin,
+            "confidence_interval": (
+                None
+                if nps is None or margin is None
+                else [max(-100.0, nps - margin), min(100.0, nps + margin)]
+            ),
+            "responses": self.responses,
+            "promoters": {"count": self.promoters, "percent": self.percent(self.promoters)},
+            "passives": {"count": self.passives, "percent": self.percent(self.passives)},
+            "detractors": {"count": self.detractors, "percent": self.percent(self.detractors)},
+        }

@@ -1,0 +1,201 @@
+"""A small random program of contacts, events, orders and responses, built through the
+real write paths (ingestion, survey answers), for comparing analytics with a reference."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from promoter.campaigns import service as campaigns
+from promoter.campaigns.models import CampaignSettings
+from promoter.domain.messages import Envelope
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.service import Ingestor
+from promoter.storage.engine import Database
+from promoter.storage.tables import contacts, response_tags, responses, surveys
+from promoter.surveys.responses import find_survey, record_comment, record_score
+
+NOW = datetime(2026, 6, 30, 15, 0, tzinfo=UTC)
+
+PLANS = ["Free", "Pro", "Premium", "Enterprise", "premium"]
+COUNTRIES = ["DE", "FR", "US", "GB", "Österreich"]
+EVENTS = ["Order Completed", "Viewed Page", "Signed Up"]
+TAGS = ["bug", "pricing", "praise"]
+NAMES = ["plan", "country", "seats", "mrr", "trial", "renewal", "company.size", "labels"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    organization_id: int
+    campaign_ids: list[int]
+    user_ids: list[str]
+
+
+def _traits(rng: random.Random) -> dict[str, Any]:
+    traits: dict[str, Any] = {}
+    if rng.random() < 0.9:
+        traits["plan"] = rng.choice(PLANS)
+    if rng.random() < 0.8:
+        traits["country"] = rng.choice(COUNTRIES)
+    if rng.random() < 0.8:
+        traits["seats"] = rng.choice([1, 2, 5, 10, 10.5, 50])
+    if rng.random() < 0.7:
+        traits["mrr"] = rng.choice([0, 9.5, 49, 99.25, 500, 1200])
+    if rng.random() < 0.7:
+        traits["trial"] = rng.random() < 0.5
+    if rng.random() < 0.6:
+        day = rng.randrange(0, 400)
+        traits["renewal"] = (NOW - timedelta(days=200) + timedelta(days=day)).isoformat()
+    if rng.random() < 0.5:
+        traits["company"] = {"size": rng.choice(["small", "large", "10"])}
+    if rng.random() < 0.3:
+        traits["labels"] = rng.sample(["a", "b", "c"], rng.randint(1, 2))
+    if rng.random() < 0.1:
+        traits["seats"] = str(rng.choice([5, 10]))  # a number sent as text
+    return traits
+
+
+def _properties(rng: random.Random, event: str) -> dict[str, Any]:
+    if event == "Order Completed":
+        props: dict[str, Any] = {"currency": rng.choice(["USD", "EUR"])}
+        if rng.random() < 0.8:
+            props["total"] = rng.choice([5, 20.5, 99.75, 100, 150, 400.25])
+        else:
+            props["revenue"] = rng.choice([10, 120])
+        if rng.random() < 0.3:
+            props["coupon"] = {"code": rng.choice(["SPRING", "VIP"]), "first": rng.random() < 0.5}
+        return props
+    return {"path": rng.choice(["/", "/pricing", "/docs"]), "repeat": rng.random() < 0.5}
+
+
+def build(
+    database: Database,
+    organization_id: int,
+    rng: random.Random,
+    *,
+    contacts_count: int = 24,
+    responses_count: int = 80,
+) -> Dataset:
+    ingestor = Ingestor()
+
+    def send(messages: list[dict[str, Any]], at: datetime) -> None:
+        results = ingest_messages(
+            database=database,
+            ingestor=ingestor,
+            organization_id=organization_id,
+            messages=messages,
+            envelope=Envelope(received_at=at),
+            allowed=TRACKING_API_TYPES,
+        )
+        assert all(r.status == "accepted" for r in results), results
+
+    with database.write() as conn:
+        template_id = campaigns.list_campaigns(conn, organization_id=organization_id)[
+            0
+        ].email_template_id
+        second = campaigns.create_campaign(
+            conn,
+            organization_id=organization_id,
+            settings=CampaignSettings(name="Second", kind="manual"),
+            template_id=template_id,
+        )
+        campaign_ids = [
+            c.id for c in campaigns.list_campaigns(conn, organization_id=organization_id)
+        ]
+    assert second.id in campaign_ids
+    user_ids = [f"user-{i}" for i in range(contacts_count)]
+    start = NOW - timedelta(days=120)
+    send(
+        [
+            {
+                "type": "identify",
+                "userId": u,
+                "traits": {"email": f"{u}@example.com", "name": f"User {u}", **_traits(rng)},
+                "timestamp": start.isoformat(),
+            }
+            for u in user_ids
+        ],
+        start,
+    )
+    tracks = []
+    for _ in range(contacts_count * 3):
+        event = rng.choice(EVENTS)
+        at = NOW - timedelta(days=rng.uniform(0, 200))
+        tracks.append(
+            {
+                "type": "track",
+                "userId": rng.choice(user_ids),
+                "event": event,
+                "properties": _properties(rng, event),
+                "timestamp": at.isoformat(),
+            }
+        )
+    send(tracks, NOW)
+    times = sorted(NOW - timedelta(days=rng.uniform(0, 110)) for _ in range(responses_count))
+    for at in times:
+        user = rng.choice(user_ids)
+        if rng.random() < 0.3:  # attributes change between answers: snapshot != current
+            traits = {"email": f"{user}@example.com", **_traits(rng)}
+            send([{"type": "identify", "userId": user, "traits": traits}], at)
+        _answer(database, organization_id, rng, user, rng.choice(campaign_ids), at)
+    return Dataset(organization_id, campaign_ids, user_ids)
+
+
+def _answer(
+    database: Database,
+    organization_id: int,
+    rng: random.Random,
+    user_id: str,
+    campaign_id: int,
+    at: datetime,
+) -> None:
+    with database.write() as conn:
+        contact_id = conn.execute(
+            select(contacts.c.id).where(
+                contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
+            )
+        ).scalar_one()
+        token = secrets.token_hex(16)
+        conn.execute(
+            insert(surveys).values(
+                organization_id=organization_id,
+                campaign_id=campaign_id,
+                contact_id=contact_id,
+                status="sent",
+                token=token,
+                attributes={},
+                scheduled_at=at,
+                sent_at=at,
+                created_at=at,
+            )
+        )
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        record_score(conn, survey, score=rng.randint(0, 10), now=at)
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        if rng.random() < 0.5:
+            comment = rng.choice(["Great", "too expensive", "", "  ", "=SUM(A1) slow"])
+            record_comment(conn, survey, comment=comment, now=at)
+        response_id = conn.execute(
+            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+        ).scalar_one()
+        if rng.random() < 0.3:
+            conn.execute(
+                update(responses).where(responses.c.id == response_id).values(status="CLOSED")
+            )
+        for tag in TAGS:
+            if rng.random() < 0.25:
+                conn.execute(
+                    insert(response_tags).values(
+                        response_id=response_id,
+                        tag=tag,
+                        organization_id=organization_id,
+                        created_at=at,
+                    )
+                )
