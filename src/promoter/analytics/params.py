@@ -117,14 +117,25 @@ def compact_filter(items: Iterable[tuple[str, str | None, str]]) -> Expr | None:
     """``attributes[plan]=Premium`` (repeat for "any of"), ``attributes[mrr][gte]=100``,
     ``attributes[plan][in]=Pro,Premium``, ``attributes[mrr][between]=10,100``,
     ``attributes[churned][missing]``: all of them must hold."""
+    data = compact_json(items)
+    if data is None:
+        return None
+    try:
+        return parse_filter(data)
+    except FilterError as exc:
+        raise FilterError(f"attributes: {exc}") from None
+
+
+def compact_json(items: Iterable[tuple[str, str | None, str]]) -> dict[str, Any] | None:
+    """The JSON filter that (name, op, text value) conditions stand for."""
     equal: dict[str, list[str]] = {}
     conditions: list[dict[str, Any]] = []
     for name, op, raw in items:
-        where = f"attributes[{name}]" + (f"[{op}]" if op else "")
         if op is None or op == "eq":
             equal.setdefault(name, []).append(raw)
             continue
         if op not in OPS:
+            where = f"attributes[{name}][{op}]"
             raise FilterError(f"{where}: unknown operator; expected one of {', '.join(OPS)}")
         condition: dict[str, Any] = {"attribute": name, "op": op}
         if op in ("in", "not_in", "between"):
@@ -139,10 +150,7 @@ def compact_filter(items: Iterable[tuple[str, str | None, str]]) -> Expr | None:
             conditions.append({"attribute": name, "op": "in", "value": values})
     if not conditions:
         return None
-    try:
-        return parse_filter(conditions[0] if len(conditions) == 1 else {"and": conditions})
-    except FilterError as exc:
-        raise FilterError(f"attributes: {exc}") from None
+    return conditions[0] if len(conditions) == 1 else {"and": conditions}
 
 
 def parse_where(text: str) -> tuple[str, str | None, str]:

@@ -1,4 +1,5 @@
-"""The ``promoter`` command: serve, migrate, manage organizations, keys and campaigns."""
+"""The ``promoter`` command: serve, migrate, manage organizations, keys and campaigns,
+read the NPS."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from promoter.cli import admin, campaigns, serve
+    from promoter.cli import admin, analytics, campaigns, serve
 
     main.add_command(serve.serve)
     main.add_command(serve.worker)
@@ -22,6 +23,8 @@ def _register() -> None:
     main.add_command(admin.org)
     main.add_command(admin.key)
     main.add_command(campaigns.campaign)
+    main.add_command(analytics.nps_command, name="nps")
+    main.add_command(analytics.segment)
 
 
 _register()

@@ -1,0 +1,128 @@
+"""``promoter nps`` and ``promoter segment`` through click's runner, on both databases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from promoter.analytics.filters import parse_filter
+from promoter.analytics.query import NpsQuery
+from promoter.cli import main
+from promoter.storage.engine import Database
+from tests.analytics import reference
+from tests.analytics.dataset import NOW, build
+from tests.conftest import Org
+
+Run = Callable[..., str]
+WINDOW = [
+    "--since",
+    (NOW - timedelta(days=200)).date().isoformat(),
+    "--until",
+    NOW.date().isoformat(),
+]
+
+
+@pytest.fixture
+def run(database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+    monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
+def world(database: Database, org: Org) -> reference.World:
+    build(database, org.id, random.Random(11), contacts_count=16, responses_count=50)
+    with database.read() as conn:
+        return reference.load(conn, org.id)
+
+
+def want(world: reference.World, org: Org, flt: dict[str, object] | None = None) -> int:
+    midnight = NOW.replace(hour=0, minute=0)
+    query = NpsQuery(
+        organization_id=org.id,
+        where=None if flt is None else parse_filter(flt),
+        since=midnight - timedelta(days=200),
+        until=midnight + timedelta(days=1),
+    )
+    return len(reference.matching(world, query, NOW))
+
+
+def test_nps_json_agrees_with_brute_force(run: Run, org: Org, world: reference.World) -> None:
+    body = orjson.loads(run("nps", str(org.id), *WINDOW, "--json"))
+    assert body["responses"] == want(world, org) > 0
+    filtered = orjson.loads(
+        run(
+            "nps",
+            str(org.id),
+            *WINDOW,
+            "--where",
+            "plan=Pro|Premium",
+            "--where",
+            "seats>=5",
+            "--json",
+        )
+    )
+    flt = {
+        "and": [
+            {"attribute": "plan", "op": "in", "value": ["Pro", "Premium"]},
+            {"attribute": "seats", "op": "gte", "value": 5},
+        ]
+    }
+    assert filtered["responses"] == want(world, org, flt)
+    by_json = orjson.loads(
+        run("nps", str(org.id), *WINDOW, "--filter", orjson.dumps(flt).decode(), "--json")
+    )
+    assert by_json["responses"] == filtered["responses"]
+
+
+def test_nps_tables(run: Run, org: Org, world: reference.World) -> None:
+    out = run("nps", str(org.id), *WINDOW, "--by", "plan", "--top", "2", "--trend", "month")
+    lines = out.splitlines()
+    assert lines[1].split()[:3] == ["NPS", "margin", "responses"]
+    assert str(want(world, org)) in lines[3]
+    assert any(line.startswith("plan ") for line in lines)
+    assert any(line.startswith("(other)") for line in lines)
+    assert any(line.startswith("from (UTC)") for line in lines)
+    assert "response rate" in out
+
+
+def test_export_and_segments(run: Run, org: Org, world: reference.World) -> None:
+    exported = run("nps", str(org.id), *WINDOW, "--where", "plan!=Free", "--export", "-")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == want(world, org, {"attribute": "plan", "op": "ne", "value": "Free"})
+    assert "attributes.plan" in rows[0]
+
+    assert "segment 1: Paying" in run(
+        "segment", "create", str(org.id), "Paying", "--where", "plan!=Free", "--where", "mrr>0"
+    )
+    assert "Paying" in run("segment", "list", str(org.id))
+    shown = orjson.loads(run("segment", "show", str(org.id), "Paying"))
+    assert shown["filter"]["and"][1] == {"attribute": "mrr", "op": "gt", "value": "0"}
+    via_segment = orjson.loads(run("nps", str(org.id), *WINDOW, "--segment", "Paying", "--json"))
+    assert via_segment["responses"] == want(world, org, shown["filter"])
+    run("segment", "create", str(org.id), "Paying", "--where", "plan=Pro", code=1)
+    assert "deleted segment" in run("segment", "delete", str(org.id), "Paying")
+    assert "no segments" in run("segment", "list", str(org.id))
+
+
+def test_bad_input_is_a_usage_error(run: Run, org: Org) -> None:
+    assert "expected NAME=VALUE" in run("nps", str(org.id), "--where", "plan", code=2)
+    assert "not valid JSON" in run("nps", str(org.id), "--filter", "{", code=2)
+    assert "number or an ISO-8601 date" in run("nps", str(org.id), "--where", "plan>x", code=2)
+    assert "since" in run("nps", str(org.id), "--since", "last week", code=2)
+    assert "no segment" in run("nps", str(org.id), "--segment", "nope", code=2)
+    assert "no organization with id 999" in run("nps", "999", code=1)
+    assert "either" in run("segment", "create", str(org.id), "X", code=2)
