@@ -69,6 +69,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(services.analytics.close)
             services.database.dispose()
 
     app = FastAPI(

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `promoter serve` binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `promoter serve` binds to.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    analytics_cache: bool = Field(
+        default=True,
+        description="Keep each organization's responses as columns in memory for fast NPS "
+        "questions (loaded in the background on first use).",
+    )
     dedup_retention_hours: int = Field(
         default=72,
         ge=24,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.config import Settings
 from promoter.delivery.mailers import mailer_from_url
 from promoter.delivery.render import EmailRenderer
@@ -24,6 +25,7 @@ class Services:
     database: Database
     ingestor: Ingestor
     keys: KeyCache
+    analytics: Analytics
     _signer: list[TokenSigner] = field(default_factory=list, repr=False)
     _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -67,4 +69,5 @@ class Services:
             database=database,
             ingestor=Ingestor([SurveyTrigger()]),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
+            analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
         )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings
@@ -17,7 +17,8 @@ from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, response_tags, responses, surveys
+from promoter.storage.tables import contacts, responses, surveys
+from promoter.surveys.followup import add_tags, set_status
 from promoter.surveys.responses import find_survey, record_comment, record_score
 
 NOW = datetime(2026, 6, 30, 15, 0, tzinfo=UTC)
@@ -160,42 +161,56 @@ def _answer(
                 contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
             )
         ).scalar_one()
-        token = secrets.token_hex(16)
-        conn.execute(
-            insert(surveys).values(
-                organization_id=organization_id,
-                campaign_id=campaign_id,
-                contact_id=contact_id,
-                status="sent",
-                token=token,
-                attributes={},
-                scheduled_at=at,
-                sent_at=at,
-                created_at=at,
-            )
+        token, response_id = answer_survey(
+            conn, organization_id, contact_id, campaign_id, rng.randint(0, 10), at
         )
-        survey = find_survey(conn, token=token)
-        assert survey is not None
-        record_score(conn, survey, score=rng.randint(0, 10), now=at)
         survey = find_survey(conn, token=token)
         assert survey is not None
         if rng.random() < 0.5:
             comment = rng.choice(["Great", "too expensive", "", "  ", "=SUM(A1) slow"])
             record_comment(conn, survey, comment=comment, now=at)
-        response_id = conn.execute(
-            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
-        ).scalar_one()
         if rng.random() < 0.3:
-            conn.execute(
-                update(responses).where(responses.c.id == response_id).values(status="CLOSED")
+            set_status(
+                conn,
+                organization_id=organization_id,
+                response_id=response_id,
+                status="CLOSED",
+                now=at,
             )
-        for tag in TAGS:
-            if rng.random() < 0.25:
-                conn.execute(
-                    insert(response_tags).values(
-                        response_id=response_id,
-                        tag=tag,
-                        organization_id=organization_id,
-                        created_at=at,
-                    )
-                )
+        tags = [tag for tag in TAGS if rng.random() < 0.25]
+        if tags:
+            add_tags(
+                conn, organization_id=organization_id, response_id=response_id, tags=tags, now=at
+            )
+
+
+def answer_survey(
+    conn: Connection,
+    organization_id: int,
+    contact_id: int,
+    campaign_id: int,
+    score: int,
+    at: datetime,
+) -> tuple[str, int]:
+    """A survey sent to the contact at ``at`` and answered then: its token and response."""
+    token = secrets.token_hex(16)
+    conn.execute(
+        insert(surveys).values(
+            organization_id=organization_id,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            status="sent",
+            token=token,
+            attributes={},
+            scheduled_at=at,
+            sent_at=at,
+            created_at=at,
+        )
+    )
+    survey = find_survey(conn, token=token)
+    assert survey is not None
+    record_score(conn, survey, score=score, now=at)
+    response_id = conn.execute(
+        select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+    ).scalar_one()
+    return token, int(response_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -69,12 +70,7 @@ def breakdown(
     """Rows for the ``top`` most frequent values (the rest summed as OTHER, contacts
     without the attribute as MISSING); with ``edges``, one row per numeric bucket
     [edge, next edge), plus below the first and from the last (non-numbers are OTHER)."""
-    if not 1 <= top <= MAX_TOP:
-        raise BreakdownError(f"top is from 1 to {MAX_TOP}")
-    if edges is not None and (
-        not 1 <= len(edges) <= MAX_EDGES or any(b <= a for a, b in itertools.pairwise(edges))
-    ):
-        raise BreakdownError(f"bucket edges are 1 to {MAX_EDGES} increasing numbers")
+    check(top, edges)
     found = matching(scope)
     if scope.query.attributes == "snapshot":
         table: Any = response_attributes
@@ -95,9 +91,20 @@ def breakdown(
         .group_by(group)
     ).all()
     summaries = {value: NpsSummary.of(n, p, d) for value, n, p, d in rows}
-    total = _sum(summaries.values())
-    result = _top(summaries, top) if edges is None else _buckets(summaries, list(edges))
-    return Breakdown(by, _sorted(result, sort), total)
+    total = total_of(summaries.values())
+    result = top_rows(summaries, top) if edges is None else bucket_rows(summaries, list(edges))
+    return Breakdown(by, sorted_rows(result, sort), total)
+
+
+def check(top: int, edges: Sequence[float] | None) -> None:
+    if not 1 <= top <= MAX_TOP:
+        raise BreakdownError(f"top is from 1 to {MAX_TOP}")
+    if edges is not None and (
+        not 1 <= len(edges) <= MAX_EDGES
+        or any(b <= a for a, b in itertools.pairwise(edges))
+        or not all(math.isfinite(e) for e in edges)
+    ):
+        raise BreakdownError(f"bucket edges are 1 to {MAX_EDGES} increasing numbers")
 
 
 def _bucket(table: Any, edges: Sequence[float]) -> Any:
@@ -111,7 +118,7 @@ def _bucket(table: Any, edges: Sequence[float]) -> Any:
     )
 
 
-def _top(summaries: dict[Any, NpsSummary], top: int) -> list[BreakdownRow]:
+def top_rows(summaries: dict[Any, NpsSummary], top: int) -> list[BreakdownRow]:
     present = sorted(
         ((value, s) for value, s in summaries.items() if value is not None),
         key=lambda item: (-item[1].responses, item[0]),
@@ -119,13 +126,13 @@ def _top(summaries: dict[Any, NpsSummary], top: int) -> list[BreakdownRow]:
     rows = [BreakdownRow(value, s) for value, s in present[:top]]
     rest = [s for _, s in present[top:]]
     if rest:
-        rows.append(BreakdownRow(OTHER, _sum(rest)))
+        rows.append(BreakdownRow(OTHER, total_of(rest)))
     if None in summaries:
         rows.append(BreakdownRow(MISSING, summaries[None]))
     return rows
 
 
-def _buckets(summaries: dict[Any, NpsSummary], edges: list[float]) -> list[BreakdownRow]:
+def bucket_rows(summaries: dict[Any, NpsSummary], edges: list[float]) -> list[BreakdownRow]:
     rows = []
     bounds: list[float | None] = [None, *edges, None]
     for index in range(len(edges) + 1):
@@ -150,14 +157,14 @@ def _label(low: float | None, high: float | None) -> str:
     return f"{text(low)} to < {text(high)}"
 
 
-def _sum(summaries: Any) -> NpsSummary:
+def total_of(summaries: Any) -> NpsSummary:
     n = p = d = 0
     for s in summaries:
         n, p, d = n + s.responses, p + s.promoters, d + s.detractors
     return NpsSummary.of(n, p, d)
 
 
-def _sorted(rows: list[BreakdownRow], sort: SortKey) -> list[BreakdownRow]:
+def sorted_rows(rows: list[BreakdownRow], sort: SortKey) -> list[BreakdownRow]:
     """Values first in the chosen order; OTHER and MISSING stay last; buckets keep theirs."""
     if sort == "responses" and any(r.low is not None or r.high is not None for r in rows):
         return rows

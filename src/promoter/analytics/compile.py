@@ -84,10 +84,10 @@ def _attribute(expr: AttributeFilter, target: Target) -> ColumnElement[bool]:
         if target.source == "snapshot"
         else table.c.contact_id == target.contact_id
     )
-    return exists().where(key, table.c.name == expr.name, _value_matches(table, condition, target))
+    return exists().where(key, table.c.name == expr.name, value_matches(table, condition, target))
 
 
-def _value_matches(table: Table, condition: Condition, target: Target) -> ColumnElement[bool]:
+def value_matches(table: Table, condition: Condition, target: Target) -> ColumnElement[bool]:
     c = table.c
     op = condition.op
     if op == "exists":
@@ -101,13 +101,13 @@ def _value_matches(table: Table, condition: Condition, target: Target) -> Column
             c.value_type == "string", _position(c.value_text, condition.values[0].text, target) > 0
         )
     if condition.kind == "number":
-        numbers = _ordered(c.value_number, op, _num(condition.low), _num(condition.high))
+        numbers = ordered(c.value_number, op, _num(condition.low), _num(condition.high))
         return and_(c.value_type == "number", numbers)
-    dates = _ordered(c.value_date, op, _date(condition.low), _date(condition.high))
+    dates = ordered(c.value_date, op, _date(condition.low), _date(condition.high))
     return and_(c.value_type == "date", dates)
 
 
-def _ordered(column: Any, op: str, low: Any, high: Any) -> ColumnElement[bool]:
+def ordered(column: Any, op: str, low: Any, high: Any) -> ColumnElement[bool]:
     if op == "gt":
         return column > low  # type: ignore[no-any-return]
     if op == "gte":
@@ -146,7 +146,7 @@ def _event(expr: EventFilter, target: Target) -> ColumnElement[bool]:
     since = _since(expr.within_days, target)
     if since is not None:
         conditions.append(events.c.timestamp >= since)
-    conditions.extend(_property(p, target) for p in expr.where)
+    conditions.extend(property_condition(p, target) for p in expr.where)
     if expr.min_count == 1:
         return exists().where(*conditions)
     counted = select(func.count()).where(*conditions).scalar_subquery()
@@ -161,33 +161,39 @@ def _orders(expr: OrderFilter, target: Target) -> ColumnElement[bool]:
     since = _since(expr.within_days, target)
     if since is not None:
         conditions.append(orders.c.timestamp >= since)
-    measure = (
-        func.count()
-        if expr.measure == "count"
-        else func.coalesce(func.sum(func.coalesce(orders.c.total, orders.c.revenue)), 0.0)
-    )
-    value = select(measure).where(*conditions).scalar_subquery()
-    condition = expr.condition
+    value = select(order_measure(expr)).where(*conditions).scalar_subquery()
+    return number_holds(expr.condition, value)
+
+
+def order_measure(expr: OrderFilter) -> ColumnElement[Any]:
+    """A contact's order count, or total spent (each order's total, else its revenue)."""
+    if expr.measure == "count":
+        return func.count()
+    return func.coalesce(func.sum(func.coalesce(orders.c.total, orders.c.revenue)), 0.0)
+
+
+def number_holds(condition: Condition, value: Any) -> ColumnElement[bool]:
+    """A numeric condition on a SQL value."""
     numbers = [v.number for v in condition.values]
     if condition.op == "eq":
-        return value == numbers[0]
+        return value == numbers[0]  # type: ignore[no-any-return]
     if condition.op == "ne":
-        return value != numbers[0]
+        return value != numbers[0]  # type: ignore[no-any-return]
     if condition.op == "in":
-        return value.in_(numbers)
+        return value.in_(numbers)  # type: ignore[no-any-return]
     if condition.op == "not_in":
-        return value.not_in(numbers)
-    return _ordered(value, condition.op, _num(condition.low), _num(condition.high))
+        return value.not_in(numbers)  # type: ignore[no-any-return]
+    return ordered(value, condition.op, _num(condition.low), _num(condition.high))
 
 
 # -- event properties (JSON) ------------------------------------------------------------
 
 
-def _property(prop: PropertyFilter, target: Target) -> ColumnElement[bool]:
+def property_condition(prop: PropertyFilter, target: Target) -> ColumnElement[bool]:
     condition = prop.condition
     if condition.op in _NEGATIVE:
         positive = Condition(_NEGATIVE[condition.op], condition.values)  # type: ignore[arg-type]
-        return not_(_property(PropertyFilter(prop.path, positive), target))
+        return not_(property_condition(PropertyFilter(prop.path, positive), target))
     json = _JsonPath(prop.path, target.dialect)
     op = condition.op
     if op == "exists":
@@ -198,7 +204,7 @@ def _property(prop: PropertyFilter, target: Target) -> ColumnElement[bool]:
         return or_(*(json.equals(value) for value in condition.values))
     return and_(
         json.is_number(),
-        _ordered(json.number(), op, _num(condition.low), _num(condition.high)),
+        ordered(json.number(), op, _num(condition.low), _num(condition.high)),
     )
 
 
@@ -211,9 +217,12 @@ class _JsonPath:
         self.sqlite_path = "$" + "".join(f'."{key}"' for key in path)
 
     def _type(self) -> ColumnElement[Any]:
+        """The JSON type at the path; "missing" (never NULL, so ``not`` stays two-valued)."""
         if self.pg:
-            return func.jsonb_typeof(func.jsonb_extract_path(events.c.properties, *self.path))
-        return func.json_type(events.c.properties, self.sqlite_path)
+            kind = func.jsonb_typeof(func.jsonb_extract_path(events.c.properties, *self.path))
+        else:
+            kind = func.json_type(events.c.properties, self.sqlite_path)
+        return func.coalesce(kind, "missing")
 
     def text(self) -> ColumnElement[Any]:
         if self.pg:
@@ -221,8 +230,7 @@ class _JsonPath:
         return func.json_extract(events.c.properties, self.sqlite_path)
 
     def present(self) -> ColumnElement[bool]:
-        kind = self._type()
-        return and_(kind.is_not(None), kind != "null")
+        return self._type().not_in(["missing", "null"])
 
     def is_string(self) -> ColumnElement[bool]:
         return self._type() == ("string" if self.pg else "text")

@@ -60,12 +60,12 @@ def trend(
             raise TrendError(
                 "a rolling trend counts every response; use count=all, or calendar buckets"
             )
-        starts = _boundaries(window.since, window.until, "day", zone)
+        starts = boundaries(window.since, window.until, "day", zone)
         data_since = starts[0] - timedelta(days=rolling)
-        days = _boundaries(data_since, window.until, "day", zone)
+        days = boundaries(data_since, window.until, "day", zone)
         per_day = _counts(conn, scope.widened(data_since), days, zone)
-        return _rolling(days, per_day, rolling, first=len(days) - len(starts))
-    edges = _boundaries(window.since, window.until, interval, zone)
+        return rolling_points(days, per_day, rolling, first=len(days) - len(starts))
+    edges = boundaries(window.since, window.until, interval, zone)
     counts = _counts(conn, scope, edges, zone)
     return [
         TrendPoint(_local(edges[i], zone), _local(edges[i + 1], zone), counts[i])
@@ -77,7 +77,7 @@ def _local(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone)
 
 
-def _boundaries(
+def boundaries(
     since: datetime, until: datetime, interval: Interval, zone: ZoneInfo
 ) -> list[datetime]:
     """UTC instants where local buckets start, from the one holding ``since`` to the first
@@ -220,7 +220,7 @@ def _latest_counts(conn: Connection, scope: Scope, edges: Sequence[datetime]) ->
     return [NpsSummary.of(n, p, d) for n, p, d in totals]
 
 
-def _rolling(
+def rolling_points(
     days: Sequence[datetime], per_day: Sequence[NpsSummary], rolling: int, *, first: int
 ) -> list[TrendPoint]:
     points = []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, text
+from sqlalchemy import Connection, delete, text, update
 
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
@@ -26,7 +26,7 @@ from promoter.ingest.writes import (
     merge_identify,
     write_contacts,
 )
-from promoter.storage.tables import contacts, events, orders
+from promoter.storage.tables import contacts, events, orders, organizations
 
 #: Advisory locks userIds are spread over on PostgreSQL (a power of two).
 USER_LOCK_BUCKETS = 256
@@ -248,4 +248,12 @@ def erase_contact(conn: Connection, *, organization_id: int, user_id: str) -> bo
             contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
         )
     )
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    # Its responses went with it: cached analytics must reload.
+    conn.execute(
+        update(organizations)
+        .where(organizations.c.id == organization_id)
+        .values(analytics_epoch=organizations.c.analytics_epoch + 1)
+    )
+    return True

@@ -77,16 +77,24 @@ def create_organization(conn: Connection, *, name: str) -> tuple[Organization, N
     return get_organization(conn, organization_id=org_id), key
 
 
+#: The columns an ``Organization`` is made of (not bookkeeping such as analytics_epoch).
+_COLUMNS = (
+    organizations.c.id,
+    organizations.c.name,
+    organizations.c.webhook_secret,
+    organizations.c.timezone,
+    organizations.c.created_at,
+)
+
+
 def get_organization(conn: Connection, *, organization_id: int) -> Organization:
-    row = conn.execute(
-        select(organizations).where(organizations.c.id == organization_id)
-    ).one_or_none()
+    row = conn.execute(select(*_COLUMNS).where(organizations.c.id == organization_id)).one_or_none()
     if row is None:
         raise NotFound(f"no organization with id {organization_id}")
     return _organization(row)
 
 
-def _organization(row: Row[Any]) -> Organization:
+def _organization(row: Row[Any, Any, Any, Any, Any]) -> Organization:
     return Organization(
         id=row.id,
         name=row.name,
@@ -97,7 +105,7 @@ def _organization(row: Row[Any]) -> Organization:
 
 
 def list_organizations(conn: Connection) -> list[Organization]:
-    rows = conn.execute(select(organizations).order_by(organizations.c.id))
+    rows = conn.execute(select(*_COLUMNS).order_by(organizations.c.id))
     return [_organization(row) for row in rows]
 
 

@@ -43,6 +43,8 @@ organizations = Table(
     Column("webhook_secret", String(200), nullable=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("created_at", UTCDateTime, nullable=False),
+    #: Bumped when responses are deleted (a contact erased), so cached analytics reload.
+    Column("analytics_epoch", Integer, nullable=False, server_default="0"),
 )
 
 api_keys = Table(
@@ -254,6 +256,7 @@ surveys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_surveys_org_contact_created", "organization_id", "contact_id", "created_at"),
     Index("ix_surveys_campaign_status", "campaign_id", "status"),
+    Index("ix_surveys_org_sent", "organization_id", "sent_at"),
 )
 
 deliveries = Table(
@@ -311,6 +314,8 @@ responses = Table(
         "contact_id",
     ),
     Index("ix_responses_contact", "contact_id"),
+    #: What changed since: analytics caches catch up from here.
+    Index("ix_responses_org_updated", "organization_id", "updated_at"),
 )
 
 

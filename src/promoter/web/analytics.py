@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from promoter.analytics.breakdown import BreakdownError, SortKey, breakdown
+from promoter.analytics.breakdown import BreakdownError, SortKey
 from promoter.analytics.feedback import export_csv, feedback_page
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
-from promoter.analytics.report import delivery_stats, nps
+from promoter.analytics.report import delivery_stats
 from promoter.analytics.scores import ScoreType
 from promoter.analytics.segments import (
     SegmentConflict,
@@ -30,7 +30,7 @@ from promoter.analytics.segments import (
     list_segments,
     update_segment,
 )
-from promoter.analytics.trend import Interval, TrendError, trend
+from promoter.analytics.trend import Interval, TrendError
 from promoter.contacts.service import Page
 from promoter.orgs.service import Organization
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
@@ -135,7 +135,8 @@ async def nps_metrics(services: ServicesDep, org: OrgDep, question: QuestionDep)
     (adjusted Wald), the 0-10 distribution, and the window's delivery counts."""
 
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
-        return nps(conn, s).to_json() | {"delivery": delivery_stats(conn, s).to_json()}
+        report = services.analytics.nps(conn, s)
+        return report.to_json() | {"delivery": delivery_stats(conn, s).to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))
 
@@ -158,7 +159,7 @@ async def nps_trend(
     zone = zone_of(org.timezone)
 
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
-        points = trend(conn, s, interval=interval, rolling=rolling, zone=zone)
+        points = services.analytics.trend(conn, s, interval=interval, rolling=rolling, zone=zone)
         return {
             "window": s.window.to_json(),
             "interval": "day" if rolling else interval,
@@ -186,7 +187,7 @@ async def nps_breakdown(
     edges = _edges(buckets)
 
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
-        result = breakdown(conn, s, by=by, top=top, edges=edges, sort=sort)
+        result = services.analytics.breakdown(conn, s, by=by, top=top, edges=edges, sort=sort)
         return {"window": s.window.to_json(), **result.to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))

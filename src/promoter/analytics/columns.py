@@ -1,0 +1,407 @@
+"""An organization's responses as columns in memory: the analytic copy of the database.
+
+One ``ResponseColumns`` holds, in (answered at, id) order, each response's time, campaign,
+contact, score, comment/status flags, tags, and its typed attribute snapshot (per
+attribute: a type code, a dictionary code of the canonical text, and a number — numbers,
+booleans, and dates as microseconds). It is loaded once, then kept up to date from
+``responses.updated_at`` (every write to a response stamps it): new and changed responses
+are re-read, appended or overwritten in place. Deleting responses (erasing a contact)
+bumps ``organizations.analytics_epoch``, after which the copy is loaded again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, and_, func, select
+
+from promoter.storage.tables import organizations, response_attributes, response_tags, responses
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+#: Type codes of attribute values (0: the response has no such attribute).
+KINDS = {"string": 1, "number": 2, "boolean": 3, "date": 4, "list": 5}
+MISSING = 0
+#: Responses written this long before the newest one seen are re-read when catching up:
+#: a transaction that stamped ``updated_at`` and committed a little later is not missed.
+CATCH_UP_MARGIN = timedelta(minutes=5)
+LOAD_BATCH = 50_000
+
+Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+def micros(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+@dataclass
+class AttributeColumn:
+    """One attribute over all responses."""
+
+    kind: npt.NDArray[np.int8]
+    code: npt.NDArray[np.int32]
+    number: Floats
+    texts: list[str] = field(default_factory=list)
+    codes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, capacity: int) -> AttributeColumn:
+        return cls(
+            np.zeros(capacity, np.int8),
+            np.full(capacity, -1, np.int32),
+            np.full(capacity, np.nan, np.float64),
+        )
+
+    def code_of(self, text: str) -> int:
+        found = self.codes.get(text)
+        if found is None:
+            found = self.codes[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+    def clear(self, positions: Ints) -> None:
+        self.kind[positions] = MISSING
+        self.code[positions] = -1
+        self.number[positions] = np.nan
+
+    def grow(self, capacity: int) -> None:
+        self.kind = _grown(self.kind, capacity, 0)
+        self.code = _grown(self.code, capacity, -1)
+        self.number = _grown(self.number, capacity, np.nan)
+
+    def reorder(self, order: Ints, capacity: int) -> None:
+        self.kind = _placed(self.kind[order], capacity, 0)
+        self.code = _placed(self.code[order], capacity, -1)
+        self.number = _placed(self.number[order], capacity, np.nan)
+
+
+def _grown(array: Any, capacity: int, fill: Any) -> Any:
+    grown = np.full(capacity, fill, array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _placed(values: Any, capacity: int, fill: Any) -> Any:
+    placed = np.full(capacity, fill, values.dtype)
+    placed[: len(values)] = values
+    return placed
+
+
+class LoadStopped(Exception):
+    """Loading was asked to stop (the service is shutting down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What tells whether the copy is current: the newest ``updated_at`` and the epoch."""
+
+    newest: datetime | None
+    epoch: int
+
+
+def recent_changes(conn: Connection, organization_id: int, since: datetime | None) -> Any:
+    """How many responses were stamped since ``since``, and the sum of their stamps: any
+    write stamped in that range changes it, even one that commits after a newer one."""
+    if since is None:
+        return None
+    stamp = responses.c.updated_at
+    seconds = (
+        func.extract("epoch", stamp) if conn.dialect.name == "postgresql" else func.julianday(stamp)
+    )
+    row = conn.execute(
+        select(func.count(), func.sum(seconds)).where(
+            responses.c.organization_id == organization_id, stamp >= since
+        )
+    ).one()
+    return (row[0], row[1])
+
+
+def probe(conn: Connection, organization_id: int) -> Probe:
+    newest = conn.execute(
+        select(func.max(responses.c.updated_at)).where(
+            responses.c.organization_id == organization_id
+        )
+    ).scalar()
+    epoch = conn.execute(
+        select(organizations.c.analytics_epoch).where(organizations.c.id == organization_id)
+    ).scalar()
+    return Probe(newest, int(epoch or 0))
+
+
+_RESPONSE_COLUMNS = (
+    responses.c.id,
+    responses.c.created_at,
+    responses.c.campaign_id,
+    responses.c.contact_id,
+    responses.c.score,
+    responses.c.comment,
+    responses.c.status,
+)
+
+
+class ResponseColumns:
+    """The columns of one organization's responses; not thread-safe (see ``AnalyticsCache``)."""
+
+    def __init__(self, organization_id: int, epoch: int) -> None:
+        self.organization_id = organization_id
+        self.epoch = epoch
+        self.newest: datetime | None = None
+        #: ``recent_changes`` since newest - CATCH_UP_MARGIN, when last caught up.
+        self.recent: Any = None
+        self.size = 0
+        self.capacity = 0
+        self.ids: Ints = np.zeros(0, np.int64)
+        self.created: Ints = np.zeros(0, np.int64)
+        self.campaign: Ints = np.zeros(0, np.int64)
+        self.contact: Ints = np.zeros(0, np.int64)
+        self.score: npt.NDArray[np.int8] = np.zeros(0, np.int8)
+        self.commented: Bools = np.zeros(0, np.bool_)
+        self.closed: Bools = np.zeros(0, np.bool_)
+        self.tags: dict[str, Bools] = {}
+        self.attributes: dict[str, AttributeColumn] = {}
+        #: Position of each id: ids sorted, and where each one is.
+        self._id_sorted: Ints = np.zeros(0, np.int64)
+        self._id_position: Ints = np.zeros(0, np.int64)
+        #: Contacts as dense numbers 0..k-1 (for contact-level conditions).
+        self._contacts: Ints | None = None
+        self._contact_dense: Ints | None = None
+        self._stop: threading.Event | None = None
+
+    def _check_stop(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise LoadStopped
+
+    # -- loading and catching up -------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, conn: Connection, organization_id: int, *, stop: threading.Event | None = None
+    ) -> ResponseColumns:
+        state = probe(conn, organization_id)
+        columns = cls(organization_id, state.epoch)
+        columns._stop = stop
+        # Measured before reading: what commits meanwhile shows as a change next time.
+        columns.recent = recent_changes(conn, organization_id, _bound(state.newest))
+        columns._apply(conn, responses.c.organization_id == organization_id, full=True)
+        columns.newest = state.newest
+        return columns
+
+    def is_current(self, conn: Connection, state: Probe) -> bool:
+        if state.epoch != self.epoch:
+            return False
+        if state.newest != self.newest:
+            return False
+        return bool(recent_changes(conn, self.organization_id, _bound(self.newest)) == self.recent)
+
+    def catch_up(self, conn: Connection, state: Probe) -> None:
+        """Re-read what was stamped since a little before ``newest`` (same epoch only)."""
+        assert state.epoch == self.epoch
+        recent = recent_changes(conn, self.organization_id, _bound(state.newest))
+        condition = responses.c.organization_id == self.organization_id
+        if self.newest is not None:
+            condition = and_(condition, responses.c.updated_at >= _bound(self.newest))
+        self._apply(conn, condition, full=False)
+        self.newest = state.newest
+        self.recent = recent
+
+    def _apply(self, conn: Connection, condition: Any, *, full: bool) -> None:
+        stmt = select(*_RESPONSE_COLUMNS).where(condition)
+        if full:
+            stmt = stmt.order_by(responses.c.created_at, responses.c.id)
+            with conn.execute(stmt.execution_options(yield_per=LOAD_BATCH)) as result:
+                for batch in result.partitions():
+                    self._check_stop()
+                    self._append(batch)
+            self._index_ids()
+            positions = np.zeros(0, np.int64)
+        else:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            known = self._positions(ids)
+            fresh = known < 0
+            changed = [row for row, is_new in zip(rows, fresh, strict=True) if not is_new]
+            if changed:
+                at = known[~fresh]
+                self.score[at] = [r.score for r in changed]
+                self.commented[at] = [bool(r.comment) for r in changed]
+                self.closed[at] = [r.status == "CLOSED" for r in changed]
+            new_rows = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
+            if new_rows:
+                self._append(new_rows)
+                self._index_ids()
+            positions = self._positions(ids)
+        self._load_attributes(conn, condition, positions, full=full)
+        self._load_tags(conn, condition, positions, full=full)
+
+    def _append(self, rows: Sequence[Any]) -> None:
+        count = len(rows)
+        start = self.size
+        self._reserve(start + count)
+        end = start + count
+        self.ids[start:end] = [r.id for r in rows]
+        self.created[start:end] = [micros(r.created_at) for r in rows]
+        self.campaign[start:end] = [r.campaign_id for r in rows]
+        self.contact[start:end] = [r.contact_id for r in rows]
+        self.score[start:end] = [r.score for r in rows]
+        self.commented[start:end] = [bool(r.comment) for r in rows]
+        self.closed[start:end] = [r.status == "CLOSED" for r in rows]
+        self.size = end
+        if start and not _in_order(self.created, self.ids, start, end):
+            self._sort()
+        self._contacts = self._contact_dense = None
+
+    def _reserve(self, needed: int) -> None:
+        if needed <= self.capacity:
+            return
+        capacity = max(needed, self.capacity * 3 // 2, 1024)
+        self.ids = _grown(self.ids, capacity, 0)
+        self.created = _grown(self.created, capacity, np.iinfo(np.int64).max)
+        self.campaign = _grown(self.campaign, capacity, 0)
+        self.contact = _grown(self.contact, capacity, 0)
+        self.score = _grown(self.score, capacity, 0)
+        self.commented = _grown(self.commented, capacity, False)
+        self.closed = _grown(self.closed, capacity, False)
+        self.tags = {tag: _grown(flags, capacity, False) for tag, flags in self.tags.items()}
+        for column in self.attributes.values():
+            column.grow(capacity)
+        self.capacity = capacity
+
+    def _sort(self) -> None:
+        n = self.size
+        order = np.lexsort((self.ids[:n], self.created[:n]))
+        for name in ("ids", "created", "campaign", "contact", "score", "commented", "closed"):
+            array = getattr(self, name)
+            array[:n] = array[:n][order]
+        for flags in self.tags.values():
+            flags[:n] = flags[:n][order]
+        for column in self.attributes.values():
+            column.reorder(order, self.capacity)
+
+    def _index_ids(self) -> None:
+        n = self.size
+        self._id_position = np.argsort(self.ids[:n], kind="stable")
+        self._id_sorted = self.ids[:n][self._id_position]
+
+    def _positions(self, ids: Ints) -> Ints:
+        """Where each id is, or -1."""
+        if not len(self._id_sorted):
+            return np.full(len(ids), -1, np.int64)
+        at = np.searchsorted(self._id_sorted, ids)
+        at = np.minimum(at, len(self._id_sorted) - 1)
+        found = self._id_sorted[at] == ids
+        return np.where(found, self._id_position[at], -1)
+
+    def _load_attributes(
+        self, conn: Connection, condition: Any, positions: Ints, *, full: bool
+    ) -> None:
+        a = response_attributes.c
+        stmt = select(
+            a.response_id, a.name, a.value_type, a.value_text, a.value_number, a.value_date
+        )
+        if full:
+            stmt = stmt.where(a.organization_id == self.organization_id)
+        else:
+            # Changed responses were snapshotted again: their old values go first.
+            for column in self.attributes.values():
+                column.clear(positions)
+            stmt = stmt.join(responses, responses.c.id == a.response_id).where(condition)
+        with conn.execute(stmt.execution_options(yield_per=LOAD_BATCH)) as result:
+            for batch in result.partitions():
+                self._check_stop()
+                self._fill_attributes(batch)
+
+    def _fill_attributes(self, batch: Sequence[Any]) -> None:
+        ids = np.fromiter((r[0] for r in batch), np.int64, len(batch))
+        positions = self._positions(ids)
+        by_name: dict[str, list[int]] = {}
+        for index, row in enumerate(batch):
+            by_name.setdefault(row[1], []).append(index)
+        for name, indexes in by_name.items():
+            column = self.attributes.get(name)
+            if column is None:
+                column = self.attributes[name] = AttributeColumn.empty(self.capacity)
+            where = positions[indexes]
+            kinds = np.empty(len(indexes), np.int8)
+            codes = np.empty(len(indexes), np.int32)
+            numbers = np.empty(len(indexes), np.float64)
+            for k, index in enumerate(indexes):
+                _, _, value_type, text, number, moment = batch[index]
+                kinds[k] = KINDS.get(value_type, 1)
+                codes[k] = column.code_of(text or "")
+                if moment is not None:
+                    numbers[k] = micros(moment)
+                else:
+                    numbers[k] = np.nan if number is None else number
+            keep = where >= 0
+            column.kind[where[keep]] = kinds[keep]
+            column.code[where[keep]] = codes[keep]
+            column.number[where[keep]] = numbers[keep]
+
+    def _load_tags(self, conn: Connection, condition: Any, positions: Ints, *, full: bool) -> None:
+        t = response_tags.c
+        stmt = select(t.response_id, t.tag)
+        if full:
+            stmt = stmt.where(t.organization_id == self.organization_id)
+        else:
+            for flags in self.tags.values():
+                flags[positions] = False
+            stmt = stmt.join(responses, responses.c.id == t.response_id).where(condition)
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return
+        tagged = self._positions(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+        for tag in {r[1] for r in rows}:
+            if tag not in self.tags:
+                self.tags[tag] = np.zeros(self.capacity, np.bool_)
+        for (_, tag), position in zip(rows, tagged, strict=True):
+            if position >= 0:
+                self.tags[tag][position] = True
+
+    # -- reading -----------------------------------------------------------------------
+
+    def window(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """The positions [lo, hi) answered in [since, until)."""
+        created = self.created[: self.size]
+        lo = int(np.searchsorted(created, micros(since), "left"))
+        hi = int(np.searchsorted(created, micros(until), "left"))
+        return lo, hi
+
+    def contact_dense(self) -> tuple[Ints, Ints]:
+        """Sorted distinct contact ids, and each response's index into them."""
+        if self._contacts is None or self._contact_dense is None:
+            self._contacts, inverse = np.unique(self.contact[: self.size], return_inverse=True)
+            self._contact_dense = inverse.astype(np.int64)
+        return self._contacts, self._contact_dense
+
+    def contacts_in(self, positions: Ints, contact_ids: Iterable[int]) -> Bools:
+        """Whether each response at ``positions`` belongs to one of ``contact_ids``."""
+        distinct, dense = self.contact_dense()
+        wanted = np.fromiter(contact_ids, np.int64)
+        flags = np.zeros(len(distinct) + 1, np.bool_)
+        if len(wanted) and len(distinct):
+            at = np.minimum(np.searchsorted(distinct, wanted), len(distinct) - 1)
+            flags[at[distinct[at] == wanted]] = True
+        return flags[dense[positions]]
+
+
+def _bound(newest: datetime | None) -> datetime | None:
+    return None if newest is None else newest - CATCH_UP_MARGIN
+
+
+def _in_order(created: Ints, ids: Ints, start: int, end: int) -> bool:
+    """Whether appending [start, end) kept the (created, id) order."""
+    block_c = created[start - 1 : end]
+    block_i = ids[start - 1 : end]
+    later = block_c[1:] > block_c[:-1]
+    same = (block_c[1:] == block_c[:-1]) & (block_i[1:] > block_i[:-1])
+    return bool(np.all(later | same))

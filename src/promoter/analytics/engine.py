@@ -1,0 +1,185 @@
+"""Which engine answers: the in-memory columns when they are current, else SQL.
+
+``AnalyticsCache`` keeps one ``ResponseColumns`` per organization. The first question for
+an organization starts loading its columns in a background thread (SQL answers
+meanwhile); every later question first catches the columns up with what was written
+since, in the question's own transaction, then answers from them. Questions for one
+organization take turns on its columns; the SQL path needs no copy and is always right.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from promoter.analytics import breakdown as sql_breakdown
+from promoter.analytics import report as sql_report
+from promoter.analytics import trend as sql_trend
+from promoter.analytics import vector
+from promoter.analytics.breakdown import Breakdown, SortKey
+from promoter.analytics.columns import LoadStopped, ResponseColumns, probe
+from promoter.analytics.query import Scope
+from promoter.analytics.report import NpsReport
+from promoter.analytics.trend import Interval, TrendPoint
+from promoter.storage.engine import Database
+
+log = logging.getLogger("promoter.analytics")
+
+
+@dataclass
+class _Entry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    columns: ResponseColumns | None = None
+    loading: bool = False
+
+
+class AnalyticsCache:
+    """In-memory columns of each organization's responses.
+
+    With ``background=False`` a missing copy is loaded in the asking transaction (for tests
+    and benchmarks, which want the columns on the first question).
+    """
+
+    def __init__(self, database: Database, *, background: bool = True) -> None:
+        self._database = database
+        self._background = background
+        self._entries: dict[int, _Entry] = {}
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._loaders: list[threading.Thread] = []
+
+    def _entry(self, organization_id: int) -> _Entry:
+        with self._guard:
+            return self._entries.setdefault(organization_id, _Entry())
+
+    @contextmanager
+    def columns(self, conn: Connection, organization_id: int) -> Iterator[ResponseColumns | None]:
+        """The organization's columns, current as of ``conn``'s transaction (held for the
+        block), or None when they are not loaded yet."""
+        entry = self._entry(organization_id)
+        entry.lock.acquire()
+        try:
+            state = probe(conn, organization_id)
+            columns = entry.columns
+            if columns is not None and columns.epoch != state.epoch:
+                entry.columns = columns = None  # responses were deleted: load again
+            if columns is None and not self._background:
+                entry.columns = columns = ResponseColumns.load(conn, organization_id)
+            if columns is None:
+                self._load_later(organization_id, entry)
+            elif not columns.is_current(conn, state):
+                columns.catch_up(conn, state)
+        except BaseException:
+            entry.columns = None  # a half-applied catch-up is not trusted: load again
+            entry.lock.release()
+            raise
+        if columns is None:
+            entry.lock.release()
+            yield None
+            return
+        try:
+            yield columns
+        finally:
+            entry.lock.release()
+
+    def _load_later(self, organization_id: int, entry: _Entry) -> None:
+        if entry.loading or self._stop.is_set():
+            return
+        entry.loading = True
+
+        def load() -> None:
+            try:
+                with self._database.read() as conn:
+                    loaded = ResponseColumns.load(conn, organization_id, stop=self._stop)
+                with entry.lock:
+                    entry.columns = loaded
+                log.info(
+                    "analytics columns of organization %s loaded: %s responses",
+                    organization_id,
+                    loaded.size,
+                )
+            except LoadStopped:
+                pass
+            except Exception:
+                log.exception("loading analytics columns of organization %s", organization_id)
+            finally:
+                entry.loading = False
+
+        thread = threading.Thread(target=load, name=f"analytics-load-{organization_id}")
+        with self._guard:
+            self._loaders = [t for t in self._loaders if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self) -> None:
+        """Stop loading (between batches) and wait for the loaders; drop the columns."""
+        self._stop.set()
+        with self._guard:
+            loaders = list(self._loaders)
+        for thread in loaders:
+            thread.join()
+        with self._guard:
+            self._entries.clear()
+
+
+class Analytics:
+    """The analytics questions, answered by the columns when they are available."""
+
+    def __init__(self, cache: AnalyticsCache | None = None) -> None:
+        self.cache = cache
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    @contextmanager
+    def _columns(self, conn: Connection, scope: Scope) -> Iterator[ResponseColumns | None]:
+        if self.cache is None:
+            yield None
+            return
+        with self.cache.columns(conn, scope.query.organization_id) as columns:
+            yield columns
+
+    def nps(self, conn: Connection, scope: Scope) -> NpsReport:
+        with self._columns(conn, scope) as columns:
+            if columns is not None:
+                return vector.nps(conn, scope, columns)
+        return sql_report.nps(conn, scope)
+
+    def trend(
+        self,
+        conn: Connection,
+        scope: Scope,
+        *,
+        interval: Interval = "month",
+        rolling: int | None = None,
+        zone: ZoneInfo | None = None,
+    ) -> list[TrendPoint]:
+        options: dict[str, Any] = {"interval": interval, "rolling": rolling, "zone": zone}
+        with self._columns(conn, scope) as columns:
+            if columns is not None:
+                return vector.trend(conn, scope, columns, **options)
+        return sql_trend.trend(conn, scope, **options)
+
+    def breakdown(
+        self,
+        conn: Connection,
+        scope: Scope,
+        *,
+        by: str,
+        top: int = 10,
+        edges: Sequence[float] | None = None,
+        sort: SortKey = "responses",
+    ) -> Breakdown:
+        options: dict[str, Any] = {"by": by, "top": top, "edges": edges, "sort": sort}
+        if scope.query.attributes == "snapshot":
+            with self._columns(conn, scope) as columns:
+                if columns is not None:
+                    return vector.breakdown(conn, scope, columns, **options)
+        return sql_breakdown.breakdown(conn, scope, **options)

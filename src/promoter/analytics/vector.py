@@ -1,0 +1,371 @@
+"""The analytics questions answered over ``ResponseColumns`` with numpy.
+
+Same semantics as the SQL in ``query.py``/``compile.py`` (the tests hold both to the same
+brute-force reference). Conditions on the responses — window, campaign, score, comment,
+status, tags, snapshot attributes — are array operations. Conditions on contacts —
+attributes as they are now, events, orders — are asked of the database as the set of
+contacts that satisfy them (that data changes with every ingested event), then looked up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import Connection, func, select
+
+from promoter.analytics import breakdown as sql_breakdown
+from promoter.analytics import trend as sql_trend
+from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
+from promoter.analytics.columns import MISSING, Bools, Ints, ResponseColumns, micros
+from promoter.analytics.compile import (
+    Target,
+    number_holds,
+    order_measure,
+    property_condition,
+    value_matches,
+)
+from promoter.analytics.filters import (
+    And,
+    AttributeFilter,
+    Condition,
+    EventFilter,
+    Expr,
+    Not,
+    Or,
+    OrderFilter,
+)
+from promoter.analytics.query import Scope
+from promoter.analytics.report import NpsReport
+from promoter.analytics.scores import SCORE_RANGES, NpsSummary
+from promoter.analytics.trend import Interval, TrendPoint
+from promoter.storage.tables import contact_attributes, events, orders
+
+_NEGATIVE = {"ne": "eq", "not_in": "in", "missing": "exists"}
+
+
+@dataclass
+class _Context:
+    conn: Connection
+    columns: ResponseColumns
+    scope: Scope
+
+    @property
+    def target(self) -> Target:
+        query = self.scope.query
+        return Target(
+            response_id=None,  # type: ignore[arg-type]
+            contact_id=None,  # type: ignore[arg-type]
+            organization_id=query.organization_id,
+            source=query.attributes,
+            now=self.scope.now,
+            dialect=self.scope.dialect,
+        )
+
+
+# -- which responses --------------------------------------------------------------------
+
+
+def matching(
+    conn: Connection, scope: Scope, columns: ResponseColumns, *, edges: Sequence[datetime] = ()
+) -> Ints:
+    """Positions of the matching responses, in time order. With ``edges`` in "latest"
+    mode, each contact's latest response per bucket [edges[i], edges[i+1])."""
+    query = scope.query
+    lo, hi = columns.window(scope.window.since, scope.window.until)
+    positions = np.arange(lo, hi, dtype=np.int64)
+    if query.campaign_ids:
+        positions = positions[np.isin(columns.campaign[positions], query.campaign_ids)]
+    if query.count == "latest":
+        positions = _latest(columns, positions, edges)
+    keep = _response_conditions(_Context(conn, columns, scope), positions)
+    return positions if keep is None else positions[keep]
+
+
+def _latest(columns: ResponseColumns, positions: Ints, edges: Sequence[datetime]) -> Ints:
+    if not len(positions):
+        return positions
+    _, dense = columns.contact_dense()
+    key = dense[positions]
+    if edges:
+        bucket = np.searchsorted(
+            np.array([micros(e) for e in edges]), columns.created[positions], "right"
+        )
+        key = bucket.astype(np.int64) * (int(dense.max()) + 1) + key
+    # The last occurrence of each key is the latest (positions are in time order).
+    _, first_from_end = np.unique(key[::-1], return_index=True)
+    latest = np.sort(len(positions) - 1 - first_from_end)
+    return positions[latest]
+
+
+def _response_conditions(ctx: _Context, positions: Ints) -> Bools | None:
+    query = ctx.scope.query
+    columns = ctx.columns
+    keep: Bools | None = None
+
+    def narrow(mask: Bools) -> None:
+        nonlocal keep
+        keep = mask if keep is None else keep & mask
+
+    if query.scores or query.score_types:
+        allowed = set(query.scores)
+        for kind in query.score_types:
+            low, high = SCORE_RANGES[kind]
+            allowed.update(range(low, high + 1))
+        narrow(np.isin(columns.score[positions], sorted(allowed)))
+    if query.has_comment is not None:
+        commented = columns.commented[positions]
+        narrow(commented if query.has_comment else ~commented)
+    if query.statuses and set(query.statuses) != {"OPEN", "CLOSED"}:
+        closed = columns.closed[positions]
+        narrow(closed if "CLOSED" in query.statuses else ~closed)
+    for tag in query.tags:
+        flags = columns.tags.get(tag)
+        narrow(np.zeros(len(positions), np.bool_) if flags is None else flags[positions])
+    if query.where is not None:
+        narrow(_mask(query.where, ctx, positions))
+    return keep
+
+
+def _mask(expr: Expr, ctx: _Context, positions: Ints) -> Bools:
+    if isinstance(expr, And):
+        result = np.ones(len(positions), np.bool_)
+        for item in expr.items:
+            result &= _mask(item, ctx, positions)
+        return result
+    if isinstance(expr, Or):
+        result = np.zeros(len(positions), np.bool_)
+        for item in expr.items:
+            result |= _mask(item, ctx, positions)
+        return result
+    if isinstance(expr, Not):
+        return ~_mask(expr.item, ctx, positions)
+    if isinstance(expr, AttributeFilter):
+        condition = expr.condition
+        if condition.op in _NEGATIVE:
+            positive = Condition(_NEGATIVE[condition.op], condition.values)  # type: ignore[arg-type]
+            return ~_mask(AttributeFilter(expr.name, positive), ctx, positions)
+        if ctx.scope.query.attributes == "snapshot":
+            return _snapshot(ctx.columns, expr, positions)
+        return ctx.columns.contacts_in(positions, _current_contacts(ctx, expr))
+    if isinstance(expr, EventFilter):
+        return ctx.columns.contacts_in(positions, _event_contacts(ctx, expr))
+    return _orders(ctx, expr, positions)
+
+
+def _snapshot(columns: ResponseColumns, expr: AttributeFilter, positions: Ints) -> Bools:
+    column = columns.attributes.get(expr.name)
+    if column is None:
+        return np.zeros(len(positions), np.bool_)
+    condition = expr.condition
+    kind = column.kind[positions]
+    op = condition.op
+    if op == "exists":
+        return kind != MISSING  # type: ignore[no-any-return]
+    if op in ("eq", "in"):
+        wanted = [column.codes[v.text] for v in condition.values if v.text in column.codes]
+        return np.isin(column.code[positions], wanted)
+    if op == "contains":
+        needle = condition.values[0].text
+        wanted = [code for code, text in enumerate(column.texts) if needle in text]
+        return (kind == 1) & np.isin(column.code[positions], wanted)  # type: ignore[no-any-return]
+    number = column.number[positions]
+    if condition.kind == "number":
+        low = None if condition.low is None else condition.low.number
+        high = None if condition.high is None else condition.high.number
+        return (kind == 2) & _compare(number, op, low, high)  # type: ignore[no-any-return]
+    low = (
+        None if condition.low is None or condition.low.date is None else micros(condition.low.date)
+    )
+    high = (
+        None
+        if condition.high is None or condition.high.date is None
+        else micros(condition.high.date)
+    )
+    return (kind == 4) & _compare(number, op, low, high)  # type: ignore[no-any-return]
+
+
+def _compare(values: Any, op: str, low: Any, high: Any) -> Bools:
+    with np.errstate(invalid="ignore"):
+        if op == "gt":
+            return values > low  # type: ignore[no-any-return]
+        if op == "gte":
+            return values >= low  # type: ignore[no-any-return]
+        if op == "lt":
+            return values < high  # type: ignore[no-any-return]
+        if op == "lte":
+            return values <= high  # type: ignore[no-any-return]
+        return (values >= low) & (values <= high)  # type: ignore[no-any-return]
+
+
+def _current_contacts(ctx: _Context, expr: AttributeFilter) -> list[int]:
+    c = contact_attributes.c
+    stmt = select(c.contact_id).where(
+        c.organization_id == ctx.scope.query.organization_id,
+        c.name == expr.name,
+        value_matches(contact_attributes, expr.condition, ctx.target),
+    )
+    return list(ctx.conn.execute(stmt).scalars())
+
+
+def _since(days: int | None, now: datetime) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _event_contacts(ctx: _Context, expr: EventFilter) -> list[int]:
+    e = events.c
+    conditions: list[Any] = [
+        e.organization_id == ctx.scope.query.organization_id,
+        e.name == expr.name,
+        e.contact_id.is_not(None),
+    ]
+    since = _since(expr.within_days, ctx.scope.now)
+    if since is not None:
+        conditions.append(e.timestamp >= since)
+    conditions.extend(property_condition(p, ctx.target) for p in expr.where)
+    stmt = select(e.contact_id).where(*conditions)
+    if expr.min_count == 1:
+        stmt = stmt.distinct()
+    else:
+        stmt = stmt.group_by(e.contact_id).having(func.count() >= expr.min_count)
+    return list(ctx.conn.execute(stmt).scalars())
+
+
+def _orders(ctx: _Context, expr: OrderFilter, positions: Ints) -> Bools:
+    o = orders.c
+    conditions: list[Any] = [
+        o.organization_id == ctx.scope.query.organization_id,
+        o.contact_id.is_not(None),
+    ]
+    since = _since(expr.within_days, ctx.scope.now)
+    if since is not None:
+        conditions.append(o.timestamp >= since)
+    stmt = select(o.contact_id).where(*conditions).group_by(o.contact_id)
+    holds = number_holds(expr.condition, order_measure(expr))
+    holding = list(ctx.conn.execute(stmt.having(holds)).scalars())
+    result = ctx.columns.contacts_in(positions, holding)
+    if _holds_for_zero(expr.condition):
+        with_orders = list(ctx.conn.execute(stmt).scalars())
+        result |= ~ctx.columns.contacts_in(positions, with_orders)
+    return result
+
+
+def _holds_for_zero(condition: Condition) -> bool:
+    """Whether a contact without orders (count and total 0) satisfies the condition."""
+    numbers = [v.number for v in condition.values]
+    op = condition.op
+    if op in ("eq", "in"):
+        return 0.0 in numbers
+    if op in ("ne", "not_in"):
+        return 0.0 not in numbers
+    low = None if condition.low is None else condition.low.number
+    high = None if condition.high is None else condition.high.number
+    return bool(_compare(np.zeros(1), op, low, high)[0])
+
+
+# -- what comes back --------------------------------------------------------------------
+
+
+def nps(conn: Connection, scope: Scope, columns: ResponseColumns) -> NpsReport:
+    positions = matching(conn, scope, columns)
+    distribution = np.bincount(columns.score[positions], minlength=11).tolist()
+    return NpsReport(scope.window, NpsSummary.from_distribution(distribution), distribution)
+
+
+def _summaries(scores: Any, groups: Any, count: int) -> list[NpsSummary]:
+    n = np.bincount(groups, minlength=count)
+    p = np.bincount(groups, weights=scores >= 9, minlength=count)
+    d = np.bincount(groups, weights=scores <= 6, minlength=count)
+    return [NpsSummary.of(int(n[i]), int(p[i]), int(d[i])) for i in range(count)]
+
+
+def trend(
+    conn: Connection,
+    scope: Scope,
+    columns: ResponseColumns,
+    *,
+    interval: Interval = "month",
+    rolling: int | None = None,
+    zone: ZoneInfo | None = None,
+) -> list[TrendPoint]:
+    zone = zone or ZoneInfo("UTC")
+    window = scope.window
+    if rolling is not None:
+        if scope.query.count == "latest":
+            raise sql_trend.TrendError(
+                "a rolling trend counts every response; use count=all, or calendar buckets"
+            )
+        starts = sql_trend.boundaries(window.since, window.until, "day", zone)
+        data_since = starts[0] - timedelta(days=rolling)
+        days = sql_trend.boundaries(data_since, window.until, "day", zone)
+        per_day = _bucketed(conn, scope.widened(data_since), columns, days)
+        return sql_trend.rolling_points(days, per_day, rolling, first=len(days) - len(starts))
+    edges = sql_trend.boundaries(window.since, window.until, interval, zone)
+    counts = _bucketed(conn, scope, columns, edges)
+    return [
+        TrendPoint(edges[i].astimezone(zone), edges[i + 1].astimezone(zone), counts[i])
+        for i in range(len(edges) - 1)
+    ]
+
+
+def _bucketed(
+    conn: Connection, scope: Scope, columns: ResponseColumns, edges: Sequence[datetime]
+) -> list[NpsSummary]:
+    positions = matching(conn, scope, columns, edges=edges)
+    bounds = np.array([micros(e) for e in edges], np.int64)
+    bucket = np.searchsorted(bounds, columns.created[positions], "right") - 1
+    inside = (bucket >= 0) & (bucket < len(edges) - 1)
+    return _summaries(columns.score[positions][inside], bucket[inside], len(edges) - 1)
+
+
+def breakdown(
+    conn: Connection,
+    scope: Scope,
+    columns: ResponseColumns,
+    *,
+    by: str,
+    top: int = 10,
+    edges: Sequence[float] | None = None,
+    sort: SortKey = "responses",
+) -> Breakdown:
+    sql_breakdown.check(top, edges)
+    positions = matching(conn, scope, columns)
+    scores = columns.score[positions]
+    assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
+    column = columns.attributes.get(by)
+    if column is None:
+        kind = np.zeros(len(positions), np.int8)
+        code = np.full(len(positions), -1, np.int32)
+        number = np.full(len(positions), np.nan)
+        texts: list[str] = []
+    else:
+        kind, code, number = (
+            column.kind[positions],
+            column.code[positions],
+            column.number[positions],
+        )
+        texts = column.texts
+    summaries: dict[Any, NpsSummary] = {}
+    if edges is None:
+        groups = np.where(kind == MISSING, len(texts), code)
+        for index, summary in enumerate(_summaries(scores, groups, len(texts) + 1)):
+            if summary.responses:
+                summaries[None if index == len(texts) else texts[index]] = summary
+        rows = sql_breakdown.top_rows(summaries, top)
+    else:
+        bucket = np.searchsorted(np.asarray(edges, np.float64), number, "right")
+        groups = np.where(
+            kind == MISSING, len(edges) + 1, np.where(kind != 2, len(edges) + 2, bucket)
+        )
+        for index, summary in enumerate(_summaries(scores, groups, len(edges) + 3)):
+            if summary.responses:
+                key = -1 if index == len(edges) + 1 else -2 if index == len(edges) + 2 else index
+                summaries[key] = summary
+        rows = sql_breakdown.bucket_rows(summaries, list(edges))
+    total = sql_breakdown.total_of(summaries.values())
+    result: list[BreakdownRow] = sql_breakdown.sorted_rows(rows, sort)
+    return Breakdown(by, result, total)

@@ -1,0 +1,113 @@
+"""Acting on feedback: its status (OPEN / CLOSED) and tags.
+
+Every change stamps the response's ``updated_at``, which is how analytics caches see it.
+Every function takes the caller's connection; none of them commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Connection, delete, select, update
+
+from promoter.storage.dialect import insert_for
+from promoter.storage.tables import response_tags, responses
+
+MAX_TAG_LENGTH = 100
+FeedbackStatus = Literal["OPEN", "CLOSED"]
+
+
+class InvalidTag(ValueError):
+    pass
+
+
+def clean_tag(tag: str) -> str:
+    tag = tag.strip()
+    if not tag or len(tag) > MAX_TAG_LENGTH or "\x00" in tag:
+        raise InvalidTag(f"a tag is 1 to {MAX_TAG_LENGTH} characters")
+    return tag
+
+
+def _touch(conn: Connection, organization_id: int, response_id: int, now: datetime) -> bool:
+    result = conn.execute(
+        update(responses)
+        .where(responses.c.organization_id == organization_id, responses.c.id == response_id)
+        .values(updated_at=now)
+    )
+    return result.rowcount > 0
+
+
+def set_status(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    status: FeedbackStatus,
+    now: datetime,
+) -> bool:
+    """False when the organization has no such response."""
+    result = conn.execute(
+        update(responses)
+        .where(responses.c.organization_id == organization_id, responses.c.id == response_id)
+        .values(status=status, updated_at=now)
+    )
+    return result.rowcount > 0
+
+
+def add_tags(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    tags: Iterable[str],
+    now: datetime,
+) -> bool:
+    cleaned = sorted({clean_tag(tag) for tag in tags})
+    if not _touch(conn, organization_id, response_id, now):
+        return False
+    if cleaned:
+        statement = insert_for(conn, response_tags).on_conflict_do_nothing()
+        conn.execute(
+            statement,
+            [
+                {
+                    "response_id": response_id,
+                    "tag": tag,
+                    "organization_id": organization_id,
+                    "created_at": now,
+                }
+                for tag in cleaned
+            ],
+        )
+    return True
+
+
+def remove_tags(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    tags: Iterable[str],
+    now: datetime,
+) -> bool:
+    if not _touch(conn, organization_id, response_id, now):
+        return False
+    conn.execute(
+        delete(response_tags).where(
+            response_tags.c.response_id == response_id,
+            response_tags.c.tag.in_([tag.strip() for tag in tags]),
+        )
+    )
+    return True
+
+
+def tags_of(conn: Connection, *, response_id: int) -> list[str]:
+    return list(
+        conn.execute(
+            select(response_tags.c.tag)
+            .where(response_tags.c.response_id == response_id)
+            .order_by(response_tags.c.tag)
+        ).scalars()
+    )

@@ -1,0 +1,181 @@
+"""The in-memory columns follow every write: new answers, changed answers, comments, status
+and tags, attributes changing, erasures, and answers committed out of time order."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from promoter.analytics.engine import Analytics, AnalyticsCache
+from promoter.analytics.filters import parse_filter
+from promoter.analytics.query import NpsQuery, scope
+from promoter.domain.messages import Envelope
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.service import Ingestor
+from promoter.storage.engine import Database
+from promoter.storage.tables import contacts, responses, surveys
+from promoter.surveys.followup import add_tags, remove_tags, set_status
+from promoter.surveys.responses import find_survey, record_comment, record_score
+from tests.analytics.dataset import NOW, answer_survey, build
+from tests.conftest import Org
+
+QUESTIONS: list[dict[str, Any]] = [
+    {},
+    {"where": {"attribute": "plan", "value": "Premium"}},
+    {"where": {"attribute": "plan", "value": "Premium"}, "attributes": "current"},
+    {"where": {"attribute": "vip", "value": True}},
+    {"has_comment": True},
+    {"statuses": ("CLOSED",)},
+    {"tags": ("urgent",)},
+    {"count": "latest"},
+    {"score_types": ("promoter",)},
+]
+
+
+def answers(database: Database, analytics: Analytics, org: Org) -> list[list[int]]:
+    result = []
+    with database.read() as conn:
+        for question in QUESTIONS:
+            options = dict(question)
+            if "where" in options:
+                options["where"] = parse_filter(options["where"])
+            query = NpsQuery(
+                organization_id=org.id,
+                since=NOW - timedelta(days=400),
+                until=NOW + timedelta(days=400),
+                **options,
+            )
+            result.append(analytics.nps(conn, scope(conn, query, now=NOW)).distribution)
+    return result
+
+
+def identify(database: Database, org: Org, user_id: str, **traits: Any) -> None:
+    results = ingest_messages(
+        database=database,
+        ingestor=Ingestor(),
+        organization_id=org.id,
+        messages=[
+            {
+                "type": "identify",
+                "userId": user_id,
+                "traits": {"email": f"{user_id}@example.com", **traits},
+            }
+        ],
+        envelope=Envelope(received_at=NOW),
+        allowed=TRACKING_API_TYPES,
+    )
+    assert results[0].status == "accepted"
+
+
+def answer(database: Database, org: Org, user_id: str, score: int, at: Any) -> int:
+    with database.write() as conn:
+        contact_id = conn.execute(
+            select(contacts.c.id).where(contacts.c.user_id == user_id)
+        ).scalar_one()
+        campaign_id = conn.execute(
+            select(surveys.c.campaign_id).where(surveys.c.organization_id == org.id).limit(1)
+        ).scalar_one()
+        return answer_survey(conn, org.id, contact_id, campaign_id, score, at)[1]
+
+
+def stamp(database: Database, response_id: int, moment: Any) -> None:
+    with database.write() as conn:
+        conn.execute(
+            update(responses).where(responses.c.id == response_id).values(updated_at=moment)
+        )
+
+
+def test_columns_follow_every_write(database: Database, org: Org) -> None:
+    build(database, org.id, random.Random(5), contacts_count=10, responses_count=30)
+    cached = Analytics(AnalyticsCache(database, background=False))
+    direct = Analytics(None)
+
+    def agree() -> list[list[int]]:
+        expected = answers(database, direct, org)
+        assert answers(database, cached, org) == expected
+        return expected
+
+    before = agree()
+    # A new answer, after a new attribute appeared.
+    identify(database, org, "user-1", plan="Premium", vip=True)
+    response_id = answer(database, org, "user-1", 10, NOW)
+    assert agree() != before
+    # The answer changes (a new snapshot), then gets a comment, a status and tags.
+    identify(database, org, "user-1", plan="Free", vip=False)
+    with database.write() as conn:
+        token = conn.execute(
+            select(surveys.c.token)
+            .join(responses, responses.c.survey_id == surveys.c.id)
+            .where(responses.c.id == response_id)
+        ).scalar_one()
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        record_score(conn, survey, score=2, now=NOW + timedelta(seconds=1))
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        record_comment(conn, survey, comment="Changed my mind", now=NOW + timedelta(seconds=2))
+        set_status(
+            conn,
+            organization_id=org.id,
+            response_id=response_id,
+            status="CLOSED",
+            now=NOW + timedelta(seconds=3),
+        )
+        add_tags(
+            conn,
+            organization_id=org.id,
+            response_id=response_id,
+            tags=["urgent", "billing"],
+            now=NOW + timedelta(seconds=4),
+        )
+    agree()
+    with database.write() as conn:
+        remove_tags(
+            conn,
+            organization_id=org.id,
+            response_id=response_id,
+            tags=["urgent"],
+            now=NOW + timedelta(seconds=5),
+        )
+    agree()
+    # Current attributes change with every identify: read from the database each time.
+    identify(database, org, "user-2", plan="Premium")
+    agree()
+    # An answer older than answers already loaded (it lands in the middle), written now.
+    late = answer(database, org, "user-3", 9, NOW - timedelta(days=3))
+    stamp(database, late, NOW + timedelta(seconds=10))
+    agree()
+    # A write stamped a minute before the newest one seen (its transaction committed late).
+    late = answer(database, org, "user-4", 0, NOW - timedelta(days=2))
+    stamp(database, late, NOW + timedelta(seconds=10) - timedelta(minutes=1))
+    agree()
+    # Erasing a contact deletes its answers: the columns are loaded again.
+    results = ingest_messages(
+        database=database,
+        ingestor=Ingestor(),
+        organization_id=org.id,
+        messages=[{"type": "delete", "userId": "user-1"}],
+        envelope=Envelope(received_at=NOW),
+        allowed=TRACKING_API_TYPES,
+    )
+    assert results[0].status == "accepted"
+    agree()
+
+
+def test_background_loading_answers_by_sql_meanwhile(database: Database, org: Org) -> None:
+    build(database, org.id, random.Random(6), contacts_count=8, responses_count=20)
+    cache = AnalyticsCache(database, background=True)
+    with database.read() as conn, cache.columns(conn, org.id) as columns:
+        assert columns is None  # loading started; the caller uses SQL
+    deadline = time.monotonic() + 30
+    loaded = None
+    while loaded is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with database.read() as conn, cache.columns(conn, org.id) as columns:
+            loaded = None if columns is None else columns.size
+    assert loaded == 20
+    assert answers(database, Analytics(cache), org) == answers(database, Analytics(None), org)
