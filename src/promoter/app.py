@@ -27,11 +27,14 @@ PRUNE_INTERVAL_SECONDS = 600
 
 def _prune(services: Services, cutoff: datetime) -> int:
     with services.database.write() as conn:
-        return prune_processed_messages(conn, older_than=cutoff)
+        removed = prune_processed_messages(conn, older_than=cutoff)
+    services.database.refresh_statistics()
+    return removed
 
 
 async def _prune_until(stop: asyncio.Event, services: Services) -> None:
-    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention.
+    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention (and
+    refresh SQLite's planner statistics).
 
     Stops when ``stop`` is set, never in the middle of a prune, so no connection is
     left checked out when the database is disposed of.

@@ -188,3 +188,11 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
         }
         command.downgrade(alembic_config(scratch.engine), "0002")
         upgrade(scratch.engine)
+
+
+def test_sqlite_planner_statistics_are_refreshed(database: Database) -> None:
+    database.refresh_statistics()  # a no-op on PostgreSQL, whose autovacuum analyzes
+    if database.is_sqlite:
+        with database.read() as conn:
+            names = conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all()
+        assert "sqlite_stat1" in names

@@ -15,11 +15,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
 
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
@@ -31,7 +32,7 @@ MISSING = 0
 #: Responses written this long before the newest one seen are re-read when catching up:
 #: a transaction that stamped ``updated_at`` and committed a little later is not missed.
 CATCH_UP_MARGIN = timedelta(minutes=5)
-LOAD_BATCH = 50_000
+LOAD_BATCH = 200_000
 
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -101,39 +102,40 @@ class LoadStopped(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """What tells whether the copy is current: the newest ``updated_at`` and the epoch."""
+    """What tells whether the copy is current: the newest ``updated_at``, the epoch, and
+    ``recent``: how many responses were stamped since a given instant, and the sum of their
+    stamps (any write stamped in that range changes it, even one that commits after a
+    newer one)."""
 
     newest: datetime | None
     epoch: int
+    recent: Any = None
 
 
-def recent_changes(conn: Connection, organization_id: int, since: datetime | None) -> Any:
-    """How many responses were stamped since ``since``, and the sum of their stamps: any
-    write stamped in that range changes it, even one that commits after a newer one."""
-    if since is None:
-        return None
+def probe(conn: Connection, organization_id: int, since: datetime | None = None) -> Probe:
+    """One statement: the probe each question makes before trusting the columns."""
+    mine = responses.c.organization_id == organization_id
     stamp = responses.c.updated_at
-    seconds = (
-        func.extract("epoch", stamp) if conn.dialect.name == "postgresql" else func.julianday(stamp)
-    )
-    row = conn.execute(
-        select(func.count(), func.sum(seconds)).where(
-            responses.c.organization_id == organization_id, stamp >= since
+    parts: list[Any] = [
+        select(func.max(stamp)).where(mine).scalar_subquery(),
+        select(organizations.c.analytics_epoch)
+        .where(organizations.c.id == organization_id)
+        .scalar_subquery(),
+    ]
+    if since is not None:
+        seconds = (
+            func.extract("epoch", stamp)
+            if conn.dialect.name == "postgresql"
+            else func.julianday(stamp)
         )
-    ).one()
-    return (row[0], row[1])
-
-
-def probe(conn: Connection, organization_id: int) -> Probe:
-    newest = conn.execute(
-        select(func.max(responses.c.updated_at)).where(
-            responses.c.organization_id == organization_id
-        )
-    ).scalar()
-    epoch = conn.execute(
-        select(organizations.c.analytics_epoch).where(organizations.c.id == organization_id)
-    ).scalar()
-    return Probe(newest, int(epoch or 0))
+        window = select(func.count(), func.sum(seconds)).where(mine, stamp >= since).subquery()
+        parts += [select(window.c[0]).scalar_subquery(), select(window.c[1]).scalar_subquery()]
+    row = conn.execute(select(*parts)).one()
+    newest = row[0]
+    if newest is not None and newest.tzinfo is None:  # SQLite hands back its text form
+        newest = datetime.fromisoformat(str(newest)).replace(tzinfo=UTC)
+    recent = None if since is None else (row[2], row[3])
+    return Probe(newest, int(row[1] or 0), recent)
 
 
 _RESPONSE_COLUMNS = (
@@ -154,7 +156,7 @@ class ResponseColumns:
         self.organization_id = organization_id
         self.epoch = epoch
         self.newest: datetime | None = None
-        #: ``recent_changes`` since newest - CATCH_UP_MARGIN, when last caught up.
+        #: ``Probe.recent`` since newest - CATCH_UP_MARGIN, when last caught up.
         self.recent: Any = None
         self.size = 0
         self.capacity = 0
@@ -189,59 +191,136 @@ class ResponseColumns:
         columns = cls(organization_id, state.epoch)
         columns._stop = stop
         # Measured before reading: what commits meanwhile shows as a change next time.
-        columns.recent = recent_changes(conn, organization_id, _bound(state.newest))
-        columns._apply(conn, responses.c.organization_id == organization_id, full=True)
+        columns.recent = probe(conn, organization_id, _bound(state.newest)).recent
+        columns._load_all(conn)
         columns.newest = state.newest
         return columns
 
-    def is_current(self, conn: Connection, state: Probe) -> bool:
-        if state.epoch != self.epoch:
-            return False
-        if state.newest != self.newest:
-            return False
-        return bool(recent_changes(conn, self.organization_id, _bound(self.newest)) == self.recent)
+    def _load_all(self, conn: Connection) -> None:
+        """Everything, read in bulk and converted column by column (not row by row)."""
+        params = {"org": self.organization_id}
+        rows = conn.execute(_ALL_RESPONSES, params).all()
+        self._check_stop()
+        if rows:
+            ids, created, campaign, contact, score, commented, closed = zip(*rows, strict=True)
+            self._reserve(len(rows))
+            n = self.size = len(rows)
+            self.ids[:n] = ids
+            self.created[:n] = micros_of(created)
+            self.campaign[:n] = campaign
+            self.contact[:n] = contact
+            self.score[:n] = score
+            self.commented[:n] = np.asarray(commented, np.bool_)
+            self.closed[:n] = np.asarray(closed, np.bool_)
+            if not _in_order(self.created, self.ids, 1, n):
+                self._sort()
+        self._index_ids()
+        del rows
+        with conn.execute(
+            _ALL_ATTRIBUTES.execution_options(yield_per=LOAD_BATCH), params
+        ) as result:
+            for batch in result.partitions(LOAD_BATCH):
+                self._check_stop()
+                self._fill_attribute_batch(batch)
+        tags = conn.execute(
+            select(response_tags.c.response_id, response_tags.c.tag).where(
+                response_tags.c.organization_id == self.organization_id
+            )
+        ).all()
+        self._set_tags(tags)
+
+    def _fill_attribute_batch(self, batch: Sequence[Any]) -> None:
+        """Rows of (response id, name, type, text, number, instant), at C speed: ``map``
+        over dicts and numpy, never a Python statement per row."""
+        if not batch:
+            return
+        ids, names, types, texts, numbers, moments = zip(*batch, strict=True)
+        positions = self._positions(np.asarray(ids, np.int64))
+        kinds = np.fromiter(map(KINDS.__getitem__, types), np.int8, len(types))
+        values = np.asarray(numbers, np.float64)
+        dated = np.flatnonzero(kinds == KINDS["date"])
+        if len(dated):
+            values[dated] = micros_of(_pick(moments, dated))
+        name_codes = {name: code for code, name in enumerate(set(names))}
+        grouped = np.fromiter(map(name_codes.__getitem__, names), np.int64, len(names))
+        for name, code in name_codes.items():
+            column = self.attributes.get(name)
+            if column is None:
+                column = self.attributes[name] = AttributeColumn.empty(self.capacity)
+            rows = np.flatnonzero((grouped == code) & (positions >= 0))
+            if not len(rows):
+                continue
+            at = positions[rows]
+            column.kind[at] = kinds[rows]
+            mine = [text or "" for text in _pick(texts, rows)]
+            for new in set(mine).difference(column.codes):
+                column.code_of(new)
+            column.code[at] = np.fromiter(map(column.codes.__getitem__, mine), np.int32, len(mine))
+            column.number[at] = values[rows]
+
+    def probe(self, conn: Connection) -> Probe:
+        """The probe, over the same recent range as at the last catch-up."""
+        return probe(conn, self.organization_id, _bound(self.newest))
+
+    def is_current(self, state: Probe) -> bool:
+        return (state.epoch, state.newest, state.recent) == (
+            self.epoch,
+            self.newest,
+            self.recent,
+        )
 
     def catch_up(self, conn: Connection, state: Probe) -> None:
         """Re-read what was stamped since a little before ``newest`` (same epoch only)."""
         assert state.epoch == self.epoch
-        recent = recent_changes(conn, self.organization_id, _bound(state.newest))
+        recent = probe(conn, self.organization_id, _bound(state.newest)).recent
         condition = responses.c.organization_id == self.organization_id
         if self.newest is not None:
             condition = and_(condition, responses.c.updated_at >= _bound(self.newest))
-        self._apply(conn, condition, full=False)
+        self._apply(conn, condition)
         self.newest = state.newest
         self.recent = recent
 
-    def _apply(self, conn: Connection, condition: Any, *, full: bool) -> None:
-        stmt = select(*_RESPONSE_COLUMNS).where(condition)
-        if full:
-            stmt = stmt.order_by(responses.c.created_at, responses.c.id)
-            with conn.execute(stmt.execution_options(yield_per=LOAD_BATCH)) as result:
-                for batch in result.partitions():
-                    self._check_stop()
-                    self._append(batch)
+    def _apply(self, conn: Connection, condition: Any) -> None:
+        """Append new responses, overwrite changed ones (those ``condition`` selects)."""
+        rows = conn.execute(select(*_RESPONSE_COLUMNS).where(condition)).all()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        known = self._positions(ids)
+        fresh = known < 0
+        changed = [row for row, is_new in zip(rows, fresh, strict=True) if not is_new]
+        if changed:
+            at = known[~fresh]
+            self.score[at] = [r.score for r in changed]
+            self.commented[at] = [bool(r.comment) for r in changed]
+            self.closed[at] = [r.status == "CLOSED" for r in changed]
+        new_rows = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
+        if new_rows:
+            self._append(new_rows)
             self._index_ids()
-            positions = np.zeros(0, np.int64)
-        else:
-            rows = conn.execute(stmt).all()
-            if not rows:
-                return
-            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            known = self._positions(ids)
-            fresh = known < 0
-            changed = [row for row, is_new in zip(rows, fresh, strict=True) if not is_new]
-            if changed:
-                at = known[~fresh]
-                self.score[at] = [r.score for r in changed]
-                self.commented[at] = [bool(r.comment) for r in changed]
-                self.closed[at] = [r.status == "CLOSED" for r in changed]
-            new_rows = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
-            if new_rows:
-                self._append(new_rows)
-                self._index_ids()
-            positions = self._positions(ids)
-        self._load_attributes(conn, condition, positions, full=full)
-        self._load_tags(conn, condition, positions, full=full)
+        positions = self._positions(ids)
+        # Changed responses were snapshotted again: their old values and tags go first.
+        for column in self.attributes.values():
+            column.clear(positions)
+        for flags in self.tags.values():
+            flags[positions] = False
+        a = response_attributes.c
+        attributes = (
+            select(
+                a.response_id,
+                a.name,
+                a.value_type,
+                a.value_text,
+                a.value_number,
+                type_coerce(a.value_date, String),  # as stored, for micros_of
+            )
+            .join(responses, responses.c.id == a.response_id)
+            .where(condition)
+        )
+        self._fill_attribute_batch(conn.execute(attributes).all())
+        t = response_tags.c
+        tags = select(t.response_id, t.tag).join(responses, responses.c.id == t.response_id)
+        self._set_tags(conn.execute(tags.where(condition)).all())
 
     def _append(self, rows: Sequence[Any]) -> None:
         count = len(rows)
@@ -301,62 +380,7 @@ class ResponseColumns:
         found = self._id_sorted[at] == ids
         return np.where(found, self._id_position[at], -1)
 
-    def _load_attributes(
-        self, conn: Connection, condition: Any, positions: Ints, *, full: bool
-    ) -> None:
-        a = response_attributes.c
-        stmt = select(
-            a.response_id, a.name, a.value_type, a.value_text, a.value_number, a.value_date
-        )
-        if full:
-            stmt = stmt.where(a.organization_id == self.organization_id)
-        else:
-            # Changed responses were snapshotted again: their old values go first.
-            for column in self.attributes.values():
-                column.clear(positions)
-            stmt = stmt.join(responses, responses.c.id == a.response_id).where(condition)
-        with conn.execute(stmt.execution_options(yield_per=LOAD_BATCH)) as result:
-            for batch in result.partitions():
-                self._check_stop()
-                self._fill_attributes(batch)
-
-    def _fill_attributes(self, batch: Sequence[Any]) -> None:
-        ids = np.fromiter((r[0] for r in batch), np.int64, len(batch))
-        positions = self._positions(ids)
-        by_name: dict[str, list[int]] = {}
-        for index, row in enumerate(batch):
-            by_name.setdefault(row[1], []).append(index)
-        for name, indexes in by_name.items():
-            column = self.attributes.get(name)
-            if column is None:
-                column = self.attributes[name] = AttributeColumn.empty(self.capacity)
-            where = positions[indexes]
-            kinds = np.empty(len(indexes), np.int8)
-            codes = np.empty(len(indexes), np.int32)
-            numbers = np.empty(len(indexes), np.float64)
-            for k, index in enumerate(indexes):
-                _, _, value_type, text, number, moment = batch[index]
-                kinds[k] = KINDS.get(value_type, 1)
-                codes[k] = column.code_of(text or "")
-                if moment is not None:
-                    numbers[k] = micros(moment)
-                else:
-                    numbers[k] = np.nan if number is None else number
-            keep = where >= 0
-            column.kind[where[keep]] = kinds[keep]
-            column.code[where[keep]] = codes[keep]
-            column.number[where[keep]] = numbers[keep]
-
-    def _load_tags(self, conn: Connection, condition: Any, positions: Ints, *, full: bool) -> None:
-        t = response_tags.c
-        stmt = select(t.response_id, t.tag)
-        if full:
-            stmt = stmt.where(t.organization_id == self.organization_id)
-        else:
-            for flags in self.tags.values():
-                flags[positions] = False
-            stmt = stmt.join(responses, responses.c.id == t.response_id).where(condition)
-        rows = conn.execute(stmt).all()
+    def _set_tags(self, rows: Sequence[Any]) -> None:
         if not rows:
             return
         tagged = self._positions(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
@@ -383,7 +407,7 @@ class ResponseColumns:
             self._contact_dense = inverse.astype(np.int64)
         return self._contacts, self._contact_dense
 
-    def contacts_in(self, positions: Ints, contact_ids: Iterable[int]) -> Bools:
+    def contacts_in(self, positions: Ints | slice, contact_ids: Iterable[int]) -> Bools:
         """Whether each response at ``positions`` belongs to one of ``contact_ids``."""
         distinct, dense = self.contact_dense()
         wanted = np.fromiter(contact_ids, np.int64)
@@ -392,6 +416,35 @@ class ResponseColumns:
             at = np.minimum(np.searchsorted(distinct, wanted), len(distinct) - 1)
             flags[at[distinct[at] == wanted]] = True
         return flags[dense[positions]]
+
+
+#: Raw reads for the bulk load: no per-row type conversion (``micros_of`` does it at once).
+#: ``+organization_id`` keeps the planner off the indexes: reading a whole organization is
+#: a sequential scan, where an index would cost a random table read per row. The order is
+#: made in memory.
+_ALL_RESPONSES = text(
+    "SELECT id, created_at, campaign_id, contact_id, score,"
+    " CASE WHEN comment IS NOT NULL AND comment <> '' THEN 1 ELSE 0 END,"
+    " CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END"
+    " FROM responses WHERE +organization_id = :org"
+)
+_ALL_ATTRIBUTES = text(
+    "SELECT response_id, name, value_type, value_text, value_number, value_date"
+    " FROM response_attributes WHERE +organization_id = :org"
+)
+
+
+def _pick(values: Sequence[Any], indexes: Ints) -> list[Any]:
+    """``values[i]`` for each index (C-level, for long tuples)."""
+    if len(indexes) == 1:
+        return [values[int(indexes[0])]]
+    return list(itemgetter(*indexes.tolist())(values))
+
+
+def micros_of(moments: Sequence[Any]) -> Ints:
+    """Microseconds since the epoch of stored UTC times: SQLite's text, or PostgreSQL's
+    naive datetimes."""
+    return np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
 
 
 def _bound(newest: datetime | None) -> datetime | None:

@@ -84,7 +84,12 @@ def _attribute(expr: AttributeFilter, target: Target) -> ColumnElement[bool]:
         if target.source == "snapshot"
         else table.c.contact_id == target.contact_id
     )
-    return exists().where(key, table.c.name == expr.name, value_matches(table, condition, target))
+    return exists().where(
+        key,
+        table.c.organization_id == target.organization_id,
+        table.c.name == expr.name,
+        value_matches(table, condition, target),
+    )
 
 
 def value_matches(table: Table, condition: Condition, target: Target) -> ColumnElement[bool]:

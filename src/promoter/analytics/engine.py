@@ -66,15 +66,15 @@ class AnalyticsCache:
         entry = self._entry(organization_id)
         entry.lock.acquire()
         try:
-            state = probe(conn, organization_id)
             columns = entry.columns
+            state = probe(conn, organization_id) if columns is None else columns.probe(conn)
             if columns is not None and columns.epoch != state.epoch:
                 entry.columns = columns = None  # responses were deleted: load again
             if columns is None and not self._background:
                 entry.columns = columns = ResponseColumns.load(conn, organization_id)
             if columns is None:
                 self._load_later(organization_id, entry)
-            elif not columns.is_current(conn, state):
+            elif not columns.is_current(state):
                 columns.catch_up(conn, state)
         except BaseException:
             entry.columns = None  # a half-applied catch-up is not trusted: load again

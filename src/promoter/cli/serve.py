@@ -37,6 +37,7 @@ def serve(host: str | None, port: int | None, no_migrate: bool, no_worker: bool)
     services = Services.build(settings, open_database(settings))
     if not no_migrate:
         upgrade(services.database.engine)
+    services.database.refresh_statistics()
     background = [] if no_worker else [_worker(services).run]
     with services.database.write() as conn:
         existing = orgs.list_organizations(conn)

@@ -123,5 +123,15 @@ class Database:
         with self.engine.connect() as conn:
             yield conn
 
+    def refresh_statistics(self) -> None:
+        """Give SQLite's planner statistics (sampled: fast on any size). Without them it may
+        pick an index that is right for small tables and ruinous for large ones.
+        PostgreSQL's autovacuum keeps its own."""
+        if not self.is_sqlite:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()
