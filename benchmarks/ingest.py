@@ -19,7 +19,6 @@ import http.client
 import itertools
 import json
 import os
-import platform
 import random
 import re
 import socket
@@ -40,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from scratch_postgres import postgres_database, postgres_version
+from machine import describe
+from scratch_postgres import postgres_database
 from sqlalchemy import create_engine, func, select, text
 
 from promoter.domain.attributes import AttributeValue
@@ -1000,15 +1000,7 @@ def ratio_line(result: ServerResult, raw: RawResult) -> str:
 
 
 def machine(args: argparse.Namespace) -> str:
-    parts = [
-        f"{os.cpu_count()} CPUs",
-        f"Python {platform.python_version()}",
-        f"SQLite {sqlite3.sqlite_version}",
-        f"{platform.system()} {platform.release()}",
-    ]
-    if args.backend in ("postgresql", "both"):
-        parts.append(f"PostgreSQL {postgres_version(args.postgres_url)}")
-    return ", ".join(parts)
+    return describe(args)
 
 
 # --- command line -----------------------------------------------------------------------

@@ -18,11 +18,9 @@ import email
 import email.policy
 import json
 import os
-import platform
 import signal
 import smtplib
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scratch_postgres import postgres_database, postgres_version
+from machine import describe
+from scratch_postgres import postgres_database
 from sqlalchemy import func, select
 
 from promoter.config import Settings
@@ -677,15 +676,7 @@ def report(results: dict[str, list[Round]], args: argparse.Namespace) -> str:
 
 
 def machine(args: argparse.Namespace) -> str:
-    parts = [
-        f"{os.cpu_count()} CPUs",
-        f"Python {platform.python_version()}",
-        f"SQLite {sqlite3.sqlite_version}",
-        f"{platform.system()} {platform.release()}",
-    ]
-    if args.backend in ("postgresql", "both"):
-        parts.append(f"PostgreSQL {postgres_version(args.postgres_url)}")
-    return ", ".join(parts)
+    return describe(args)
 
 
 def results_json(results: dict[str, list[Round]]) -> dict[str, Any]:

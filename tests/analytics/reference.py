@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -275,7 +275,3 @@ def buckets(rows: list[Row], edges: list[datetime]) -> list[tuple[int, int, int]
         if 0 <= index < len(grouped):
             grouped[index].append(r)
     return [counts(g)[:3] for g in grouped]
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
