@@ -39,7 +39,7 @@ from sqlalchemy import func, select, update
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, responses, surveys
 from tests.conftest import Org
-from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth, free_port
+from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -468,6 +468,28 @@ def test_segment_events_to_email_to_answer_to_unsubscribe(
     assert count(database, deliveries, deliveries.c.status == "pending") == 0
     time.sleep(2.5 * WORKER_POLL_SECONDS)  # a few worker rounds: still nothing to send
     assert len(mail.inbox.received) == 1
+
+    # The team reads it back: the score by any attribute, through the server's analytics.
+    with httpx2.Client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
+        api = Api(http, org)
+        for _ in range(3):  # the first questions may be answered by SQL, while columns load
+            premium = api.get("/api/v2/nps/", **{"attributes[company.employees][gte]": "10"})
+            assert (premium["responses"], premium["nps"]) == (1, 100.0)
+            assert premium["distribution"]["9"] == 1
+            assert premium["delivery"] == {
+                "sent": 1,
+                "delivered": 1,
+                "bounced": 0,
+                "unsubscribed": 1,
+                "responded": 1,
+                "response_rate": 100.0,
+            }
+            assert api.get("/api/v2/nps/", **{"attributes[plan]": "Free"})["responses"] == 0
+        (feedback,) = api.get("/api/v2/feedback/", has_comment="true")["results"]
+        assert feedback["comment"] == "Great support, thanks Lily!"
+        assert feedback["attributes"] == ATTRIBUTES
+        export = http.get("/api/v2/feedback/export.csv", headers=api.headers)
+        assert export.status_code == 200 and "Great support, thanks Lily!" in export.text
 
 
 def test_smtp_down_then_up_delivers_once_later(
