@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 from typing import Any
@@ -240,6 +241,20 @@ def test_trend_and_breakdown_agree_with_brute_force(
             assert points[0].start <= s.window.since < points[0].end
             assert points[0].start.tzinfo is not None
             assert all(p.start.astimezone(zone).hour == 0 for p in points)
+        # Counting each contact's latest answer: its latest in each bucket.
+        latest = dataclasses.replace(query, count="latest", score_types=("detractor",))
+        s_latest = scope(conn, latest, now=NOW)
+        for interval in ("week", "month"):
+            points = analytics.trend(conn, s_latest, interval=interval, zone=zone)  # type: ignore[arg-type]
+            for point in points:
+                bucket = dataclasses.replace(
+                    latest,
+                    since=max(point.start, s_latest.window.since),
+                    until=min(point.end, s_latest.window.until),
+                )
+                n, p, d, _ = reference.counts(reference.matching(loaded, bucket, NOW))
+                got = (point.summary.responses, point.summary.promoters, point.summary.detractors)
+                assert got == (n, p, d), (interval, point.start)
         rolling = analytics.trend(conn, s, rolling=30, zone=zone)
         for point in rolling[::7]:
             window_query = NpsQuery(
