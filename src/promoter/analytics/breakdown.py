@@ -70,7 +70,7 @@ def breakdown(
     """Rows for the ``top`` most frequent values (the rest summed as OTHER, contacts
     without the attribute as MISSING); with ``edges``, one row per numeric bucket
     [edge, next edge), plus below the first and from the last (non-numbers are OTHER)."""
-    check(top, edges)
+    check(top, edges, by)
     found = matching(scope)
     if scope.query.attributes == "snapshot":
         table: Any = response_attributes
@@ -96,7 +96,9 @@ def breakdown(
     return Breakdown(by, sorted_rows(result, sort), total)
 
 
-def check(top: int, edges: Sequence[float] | None) -> None:
+def check(top: int, edges: Sequence[float] | None, by: str) -> None:
+    if not by or len(by) > 255 or "\x00" in by:
+        raise BreakdownError("by: an attribute name is 1 to 255 characters")
     if not 1 <= top <= MAX_TOP:
         raise BreakdownError(f"top is from 1 to {MAX_TOP}")
     if edges is not None and (

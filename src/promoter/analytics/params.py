@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -62,6 +62,8 @@ def build_query(
     """The query; a ``FilterError`` says which parameter is wrong and why."""
     parts: list[Expr | None] = []
     if params.segment:
+        if len(params.segment) > 200 or "\x00" in params.segment:
+            raise FilterError("segment: no such segment")
         try:
             segment = get_segment(conn, organization_id=organization_id, segment=params.segment)
         except SegmentNotFound as exc:
@@ -73,6 +75,12 @@ def build_query(
     for score in params.scores:
         if not 0 <= score <= 10:
             raise FilterError("score: a score is from 0 to 10")
+    for campaign in params.campaigns:
+        if not 1 <= campaign <= MAX_ID:
+            raise FilterError(f"campaign: an id is from 1 to {MAX_ID}")
+    for tag in params.tags:
+        if not tag or len(tag) > 100 or "\x00" in tag:
+            raise FilterError("tag: a tag is 1 to 100 characters")
     since = parse_moment(params.since, zone, "since", end=False)
     until = parse_moment(params.until, zone, "until", end=True)
     if since is not None and until is not None and until <= since:
@@ -93,6 +101,13 @@ def build_query(
     )
 
 
+MAX_ID = 2**31 - 1
+
+#: The times a window may start or end at (far enough from datetime's limits).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_moment(text: str | None, zone: ZoneInfo, name: str, *, end: bool) -> datetime | None:
     """An ISO date (a whole local day: ``until`` includes it) or an ISO datetime (without
     an offset: local time)."""
@@ -110,7 +125,15 @@ def parse_moment(text: str | None, zone: ZoneInfo, name: str, *, end: bool) -> d
         raise FilterError(
             f"{name}: expected a date (2026-11-01) or a date and time (2026-11-01T09:30:00Z)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    try:
+        in_range = EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise FilterError(f"{name}: expected a time between 1900 and 9000")
+    return moment
 
 
 def compact_filter(items: Iterable[tuple[str, str | None, str]]) -> Expr | None:

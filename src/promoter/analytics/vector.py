@@ -368,7 +368,7 @@ def breakdown(
     edges: Sequence[float] | None = None,
     sort: SortKey = "responses",
 ) -> Breakdown:
-    sql_breakdown.check(top, edges)
+    sql_breakdown.check(top, edges, by)
     positions = matching(conn, scope, columns)
     scores = columns.score[positions]
     assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
