@@ -33,6 +33,14 @@ QUESTIONS: list[dict[str, Any]] = [
     {"tags": ("urgent",)},
     {"count": "latest"},
     {"score_types": ("promoter",)},
+    {"where": {"event": "Order Completed", "min_count": 2}},
+    {
+        "where": {
+            "event": "Order Completed",
+            "where": [{"property": "total", "op": "gt", "value": 100}],
+        }
+    },
+    {"where": {"not": {"event": "Viewed Page", "within_days": 30}}},
 ]
 
 
@@ -71,6 +79,26 @@ def identify(database: Database, org: Org, user_id: str, **traits: Any) -> None:
     assert results[0].status == "accepted"
 
 
+def track(database: Database, org: Org, user_id: str, event: str, **properties: Any) -> None:
+    results = ingest_messages(
+        database=database,
+        ingestor=Ingestor(),
+        organization_id=org.id,
+        messages=[
+            {
+                "type": "track",
+                "userId": user_id,
+                "event": event,
+                "properties": properties,
+                "timestamp": (NOW - timedelta(days=1)).isoformat(),
+            }
+        ],
+        envelope=Envelope(received_at=NOW - timedelta(hours=1)),
+        allowed=TRACKING_API_TYPES,
+    )
+    assert results[0].status == "accepted"
+
+
 def answer(database: Database, org: Org, user_id: str, score: int, at: Any) -> int:
     with database.write() as conn:
         contact_id = conn.execute(
@@ -99,6 +127,20 @@ def test_columns_follow_every_write(database: Database, org: Org) -> None:
         assert answers(database, cached, org) == expected
         return expected
 
+    before = agree()
+    # New events are read from the database (after the settled prefix), then settle into
+    # the columns when the horizon moves.
+    track(database, org, "user-1", "Order Completed", total=150)
+    track(database, org, "user-1", "Order Completed", total=250)
+    track(database, org, "user-2", "Viewed Page")
+    assert agree() != before
+    cache = cached.cache
+    assert cache is not None
+    with database.read() as conn, cache.columns(conn, org.id) as columns:
+        assert columns is not None
+        horizon = columns.events.horizon
+        columns.events.refresh(conn, force=True)
+        assert columns.events.horizon > horizon
     before = agree()
     # A new answer, after a new attribute appeared.
     identify(database, org, "user-1", plan="Premium", vip=True)

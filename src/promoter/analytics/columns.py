@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
 
+from promoter.analytics.events import EventColumns
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -176,6 +177,7 @@ class ResponseColumns:
         self._contacts: Ints | None = None
         self._contact_dense: Ints | None = None
         self._stop: threading.Event | None = None
+        self.events = EventColumns(organization_id)
 
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():
@@ -193,6 +195,7 @@ class ResponseColumns:
         # Measured before reading: what commits meanwhile shows as a change next time.
         columns.recent = probe(conn, organization_id, _bound(state.newest)).recent
         columns._load_all(conn)
+        columns.events.refresh(conn, force=True)
         columns.newest = state.newest
         return columns
 

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
@@ -29,6 +29,7 @@ from promoter.analytics.compile import (
     property_condition,
     value_matches,
 )
+from promoter.analytics.events import tail_counts
 from promoter.analytics.filters import (
     And,
     AttributeFilter,
@@ -43,7 +44,8 @@ from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
 from promoter.analytics.scores import SCORE_RANGES, NpsSummary
 from promoter.analytics.trend import Interval, TrendPoint
-from promoter.storage.tables import contact_attributes, events, orders
+from promoter.storage.tables import contact_attributes, orders
+from promoter.storage.tables import events as events_table
 
 _NEGATIVE = {"ne": "eq", "not_in": "in", "missing": "exists"}
 
@@ -175,7 +177,7 @@ def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
             return _snapshot(ctx.columns, expr, positions)
         return ctx.columns.contacts_in(positions, _current_contacts(ctx, expr))
     if isinstance(expr, EventFilter):
-        return ctx.columns.contacts_in(positions, _event_contacts(ctx, expr))
+        return _event_mask(ctx, expr, positions)
     return _orders(ctx, expr, positions)
 
 
@@ -248,27 +250,28 @@ def _since(days: int | None, now: datetime) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def _event_contacts(ctx: _Context, expr: EventFilter) -> list[int]:
-    e = events.c
-    conditions: list[Any] = [
-        e.organization_id == ctx.scope.query.organization_id,
-        e.name == expr.name,
-        e.contact_id.is_not(None),
-    ]
+def _event_mask(ctx: _Context, expr: EventFilter, positions: Rows) -> Bools:
+    """Settled events from the columns, the newest ones from the database, counted per
+    userId; then each response's contact looked up by its userId."""
+    events = ctx.columns.events
+    events.refresh(ctx.conn)
     since = _since(expr.within_days, ctx.scope.now)
-    if since is not None:
-        conditions.append(e.timestamp >= since)
-    conditions.extend(property_condition(p, ctx.target) for p in expr.where)
-    # The (organization, name, time) index finds these events. "+ 0" keeps SQLite's
-    # planner from walking all the organization's events by contact instead, to save
-    # sorting for the DISTINCT (it does so once it has statistics: few event names).
-    contact = (e.contact_id + 0).label("contact")
-    stmt = select(contact).where(*conditions)
-    if expr.min_count == 1:
-        stmt = stmt.distinct()
-    else:
-        stmt = stmt.group_by(contact).having(func.count() >= expr.min_count)
-    return list(ctx.conn.execute(stmt).scalars())
+    counts = events.user_counts(ctx.conn, expr, since)
+    tail_conditions: list[Any] = [] if since is None else [events_table.c.timestamp >= since]
+    tail_conditions.extend(property_condition(p, ctx.target) for p in expr.where)
+    tail = tail_counts(
+        ctx.conn, ctx.scope.query.organization_id, events.horizon, expr, tail_conditions
+    )
+    if tail:
+        codes = {user: events.code_of_user(user) for user in tail}
+        counts = np.concatenate([counts, np.zeros(len(events.user_codes) - len(counts), np.int64)])
+        for user, n in tail.items():
+            counts[codes[user]] += n
+    distinct, dense = ctx.columns.contact_dense()
+    user_of_contact = events.user_codes_of(ctx.conn, distinct)
+    # The last flag stands for "no such user" (code -1).
+    flags = np.append(counts >= expr.min_count, False)
+    return flags[user_of_contact[dense[positions]]]
 
 
 def _orders(ctx: _Context, expr: OrderFilter, positions: Rows) -> Bools:

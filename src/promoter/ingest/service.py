@@ -237,23 +237,23 @@ def erase_contact(conn: Connection, *, organization_id: int, user_id: str) -> bo
 
     Events and orders kept before the userId was identified go too.
     """
+    removed = 0
     for table in (orders, events):
-        conn.execute(
+        removed += conn.execute(
             delete(table).where(
                 table.c.organization_id == organization_id, table.c.user_id == user_id
             )
-        )
+        ).rowcount
     result = conn.execute(
         delete(contacts).where(
             contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
         )
     )
-    if result.rowcount == 0:
-        return False
-    # Its responses went with it: cached analytics must reload.
-    conn.execute(
-        update(organizations)
-        .where(organizations.c.id == organization_id)
-        .values(analytics_epoch=organizations.c.analytics_epoch + 1)
-    )
-    return True
+    if result.rowcount or removed:
+        # Responses and events went: cached analytics must reload.
+        conn.execute(
+            update(organizations)
+            .where(organizations.c.id == organization_id)
+            .values(analytics_epoch=organizations.c.analytics_epoch + 1)
+        )
+    return result.rowcount > 0
