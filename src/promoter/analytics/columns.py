@@ -80,21 +80,15 @@ class AttributeColumn:
         self.number = _grown(self.number, capacity, np.nan)
 
     def reorder(self, order: Ints, capacity: int) -> None:
-        self.kind = _placed(self.kind[order], capacity, 0)
-        self.code = _placed(self.code[order], capacity, -1)
-        self.number = _placed(self.number[order], capacity, np.nan)
+        self.kind = _grown(self.kind[order], capacity, 0)
+        self.code = _grown(self.code[order], capacity, -1)
+        self.number = _grown(self.number[order], capacity, np.nan)
 
 
 def _grown(array: Any, capacity: int, fill: Any) -> Any:
     grown = np.full(capacity, fill, array.dtype)
     grown[: len(array)] = array
     return grown
-
-
-def _placed(values: Any, capacity: int, fill: Any) -> Any:
-    placed = np.full(capacity, fill, values.dtype)
-    placed[: len(values)] = values
-    return placed
 
 
 class LoadStopped(Exception):

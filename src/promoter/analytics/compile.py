@@ -39,12 +39,11 @@ from promoter.analytics.filters import (
     Or,
     OrderFilter,
     PropertyFilter,
+    positive,
 )
 from promoter.storage.tables import contact_attributes, events, orders, response_attributes
 
 AttributeSource = Literal["snapshot", "current"]
-
-_NEGATIVE = {"ne": "eq", "not_in": "in", "missing": "exists"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +74,9 @@ def compile_filter(expr: Expr, target: Target) -> ColumnElement[bool]:
 
 def _attribute(expr: AttributeFilter, target: Target) -> ColumnElement[bool]:
     condition = expr.condition
-    if condition.op in _NEGATIVE:
-        positive = Condition(_NEGATIVE[condition.op], condition.values)  # type: ignore[arg-type]
-        return not_(_attribute(AttributeFilter(expr.name, positive), target))
+    complemented = positive(condition)
+    if complemented is not None:
+        return not_(_attribute(AttributeFilter(expr.name, complemented), target))
     table: Table = response_attributes if target.source == "snapshot" else contact_attributes
     key = (
         table.c.response_id == target.response_id
@@ -196,9 +195,9 @@ def number_holds(condition: Condition, value: Any) -> ColumnElement[bool]:
 
 def property_condition(prop: PropertyFilter, target: Target) -> ColumnElement[bool]:
     condition = prop.condition
-    if condition.op in _NEGATIVE:
-        positive = Condition(_NEGATIVE[condition.op], condition.values)  # type: ignore[arg-type]
-        return not_(property_condition(PropertyFilter(prop.path, positive), target))
+    complemented = positive(condition)
+    if complemented is not None:
+        return not_(property_condition(PropertyFilter(prop.path, complemented), target))
     json = _JsonPath(prop.path, target.dialect)
     op = condition.op
     if op == "exists":

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy import Connection, func, select, text
 
-from promoter.analytics.filters import Condition, EventFilter, PropertyFilter
+from promoter.analytics.filters import EventFilter, PropertyFilter, positive
 from promoter.storage.tables import contacts, events
 
 SETTLE = timedelta(minutes=10)
@@ -224,10 +224,9 @@ def _micros(moment: datetime) -> int:
 
 def _property_matches(column: _PropertyColumn, prop: PropertyFilter) -> Bools:
     condition = prop.condition
-    negated = {"ne": "eq", "not_in": "in", "missing": "exists"}
-    if condition.op in negated:
-        positive = Condition(negated[condition.op], condition.values)  # type: ignore[arg-type]
-        return ~_property_matches(column, PropertyFilter(prop.path, positive))
+    complemented = positive(condition)
+    if complemented is not None:
+        return ~_property_matches(column, PropertyFilter(prop.path, complemented))
     kind = column.kind
     op = condition.op
     if op == "exists":

@@ -82,6 +82,16 @@ class Condition:
     kind: Literal["number", "date", "any"] = "any"
 
 
+#: The negative operators, each the exact complement of a positive one.
+_COMPLEMENTS = {"ne": "eq", "not_in": "in", "missing": "exists"}
+
+
+def positive(condition: Condition) -> Condition | None:
+    """The positive condition a negative one (ne, not_in, missing) complements, else None."""
+    op = _COMPLEMENTS.get(condition.op)
+    return None if op is None else Condition(op, condition.values)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class AttributeFilter:
     name: str

@@ -39,6 +39,7 @@ from promoter.analytics.filters import (
     Not,
     Or,
     OrderFilter,
+    positive,
 )
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
@@ -46,8 +47,6 @@ from promoter.analytics.scores import SCORE_RANGES, NpsSummary
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.storage.tables import contact_attributes, orders
 from promoter.storage.tables import events as events_table
-
-_NEGATIVE = {"ne": "eq", "not_in": "in", "missing": "exists"}
 
 #: Positions of responses: an index array, or a slice of the time-ordered columns.
 Rows = Ints | slice
@@ -169,10 +168,9 @@ def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
     if isinstance(expr, Not):
         return ~_mask(expr.item, ctx, positions)
     if isinstance(expr, AttributeFilter):
-        condition = expr.condition
-        if condition.op in _NEGATIVE:
-            positive = Condition(_NEGATIVE[condition.op], condition.values)  # type: ignore[arg-type]
-            return ~_mask(AttributeFilter(expr.name, positive), ctx, positions)
+        complemented = positive(expr.condition)
+        if complemented is not None:
+            return ~_mask(AttributeFilter(expr.name, complemented), ctx, positions)
         if ctx.scope.query.attributes == "snapshot":
             return _snapshot(ctx.columns, expr, positions)
         return ctx.columns.contacts_in(positions, _current_contacts(ctx, expr))
