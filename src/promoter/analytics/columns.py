@@ -22,11 +22,10 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
 
+from promoter.analytics.arrays import Bools, Ints, micros, micros_of
 from promoter.analytics.events import EventColumns
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 #: Type codes of attribute values (0: the response has no such attribute).
 KINDS = {"string": 1, "number": 2, "boolean": 3, "date": 4, "list": 5}
 MISSING = 0
@@ -35,13 +34,7 @@ MISSING = 0
 CATCH_UP_MARGIN = timedelta(minutes=5)
 LOAD_BATCH = 200_000
 
-Bools = npt.NDArray[np.bool_]
-Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
-
-
-def micros(moment: datetime) -> int:
-    return (moment - EPOCH) // MICROSECOND
 
 
 @dataclass
@@ -436,12 +429,6 @@ def _pick(values: Sequence[Any], indexes: Ints) -> list[Any]:
     if len(indexes) == 1:
         return [values[int(indexes[0])]]
     return list(itemgetter(*indexes.tolist())(values))
-
-
-def micros_of(moments: Sequence[Any]) -> Ints:
-    """Microseconds since the epoch of stored UTC times: SQLite's text, or PostgreSQL's
-    naive datetimes."""
-    return np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
 
 
 def _bound(newest: datetime | None) -> datetime | None:

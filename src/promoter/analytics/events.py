@@ -24,6 +24,7 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy import Connection, func, select, text
 
+from promoter.analytics.arrays import Bools, Ints, compare, micros, micros_of
 from promoter.analytics.filters import EventFilter, PropertyFilter, positive
 from promoter.storage.tables import contacts, events
 
@@ -31,9 +32,6 @@ SETTLE = timedelta(minutes=10)
 REFRESH_SECONDS = 300.0
 #: Property value kinds (0: missing or null).
 STRING, NUMBER, BOOLEAN, OTHER = 1, 2, 3, 4
-
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 
 @dataclass
@@ -144,8 +142,7 @@ class EventColumns:
             self.names = np.concatenate(
                 [self.names, np.fromiter(map(name_codes.__getitem__, names), np.int32, len(names))]
             )
-            stamps = np.asarray(times, dtype="datetime64[us]").astype(np.int64)
-            self.times = np.concatenate([self.times, stamps])
+            self.times = np.concatenate([self.times, micros_of(times)])
         self.horizon = int(horizon)
 
     def _property(
@@ -211,15 +208,11 @@ class EventColumns:
         of_name = np.flatnonzero(self.names == name_code)
         keep = np.ones(len(of_name), np.bool_)
         if since is not None:
-            keep &= self.times[of_name] >= _micros(since)
+            keep &= self.times[of_name] >= micros(since)
         for prop in expr.where:
             column = self._property(conn, name_code, expr.name, prop.path, of_name)
             keep &= _property_matches(column, prop)
         return np.bincount(self.users[of_name[keep]], minlength=len(self.user_codes))
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _property_matches(column: _PropertyColumn, prop: PropertyFilter) -> Bools:
@@ -247,19 +240,7 @@ def _property_matches(column: _PropertyColumn, prop: PropertyFilter) -> Bools:
         return result
     low: Any = None if condition.low is None else condition.low.number
     high: Any = None if condition.high is None else condition.high.number
-    number = column.number
-    with np.errstate(invalid="ignore"):
-        if op == "gt":
-            ok = number > low
-        elif op == "gte":
-            ok = number >= low
-        elif op == "lt":
-            ok = number < high
-        elif op == "lte":
-            ok = number <= high
-        else:
-            ok = (number >= low) & (number <= high)
-    return (kind == NUMBER) & ok  # type: ignore[no-any-return]
+    return (kind == NUMBER) & compare(column.number, op, low, high)  # type: ignore[no-any-return]
 
 
 def tail_counts(

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, select
 
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
+from promoter.analytics.arrays import Bools, Ints, compare, micros
 from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
-from promoter.analytics.columns import MISSING, Bools, Ints, ResponseColumns, micros
+from promoter.analytics.columns import MISSING, ResponseColumns
 from promoter.analytics.compile import (
     Target,
     number_holds,
@@ -199,7 +200,7 @@ def _snapshot(columns: ResponseColumns, expr: AttributeFilter, positions: Rows) 
     if condition.kind == "number":
         low = None if condition.low is None else condition.low.number
         high = None if condition.high is None else condition.high.number
-        return (kind == 2) & _compare(number, op, low, high)  # type: ignore[no-any-return]
+        return (kind == 2) & compare(number, op, low, high)  # type: ignore[no-any-return]
     low = (
         None if condition.low is None or condition.low.date is None else micros(condition.low.date)
     )
@@ -208,7 +209,7 @@ def _snapshot(columns: ResponseColumns, expr: AttributeFilter, positions: Rows) 
         if condition.high is None or condition.high.date is None
         else micros(condition.high.date)
     )
-    return (kind == 4) & _compare(number, op, low, high)  # type: ignore[no-any-return]
+    return (kind == 4) & compare(number, op, low, high)  # type: ignore[no-any-return]
 
 
 def _one_of(codes: Any, wanted: list[int]) -> Bools:
@@ -219,19 +220,6 @@ def _one_of(codes: Any, wanted: list[int]) -> Bools:
             result |= codes == code
         return result
     return np.isin(codes, wanted, kind="table")
-
-
-def _compare(values: Any, op: str, low: Any, high: Any) -> Bools:
-    with np.errstate(invalid="ignore"):
-        if op == "gt":
-            return values > low  # type: ignore[no-any-return]
-        if op == "gte":
-            return values >= low  # type: ignore[no-any-return]
-        if op == "lt":
-            return values < high  # type: ignore[no-any-return]
-        if op == "lte":
-            return values <= high  # type: ignore[no-any-return]
-        return (values >= low) & (values <= high)  # type: ignore[no-any-return]
 
 
 def _current_contacts(ctx: _Context, expr: AttributeFilter) -> list[int]:
@@ -301,7 +289,7 @@ def _holds_for_zero(condition: Condition) -> bool:
         return 0.0 not in numbers
     low = None if condition.low is None else condition.low.number
     high = None if condition.high is None else condition.high.number
-    return bool(_compare(np.zeros(1), op, low, high)[0])
+    return bool(compare(np.zeros(1), op, low, high)[0])
 
 
 # -- what comes back --------------------------------------------------------------------
