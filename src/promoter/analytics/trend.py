@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -54,6 +54,28 @@ def trend(
     """Points covering the scope's window; a rolling point for each local day covers the
     ``rolling`` days that end with it."""
     zone = zone or ZoneInfo("UTC")
+    return points(
+        scope,
+        lambda s, edges: _counts(conn, s, edges, zone),
+        interval=interval,
+        rolling=rolling,
+        zone=zone,
+    )
+
+
+#: Counts the question's responses per bucket [edges[i], edges[i + 1]).
+Counter = Callable[[Scope, Sequence[datetime]], list[NpsSummary]]
+
+
+def points(
+    scope: Scope,
+    count: Counter,
+    *,
+    interval: Interval,
+    rolling: int | None,
+    zone: ZoneInfo,
+) -> list[TrendPoint]:
+    """The trend's buckets (or rolling days), counted by ``count``: SQL or the columns."""
     window = scope.window
     if rolling is not None:
         if scope.query.count == "latest":
@@ -63,10 +85,10 @@ def trend(
         starts = boundaries(window.since, window.until, "day", zone)
         data_since = starts[0] - timedelta(days=rolling)
         days = boundaries(data_since, window.until, "day", zone)
-        per_day = _counts(conn, scope.widened(data_since), days, zone)
+        per_day = count(scope.widened(data_since), days)
         return rolling_points(days, per_day, rolling, first=len(days) - len(starts))
     edges = boundaries(window.since, window.until, interval, zone)
-    counts = _counts(conn, scope, edges, zone)
+    counts = count(scope, edges)
     return [
         TrendPoint(_local(edges[i], zone), _local(edges[i + 1], zone), counts[i])
         for i in range(len(edges) - 1)

@@ -317,24 +317,13 @@ def trend(
     rolling: int | None = None,
     zone: ZoneInfo | None = None,
 ) -> list[TrendPoint]:
-    zone = zone or ZoneInfo("UTC")
-    window = scope.window
-    if rolling is not None:
-        if scope.query.count == "latest":
-            raise sql_trend.TrendError(
-                "a rolling trend counts every response; use count=all, or calendar buckets"
-            )
-        starts = sql_trend.boundaries(window.since, window.until, "day", zone)
-        data_since = starts[0] - timedelta(days=rolling)
-        days = sql_trend.boundaries(data_since, window.until, "day", zone)
-        per_day = _bucketed(conn, scope.widened(data_since), columns, days)
-        return sql_trend.rolling_points(days, per_day, rolling, first=len(days) - len(starts))
-    edges = sql_trend.boundaries(window.since, window.until, interval, zone)
-    counts = _bucketed(conn, scope, columns, edges)
-    return [
-        TrendPoint(edges[i].astimezone(zone), edges[i + 1].astimezone(zone), counts[i])
-        for i in range(len(edges) - 1)
-    ]
+    return sql_trend.points(
+        scope,
+        lambda s, edges: _bucketed(conn, s, columns, edges),
+        interval=interval,
+        rolling=rolling,
+        zone=zone or ZoneInfo("UTC"),
+    )
 
 
 def _bucketed(
