@@ -96,6 +96,16 @@ def breakdown(
     return Breakdown(by, sorted_rows(result, sort), total)
 
 
+def parse_edges(text: str | None) -> list[float] | None:
+    """Bucket edges as typed: numbers separated by commas (``0,100,1000``)."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise BreakdownError("buckets: expected numbers separated by commas") from None
+
+
 def check(top: int, edges: Sequence[float] | None, by: str) -> None:
     if not by or len(by) > 255 or "\x00" in by:
         raise BreakdownError("by: an attribute name is 1 to 255 characters")

@@ -11,7 +11,7 @@ import click
 import orjson
 from sqlalchemy import Connection
 
-from promoter.analytics.breakdown import BreakdownError, breakdown
+from promoter.analytics.breakdown import BreakdownError, breakdown, parse_edges
 from promoter.analytics.feedback import export_csv
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import (
@@ -157,7 +157,7 @@ def nps_command(org_id: int, **options: Any) -> None:
                     s,
                     by=options["by"],
                     top=options["top"],
-                    edges=_edges(options["buckets"]),
+                    edges=parse_edges(options["buckets"] or None),
                 )
             if options["interval"] or options["rolling"]:
                 result["trend"] = trend(
@@ -188,17 +188,6 @@ def _where(text: str) -> tuple[str, str | None, str]:
         return parse_where(text)
     except FilterError as exc:
         raise click.BadParameter(str(exc), param_hint="--where") from None
-
-
-def _edges(text: str | None) -> list[float] | None:
-    if not text:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise click.BadParameter(
-            "expected numbers separated by commas", param_hint="--buckets"
-        ) from None
 
 
 def _org(database: Database, org_id: int) -> Organization:

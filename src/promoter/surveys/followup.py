@@ -30,11 +30,14 @@ def clean_tag(tag: str) -> str:
     return tag
 
 
-def _touch(conn: Connection, organization_id: int, response_id: int, now: datetime) -> bool:
+def _touch(
+    conn: Connection, organization_id: int, response_id: int, now: datetime, **values: object
+) -> bool:
+    """Stamp the response (and set ``values``); False when the organization has none such."""
     result = conn.execute(
         update(responses)
         .where(responses.c.organization_id == organization_id, responses.c.id == response_id)
-        .values(updated_at=now)
+        .values(updated_at=now, **values)
     )
     return result.rowcount > 0
 
@@ -48,12 +51,7 @@ def set_status(
     now: datetime,
 ) -> bool:
     """False when the organization has no such response."""
-    result = conn.execute(
-        update(responses)
-        .where(responses.c.organization_id == organization_id, responses.c.id == response_id)
-        .values(status=status, updated_at=now)
-    )
-    return result.rowcount > 0
+    return _touch(conn, organization_id, response_id, now, status=status)
 
 
 def add_tags(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from promoter.analytics.breakdown import BreakdownError, SortKey
+from promoter.analytics.breakdown import BreakdownError, SortKey, parse_edges
 from promoter.analytics.feedback import export_csv, feedback_page
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
@@ -184,22 +184,12 @@ async def nps_breakdown(
     ] = None,
     sort: SortKey = "responses",
 ) -> JSONResponse:
-    edges = _edges(buckets)
-
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
+        edges = parse_edges(buckets)
         result = services.analytics.breakdown(conn, s, by=by, top=top, edges=edges, sort=sort)
         return {"window": s.window.to_json(), **result.to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))
-
-
-def _edges(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise HTTPException(400, "buckets: expected numbers separated by commas") from None
 
 
 @router.get("/feedback/", summary="The matching responses, newest first")
