@@ -16,7 +16,7 @@ from promoter import __version__
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
-from promoter.web import analytics, api, health, segment, survey_pages
+from promoter.web import analytics, api, dashboard, health, segment, survey_pages
 from promoter.web.errors import install_error_handlers
 
 log = logging.getLogger("promoter.app")
@@ -89,6 +89,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(api.router)
     app.include_router(analytics.router)
     app.include_router(survey_pages.router)
+    dashboard.install(app)
     return app
 
 

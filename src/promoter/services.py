@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from promoter.accounts.passwords import Passwords
 from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.config import Settings
 from promoter.delivery.mailers import mailer_from_url
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
+from promoter.ingest.received import ReceivedLog
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
 from promoter.orgs.service import Organization, authenticate
@@ -26,6 +28,9 @@ class Services:
     ingestor: Ingestor
     keys: KeyCache
     analytics: Analytics
+    passwords: Passwords = field(default_factory=Passwords)
+    #: The last messages each organization sent (for the dashboard's live view).
+    received: ReceivedLog = field(default_factory=ReceivedLog)
     _signer: list[TokenSigner] = field(default_factory=list, repr=False)
     _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -15,7 +15,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from promoter.cli import admin, analytics, campaigns, serve
+    from promoter.cli import admin, analytics, campaigns, serve, users
 
     main.add_command(serve.serve)
     main.add_command(serve.worker)
@@ -25,6 +25,7 @@ def _register() -> None:
     main.add_command(campaigns.campaign)
     main.add_command(analytics.nps_command, name="nps")
     main.add_command(analytics.segment)
+    main.add_command(users.user)
 
 
 _register()

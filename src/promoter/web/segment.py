@@ -35,6 +35,8 @@ from promoter.web.state import ServicesDep
 router = APIRouter(tags=["segment"])
 log = logging.getLogger("promoter.ingest")
 
+DESTINATION = "destination"
+TRACKING = "tracking"
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 
 
@@ -101,10 +103,14 @@ def _destination(
     if org is None:
         return _unauthorized()
     if body_error is not None:
+        services.received.refused(org.id, way=DESTINATION, at=received_at, reason=str(body_error))
         return _bad_request(body_error, org.id)
     if org.webhook_secret is not None and not signature_matches(
         org.webhook_secret, body, signature
     ):
+        services.received.refused(
+            org.id, way=DESTINATION, at=received_at, reason="missing or wrong X-Signature"
+        )
         return segment_error(401, "missing or wrong X-Signature", "invalid_signature")
     try:
         payload = parse_json(body)
@@ -114,17 +120,21 @@ def _destination(
         for index, message in enumerate(messages):
             check_message_size(message, index if isinstance(payload, list) else None)
     except PayloadError as exc:
+        services.received.refused(org.id, way=DESTINATION, at=received_at, reason=str(exc))
         return _bad_request(exc)
     envelope = Envelope(received_at=received_at)
     if not isinstance(payload, list):
         # One message: reject before touching the database, with the partner contract's code.
         try:
             parse_message(payload, envelope, allowed=DESTINATION_TYPES)
-        except UnsupportedType as exc:
-            log.warning("organization %s: /segment message not supported: %s", org.id, exc)
-            return segment_error(501, str(exc), "unsupported_type")
-        except InvalidMessage as exc:
+        except (UnsupportedType, InvalidMessage) as exc:
+            result = MessageResult(0, None, "rejected", str(exc))
+            services.received.record(
+                org.id, way=DESTINATION, at=received_at, messages=[payload], results=[result]
+            )
             log.warning("organization %s: /segment message rejected: %s", org.id, exc)
+            if isinstance(exc, UnsupportedType):
+                return segment_error(501, str(exc), "unsupported_type")
             return segment_error(400, str(exc), "invalid_message")
     results = ingest_messages(
         database=services.database,
@@ -133,6 +143,9 @@ def _destination(
         messages=messages,
         envelope=envelope,
         allowed=DESTINATION_TYPES,
+    )
+    services.received.record(
+        org.id, way=DESTINATION, at=received_at, messages=messages, results=results
     )
     if all(r.status == "rejected" for r in results) and results:
         reason = "; ".join(r.reason or "" for r in results[:5])
@@ -206,6 +219,9 @@ def _tracking_call(
         messages=messages,
         envelope=envelope,
         allowed=TRACKING_API_TYPES,
+    )
+    services.received.record(
+        org.id, way=TRACKING, at=received_at, messages=messages, results=results
     )
     return JSONResponse(_summary(results))
 

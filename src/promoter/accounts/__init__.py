@@ -1,0 +1,1 @@
+"""Dashboard users: accounts, password hashing, sign-in sessions."""

@@ -1,0 +1,72 @@
+"""What the filter builder offers: attribute names, their values, event names.
+
+Each list is read by a loose index scan (one index seek per distinct value, through a
+recursive query), so it costs the number of distinct values, not the number of rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from promoter.storage.tables import contact_attributes, events, response_attributes
+
+MAX_NAMES = 300
+MAX_VALUES = 100
+
+
+def _distinct(
+    conn: Connection,
+    table: str,
+    column: str,
+    where: str,
+    params: dict[str, Any],
+    limit: int,
+) -> list[str]:
+    statement = text(
+        f"""
+        WITH RECURSIVE seen(v, n) AS (
+            SELECT (SELECT min({column}) FROM {table} WHERE {where}), 1
+            UNION ALL
+            SELECT (SELECT min({column}) FROM {table} WHERE {where} AND {column} > seen.v), n + 1
+            FROM seen WHERE seen.v IS NOT NULL AND n < :limit
+        )
+        SELECT v FROM seen WHERE v IS NOT NULL
+        """
+    )
+    return [row[0] for row in conn.execute(statement, {**params, "limit": limit})]
+
+
+def attribute_names(
+    conn: Connection, *, organization_id: int, current: bool = False, limit: int = MAX_NAMES
+) -> list[str]:
+    """Names of attributes in response snapshots (or on contacts now, with ``current``)."""
+    table = contact_attributes.name if current else response_attributes.name
+    return _distinct(conn, table, "name", "organization_id = :org", {"org": organization_id}, limit)
+
+
+def attribute_values(
+    conn: Connection,
+    *,
+    organization_id: int,
+    name: str,
+    current: bool = False,
+    limit: int = MAX_VALUES,
+) -> list[str]:
+    """The first ``limit`` distinct values (canonical text) of one attribute."""
+    table = contact_attributes.name if current else response_attributes.name
+    return _distinct(
+        conn,
+        table,
+        "value_text",
+        "organization_id = :org AND name = :name",
+        {"org": organization_id, "name": name},
+        limit,
+    )
+
+
+def event_names(conn: Connection, *, organization_id: int, limit: int = MAX_NAMES) -> list[str]:
+    return _distinct(
+        conn, events.name, "name", "organization_id = :org", {"org": organization_id}, limit
+    )

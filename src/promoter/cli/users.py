@@ -1,0 +1,113 @@
+"""``promoter user``: the people who sign in to the dashboard."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import Connection
+
+from promoter.accounts.passwords import Passwords, WeakPassword
+from promoter.accounts.sessions import end_user_sessions
+from promoter.accounts.users import (
+    UserError,
+    create_user,
+    delete_user,
+    list_users,
+    normalise_email,
+    set_password,
+)
+from promoter.cli.common import migrated_database
+from promoter.orgs import service as orgs
+from promoter.storage.tables import users
+
+
+def _organization(conn: Connection, org_id: int | None) -> int:
+    known = orgs.list_organizations(conn)
+    if org_id is None:
+        if len(known) != 1:
+            raise click.UsageError(
+                "give --org ORG_ID (organizations: "
+                + (", ".join(f"{o.id} {o.name}" for o in known) or "none yet")
+                + ")"
+            )
+        return known[0].id
+    if all(o.id != org_id for o in known):
+        raise click.BadParameter(f"no organization {org_id}", param_hint="--org")
+    return org_id
+
+
+def _user_id(conn: Connection, email: str) -> int:
+    try:
+        address = normalise_email(email)
+    except UserError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+    found = conn.execute(users.select().where(users.c.email == address)).first()
+    if found is None:
+        raise click.BadParameter(f"no user {address}", param_hint="EMAIL")
+    return int(found.id)
+
+
+@click.group()
+def user() -> None:
+    """Dashboard users (they sign in at the service's URL)."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--org", "org_id", type=int, help="Organization id (default: the only one).")
+@click.option("--name", help="Display name.")
+@click.password_option(
+    help="Password (asked for when not given; at least 8 characters).",
+    envvar="PROMOTER_USER_PASSWORD",
+)
+def user_create(email: str, org_id: int | None, name: str | None, password: str) -> None:
+    """Create a user who signs in with EMAIL and a password."""
+    passwords = Passwords()
+    with migrated_database() as database:
+        try:
+            with database.write() as conn:
+                created = create_user(
+                    conn,
+                    passwords,
+                    organization_id=_organization(conn, org_id),
+                    email=email,
+                    password=password,
+                    name=name,
+                )
+        except (UserError, WeakPassword) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"user {created.id}: {created.email} in {created.organization_name}")
+
+
+@user.command("list")
+@click.option("--org", "org_id", type=int, help="Only this organization's users.")
+def user_list(org_id: int | None) -> None:
+    """List users."""
+    with migrated_database() as database, database.read() as conn:
+        for u in list_users(conn, organization_id=org_id):
+            last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "never"
+            click.echo(f"{u.id}\t{u.email}\t{u.organization_id} {u.organization_name}\t{last}")
+
+
+@user.command("password")
+@click.argument("email")
+@click.password_option(help="The new password.", envvar="PROMOTER_USER_PASSWORD")
+def user_password(email: str, password: str) -> None:
+    """Set a user's password (and sign them out everywhere)."""
+    with migrated_database() as database:
+        try:
+            with database.write() as conn:
+                user_id = _user_id(conn, email)
+                set_password(conn, Passwords(), user_id=user_id, password=password)
+                end_user_sessions(conn, user_id=user_id)
+        except WeakPassword as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("password changed; the user's sessions were ended")
+
+
+@user.command("delete")
+@click.argument("email")
+def user_delete(email: str) -> None:
+    """Delete a user (their sessions end at once)."""
+    with migrated_database() as database, database.write() as conn:
+        delete_user(conn, user_id=_user_id(conn, email))
+    click.echo("user deleted")

@@ -1,0 +1,78 @@
+"""The dashboard: server-rendered pages for reading the NPS and acting on feedback.
+
+Pages render on the server (Jinja2, charts as inline SVG); the one script only adds
+conveniences, and assets are served from the package, so it works offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from promoter.web.dashboard import (
+    auth,
+    breakdown,
+    campaigns,
+    contacts,
+    feedback,
+    outbox,
+    overview,
+    segments,
+    settings,
+)
+from promoter.web.dashboard.session import (
+    CsrfFailed,
+    SignInRequired,
+    render,
+    see_other,
+    sign_in_url,
+)
+from promoter.web.dashboard.templating import environment
+from promoter.web.dashboard.throttle import LoginThrottle
+
+HERE = Path(__file__).parent
+
+
+def install(app: FastAPI) -> None:
+    app.state.dashboard_templates = environment(HERE / "templates")
+    app.state.login_throttle = LoginThrottle()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (
+        auth,
+        overview,
+        segments,
+        breakdown,
+        feedback,
+        contacts,
+        campaigns,
+        settings,
+        outbox,
+    ):
+        app.include_router(module.router)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        if request.method != "GET":
+            return render(
+                request,
+                "error.html",
+                None,
+                status=401,
+                heading="Signed out",
+                message="Your session has ended. Sign in again, then repeat what you did.",
+            )
+        return see_other(sign_in_url(exc.next_url))
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return render(
+            request,
+            "error.html",
+            None,
+            status=403,
+            heading="Form refused",
+            message=f"{exc} Reload the page and try again.",
+        )

@@ -1,0 +1,111 @@
+"""Answering a page's question: the filter bar's choices and the page's numbers, read in
+one transaction off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, select
+from starlette.concurrency import run_in_threadpool
+
+from promoter.accounts.sessions import Session
+from promoter.analytics.breakdown import BreakdownError
+from promoter.analytics.filters import FilterError
+from promoter.analytics.params import build_query, zone_of
+from promoter.analytics.query import Scope, scope
+from promoter.analytics.segments import list_segments
+from promoter.analytics.suggest import attribute_names, attribute_values, event_names
+from promoter.analytics.trend import TrendError
+from promoter.campaigns.service import list_campaigns
+from promoter.orgs.service import get_organization
+from promoter.services import Services
+from promoter.storage.tables import responses
+from promoter.web.dashboard.question import (
+    OP_LABELS,
+    RANGES,
+    Builder,
+    PageQuestion,
+    Row,
+    builder,
+    read_question,
+    since_first,
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Asked:
+    question: PageQuestion
+    builder: Builder
+    #: What the page computed, or None when the question could not be asked.
+    answer: Any
+    error: str | None
+    timezone: str
+    #: Template context for _filters.html.
+    bar: dict[str, Any]
+
+
+def ask(
+    services: Services,
+    session: Session,
+    query: list[tuple[str, str]],
+    compute: Callable[[Connection, Scope, ZoneInfo], T],
+) -> Asked:
+    organization_id = session.user.organization_id
+    with services.database.read() as conn:
+        org = get_organization(conn, organization_id=organization_id)
+        zone = zone_of(org.timezone)
+        now = datetime.now(UTC)
+        q = read_question(query, zone, now)
+        if q.range == "all":
+            first = conn.scalar(
+                select(func.min(responses.c.created_at)).where(
+                    responses.c.organization_id == organization_id
+                )
+            )
+            since_first(q, first, zone)
+        rows = builder(q.filter_data, q.pending)
+        names = attribute_names(conn, organization_id=organization_id)
+        for row in rows.rows:
+            if row.kind == "attribute" and row.name:
+                row.suggestions = attribute_values(
+                    conn, organization_id=organization_id, name=row.name
+                )
+        answer: Any = None
+        problem = "; ".join(q.errors) if q.errors else None
+        if problem is None:
+            try:
+                nps_query = build_query(
+                    conn, organization_id=organization_id, zone=zone, params=q.params
+                )
+                answer = compute(conn, scope(conn, nps_query, now=now), zone)
+            except (FilterError, TrendError, BreakdownError) as exc:
+                problem = str(exc)
+        bar = {
+            "q": q,
+            "builder": rows,
+            "ranges": RANGES,
+            "op_labels": OP_LABELS,
+            "attribute_names": names,
+            "event_names": event_names(conn, organization_id=organization_id),
+            "campaigns": list_campaigns(conn, organization_id=organization_id),
+            "segments": list_segments(conn, organization_id=organization_id),
+            "blank_attribute": Row("attribute"),
+            "blank_event": Row("event"),
+            "filter_error": problem,
+        }
+    return Asked(q, rows, answer, problem, org.timezone, bar)
+
+
+async def ask_async(
+    services: Services,
+    session: Session,
+    query: list[tuple[str, str]],
+    compute: Callable[[Connection, Scope, ZoneInfo], T],
+) -> Asked:
+    return await run_in_threadpool(ask, services, session, query, compute)

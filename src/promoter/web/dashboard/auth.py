@@ -1,0 +1,113 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from promoter.accounts.sessions import end_session, start_session
+from promoter.accounts.users import check_credentials
+from promoter.services import Services
+from promoter.web.dashboard.forms import read_form
+from promoter.web.dashboard.session import (
+    COOKIE,
+    SessionDep,
+    check_csrf,
+    render,
+    safe_next,
+    see_other,
+)
+from promoter.web.dashboard.throttle import LoginThrottle
+from promoter.web.state import ServicesDep
+
+router = APIRouter(include_in_schema=False)
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    return render(
+        request,
+        "login.html",
+        None,
+        next=safe_next(request.query_params.get("next")),
+        email="",
+        error=None,
+    )
+
+
+def _sign_in(services: Services, email: str, password: str) -> str | None:
+    now = datetime.now(UTC)
+    with services.database.write() as conn:
+        user = check_credentials(conn, services.passwords, email=email, password=password, now=now)
+        return None if user is None else start_session(conn, user_id=user.id, now=now)
+
+
+@router.post("/login")
+async def login(request: Request, services: ServicesDep) -> Response:
+    form = await read_form(request)
+    email = form.get("email").strip()[:320]
+    next_url = safe_next(form.get("next"))
+    throttle = _throttle(request)
+    client = request.client.host if request.client else "unknown"
+    keys = (f"email:{email.lower()}", f"ip:{client}")
+    wait = throttle.retry_after(*keys)
+    if wait:
+        response = render(
+            request,
+            "login.html",
+            None,
+            status=429,
+            next=next_url,
+            email=email,
+            error=f"Too many failed attempts. Try again in {(wait + 59) // 60} minute(s).",
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    token = await run_in_threadpool(_sign_in, services, email, form.get("password"))
+    if token is None:
+        throttle.failed(*keys)
+        return render(
+            request,
+            "login.html",
+            None,
+            status=400,
+            next=next_url,
+            email=email,
+            error="That email and password do not match an account.",
+        )
+    throttle.succeeded(keys[0])
+    redirect = see_other(next_url)
+    redirect.set_cookie(
+        COOKIE,
+        token,
+        max_age=14 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.public_url.startswith("https://"),
+        path="/",
+    )
+    return redirect
+
+
+@router.post("/logout")
+async def logout(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    token = request.cookies.get(COOKIE, "")
+
+    def end() -> None:
+        with services.database.write() as conn:
+            end_session(conn, token=token)
+
+    await run_in_threadpool(end)
+    response = see_other("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response

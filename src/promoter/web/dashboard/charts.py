@@ -1,0 +1,245 @@
+"""Chart geometry for the dashboard's inline SVG (drawn by templates/_charts.html).
+
+Every NPS axis runs from -100 to +100 so charts compare at a glance; margins of error
+are drawn as a band (trend) or whiskers (breakdown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from promoter.analytics.breakdown import BreakdownRow
+from promoter.analytics.scores import NpsSummary
+from promoter.analytics.trend import TrendPoint
+
+NPS_TICKS = (-100, -50, 0, 50, 100)
+
+#: Shown where there is no value.
+DASH = "\u2013"
+
+
+def _kind(score: int) -> str:
+    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str
+    label: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    width: int
+    height: int
+    base: float
+    bars: list[Bar]
+
+
+def distribution(counts: Sequence[int], width: int = 440, height: int = 190) -> Distribution:
+    top, base = 18.0, height - 22.0
+    total = sum(counts) or 1
+    highest = max(counts, default=0) or 1
+    step = (width - 20) / 11
+    bars = []
+    for score, count in enumerate(counts):
+        h = (base - top) * count / highest
+        bars.append(
+            Bar(
+                x=10 + score * step + 3,
+                y=base - h,
+                width=step - 6,
+                height=h,
+                kind=_kind(score),
+                label=str(score),
+                title=f"score {score}: {count} ({100 * count / total:.0f}%)",
+            )
+        )
+    return Distribution(width, height, base, bars)
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class TrendDot:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Trend:
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    #: One polyline per run of points that have responses (an empty period is a gap).
+    lines: list[str]
+    bands: list[str]
+    dots: list[TrendDot]
+    zero: float
+
+
+def _y(value: float, top: float, bottom: float) -> float:
+    clipped = max(-100.0, min(100.0, value))
+    return top + (100.0 - clipped) / 200.0 * (bottom - top)
+
+
+def _label(start: datetime, interval: str, zone: ZoneInfo) -> str:
+    local = start.astimezone(zone)
+    if interval == "month":
+        return local.strftime("%b %Y")
+    if interval == "quarter":
+        return f"Q{(local.month - 1) // 3 + 1} {local.year}"
+    return local.strftime("%d %b")
+
+
+def trend(
+    points: Sequence[TrendPoint],
+    interval: str,
+    zone: ZoneInfo,
+    width: int = 760,
+    height: int = 260,
+) -> Trend:
+    left, right, top, bottom = 44.0, width - 12.0, 12.0, height - 30.0
+    n = len(points)
+    step = (right - left) / max(n - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step if n > 1 else (left + right) / 2
+
+    y_ticks = [Tick(_y(v, top, bottom), f"{v:+d}" if v else "0") for v in NPS_TICKS]
+    every = max(1, -(-n // 8))
+    x_ticks = [Tick(x(i), _label(p.start, interval, zone)) for i, p in enumerate(points)][::every]
+    lines: list[str] = []
+    bands: list[str] = []
+    dots: list[TrendDot] = []
+    run: list[tuple[float, NpsSummary]] = []
+
+    def close_run() -> None:
+        if not run:
+            return
+        lines.append(" ".join(f"{px:.1f},{_y(s.nps or 0, top, bottom):.1f}" for px, s in run))
+        upper = [(px, (s.nps or 0) + (s.margin or 0)) for px, s in run]
+        lower = [(px, (s.nps or 0) - (s.margin or 0)) for px, s in run]
+        if len(run) == 1:  # a lone point gets a narrow band of its own
+            px = run[0][0]
+            upper = [(px - 3, upper[0][1]), (px + 3, upper[0][1])]
+            lower = [(px - 3, lower[0][1]), (px + 3, lower[0][1])]
+        outline = upper + lower[::-1]
+        bands.append(" ".join(f"{px:.1f},{_y(v, top, bottom):.1f}" for px, v in outline))
+        run.clear()
+
+    for i, point in enumerate(points):
+        summary = point.summary
+        if summary.nps is None:
+            close_run()
+            continue
+        run.append((x(i), summary))
+        margin = f" ±{summary.margin:.0f}" if summary.margin is not None else ""
+        dots.append(
+            TrendDot(
+                x(i),
+                _y(summary.nps, top, bottom),
+                f"{_label(point.start, interval, zone)}: NPS {summary.nps:+.0f}{margin}"
+                f" ({summary.responses} responses)",
+            )
+        )
+    close_run()
+    return Trend(
+        width,
+        height,
+        left,
+        right,
+        top,
+        bottom,
+        y_ticks,
+        x_ticks,
+        lines,
+        bands,
+        dots,
+        _y(0, top, bottom),
+    )
+
+
+@dataclass(frozen=True)
+class HBar:
+    y: float
+    x: float
+    width: float
+    negative: bool
+    low: float | None
+    high: float | None
+    label: str
+    value: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Bars:
+    width: int
+    height: int
+    left: float
+    right: float
+    zero: float
+    row_height: float
+    x_ticks: list[Tick]
+    bars: list[HBar]
+
+
+def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760) -> Bars:
+    row_height = 28.0
+    left, right = 180.0, width - 60.0
+    height = int(row_height * len(rows) + 30)
+
+    def x(value: float) -> float:
+        clipped = max(-100.0, min(100.0, value))
+        return left + (clipped + 100.0) / 200.0 * (right - left)
+
+    zero = x(0)
+    bars = []
+    for i, row in enumerate(rows):
+        s = row.summary
+        nps = s.nps
+        y = 4 + i * row_height
+        label = row.value if len(row.value) <= 28 else row.value[:27] + "…"
+        if nps is None:
+            bars.append(HBar(y, zero, 0, False, None, None, label, DASH, f"{row.value}: none"))
+            continue
+        start, end = sorted((zero, x(nps)))
+        low = high = None
+        if s.margin is not None:
+            low, high = x(nps - s.margin), x(nps + s.margin)
+        bars.append(
+            HBar(
+                y,
+                start,
+                max(end - start, 1.0),
+                nps < 0,
+                low,
+                high,
+                label,
+                f"{nps:+.0f}" if round(nps) else "0",
+                f"{row.value}: NPS {nps:+.0f}"
+                + (f" ±{s.margin:.0f}" if s.margin is not None else "")
+                + f" ({s.responses} responses)",
+            )
+        )
+    ticks = [Tick(x(v), f"{v:+d}" if v else "0") for v in NPS_TICKS]
+    return Bars(width, height, left, right, zero, row_height, ticks, bars)

@@ -1,0 +1,89 @@
+"""The overview: NPS with its margin, the split, the 0-10 distribution, the trend, and
+delivery counts, for the question in the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection
+from starlette.responses import Response
+
+from promoter.analytics.params import zone_of
+from promoter.analytics.query import Scope
+from promoter.analytics.report import DeliveryStats, NpsReport, delivery_stats
+from promoter.analytics.trend import TrendPoint
+from promoter.services import Services
+from promoter.web.dashboard import charts
+from promoter.web.dashboard.asking import ask_async
+from promoter.web.dashboard.session import SessionDep, render
+from promoter.web.state import ServicesDep
+
+router = APIRouter(include_in_schema=False)
+
+Interval = Literal["day", "week", "month", "quarter"]
+INTERVALS: tuple[Interval, ...] = ("day", "week", "month", "quarter")
+
+
+@dataclass
+class Overview:
+    report: NpsReport
+    delivery: DeliveryStats
+    interval: Interval
+    points: list[TrendPoint]
+
+
+def _interval(requested: str, scope: Scope) -> Interval:
+    if requested in INTERVALS:
+        return requested
+    days = (scope.window.until - scope.window.since).days
+    if days <= 45:
+        return "day"
+    if days <= 200:
+        return "week"
+    if days <= 1100:
+        return "month"
+    return "quarter"
+
+
+def _compute(
+    services: Services, requested: str
+) -> Callable[[Connection, Scope, ZoneInfo], Overview]:
+    def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> Overview:
+        report = services.analytics.nps(conn, scope)
+        interval = _interval(requested, scope)
+        points = services.analytics.trend(conn, scope, interval=interval, zone=zone)
+        return Overview(report, delivery_stats(conn, scope), interval, points)
+
+    return compute
+
+
+@router.get("/")
+async def overview(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    requested = request.query_params.get("every", "")
+    asked = await ask_async(
+        services,
+        session,
+        request.query_params.multi_items(),
+        _compute(services, requested),
+    )
+    context: dict[str, Any] = {"asked": asked, **asked.bar}
+    result: Overview | None = asked.answer
+    if result is not None:
+        zone = zone_of(asked.timezone)
+        context["distribution"] = charts.distribution(result.report.distribution)
+        context["trend"] = charts.trend(result.points, result.interval, zone)
+    return render(
+        request,
+        "overview.html",
+        session,
+        section="overview",
+        result=result,
+        intervals=INTERVALS,
+        every=requested if requested in INTERVALS else "",
+        keep=[("every", requested)] if requested in INTERVALS else [],
+        **context,
+    )

@@ -1,0 +1,284 @@
+"""The question a dashboard page asks, read from its URL, and the filter builder's rows.
+
+A page's URL holds everything that shapes its numbers, so it can be shared:
+``filter`` (the JSON filter expression), ``segment``, ``range`` (days back, or ``all``,
+or ``custom`` with ``since``/``until``), ``campaign`` (repeatable), and ``pending`` (a
+builder row whose attribute is chosen but whose value is not yet typed).
+
+The builder edits flat filters: conditions joined by one AND or OR, each an attribute
+condition or "did / did not do event X". Anything else is edited as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from promoter.analytics.filters import OPS
+from promoter.analytics.params import QuestionParams, compact_json
+from promoter.web.dashboard.forms import Form
+
+RANGES = {"30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months", "all": "All time"}
+DEFAULT_RANGE = "365"
+MAX_ROWS = 30
+
+OP_LABELS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is any of",
+    "not_in": "is none of",
+    "contains": "contains",
+    "exists": "is set",
+    "missing": "is not set",
+    "lt": "<",
+    "lte": "≤",
+    "gt": ">",
+    "gte": "≥",
+    "between": "between",
+}
+NO_VALUE = frozenset({"exists", "missing"})
+LIST_OPS = frozenset({"in", "not_in", "between"})
+
+
+@dataclass
+class Row:
+    """One builder row: an attribute condition or an event condition."""
+
+    kind: Literal["attribute", "event"]
+    name: str = ""
+    op: str = "eq"
+    value: str = ""
+    did: bool = True
+    min_count: int = 1
+    within_days: int | None = None
+    suggestions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Builder:
+    join: Literal["and", "or"]
+    rows: list[Row]
+    #: The filter is not flat: the builder cannot show it, the JSON box can.
+    advanced: bool = False
+
+
+@dataclass
+class PageQuestion:
+    params: QuestionParams
+    filter_text: str
+    filter_data: Any
+    segment: str
+    range: str
+    since: str
+    until: str
+    campaigns: list[int]
+    pending: list[str]
+    errors: list[str]
+    #: The query pairs that define the question (kept in links between pages).
+    pairs: list[tuple[str, str]]
+
+
+def since_first(question: PageQuestion, first: datetime | None, zone: ZoneInfo) -> None:
+    """For "all time": the window starts on the local day of the first response."""
+    if question.range == "all":
+        day = first.astimezone(zone).date().isoformat() if first else "1900-01-01"
+        question.since = day
+        question.params = replace(question.params, since=day)
+
+
+def _today(zone: ZoneInfo, now: datetime) -> date:
+    return now.astimezone(zone).date()
+
+
+def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -> PageQuestion:
+    """The question in a page's query string; problems are listed, never raised."""
+    values: dict[str, list[str]] = {}
+    for name, value in query:
+        values.setdefault(name, []).append(value)
+
+    def one(name: str) -> str:
+        found = values.get(name)
+        return found[-1].strip() if found else ""
+
+    errors: list[str] = []
+    filter_text = one("filter")
+    filter_data: Any = None
+    if filter_text:
+        try:
+            filter_data = orjson.loads(filter_text)
+        except orjson.JSONDecodeError as exc:
+            errors.append(f"filter: not valid JSON ({exc})")
+            filter_text = ""
+    range_ = one("range") or DEFAULT_RANGE
+    since, until = one("since"), one("until")
+    if range_ in RANGES:
+        if range_ != "all":
+            since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
+            until = ""
+        else:
+            since, until = "", ""  # from the first response: see ``first_day``
+    elif range_ != "custom":
+        errors.append(f"range: unknown range {range_!r}")
+        range_ = DEFAULT_RANGE
+        since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
+    campaigns: list[int] = []
+    for raw in values.get("campaign", []):
+        if raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
+            campaigns.append(int(raw))
+        elif raw:
+            errors.append(f"campaign: {raw!r} is not a campaign id")
+    segment = one("segment")
+    pending = [p for p in values.get("pending", []) if p.strip()][:MAX_ROWS]
+    params = QuestionParams(
+        filter=filter_text or None,
+        segment=segment or None,
+        since=since or None,
+        until=until or None,
+        campaigns=campaigns,
+    )
+    pairs: list[tuple[str, str]] = []
+    if filter_text:
+        pairs.append(("filter", filter_text))
+    if segment:
+        pairs.append(("segment", segment))
+    pairs.append(("range", range_))
+    if range_ == "custom":
+        pairs += [("since", since), ("until", until)]
+    pairs += [("campaign", str(c)) for c in campaigns]
+    pairs += [("pending", p) for p in pending]
+    return PageQuestion(
+        params=params,
+        filter_text=filter_text,
+        filter_data=filter_data,
+        segment=segment,
+        range=range_,
+        since=one("since") if range_ == "custom" else since,
+        until=one("until") if range_ == "custom" else until,
+        campaigns=campaigns,
+        pending=pending,
+        errors=errors,
+        pairs=pairs,
+    )
+
+
+# --- builder rows <-> filter --------------------------------------------------------------
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_value_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _row(item: Any) -> Row | None:
+    if not isinstance(item, dict):
+        return None
+    if set(item) <= {"attribute", "op", "value"} and isinstance(item.get("attribute"), str):
+        op = item.get("op", "eq")
+        if op not in OPS:
+            return None
+        return Row("attribute", item["attribute"], op, _value_text(item.get("value")))
+    if set(item) <= {"event", "min_count", "within_days", "did"} and isinstance(
+        item.get("event"), str
+    ):
+        min_count = item.get("min_count", 1)
+        days = item.get("within_days")
+        did = item.get("did", True)
+        if not isinstance(min_count, int) or not isinstance(did, bool):
+            return None
+        if days is not None and not isinstance(days, int):
+            return None
+        return Row("event", item["event"], did=did, min_count=min_count, within_days=days)
+    return None
+
+
+def builder(data: Any, pending: list[str]) -> Builder:
+    """The rows that show ``data`` (a parsed filter), plus pending rows."""
+    join: Literal["and", "or"] = "and"
+    items: list[Any] = []
+    advanced = False
+    if isinstance(data, dict) and len(data) == 1 and ("and" in data or "or" in data):
+        join = "and" if "and" in data else "or"
+        members = data[join]
+        items = members if isinstance(members, list) else []
+        advanced = not isinstance(members, list)
+    elif data is not None:
+        items = [data]
+    rows = []
+    for item in items:
+        row = _row(item)
+        if row is None:
+            advanced = True
+            break
+        rows.append(row)
+    if advanced:
+        rows = []
+    rows += [Row("attribute", name) for name in pending]
+    return Builder(join, rows, advanced)
+
+
+def _attribute_json(name: str, op: str, value: str) -> Any:
+    """The condition a row stands for, or None while it still lacks a value."""
+    if op not in NO_VALUE and not value.strip():
+        return None
+    if op not in OPS:
+        return {"attribute": name, "op": op, "value": value}  # reported when the page parses it
+    return compact_json([(name, op, "" if op in NO_VALUE else value.strip())])
+
+
+def _whole(text: str) -> int | str:
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 12 else text
+
+
+def filter_from_form(form: Form) -> tuple[str, list[str]]:
+    """(filter text, pending attribute names) from the builder's fields.
+
+    ``mode=json`` takes the JSON box as it is. Rows without a name are skipped, and so
+    is a row named in ``remove``. Nothing is checked here: the page that receives the
+    filter parses it and says what is wrong, where.
+    """
+    if form.get("mode") == "json":
+        return form.get("json").strip(), []
+    removed = set(form.getlist("remove"))
+    conditions: list[Any] = []
+    pending: list[str] = []
+    names, ops, vals = form.getlist("a_name"), form.getlist("a_op"), form.getlist("a_value")
+    for i, name in enumerate(names[:MAX_ROWS]):
+        name = name.strip()
+        if not name or f"a{i}" in removed:
+            continue
+        condition = _attribute_json(
+            name, ops[i] if i < len(ops) else "eq", vals[i] if i < len(vals) else ""
+        )
+        if condition is None:
+            pending.append(name)
+        else:
+            conditions.append(condition)
+    events = form.getlist("e_name")
+    dids, mins, days = form.getlist("e_did"), form.getlist("e_min"), form.getlist("e_days")
+    for i, name in enumerate(events[:MAX_ROWS]):
+        name = name.strip()
+        if not name or f"e{i}" in removed:
+            continue
+        item: dict[str, Any] = {"event": name}
+        min_count = _whole(mins[i] if i < len(mins) else "") or 1
+        if min_count != 1:
+            item["min_count"] = min_count
+        within = _whole(days[i] if i < len(days) else "")
+        if within != "":
+            item["within_days"] = within
+        if (dids[i] if i < len(dids) else "yes") == "no":
+            item["did"] = False
+        conditions.append(item)
+    join = "or" if form.get("join") == "or" else "and"
+    if not conditions:
+        return "", pending
+    data = conditions[0] if len(conditions) == 1 else {join: conditions}
+    return orjson.dumps(data).decode(), pending

@@ -1,0 +1,108 @@
+"""The filter builder's form target, and saving the current filter as a segment."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from promoter.analytics.filters import FilterError
+from promoter.analytics.segments import (
+    SegmentConflict,
+    SegmentNotFound,
+    create_segment,
+    delete_segment,
+)
+from promoter.web.dashboard.forms import Form, read_form
+from promoter.web.dashboard.question import filter_from_form
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, safe_next, see_other
+from promoter.web.state import ServicesDep
+
+router = APIRouter(include_in_schema=False)
+
+#: The pages the builder may return to.
+PAGES = ("/", "/breakdown", "/feedback")
+KEPT = ("segment", "range", "since", "until", "campaign", "every", "by", "buckets", "sort")
+
+
+@router.get("/filter")
+async def apply_filter(request: Request, session: SessionDep) -> Response:
+    """Turns the builder's rows into the page URL that holds the filter."""
+    form = Form(list(request.query_params.multi_items()))
+    page = form.get("return")
+    page = page if page in PAGES else "/"
+    text, pending = filter_from_form(form)
+    pairs = [(name, value) for name, value in form.pairs if name in KEPT and value]
+    if text:
+        pairs.append(("filter", text))
+    pairs += [("pending", name) for name in pending]
+    return see_other(page + ("?" + urlencode(pairs) if pairs else ""))
+
+
+@router.post("/segments")
+async def save_segment(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    back = safe_next(form.get("return"))
+    try:
+        data = orjson.loads(form.get("filter") or "null")
+    except orjson.JSONDecodeError:
+        data = None
+
+    def save() -> str | None:
+        try:
+            with services.database.write() as conn:
+                create_segment(
+                    conn,
+                    organization_id=session.user.organization_id,
+                    name=form.get("name"),
+                    filter=data,
+                )
+        except (FilterError, SegmentConflict, ValueError) as exc:
+            return str(exc)
+        return None
+
+    problem = await run_in_threadpool(save)
+    if problem is not None:
+        return render(
+            request,
+            "error.html",
+            session,
+            status=400,
+            heading="The segment was not saved",
+            message=problem,
+        )
+    separator = "&" if "?" in back else "?"
+    return see_other(f"{back}{separator}done=segment-saved")
+
+
+@router.post("/segments/{segment_id}/delete")
+async def remove_segment(
+    request: Request, services: ServicesDep, session: SessionDep, segment_id: int
+) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+
+    def remove() -> bool:
+        try:
+            with services.database.write() as conn:
+                delete_segment(
+                    conn, organization_id=session.user.organization_id, segment_id=segment_id
+                )
+        except SegmentNotFound:
+            return False
+        return True
+
+    if not await run_in_threadpool(remove):
+        return render(
+            request,
+            "error.html",
+            session,
+            status=404,
+            heading="Not found",
+            message="There is no such segment.",
+        )
+    return see_other(safe_next(form.get("return")) + "?done=segment-deleted")

@@ -1,0 +1,140 @@
+"""Who is signed in: the session cookie, CSRF checks, and rendering pages for a session."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from promoter.accounts.sessions import Session, find_session
+from promoter.services import Services
+from promoter.web.dashboard.forms import Form
+from promoter.web.state import ServicesDep
+
+COOKIE = "promoter_session"
+
+#: Sent with every dashboard page: no inline script or style, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+#: Messages a redirect can ask the next page to show (``?done=CODE``); unknown codes show
+#: nothing, so a link cannot put words in the dashboard's mouth.
+FLASHES = {
+    "segment-saved": "Segment saved.",
+    "segment-deleted": "Segment deleted.",
+    "tags-saved": "Tags saved.",
+    "status-saved": "Status changed.",
+    "campaign-created": "Campaign created.",
+    "campaign-saved": "Campaign saved.",
+    "campaign-paused": "Campaign paused.",
+    "campaign-resumed": "Campaign resumed.",
+    "template-saved": "Email template saved.",
+    "key-revoked": "API key revoked.",
+    "secret-saved": "Webhook shared secret saved.",
+    "secret-cleared": "Webhook shared secret removed: X-Signature is no longer required.",
+    "contact-unsubscribed": "Contact unsubscribed: no more surveys will be sent.",
+    "contact-inactive": "Contact marked inactive.",
+    "contact-active": "Contact marked active.",
+}
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a session; answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class CsrfFailed(Exception):
+    """A form arrived without this session's CSRF token (or from another origin)."""
+
+
+def _load(services: Services, token: str) -> Session | None:
+    with services.database.read() as conn:
+        return find_session(conn, token=token, now=datetime.now(UTC))
+
+
+async def current_session(request: Request, services: ServicesDep) -> Session:
+    token = request.cookies.get(COOKIE)
+    session = await run_in_threadpool(_load, services, token) if token else None
+    if session is None:
+        target = request.url.path
+        if request.url.query and request.method == "GET":
+            target += "?" + request.url.query
+        raise SignInRequired(target)
+    return session
+
+
+SessionDep = Annotated[Session, Depends(current_session)]
+
+
+def check_csrf(request: Request, session: Session, form: Form) -> None:
+    """The form's ``csrf`` field must be the session's token, and a browser's ``Origin``
+    (when sent) must be this site."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        host = request.headers.get("host", "")
+        if urlsplit(origin).netloc != host:
+            raise CsrfFailed("the form came from another site")
+    given = form.get("csrf").encode()
+    if not hmac.compare_digest(given, session.csrf_token.encode()):
+        raise CsrfFailed("the form has expired or did not come from this page")
+
+
+def sign_in_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="")
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: never an absolute or scheme-relative URL."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def templates(request: Request) -> jinja2.Environment:
+    env: jinja2.Environment = request.app.state.dashboard_templates
+    return env
+
+
+def render(
+    request: Request,
+    template: str,
+    session: Session | None,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    html = (
+        templates(request)
+        .get_template(template)
+        .render(
+            session=session,
+            user=session.user if session else None,
+            csrf=session.csrf_token if session else "",
+            path=request.url.path,
+            flash=FLASHES.get(request.query_params.get("done", ""), ""),
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def see_other(url: str) -> Response:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})

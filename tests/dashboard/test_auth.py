@@ -1,0 +1,142 @@
+"""Signing in and out: hashed passwords, sessions, CSRF, throttling, safe redirects."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from promoter.services import Services
+from promoter.storage.tables import user_sessions, users
+from tests.conftest import Org
+from tests.dashboard.conftest import PASSWORD, Browser, add_user, sign_in
+
+
+def test_pages_need_a_session(app_client: TestClient) -> None:
+    for path in ("/", "/filter"):
+        response = app_client.get(path + "?range=90", follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=")
+    page = app_client.get("/", follow_redirects=True)
+    assert page.status_code == 200 and "Sign in to Promoter" in page.text
+
+
+def test_sign_in_sets_a_safe_cookie_and_returns_to_next(
+    services: Services, org: Org, app_client: TestClient
+) -> None:
+    add_user(services, org, "Ana@Example.com")
+    response = app_client.post(
+        "/login",
+        data={"email": "ana@example.COM", "password": PASSWORD, "next": "/feedback?range=30"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/feedback?range=30"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+    with services.database.read() as conn:
+        stored = conn.execute(select(users.c.password_hash)).scalar_one()
+        session_ids = conn.execute(select(user_sessions.c.id)).scalars().all()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    token = app_client.cookies.get("promoter_session")
+    assert token and token not in session_ids  # only its digest is stored
+
+
+def test_secure_cookie_when_served_over_https(
+    services: Services, org: Org, app_client: TestClient
+) -> None:
+    object.__setattr__(services.settings, "base_url", "https://nps.example.com")
+    add_user(services, org, "ana@example.com")
+    response = app_client.post(
+        "/login", data={"email": "ana@example.com", "password": PASSWORD}, follow_redirects=False
+    )
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_next_cannot_leave_the_site(services: Services, org: Org, app_client: TestClient) -> None:
+    add_user(services, org, "ana@example.com")
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:1"):
+        response = app_client.post(
+            "/login",
+            data={"email": "ana@example.com", "password": PASSWORD, "next": target},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/", target
+        app_client.cookies.clear()
+
+
+def test_wrong_password_and_unknown_email_look_the_same(
+    services: Services, org: Org, app_client: TestClient
+) -> None:
+    add_user(services, org, "ana@example.com")
+    wrong = app_client.post("/login", data={"email": "ana@example.com", "password": "nope"})
+    unknown = app_client.post("/login", data={"email": "bob@example.com", "password": "nope"})
+    garbage = app_client.post("/login", data={"email": "not an email", "password": "x" * 5000})
+    for response in (wrong, unknown, garbage):
+        assert response.status_code == 400
+        assert "do not match an account" in response.text
+    assert "promoter_session" not in app_client.cookies
+
+
+def test_failed_sign_ins_are_throttled(
+    services: Services, org: Org, app_client: TestClient
+) -> None:
+    add_user(services, org, "ana@example.com")
+    for _ in range(10):
+        app_client.post("/login", data={"email": "ana@example.com", "password": "wrong"})
+    blocked = app_client.post("/login", data={"email": "ana@example.com", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+    assert "promoter_session" not in app_client.cookies
+
+
+def test_a_planted_session_cookie_is_not_adopted(
+    services: Services, org: Org, app_client: TestClient
+) -> None:
+    """Session fixation: a cookie set before sign-in is replaced, never promoted."""
+    add_user(services, org, "ana@example.com")
+    app_client.cookies.set("promoter_session", "planted-by-attacker", domain="testserver.local")
+    sign_in(app_client, "ana@example.com")
+    assert app_client.cookies.get("promoter_session") != "planted-by-attacker"
+    with services.database.read() as conn:
+        assert len(conn.execute(select(user_sessions.c.id)).all()) == 1
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(browser: Browser) -> None:
+    client = browser.client
+    refused = client.post("/logout", data={"csrf": "forged"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert client.get("/", follow_redirects=False).status_code == 200
+    token = client.cookies.get("promoter_session")
+    done = browser.post("/logout")
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    client.cookies.set("promoter_session", token or "")
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_forms_from_another_origin_are_refused(browser: Browser) -> None:
+    response = browser.post("/logout", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403  # type: ignore[attr-defined]
+
+
+def test_pages_carry_security_headers(browser: Browser) -> None:
+    response = browser.client.get("/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_bad_form_bodies_are_clear_errors(app_client: TestClient) -> None:
+    huge = app_client.post(
+        "/login",
+        content=b"a=" + b"x" * 400_000,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 400
+    binary = app_client.post(
+        "/login",
+        content=b"email=\xff\xfe",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert binary.status_code == 400

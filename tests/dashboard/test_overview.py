@@ -1,0 +1,141 @@
+"""The overview page and the filter builder: numbers agree with the API, the filter lives
+in the URL, bad filters are explained, and a filter can be saved as a segment."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+import pytest
+
+from promoter.storage.engine import Database
+from tests.analytics.dataset import build
+from tests.dashboard.conftest import Browser
+
+NPS = re.compile(r'data-testid="nps">([^<]+)<')
+
+
+@pytest.fixture
+def data(database: Database, browser: Browser) -> None:
+    build(database, browser.org.id, random.Random(3), contacts_count=16, responses_count=60)
+
+
+def api(browser: Browser, **params: Any) -> Any:
+    response = browser.client.get(
+        "/api/v2/nps/", params=params, headers={"Authorization": f"Token {browser.org.key}"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def shown_nps(html: str) -> str:
+    match = NPS.search(html)
+    assert match, "the page shows an NPS"
+    return match.group(1)
+
+
+def signed(value: float | None) -> str:
+    if value is None:
+        return "\u2013"
+    text = f"{value:.0f}"
+    return "0" if float(text) == 0 else (text if value < 0 else f"+{text}")
+
+
+def test_overview_shows_the_apis_numbers(browser: Browser, data: None) -> None:
+    page = browser.client.get("/", params={"range": "all"})
+    assert page.status_code == 200
+    expected = api(browser, since="1900-01-01")
+    assert shown_nps(page.text) == signed(expected["nps"])
+    assert f"{expected['responses']} responses" in page.text
+    assert "<svg" in page.text and "NPS over time" in page.text
+
+
+def test_builder_puts_the_filter_in_the_url(browser: Browser, data: None) -> None:
+    client = browser.client
+    moved = client.get(
+        "/filter",
+        params=[
+            ("return", "/"),
+            ("range", "all"),
+            ("join", "and"),
+            ("a_name", "plan"),
+            ("a_op", "in"),
+            ("a_value", "Premium,Pro"),
+            ("a_name", ""),
+            ("a_op", "eq"),
+            ("a_value", ""),
+            ("e_did", "yes"),
+            ("e_name", "Order Completed"),
+            ("e_min", "1"),
+            ("e_days", ""),
+        ],
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    target = urlsplit(moved.headers["location"])
+    params = dict(parse_qsl(target.query))
+    assert target.path == "/" and params["range"] == "all"
+    flt = orjson.loads(params["filter"])
+    assert flt == {
+        "and": [
+            {"attribute": "plan", "op": "in", "value": ["Premium", "Pro"]},
+            {"event": "Order Completed"},
+        ]
+    }
+    page = client.get(moved.headers["location"])
+    expected = api(browser, since="1900-01-01", filter=params["filter"])
+    assert shown_nps(page.text) == signed(expected["nps"])
+    # The builder shows the rows again, with values suggested from the data.
+    assert 'value="Premium,Pro"' in page.text
+    assert '<option value="Premium">' in page.text
+
+
+def test_choosing_an_attribute_first_keeps_a_pending_row(browser: Browser, data: None) -> None:
+    moved = browser.client.get(
+        "/filter",
+        params=[("return", "/"), ("a_name", "country"), ("a_op", "eq"), ("a_value", "")],
+        follow_redirects=False,
+    )
+    location = moved.headers["location"]
+    assert "pending=country" in location and "filter=" not in location
+    page = browser.client.get(location)
+    assert '<option value="Österreich">' in page.text  # suggestions for the chosen attribute
+
+
+def test_a_bad_filter_is_explained_not_a_500(browser: Browser, data: None) -> None:
+    for flt in ('{"attribute": "mrr", "op": "gt", "value": "lots"}', "{not json", "[]"):
+        page = browser.client.get("/", params={"filter": flt})
+        assert page.status_code == 200
+        assert 'class="error" role="alert"' in page.text
+        assert 'data-testid="nps"' not in page.text
+    page = browser.client.get("/", params={"range": "nonsense", "campaign": "x"})
+    assert page.status_code == 200 and "unknown range" in page.text
+
+
+def test_save_the_filter_as_a_segment(browser: Browser, data: None) -> None:
+    flt = '{"attribute": "plan", "op": "eq", "value": "Pro"}'
+    saved = browser.post("/segments", {"name": "Pro plan", "filter": flt, "return": "/?range=all"})
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    page = browser.client.get(saved.headers["location"])  # type: ignore[attr-defined]
+    assert "Segment saved." in page.text and ">Pro plan</option>" in page.text
+    segments = browser.client.get(
+        "/api/v2/segments/", headers={"Authorization": f"Token {browser.org.key}"}
+    ).json()
+    assert [s["name"] for s in segments["results"]] == ["Pro plan"]
+    by_segment = browser.client.get("/", params={"range": "all", "segment": "Pro plan"})
+    assert shown_nps(by_segment.text) == signed(api(browser, since="1900-01-01", filter=flt)["nps"])
+    again = browser.post("/segments", {"name": "Pro plan", "filter": flt, "return": "/"})
+    assert again.status_code == 400  # type: ignore[attr-defined]
+    forged = browser.client.post(
+        "/segments", data={"name": "x", "filter": flt, "csrf": "nope"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+
+
+def test_an_empty_organization_shows_an_empty_overview(browser: Browser) -> None:
+    page = browser.client.get("/")
+    assert page.status_code == 200
+    assert shown_nps(page.text) == "\u2013"
