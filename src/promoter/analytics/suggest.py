@@ -10,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from promoter.storage.tables import contact_attributes, events, response_attributes
+from promoter.storage.tables import (
+    contact_attributes,
+    events,
+    response_attributes,
+    response_tags,
+)
 
 MAX_NAMES = 300
 MAX_VALUES = 100
@@ -69,4 +74,10 @@ def attribute_values(
 def event_names(conn: Connection, *, organization_id: int, limit: int = MAX_NAMES) -> list[str]:
     return _distinct(
         conn, events.name, "name", "organization_id = :org", {"org": organization_id}, limit
+    )
+
+
+def tag_names(conn: Connection, *, organization_id: int, limit: int = MAX_NAMES) -> list[str]:
+    return _distinct(
+        conn, response_tags.name, "tag", "organization_id = :org", {"org": organization_id}, limit
     )

@@ -1,7 +1,125 @@
-"""Dashboard: breakdown pages."""
+"""Breakdown: the NPS by the values (or numeric buckets) of one attribute, as a sorted
+bar chart and a table."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Any, cast, get_args
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection
+from starlette.responses import Response
+
+from promoter.analytics.breakdown import (
+    MISSING,
+    OTHER,
+    Breakdown,
+    BreakdownRow,
+    SortKey,
+    parse_edges,
+)
+from promoter.analytics.query import Scope
+from promoter.services import Services
+from promoter.web.dashboard import charts
+from promoter.web.dashboard.asking import ask_async
+from promoter.web.dashboard.question import filter_json
+from promoter.web.dashboard.session import SessionDep, render
+from promoter.web.state import ServicesDep
 
 router = APIRouter(include_in_schema=False)
+
+SORTS: dict[str, str] = {
+    "nps": "NPS, highest first",
+    "responses": "Most responses",
+    "value": "Value",
+}
+assert set(SORTS) == set(get_args(SortKey))
+
+
+class Choice:
+    """The breakdown's own parameters, as typed in the URL."""
+
+    def __init__(self, request: Request) -> None:
+        params = request.query_params
+        self.by = params.get("by", "").strip()
+        self.buckets = params.get("buckets", "").strip()
+        sort = params.get("sort", "nps")
+        self.sort = cast(SortKey, sort if sort in SORTS else "nps")
+        top = params.get("top", "10")
+        self.top = int(top) if top.isdigit() and 1 <= int(top) <= 100 else 10
+
+    def keep(self) -> list[tuple[str, str]]:
+        pairs = [("by", self.by), ("sort", self.sort), ("top", str(self.top))]
+        if self.buckets:
+            pairs.append(("buckets", self.buckets))
+        return [(k, v) for k, v in pairs if v]
+
+
+def _compute(
+    services: Services, choice: Choice
+) -> Callable[[Connection, Scope, ZoneInfo], Breakdown | None]:
+    def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> Breakdown | None:
+        if not choice.by:
+            return None
+        edges = parse_edges(choice.buckets) if choice.buckets else None
+        return services.analytics.breakdown(
+            conn, scope, by=choice.by, top=choice.top, edges=edges, sort=choice.sort
+        )
+
+    return compute
+
+
+def drill_down(current: Any, by: str, row: BreakdownRow) -> str | None:
+    """The filter that reads this row's feedback: the page's filter AND the row's value."""
+    condition: Any
+    if row.value == OTHER:
+        return None
+    if row.value == MISSING:
+        condition = {"attribute": by, "op": "missing"}
+    elif row.low is not None or row.high is not None:
+        parts = []
+        if row.low is not None:
+            parts.append({"attribute": by, "op": "gte", "value": row.low})
+        if row.high is not None:
+            parts.append({"attribute": by, "op": "lt", "value": row.high})
+        condition = parts[0] if len(parts) == 1 else {"and": parts}
+    else:
+        condition = {"attribute": by, "op": "eq", "value": row.value}
+    combined = condition if current is None else {"and": [current, condition]}
+    return filter_json(combined)
+
+
+@router.get("/breakdown")
+async def breakdown_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    choice = Choice(request)
+    asked = await ask_async(
+        services, session, request.query_params.multi_items(), _compute(services, choice)
+    )
+    if not choice.by and asked.error is None:
+        names = asked.bar["attribute_names"]
+        if names:  # start with the most telling attribute there is
+            choice.by = "plan" if "plan" in names else names[0]
+            asked = await ask_async(
+                services, session, request.query_params.multi_items(), _compute(services, choice)
+            )
+    result: Breakdown | None = asked.answer
+    links = (
+        [drill_down(asked.question.filter_data, choice.by, r) for r in result.rows]
+        if result
+        else []
+    )
+    return render(
+        request,
+        "breakdown.html",
+        session,
+        section="breakdown",
+        asked=asked,
+        result=result,
+        chart=charts.breakdown_bars(result.rows) if result else None,
+        links=links,
+        choice=choice,
+        sorts=SORTS,
+        keep=choice.keep(),
+        **asked.bar,
+    )

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from promoter.analytics.filters import OPS
 from promoter.analytics.params import QuestionParams, compact_json
+from promoter.analytics.query import FeedbackStatus
+from promoter.analytics.scores import ScoreType
 from promoter.web.dashboard.forms import Form
 
 RANGES = {"30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months", "all": "All time"}
 DEFAULT_RANGE = "365"
+SCORE_TYPES = ("promoter", "passive", "detractor")
+STATUSES = ("OPEN", "CLOSED")
 MAX_ROWS = 30
 
 OP_LABELS = {
@@ -77,6 +81,10 @@ class PageQuestion:
     until: str
     campaigns: list[int]
     pending: list[str]
+    score_types: list[str]
+    statuses: list[str]
+    tags: list[str]
+    comment: str
     errors: list[str]
     #: The query pairs that define the question (kept in links between pages).
     pairs: list[tuple[str, str]]
@@ -133,12 +141,20 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
             errors.append(f"campaign: {raw!r} is not a campaign id")
     segment = one("segment")
     pending = [p for p in values.get("pending", []) if p.strip()][:MAX_ROWS]
+    score_types = [t for t in values.get("type", []) if t in SCORE_TYPES]
+    statuses = [s for s in values.get("status", []) if s in STATUSES]
+    tags = [t.strip() for t in values.get("tag", []) if t.strip()][:MAX_ROWS]
+    comment = one("comment") if one("comment") in ("yes", "no") else ""
     params = QuestionParams(
         filter=filter_text or None,
         segment=segment or None,
         since=since or None,
         until=until or None,
         campaigns=campaigns,
+        score_types=cast(list[ScoreType], score_types),
+        statuses=cast(list[FeedbackStatus], statuses),
+        tags=tags,
+        has_comment=None if not comment else comment == "yes",
     )
     pairs: list[tuple[str, str]] = []
     if filter_text:
@@ -150,6 +166,8 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         pairs += [("since", since), ("until", until)]
     pairs += [("campaign", str(c)) for c in campaigns]
     pairs += [("pending", p) for p in pending]
+    pairs += [("type", t) for t in score_types] + [("status", s) for s in statuses]
+    pairs += [("tag", t) for t in tags] + ([("comment", comment)] if comment else [])
     return PageQuestion(
         params=params,
         filter_text=filter_text,
@@ -160,6 +178,10 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         until=one("until") if range_ == "custom" else until,
         campaigns=campaigns,
         pending=pending,
+        score_types=score_types,
+        statuses=statuses,
+        tags=tags,
+        comment=comment,
         errors=errors,
         pairs=pairs,
     )
@@ -281,4 +303,9 @@ def filter_from_form(form: Form) -> tuple[str, list[str]]:
     if not conditions:
         return "", pending
     data = conditions[0] if len(conditions) == 1 else {join: conditions}
-    return orjson.dumps(data).decode(), pending
+    return filter_json(data), pending
+
+
+def filter_json(data: Any) -> str:
+    """A filter as the compact JSON the ``filter`` parameter holds ("" for none)."""
+    return "" if data is None else orjson.dumps(data).decode()

@@ -25,7 +25,22 @@ router = APIRouter(include_in_schema=False)
 
 #: The pages the builder may return to.
 PAGES = ("/", "/breakdown", "/feedback")
-KEPT = ("segment", "range", "since", "until", "campaign", "every", "by", "buckets", "sort")
+KEPT = (
+    "segment",
+    "range",
+    "since",
+    "until",
+    "campaign",
+    "every",
+    "by",
+    "buckets",
+    "sort",
+    "top",
+    "type",
+    "status",
+    "tag",
+    "comment",
+)
 
 
 @router.get("/filter")
