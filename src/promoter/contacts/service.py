@@ -1,4 +1,7 @@
-"""Queries behind the contacts read API. Every query is scoped to one organization."""
+"""Queries behind the contacts read API and pages, and changing a contact's status by hand.
+
+Every query is scoped to one organization; the caller owns the transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, or_, select, update
 
+from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
+from promoter.domain.eligibility import SUPPRESSED
 from promoter.storage.tables import (
     contact_attributes,
     contact_lists,
@@ -27,6 +32,8 @@ class ContactFilter:
     status: str | None = None
     #: attribute name -> value, compared with the value's text form (``42``, ``true``...).
     attributes: tuple[tuple[str, str], ...] = ()
+    #: Text found in the email address or the userId, ignoring case.
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,14 @@ def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
             list_memberships.c.list_id == flt.list_id
         )
         query = query.where(contacts.c.id.in_(member))
+    if flt.text is not None and flt.text.strip():
+        needle = flt.text.strip()
+        query = query.where(
+            or_(
+                contacts.c.email_key.contains(needle.casefold(), autoescape=True),
+                func.lower(contacts.c.user_id).contains(needle.lower(), autoescape=True),
+            )
+        )
     for name, value in flt.attributes:
         matching = select(contact_attributes.c.contact_id).where(
             and_(
@@ -83,14 +98,19 @@ def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
 
 
 def list_contacts(
-    conn: Connection, *, organization_id: int, flt: ContactFilter, page: Page
+    conn: Connection,
+    *,
+    organization_id: int,
+    flt: ContactFilter,
+    page: Page,
+    newest_first: bool = False,
 ) -> tuple[int, list[Contact]]:
-    """The total count of matching contacts and one page of them, oldest first."""
+    """The total count of matching contacts and one page of them, oldest first (or newest
+    first)."""
     query = _filtered(organization_id, flt)
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    ids = list(
-        conn.execute(query.order_by(contacts.c.id).limit(page.size).offset(page.offset)).scalars()
-    )
+    order = contacts.c.id.desc() if newest_first else contacts.c.id
+    ids = list(conn.execute(query.order_by(order).limit(page.size).offset(page.offset)).scalars())
     return int(total), _load(conn, organization_id, ids)
 
 
@@ -207,3 +227,51 @@ def contact_orders(
     return int(total), [
         {"id": r.id, "event_id": r.event_id, **{f: getattr(r, f) for f in fields}} for r in rows
     ]
+
+
+#: The statuses a contact can be given by hand, and the statuses each may replace. An
+#: unsubscribed or bounced contact is never made active again here: unsubscribing is the
+#: contact's own choice, and a bounce says the address does not work.
+STATUS_CHANGES: dict[str, frozenset[str]] = {
+    "unsubscribed": frozenset({"active", "inactive", "bounced"}),
+    "inactive": frozenset({"active"}),
+    "active": frozenset({"inactive"}),
+}
+
+
+class ContactNotFound(LookupError):
+    """The organization has no contact with this id."""
+
+
+class StatusChangeRefused(ValueError):
+    """The contact's status cannot change as asked (its message says why)."""
+
+
+def change_status(
+    conn: Connection, *, organization_id: int, contact_id: int, status: str, now: datetime
+) -> bool:
+    """Give a contact one of the :data:`STATUS_CHANGES` statuses; a contact that may no
+    longer be surveyed has its scheduled surveys and pending deliveries cancelled.
+
+    Returns whether the status changed (asking for the current status changes nothing);
+    raises :class:`ContactNotFound` or :class:`StatusChangeRefused`.
+    """
+    replaces = STATUS_CHANGES.get(status)
+    if replaces is None:
+        raise StatusChangeRefused(f"{status!r} is not a status that can be set by hand")
+    mine = and_(contacts.c.organization_id == organization_id, contacts.c.id == contact_id)
+    changed = conn.execute(
+        update(contacts)
+        .where(mine, contacts.c.status.in_(sorted(replaces)))
+        .values(status=status, updated_at=now)
+    ).rowcount
+    if not changed:
+        current = conn.execute(select(contacts.c.status).where(mine)).scalar()
+        if current is None:
+            raise ContactNotFound(f"no contact with id {contact_id}")
+        if current == status:
+            return False
+        raise StatusChangeRefused(f"a contact that is {current} cannot be made {status} here")
+    if status in SUPPRESSED:
+        cancel_pending(conn, contact_id=contact_id)
+    return True

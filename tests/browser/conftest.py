@@ -1,0 +1,137 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against a real server process.
+
+Chromium is installed by ``scripts/ensure-chromium`` (part of ``make test``); no browser is
+downloaded. Screenshots of the main pages are written to ``build/screenshots/`` (or
+``PROMOTER_SCREENSHOTS``), one folder per database backend.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from promoter.accounts.passwords import Passwords
+from promoter.accounts.users import create_user
+from promoter.storage.engine import Database
+from tests.analytics.dataset import build
+from tests.conftest import Org
+from tests.e2e.conftest import ServerProcess
+
+CHROMIUM = "/usr/bin/chromium"
+EMAIL = "ana@example.com"
+PASSWORD = "correct horse battery"
+#: Flags for a headless Chromium on a machine without network or display.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(
+    os.environ.get(
+        "PROMOTER_SCREENSHOTS", Path(__file__).resolve().parents[2] / "build" / "screenshots"
+    )
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test does)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def seeded(database: Database, org: Org) -> Org:
+    """``org`` with a user and a small history of contacts, events and answered surveys."""
+    build(database, org.id, random.Random(11), contacts_count=20, responses_count=80)
+    with database.write() as conn:
+        create_user(conn, Passwords(), organization_id=org.id, email=EMAIL, password=PASSWORD)
+    return org
+
+
+@pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def site(database_url: str, seeded: Org, tmp_path: Path, mail_dir: Path) -> Iterator[ServerProcess]:
+    """A real ``promoter serve`` on the seeded database, its mail written to ``mail_dir``."""
+    server = ServerProcess(
+        database_url,
+        tmp_path,
+        env=lambda url: {"PROMOTER_EMAIL_URL": f"file:{mail_dir}", "PROMOTER_BASE_URL": url},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(chromium: Browser, site: ServerProcess) -> Iterator[Page]:
+    """A fresh browser context (no cookies), its console errors collected."""
+    context = chromium.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if _unexpected(m.type, m.text) else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, f"the browser reported errors: {errors}"
+
+
+#: Pages that refuse a form on purpose answer with these; the browser logs them as errors.
+EXPECTED_REFUSALS = tuple(
+    f"Failed to load resource: the server responded with a status of {code}"
+    for code in (400, 403, 429)
+)
+
+
+def _unexpected(kind: str, text: str) -> bool:
+    return kind == "error" and not text.startswith(EXPECTED_REFUSALS)
+
+
+def sign_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
+    page.goto("/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+
+
+def screenshot(page: Page, backend: str, name: str) -> Path:
+    folder = SCREENSHOTS / backend
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
