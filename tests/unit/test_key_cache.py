@@ -44,3 +44,23 @@ def test_zero_ttl_looks_up_every_time() -> None:
     for _ in range(3):
         cache.organization("pk_x")
     assert calls == ["pk_x"] * 3
+
+
+def test_forgetting_an_organization_drops_only_its_keys() -> None:
+    orgs = {
+        "k1": Organization(1, "A", None, "UTC", datetime.now(UTC)),
+        "k2": Organization(2, "B", None, "UTC", datetime.now(UTC)),
+    }
+    lookups: list[str] = []
+
+    def lookup(key: str) -> Organization | None:
+        lookups.append(key)
+        return orgs.get(key)
+
+    cache = KeyCache(lookup, ttl=60, clock=lambda: 0.0)
+    cache.organization("k1")
+    cache.organization("k2")
+    cache.forget_organization(1)
+    cache.organization("k1")
+    cache.organization("k2")
+    assert lookups == ["k1", "k2", "k1"]

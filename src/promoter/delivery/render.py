@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.header import Header
@@ -151,6 +151,18 @@ class EmailRenderer:
         return OutgoingEmail(
             self._sender, email.to_address, message_id, _with_recipient(message, email)
         )
+
+
+#: Names the organization a message is sent for: the dashboard's outbox shows each
+#: organization its own messages only.
+ORGANIZATION_HEADER = "X-Promoter-Organization"
+
+
+def for_organization(message: OutgoingEmail, organization_id: int) -> OutgoingEmail:
+    """The message with an ``X-Promoter-Organization`` header naming ``organization_id``
+    (a header line placed before the others, as mail servers add trace headers)."""
+    line = f"{ORGANIZATION_HEADER}: {int(organization_id)}\r\n".encode("ascii")
+    return replace(message, data=line + message.data)
 
 
 #: SMTP and .eml files want CRLF line ends; URLs in headers stay on one line (RFC 5322

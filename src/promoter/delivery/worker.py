@@ -26,7 +26,7 @@ from promoter.delivery.outbox import (
     mark_retry,
     mark_sent,
 )
-from promoter.delivery.render import EmailRenderer
+from promoter.delivery.render import EmailRenderer, for_organization
 from promoter.storage.engine import Database
 
 log = logging.getLogger("promoter.delivery")
@@ -90,6 +90,7 @@ class DeliveryWorker:
                 message = self._renderer.render_feedback(item.feedback)
             else:
                 message = self._renderer.render(item.email, item.template)
+            message = for_organization(message, item.organization_id)
         except Exception as exc:  # one message that cannot be built must not block the rest
             log.exception("delivery %s cannot be rendered", item.delivery_id)
             return _Outcome(item, fail_error=f"cannot render: {exc}")

@@ -45,3 +45,16 @@ class KeyCache:
                 self._entries.clear()
             self._entries[digest] = (now + self._ttl, org)
         return org
+
+    def forget_organization(self, organization_id: int) -> None:
+        """Drop what is remembered of the organization's keys (after a key is revoked or
+        its webhook secret changes): this process sees the change at once, other
+        processes within ``ttl`` seconds."""
+        with self._lock:
+            stale = [
+                digest
+                for digest, (_, org) in self._entries.items()
+                if org is not None and org.id == organization_id
+            ]
+            for digest in stale:
+                del self._entries[digest]

@@ -9,6 +9,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Connection, Row, insert, select, update
 
@@ -177,3 +178,29 @@ def set_webhook_secret(conn: Connection, *, organization_id: int, secret: str | 
         .where(organizations.c.id == organization_id)
         .values(webhook_secret=secret or None)
     )
+
+
+def set_timezone(conn: Connection, *, organization_id: int, timezone: str) -> str:
+    """Set the organization's time zone (an IANA name such as ``Europe/Paris``); returns the
+    name stored. ``ValueError`` says why a name is refused."""
+    name = timezone.strip()
+    if not name:
+        raise ValueError("enter a time zone, such as Europe/Paris or UTC")
+    try:
+        ZoneInfo(name)
+        known = available_timezones()
+        # "localtime" and "posixrules" name whatever the server is set to, not a place.
+        valid = (
+            len(name) <= 64
+            and name not in {"localtime", "posixrules"}
+            and (not known or name in known)
+        )
+    except (ZoneInfoNotFoundError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"unknown time zone {name[:80]!r}: use an IANA name such as Europe/Paris")
+    get_organization(conn, organization_id=organization_id)
+    conn.execute(
+        update(organizations).where(organizations.c.id == organization_id).values(timezone=name)
+    )
+    return name

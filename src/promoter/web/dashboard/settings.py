@@ -1,7 +1,291 @@
-"""Dashboard: settings pages."""
+"""The Settings page for Segment: API keys, the URLs to paste into Segment, the webhook
+shared secret, the organization's time zone, and a live view of the last messages received."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import functools
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from promoter.accounts.sessions import Session
+from promoter.analytics.params import zone_of
+from promoter.ingest.received import Received
+from promoter.orgs.service import (
+    ApiKeyInfo,
+    NewKey,
+    NotFound,
+    Organization,
+    create_api_key,
+    get_organization,
+    list_api_keys,
+    revoke_api_key,
+    set_timezone,
+    set_webhook_secret,
+)
+from promoter.services import Services
+from promoter.web.dashboard.forms import read_form
+from promoter.web.dashboard.session import FLASHES, SessionDep, check_csrf, render, see_other
+from promoter.web.state import ServicesDep
 
 router = APIRouter(include_in_schema=False)
+
+PAGE = "/settings/segment"
+#: Messages shown in the live view.
+RECEIVED_SHOWN = 50
+#: A shared secret is typed or pasted by a person: keep it to one printable line.
+MAX_SECRET = 200
+STATUSES = ("accepted", "duplicate", "ignored", "rejected")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The URLs Segment needs, from the service's public URL."""
+
+    base: str
+
+    @property
+    def segment(self) -> str:
+        return f"{self.base}/segment"
+
+    @property
+    def batch(self) -> str:
+        return f"{self.base}/v1/batch"
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    org: Organization
+    keys: list[ApiKeyInfo]
+
+    @property
+    def active_keys(self) -> int:
+        return sum(key.active for key in self.keys)
+
+
+@functools.cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones() - {"localtime", "posixrules"}))
+
+
+def _load(services: Services, organization_id: int) -> SettingsView:
+    with services.database.read() as conn:
+        org = get_organization(conn, organization_id=organization_id)
+        keys = list_api_keys(conn, organization_id=organization_id)
+    # Newest first; revoked keys after the active ones.
+    keys.sort(key=lambda k: (not k.active, -k.id))
+    return SettingsView(org, keys)
+
+
+def _received(services: Services, session: Session) -> list[Received]:
+    return services.received.latest(session.user.organization_id, RECEIVED_SHOWN)
+
+
+async def _page(
+    request: Request,
+    services: Services,
+    session: Session,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    view = await run_in_threadpool(_load, services, session.user.organization_id)
+    context.setdefault("message", "")
+    context.setdefault("new_key", None)
+    context.setdefault("new_key_basic", "")
+    context.setdefault("new_secret", None)
+    context.setdefault("key_error", "")
+    context.setdefault("secret_error", "")
+    context.setdefault("timezone_error", "")
+    context.setdefault("timezone_value", view.org.timezone)
+    return render(
+        request,
+        "settings_segment.html",
+        session,
+        status=status,
+        section="settings",
+        extra_css=["settings.css"],
+        extra_js=["settings.js"],
+        view=view,
+        endpoints=Endpoints(services.settings.public_url),
+        cache_seconds=services.settings.key_cache_seconds,
+        zones=_zones(),
+        received=_received(services, session),
+        zone=zone_of(view.org.timezone),
+        **context,
+    )
+
+
+def _not_found(request: Request, session: Session, what: str) -> Response:
+    return render(request, "error.html", session, status=404, heading="Not found", message=what)
+
+
+@router.get(PAGE)
+async def segment_settings(
+    request: Request, services: ServicesDep, session: SessionDep
+) -> Response:
+    return await _page(request, services, session)
+
+
+@router.get(PAGE + "/received")
+async def received_fragment(
+    request: Request, services: ServicesDep, session: SessionDep
+) -> Response:
+    """The table of the last messages received, alone: the page refreshes it in place."""
+
+    def timezone() -> str:
+        with services.database.read() as conn:
+            org = get_organization(conn, organization_id=session.user.organization_id)
+        return org.timezone
+
+    zone = zone_of(await run_in_threadpool(timezone))
+    return render(
+        request,
+        "settings_received.html",
+        session,
+        received=_received(services, session),
+        zone=zone,
+    )
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+@router.post(PAGE + "/keys")
+async def create_key(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    name = " ".join(form.get("name").split())
+    if len(name) > 100:
+        return await _page(
+            request,
+            services,
+            session,
+            status=400,
+            key_error="The name is too long: at most 100 characters.",
+        )
+
+    def create() -> NewKey:
+        with services.database.write() as conn:
+            return create_api_key(
+                conn, organization_id=session.user.organization_id, name=name or "default"
+            )
+
+    key = await run_in_threadpool(create)
+    # The full key is in this page only: never in a URL, never stored.
+    return await _page(
+        request,
+        services,
+        session,
+        new_key=key,
+        new_key_basic="Basic " + base64.b64encode(f"{key.key}:".encode()).decode("ascii"),
+        message="API key created. Copy it now: it is not shown again.",
+    )
+
+
+@router.post(PAGE + "/keys/{key_id}/revoke")
+async def revoke_key(
+    request: Request, services: ServicesDep, session: SessionDep, key_id: int
+) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+
+    def revoke() -> bool:
+        try:
+            with services.database.write() as conn:
+                revoke_api_key(conn, organization_id=session.user.organization_id, key_id=key_id)
+        except NotFound:
+            return False
+        services.keys.forget_organization(session.user.organization_id)
+        return True
+
+    if not await run_in_threadpool(revoke):
+        return _not_found(request, session, "There is no such active API key.")
+    return see_other(PAGE + "?done=key-revoked")
+
+
+# --- Webhook shared secret -----------------------------------------------------------------
+
+
+def _secret_problem(secret: str) -> str:
+    if not secret:
+        return "Enter a shared secret, or generate one."
+    if len(secret) > MAX_SECRET:
+        return f"The secret is too long: at most {MAX_SECRET} characters."
+    if not secret.isprintable():
+        return "The secret must be one line of printable characters."
+    return ""
+
+
+@router.post(PAGE + "/secret")
+async def save_secret(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    if form.get("generate"):
+        secret = secrets.token_urlsafe(32)
+    else:
+        secret = form.get("secret").strip()
+        problem = _secret_problem(secret)
+        if problem:
+            return await _page(request, services, session, status=400, secret_error=problem)
+
+    def save() -> None:
+        with services.database.write() as conn:
+            set_webhook_secret(conn, organization_id=session.user.organization_id, secret=secret)
+        services.keys.forget_organization(session.user.organization_id)
+
+    await run_in_threadpool(save)
+    # Shown on this page only, so that it can be copied into Segment.
+    return await _page(
+        request, services, session, new_secret=secret, message=FLASHES["secret-saved"]
+    )
+
+
+@router.post(PAGE + "/secret/clear")
+async def clear_secret(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+
+    def clear() -> None:
+        with services.database.write() as conn:
+            set_webhook_secret(conn, organization_id=session.user.organization_id, secret=None)
+        services.keys.forget_organization(session.user.organization_id)
+
+    await run_in_threadpool(clear)
+    return see_other(PAGE + "?done=secret-cleared")
+
+
+# --- Time zone -----------------------------------------------------------------------------
+
+
+@router.post(PAGE + "/timezone")
+async def save_timezone(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    wanted = form.get("timezone")
+
+    def save() -> str | None:
+        try:
+            with services.database.write() as conn:
+                set_timezone(conn, organization_id=session.user.organization_id, timezone=wanted)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    problem = await run_in_threadpool(save)
+    if problem is not None:
+        return await _page(
+            request,
+            services,
+            session,
+            status=400,
+            timezone_error=problem[0].upper() + problem[1:] + ".",
+            timezone_value=wanted[:80],
+        )
+    return await _page(request, services, session, message="Time zone saved.")
