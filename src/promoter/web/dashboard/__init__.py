@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from promoter.web.dashboard import (
     auth,
@@ -40,6 +40,11 @@ def install(app: FastAPI) -> None:
     app.state.dashboard_templates = environment(HERE / "templates")
     app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # Asked for by browsers on every page without an icon link (the survey pages).
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
     for module in (
         auth,
         overview,
