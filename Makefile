@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(BIN)/promoter serve
+	$(BIN)/promoter serve --demo
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -23,4 +23,5 @@ lint: install
 
 test: install lint
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(BIN)/pytest

@@ -98,3 +98,13 @@ def test_links_use_the_configured_base_url_not_the_host_header(
         ).json()
     assert page["next"].startswith("https://nps.example.com/api/v2/contacts/?")
     assert page["results"][0]["href"].startswith("https://nps.example.com/api/v2/contacts/")
+
+
+def test_a_segment_number_beyond_any_id_is_a_name_not_a_500(client: TestClient, org: Org) -> None:
+    response = client.get(
+        "/api/v2/nps/",
+        params={"segment": str(2**64)},
+        headers={"Authorization": f"Token {org.key}"},
+    )
+    assert response.status_code == 400
+    assert "no segment" in response.json()["detail"]

@@ -130,13 +130,18 @@ def _by_name(conn: Connection, organization_id: int, name: str) -> Segment | Non
     return None if row is None else _segment(row)
 
 
+#: Segment ids are 32-bit; a larger number can only be a name.
+MAX_SEGMENT_ID = 2**31 - 1
+
+
 def get_segment(conn: Connection, *, organization_id: int, segment: int | str) -> Segment:
     """A segment by id, or by name (a name that is all digits is tried as an id first)."""
     found: Segment | None = None
-    if isinstance(segment, int) or segment.isdigit():
+    as_id = segment if isinstance(segment, int) else int(segment) if segment.isdigit() else 0
+    if 1 <= as_id <= MAX_SEGMENT_ID:
         row = conn.execute(
             select(segments).where(
-                segments.c.organization_id == organization_id, segments.c.id == int(segment)
+                segments.c.organization_id == organization_id, segments.c.id == as_id
             )
         ).one_or_none()
         found = None if row is None else _segment(row)

@@ -15,7 +15,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from promoter.cli import admin, analytics, campaigns, serve, users
+    from promoter.cli import admin, analytics, campaigns, demo, serve, users
 
     main.add_command(serve.serve)
     main.add_command(serve.worker)
@@ -26,6 +26,7 @@ def _register() -> None:
     main.add_command(analytics.nps_command, name="nps")
     main.add_command(analytics.segment)
     main.add_command(users.user)
+    main.add_command(demo.demo)
 
 
 _register()

@@ -24,11 +24,19 @@ from promoter.storage.migrate import upgrade
 @click.option(
     "--no-worker", is_flag=True, help="Do not send emails from this process (see `worker`)."
 )
-def serve(host: str | None, port: int | None, no_migrate: bool, no_worker: bool) -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help='Create the demo organization "Demo Inc." first if it does not exist (see `demo`).',
+)
+def serve(
+    host: str | None, port: int | None, no_migrate: bool, no_worker: bool, demo: bool
+) -> None:
     """Run the HTTP service and a delivery worker (migrating the database first)."""
     import uvicorn
 
     from promoter.app import create_app
+    from promoter.cli.demo import ensure, login_lines
 
     settings = settings_from_env(host=host, port=port)
     logging.basicConfig(
@@ -37,6 +45,8 @@ def serve(host: str | None, port: int | None, no_migrate: bool, no_worker: bool)
     services = Services.build(settings, open_database(settings))
     if not no_migrate:
         upgrade(services.database.engine)
+    # The demo is the first organization when there is none: no empty "Default" one then.
+    demo_login = ensure(services.database, services.passwords) if demo else None
     services.database.refresh_statistics()
     background = [] if no_worker else [_worker(services).run]
     with services.database.write() as conn:
@@ -53,8 +63,17 @@ def serve(host: str | None, port: int | None, no_migrate: bool, no_worker: bool)
         org, key = first
         click.echo(f"  API key ({org.name}):   {key.key}")
         click.echo("  (shown once: keep it; `promoter key create 1` makes another)")
+    elif demo_login is not None and demo_login.api_key is not None:
+        click.echo(f"  API key ({demo_login.organization_name}):   {demo_login.api_key}")
+        click.echo(
+            "  (shown once: keep it; "
+            f"`promoter key create {demo_login.organization_id}` makes another)"
+        )
     else:
         click.echo("  API keys: `promoter key list ORG_ID`, new one: `promoter key create ORG_ID`")
+    if demo_login is not None:
+        for line in login_lines(demo_login, url):
+            click.echo(line)
     sys.stdout.flush()
     uvicorn.run(
         create_app(services, background),
