@@ -124,7 +124,11 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
     range_ = one("range") or DEFAULT_RANGE
     since, until = one("since"), one("until")
     if range_ in RANGES:
-        if range_ != "all":
+        if range_ == "365":  # twelve calendar months, this one included: whole months to chart
+            today = _today(zone, now)
+            months = today.year * 12 + today.month - 1 - 11
+            since, until = date(months // 12, months % 12 + 1, 1).isoformat(), ""
+        elif range_ != "all":
             since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
             until = ""
         else:
@@ -251,6 +255,8 @@ def _attribute_json(name: str, op: str, value: str) -> Any:
         return None
     if op not in OPS:
         return {"attribute": name, "op": op, "value": value}  # reported when the page parses it
+    if op in LIST_OPS:  # "Pro, Premium" as people type it
+        value = ",".join(part.strip() for part in value.split(","))
     return compact_json([(name, op, "" if op in NO_VALUE else value.strip())])
 
 

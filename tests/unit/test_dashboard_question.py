@@ -1,0 +1,118 @@
+"""The dashboard's URL question, the filter builder's rows, and chart geometry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from promoter.analytics.scores import NpsSummary
+from promoter.analytics.trend import TrendPoint
+from promoter.web.dashboard import charts
+from promoter.web.dashboard.forms import Form
+from promoter.web.dashboard.question import builder, filter_from_form, read_question
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # already the 30th in Berlin
+
+
+def test_the_default_range_is_twelve_whole_months_in_local_time() -> None:
+    q = read_question([], BERLIN, NOW)
+    assert q.range == "365" and q.params.since == "2025-12-01" and q.params.until is None
+    assert read_question([("range", "30")], BERLIN, NOW).params.since == "2026-11-01"
+    custom = read_question(
+        [("range", "custom"), ("since", "2026-01-01"), ("until", "2026-02-01")], BERLIN, NOW
+    )
+    assert (custom.params.since, custom.params.until) == ("2026-01-01", "2026-02-01")
+    assert ("since", "2026-01-01") in custom.pairs
+
+
+def test_problems_are_listed_not_raised() -> None:
+    q = read_question(
+        [("range", "forever"), ("campaign", "x"), ("filter", "{oops"), ("type", "fan")],
+        BERLIN,
+        NOW,
+    )
+    assert len(q.errors) == 3 and q.params.filter is None and q.score_types == []
+
+
+def test_builder_rows_round_trip_through_the_url() -> None:
+    form = Form(
+        [
+            ("join", "or"),
+            ("a_name", "plan"),
+            ("a_op", "in"),
+            ("a_value", "Pro, Premium"),
+            ("a_name", "mrr"),
+            ("a_op", "gte"),
+            ("a_value", "100"),
+            ("a_name", "country"),
+            ("a_op", "eq"),
+            ("a_value", ""),
+            ("e_did", "no"),
+            ("e_name", "Order Completed"),
+            ("e_min", "2"),
+            ("e_days", "30"),
+        ]
+    )
+    text, pending = filter_from_form(form)
+    data = orjson.loads(text)
+    assert pending == ["country"]
+    assert data == {
+        "or": [
+            {"attribute": "plan", "op": "in", "value": ["Pro", "Premium"]},
+            {"attribute": "mrr", "op": "gte", "value": "100"},
+            {"event": "Order Completed", "min_count": 2, "within_days": 30, "did": False},
+        ]
+    }
+    shown = builder(data, pending)
+    assert shown.join == "or" and not shown.advanced
+    assert [(r.kind, r.name, r.op, r.value) for r in shown.rows] == [
+        ("attribute", "plan", "in", "Pro,Premium"),
+        ("attribute", "mrr", "gte", "100"),
+        ("event", "Order Completed", "eq", ""),
+        ("attribute", "country", "eq", ""),
+    ]
+    assert shown.rows[2].did is False and shown.rows[2].min_count == 2
+
+
+def test_removed_rows_and_nested_filters() -> None:
+    form = Form([("a_name", "plan"), ("a_op", "eq"), ("a_value", "Pro"), ("remove", "a0")])
+    assert filter_from_form(form) == ("", [])
+    nested = {"not": {"attribute": "plan", "op": "eq", "value": "Pro"}}
+    assert builder(nested, []).advanced
+    json_mode = Form([("mode", "json"), ("json", ' {"attribute": "x", "op": "exists"} ')])
+    assert filter_from_form(json_mode) == ('{"attribute": "x", "op": "exists"}', [])
+
+
+def _point(day: int, responses: int, promoters: int, detractors: int) -> TrendPoint:
+    start = datetime(2026, 1, day, tzinfo=UTC)
+    return TrendPoint(
+        start, start + timedelta(days=1), NpsSummary.of(responses, promoters, detractors)
+    )
+
+
+def test_trend_geometry_uses_the_full_nps_scale_and_leaves_gaps() -> None:
+    points = [_point(1, 10, 10, 0), _point(2, 0, 0, 0), _point(3, 10, 0, 10), _point(4, 4, 2, 2)]
+    t = charts.trend(points, "day", ZoneInfo("UTC"))
+    assert len(t.lines) == 2 and len(t.bands) == 2  # the empty day splits the line
+    top, bottom = t.dots[0].y, t.dots[1].y
+    assert top == t.top and bottom == t.bottom  # +100 at the top, -100 at the bottom
+    assert abs(t.dots[2].y - t.zero) < 1e-9
+    assert [tick.label for tick in t.y_ticks] == ["-100", "-50", "0", "+50", "+100"]
+
+
+def test_breakdown_bars_start_at_zero() -> None:
+    from promoter.analytics.breakdown import BreakdownRow
+
+    rows = [
+        BreakdownRow("Pro", NpsSummary.of(10, 8, 1)),
+        BreakdownRow("Free", NpsSummary.of(10, 1, 8)),
+        BreakdownRow("(missing)", NpsSummary.of(0, 0, 0)),
+    ]
+    bars = charts.breakdown_bars(rows)
+    pro, free, missing = bars.bars
+    assert pro.x == bars.zero and not pro.negative
+    assert free.x + free.width == bars.zero and free.negative
+    assert missing.value == "\u2013" and missing.width == 0
