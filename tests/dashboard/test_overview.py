@@ -139,3 +139,20 @@ def test_an_empty_organization_shows_an_empty_overview(browser: Browser) -> None
     page = browser.client.get("/")
     assert page.status_code == 200
     assert shown_nps(page.text) == "\u2013"
+
+
+def test_delete_a_segment(browser: Browser, data: None) -> None:
+    flt = '{"attribute": "plan", "op": "eq", "value": "Pro"}'
+    browser.post("/segments", {"name": "Pro plan", "filter": flt, "return": "/"})
+    page = browser.client.get("/", params={"range": "all"})
+    match = re.search(r'action="/segments/(\d+)/delete"', page.text)
+    assert match, "saved segments are listed with a delete button"
+    segment_id = match.group(1)
+    forged = browser.client.post(
+        f"/segments/{segment_id}/delete", data={"csrf": "x"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    done = browser.post(f"/segments/{segment_id}/delete", {"return": "/"})
+    assert done.headers["location"] == "/?done=segment-deleted"  # type: ignore[attr-defined]
+    assert browser.post(f"/segments/{segment_id}/delete", {}).status_code == 404  # type: ignore[attr-defined]
+    assert "Pro plan" not in browser.client.get("/").text
