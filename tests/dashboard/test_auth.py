@@ -140,3 +140,14 @@ def test_bad_form_bodies_are_clear_errors(app_client: TestClient) -> None:
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert binary.status_code == 400
+
+
+def test_a_browser_gets_pages_for_bad_urls(browser: Browser) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    for url in ("/campaigns/abc", "/contacts/x", "/no-such-page"):
+        response = browser.client.get(url, headers=html)
+        assert response.status_code == 404, url
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<h1>" in response.text
+    api = browser.client.get("/api/v2/contacts/abc/", headers={"Accept": "text/html"})
+    assert api.headers["content-type"].startswith("application/json")

@@ -20,6 +20,21 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+#: Paths answered for programs (Segment, SDKs, scripts), never with an HTML page.
+_MACHINE_PREFIXES = ("/api/", "/segment", "/v1/", "/health", "/openapi.json")
+
+
+def _page_error(request: Request, status: int, message: str) -> Response | None:
+    """An HTML error page for a browser on a dashboard page, when the app has one."""
+    render = getattr(request.app.state, "page_error", None)
+    if render is None or request.url.path.startswith(_MACHINE_PREFIXES):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
+        return None
+    page: Response = render(request, status, message)
+    return page
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -28,6 +43,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=headers
             )
+        page = _page_error(request, exc.status_code, str(exc.detail))
+        if page is not None:
+            return page
         return segment_error(exc.status_code, str(exc.detail), "http_error", **headers)
 
     @app.exception_handler(RequestValidationError)
@@ -38,6 +56,9 @@ def install_error_handlers(app: FastAPI) -> None:
             fields.setdefault(".".join(location) or "non_field_errors", []).append(error["msg"])
         if _is_api(request):
             return JSONResponse(fields, status_code=400)
+        page = _page_error(request, 404, "There is no such page.")
+        if page is not None:  # a malformed id in a page's path: nothing to show
+            return page
         return segment_error(400, str(fields), "invalid_request")
 
     @app.exception_handler(OperationalError)

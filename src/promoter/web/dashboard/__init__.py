@@ -45,6 +45,7 @@ def install(app: FastAPI) -> None:
     async def favicon() -> Response:
         # Asked for by browsers on every page without an icon link (the survey pages).
         return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     for module in (
         auth,
         overview,
@@ -57,6 +58,12 @@ def install(app: FastAPI) -> None:
         outbox,
     ):
         app.include_router(module.router)
+
+    def page_error(request: Request, status: int, message: str) -> Response:
+        heading = "Not found" if status == 404 else "Something is wrong with this request"
+        return render(request, "error.html", None, status=status, heading=heading, message=message)
+
+    app.state.page_error = page_error
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, exc: SignInRequired) -> Response:
