@@ -7,7 +7,19 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 
-PAGES = ["/?range=all", "/breakdown?range=all", "/feedback?range=all", "/contacts"]
+PAGES = [
+    "/?range=all",
+    "/breakdown?range=all",
+    "/feedback?range=all",
+    "/contacts",
+    "/contacts/1",
+    "/campaigns",
+    "/campaigns/new",
+    "/campaigns/1",
+    "/campaigns/1/preview",
+    "/settings/segment",
+    "/outbox",
+]
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && !e.closest('[aria-hidden=true]'))
