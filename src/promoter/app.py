@@ -16,7 +16,18 @@ from promoter import __version__
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
-from promoter.web import analytics, api, dashboard, health, segment, survey_pages
+from promoter.web import (
+    analytics,
+    api,
+    api_campaigns,
+    api_feedback,
+    api_lists,
+    api_webhooks,
+    dashboard,
+    health,
+    segment,
+    survey_pages,
+)
 from promoter.web.errors import install_error_handlers
 
 log = logging.getLogger("promoter.app")
@@ -87,7 +98,11 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(health.router)
     app.include_router(segment.router)
     app.include_router(api.router)
+    app.include_router(api_lists.router)
+    app.include_router(api_campaigns.router)
     app.include_router(analytics.router)
+    app.include_router(api_feedback.router)
+    app.include_router(api_webhooks.router)
     app.include_router(survey_pages.router)
     dashboard.install(app)
     return app

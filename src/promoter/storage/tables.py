@@ -395,3 +395,96 @@ user_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+#: Notes the team writes on a piece of feedback.
+feedback_notes = Table(
+    "feedback_notes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("response_id", BigId, ForeignKey("responses.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    #: Who wrote it: a user's email, or "api" (with the key's prefix).
+    Column("author", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_feedback_notes_response", "response_id"),
+)
+
+#: Outbound webhooks: which events go to which URL (optionally for one campaign).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event", String(64), nullable=False),
+    Column("target_url", String(2000), nullable=False),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True),
+    #: "json" (signed event envelope) or "slack" (incoming-webhook message).
+    Column("format", String(16), nullable=False, server_default="json"),
+    #: Signs each request (HMAC-SHA256); shown to the organization.
+    Column("secret", String(100), nullable=False),
+    #: "active" or "disabled" (after failing for too long, or by hand).
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_subscriptions_org_event", "organization_id", "event"),
+)
+
+#: One event for one subscription, delivered from this outbox at least once.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    #: The event's id, the same for every subscription it goes to (for deduplication).
+    Column("event_id", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    #: "pending", "delivered" or "failed" (gave up, or the subscription was disabled).
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_sub_event"),
+    Index("ix_webhook_deliveries_status_due", "status", "due_at"),
+    Index("ix_webhook_deliveries_org_created", "organization_id", "created_at"),
+)
+
+#: Each request made for a delivery: the delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column(
+        "delivery_id",
+        BigId,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    #: A redelivery asked for by a person.
+    Column("manual", Boolean, nullable=False, server_default="0"),
+    Index("ix_webhook_attempts_delivery", "delivery_id"),
+)

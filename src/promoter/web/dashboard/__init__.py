@@ -22,6 +22,7 @@ from promoter.web.dashboard import (
     overview,
     segments,
     settings,
+    webhooks,
 )
 from promoter.web.dashboard.session import (
     CsrfFailed,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         contacts,
         campaigns,
         settings,
+        webhooks,
         outbox,
     ):
         app.include_router(module.router)
