@@ -68,7 +68,7 @@ def test_save_a_segment(page: Page) -> None:
     page.get_by_role("button", name="Save segment").click()
     expect(page.get_by_role("status")).to_have_text("Segment saved.")
     page.goto("/?range=all")
-    page.get_by_label("Segment").select_option(label="Paying <b>plans</b>")
+    page.get_by_label("Segment", exact=True).select_option(label="Paying <b>plans</b>")
     expect(page).to_have_url(re.compile(r"segment="))
     expect(page.get_by_test_id("nps")).to_have_text(filtered)
 
