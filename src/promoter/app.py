@@ -22,6 +22,9 @@ from promoter.web import (
     api_campaigns,
     api_feedback,
     api_lists,
+    api_metrics,
+    api_suppressions,
+    api_templates,
     api_webhooks,
     dashboard,
     health,
@@ -100,6 +103,9 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(api.router)
     app.include_router(api_lists.router)
     app.include_router(api_campaigns.router)
+    app.include_router(api_templates.router)
+    app.include_router(api_metrics.router)
+    app.include_router(api_suppressions.router)
     app.include_router(analytics.router)
     app.include_router(api_feedback.router)
     app.include_router(api_webhooks.router)

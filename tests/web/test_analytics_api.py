@@ -12,10 +12,12 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery
 from promoter.storage.engine import Database
+from promoter.storage.tables import contact_attributes, contacts, surveys
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
 from tests.conftest import Org
@@ -310,3 +312,47 @@ def test_analytics_needs_a_token_and_is_documented(client: TestClient) -> None:
     ):
         assert path in paths
     assert any(p["name"] == "filter" for p in paths["/api/v2/nps/"]["get"]["parameters"])
+
+
+def test_delivery_counts_follow_the_window_and_the_contacts_filter(
+    client: TestClient, org: Org, world: reference.World, database: Database
+) -> None:
+    with database.read() as conn:
+        rows = conn.execute(
+            select(surveys.c.sent_at, surveys.c.status, contacts.c.status, contacts.c.id)
+            .join(contacts, contacts.c.id == surveys.c.contact_id)
+            .where(surveys.c.organization_id == org.id)
+        ).all()
+        plans = dict(
+            conn.execute(
+                select(contact_attributes.c.contact_id, contact_attributes.c.value_text).where(
+                    contact_attributes.c.name == "plan"
+                )
+            ).all()
+        )
+    since = NOW - timedelta(days=60)
+    until = NOW - timedelta(days=10)
+
+    def expected(keep: Any) -> dict[str, int]:
+        picked = [r for r in rows if r[0] is not None and since <= r[0] < until and keep(r[3])]
+        return {
+            "sent": len(picked),
+            "unsubscribed": sum(r[2] == "unsubscribed" for r in picked),
+            "responded": sum(r[1] == "answered" for r in picked),
+        }
+
+    window = {"since": since.isoformat(), "until": until.isoformat()}
+    for flt, keep in (
+        (None, lambda _c: True),
+        ({"attribute": "plan", "op": "eq", "value": "Pro"}, lambda c: plans.get(c) == "Pro"),
+        ({"attribute": "plan", "op": "missing"}, lambda c: c not in plans),
+    ):
+        params = {**window, "attributes_at": "now"}
+        if flt is not None:
+            params["filter"] = orjson.dumps(flt).decode()
+        response = client.get("/api/v2/nps/", params=params, headers=auth(org))
+        assert response.status_code == 200, response.text
+        delivery = response.json()["delivery"]
+        want = expected(keep)
+        assert {k: delivery[k] for k in want} == want, flt
+        assert want["sent"] > 0 or flt is not None

@@ -1,22 +1,34 @@
-"""The matching responses themselves: a page for reading, or every row for a CSV export."""
+"""The matching responses themselves: a page for reading (with Promoter.io's feedback
+filters on top of the question), one by id, or every row for a CSV export."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, func, select, tuple_
 
-from promoter.analytics.query import Scope, matching
+from promoter.analytics.params import EARLIEST, LATEST
+from promoter.analytics.query import NpsQuery, Scope, matching, scope
 from promoter.analytics.scores import score_type
-from promoter.contacts.service import Page
-from promoter.storage.tables import contacts, response_attributes, response_tags, responses
+from promoter.campaigns.models import CampaignStatus
+from promoter.contacts.service import Page, attributes_of
+from promoter.storage.tables import (
+    campaigns,
+    contacts,
+    response_attributes,
+    response_tags,
+    responses,
+    surveys,
+)
+from promoter.surveys.notes import note_counts
 
 #: Rows read per transaction while exporting.
 EXPORT_BATCH = 2000
@@ -29,6 +41,8 @@ class FeedbackContact:
     email: str
     first_name: str | None
     last_name: str | None
+    #: The contact's attributes now (the response's ``snapshot`` holds them as they were).
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +57,16 @@ class Feedback:
     contact: FeedbackContact
     created_at: datetime
     updated_at: datetime
+    comment_updated_at: datetime | None = None
+    survey_id: int | None = None
+    sent_at: datetime | None = None
+    notes_count: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "campaign_id": self.campaign_id,
+            "campaign": self.campaign_id,
             "score": self.score,
             "score_type": score_type(self.score),
             "comment": self.comment,
@@ -59,29 +78,121 @@ class Feedback:
                 "email": self.contact.email,
                 "first_name": self.contact.first_name,
                 "last_name": self.contact.last_name,
+                "attributes": self.contact.attributes,
             },
             "attributes": self.snapshot,
+            "survey": {"id": self.survey_id, "sent_date": self.sent_at},
+            "posted_date": self.created_at,
+            "comment_updated_date": self.comment_updated_at,
+            "notes_count": self.notes_count,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
 
 
-def feedback_page(conn: Connection, scope: Scope, page: Page) -> tuple[int, list[Feedback]]:
-    """One page of the matching responses, newest first, and how many match in all."""
+@dataclass(frozen=True, slots=True)
+class PromoterFilter:
+    """Promoter.io's feedback filters; each narrows the question further (AND)."""
+
+    #: ``survey__campaign``: any of these campaigns.
+    campaign_ids: tuple[int, ...] = ()
+    #: ``survey__campaign__status``: campaigns with this status.
+    campaign_status: CampaignStatus | None = None
+    #: ``survey__contact__email``: the contact's address, case-insensitive.
+    contact_email: str | None = None
+    #: ``posted_date_0`` / ``posted_date_1``: whole days in the organization's time zone.
+    posted_from: date | None = None
+    posted_to: date | None = None
+
+
+def find_feedback(
+    conn: Connection,
+    query: NpsQuery,
+    promoter: PromoterFilter,
+    *,
+    zone: ZoneInfo,
+    page: Page,
+    now: datetime,
+) -> tuple[int, list[Feedback]]:
+    """A page of the feedback that answers both the question and Promoter's filters.
+
+    Unlike the NPS endpoints, a question without ``since``/``until`` covers all time, as
+    Promoter's feedback list did.
+    """
+    narrowed = _narrowed(conn, query, promoter, zone)
+    if narrowed is None:
+        return 0, []
+    contact_ids = None
+    if promoter.contact_email is not None:
+        contact_ids = list(
+            conn.execute(
+                select(contacts.c.id).where(
+                    contacts.c.organization_id == query.organization_id,
+                    contacts.c.email_key == promoter.contact_email.strip().casefold(),
+                )
+            ).scalars()
+        )
+        if not contact_ids:
+            return 0, []
+    return feedback_page(conn, scope(conn, narrowed, now=now), page, contact_ids=contact_ids)
+
+
+def _narrowed(
+    conn: Connection, query: NpsQuery, promoter: PromoterFilter, zone: ZoneInfo
+) -> NpsQuery | None:
+    """The question with Promoter's dates and campaigns folded in; None: nothing can match."""
+    since = query.since or EARLIEST
+    until = query.until or LATEST
+    if promoter.posted_from is not None:
+        since = max(since, datetime.combine(promoter.posted_from, time(), zone))
+    if promoter.posted_to is not None:
+        end = promoter.posted_to + timedelta(days=1)
+        until = min(until, datetime.combine(end, time(), zone))
+    if since >= until:
+        return None
+    chosen = [set(ids) for ids in (query.campaign_ids, promoter.campaign_ids) if ids]
+    if promoter.campaign_status is not None:
+        with_status = select(campaigns.c.id).where(
+            campaigns.c.organization_id == query.organization_id,
+            campaigns.c.status == promoter.campaign_status,
+        )
+        chosen.append(set(conn.execute(with_status).scalars()))
+    campaign_ids = query.campaign_ids
+    if chosen:
+        allowed = set.intersection(*chosen)
+        if not allowed:
+            return None
+        campaign_ids = tuple(sorted(allowed))
+    return replace(query, since=since, until=until, campaign_ids=campaign_ids)
+
+
+def get_feedback(conn: Connection, *, organization_id: int, response_id: int) -> Feedback | None:
+    """One response of the organization; None when it has none such."""
+    found = _load(conn, organization_id, [response_id])
+    return found[0] if found else None
+
+
+def feedback_page(
+    conn: Connection, scope: Scope, page: Page, *, contact_ids: Collection[int] | None = None
+) -> tuple[int, list[Feedback]]:
+    """One page of the matching responses, newest first, and how many match in all;
+    ``contact_ids`` keeps the responses of these contacts only."""
     found = matching(scope)
-    total = conn.execute(select(func.count()).select_from(found)).scalar()
+    only = [] if contact_ids is None else [found.c.contact_id.in_(list(contact_ids))]
+    total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
     ids = list(
         conn.execute(
             select(found.c.id)
+            .where(*only)
             .order_by(found.c.created_at.desc(), found.c.id.desc())
             .limit(page.size)
             .offset(page.offset)
         ).scalars()
     )
-    return int(total or 0), _load(conn, ids)
+    return int(total or 0), _load(conn, scope.query.organization_id, ids)
 
 
-def _load(conn: Connection, ids: list[int]) -> list[Feedback]:
+def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Feedback]:
     if not ids:
         return []
     tags: dict[int, list[str]] = defaultdict(list)
@@ -101,6 +212,9 @@ def _load(conn: Connection, ids: list[int]) -> list[Feedback]:
             responses.c.contact_snapshot,
             responses.c.created_at,
             responses.c.updated_at,
+            responses.c.comment_updated_at,
+            responses.c.survey_id,
+            surveys.c.sent_at,
             contacts.c.id.label("contact_id"),
             contacts.c.user_id,
             contacts.c.email,
@@ -108,8 +222,11 @@ def _load(conn: Connection, ids: list[int]) -> list[Feedback]:
             contacts.c.last_name,
         )
         .join(contacts, contacts.c.id == responses.c.contact_id)
-        .where(responses.c.id.in_(ids))
+        .join(surveys, surveys.c.id == responses.c.survey_id)
+        .where(responses.c.organization_id == organization_id, responses.c.id.in_(ids))
     ).all()
+    current = attributes_of(conn, sorted({row.contact_id for row in rows}))
+    notes = note_counts(conn, organization_id=organization_id, response_ids=ids)
     by_id = {
         row.id: Feedback(
             id=row.id,
@@ -120,10 +237,19 @@ def _load(conn: Connection, ids: list[int]) -> list[Feedback]:
             tags=tags[row.id],
             snapshot=dict(row.contact_snapshot or {}),
             contact=FeedbackContact(
-                row.contact_id, row.user_id, row.email, row.first_name, row.last_name
+                row.contact_id,
+                row.user_id,
+                row.email,
+                row.first_name,
+                row.last_name,
+                current.get(row.contact_id, {}),
             ),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            comment_updated_at=row.comment_updated_at,
+            survey_id=row.survey_id,
+            sent_at=row.sent_at,
+            notes_count=notes.get(row.id, 0),
         )
         for row in rows
     }
@@ -185,7 +311,7 @@ def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
             if not page:
                 return
             after = (page[-1].created_at, page[-1].id)
-            for item in _load(conn, [row.id for row in page]):
+            for item in _load(conn, scope.query.organization_id, [row.id for row in page]):
                 writer.writerow(_csv_row(item, names))
         yield _drain(buffer)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from promoter.analytics.compile import Target, compile_filter
 from promoter.analytics.query import Scope, Window, matching
@@ -78,31 +78,42 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
     if query.campaign_ids:
         conditions.append(surveys.c.campaign_id.in_(query.campaign_ids))
     if query.where is not None:
+        # The filter is about contacts: decide it once per contact, not once per survey.
         target = Target(
-            response_id=surveys.c.id,
-            contact_id=surveys.c.contact_id,
+            response_id=contacts.c.id,
+            contact_id=contacts.c.id,
             organization_id=query.organization_id,
             source="current",
             now=scope.now,
             dialect=scope.dialect,
         )
-        conditions.append(compile_filter(query.where, target))
-    sent_in_window = and_(surveys.c.sent_at >= window.since, surveys.c.sent_at < window.until)
-    refused_in_window = and_(
-        surveys.c.sent_at.is_(None),
-        surveys.c.status == "failed",
-        contacts.c.status == "bounced",
-        surveys.c.scheduled_at >= window.since,
-        surveys.c.scheduled_at < window.until,
-    )
-    row = conn.execute(
-        select(
-            func.count().filter(sent_in_window),
-            func.count().filter(refused_in_window),
-            func.count().filter(and_(sent_in_window, contacts.c.status == "unsubscribed")),
-            func.count().filter(and_(sent_in_window, surveys.c.status == "answered")),
+        matching = select(contacts.c.id).where(
+            contacts.c.organization_id == query.organization_id,
+            compile_filter(query.where, target),
         )
-        .select_from(surveys.join(contacts, contacts.c.id == surveys.c.contact_id))
-        .where(*conditions)
+        conditions.append(surveys.c.contact_id.in_(matching))
+    joined = surveys.join(contacts, contacts.c.id == surveys.c.contact_id)
+    # Two statements, each bounded by the window through an index: surveys sent in it
+    # (organization_id, sent_at), and surveys refused before sending (sent_at IS NULL).
+    sent = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(contacts.c.status == "unsubscribed"),
+            func.count().filter(surveys.c.status == "answered"),
+        )
+        .select_from(joined)
+        .where(*conditions, surveys.c.sent_at >= window.since, surveys.c.sent_at < window.until)
     ).one()
-    return DeliveryStats(sent=row[0], bounced=row[1], unsubscribed=row[2], responded=row[3])
+    bounced = conn.execute(
+        select(func.count())
+        .select_from(joined)
+        .where(
+            *conditions,
+            surveys.c.sent_at.is_(None),
+            surveys.c.status == "failed",
+            contacts.c.status == "bounced",
+            surveys.c.scheduled_at >= window.since,
+            surveys.c.scheduled_at < window.until,
+        )
+    ).scalar_one()
+    return DeliveryStats(sent=sent[0], bounced=bounced, unsubscribed=sent[1], responded=sent[2])

@@ -61,12 +61,32 @@ class Contact:
     lists: list[dict[str, Any]]
 
 
+def email_key(email: str) -> str:
+    """The form addresses are compared in (Unicode casefolding)."""
+    return email.strip().casefold()
+
+
+def contact_ids_by_email(conn: Connection, *, organization_id: int, email: str) -> list[int]:
+    """The organization's contacts with this address, oldest first (Segment may have made
+    several: one per userId)."""
+    return list(
+        conn.execute(
+            select(contacts.c.id)
+            .where(
+                contacts.c.organization_id == organization_id,
+                contacts.c.email_key == email_key(email),
+            )
+            .order_by(contacts.c.id)
+        ).scalars()
+    )
+
+
 def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
     query = select(contacts.c.id).where(contacts.c.organization_id == organization_id)
     if flt.email is not None:
         query = query.where(
             contacts.c.organization_id == organization_id,
-            contacts.c.email_key == flt.email.strip().casefold(),
+            contacts.c.email_key == email_key(flt.email),
         )
     if flt.user_id is not None:
         query = query.where(contacts.c.user_id == flt.user_id)
@@ -252,6 +272,9 @@ def change_status(
 ) -> bool:
     """Give a contact one of the :data:`STATUS_CHANGES` statuses; a contact that may no
     longer be surveyed has its scheduled surveys and pending deliveries cancelled.
+
+    Every status change asked for by a person or a program goes through here: the
+    dashboard's buttons, the API's ``PATCH`` and ``contacts/remove/``.
 
     Returns whether the status changed (asking for the current status changes nothing);
     raises :class:`ContactNotFound` or :class:`StatusChangeRefused`.

@@ -42,6 +42,11 @@ def _touch(
     return result.rowcount > 0
 
 
+def stamp(conn: Connection, *, organization_id: int, response_id: int, now: datetime) -> bool:
+    """Mark the response as changed (a note added, say); False when there is none such."""
+    return _touch(conn, organization_id, response_id, now)
+
+
 def set_status(
     conn: Connection,
     *,
@@ -99,6 +104,41 @@ def remove_tags(
         )
     )
     return True
+
+
+def replace_tags(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    tags: Iterable[str],
+    now: datetime,
+) -> bool:
+    """Make ``tags`` the response's whole set, through ``remove_tags`` and ``add_tags``
+    (neither runs when it has nothing to do). False when the organization has no such
+    response."""
+    wanted = {clean_tag(tag) for tag in tags}
+    if not exists(conn, organization_id=organization_id, response_id=response_id):
+        return False
+    current = set(tags_of(conn, response_id=response_id))
+    if stale := sorted(current - wanted):
+        remove_tags(
+            conn, organization_id=organization_id, response_id=response_id, tags=stale, now=now
+        )
+    if missing := sorted(wanted - current):
+        add_tags(
+            conn, organization_id=organization_id, response_id=response_id, tags=missing, now=now
+        )
+    return True
+
+
+def exists(conn: Connection, *, organization_id: int, response_id: int) -> bool:
+    found = conn.execute(
+        select(responses.c.id).where(
+            responses.c.organization_id == organization_id, responses.c.id == response_id
+        )
+    ).first()
+    return found is not None
 
 
 def tags_of(conn: Connection, *, response_id: int) -> list[str]:

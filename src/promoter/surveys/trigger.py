@@ -8,44 +8,32 @@ what happened: scheduled, or why not.
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from promoter.campaigns.models import Campaign
 from promoter.campaigns.service import list_campaigns
 from promoter.domain.eligibility import PastSurvey, decide, history_window
-from promoter.domain.schedule import send_time, zone
 from promoter.ingest.listeners import StoredTrack
-from promoter.storage.tables import (
-    contacts,
-    deliveries,
-    list_memberships,
-    organizations,
-    surveys,
+from promoter.surveys.scheduling import (
+    ContactFacts,
+    load_contacts,
+    load_history,
+    new_token,
+    organization_zone,
+    planned_survey,
+    write_surveys,
 )
+
+__all__ = ["HISTORICAL", "SurveyTrigger", "new_token"]
 
 #: Events older than this when they arrive are history being imported: no survey.
 HISTORICAL = timedelta(hours=24)
 NOTE_LENGTH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class _Contact:
-    status: str
-    email: str | None
-    timezone: str | None
-    lists: frozenset[int]
-
-
-def new_token() -> str:
-    """An unguessable survey token (192 random bits)."""
-    return secrets.token_urlsafe(24)
 
 
 class SurveyTrigger:
@@ -78,7 +66,7 @@ class SurveyTrigger:
             for c in list_campaigns(conn, organization_id=organization_id, status="active")
             if c.kind == "segment"
         ]
-        org_zone = _organization_zone(conn, organization_id)
+        org_zone = organization_zone(conn, organization_id)
         if len(self._campaigns) > 10_000:
             self._campaigns.clear()
         self._campaigns[organization_id] = (now + self._ttl, active, org_zone)
@@ -96,27 +84,27 @@ class SurveyTrigger:
             return {}
         now = self._clock.now(UTC)
         ids = {t.contact_id for t in relevant if t.contact_id is not None}
-        people = _load_contacts(conn, ids)
+        people = load_contacts(conn, ids)
         since = now - history_window(c.throttle_days for c in active)
-        history = _load_history(conn, organization_id, ids, since)
+        history = load_history(conn, organization_id, ids, since)
         notes: dict[int, str] = {}
-        scheduled: list[dict[str, object]] = []
+        scheduled: list[dict[str, Any]] = []
         for track in relevant:
             notes[track.event_id] = self._decide(
                 track, matches[track.event_id], people, history, org_zone, now, scheduled
             )[:NOTE_LENGTH]
-        _write_surveys(conn, scheduled)
+        write_surveys(conn, scheduled)
         return notes
 
     def _decide(
         self,
         track: StoredTrack,
         campaigns: list[Campaign],
-        people: dict[int, _Contact],
+        people: dict[int, ContactFacts],
         history: dict[int, list[PastSurvey]],
         org_zone: str,
         now: datetime,
-        scheduled: list[dict[str, object]],
+        scheduled: list[dict[str, Any]],
     ) -> str:
         if track.contact_id is None:
             return "no survey: userId not identified"
@@ -141,92 +129,16 @@ class SurveyTrigger:
             if not decision.eligible:
                 parts.append(f"{campaign.name}: {decision.reason}")
                 continue
-            at = send_time(
-                triggered_at=now,
-                delay_minutes=campaign.delay_minutes,
-                weekdays_only=campaign.weekdays_only,
-                window_start=campaign.send_window_start,
-                window_end=campaign.send_window_end,
-                tz=zone(track.timezone or contact.timezone, org_zone),
+            survey = planned_survey(
+                campaign,
+                contact_id=track.contact_id,
+                timezone=track.timezone or contact.timezone,
+                org_zone=org_zone,
+                now=now,
+                trigger_event_id=track.event_id,
             )
-            scheduled.append(
-                {
-                    "organization_id": track.organization_id,
-                    "campaign_id": campaign.id,
-                    "contact_id": track.contact_id,
-                    "status": "scheduled",
-                    "token": new_token(),
-                    "trigger_event_id": track.event_id,
-                    "attributes": {},
-                    "scheduled_at": at,
-                    "created_at": now,
-                }
-            )
+            scheduled.append(survey)
             history[track.contact_id].append(PastSurvey(campaign.id, "scheduled", now))
+            at = survey["scheduled_at"]
             parts.append(f"{campaign.name}: survey scheduled for {at:%Y-%m-%d %H:%M} UTC")
         return "; ".join(parts)
-
-
-def _load_contacts(conn: Connection, ids: set[int]) -> dict[int, _Contact]:
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(
-            contacts.c.id,
-            contacts.c.status,
-            contacts.c.email,
-            contacts.c.timezone,
-            list_memberships.c.list_id,
-        )
-        .outerjoin(list_memberships, list_memberships.c.contact_id == contacts.c.id)
-        .where(contacts.c.id.in_(ids))
-    ).all()
-    lists: dict[int, set[int]] = defaultdict(set)
-    for r in rows:
-        if r.list_id is not None:
-            lists[r.id].add(r.list_id)
-    return {r.id: _Contact(r.status, r.email, r.timezone, frozenset(lists[r.id])) for r in rows}
-
-
-def _load_history(
-    conn: Connection, organization_id: int, ids: set[int], since: datetime
-) -> dict[int, list[PastSurvey]]:
-    history: dict[int, list[PastSurvey]] = defaultdict(list)
-    if not ids:
-        return history
-    rows = conn.execute(
-        select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
-        .where(surveys.c.organization_id == organization_id, surveys.c.contact_id.in_(ids))
-        .where((surveys.c.created_at >= since) | (surveys.c.status == "scheduled"))
-    )
-    for r in rows:
-        history[r.contact_id].append(PastSurvey(r.campaign_id, r.status, r.created_at))
-    return history
-
-
-def _organization_zone(conn: Connection, organization_id: int) -> str:
-    tz = conn.execute(
-        select(organizations.c.timezone).where(organizations.c.id == organization_id)
-    ).scalar()
-    return str(tz or "UTC")
-
-
-def _write_surveys(conn: Connection, scheduled: list[dict[str, object]]) -> None:
-    if not scheduled:
-        return
-    rows = conn.execute(insert(surveys).returning(surveys.c.id, surveys.c.token), scheduled).all()
-    survey_ids = {r.token: r.id for r in rows}
-    conn.execute(
-        insert(deliveries),
-        [
-            {
-                "organization_id": s["organization_id"],
-                "survey_id": survey_ids[str(s["token"])],
-                "kind": "survey",
-                "status": "pending",
-                "due_at": s["scheduled_at"],
-                "created_at": s["created_at"],
-            }
-            for s in scheduled
-        ],
-    )

@@ -1,5 +1,5 @@
 """NPS analytics under /api/v2/: the score, its trend and breakdown, the feedback itself
-(paginated or as CSV), and saved segments."""
+as CSV (the paginated list is in ``api_feedback``), and saved segments."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from promoter.analytics.breakdown import BreakdownError, SortKey, parse_edges
-from promoter.analytics.feedback import export_csv, feedback_page
+from promoter.analytics.feedback import export_csv
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
@@ -31,9 +31,8 @@ from promoter.analytics.segments import (
     update_segment,
 )
 from promoter.analytics.trend import Interval, TrendError
-from promoter.contacts.service import Page
 from promoter.orgs.service import Organization
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
+from promoter.web.api import OrgDep
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
 
@@ -190,23 +189,6 @@ async def nps_breakdown(
         return {"window": s.window.to_json(), **result.to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))
-
-
-@router.get("/feedback/", summary="The matching responses, newest first")
-async def feedback_list(
-    request: Request,
-    services: ServicesDep,
-    org: OrgDep,
-    question: QuestionDep,
-    page: PageNumber = 1,
-    page_size: PageSize = 50,
-) -> JSONResponse:
-    paging = Page(page, page_size)
-    total, items = await _answer(
-        services, org, question, lambda conn, s: feedback_page(conn, s, paging)
-    )
-    results = [item.to_json() for item in items]
-    return JSONResponse(paginated(request, services, total, paging, results))
 
 
 @router.get(

@@ -52,7 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         fields: dict[str, list[str]] = {}
         for error in exc.errors():
-            location = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+            loc = list(error.get("loc", ()))
+            if loc and loc[0] in ("query", "path", "body", "header", "cookie"):
+                loc = loc[1:]  # where the field was sent, not its name
+            location = [str(p) for p in loc]
             fields.setdefault(".".join(location) or "non_field_errors", []).append(error["msg"])
         if _is_api(request):
             return JSONResponse(fields, status_code=400)

@@ -1,5 +1,6 @@
-"""Feedback: the matching responses, newest first, each with its contact, snapshot, tags
-and status; tagging and closing the loop; CSV export of the current filter."""
+"""Feedback: the matching responses, newest first, each with its contact, snapshot, tags,
+status and notes; one piece of feedback on its own page (the API's ``followup_href``);
+tagging, closing the loop and writing notes; CSV export of the current filter."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from sqlalchemy import Connection
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response
 
-from promoter.analytics.feedback import Feedback, export_csv, feedback_page
+from promoter.accounts.sessions import Session
+from promoter.analytics.feedback import Feedback, export_csv, feedback_page, get_feedback
+from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
 from promoter.analytics.suggest import tag_names
+from promoter.campaigns.service import list_campaigns
 from promoter.contacts.service import Page
+from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.surveys.followup import (
     FeedbackStatus,
@@ -27,6 +32,7 @@ from promoter.surveys.followup import (
     remove_tags,
     set_status,
 )
+from promoter.surveys.notes import InvalidNote, Note, add_note, notes_by_response
 from promoter.web.dashboard.asking import ask_async
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import (
@@ -51,6 +57,16 @@ class FeedbackList:
     tags: list[str]
     page: int
     pages: int
+    notes: dict[int, list[Note]]
+
+
+@dataclass
+class FeedbackOne:
+    item: Feedback
+    tags: list[str]
+    notes: dict[int, list[Note]]
+    timezone: str
+    campaign_names: dict[int, str]
 
 
 def _page_number(request: Request) -> int:
@@ -62,8 +78,13 @@ def _compute(number: int) -> Callable[[Connection, Scope, ZoneInfo], FeedbackLis
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> FeedbackList:
         page = Page(number=number, size=PAGE_SIZE)
         total, items = feedback_page(conn, scope, page)
-        tags = tag_names(conn, organization_id=scope.query.organization_id)
-        return FeedbackList(total, items, tags, number, max(1, -(-total // PAGE_SIZE)))
+        organization_id = scope.query.organization_id
+        tags = tag_names(conn, organization_id=organization_id)
+        notes = notes_by_response(
+            conn, organization_id=organization_id, response_ids=[item.id for item in items]
+        )
+        pages = max(1, -(-total // PAGE_SIZE))
+        return FeedbackList(total, items, tags, number, pages, notes)
 
     return compute
 
@@ -82,6 +103,7 @@ async def feedback_list(request: Request, services: ServicesDep, session: Sessio
         asked=asked,
         result=asked.answer,
         campaign_names=campaigns,
+        timezone=asked.timezone,
         here=here,
         **asked.bar,
     )
@@ -117,6 +139,58 @@ async def feedback_export(request: Request, services: ServicesDep, session: Sess
     )
 
 
+def _not_found(request: Request, session: Session) -> Response:
+    return render(
+        request,
+        "error.html",
+        session,
+        status=404,
+        heading="Not found",
+        message="There is no such feedback.",
+    )
+
+
+@router.get("/feedback/{response_id}")
+async def feedback_one(
+    request: Request, services: ServicesDep, session: SessionDep, response_id: ResponseId
+) -> Response:
+    """One piece of feedback with all its notes: where the API's ``followup_href`` leads."""
+    organization_id = session.user.organization_id
+
+    def read() -> FeedbackOne | None:
+        with services.database.read() as conn:
+            item = get_feedback(conn, organization_id=organization_id, response_id=response_id)
+            if item is None:
+                return None
+            org = get_organization(conn, organization_id=organization_id)
+            return FeedbackOne(
+                item=item,
+                tags=tag_names(conn, organization_id=organization_id),
+                notes=notes_by_response(
+                    conn, organization_id=organization_id, response_ids=[response_id]
+                ),
+                timezone=zone_of(org.timezone).key,
+                campaign_names={
+                    c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)
+                },
+            )
+
+    found = await run_in_threadpool(read)
+    if found is None:
+        return _not_found(request, session)
+    return render(
+        request,
+        "feedback.html",
+        session,
+        section="feedback",
+        single=found.item,
+        result=found,
+        campaign_names=found.campaign_names,
+        timezone=found.timezone,
+        here=request.url.path,
+    )
+
+
 async def _change(
     request: Request,
     services: Services,
@@ -132,19 +206,12 @@ async def _change(
         try:
             with services.database.write() as conn:
                 return change(conn, form)
-        except InvalidTag as exc:
+        except (InvalidTag, InvalidNote) as exc:
             return str(exc)
 
     outcome = await run_in_threadpool(run)
     if outcome is False:
-        return render(
-            request,
-            "error.html",
-            session,
-            status=404,
-            heading="Not found",
-            message="There is no such feedback.",
-        )
+        return _not_found(request, session)
     if isinstance(outcome, str):
         return render(
             request, "error.html", session, status=400, heading="Not saved", message=outcome
@@ -205,3 +272,21 @@ async def untag(
         )
 
     return await _change(request, services, session, change, "tags-saved")
+
+
+@router.post("/feedback/{response_id}/notes")
+async def write_note(
+    request: Request, services: ServicesDep, session: SessionDep, response_id: ResponseId
+) -> Response:
+    def change(conn: Connection, form: Any) -> bool:
+        note = add_note(
+            conn,
+            organization_id=session.user.organization_id,
+            response_id=response_id,
+            body=form.get("body"),
+            author=session.user.email,
+            now=datetime.now(UTC),
+        )
+        return note is not None
+
+    return await _change(request, services, session, change, "note-saved")

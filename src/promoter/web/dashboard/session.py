@@ -38,6 +38,7 @@ FLASHES = {
     "segment-saved": "Segment saved.",
     "segment-deleted": "Segment deleted.",
     "tags-saved": "Tags saved.",
+    "note-saved": "Note added.",
     "status-saved": "Status changed.",
     "campaign-created": "Campaign created.",
     "campaign-saved": "Campaign saved.",

@@ -1,0 +1,117 @@
+"""How many contacts a campaign reaches, how many it could survey now, and when it sent.
+
+Each number is one grouped query over all the campaigns asked about, never a query per
+contact or per campaign. Eligibility follows :mod:`promoter.domain.eligibility`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+
+from promoter.campaigns.models import Campaign
+from promoter.domain.eligibility import FLOOR, NOT_COUNTED, SUPPRESSED
+from promoter.storage.tables import contacts, list_memberships, surveys
+from promoter.storage.types import UTCDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCounts:
+    #: Members of the campaign's contact list.
+    all_count: int = 0
+    #: Members who could be surveyed now: not suppressed, with an address, not throttled.
+    eligible_count: int = 0
+    #: When its first and its latest survey were sent.
+    launch_date: datetime | None = None
+    last_surveyed_date: datetime | None = None
+
+
+def campaign_counts(
+    conn: Connection, *, organization_id: int, campaigns: Sequence[Campaign], now: datetime
+) -> dict[int, CampaignCounts]:
+    """The counts of each of ``campaigns`` (of one organization), by campaign id."""
+    if not campaigns:
+        return {}
+    members = _members(conn, {c.contact_list_id for c in campaigns})
+    eligible = _eligible(conn, organization_id, campaigns, now)
+    dates = _dates(conn, organization_id, [c.id for c in campaigns])
+    return {
+        c.id: CampaignCounts(
+            all_count=members.get(c.contact_list_id, 0),
+            eligible_count=eligible.get(c.id, 0),
+            launch_date=dates.get(c.id, (None, None))[0],
+            last_surveyed_date=dates.get(c.id, (None, None))[1],
+        )
+        for c in campaigns
+    }
+
+
+def _members(conn: Connection, list_ids: set[int]) -> dict[int, int]:
+    rows = conn.execute(
+        select(list_memberships.c.list_id, func.count())
+        .where(list_memberships.c.list_id.in_(sorted(list_ids)))
+        .group_by(list_memberships.c.list_id)
+    )
+    return {list_id: count for list_id, count in rows}
+
+
+def _eligible(
+    conn: Connection, organization_id: int, campaigns: Sequence[Campaign], now: datetime
+) -> dict[int, int]:
+    """Per campaign, its list's members that :func:`~promoter.domain.eligibility.decide`
+    would let it survey now."""
+    per_campaign = [
+        select(
+            literal(c.id).label("campaign_id"),
+            literal(c.contact_list_id).label("list_id"),
+            literal(now - timedelta(days=c.throttle_days), UTCDateTime).label("throttled_since"),
+        )
+        for c in campaigns
+    ]
+    wanted = per_campaign[0].union_all(*per_campaign[1:]).subquery("wanted")
+    past = surveys.alias("past")
+    blocking = exists().where(
+        past.c.organization_id == organization_id,
+        past.c.contact_id == list_memberships.c.contact_id,
+        past.c.status.not_in(sorted(NOT_COUNTED)),
+        or_(
+            past.c.created_at > now - FLOOR,
+            and_(
+                past.c.campaign_id == wanted.c.campaign_id,
+                or_(past.c.status == "scheduled", past.c.created_at > wanted.c.throttled_since),
+            ),
+        ),
+    )
+    rows = conn.execute(
+        select(wanted.c.campaign_id, func.count())
+        .select_from(
+            wanted.join(list_memberships, list_memberships.c.list_id == wanted.c.list_id).join(
+                contacts, contacts.c.id == list_memberships.c.contact_id
+            )
+        )
+        .where(
+            contacts.c.status.not_in(sorted(SUPPRESSED)),
+            contacts.c.email != "",
+            ~blocking,
+        )
+        .group_by(wanted.c.campaign_id)
+    )
+    return {campaign_id: count for campaign_id, count in rows}
+
+
+def _dates(
+    conn: Connection, organization_id: int, campaign_ids: list[int]
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    rows = conn.execute(
+        select(surveys.c.campaign_id, func.min(surveys.c.sent_at), func.max(surveys.c.sent_at))
+        .where(
+            surveys.c.organization_id == organization_id,
+            surveys.c.campaign_id.in_(campaign_ids),
+            surveys.c.sent_at.is_not(None),
+        )
+        .group_by(surveys.c.campaign_id)
+    )
+    return {campaign_id: (first, last) for campaign_id, first, last in rows}

@@ -1,0 +1,145 @@
+"""What the survey trigger and manual sends share: the facts eligibility is decided on,
+and writing a scheduled survey with its delivery.
+
+Nothing here commits; every function takes the caller's connection.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from promoter.campaigns.models import Campaign
+from promoter.domain.eligibility import PastSurvey
+from promoter.domain.schedule import send_time, zone
+from promoter.storage.tables import (
+    contacts,
+    deliveries,
+    list_memberships,
+    organizations,
+    surveys,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """What eligibility and send times depend on."""
+
+    status: str
+    email: str | None
+    timezone: str | None
+    lists: frozenset[int]
+
+
+def new_token() -> str:
+    """An unguessable survey token (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def load_contacts(conn: Connection, ids: Collection[int]) -> dict[int, ContactFacts]:
+    """The contacts' facts by id (missing ids are left out)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(
+            contacts.c.id,
+            contacts.c.status,
+            contacts.c.email,
+            contacts.c.timezone,
+            list_memberships.c.list_id,
+        )
+        .outerjoin(list_memberships, list_memberships.c.contact_id == contacts.c.id)
+        .where(contacts.c.id.in_(ids))
+    ).all()
+    lists: dict[int, set[int]] = defaultdict(set)
+    for r in rows:
+        if r.list_id is not None:
+            lists[r.id].add(r.list_id)
+    return {r.id: ContactFacts(r.status, r.email, r.timezone, frozenset(lists[r.id])) for r in rows}
+
+
+def load_history(
+    conn: Connection, organization_id: int, ids: Collection[int], since: datetime
+) -> dict[int, list[PastSurvey]]:
+    """Each contact's surveys created since ``since``, and any still scheduled."""
+    history: dict[int, list[PastSurvey]] = defaultdict(list)
+    if not ids:
+        return history
+    rows = conn.execute(
+        select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
+        .where(surveys.c.organization_id == organization_id, surveys.c.contact_id.in_(ids))
+        .where((surveys.c.created_at >= since) | (surveys.c.status == "scheduled"))
+    )
+    for r in rows:
+        history[r.contact_id].append(PastSurvey(r.campaign_id, r.status, r.created_at))
+    return history
+
+
+def organization_zone(conn: Connection, organization_id: int) -> str:
+    tz = conn.execute(
+        select(organizations.c.timezone).where(organizations.c.id == organization_id)
+    ).scalar()
+    return str(tz or "UTC")
+
+
+def planned_survey(
+    campaign: Campaign,
+    *,
+    contact_id: int,
+    timezone: str | None,
+    org_zone: str,
+    now: datetime,
+    trigger_event_id: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The survey row for ``contact_id``, due at the campaign's next permitted send time
+    (its delay, weekdays and send window, in the contact's time zone or else the
+    organization's)."""
+    at = send_time(
+        triggered_at=now,
+        delay_minutes=campaign.delay_minutes,
+        weekdays_only=campaign.weekdays_only,
+        window_start=campaign.send_window_start,
+        window_end=campaign.send_window_end,
+        tz=zone(timezone, org_zone),
+    )
+    return {
+        "organization_id": campaign.organization_id,
+        "campaign_id": campaign.id,
+        "contact_id": contact_id,
+        "status": "scheduled",
+        "token": new_token(),
+        "trigger_event_id": trigger_event_id,
+        "attributes": dict(attributes or {}),
+        "scheduled_at": at,
+        "created_at": now,
+    }
+
+
+def write_surveys(conn: Connection, scheduled: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert planned surveys and their pending deliveries; return token -> survey id."""
+    if not scheduled:
+        return {}
+    rows = conn.execute(insert(surveys).returning(surveys.c.id, surveys.c.token), scheduled).all()
+    survey_ids = {str(r.token): int(r.id) for r in rows}
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "organization_id": s["organization_id"],
+                "survey_id": survey_ids[str(s["token"])],
+                "kind": "survey",
+                "status": "pending",
+                "due_at": s["scheduled_at"],
+                "created_at": s["created_at"],
+            }
+            for s in scheduled
+        ],
+    )
+    return survey_ids

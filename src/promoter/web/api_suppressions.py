@@ -1,0 +1,147 @@
+"""REST API under /api/v2/: unsubscribed contacts (listed, and added by email address) and
+bounced contacts with the delivery the mail server refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from promoter.contacts.service import Page, StatusChangeRefused
+from promoter.contacts.suppressions import (
+    Bounced,
+    Unsubscribed,
+    list_bounced,
+    list_unsubscribed,
+    unsubscribe_email,
+)
+from promoter.services import Services
+from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
+from promoter.web.api_bodies import NON_FIELD, ApiBody, body_schema, invalid, parse, raw_body
+from promoter.web.responses import JSONResponse
+from promoter.web.state import ServicesDep
+
+router = APIRouter(prefix="/api/v2", tags=["unsubscribes and bounces"])
+
+Email = Annotated[
+    str | None, Query(max_length=320, description="Only this address (ignoring case).")
+]
+
+
+class UnsubscribeBody(ApiBody):
+    email: str = Field(min_length=1, max_length=320)
+
+
+def _contact_href(services: Services, contact_id: int) -> str:
+    return f"{services.settings.public_url}{router.prefix}/contacts/{contact_id}/"
+
+
+def unsubscribed_json(services: Services, u: Unsubscribed) -> dict[str, Any]:
+    return {
+        "contact": u.contact_id,
+        "contact_href": _contact_href(services, u.contact_id),
+        "email": u.email,
+        "user_id": u.user_id,
+        "date": u.date,
+    }
+
+
+def bounced_json(services: Services, b: Bounced) -> dict[str, Any]:
+    return {
+        "contact": b.contact_id,
+        "contact_href": _contact_href(services, b.contact_id),
+        "email": b.email,
+        "user_id": b.user_id,
+        "campaign": b.campaign_id,
+        "campaign_name": b.campaign_name,
+        "survey": b.survey_id,
+        "kind": b.kind,
+        "date": b.date,
+        "error": b.error,
+    }
+
+
+def _no_nul(email: str | None) -> None:
+    if email is not None and "\x00" in email:
+        raise invalid({"email": ["Null characters are not allowed."]})
+
+
+def _unsubscribed(
+    services: Services, org_id: int, email: str | None, page: Page
+) -> tuple[int, list[dict[str, Any]]]:
+    with services.database.read() as conn:
+        total, found = list_unsubscribed(conn, organization_id=org_id, page=page, email=email)
+    return total, [unsubscribed_json(services, u) for u in found]
+
+
+def _bounced(
+    services: Services, org_id: int, email: str | None, page: Page
+) -> tuple[int, list[dict[str, Any]]]:
+    with services.database.read() as conn:
+        total, found = list_bounced(conn, organization_id=org_id, page=page, email=email)
+    return total, [bounced_json(services, b) for b in found]
+
+
+def _unsubscribe(services: Services, org_id: int, raw: bytes) -> tuple[bool, dict[str, Any]]:
+    """Whether a contact was unsubscribed now, and the answer."""
+    email = parse(UnsubscribeBody, raw).email.strip()
+    now = datetime.now(UTC)
+    try:
+        with services.database.write() as conn:
+            ids, changed = unsubscribe_email(conn, organization_id=org_id, email=email, now=now)
+    except StatusChangeRefused as exc:
+        raise invalid({NON_FIELD: [str(exc)]}) from None
+    if not ids:
+        raise invalid({"email": ["No contact has this email address."]})
+    return bool(changed), {"email": email, "contacts": ids, "date": now}
+
+
+@router.get("/unsubscribes/", summary="Unsubscribed contacts, the latest first")
+async def unsubscribes_list(
+    request: Request,
+    services: ServicesDep,
+    org: OrgDep,
+    email: Email = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> JSONResponse:
+    """`date` is the contact's last change (unsubscribing is the last its status sees)."""
+    _no_nul(email)
+    paging = Page(page, page_size)
+    total, results = await run_in_threadpool(_unsubscribed, services, org.id, email, paging)
+    return JSONResponse(paginated(request, services, total, paging, results))
+
+
+@router.post(
+    "/unsubscribes/",
+    summary="Unsubscribe the contacts with an email address",
+    status_code=201,
+    openapi_extra=body_schema(UnsubscribeBody),
+)
+async def unsubscribes_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
+    """201 when a contact was unsubscribed, 200 when all were already; pending surveys
+    and reminders are cancelled. Unsubscribing is permanent."""
+    raw = await raw_body(request)
+    changed, answer = await run_in_threadpool(_unsubscribe, services, org.id, raw)
+    return JSONResponse(answer, status_code=201 if changed else 200)
+
+
+@router.get("/bounces/", summary="Bounced contacts, the latest first")
+async def bounces_list(
+    request: Request,
+    services: ServicesDep,
+    org: OrgDep,
+    email: Email = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> JSONResponse:
+    """Each with the survey or reminder delivery the mail server refused (`campaign`,
+    `survey`, `kind`, `error`, `date`: when it was due), or nulls and the contact's last
+    change when it was marked bounced otherwise."""
+    _no_nul(email)
+    paging = Page(page, page_size)
+    total, results = await run_in_threadpool(_bounced, services, org.id, email, paging)
+    return JSONResponse(paginated(request, services, total, paging, results))
