@@ -88,7 +88,13 @@ def backend(database: Database) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, base_url="http://testserver")
+    # No per-key rate limits: tests send bursts; tests/web/test_rate_limits.py sets its own.
+    return Settings(
+        database_url=database_url,
+        base_url="http://testserver",
+        rate_limit_api="0",
+        rate_limit_ingest="0",
+    )
 
 
 @pytest.fixture

@@ -31,7 +31,10 @@ from promoter.web import (
     segment,
     survey_pages,
 )
+from promoter.web.api_v1 import PromoterV1Paths
 from promoter.web.errors import install_error_handlers
+from promoter.web.openapi import install_openapi
+from promoter.web.ratelimit import ApiRateLimit
 
 log = logging.getLogger("promoter.app")
 
@@ -98,6 +101,9 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.state.services = services
     app.state.page_templates = survey_pages.page_templates()
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
+    app.add_middleware(PromoterV1Paths)  # outermost: v1 requests then pass the rate limit
     app.include_router(health.router)
     app.include_router(segment.router)
     app.include_router(api.router)

@@ -6,8 +6,34 @@ creates one at import time.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateLimit(NamedTuple):
+    per_second: float
+    burst: float
+
+
+def parse_rate_limit(text: str) -> RateLimit | None:
+    """``RATE`` or ``RATE,BURST`` (requests a second, and how many may come at once; the
+    burst is RATE when left out, and at least 1); ``None`` for ``0``: no limit."""
+    rate_text, comma, burst_text = text.partition(",")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if comma else max(rate, 1.0)
+    except ValueError:
+        raise ValueError("must be RATE or RATE,BURST (numbers), or 0 for no limit") from None
+    if not (math.isfinite(rate) and math.isfinite(burst)) or rate < 0:
+        raise ValueError("the rate must be a number >= 0")
+    if rate == 0:
+        return None
+    if burst < 1:
+        raise ValueError("the burst must be at least 1")
+    return RateLimit(rate, burst)
 
 
 class Settings(BaseSettings):
@@ -69,6 +95,23 @@ class Settings(BaseSettings):
         description="How long an API key lookup is remembered; a revoked key stops working "
         "within this time. 0 looks every key up on every request.",
     )
+
+    rate_limit_api: str = Field(
+        default="20,100",
+        description="REST API requests a second per API key, and the burst allowed: "
+        "RATE[,BURST]; 0 for no limit.",
+    )
+    rate_limit_ingest: str = Field(
+        default="500,2000",
+        description="Segment requests (/segment, /v1/*) a second per API key, and the burst "
+        "allowed: RATE[,BURST]; 0 for no limit.",
+    )
+
+    @field_validator("rate_limit_api", "rate_limit_ingest")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        rate = parse_rate_limit(value)
+        return f"{rate.per_second:g},{rate.burst:g}" if rate else "0"
 
     @field_validator("base_url")
     @classmethod

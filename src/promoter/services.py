@@ -19,6 +19,7 @@ from promoter.orgs.service import Organization, authenticate
 from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
 from promoter.surveys.trigger import SurveyTrigger
+from promoter.web.ratelimit import RateLimits
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Services:
     passwords: Passwords = field(default_factory=Passwords)
     #: The last messages each organization sent (for the dashboard's live view).
     received: ReceivedLog = field(default_factory=ReceivedLog)
+    #: Requests a second each API key may send (PROMOTER_RATE_LIMIT_*); none by default.
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     _signer: list[TokenSigner] = field(default_factory=list, repr=False)
     _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -75,4 +78,5 @@ class Services:
             ingestor=Ingestor([SurveyTrigger()]),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
             analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
+            rate_limits=RateLimits.from_settings(settings),
         )

@@ -95,6 +95,9 @@ class ServerProcess:
         env.update(
             PROMOTER_DATABASE_URL=self.database_url,
             PROMOTER_LOG_LEVEL="warning",
+            # Load and durability tests send bursts above the default per-key limits.
+            PROMOTER_RATE_LIMIT_API="0",
+            PROMOTER_RATE_LIMIT_INGEST="0",
             PYTHONUNBUFFERED="1",
         )
         extra = self.env(self.url) if callable(self.env) else self.env

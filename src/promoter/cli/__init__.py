@@ -15,7 +15,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from promoter.cli import admin, analytics, campaigns, demo, serve, users
+    from promoter.cli import admin, analytics, campaigns, demo, openapi, serve, users, webhooks
 
     main.add_command(serve.serve)
     main.add_command(serve.worker)
@@ -27,6 +27,8 @@ def _register() -> None:
     main.add_command(analytics.segment)
     main.add_command(users.user)
     main.add_command(demo.demo)
+    main.add_command(webhooks.webhook)
+    main.add_command(openapi.openapi)
 
 
 _register()

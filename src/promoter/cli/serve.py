@@ -15,6 +15,7 @@ from promoter.delivery.worker import DeliveryWorker
 from promoter.orgs import service as orgs
 from promoter.services import Services
 from promoter.storage.migrate import upgrade
+from promoter.webhooks.sender import WebhookSender
 
 
 @click.command()
@@ -22,7 +23,9 @@ from promoter.storage.migrate import upgrade
 @click.option("--port", type=int, help="Port to bind (PROMOTER_PORT, default 8000).")
 @click.option("--no-migrate", is_flag=True, help="Do not upgrade the database schema first.")
 @click.option(
-    "--no-worker", is_flag=True, help="Do not send emails from this process (see `worker`)."
+    "--no-worker",
+    is_flag=True,
+    help="Do not send emails or webhooks from this process (see `worker`).",
 )
 @click.option(
     "--demo",
@@ -32,7 +35,8 @@ from promoter.storage.migrate import upgrade
 def serve(
     host: str | None, port: int | None, no_migrate: bool, no_worker: bool, demo: bool
 ) -> None:
-    """Run the HTTP service and a delivery worker (migrating the database first)."""
+    """Run the HTTP service, a delivery worker and a webhook sender (migrating the database
+    first)."""
     import uvicorn
 
     from promoter.app import create_app
@@ -48,7 +52,7 @@ def serve(
     # The demo is the first organization when there is none: no empty "Default" one then.
     demo_login = ensure(services.database, services.passwords) if demo else None
     services.database.refresh_statistics()
-    background = [] if no_worker else [_worker(services).run]
+    background = [] if no_worker else [_worker(services).run, _webhooks(services).run]
     with services.database.write() as conn:
         existing = orgs.list_organizations(conn)
         first = None if existing else orgs.create_organization(conn, name="Default")
@@ -92,6 +96,10 @@ def _worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
         raise click.ClickException(f"PROMOTER_EMAIL_URL: {exc}") from None
 
 
+def _webhooks(services: Services) -> WebhookSender:
+    return WebhookSender(database=services.database, base_url=services.settings.public_url)
+
+
 def _mail(settings: Settings, no_worker: bool) -> str:
     if no_worker:
         return "sent by `promoter worker` processes"
@@ -115,7 +123,8 @@ def _redacted(url: str) -> str:
 @click.command()
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 def worker(batch_size: int) -> None:
-    """Send due survey emails until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+    """Send due survey emails and webhooks until stopped (SIGTERM or Ctrl-C finish the
+    batch in hand)."""
     import asyncio
     import signal
 
@@ -125,6 +134,7 @@ def worker(batch_size: int) -> None:
     )
     services = Services.build(settings, open_database(settings))
     runner = _worker(services, batch_size)
+    sender = _webhooks(services)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -132,7 +142,7 @@ def worker(batch_size: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"worker sending survey emails: {_mail(settings, False)}")
-        await runner.run(stop)
+        await asyncio.gather(runner.run(stop), sender.run(stop))
 
     try:
         asyncio.run(main())

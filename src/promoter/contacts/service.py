@@ -22,6 +22,7 @@ from promoter.storage.tables import (
     list_memberships,
     orders,
 )
+from promoter.webhooks.payloads import emit_contact_unsubscribed
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,4 +298,8 @@ def change_status(
         raise StatusChangeRefused(f"a contact that is {current} cannot be made {status} here")
     if status in SUPPRESSED:
         cancel_pending(conn, contact_id=contact_id)
+    if status == "unsubscribed":
+        emit_contact_unsubscribed(
+            conn, organization_id=organization_id, contact_id=contact_id, source="manual", now=now
+        )
     return True

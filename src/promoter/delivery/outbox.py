@@ -30,6 +30,7 @@ from promoter.surveys.joins import (
     surveys_with_templates,
     template_view,
 )
+from promoter.webhooks.payloads import emit_survey_bounced, emit_survey_sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Claimed:
     reminder_days: int | None
     #: For a "forward" delivery: the feedback to tell the campaign's team about.
     feedback: FeedbackNote | None = None
+    campaign_id: int | None = None
 
 
 #: The survey status a survey or reminder delivery still needs when it is sent.
@@ -86,6 +88,7 @@ def claim_due(
             deliveries.c.organization_id,
             deliveries.c.kind,
             deliveries.c.attempts,
+            surveys.c.campaign_id,
             surveys.c.status.label("survey_status"),
             surveys.c.token,
             contacts.c.email,
@@ -139,6 +142,7 @@ def claim_due(
                 template=template_view(r),
                 reminder_days=r.reminder_days,
                 feedback=note,
+                campaign_id=r.campaign_id,
             )
         )
     if stale:
@@ -161,6 +165,17 @@ def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: dat
         .values(status="sent", sent_at=now, message_id=bindparam("mid"), claimed_until=None),
         [{"did": item.delivery_id, "mid": message_id} for item, message_id in sent],
     )
+    for item, message_id in sent:
+        if item.kind != FORWARD and item.campaign_id is not None:
+            emit_survey_sent(
+                conn,
+                organization_id=item.organization_id,
+                campaign_id=item.campaign_id,
+                survey_id=item.survey_id,
+                reminder=item.kind == "reminder",
+                message_id=message_id,
+                now=now,
+            )
     reminded = [item.survey_id for item, _ in sent if item.kind == "reminder"]
     if reminded:
         conn.execute(update(surveys).where(surveys.c.id.in_(reminded)).values(reminder_sent_at=now))
@@ -224,6 +239,16 @@ def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) 
     )
     if item.kind == FORWARD:
         return
+    if item.campaign_id is not None:
+        emit_survey_bounced(
+            conn,
+            organization_id=item.organization_id,
+            campaign_id=item.campaign_id,
+            survey_id=item.survey_id,
+            reminder=item.kind == "reminder",
+            error=error,
+            now=now,
+        )
     contact_id = conn.execute(
         select(surveys.c.contact_id).where(surveys.c.id == item.survey_id)
     ).scalar_one()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, text, update
 
@@ -27,6 +27,7 @@ from promoter.ingest.writes import (
     write_contacts,
 )
 from promoter.storage.tables import contacts, events, orders, organizations
+from promoter.webhooks.payloads import emit_feedback_removed
 
 #: Advisory locks userIds are spread over on PostgreSQL (a power of two).
 USER_LOCK_BUCKETS = 256
@@ -73,7 +74,9 @@ class Ingestor:
             if isinstance(op, Delete):
                 tracks += self._apply_run(conn, organization_id, run, received_at, results)
                 run = _Run()
-                erase_contact(conn, organization_id=organization_id, user_id=op.user_id)
+                erase_contact(
+                    conn, organization_id=organization_id, user_id=op.user_id, now=received_at
+                )
                 results[index] = MessageResult(index, op.message_id, "accepted")
             else:
                 run.items.append((index, op))
@@ -232,11 +235,17 @@ def _lock_users(
     )
 
 
-def erase_contact(conn: Connection, *, organization_id: int, user_id: str) -> bool:
+def erase_contact(
+    conn: Connection, *, organization_id: int, user_id: str, now: datetime | None = None
+) -> bool:
     """Erase a contact and everything stored about it (Segment's ``delete``).
 
-    Events and orders kept before the userId was identified go too.
+    Events and orders kept before the userId was identified go too. Subscribers to
+    ``feedback.removed`` hear of each response that goes.
     """
+    emit_feedback_removed(
+        conn, organization_id=organization_id, user_id=user_id, now=now or datetime.now(UTC)
+    )
     removed = 0
     for table in (orders, events):
         removed += conn.execute(

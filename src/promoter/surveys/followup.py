@@ -14,6 +14,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import response_tags, responses
+from promoter.webhooks.events import FEEDBACK_STATUS_CHANGED, FEEDBACK_TAGS_ADDED_OR_CHANGED
+from promoter.webhooks.payloads import emit_feedback
 
 MAX_TAG_LENGTH = 100
 FeedbackStatus = Literal["OPEN", "CLOSED"]
@@ -55,8 +57,34 @@ def set_status(
     status: FeedbackStatus,
     now: datetime,
 ) -> bool:
-    """False when the organization has no such response."""
-    return _touch(conn, organization_id, response_id, now, status=status)
+    """False when the organization has no such response. A change of status is announced
+    to webhooks (``feedback.status_changed``)."""
+    previous = conn.execute(
+        select(responses.c.status).where(
+            responses.c.organization_id == organization_id, responses.c.id == response_id
+        )
+    ).scalar()
+    if not _touch(conn, organization_id, response_id, now, status=status):
+        return False
+    if previous != status:
+        emit_feedback(
+            conn,
+            organization_id=organization_id,
+            response_id=response_id,
+            event=FEEDBACK_STATUS_CHANGED,
+            now=now,
+        )
+    return True
+
+
+def _tags_changed(conn: Connection, organization_id: int, response_id: int, now: datetime) -> None:
+    emit_feedback(
+        conn,
+        organization_id=organization_id,
+        response_id=response_id,
+        event=FEEDBACK_TAGS_ADDED_OR_CHANGED,
+        now=now,
+    )
 
 
 def add_tags(
@@ -66,11 +94,14 @@ def add_tags(
     response_id: int,
     tags: Iterable[str],
     now: datetime,
+    notify: bool = True,
 ) -> bool:
+    """Add tags; new ones are announced to webhooks unless ``notify`` is false."""
     cleaned = sorted({clean_tag(tag) for tag in tags})
     if not _touch(conn, organization_id, response_id, now):
         return False
     if cleaned:
+        before = set(tags_of(conn, response_id=response_id))
         statement = insert_for(conn, response_tags).on_conflict_do_nothing()
         conn.execute(
             statement,
@@ -84,6 +115,8 @@ def add_tags(
                 for tag in cleaned
             ],
         )
+        if notify and set(cleaned) - before:
+            _tags_changed(conn, organization_id, response_id, now)
     return True
 
 
@@ -94,15 +127,19 @@ def remove_tags(
     response_id: int,
     tags: Iterable[str],
     now: datetime,
+    notify: bool = True,
 ) -> bool:
+    """Remove tags; a removal is announced to webhooks unless ``notify`` is false."""
     if not _touch(conn, organization_id, response_id, now):
         return False
-    conn.execute(
+    removed = conn.execute(
         delete(response_tags).where(
             response_tags.c.response_id == response_id,
             response_tags.c.tag.in_([tag.strip() for tag in tags]),
         )
-    )
+    ).rowcount
+    if notify and removed:
+        _tags_changed(conn, organization_id, response_id, now)
     return True
 
 
@@ -121,14 +158,27 @@ def replace_tags(
     if not exists(conn, organization_id=organization_id, response_id=response_id):
         return False
     current = set(tags_of(conn, response_id=response_id))
-    if stale := sorted(current - wanted):
+    stale, missing = sorted(current - wanted), sorted(wanted - current)
+    if stale:
         remove_tags(
-            conn, organization_id=organization_id, response_id=response_id, tags=stale, now=now
+            conn,
+            organization_id=organization_id,
+            response_id=response_id,
+            tags=stale,
+            now=now,
+            notify=False,
         )
-    if missing := sorted(wanted - current):
+    if missing:
         add_tags(
-            conn, organization_id=organization_id, response_id=response_id, tags=missing, now=now
+            conn,
+            organization_id=organization_id,
+            response_id=response_id,
+            tags=missing,
+            now=now,
+            notify=False,
         )
+    if stale or missing:
+        _tags_changed(conn, organization_id, response_id, now)
     return True
 
 

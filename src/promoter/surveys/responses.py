@@ -25,6 +25,13 @@ from promoter.storage.tables import (
 )
 from promoter.storage.types import BigId
 from promoter.surveys.joins import surveys_with_templates
+from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
+from promoter.webhooks.payloads import (
+    emit_contact_unsubscribed,
+    emit_feedback,
+    emit_score_metrics,
+    feedback_data,
+)
 
 MAX_COMMENT_LENGTH = 5000
 
@@ -95,9 +102,12 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
     snapshot = attributes_of(conn, [survey.contact_id])[survey.contact_id]
-    response_id = conn.execute(
-        select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
-    ).scalar()
+    existing = conn.execute(
+        select(responses.c.id, responses.c.score, responses.c.created_at).where(
+            responses.c.survey_id == survey.survey_id
+        )
+    ).one_or_none()
+    response_id = existing.id if existing is not None else None
     if response_id is not None:
         conn.execute(
             update(responses)
@@ -138,6 +148,25 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
             deliveries.c.status == "pending",
         )
         .values(status="cancelled", claimed_until=None)
+    )
+    if existing is not None and existing.score == score:
+        return  # the same answer again: nothing to tell
+    emit_feedback(
+        conn,
+        organization_id=survey.organization_id,
+        response_id=response_id,
+        event=FEEDBACK_ADDED_OR_CHANGED,
+        campaign_id=survey.campaign_id,
+        now=now,
+    )
+    emit_score_metrics(
+        conn,
+        organization_id=survey.organization_id,
+        campaign_id=survey.campaign_id,
+        response_id=response_id,
+        score=score,
+        previous=(existing.score, existing.created_at) if existing is not None else None,
+        now=now,
     )
 
 
@@ -202,6 +231,18 @@ def record_comment(conn: Connection, survey: SurveyView, *, comment: str, now: d
         .where(responses.c.survey_id == survey.survey_id)
         .values(comment=comment or None, comment_updated_at=now, updated_at=now)
     )
+    if (comment or None) == survey.comment:
+        return  # the same comment again: nothing to tell
+    emit(
+        conn,
+        organization_id=survey.organization_id,
+        event=FEEDBACK_ADDED_OR_CHANGED,
+        campaign_id=survey.campaign_id,
+        data=lambda: feedback_data(
+            conn, organization_id=survey.organization_id, survey_id=survey.survey_id
+        ),
+        now=now,
+    )
 
 
 def unsubscribe(conn: Connection, survey: SurveyView, *, now: datetime) -> None:
@@ -212,3 +253,13 @@ def unsubscribe(conn: Connection, survey: SurveyView, *, now: datetime) -> None:
         .values(status="unsubscribed", updated_at=now)
     )
     cancel_pending(conn, contact_id=survey.contact_id)
+    if survey.contact_status != "unsubscribed":
+        emit_contact_unsubscribed(
+            conn,
+            organization_id=survey.organization_id,
+            contact_id=survey.contact_id,
+            source="survey",
+            campaign_id=survey.campaign_id,
+            survey_id=survey.survey_id,
+            now=now,
+        )

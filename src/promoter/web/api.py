@@ -479,6 +479,7 @@ async def contacts_update(
     "/contacts/remove/",
     summary="Unsubscribe the contact with this email",
     openapi_extra=body_schema(ContactRemove),
+    responses={404: {"description": "No contact has this email."}},
 )
 async def contacts_remove(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Promoter's remove: the contact (every contact with the address) is unsubscribed for

@@ -26,9 +26,11 @@ from promoter.ingest.payload import (
 )
 from promoter.ingest.pipeline import DESTINATION_TYPES, TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult
+from promoter.orgs.keys import hash_key
 from promoter.orgs.service import Organization
 from promoter.services import Services
 from promoter.web.credentials import key_from_authorization, signature_matches
+from promoter.web.ratelimit import ingest_throttled
 from promoter.web.responses import JSONResponse, segment_error
 from promoter.web.state import ServicesDep
 
@@ -71,6 +73,18 @@ def _unauthorized() -> Response:
     )
 
 
+def _throttled(
+    services: Services, key: str | None, organization_id: int, *, way: str, at: datetime
+) -> Response | None:
+    """429 once the key has spent its ingestion budget (shown in the live view)."""
+    buckets = services.rate_limits.ingest
+    wait = buckets.take(hash_key(key)) if buckets is not None and key else 0.0
+    if not wait:
+        return None
+    services.received.refused(organization_id, way=way, at=at, reason="rate limit exceeded")
+    return ingest_throttled(wait)
+
+
 # --- Destination and Webhooks endpoint ----------------------------------------------------
 
 
@@ -102,6 +116,9 @@ def _destination(
     org = _lookup(services, key)
     if org is None:
         return _unauthorized()
+    throttled = _throttled(services, key, org.id, way=DESTINATION, at=received_at)
+    if throttled is not None:
+        return throttled
     if body_error is not None:
         services.received.refused(org.id, way=DESTINATION, at=received_at, reason=str(body_error))
         return _bad_request(body_error, org.id)
@@ -209,9 +226,12 @@ def _tracking_call(
     org = _lookup(services, key)
     write_key = payload.get("writeKey")
     if org is None and isinstance(write_key, str) and write_key != key:
-        org = _lookup(services, write_key)
+        key, org = write_key, _lookup(services, write_key)
     if org is None:
         return _unauthorized()
+    throttled = _throttled(services, key, org.id, way=TRACKING, at=received_at)
+    if throttled is not None:
+        return throttled
     results = ingest_messages(
         database=services.database,
         ingestor=services.ingestor,

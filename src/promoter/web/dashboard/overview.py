@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.analytics.params import zone_of
@@ -21,6 +22,7 @@ from promoter.web.dashboard import charts
 from promoter.web.dashboard.asking import ask_async
 from promoter.web.dashboard.session import SessionDep, render
 from promoter.web.state import ServicesDep
+from promoter.webhooks.subscriptions import Subscription, disabled_after_failing
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,6 +63,11 @@ def _compute(
     return compute
 
 
+def _disabled_webhooks(services: Services, organization_id: int) -> list[Subscription]:
+    with services.database.read() as conn:
+        return disabled_after_failing(conn, organization_id=organization_id)
+
+
 @router.get("/")
 async def overview(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     requested = request.query_params.get("every", "")
@@ -85,5 +92,8 @@ async def overview(request: Request, services: ServicesDep, session: SessionDep)
         intervals=INTERVALS,
         every=requested if requested in INTERVALS else "",
         keep=[("every", requested)] if requested in INTERVALS else [],
+        disabled_webhooks=await run_in_threadpool(
+            _disabled_webhooks, services, session.user.organization_id
+        ),
         **context,
     )

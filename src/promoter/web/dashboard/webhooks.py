@@ -1,7 +1,421 @@
-"""Dashboard: outbound webhooks settings."""
+"""Settings > Webhooks: the organization's outbound webhooks (create, enable or disable,
+test, delete) and each one's recent deliveries with their answers (redeliver)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from sqlalchemy import Connection, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from promoter.accounts.sessions import Session
+from promoter.orgs.service import get_organization
+from promoter.services import Services
+from promoter.storage.tables import campaigns
+from promoter.web.dashboard.forms import read_form
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.state import ServicesDep
+from promoter.webhooks.events import EVENTS
+from promoter.webhooks.outbox import DeliveryBusy
+from promoter.webhooks.sender import WebhookSender
+from promoter.webhooks.subscriptions import (
+    FORMATS,
+    Delivery,
+    InvalidWebhook,
+    Subscription,
+    WebhookNotFound,
+    create_subscription,
+    delete_subscription,
+    get_delivery,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    update_subscription,
+)
 
 router = APIRouter(include_in_schema=False)
+
+PAGE = "/settings/webhooks"
+DELIVERIES_PER_PAGE = 25
+MAX_PAGE = 10**6
+WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+#: Messages a redirect may ask for (``?done=CODE``): unknown codes show nothing.
+MESSAGES = {
+    "enabled": "Webhook enabled: events are sent to it again.",
+    "disabled": "Webhook disabled: nothing is sent to it, and what was pending was dropped.",
+    "deleted": "Webhook deleted, with its deliveries.",
+}
+EVENT_HINTS = {
+    "feedback.added_or_changed": "a score or a comment recorded",
+    "feedback.tags_added_or_changed": "tags added or removed",
+    "feedback.status_changed": "feedback closed or reopened",
+    "feedback.removed": "responses deleted when their contact is erased",
+    "metric.score_changed": "the NPS of the last 30 days changed",
+    "contact.unsubscribed": "a contact unsubscribed",
+    "survey.sent": "a survey or reminder email sent",
+    "survey.bounced": "a survey email refused for good",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    subscription: Subscription
+    campaign: str
+    last: Delivery | None
+
+
+def _campaign_names(conn: Connection, organization_id: int) -> dict[int, str]:
+    rows = conn.execute(
+        select(campaigns.c.id, campaigns.c.name)
+        .where(campaigns.c.organization_id == organization_id)
+        .order_by(campaigns.c.id)
+    )
+    return {row.id: row.name for row in rows}
+
+
+def _campaign_label(names: dict[int, str], campaign_id: int | None) -> str:
+    if campaign_id is None:
+        return "All campaigns"
+    return names.get(campaign_id, f"Campaign {campaign_id}")
+
+
+def _timezone(conn: Connection, organization_id: int) -> str:
+    return get_organization(conn, organization_id=organization_id).timezone
+
+
+def _sender(services: Services) -> WebhookSender:
+    return WebhookSender(database=services.database, base_url=services.settings.public_url)
+
+
+def _not_found(request: Request, session: Session) -> Response:
+    return render(
+        request,
+        "error.html",
+        session,
+        status=404,
+        section="settings",
+        heading="Not found",
+        message="There is no such webhook.",
+    )
+
+
+# --- the list --------------------------------------------------------------------------------
+
+
+async def _list_page(
+    request: Request,
+    services: Services,
+    session: Session,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    organization_id = session.user.organization_id
+
+    def load() -> dict[str, Any]:
+        with services.database.read() as conn:
+            names = _campaign_names(conn, organization_id)
+            rows = []
+            for subscription in list_subscriptions(conn, organization_id=organization_id):
+                _, last = list_deliveries(
+                    conn,
+                    organization_id=organization_id,
+                    subscription_id=subscription.id,
+                    limit=1,
+                )
+                rows.append(
+                    Row(
+                        subscription,
+                        _campaign_label(names, subscription.campaign_id),
+                        last[0] if last else None,
+                    )
+                )
+            return {"rows": rows, "campaigns": names, "timezone": _timezone(conn, organization_id)}
+
+    loaded = await run_in_threadpool(load)
+    context.setdefault("message", MESSAGES.get(request.query_params.get("done", ""), ""))
+    context.setdefault("created", None)
+    context.setdefault("errors", {})
+    context.setdefault("values", {"event": "", "target_url": "", "campaign": "", "format": "json"})
+    return render(
+        request,
+        "webhooks.html",
+        session,
+        status=status,
+        section="settings",
+        extra_css=["settings.css", "webhooks.css"],
+        events=EVENTS,
+        hints=EVENT_HINTS,
+        formats=FORMATS,
+        **loaded,
+        **context,
+    )
+
+
+@router.get(PAGE)
+async def webhooks_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    return await _list_page(request, services, session)
+
+
+@router.post(PAGE)
+async def webhooks_create(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    values = {
+        "event": form.get("event"),
+        "target_url": form.get("target_url"),
+        "campaign": form.get("campaign"),
+        "format": form.get("format", "json"),
+    }
+    campaign = values["campaign"].strip()
+    errors: dict[str, str] = {}
+    campaign_id: int | None = None
+    if campaign:
+        if campaign.isdigit() and len(campaign) <= 10:
+            campaign_id = int(campaign)
+        else:
+            errors["campaign"] = "Choose a campaign from the list."
+
+    def create() -> Subscription:
+        with services.database.write() as conn:
+            return create_subscription(
+                conn,
+                organization_id=session.user.organization_id,
+                event=values["event"],
+                target_url=values["target_url"],
+                campaign_id=campaign_id,
+                format=values["format"],
+                now=datetime.now(UTC),
+            )
+
+    if not errors:
+        try:
+            created = await run_in_threadpool(create)
+        except InvalidWebhook as exc:
+            errors = {
+                ("campaign" if field == "campaign_id" else field): " ".join(messages)
+                for field, messages in exc.errors.items()
+            }
+        else:
+            return await _list_page(
+                request,
+                services,
+                session,
+                created=created,
+                message="Webhook created. Its signing secret is below.",
+            )
+    return await _list_page(request, services, session, status=400, errors=errors, values=values)
+
+
+async def _change(
+    request: Request,
+    services: Services,
+    session: Session,
+    webhook_id: int,
+    change: Callable[[Connection, int], object],
+    done: str,
+) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    organization_id = session.user.organization_id
+
+    def run() -> None:
+        with services.database.write() as conn:
+            change(conn, organization_id)
+
+    try:
+        await run_in_threadpool(run)
+    except WebhookNotFound:
+        return _not_found(request, session)
+    return see_other(f"{PAGE}?done={done}")
+
+
+@router.post(PAGE + "/{webhook_id}/enable")
+async def webhook_enable(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    return await _change(
+        request,
+        services,
+        session,
+        webhook_id,
+        lambda conn, org: update_subscription(
+            conn,
+            organization_id=org,
+            subscription_id=webhook_id,
+            status="active",
+            now=datetime.now(UTC),
+        ),
+        "enabled",
+    )
+
+
+@router.post(PAGE + "/{webhook_id}/disable")
+async def webhook_disable(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    return await _change(
+        request,
+        services,
+        session,
+        webhook_id,
+        lambda conn, org: update_subscription(
+            conn,
+            organization_id=org,
+            subscription_id=webhook_id,
+            status="disabled",
+            now=datetime.now(UTC),
+        ),
+        "disabled",
+    )
+
+
+@router.post(PAGE + "/{webhook_id}/delete")
+async def webhook_delete(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    return await _change(
+        request,
+        services,
+        session,
+        webhook_id,
+        lambda conn, org: delete_subscription(
+            conn, organization_id=org, subscription_id=webhook_id
+        ),
+        "deleted",
+    )
+
+
+# --- one webhook and its deliveries ----------------------------------------------------------
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+
+
+def _number(raw: str, limit: int) -> int | None:
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= limit else None
+
+
+@router.get(PAGE + "/{webhook_id}")
+async def webhook_page(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    organization_id = session.user.organization_id
+    number = _page_number(request)
+    #: A redelivery or test just made: its outcome is shown on top.
+    just = _number(request.query_params.get("sent", ""), 2**63 - 1)
+
+    def load() -> dict[str, Any]:
+        with services.database.read() as conn:
+            subscription = get_subscription(
+                conn, organization_id=organization_id, subscription_id=webhook_id
+            )
+            total, found = list_deliveries(
+                conn,
+                organization_id=organization_id,
+                subscription_id=webhook_id,
+                limit=DELIVERIES_PER_PAGE,
+                offset=(number - 1) * DELIVERIES_PER_PAGE,
+            )
+            sent = None
+            if just is not None:
+                try:
+                    sent = get_delivery(
+                        conn,
+                        organization_id=organization_id,
+                        subscription_id=webhook_id,
+                        delivery_id=just,
+                    )
+                except WebhookNotFound:
+                    sent = None
+            names = _campaign_names(conn, organization_id)
+            return {
+                "s": subscription,
+                "campaign": _campaign_label(names, subscription.campaign_id),
+                "deliveries": found,
+                "total": total,
+                "page": number,
+                "pages": max(1, -(-total // DELIVERIES_PER_PAGE)),
+                "sent": sent,
+                "timezone": _timezone(conn, organization_id),
+            }
+
+    try:
+        loaded = await run_in_threadpool(load)
+    except WebhookNotFound:
+        return _not_found(request, session)
+    return render(
+        request,
+        "webhooks_detail.html",
+        session,
+        section="settings",
+        extra_css=["settings.css", "webhooks.css"],
+        message=MESSAGES.get(request.query_params.get("done", ""), ""),
+        **loaded,
+    )
+
+
+async def _by_hand(
+    request: Request,
+    session: Session,
+    webhook_id: int,
+    send: Callable[[], Awaitable[Delivery]],
+) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    try:
+        delivery = await send()
+    except WebhookNotFound:
+        return _not_found(request, session)
+    except DeliveryBusy as exc:
+        return render(
+            request,
+            "error.html",
+            session,
+            status=409,
+            section="settings",
+            heading="Not sent",
+            message=str(exc)[:1].upper() + str(exc)[1:] + ".",
+        )
+    return see_other(f"{PAGE}/{webhook_id}?sent={delivery.id}")
+
+
+@router.post(PAGE + "/{webhook_id}/test")
+async def webhook_test(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    organization_id = session.user.organization_id
+    return await _by_hand(
+        request,
+        session,
+        webhook_id,
+        lambda: _sender(services).ping(organization_id=organization_id, subscription_id=webhook_id),
+    )
+
+
+@router.post(PAGE + "/{webhook_id}/deliveries/{delivery_id}/redeliver")
+async def webhook_redeliver(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+) -> Response:
+    organization_id = session.user.organization_id
+    return await _by_hand(
+        request,
+        session,
+        webhook_id,
+        lambda: _sender(services).redeliver(
+            organization_id=organization_id, subscription_id=webhook_id, delivery_id=delivery_id
+        ),
+    )

@@ -1,0 +1,105 @@
+"""Promoter's v1 paths (``/api/contacts/``, ``/api/feedback/``, ...) for old scripts.
+
+Each v1 path is the v2 resource of the same name: the request is served by the v2
+route, and the answer is given v1's shape. What differs in v1:
+
+- metrics carry their numbers as strings (``"nps": "42.0"``), as v1 did;
+- links in answers (``next``, ``previous``, ``href``) point at v1 paths.
+
+It is an ASGI middleware so that authentication, rate limits and errors are exactly
+those of v2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: The v1 resources, all under /api/ (the email templates kept v1's name, ``email``).
+V1_RESOURCES = ("contacts", "lists", "campaigns", "email", "feedback", "metrics", "survey")
+_V1_PATH = re.compile(r"^/api/(?:" + "|".join(V1_RESOURCES) + r")(?:/|$)")
+_V2_LINK = re.compile(rb"(https?://[^\"\s]*?)?/api/v2/")
+
+
+def v2_path(path: str) -> str | None:
+    """The v2 path a v1 path stands for, or None when it is not a v1 path."""
+    if not _V1_PATH.match(path):
+        return None
+    return "/api/v2/" + path[len("/api/") :]
+
+
+def _stringify_numbers(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _stringify_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_numbers(v) for v in value]
+    return value
+
+
+def v1_body(v2: str, body: bytes) -> bytes:
+    """A v2 JSON answer in v1's shape."""
+    body = _V2_LINK.sub(lambda m: (m.group(1) or b"") + b"/api/", body)
+    if v2.startswith("/api/v2/metrics/") and body:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+        if isinstance(data, dict) and "results" in data:
+            data["results"] = _stringify_numbers(data["results"])
+        elif isinstance(data, dict) and "detail" not in data:
+            data = _stringify_numbers(data)
+        body = orjson.dumps(data)
+    return body
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k == b"content-type" and v.startswith(b"application/json") for k, v in headers)
+
+
+class PromoterV1Paths:
+    """ASGI middleware serving v1 paths through the v2 routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        v2 = v2_path(path)
+        if v2 is None:
+            await self.app(scope, receive, send)
+            return
+        inner = dict(scope, path=v2, raw_path=v2.encode())
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if any(
+                    k == b"content-type" and v.startswith(b"application/json") for k, v in headers
+                ):
+                    start = message  # rewritten once the whole body is here
+                else:
+                    await send(message)  # CSV and other streams pass as they are
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = v1_body(v2, b"".join(chunks))
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(inner, receive, capture)

@@ -1,0 +1,11 @@
+"""Outbound webhooks: events about feedback, scores, contacts and surveys, sent to URLs
+that organizations subscribe (see docs/webhooks.md).
+
+- :mod:`events`: ``emit`` puts an event in the outbox, in the caller's transaction;
+- :mod:`payloads`: the events' data, built from the database, and the calls that emit them;
+- :mod:`subscriptions`: subscriptions and their delivery log (the API, CLI and dashboard);
+- :mod:`outbox`: claiming due deliveries with a lease, recording what became of them;
+- :mod:`sender`: the HTTP side: signed requests, retries with backoff, disabling;
+- :mod:`signing`: the ``Promoter-Signature`` header, and how a receiver checks it;
+- :mod:`slack`: the message a ``slack`` subscription receives instead of the envelope.
+"""

@@ -1,0 +1,377 @@
+"""The data of each event, read from the database, and the calls that emit them.
+
+Each ``emit_*`` function is called by the service that made the change, with its
+connection, inside its transaction. When nothing subscribes to the event it runs one
+indexed query and reads nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from promoter.analytics.scores import NpsSummary
+from promoter.storage.tables import (
+    contacts,
+    responses,
+    surveys,
+    webhook_subscriptions,
+)
+from promoter.webhooks.events import (
+    CONTACT_UNSUBSCRIBED,
+    FEEDBACK_ADDED_OR_CHANGED,
+    FEEDBACK_REMOVED,
+    FEEDBACK_STATUS_CHANGED,
+    FEEDBACK_TAGS_ADDED_OR_CHANGED,
+    METRIC_SCORE_CHANGED,
+    SURVEY_BOUNCED,
+    SURVEY_SENT,
+    emit,
+)
+
+#: metric.score_changed: the NPS of the responses received over this many days.
+METRIC_WINDOW_DAYS = 30
+FeedbackEvent = Literal[
+    "feedback.added_or_changed", "feedback.tags_added_or_changed", "feedback.status_changed"
+]
+_FEEDBACK_EVENTS = (
+    FEEDBACK_ADDED_OR_CHANGED,
+    FEEDBACK_TAGS_ADDED_OR_CHANGED,
+    FEEDBACK_STATUS_CHANGED,
+)
+#: Where an unsubscribe came from: the survey email's link, or a person (dashboard, API).
+UnsubscribeSource = Literal["survey", "manual"]
+
+
+def subscribed(conn: Connection, *, organization_id: int, event: str) -> bool:
+    """Whether an active subscription of the organization wants ``event`` (one indexed
+    lookup): the test to pass before preparing data that needs more queries."""
+    found = conn.execute(
+        select(webhook_subscriptions.c.id)
+        .where(
+            webhook_subscriptions.c.organization_id == organization_id,
+            webhook_subscriptions.c.event == event,
+            webhook_subscriptions.c.status == "active",
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def contact_data(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(
+            contacts.c.id,
+            contacts.c.user_id,
+            contacts.c.email,
+            contacts.c.first_name,
+            contacts.c.last_name,
+            contacts.c.status,
+        ).where(contacts.c.id == contact_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "status": row.status,
+    }
+
+
+def feedback_data(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int | None = None,
+    survey_id: int | None = None,
+) -> dict[str, Any]:
+    """The response (given by its id, or its survey's) as the REST API shows it."""
+    # Imported here: the analytics package reaches the delivery outbox, which emits.
+    from promoter.analytics.feedback import get_feedback
+
+    if survey_id is not None:
+        response_id = conn.execute(
+            select(responses.c.id).where(
+                responses.c.organization_id == organization_id,
+                responses.c.survey_id == survey_id,
+            )
+        ).scalar_one()
+    if response_id is None:
+        raise ValueError("give a response_id or a survey_id")
+    found = get_feedback(conn, organization_id=organization_id, response_id=response_id)
+    if found is None:
+        raise LookupError(f"no response {response_id}")
+    return found.to_json()
+
+
+def survey_data(conn: Connection, *, survey_id: int, reminder: bool) -> dict[str, Any]:
+    row = conn.execute(
+        select(surveys.c.id, surveys.c.campaign_id, surveys.c.contact_id).where(
+            surveys.c.id == survey_id
+        )
+    ).one()
+    return {
+        "survey_id": row.id,
+        "campaign_id": row.campaign_id,
+        "reminder": reminder,
+        "contact": contact_data(conn, row.contact_id),
+    }
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def emit_feedback(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    event: FeedbackEvent,
+    now: datetime,
+    campaign_id: int | None = None,
+) -> str | None:
+    """A response was recorded or changed (score, comment, tags, status): ``event`` with
+    the response as its data. ``campaign_id`` saves a lookup when the caller knows it."""
+    if event not in _FEEDBACK_EVENTS:
+        raise ValueError(f"{event!r} is not a feedback event")
+    if campaign_id is None:
+        if not subscribed(conn, organization_id=organization_id, event=event):
+            return None
+        campaign_id = conn.execute(
+            select(responses.c.campaign_id).where(
+                responses.c.id == response_id, responses.c.organization_id == organization_id
+            )
+        ).scalar()
+        if campaign_id is None:
+            return None
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=event,
+        campaign_id=campaign_id,
+        data=lambda: feedback_data(conn, organization_id=organization_id, response_id=response_id),
+        now=now,
+    )
+
+
+def emit_feedback_removed(
+    conn: Connection, *, organization_id: int, user_id: str, now: datetime
+) -> int:
+    """The contact ``user_id`` is about to be erased: one ``feedback.removed`` per response
+    of it (ids only, and the contact's id and userId). Call it before deleting."""
+    if not subscribed(conn, organization_id=organization_id, event=FEEDBACK_REMOVED):
+        return 0
+    rows = conn.execute(
+        select(responses.c.id, responses.c.campaign_id, contacts.c.id.label("contact_id"))
+        .join(contacts, contacts.c.id == responses.c.contact_id)
+        .where(contacts.c.organization_id == organization_id, contacts.c.user_id == user_id)
+        .order_by(responses.c.id)
+    ).all()
+    emitted = 0
+    for row in rows:
+        data = {
+            "id": row.id,
+            "campaign_id": row.campaign_id,
+            "contact": {"id": row.contact_id, "user_id": user_id},
+        }
+        if emit(
+            conn,
+            organization_id=organization_id,
+            event=FEEDBACK_REMOVED,
+            campaign_id=row.campaign_id,
+            data=data,
+            now=now,
+        ):
+            emitted += 1
+    return emitted
+
+
+# --- the score over the last 30 days ---------------------------------------------------------
+
+
+def _summary(responses_: int | None, promoters: int | None, detractors: int | None) -> NpsSummary:
+    return NpsSummary.of(int(responses_ or 0), int(promoters or 0), int(detractors or 0))
+
+
+def _shifted(summary: NpsSummary, add: int | None, remove: int | None) -> NpsSummary:
+    """``summary`` with one response of score ``add`` added and one of ``remove`` removed."""
+    n, p, d = summary.responses, summary.promoters, summary.detractors
+    for score, sign in ((add, 1), (remove, -1)):
+        if score is None:
+            continue
+        n += sign
+        p += sign if score >= 9 else 0
+        d += sign if score <= 6 else 0
+    return NpsSummary.of(n, p, d)
+
+
+def _shown(summary: NpsSummary) -> int | None:
+    """The NPS as the dashboard shows it: a whole number."""
+    nps = summary.nps
+    return None if nps is None else round(nps)
+
+
+def emit_score_metrics(
+    conn: Connection,
+    *,
+    organization_id: int,
+    campaign_id: int,
+    response_id: int,
+    score: int,
+    previous: tuple[int, datetime] | None,
+    now: datetime,
+) -> str | None:
+    """After a score was recorded (``previous``: the score it replaced and when that
+    response was created), ``metric.score_changed`` if the NPS of the last 30 days, of the
+    organization or of the campaign, changed as the dashboard shows it (a whole number).
+
+    The counts after the change come from one query on the responses' covering index;
+    the counts before are derived from them, so nothing else is read.
+    """
+    if not subscribed(conn, organization_id=organization_id, event=METRIC_SCORE_CHANGED):
+        return None
+    since = now - timedelta(days=METRIC_WINDOW_DAYS)
+    in_campaign = responses.c.campaign_id == campaign_id
+    promoter = responses.c.score >= 9
+    detractor = responses.c.score <= 6
+
+    def count(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    row = conn.execute(
+        select(
+            func.count(),
+            count(promoter),
+            count(detractor),
+            count(in_campaign),
+            count(and_(in_campaign, promoter)),
+            count(and_(in_campaign, detractor)),
+        ).where(
+            responses.c.organization_id == organization_id,
+            responses.c.created_at > since,
+            responses.c.created_at <= now,
+        )
+    ).one()
+    organization_now = _summary(row[0], row[1], row[2])
+    campaign_now = _summary(row[3], row[4], row[5])
+    if previous is None:
+        removed, added = score, None  # before this answer, the response was not there
+    elif since < previous[1] <= now:
+        removed, added = score, previous[0]
+    else:
+        return None  # an answer older than the window changed: its NPS did not
+    organization_before = _shifted(organization_now, added, removed)
+    campaign_before = _shifted(campaign_now, added, removed)
+    if _shown(organization_now) == _shown(organization_before) and _shown(campaign_now) == _shown(
+        campaign_before
+    ):
+        return None
+
+    def scope(current: NpsSummary, before: NpsSummary) -> dict[str, Any]:
+        return {**current.to_json(), "previous_nps": before.nps}
+
+    data = {
+        "window_days": METRIC_WINDOW_DAYS,
+        "since": since,
+        "until": now,
+        "campaign_id": campaign_id,
+        "response_id": response_id,
+        "score": score,
+        "previous_score": previous[0] if previous else None,
+        "organization": scope(organization_now, organization_before),
+        "campaign": scope(campaign_now, campaign_before),
+    }
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=METRIC_SCORE_CHANGED,
+        campaign_id=campaign_id,
+        data=data,
+        now=now,
+    )
+
+
+# --- contacts and surveys --------------------------------------------------------------------
+
+
+def emit_contact_unsubscribed(
+    conn: Connection,
+    *,
+    organization_id: int,
+    contact_id: int,
+    now: datetime,
+    source: UnsubscribeSource,
+    campaign_id: int | None = None,
+    survey_id: int | None = None,
+) -> str | None:
+    """The contact unsubscribed (through a survey's link: its campaign and survey) or was
+    unsubscribed by a person (no campaign: only subscriptions to every campaign hear)."""
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=CONTACT_UNSUBSCRIBED,
+        campaign_id=campaign_id,
+        data=lambda: {
+            "contact": contact_data(conn, contact_id),
+            "campaign_id": campaign_id,
+            "survey_id": survey_id,
+            "source": source,
+        },
+        now=now,
+    )
+
+
+def emit_survey_sent(
+    conn: Connection,
+    *,
+    organization_id: int,
+    campaign_id: int,
+    survey_id: int,
+    reminder: bool,
+    message_id: str | None,
+    now: datetime,
+) -> str | None:
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=SURVEY_SENT,
+        campaign_id=campaign_id,
+        data=lambda: {
+            **survey_data(conn, survey_id=survey_id, reminder=reminder),
+            "message_id": message_id,
+            "sent_at": now,
+        },
+        now=now,
+    )
+
+
+def emit_survey_bounced(
+    conn: Connection,
+    *,
+    organization_id: int,
+    campaign_id: int,
+    survey_id: int,
+    reminder: bool,
+    error: str,
+    now: datetime,
+) -> str | None:
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=SURVEY_BOUNCED,
+        campaign_id=campaign_id,
+        data=lambda: {
+            **survey_data(conn, survey_id=survey_id, reminder=reminder),
+            "error": error[:1000],
+            "bounced_at": now,
+        },
+        now=now,
+    )

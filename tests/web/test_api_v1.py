@@ -1,0 +1,70 @@
+"""Promoter's v1 paths answer like v2, in v1's shape, with v2's auth and errors."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+
+from promoter.storage.engine import Database
+from promoter.web.api_v1 import v1_body, v2_path
+from tests.analytics.dataset import build
+from tests.conftest import Org
+
+
+def auth(org: Org) -> dict[str, str]:
+    return {"Authorization": f"Token {org.key}"}
+
+
+def test_v1_paths_map_to_v2() -> None:
+    assert v2_path("/api/contacts/") == "/api/v2/contacts/"
+    assert v2_path("/api/campaigns/3/send-surveys/") == "/api/v2/campaigns/3/send-surveys/"
+    assert v2_path("/api/email/") == "/api/v2/email/"
+    assert v2_path("/api/v2/contacts/") is None
+    assert v2_path("/api/contactsx/") is None
+    assert v2_path("/apis/contacts/") is None
+
+
+def test_v1_metrics_are_strings_and_links_are_v1() -> None:
+    body = b'{"count":1,"next":"http://x/api/v2/metrics/?page=2","results":[{"nps":42.5,"campaign_name":"A"}]}'
+    assert v1_body("/api/v2/metrics/", body) == (
+        b'{"count":1,"next":"http://x/api/metrics/?page=2",'
+        b'"results":[{"nps":"42.5","campaign_name":"A"}]}'
+    )
+
+
+@pytest.fixture
+def data(database: Database, org: Org) -> None:
+    build(database, org.id, random.Random(2), contacts_count=8, responses_count=20)
+
+
+def test_v1_contacts_feedback_and_metrics(client: TestClient, org: Org, data: None) -> None:
+    v2 = client.get("/api/v2/contacts/", headers=auth(org)).json()
+    v1 = client.get("/api/contacts/", headers=auth(org)).json()
+    assert v1["count"] == v2["count"] == 8
+    for old, new in zip(v1["results"], v2["results"], strict=True):
+        assert old == {**new, "href": new["href"].replace("/api/v2/", "/api/")}
+    feedback = client.get("/api/feedback/", headers=auth(org))
+    assert feedback.status_code == 200 and feedback.json()["count"] == 20
+    assert all("/api/v2/" not in item["href"] for item in feedback.json()["results"])
+    metrics = client.get("/api/metrics/", headers=auth(org)).json()
+    first = metrics["results"][0]
+    assert isinstance(first["nps"], str) and isinstance(first["campaign_name"], str)
+    created = client.post(
+        "/api/contacts/",
+        json={"email": "old-script@example.com", "first_name": "Old"},
+        headers=auth(org),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == "old-script@example.com"
+
+
+def test_v1_keeps_v2s_auth_and_errors(client: TestClient, org: Org, other_org: Org) -> None:
+    assert client.get("/api/contacts/").status_code == 401
+    assert client.get("/api/contacts/", headers={"Authorization": "Token nope"}).status_code == 401
+    mine = client.post("/api/contacts/", json={"email": "a@example.com"}, headers=auth(org))
+    contact_id = mine.json()["id"]
+    assert client.get(f"/api/contacts/{contact_id}/", headers=auth(other_org)).status_code == 404
+    bad = client.post("/api/contacts/", json={"email": "not an address"}, headers=auth(org))
+    assert bad.status_code == 400 and "email" in bad.json()

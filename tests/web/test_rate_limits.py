@@ -1,0 +1,170 @@
+"""Budgets per API key on the REST API and on Segment's endpoints, through the ASGI app."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from promoter.app import create_app
+from promoter.config import Settings
+from promoter.services import Services
+from promoter.storage.engine import Database
+from promoter.web.ratelimit import RateLimits
+from tests.conftest import Org
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def token(key: str) -> dict[str, str]:
+    return {"Authorization": f"Token {key}"}
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def identify(user: str) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}}
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def limited(settings: Settings, database: Database, clock: Clock) -> Iterator[TestClient]:
+    """An app allowing 2 API requests at once then 1 a second, and 3 Segment requests at
+    once then 1 a second, per key, on a clock the test moves."""
+    settings = Settings(
+        database_url=settings.database_url,
+        base_url=settings.base_url,
+        rate_limit_api="1,2",
+        rate_limit_ingest="1,3",
+    )
+    services = Services.build(settings, database)
+    services = dataclasses.replace(
+        services, rate_limits=RateLimits.from_settings(settings, clock=clock)
+    )
+    with TestClient(create_app(services)) as client:
+        yield client
+
+
+def contacts(client: TestClient, key: str) -> Any:
+    return client.get("/api/v2/contacts/", headers=token(key))
+
+
+def test_settings_limit_the_api_per_key(
+    settings: Settings, database: Database, org: Org, other_org: Org
+) -> None:
+    settings = Settings(database_url=settings.database_url, rate_limit_api="0.001,2")
+    with TestClient(create_app(Services.build(settings, database))) as client:
+        assert [contacts(client, org.key).status_code for _ in range(2)] == [200, 200]
+        throttled = contacts(client, org.key)
+        assert throttled.status_code == 429
+        assert throttled.headers["retry-after"] == "1000"
+        assert throttled.json() == {
+            "detail": "Request was throttled. Expected available in 1000 seconds."
+        }
+        assert contacts(client, other_org.key).status_code == 200
+        # The key is counted, however it is sent.
+        bearer = client.get("/api/v2/lists/", headers={"Authorization": f"Bearer {org.key}"})
+        assert bearer.status_code == 429
+        # Requests without a key are refused as such, never counted.
+        for _ in range(5):
+            assert client.get("/api/v2/contacts/").status_code == 401
+        # Other paths, and ingestion's own budget, are not the API's.
+        assert client.get("/health", headers=token(org.key)).status_code == 200
+        assert (
+            client.post("/segment", json=identify("u"), headers=basic(org.key)).status_code == 200
+        )
+
+
+def test_an_api_key_gets_its_budget_back_with_time(
+    limited: TestClient, clock: Clock, org: Org
+) -> None:
+    assert [contacts(limited, org.key).status_code for _ in range(2)] == [200, 200]
+    refused = contacts(limited, org.key)
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
+    assert refused.json()["detail"].endswith("Expected available in 1 second.")
+    clock.now += 0.5
+    assert contacts(limited, org.key).status_code == 429
+    clock.now += 0.5
+    assert contacts(limited, org.key).status_code == 200
+    assert contacts(limited, org.key).status_code == 429
+    clock.now += 60
+    assert [contacts(limited, org.key).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_unknown_keys_are_counted_too(limited: TestClient) -> None:
+    codes = [contacts(limited, "pk_unknown").status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+
+
+def test_segment_requests_over_budget_get_429_and_are_not_ingested(
+    limited: TestClient, clock: Clock, org: Org, other_org: Org
+) -> None:
+    codes = [
+        limited.post("/segment", json=identify(f"u{n}"), headers=basic(org.key)).status_code
+        for n in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    refused = limited.post("/segment", json=identify("late"), headers=basic(org.key))
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["code"] == "rate_limited"
+    assert "retry" in refused.json()["message"]
+    assert limited.post("/segment", json=identify("x"), headers=basic(other_org.key)).is_success
+    emails = {c["email"] for c in contacts(limited, org.key).json()["results"]}
+    assert emails == {"u0@example.com", "u1@example.com", "u2@example.com"}
+    clock.now += 1
+    assert limited.post("/segment", json=identify("late"), headers=basic(org.key)).is_success
+
+
+def test_the_tracking_api_counts_the_write_key_in_the_body(
+    limited: TestClient, clock: Clock, org: Org, other_org: Org
+) -> None:
+    def track(key: str) -> int:
+        body = {"userId": "u", "event": "Signed Up", "writeKey": key}
+        return limited.post("/v1/track", json=body).status_code
+
+    assert [track(org.key) for _ in range(4)] == [200, 200, 200, 429]
+    assert (
+        limited.post("/v1/identify", json=identify("u"), headers=basic(org.key)).status_code == 429
+    )
+    batch = {"batch": [{"type": "track", "userId": "u", "event": "E"}], "writeKey": org.key}
+    assert limited.post("/v1/batch", json=batch).status_code == 429
+    assert track(other_org.key) == 200
+    # The API's budget is a separate one.
+    assert contacts(limited, org.key).status_code == 200
+    clock.now += 2
+    assert [track(org.key) for _ in range(3)] == [200, 200, 429]
+
+
+def test_throttled_segment_requests_show_in_the_live_view(limited: TestClient, org: Org) -> None:
+    for n in range(4):
+        limited.post("/segment", json=identify(f"u{n}"), headers=basic(org.key))
+    services = limited.app.state.services  # type: ignore[attr-defined]
+    latest = services.received.latest(org.id)
+    assert any(r.reason == "rate limit exceeded" for r in latest)
+
+
+def test_zero_turns_the_limits_off(settings: Settings, database: Database, org: Org) -> None:
+    settings = Settings(
+        database_url=settings.database_url, rate_limit_api="0", rate_limit_ingest="0"
+    )
+    services = Services.build(settings, database)
+    assert services.rate_limits == RateLimits(api=None, ingest=None)
+    with TestClient(create_app(services)) as client:
+        assert all(contacts(client, org.key).status_code == 200 for _ in range(110))
