@@ -103,6 +103,7 @@ contacts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("organization_id", "user_id", name="uq_contacts_org_user_id"),
     Index("ix_contacts_org_email_key", "organization_id", "email_key"),
+    Index("ix_contacts_org_status", "organization_id", "status"),
 )
 
 contact_attributes = Table(
@@ -256,7 +257,15 @@ surveys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_surveys_org_contact_created", "organization_id", "contact_id", "created_at"),
     Index("ix_surveys_campaign_status", "campaign_id", "status"),
-    Index("ix_surveys_org_sent", "organization_id", "sent_at"),
+    #: Delivery counts read a window of sent surveys from this index alone.
+    Index(
+        "ix_surveys_org_sent_covering",
+        "organization_id",
+        "sent_at",
+        "status",
+        "campaign_id",
+        "contact_id",
+    ),
 )
 
 deliveries = Table(
