@@ -32,6 +32,7 @@ from promoter.analytics.segments import (
 )
 from promoter.analytics.trend import Interval, TrendError
 from promoter.orgs.service import Organization
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
@@ -128,7 +129,11 @@ async def _answer(
     return await run_in_threadpool(run)
 
 
-@router.get("/nps/", summary="The NPS of the matching responses")
+@router.get(
+    "/nps/",
+    summary="The NPS of the matching responses",
+    responses=schemas.success(schemas.NpsReport),
+)
 async def nps_metrics(services: ServicesDep, org: OrgDep, question: QuestionDep) -> JSONResponse:
     """NPS, promoter/passive/detractor counts and percents, the 95% margin of error
     (adjusted Wald), the 0-10 distribution, and the window's delivery counts."""
@@ -140,7 +145,7 @@ async def nps_metrics(services: ServicesDep, org: OrgDep, question: QuestionDep)
     return JSONResponse(await _answer(services, org, question, compute))
 
 
-@router.get("/nps/trend/", summary="The NPS over time")
+@router.get("/nps/trend/", summary="The NPS over time", responses=schemas.success(schemas.Trend))
 async def nps_trend(
     services: ServicesDep,
     org: OrgDep,
@@ -170,7 +175,11 @@ async def nps_trend(
     return JSONResponse(await _answer(services, org, question, compute))
 
 
-@router.get("/nps/breakdown/", summary="The NPS per value of an attribute")
+@router.get(
+    "/nps/breakdown/",
+    summary="The NPS per value of an attribute",
+    responses=schemas.success(schemas.Breakdown),
+)
 async def nps_breakdown(
     services: ServicesDep,
     org: OrgDep,
@@ -244,7 +253,7 @@ async def _segments(services: ServicesDep, fn: Callable[[Connection], T], *, wri
     return await run_in_threadpool(run)
 
 
-@router.get("/segments/", summary="Saved segments")
+@router.get("/segments/", summary="Saved segments", responses=schemas.success(schemas.SegmentPage))
 async def segments_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
     found = await _segments(
         services,
@@ -254,7 +263,12 @@ async def segments_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
     return JSONResponse({"count": len(found), "next": None, "previous": None, "results": found})
 
 
-@router.post("/segments/", summary="Save a segment", status_code=201)
+@router.post(
+    "/segments/",
+    summary="Save a segment",
+    status_code=201,
+    responses=schemas.success(schemas.Segment, 201),
+)
 async def segments_create(services: ServicesDep, org: OrgDep, body: SegmentIn) -> JSONResponse:
     created = await _segments(
         services,
@@ -270,7 +284,9 @@ async def segments_create(services: ServicesDep, org: OrgDep, body: SegmentIn) -
     return JSONResponse(created.to_json(), status_code=201)
 
 
-@router.get("/segments/{segment_id}/", summary="A saved segment")
+@router.get(
+    "/segments/{segment_id}/", summary="A saved segment", responses=schemas.success(schemas.Segment)
+)
 async def segments_retrieve(
     services: ServicesDep, org: OrgDep, segment_id: SegmentId
 ) -> JSONResponse:
@@ -282,7 +298,11 @@ async def segments_retrieve(
     return JSONResponse(found.to_json())
 
 
-@router.patch("/segments/{segment_id}/", summary="Change a saved segment")
+@router.patch(
+    "/segments/{segment_id}/",
+    summary="Change a saved segment",
+    responses=schemas.success(schemas.Segment),
+)
 async def segments_update(
     services: ServicesDep, org: OrgDep, segment_id: SegmentId, body: SegmentPatch
 ) -> JSONResponse:

@@ -39,6 +39,7 @@ from promoter.contacts.writes import (
 )
 from promoter.orgs.service import Organization
 from promoter.surveys.manual import MAX_CAMPAIGN_ID, ManualOutcome, send_survey
+from promoter.web import api_schemas as schemas
 from promoter.web.api_bodies import (
     ApiBody,
     body_schema,
@@ -140,7 +141,7 @@ QueryText = Annotated[str | None, Query(max_length=320)]
 Status = Literal["active", "inactive", "unsubscribed", "bounced"]
 
 
-@router.get("/contacts/", summary="List contacts")
+@router.get("/contacts/", summary="List contacts", responses=schemas.success(schemas.ContactPage))
 async def contacts_list(
     request: Request,
     services: ServicesDep,
@@ -190,7 +191,11 @@ async def _contact_or_404(services: ServicesDep, org: Organization, contact_id: 
     return contact
 
 
-@router.get("/contacts/{contact_id}/", summary="Retrieve a contact")
+@router.get(
+    "/contacts/{contact_id}/",
+    summary="Retrieve a contact",
+    responses=schemas.success(schemas.Contact),
+)
 async def contacts_retrieve(
     request: Request, services: ServicesDep, org: OrgDep, contact_id: ContactId
 ) -> JSONResponse:
@@ -198,7 +203,11 @@ async def contacts_retrieve(
     return JSONResponse(contact_json(services, contact))
 
 
-@router.get("/contacts/{contact_id}/events/", summary="A contact's events, newest first")
+@router.get(
+    "/contacts/{contact_id}/events/",
+    summary="A contact's events, newest first",
+    responses=schemas.success(schemas.EventPage),
+)
 async def contacts_events(
     request: Request,
     services: ServicesDep,
@@ -221,7 +230,11 @@ async def contacts_events(
     return JSONResponse(paginated(request, services, total, paging, rows))
 
 
-@router.get("/contacts/{contact_id}/orders/", summary="A contact's orders, newest first")
+@router.get(
+    "/contacts/{contact_id}/orders/",
+    summary="A contact's orders, newest first",
+    responses=schemas.success(schemas.OrderPage),
+)
 async def contacts_orders(
     request: Request,
     services: ServicesDep,
@@ -342,7 +355,10 @@ def survey_json(outcome: ManualOutcome, campaign_id: int) -> dict[str, Any]:
     "/contacts/",
     summary="Create a contact, or update the one with this email",
     openapi_extra=body_schema(ContactCreate),
-    responses={201: {"description": "Created"}, 200: {"description": "Updated"}},
+    responses={
+        201: {"description": "Created", "model": schemas.ContactWithSurvey},
+        200: {"description": "Updated", "model": schemas.ContactWithSurvey},
+    },
 )
 async def contacts_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Upsert by `email` within the organization: 201 for a new contact, 200 for an
@@ -453,6 +469,7 @@ async def _change_contact(
     "/contacts/{contact_id}/",
     summary="Update a contact (attributes given replace all of its attributes)",
     openapi_extra=body_schema(ContactChange),
+    responses=schemas.success(schemas.Contact),
 )
 async def contacts_replace(
     request: Request, services: ServicesDep, org: OrgDep, contact_id: ContactId
@@ -467,6 +484,7 @@ async def contacts_replace(
     "/contacts/{contact_id}/",
     summary="Change some of a contact's fields (attributes are merged)",
     openapi_extra=body_schema(ContactChange),
+    responses=schemas.success(schemas.Contact),
 )
 async def contacts_update(
     request: Request, services: ServicesDep, org: OrgDep, contact_id: ContactId
@@ -479,7 +497,7 @@ async def contacts_update(
     "/contacts/remove/",
     summary="Unsubscribe the contact with this email",
     openapi_extra=body_schema(ContactRemove),
-    responses={404: {"description": "No contact has this email."}},
+    responses={200: {"model": schemas.Contact}, 404: {"description": "No contact has this email."}},
 )
 async def contacts_remove(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Promoter's remove: the contact (every contact with the address) is unsubscribed for

@@ -43,6 +43,11 @@ def not_found() -> HTTPException:
     return HTTPException(404, "Not found.")
 
 
+#: The schema of an id written in a path, for the document only: what is not one is
+#: answered 404 by ``object_id``, as a missing object is, not refused as invalid.
+ID_IN_PATH: dict[str, Any] = {"pattern": "^[0-9]+$"}
+
+
 def object_id(text: str, highest: int) -> int:
     """The id written in a path, or 404: anything but plain digits from 1 to ``highest``
     names no object."""

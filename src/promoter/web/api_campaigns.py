@@ -16,8 +16,10 @@ from promoter.campaigns.counts import CampaignCounts, campaign_counts
 from promoter.campaigns.models import Campaign, CampaignSettings
 from promoter.contacts.service import Page
 from promoter.services import Services
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
+    ID_IN_PATH,
     MAX_ID,
     ApiBody,
     Errors,
@@ -39,7 +41,7 @@ router = APIRouter(prefix="/api/v2", tags=["campaigns"])
 #: Campaign, template and list ids are 32-bit; a larger one names nothing.
 MAX_ROW_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-CampaignPath = Annotated[str, Path(description="campaign id")]
+CampaignPath = Annotated[str, Path(description="campaign id", json_schema_extra=ID_IN_PATH)]
 
 #: Promoter's name of a field -> ours.
 CAMPAIGN_ALIASES = {"contact_list": "contact_list_id", "email": "email_template_id"}
@@ -231,7 +233,9 @@ def _set_status(services: Services, org_id: int, campaign_id: int, status: str) 
         return _campaign_json(services, conn, org_id, updated)
 
 
-@router.get("/campaigns/", summary="List campaigns")
+@router.get(
+    "/campaigns/", summary="List campaigns", responses=schemas.success(schemas.CampaignPage)
+)
 async def campaigns_list(
     request: Request,
     services: ServicesDep,
@@ -250,6 +254,7 @@ async def campaigns_list(
     summary="Create a campaign",
     status_code=201,
     openapi_extra=body_schema(CampaignBody),
+    responses=schemas.success(schemas.Campaign, 201),
 )
 async def campaigns_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Required: `name` and `email` (an email template id). `contact_list` defaults to
@@ -259,7 +264,11 @@ async def campaigns_create(request: Request, services: ServicesDep, org: OrgDep)
     return JSONResponse(created, status_code=201)
 
 
-@router.get("/campaigns/{campaign_id}/", summary="Retrieve a campaign")
+@router.get(
+    "/campaigns/{campaign_id}/",
+    summary="Retrieve a campaign",
+    responses=schemas.success(schemas.Campaign),
+)
 async def campaigns_retrieve(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
@@ -271,6 +280,7 @@ async def campaigns_retrieve(
     "/campaigns/{campaign_id}/",
     summary="Change some of a campaign's fields",
     openapi_extra=body_schema(CampaignBody),
+    responses=schemas.success(schemas.Campaign),
 )
 async def campaigns_patch(
     request: Request, services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
@@ -286,6 +296,7 @@ async def campaigns_patch(
     "/campaigns/{campaign_id}/",
     summary="Change a campaign",
     openapi_extra=body_schema(CampaignBody),
+    responses=schemas.success(schemas.Campaign),
 )
 async def campaigns_put(
     request: Request, services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
@@ -303,7 +314,11 @@ async def _status_change(services: Services, org_id: int, text: str, status: str
     return JSONResponse(await run_in_threadpool(_set_status, services, org_id, found, status))
 
 
-@router.post("/campaigns/{campaign_id}/pause/", summary="Pause a campaign")
+@router.post(
+    "/campaigns/{campaign_id}/pause/",
+    summary="Pause a campaign",
+    responses=schemas.success(schemas.Campaign),
+)
 async def campaigns_pause(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
@@ -311,14 +326,22 @@ async def campaigns_pause(
     return await _status_change(services, org.id, campaign_id, "paused")
 
 
-@router.post("/campaigns/{campaign_id}/resume/", summary="Resume a campaign")
+@router.post(
+    "/campaigns/{campaign_id}/resume/",
+    summary="Resume a campaign",
+    responses=schemas.success(schemas.Campaign),
+)
 async def campaigns_resume(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
     return await _status_change(services, org.id, campaign_id, "active")
 
 
-@router.post("/campaigns/{campaign_id}/complete/", summary="Complete a campaign")
+@router.post(
+    "/campaigns/{campaign_id}/complete/",
+    summary="Complete a campaign",
+    responses=schemas.success(schemas.Campaign),
+)
 async def campaigns_complete(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:

@@ -38,9 +38,11 @@ from promoter.surveys.followup import (
     tags_of,
 )
 from promoter.surveys.notes import InvalidNote, Note, add_note, clean_body, list_notes
+from promoter.web import api_schemas as schemas
 from promoter.web.analytics import QuestionDep
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
+    ID_IN_PATH,
     NON_FIELD,
     body_schema,
     invalid,
@@ -65,7 +67,9 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CAMPAIGN_STATUSES: dict[str, CampaignStatus] = {s: s for s in get_args(CampaignStatus)}
 
 
-def _feedback_id(feedback_id: Annotated[str, Path(description="feedback id")]) -> int:
+def _feedback_id(
+    feedback_id: Annotated[str, Path(description="feedback id", json_schema_extra=ID_IN_PATH)],
+) -> int:
     """The id in the path; anything that cannot be one (too big, not a number) is a 404."""
     return object_id(feedback_id, MAX_ID)
 
@@ -184,7 +188,9 @@ async def _answer_detail(
 # -- reading ----------------------------------------------------------------------------
 
 
-@router.get("/feedback/", summary="Feedback, newest first")
+@router.get(
+    "/feedback/", summary="Feedback, newest first", responses=schemas.success(schemas.FeedbackPage)
+)
 async def feedback_list(
     request: Request,
     services: ServicesDep,
@@ -215,7 +221,11 @@ async def feedback_list(
     return JSONResponse(paginated(request, services, total, paging, results))
 
 
-@router.get("/feedback/{feedback_id}/", summary="One piece of feedback, with its notes")
+@router.get(
+    "/feedback/{feedback_id}/",
+    summary="One piece of feedback, with its notes",
+    responses=schemas.success(schemas.FeedbackDetail),
+)
 async def feedback_retrieve(
     services: ServicesDep, org: OrgDep, feedback_id: FeedbackId
 ) -> JSONResponse:
@@ -263,9 +273,17 @@ def _tags(tags: list[str]) -> list[str]:
 _CHANGE = "Change a feedback's status and tags"
 
 
-@router.put("/feedback/{feedback_id}/", summary=_CHANGE, openapi_extra=body_schema(FeedbackChange))
+@router.put(
+    "/feedback/{feedback_id}/",
+    summary=_CHANGE,
+    openapi_extra=body_schema(FeedbackChange),
+    responses=schemas.success(schemas.FeedbackDetail),
+)
 @router.patch(
-    "/feedback/{feedback_id}/", summary=_CHANGE, openapi_extra=body_schema(FeedbackChange)
+    "/feedback/{feedback_id}/",
+    summary=_CHANGE,
+    openapi_extra=body_schema(FeedbackChange),
+    responses=schemas.success(schemas.FeedbackDetail),
 )
 async def feedback_update(
     request: Request, services: ServicesDep, org: OrgDep, feedback_id: FeedbackId
@@ -296,6 +314,7 @@ async def feedback_update(
     "/feedback/{feedback_id}/tags/",
     summary="Add tags to a feedback",
     openapi_extra=body_schema(TagsIn),
+    responses=schemas.success(schemas.FeedbackDetail),
 )
 async def feedback_tag(
     request: Request, services: ServicesDep, org: OrgDep, feedback_id: FeedbackId
@@ -364,7 +383,11 @@ def _field_errors(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(fields, status_code=400)
 
 
-@router.get("/feedback/{feedback_id}/notes/", summary="A feedback's notes, oldest first")
+@router.get(
+    "/feedback/{feedback_id}/notes/",
+    summary="A feedback's notes, oldest first",
+    responses=schemas.success(schemas.NotePage),
+)
 async def feedback_notes(
     request: Request,
     services: ServicesDep,
@@ -388,6 +411,7 @@ async def feedback_notes(
     summary="Add a note to a feedback",
     status_code=201,
     openapi_extra=body_schema(NoteIn),
+    responses=schemas.success(schemas.Note, 201),
 )
 async def feedback_note(
     request: Request, services: ServicesDep, org: OrgDep, feedback_id: FeedbackId

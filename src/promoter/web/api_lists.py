@@ -36,6 +36,7 @@ from promoter.surveys.manual import (
     send_to_list,
     survey_attributes,
 )
+from promoter.web import api_schemas as schemas
 from promoter.web.api import (
     ContactId,
     Email,
@@ -54,6 +55,7 @@ from promoter.web.api import (
     write,
 )
 from promoter.web.api_bodies import (
+    ID_IN_PATH,
     NON_FIELD,
     ApiBody,
     body_schema,
@@ -73,8 +75,8 @@ router = APIRouter(prefix="/api/v2", tags=["lists"])
 
 #: List and campaign ids are 32-bit; a larger one names nothing.
 MAX_ROW_ID = 2**31 - 1
-ListPath = Annotated[str, Path(description="list id")]
-CampaignPath = Annotated[str, Path(description="campaign id")]
+ListPath = Annotated[str, Path(description="list id", json_schema_extra=ID_IN_PATH)]
+CampaignPath = Annotated[str, Path(description="campaign id", json_schema_extra=ID_IN_PATH)]
 #: Fields of a list's answer a client may send back unchanged; they are ignored.
 LIST_READ_ONLY = frozenset({"id", "href", "is_segment", "contact_count", "created_at"})
 NOT_ELIGIBLE = "Contact is not eligible for survey."
@@ -122,7 +124,9 @@ def _name_taken() -> Exception:
     return invalid({"name": ["contact list with this name already exists."]})
 
 
-@router.get("/lists/", summary="List contact lists")
+@router.get(
+    "/lists/", summary="List contact lists", responses=schemas.success(schemas.ContactListPage)
+)
 async def lists_list(
     request: Request,
     services: ServicesDep,
@@ -139,7 +143,11 @@ async def lists_list(
 
 
 @router.post(
-    "/lists/", summary="Create a contact list", status_code=201, openapi_extra=body_schema(ListBody)
+    "/lists/",
+    summary="Create a contact list",
+    status_code=201,
+    openapi_extra=body_schema(ListBody),
+    responses=schemas.success(schemas.ContactList, 201),
 )
 async def lists_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     body = parse(ListBody, await raw_body(request), ignored=LIST_READ_ONLY)
@@ -163,7 +171,11 @@ async def _list_or_404(services: ServicesDep, org_id: int, list_id: int) -> Cont
         raise not_found() from None
 
 
-@router.get("/lists/{list_id}/", summary="Retrieve a contact list")
+@router.get(
+    "/lists/{list_id}/",
+    summary="Retrieve a contact list",
+    responses=schemas.success(schemas.ContactList),
+)
 async def lists_retrieve(
     request: Request, services: ServicesDep, org: OrgDep, list_id: ListPath
 ) -> JSONResponse:
@@ -192,7 +204,10 @@ async def _rename(
 
 
 @router.patch(
-    "/lists/{list_id}/", summary="Rename a contact list", openapi_extra=body_schema(ListBody)
+    "/lists/{list_id}/",
+    summary="Rename a contact list",
+    openapi_extra=body_schema(ListBody),
+    responses=schemas.success(schemas.ContactList),
 )
 async def lists_update(
     request: Request, services: ServicesDep, org: OrgDep, list_id: ListPath
@@ -201,7 +216,10 @@ async def lists_update(
 
 
 @router.put(
-    "/lists/{list_id}/", summary="Rename a contact list", openapi_extra=body_schema(ListBody)
+    "/lists/{list_id}/",
+    summary="Rename a contact list",
+    openapi_extra=body_schema(ListBody),
+    responses=schemas.success(schemas.ContactList),
 )
 async def lists_replace(
     request: Request, services: ServicesDep, org: OrgDep, list_id: ListPath
@@ -227,7 +245,11 @@ async def lists_delete(services: ServicesDep, org: OrgDep, list_id: ListPath) ->
     return Response(status_code=204)
 
 
-@router.get("/lists/{list_id}/contacts/", summary="A list's contacts")
+@router.get(
+    "/lists/{list_id}/contacts/",
+    summary="A list's contacts",
+    responses=schemas.success(schemas.ContactPage),
+)
 async def lists_members(
     request: Request,
     services: ServicesDep,
@@ -255,6 +277,7 @@ async def lists_members(
     summary="Add a contact to a list",
     status_code=201,
     openapi_extra=body_schema(MemberBody),
+    responses=schemas.success(schemas.Contact, 201),
 )
 async def lists_add_member(
     request: Request, services: ServicesDep, org: OrgDep, list_id: ListPath
@@ -406,6 +429,7 @@ def _nested_message(error: ErrorDetails) -> str:
     summary="Survey a contact through a campaign",
     status_code=201,
     openapi_extra=nested_body_schema(SurveyCreate),
+    responses=schemas.success(schemas.SurveyScheduled, 201),
 )
 async def survey_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Creates or updates the contact (by email), puts it on the campaign's list, and
@@ -458,6 +482,7 @@ class SendSurveysBody(ApiBody):
     "/campaigns/{campaign_id}/send-surveys/",
     summary="Survey a campaign's list",
     openapi_extra=body_schema(SendSurveysBody),
+    responses=schemas.success(schemas.SendReport),
 )
 async def campaigns_send_surveys(
     request: Request, services: ServicesDep, org: OrgDep, campaign_id: CampaignPath

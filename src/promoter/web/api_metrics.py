@@ -17,6 +17,7 @@ from promoter.campaigns.models import Campaign
 from promoter.contacts.service import Page
 from promoter.orgs.service import Organization
 from promoter.services import Services
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import Errors, invalid, not_found
 from promoter.web.responses import JSONResponse
@@ -114,7 +115,11 @@ def _window(
     return since, until
 
 
-@router.get("/metrics/", summary="NPS per campaign, beside the organization's")
+@router.get(
+    "/metrics/",
+    summary="NPS per campaign, beside the organization's",
+    responses=schemas.success(schemas.MetricPage | schemas.Metric),
+)
 async def metrics_view(
     request: Request,
     services: ServicesDep,

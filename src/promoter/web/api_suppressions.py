@@ -19,6 +19,7 @@ from promoter.contacts.suppressions import (
     unsubscribe_email,
 )
 from promoter.services import Services
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import NON_FIELD, ApiBody, body_schema, invalid, parse, raw_body
 from promoter.web.responses import JSONResponse
@@ -99,7 +100,11 @@ def _unsubscribe(services: Services, org_id: int, raw: bytes) -> tuple[bool, dic
     return bool(changed), {"email": email, "contacts": ids, "date": now}
 
 
-@router.get("/unsubscribes/", summary="Unsubscribed contacts, the latest first")
+@router.get(
+    "/unsubscribes/",
+    summary="Unsubscribed contacts, the latest first",
+    responses=schemas.success(schemas.UnsubscribedPage),
+)
 async def unsubscribes_list(
     request: Request,
     services: ServicesDep,
@@ -120,6 +125,13 @@ async def unsubscribes_list(
     summary="Unsubscribe the contacts with an email address",
     status_code=201,
     openapi_extra=body_schema(UnsubscribeBody),
+    responses={
+        201: {"description": "A contact was unsubscribed", "model": schemas.Unsubscribe},
+        200: {
+            "description": "Every contact was unsubscribed already",
+            "model": schemas.Unsubscribe,
+        },
+    },
 )
 async def unsubscribes_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """201 when a contact was unsubscribed, 200 when all were already; pending surveys
@@ -129,7 +141,11 @@ async def unsubscribes_create(request: Request, services: ServicesDep, org: OrgD
     return JSONResponse(answer, status_code=201 if changed else 200)
 
 
-@router.get("/bounces/", summary="Bounced contacts, the latest first")
+@router.get(
+    "/bounces/",
+    summary="Bounced contacts, the latest first",
+    responses=schemas.success(schemas.BouncedPage),
+)
 async def bounces_list(
     request: Request,
     services: ServicesDep,

@@ -15,8 +15,10 @@ from promoter.campaigns.models import EmailTemplate, TemplateSettings
 from promoter.campaigns.templates import list_templates, rename_template
 from promoter.contacts.service import Page
 from promoter.services import Services
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
+    ID_IN_PATH,
     ApiBody,
     Errors,
     body_schema,
@@ -36,7 +38,7 @@ router = APIRouter(prefix="/api/v2", tags=["email templates"])
 
 #: Template ids are 32-bit; a larger one names nothing.
 MAX_TEMPLATE_ID = 2**31 - 1
-TemplatePath = Annotated[str, Path(description="email template id")]
+TemplatePath = Annotated[str, Path(description="email template id", json_schema_extra=ID_IN_PATH)]
 #: Promoter's name of a field -> ours.
 TEMPLATE_ALIASES = {
     "reply_to_email": "reply_to",
@@ -172,7 +174,9 @@ def template_json(services: Services, t: EmailTemplate) -> dict[str, Any]:
     }
 
 
-@router.get("/email/", summary="List email templates")
+@router.get(
+    "/email/", summary="List email templates", responses=schemas.success(schemas.EmailTemplatePage)
+)
 async def templates_list(
     request: Request,
     services: ServicesDep,
@@ -190,6 +194,7 @@ async def templates_list(
     summary="Create an email template",
     status_code=201,
     openapi_extra=body_schema(TemplateBody),
+    responses=schemas.success(schemas.EmailTemplate, 201),
 )
 async def templates_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Required: `name`, `subject`, `from_name`, `company_brand_product_name`."""
@@ -197,7 +202,11 @@ async def templates_create(request: Request, services: ServicesDep, org: OrgDep)
     return JSONResponse(await run_in_threadpool(_create, services, org.id, raw), status_code=201)
 
 
-@router.get("/email/{template_id}/", summary="Retrieve an email template")
+@router.get(
+    "/email/{template_id}/",
+    summary="Retrieve an email template",
+    responses=schemas.success(schemas.EmailTemplate),
+)
 async def templates_retrieve(
     services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
@@ -209,6 +218,7 @@ async def templates_retrieve(
     "/email/{template_id}/",
     summary="Change some of an email template's fields",
     openapi_extra=body_schema(TemplateBody),
+    responses=schemas.success(schemas.EmailTemplate),
 )
 async def templates_patch(
     request: Request, services: ServicesDep, org: OrgDep, template_id: TemplatePath
@@ -225,6 +235,7 @@ async def templates_patch(
     "/email/{template_id}/",
     summary="Change an email template",
     openapi_extra=body_schema(TemplateBody),
+    responses=schemas.success(schemas.EmailTemplate),
 )
 async def templates_put(
     request: Request, services: ServicesDep, org: OrgDep, template_id: TemplatePath

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from promoter.contacts.service import Page
 from promoter.services import Services
+from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
@@ -96,7 +97,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.get("/webhooks/", summary="The organization's webhooks")
+@router.get(
+    "/webhooks/",
+    summary="The organization's webhooks",
+    responses=schemas.success(schemas.WebhookPage),
+)
 async def webhooks_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
     found = await _run(
         services, lambda conn: list_subscriptions(conn, organization_id=org.id), write=False
@@ -105,7 +110,12 @@ async def webhooks_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
     return JSONResponse({"count": len(results), "next": None, "previous": None, "results": results})
 
 
-@router.post("/webhooks/", summary="Subscribe a URL to an event", status_code=201)
+@router.post(
+    "/webhooks/",
+    summary="Subscribe a URL to an event",
+    status_code=201,
+    responses=schemas.success(schemas.WebhookWithSecret, 201),
+)
 async def webhooks_create(services: ServicesDep, org: OrgDep, body: WebhookIn) -> JSONResponse:
     """Answers the webhook with its signing `secret`."""
     try:
@@ -127,7 +137,11 @@ async def webhooks_create(services: ServicesDep, org: OrgDep, body: WebhookIn) -
     return JSONResponse(_json(services, created, secret=True), status_code=201)
 
 
-@router.get("/webhooks/{webhook_id}/", summary="A webhook, with its signing secret")
+@router.get(
+    "/webhooks/{webhook_id}/",
+    summary="A webhook, with its signing secret",
+    responses=schemas.success(schemas.WebhookWithSecret),
+)
 async def webhooks_retrieve(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId
 ) -> JSONResponse:
@@ -139,7 +153,11 @@ async def webhooks_retrieve(
     return JSONResponse(_json(services, found, secret=True))
 
 
-@router.patch("/webhooks/{webhook_id}/", summary="Change a webhook (enabling resets failures)")
+@router.patch(
+    "/webhooks/{webhook_id}/",
+    summary="Change a webhook (enabling resets failures)",
+    responses=schemas.success(schemas.WebhookWithSecret),
+)
 async def webhooks_update(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId, body: WebhookPatch
 ) -> JSONResponse:
@@ -183,7 +201,11 @@ async def webhooks_delete(services: ServicesDep, org: OrgDep, webhook_id: Webhoo
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries/", summary="A webhook's deliveries, newest first")
+@router.get(
+    "/webhooks/{webhook_id}/deliveries/",
+    summary="A webhook's deliveries, newest first",
+    responses=schemas.success(schemas.DeliveryPage),
+)
 async def deliveries_list(
     request: Request,
     services: ServicesDep,
@@ -211,6 +233,7 @@ async def deliveries_list(
 @router.get(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/",
     summary="A delivery, with its payload and every attempt",
+    responses=schemas.success(schemas.DeliveryDetail),
 )
 async def deliveries_retrieve(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId, delivery_id: DeliveryId
@@ -238,6 +261,7 @@ async def _by_hand(send: Callable[[], Any]) -> Delivery:
 @router.post(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/",
     summary="Send a delivery again now",
+    responses=schemas.success(schemas.DeliveryDetail),
 )
 async def deliveries_redeliver(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId, delivery_id: DeliveryId
@@ -252,7 +276,11 @@ async def deliveries_redeliver(
     return JSONResponse(delivery.to_json())
 
 
-@router.post("/webhooks/{webhook_id}/test/", summary="Send a ping event now")
+@router.post(
+    "/webhooks/{webhook_id}/test/",
+    summary="Send a ping event now",
+    responses=schemas.success(schemas.DeliveryDetail),
+)
 async def webhooks_test(services: ServicesDep, org: OrgDep, webhook_id: WebhookId) -> JSONResponse:
     """A `ping` event, tried once (also to a disabled webhook); answers its delivery."""
     delivery = await _by_hand(
