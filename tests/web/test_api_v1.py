@@ -68,3 +68,23 @@ def test_v1_keeps_v2s_auth_and_errors(client: TestClient, org: Org, other_org: O
     assert client.get(f"/api/contacts/{contact_id}/", headers=auth(other_org)).status_code == 404
     bad = client.post("/api/contacts/", json={"email": "not an address"}, headers=auth(org))
     assert bad.status_code == 400 and "email" in bad.json()
+
+
+def test_v1_survey_a_contact(client: TestClient, org: Org) -> None:
+    campaigns = client.get("/api/v2/campaigns/", headers=auth(org)).json()["results"]
+    campaign_id = campaigns[0]["id"]
+    sent = client.post(
+        "/api/contacts/survey/",
+        json={"email": "v1@example.com", "first_name": "Vee", "campaign": campaign_id},
+        headers=auth(org),
+    )
+    assert sent.status_code == 201, sent.text
+    again = client.post(
+        "/api/contacts/survey/",
+        json={"email": "v1@example.com", "campaign": campaign_id},
+        headers=auth(org),
+    )
+    assert again.status_code == 400
+    assert again.json()["non_field_errors"] == ["Contact is not eligible for survey."]
+    broken = client.post("/api/contacts/survey/", content=b"{not json", headers=auth(org))
+    assert broken.status_code == 400

@@ -4,7 +4,9 @@ Each v1 path is the v2 resource of the same name: the request is served by the v
 route, and the answer is given v1's shape. What differs in v1:
 
 - metrics carry their numbers as strings (``"nps": "42.0"``), as v1 did;
-- links in answers (``next``, ``previous``, ``href``) point at v1 paths.
+- links in answers (``next``, ``previous``, ``href``) point at v1 paths;
+- ``POST /api/contacts/survey/`` takes the contact's fields at the top level with
+  ``campaign`` (v2's ``POST /api/v2/survey/`` nests them under ``contact``).
 
 It is an ASGI middleware so that authentication, rate limits and errors are exactly
 those of v2.
@@ -24,11 +26,37 @@ _V1_PATH = re.compile(r"^/api/(?:" + "|".join(V1_RESOURCES) + r")(?:/|$)")
 _V2_LINK = re.compile(rb"(https?://[^\"\s]*?)?/api/v2/")
 
 
+#: v1's "survey a contact" is v2's survey resource.
+V1_SURVEY = "/api/contacts/survey/"
+MAX_V1_BODY = 512 * 1024
+
+
 def v2_path(path: str) -> str | None:
     """The v2 path a v1 path stands for, or None when it is not a v1 path."""
+    if path == V1_SURVEY:
+        return "/api/v2/survey/"
     if not _V1_PATH.match(path):
         return None
     return "/api/v2/" + path[len("/api/") :]
+
+
+def v2_survey_body(body: bytes) -> bytes:
+    """v1's flat ``{"email", ..., "campaign"}`` as v2's ``{"campaign_id", "contact"}``;
+    anything else is passed on for v2 to judge."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(data, dict) or "contact" in data:
+        return body
+    contact = {k: data[k] for k in ("email", "first_name", "last_name", "attributes") if k in data}
+    moved = {"contact": contact}
+    campaign = data.get("campaign_id", data.get("campaign"))
+    if campaign is not None:
+        moved["campaign_id"] = campaign
+    if "survey_attributes" in data:
+        moved["attributes"] = data["survey_attributes"]
+    return orjson.dumps(moved)
 
 
 def _stringify_numbers(value: Any) -> Any:
@@ -59,6 +87,33 @@ def v1_body(v2: str, body: bytes) -> bytes:
     return body
 
 
+async def _rewritten(receive: Receive, rewrite: Any) -> Receive:
+    """A ``receive`` giving the request body through ``rewrite`` (read whole, bounded)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_V1_BODY or not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    if size <= MAX_V1_BODY:
+        body = rewrite(body)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(k == b"content-type" and v.startswith(b"application/json") for k, v in headers)
 
@@ -76,6 +131,8 @@ class PromoterV1Paths:
             await self.app(scope, receive, send)
             return
         inner = dict(scope, path=v2, raw_path=v2.encode())
+        if path == V1_SURVEY and scope.get("method") == "POST":
+            receive = await _rewritten(receive, v2_survey_body)
         start: Message | None = None
         chunks: list[bytes] = []
 
