@@ -117,7 +117,7 @@ def trend(
     width: int = 760,
     height: int = 260,
 ) -> Trend:
-    left, right, top, bottom = 44.0, width - 30.0, 12.0, height - 30.0
+    left, right, top, bottom = 52.0, width - 34.0, 12.0, height - 30.0
     n = len(points)
     step = (right - left) / max(n - 1, 1)
 
