@@ -46,6 +46,8 @@ def not_found() -> HTTPException:
 #: The schema of an id written in a path, for the document only: what is not one is
 #: answered 404 by ``object_id``, as a missing object is, not refused as invalid.
 ID_IN_PATH: dict[str, Any] = {"pattern": "^[0-9]+$"}
+#: Campaign, list, template and segment ids are 32-bit; a larger one names nothing.
+MAX_ROW_ID = 2**31 - 1
 
 
 def object_id(text: str, highest: int) -> int:

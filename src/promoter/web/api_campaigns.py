@@ -21,6 +21,7 @@ from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
     MAX_ID,
+    MAX_ROW_ID,
     ApiBody,
     Errors,
     body_schema,
@@ -38,8 +39,6 @@ from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["campaigns"])
 
-#: Campaign, template and list ids are 32-bit; a larger one names nothing.
-MAX_ROW_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 CampaignPath = Annotated[str, Path(description="campaign id", json_schema_extra=ID_IN_PATH)]
 

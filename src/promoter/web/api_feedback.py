@@ -43,6 +43,7 @@ from promoter.web.analytics import QuestionDep
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
+    MAX_ROW_ID,
     NON_FIELD,
     body_schema,
     invalid,
@@ -59,7 +60,6 @@ router = APIRouter(prefix="/api/v2", tags=["feedback"])
 
 T = TypeVar("T")
 MAX_ID = 2**63 - 1
-MAX_CAMPAIGN_ID = 2**31 - 1
 MAX_EMAIL_LENGTH = 320
 #: Tags set or added by one request.
 MAX_TAGS = 100
@@ -92,7 +92,7 @@ def _day(name: str, text: str | None) -> date | None:
 
 def _campaign_id(text: str) -> int:
     text = text.strip()
-    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= MAX_CAMPAIGN_ID:
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= MAX_ROW_ID:
         return int(text)
     raise invalid({"survey__campaign": ["Select a valid choice: no such campaign."]})
 

@@ -56,6 +56,7 @@ from promoter.web.api import (
 )
 from promoter.web.api_bodies import (
     ID_IN_PATH,
+    MAX_ROW_ID,
     NON_FIELD,
     ApiBody,
     body_schema,
@@ -73,8 +74,6 @@ from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["lists"])
 
-#: List and campaign ids are 32-bit; a larger one names nothing.
-MAX_ROW_ID = 2**31 - 1
 ListPath = Annotated[str, Path(description="list id", json_schema_extra=ID_IN_PATH)]
 CampaignPath = Annotated[str, Path(description="campaign id", json_schema_extra=ID_IN_PATH)]
 #: Fields of a list's answer a client may send back unchanged; they are ignored.

@@ -19,7 +19,7 @@ from promoter.orgs.service import Organization
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import Errors, invalid, not_found
+from promoter.web.api_bodies import MAX_ROW_ID, Errors, invalid, not_found
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
 
@@ -27,8 +27,6 @@ router = APIRouter(prefix="/api/v2", tags=["metrics"])
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]{1,30}")
-#: Campaign ids are 32-bit; a larger one names no campaign.
-MAX_CAMPAIGN_ID = 2**31 - 1
 DAY_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
 Text = Annotated[str | None, Query(max_length=40)]
 
@@ -61,7 +59,7 @@ def _campaign_param(campaign: str | None, survey_campaign: str | None, errors: E
             errors[name] = ["A valid integer is required."]
             return 0
         number = int(value)
-        return number if 1 <= number <= MAX_CAMPAIGN_ID else -1
+        return number if 1 <= number <= MAX_ROW_ID else -1
     return 0
 
 

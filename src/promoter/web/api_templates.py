@@ -19,6 +19,7 @@ from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
+    MAX_ROW_ID,
     ApiBody,
     Errors,
     body_schema,
@@ -36,8 +37,6 @@ from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["email templates"])
 
-#: Template ids are 32-bit; a larger one names nothing.
-MAX_TEMPLATE_ID = 2**31 - 1
 TemplatePath = Annotated[str, Path(description="email template id", json_schema_extra=ID_IN_PATH)]
 #: Promoter's name of a field -> ours.
 TEMPLATE_ALIASES = {
@@ -210,7 +209,7 @@ async def templates_create(request: Request, services: ServicesDep, org: OrgDep)
 async def templates_retrieve(
     services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
-    found = object_id(template_id, MAX_TEMPLATE_ID)
+    found = object_id(template_id, MAX_ROW_ID)
     return JSONResponse(await run_in_threadpool(_read, services, org.id, found))
 
 
@@ -224,7 +223,7 @@ async def templates_patch(
     request: Request, services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
     """Every campaign that sends the template sends the changed one."""
-    found = object_id(template_id, MAX_TEMPLATE_ID)
+    found = object_id(template_id, MAX_ROW_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update, services, org.id, found, raw, partial=True)
@@ -242,7 +241,7 @@ async def templates_put(
 ) -> JSONResponse:
     """As PATCH, but `name`, `subject`, `from_name` and `company_brand_product_name` are
     required (fields left out keep their value)."""
-    found = object_id(template_id, MAX_TEMPLATE_ID)
+    found = object_id(template_id, MAX_ROW_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update, services, org.id, found, raw, partial=False)
