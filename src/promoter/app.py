@@ -16,6 +16,7 @@ from promoter import __version__
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
+from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.web import (
     analytics,
     api,
@@ -68,6 +69,10 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
             removed = await run_in_threadpool(_prune, services, cutoff)
             if removed:
                 log.info("forgot %d processed messageIds older than %s", removed, cutoff)
+        except DATABASE_UNAVAILABLE as exc:  # prune on the next round
+            log.error(
+                "pruning processed messageIds failed, database unavailable (%s)", describe(exc)
+            )
         except Exception:  # keep pruning on the next round; the service stays up
             log.exception("pruning processed messageIds failed")
 

@@ -104,10 +104,15 @@ class ServerProcess:
         env.update(extra or {})
         return env
 
-    def start(self) -> None:
-        """Start the server on a new free port and wait until GET /health answers 200."""
+    def start(self, *, same_port: bool = False) -> None:
+        """Start the server and wait until GET /health answers 200.
+
+        It listens on a new free port, or with ``same_port`` on the port of its last start
+        (for a client whose host is fixed, like Segment's libraries).
+        """
         assert self.process is None, "the server is already running"
-        self.port = free_port()
+        if not (same_port and self.port):
+            self.port = free_port()
         self.starts += 1
         self._log = self.log_path.open("ab")
         self._log.write(f"--- start {self.starts} on port {self.port} ---\n".encode())

@@ -25,9 +25,10 @@ import pytest
 from sqlalchemy import func, select
 
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, events, processed_messages
+from promoter.storage.tables import contacts
 from tests.conftest import Org
 from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth
+from tests.e2e.stored import stored
 
 pytestmark = pytest.mark.e2e
 
@@ -123,27 +124,6 @@ def send_all(
         thread.join(THREAD_TIMEOUT)
         assert not thread.is_alive(), "a sender thread is stuck"
     return outcome
-
-
-def stored(database: Database, org: Org) -> tuple[set[str], dict[str, int]]:
-    """The processed messageIds, and the number of events of each messageId."""
-    with database.read() as conn:
-        processed = set(
-            conn.execute(
-                select(processed_messages.c.message_id).where(
-                    processed_messages.c.organization_id == org.id
-                )
-            ).scalars()
-        )
-        per_message = {
-            row.message_id: row.n
-            for row in conn.execute(
-                select(events.c.message_id, func.count().label("n"))
-                .where(events.c.organization_id == org.id)
-                .group_by(events.c.message_id)
-            )
-        }
-    return processed, per_message
 
 
 def killer_of(

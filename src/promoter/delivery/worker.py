@@ -28,6 +28,7 @@ from promoter.delivery.outbox import (
 )
 from promoter.delivery.render import EmailRenderer, for_organization
 from promoter.storage.engine import Database
+from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 
 log = logging.getLogger("promoter.delivery")
 
@@ -144,7 +145,12 @@ class DeliveryWorker:
             while not stop.is_set():
                 try:
                     busy = await self.run_once()
-                except Exception:  # the database or the mail server may come back
+                except DATABASE_UNAVAILABLE as exc:  # it may come back
+                    log.error(
+                        "delivery round failed, database unavailable (%s); retrying", describe(exc)
+                    )
+                    busy = 0
+                except Exception:  # the mail server may come back
                     log.exception("delivery round failed; retrying")
                     busy = 0
                 if not busy:

@@ -6,11 +6,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.web.responses import JSONResponse, segment_error
 
 log = logging.getLogger("promoter.web")
@@ -64,14 +63,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return page
         return segment_error(400, str(fields), "invalid_request")
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(PoolTimeoutError)
     async def database_unavailable(request: Request, exc: Exception) -> Response:
         # Connection lost, database locked, disk full, no free connection: the sender should
         # retry later. Other database errors are bugs and stay 500s.
-        log.error("database error on %s: %s", request.url.path, exc)
+        log.error("database unavailable on %s: %s", request.url.path, describe(exc))
         message = "the database is unavailable; retry later"
         if _is_api(request):
             return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
         return segment_error(503, message, "unavailable", **{"Retry-After": "5"})
+
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, database_unavailable)

@@ -22,6 +22,7 @@ import orjson
 
 from promoter import __version__
 from promoter.storage.engine import Database
+from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.webhooks import slack
 from promoter.webhooks.outbox import (
     LOG_RETENTION,
@@ -188,7 +189,13 @@ class WebhookSender:
                         if time.monotonic() - pruned_at > PRUNE_INTERVAL_SECONDS:
                             pruned_at = time.monotonic()
                             await self.prune_once()
-                    except Exception:  # the database may come back
+                    except DATABASE_UNAVAILABLE as exc:  # it may come back
+                        log.error(
+                            "webhook round failed, database unavailable (%s); retrying",
+                            describe(exc),
+                        )
+                        busy = 0
+                    except Exception:
                         log.exception("webhook round failed; retrying")
                         busy = 0
                     if not busy:
