@@ -40,6 +40,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, responses, surveys
 from tests.conftest import Org
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth, free_port
+from tests.e2e.figures import record
 
 pytestmark = pytest.mark.e2e
 
@@ -636,3 +637,87 @@ def test_two_workers_on_postgresql_send_each_survey_once(
     assert set(by_worker) == {"worker-a.example", "worker-b.example"}, by_worker
     assert {d.status for d in rows(database, deliveries)} == {"sent"}
     assert len({d.message_id for d in rows(database, deliveries)}) == len(users)
+
+
+def test_workers_killed_on_postgresql_deliver_all_once_and_never_to_the_unsubscribed(
+    processes: Processes,
+    smtp: Callable[..., MailServer],
+    database: Database,
+    backend: str,
+    org: Org,
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("several workers share a PostgreSQL database (one process per SQLite file)")
+    users = [f"user{i:03}" for i in range(400)]
+    leavers = users[-40:]  # due last: unsubscribed long before a worker gets to them
+    batch_size = 10
+    mail = smtp(Inbox(delay=0.01))
+    server = processes.server(email_url="file:unused-mail", args=["--no-worker"])
+    schedule_surveys(server, org, users)
+    workers = [
+        processes.worker(server, email_url=mail.url, args=["--batch-size", str(batch_size)])
+        for _ in range(3)
+    ]
+
+    def claimed() -> int:
+        return count(
+            database,
+            deliveries,
+            deliveries.c.status == "pending",
+            deliveries.c.claimed_until.is_not(None),
+        )
+
+    mail.inbox.wait_for(40)
+    with httpx2.Client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
+        for user in leavers:
+            answer = http.post(
+                "/api/v2/contacts/remove/",
+                json={"email": f"{user}@example.com"},
+                headers={"Authorization": f"Token {org.key}"},
+            )
+            assert answer.status_code == 200, answer.text
+    in_flight = []
+    for victim, after in ((workers[0], 120), (workers[1], 220)):
+        mail.inbox.wait_for(after)
+        in_flight.append(claimed())  # at most: the others' batches are counted too
+        victim.kill()
+    # The killed workers' leases would expire after 5 minutes; expire them now instead.
+    with database.write() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.status == "pending", deliveries.c.claimed_until.is_not(None))
+            .values(claimed_until=None)
+        )
+    workers.append(processes.worker(server, email_url=mail.url))
+    wait_until(
+        lambda: count(database, deliveries, deliveries.c.status == "pending") == 0,
+        "every due delivery to be sent or cancelled",
+    )
+    for worker in (workers[2], workers[3]):
+        assert worker.stop() == 0, worker.output()
+
+    sent_to = Counter(r.to for r in mail.inbox.received)
+    staying = {f"{u}@example.com" for u in users[: -len(leavers)]}
+    gone = {f"{u}@example.com" for u in leavers}
+    assert sorted(staying - set(sent_to)) == [], "subscribed contacts got no email"
+    assert sorted(gone & set(sent_to)) == [], "unsubscribed contacts got an email"
+    duplicates = sum(n - 1 for n in sent_to.values())
+    # A worker records its batch once the batch is sent: a kill resends at most one batch.
+    assert duplicates <= min(sum(in_flight), batch_size * 2), (duplicates, in_flight)
+    statuses = Counter(d.status for d in rows(database, deliveries))
+    assert statuses["sent"] == len(staying), statuses
+    assert statuses["sent"] + statuses["cancelled"] == len(users), statuses
+    record(
+        "worker-kill-9",
+        backend,
+        surveys=len(users),
+        workers=3,
+        workers_killed=2,
+        batch_size=batch_size,
+        in_flight_at_kills=in_flight,
+        emails_sent=len(mail.inbox.received),
+        duplicate_emails=duplicates,
+        unsubscribed_mid_run=len(leavers),
+        emails_to_unsubscribed=0,
+        subscribed_without_email=0,
+    )
