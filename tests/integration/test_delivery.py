@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,14 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
         self.reply: str | None = None
+        self.slow_rcpt = 0.0
         self.lock = threading.Lock()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
+        if self.slow_rcpt:
+            await asyncio.sleep(self.slow_rcpt)
         if self.reply:
             return self.reply
         envelope.rcpt_tos.append(address)
@@ -176,6 +180,67 @@ def test_smtp_down_delays_mail_then_delivers_once(database: Database, org: Org) 
         asyncio.run(scenario())
     finally:
         controller.stop()
+    assert len(inbox.messages) == 1
+    assert rows(database, deliveries)[0].status == "sent"
+
+
+def test_smtp_down_for_hours_keeps_retrying_then_delivers_once(
+    database: Database, org: Org
+) -> None:
+    schedule(database, org, "ann")
+    port = free_port()  # nothing listens for the first hours
+    clock = [datetime.now(UTC)]
+    start = clock[0]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    waits: list[float] = []
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=2)
+        run = worker(database, mailer, clock=lambda: clock[0])
+        while clock[0] - start < timedelta(hours=6):
+            assert await run.run_once() == 1
+            (delivery,) = rows(database, deliveries)
+            assert delivery.status == "pending" and "SMTPConnectError" in delivery.last_error
+            waits.append((delivery.due_at - clock[0]).total_seconds())
+            clock[0] = delivery.due_at
+        controller.start()
+        assert await run.run_once() == 1
+        assert await run.run_once() == 0
+        await mailer.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        controller.stop(no_assert=True)
+    # Backing off from 30 s, doubling, to an hour at most (each ±20%).
+    assert 24 <= waits[0] <= 36 and all(w <= 3600 * 1.2 for w in waits), waits
+    assert all(b >= a * 1.3 for a, b in pairwise(waits[:6])), waits
+    assert len(inbox.messages) == 1
+    (delivery,) = rows(database, deliveries)
+    assert delivery.status == "sent" and delivery.attempts == len(waits) + 1
+    assert rows(database, surveys)[0].status == "sent"
+
+
+def test_a_slow_smtp_server_times_out_then_delivers_once(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    schedule(database, org, "ann")
+    inbox.slow_rcpt = 3.0  # longer than the mailer waits
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=0.5)
+        assert await worker(database, mailer).run_once() == 1
+        (delivery,) = rows(database, deliveries)
+        assert delivery.status == "pending" and "Timeout" in delivery.last_error, delivery
+        inbox.slow_rcpt = 0.0
+        with database.write() as conn:
+            conn.execute(update(deliveries).values(due_at=datetime.now(UTC) - timedelta(seconds=1)))
+        assert await worker(database, mailer).run_once() == 1
+        await mailer.close()
+
+    asyncio.run(scenario())
     assert len(inbox.messages) == 1
     assert rows(database, deliveries)[0].status == "sent"
 
