@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, events
+from promoter.storage.tables import (
+    contact_attributes,
+    contacts,
+    deliveries,
+    events,
+    orders,
+    surveys,
+)
 from tests.conftest import Org
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth
 
@@ -136,3 +143,49 @@ def test_identify_and_track_arriving_together_end_up_linked(
         assert [e["message_id"] for e in api.events(contact["id"])["results"]] == [
             f"pair-{u}-signed-up"
         ]
+
+
+def test_a_batch_sent_three_times_at_once_has_one_set_of_effects(
+    segment_client: httpx2.Client, org: Org, database: Database
+) -> None:
+    """Contacts, attributes, events, orders, surveys and deliveries: each made once."""
+    batch: list[dict[str, Any]] = []
+    for n in range(10):
+        user = f"r-{n}"
+        traits = {"email": f"{user}@example.com", "plan": "Pro", "seats": n}
+        batch += [
+            {"type": "identify", "userId": user, "messageId": f"{user}-i", "traits": traits},
+            {"type": "track", "userId": user, "event": "Signed Up", "messageId": f"{user}-s"},
+            {
+                "type": "track",
+                "userId": user,
+                "event": "Order Completed",
+                "messageId": f"{user}-o",
+                "properties": {"order_id": f"o-{n}", "total": 10 + n, "currency": "EUR"},
+            },
+        ]
+    copies = 3
+    calls = [poster(segment_client, "/v1/batch", {"batch": batch})] * copies
+    answers = run_together(calls)
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert sum(a.json()["accepted"] for a in answers) == len(batch)
+    assert sum(a.json()["duplicates"] for a in answers) == len(batch) * (copies - 1)
+
+    def rows_of(table: Any) -> int:
+        with database.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(table).where(table.c.organization_id == org.id)
+                ).scalar_one()
+            )
+
+    effects = {t.name: rows_of(t) for t in (contacts, contact_attributes, events, orders)}
+    effects |= {t.name: rows_of(t) for t in (surveys, deliveries)}
+    assert effects == {
+        "contacts": 10,
+        "contact_attributes": 20,
+        "events": 20,
+        "orders": 10,
+        "surveys": 10,
+        "deliveries": 10,
+    }

@@ -29,9 +29,9 @@ from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from tests.conftest import Org, make_org
 from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth
-from tests.e2e.figures import record
 from tests.e2e.proxy import Relay
 from tests.e2e.stored import stored
+from tests.figures import record
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ from segment.analytics import request as segment_request
 from promoter.storage.engine import Database
 from tests.conftest import Org
 from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess
-from tests.e2e.figures import record
 from tests.e2e.stored import stored
+from tests.figures import record
 
 pytestmark = pytest.mark.e2e
 

@@ -40,7 +40,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, responses, surveys
 from tests.conftest import Org
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth, free_port
-from tests.e2e.figures import record
+from tests.figures import record
 
 pytestmark = pytest.mark.e2e
 

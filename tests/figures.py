@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "build" / "reliability"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "build" / "reliability"
 
 
 def record(name: str, backend: str, **figures: Any) -> Path:
