@@ -196,6 +196,9 @@ def _email(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidMessage("`traits.email` must be a string")
+    value = value.strip()  # what a form or a CSV import often leaves around an address
+    if not value:
+        return None
     normalized, error = _validated_email(value)
     if error is not None:
         raise InvalidMessage(f"`traits.email` is not a valid address: {error}")

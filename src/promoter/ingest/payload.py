@@ -1,22 +1,31 @@
 """Request bodies of the Segment endpoints: size limits, gzip, JSON, batches.
 
 Limits are those of Segment's HTTP Tracking API: 32 KB a message, 500 KB a
-batch request, 2,500 messages a batch.
+batch request, 2,500 messages a batch. A message may nest objects and arrays
+100 levels deep: what is stored must still be written out, nested inside API
+responses, by orjson, which stops at 254 levels.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from promoter.domain.errors import InvalidMessage
+from promoter.domain.timestamps import parse_timestamp
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
+#: Levels of objects and arrays in a message, the message itself being the first.
+MAX_DEPTH = 100
+#: The levels orjson writes; those beyond MAX_DEPTH are left for the responses that
+#: show stored values (``{"results": [{"attributes": {...}}]}``).
+_ORJSON_DEPTH = 254
 
 
 class PayloadError(InvalidMessage):
@@ -65,10 +74,18 @@ def parse_json(body: bytes) -> Any:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"the body is not valid JSON: {exc}") from None
+        raise PayloadError(_decode_error(body, exc)) from None
     if b"\\u0000" in body:
         value = _without_nul(value)
     return value
+
+
+def _decode_error(body: bytes, error: orjson.JSONDecodeError) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not valid UTF-8: byte {exc.start} cannot be decoded"
+    return f"the body is not valid JSON: {error}"
 
 
 def _without_nul(value: Any) -> Any:
@@ -99,15 +116,34 @@ def _without_nul(value: Any) -> Any:
 
 
 def check_message_size(message: object, index: int | None = None) -> None:
-    """Refuse a message over 32 KB, or nested too deeply to store (over 254 levels)."""
+    """Refuse a message over 32 KB, or nested more than MAX_DEPTH levels deep."""
     where = "a message" if index is None else f"message {index}"
+    too_deep = PayloadError(
+        f"{where} is nested too deeply: at most {MAX_DEPTH} levels of objects and arrays"
+    )
     try:
         encoded = orjson.dumps(message)
     except orjson.JSONEncodeError:
-        raise PayloadError(f"{where} is nested too deeply") from None
+        raise too_deep from None
     size = len(encoded)
     if size > MAX_MESSAGE_BYTES:
         raise PayloadError(f"{where} is {size} bytes; the limit is 32 KB")
+    # Deeper than MAX_DEPTH takes more than MAX_DEPTH brackets (those inside strings only
+    # make this count larger): most messages are decided here, without a second encoding.
+    if encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH and _too_deep(message):
+        raise too_deep
+
+
+def _too_deep(message: object) -> bool:
+    """Inside this many arrays, orjson refuses exactly the messages deeper than MAX_DEPTH."""
+    wrapped = message
+    for _ in range(_ORJSON_DEPTH - MAX_DEPTH):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return True
+    return False
 
 
 def batch_messages(body: dict[str, Any]) -> list[Any]:
@@ -120,6 +156,17 @@ def batch_messages(body: dict[str, Any]) -> list[Any]:
     for index, message in enumerate(batch):
         check_message_size(message, index)
     return batch
+
+
+def optional_timestamp(body: dict[str, Any], name: str) -> datetime | None:
+    """A batch-level date-time such as ``sentAt``: absent, or ISO 8601."""
+    value = body.get(name)
+    if value is None:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise PayloadError(f"`{name}` is not an ISO-8601 date-time: {str(value)[:40]!r}")
+    return parsed
 
 
 def optional_object(body: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -59,7 +59,9 @@ def ingest_messages(
 
 def _sent_message_id(message: object) -> str | None:
     value = message.get("messageId") if isinstance(message, dict) else None
-    return str(value)[:100] if isinstance(value, str | int) and value != "" else None
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)[:100]
 
 
 def _as_sent(result: MessageResult, message_id: str | None) -> MessageResult:

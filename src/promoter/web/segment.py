@@ -12,7 +12,6 @@ from starlette.responses import Response
 
 from promoter.domain.errors import InvalidMessage, UnsupportedType
 from promoter.domain.messages import Envelope, parse_message
-from promoter.domain.timestamps import parse_timestamp
 from promoter.ingest.payload import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
@@ -21,6 +20,7 @@ from promoter.ingest.payload import (
     batch_messages,
     check_message_size,
     optional_object,
+    optional_timestamp,
     parse_json,
     read_body,
 )
@@ -218,7 +218,7 @@ def _tracking_call(
             received_at=received_at,
             context=optional_object(payload, "context") if call is None else None,
             integrations=optional_object(payload, "integrations") if call is None else None,
-            sent_at=parse_timestamp(payload.get("sentAt")) if call is None else None,
+            sent_at=optional_timestamp(payload, "sentAt") if call is None else None,
             correct_clock=True,
         )
     except PayloadError as exc:
