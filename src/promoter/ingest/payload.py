@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from promoter.domain.errors import InvalidMessage
+from promoter.domain.messages import Envelope
 from promoter.domain.timestamps import parse_timestamp
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -176,3 +178,44 @@ def optional_object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise PayloadError(f"`{name}` must be an object")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingBody:
+    """A Tracking API request body, decoded and checked against Segment's limits."""
+
+    payload: dict[str, Any]
+    messages: list[Any]
+    envelope: Envelope
+
+
+def tracking_body(body: bytes, call: str | None, received_at: datetime) -> TrackingBody:
+    """The messages of ``/v1/<call>`` (one) or of ``/v1/batch`` (``call`` None), with
+    the batch's ``context``, ``integrations`` and ``sentAt``; ``PayloadError`` says why not."""
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise PayloadError("the body must be a JSON object")
+    if call is None:
+        messages = batch_messages(payload)
+    else:
+        check_message_size(payload)
+        messages = [{**payload, "type": call}]
+    envelope = Envelope(
+        received_at=received_at,
+        context=optional_object(payload, "context") if call is None else None,
+        integrations=optional_object(payload, "integrations") if call is None else None,
+        sent_at=optional_timestamp(payload, "sentAt") if call is None else None,
+        correct_clock=True,
+    )
+    return TrackingBody(payload, messages, envelope)
+
+
+def destination_messages(body: bytes) -> tuple[bool, list[Any]]:
+    """The messages of a ``/segment`` body: (whether it was an array, the messages)."""
+    payload = parse_json(body)
+    messages = payload if isinstance(payload, list) else [payload]
+    if len(messages) > MAX_BATCH_MESSAGES:
+        raise PayloadError(f"at most {MAX_BATCH_MESSAGES} messages a request")
+    for index, message in enumerate(messages):
+        check_message_size(message, index if isinstance(payload, list) else None)
+    return isinstance(payload, list), messages

@@ -14,15 +14,11 @@ from promoter.domain.errors import InvalidMessage, UnsupportedType
 from promoter.domain.messages import Envelope, parse_message
 from promoter.ingest.payload import (
     MAX_BATCH_BYTES,
-    MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
     PayloadError,
-    batch_messages,
-    check_message_size,
-    optional_object,
-    optional_timestamp,
-    parse_json,
+    destination_messages,
     read_body,
+    tracking_body,
 )
 from promoter.ingest.pipeline import DESTINATION_TYPES, TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult
@@ -130,18 +126,14 @@ def _destination(
         )
         return segment_error(401, "missing or wrong X-Signature", "invalid_signature")
     try:
-        payload = parse_json(body)
-        messages = payload if isinstance(payload, list) else [payload]
-        if len(messages) > MAX_BATCH_MESSAGES:
-            raise PayloadError(f"at most {MAX_BATCH_MESSAGES} messages a request")
-        for index, message in enumerate(messages):
-            check_message_size(message, index if isinstance(payload, list) else None)
+        is_array, messages = destination_messages(body)
     except PayloadError as exc:
         services.received.refused(org.id, way=DESTINATION, at=received_at, reason=str(exc))
         return _bad_request(exc)
     envelope = Envelope(received_at=received_at)
-    if not isinstance(payload, list):
+    if not is_array:
         # One message: reject before touching the database, with the partner contract's code.
+        payload = messages[0]
         try:
             parse_message(payload, envelope, allowed=DESTINATION_TYPES)
         except (UnsupportedType, InvalidMessage) as exc:
@@ -206,23 +198,10 @@ def _tracking_call(
     services: Services, *, key: str | None, body: bytes, call: str | None, received_at: datetime
 ) -> Response:
     try:
-        payload = parse_json(body)
-        if not isinstance(payload, dict):
-            raise PayloadError("the body must be a JSON object")
-        if call is None:
-            messages = batch_messages(payload)
-        else:
-            check_message_size(payload)
-            messages = [{**payload, "type": call}]
-        envelope = Envelope(
-            received_at=received_at,
-            context=optional_object(payload, "context") if call is None else None,
-            integrations=optional_object(payload, "integrations") if call is None else None,
-            sent_at=optional_timestamp(payload, "sentAt") if call is None else None,
-            correct_clock=True,
-        )
+        decoded = tracking_body(body, call, received_at)
     except PayloadError as exc:
         return _bad_request(exc)
+    payload, messages, envelope = decoded.payload, decoded.messages, decoded.envelope
     org = _lookup(services, key)
     write_key = payload.get("writeKey")
     if org is None and isinstance(write_key, str) and write_key != key:
