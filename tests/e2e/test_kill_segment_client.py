@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,15 +44,20 @@ def _close_segment_session() -> Iterator[None]:
 
 
 class Retries(logging.Handler):
-    """Counts the library's retries of a batch (it logs each one at debug level)."""
+    """Counts the library's retries of a batch and its waits on a 429 (it logs each one
+    at debug level)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.count = 0
+        self.rate_limited = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "retry" in record.getMessage().lower():
+        message = record.getMessage().lower()
+        if "retry" in message:
             self.count += 1
+        if message.startswith("rate-limited (status 429)"):
+            self.rate_limited += 1
 
 
 @pytest.fixture
@@ -160,4 +166,54 @@ def test_segment_library_loses_nothing_through_kill_9(
         seconds_down=round(downtime, 1),
         seconds_total=round(elapsed, 1),
         seconds_to_drain_after_last_kill=round(drained_in, 1),
+    )
+
+
+def test_segment_library_slows_down_on_429_and_loses_nothing(
+    tmp_path: Path,
+    database_url: str,
+    backend: str,
+    org: Org,
+    database: Database,
+    retries: Retries,
+) -> None:
+    """Over the per-key limit the server answers 429 with Retry-After; the library waits
+    that long and sends the batch again."""
+    server = ServerProcess(database_url, tmp_path, env={"PROMOTER_RATE_LIMIT_INGEST": "4,4"})
+    server.start()
+    errors: list[tuple[Exception, Any]] = []
+    client = analytics.Client(
+        write_key=org.key,
+        host=server.url,
+        on_error=lambda error, batch: errors.append((error, batch)),
+        timeout=HTTP_TIMEOUT,
+        upload_size=10,
+        upload_interval=0.01,
+    )
+    sent = []
+    try:
+        for n in range(300):
+            user = f"user-{n % 10}"
+            if n < 10:
+                client.identify(user, {"email": f"{user}@example.com"}, message_id=f"l-{n}")
+            else:
+                client.track(user, "Tick", {"n": n}, message_id=f"l-{n}")
+            sent.append(f"l-{n}")
+        client.flush()
+    finally:
+        client.join()
+        server.stop()
+    assert errors == []
+    assert retries.rate_limited > 0, "the server never said 429"
+    processed, per_event = stored(database, org)
+    assert processed == set(sent)
+    assert len(per_event) == 290 and set(per_event.values()) == {1}
+    record(
+        "segment-library-429",
+        backend,
+        limit="4 requests/s, burst 4",
+        messages_sent=len(sent),
+        messages_stored=len(processed),
+        answers_429=retries.rate_limited,
+        library_failures=len(errors),
     )
