@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, update
 
 from promoter.contacts.lists import segment_list_id
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Identify, Track
 from promoter.ingest.listeners import StoredTrack, TrackListener
-from promoter.storage.bulk import BulkInsert, allocate_ids
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import (
     contact_attributes,
@@ -33,6 +33,32 @@ UNIDENTIFIED = "unidentified"
 #: Parameters per IN (...) query, well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _ATTRIBUTE_VALUES = ("value_type", "value_text", "value_number", "value_date", "updated_at")
+
+# The reads and updates of every request, built once: building a statement costs more
+# than running it. Lists go in expanding parameters.
+_SEEN_MESSAGE_IDS = InSelect(
+    "SELECT message_id FROM processed_messages WHERE organization_id = {p} AND message_id {in}"
+)
+_CONTACTS_BY_USER_ID = InSelect(
+    "SELECT id, user_id, email, first_name, last_name, timezone FROM contacts"
+    " WHERE organization_id = {p} AND user_id {in}"
+)
+_UNLINKED_USER_IDS = InSelect(
+    "SELECT DISTINCT user_id FROM events"
+    " WHERE organization_id = {p} AND contact_id IS NULL AND user_id {in}"
+)
+_UPDATE_CONTACT = (
+    update(contacts)
+    .where(contacts.c.id == bindparam("cid"))
+    .values(
+        email=bindparam("email"),
+        email_key=bindparam("email_key"),
+        first_name=bindparam("first_name"),
+        last_name=bindparam("last_name"),
+        timezone=bindparam("timezone"),
+        updated_at=bindparam("updated_at"),
+    )
+)
 
 
 @dataclass(slots=True)
@@ -89,16 +115,7 @@ class IngestWrites:
             )
             return set(conn.execute(stmt, rows).scalars())
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
-        seen: set[str] = set()
-        for chunk in _chunks(message_ids):
-            seen.update(
-                conn.execute(
-                    select(processed_messages.c.message_id).where(
-                        processed_messages.c.organization_id == organization_id,
-                        processed_messages.c.message_id.in_(chunk),
-                    )
-                ).scalars()
-            )
+        seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
         self._message_ids.execute(conn, [r for r in rows if r["message_id"] not in seen])
         return set(message_ids) - seen
 
@@ -258,19 +275,12 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 def load_contacts(conn: Connection, organization_id: int, user_ids: set[str]) -> dict[str, Contact]:
     found: dict[str, Contact] = {}
-    for chunk in _chunks(sorted(user_ids)):
-        rows = conn.execute(
-            select(
-                contacts.c.id,
-                contacts.c.user_id,
-                contacts.c.email,
-                contacts.c.first_name,
-                contacts.c.last_name,
-                contacts.c.timezone,
-            ).where(contacts.c.organization_id == organization_id, contacts.c.user_id.in_(chunk))
-        )
-        for r in rows:
-            found[r.user_id] = Contact(r.id, r.email, r.first_name, r.last_name, r.timezone)
+    if not user_ids:
+        return found
+    for cid, user_id, email, first, last, zone in _CONTACTS_BY_USER_ID.rows(
+        conn, organization_id, values=sorted(user_ids)
+    ):
+        found[user_id] = Contact(cid, email, first, last, zone)
     return found
 
 
@@ -335,25 +345,17 @@ def write_contacts(
         if c.changed and user_id not in new
     ]
     if changed:
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.id == bindparam("cid"))
-            .values(
-                email=bindparam("email"),
-                email_key=bindparam("email_key"),
-                first_name=bindparam("first_name"),
-                last_name=bindparam("last_name"),
-                timezone=bindparam("timezone"),
-                updated_at=bindparam("updated_at"),
-            ),
-            changed,
-        )
+        conn.execute(_UPDATE_CONTACT, changed)
     return {user_id: c.id for user_id, c in known.items() if c.id is not None}
 
 
 def link_earlier_events(conn: Connection, organization_id: int, created: dict[str, int]) -> None:
     """Tracks stored before their userId was identified now belong to the new contact."""
-    rows = [{"uid": user_id, "cid": cid} for user_id, cid in created.items()]
+    # Usually there are none: look before updating.
+    waiting = {r[0] for r in _UNLINKED_USER_IDS.rows(conn, organization_id, values=list(created))}
+    rows = [{"uid": user_id, "cid": created[user_id]} for user_id in sorted(waiting)]
+    if not rows:
+        return
     for table in (events, orders):
         values: dict[str, Any] = {"contact_id": bindparam("cid")}
         if table is events:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.type_api import _BindProcessorType
@@ -88,3 +89,26 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
         return [int(value) for value in rows.scalars()]
     start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))
+
+
+class InSelect:
+    """A read of the ingestion hot path: rows whose column is in a list, as plain tuples.
+
+    The SQL is fixed: the list travels as one parameter (a JSON array read with
+    ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL), so nothing is
+    rendered per call, and rows come back from the driver as they are. Write the
+    statement with ``{p}`` for each scalar parameter and ``{in}`` where ``IN (...)`` goes;
+    use it only for columns the driver returns as stored (ids, text).
+    """
+
+    def __init__(self, sql: str) -> None:
+        self._sql = {
+            "sqlite": sql.format(p="?", **{"in": "IN (SELECT value FROM json_each(?))"}),
+            "postgresql": sql.format(p="%s", **{"in": "= ANY(%s)"}),
+        }
+
+    def rows(self, conn: Connection, *params: Any, values: Sequence[Any]) -> list[Any]:
+        """The rows for ``params`` (in order) with the IN list ``values`` last."""
+        name = conn.dialect.name
+        listed: Any = orjson.dumps(list(values)).decode() if name == "sqlite" else list(values)
+        return list(conn.exec_driver_sql(self._sql[name], (*params, listed)).all())

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from promoter.campaigns.models import Campaign
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
+from promoter.storage.bulk import InSelect
 from promoter.storage.tables import (
-    contacts,
     deliveries,
-    list_memberships,
     organizations,
     surveys,
 )
@@ -42,26 +41,34 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# Read for every batch of triggering events: built once (lists in expanding parameters).
+_CONTACT_FACTS = InSelect(
+    "SELECT c.id, c.status, c.email, c.timezone, m.list_id FROM contacts AS c"
+    " LEFT OUTER JOIN list_memberships AS m ON m.contact_id = c.id WHERE c.id {in}"
+)
+_HISTORY = (
+    select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
+    .where(
+        surveys.c.organization_id == bindparam("org"),
+        surveys.c.contact_id.in_(bindparam("ids", expanding=True)),
+    )
+    .where((surveys.c.created_at >= bindparam("since")) | (surveys.c.status == "scheduled"))
+)
+
+
 def load_contacts(conn: Connection, ids: Collection[int]) -> dict[int, ContactFacts]:
     """The contacts' facts by id (missing ids are left out)."""
     if not ids:
         return {}
-    rows = conn.execute(
-        select(
-            contacts.c.id,
-            contacts.c.status,
-            contacts.c.email,
-            contacts.c.timezone,
-            list_memberships.c.list_id,
-        )
-        .outerjoin(list_memberships, list_memberships.c.contact_id == contacts.c.id)
-        .where(contacts.c.id.in_(ids))
-    ).all()
+    rows = _CONTACT_FACTS.rows(conn, values=list(ids))
     lists: dict[int, set[int]] = defaultdict(set)
-    for r in rows:
-        if r.list_id is not None:
-            lists[r.id].add(r.list_id)
-    return {r.id: ContactFacts(r.status, r.email, r.timezone, frozenset(lists[r.id])) for r in rows}
+    for cid, _, _, _, list_id in rows:
+        if list_id is not None:
+            lists[cid].add(list_id)
+    return {
+        cid: ContactFacts(status, email, zone, frozenset(lists[cid]))
+        for cid, status, email, zone, _ in rows
+    }
 
 
 def load_history(
@@ -71,11 +78,7 @@ def load_history(
     history: dict[int, list[PastSurvey]] = defaultdict(list)
     if not ids:
         return history
-    rows = conn.execute(
-        select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
-        .where(surveys.c.organization_id == organization_id, surveys.c.contact_id.in_(ids))
-        .where((surveys.c.created_at >= since) | (surveys.c.status == "scheduled"))
-    )
+    rows = conn.execute(_HISTORY, {"org": organization_id, "ids": list(ids), "since": since})
     for r in rows:
         history[r.contact_id].append(PastSurvey(r.campaign_id, r.status, r.created_at))
     return history
