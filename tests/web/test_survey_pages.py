@@ -114,3 +114,15 @@ def test_sender_content_is_escaped(
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;onmouseover=&#34;x" in page
     assert 'lang="de"' in page and "Wie wahrscheinlich" in page
+
+
+def test_survey_pages_forbid_scripts_and_framing(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    for response in (client.get(link), client.get(f"{link}/7"), client.get("/s/nope/5")):
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy
+        assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -46,7 +46,12 @@ async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadEr
     """The body within ``limit``, or why it cannot be read (answered as a 400)."""
     declared = request.headers.get("content-length")
     try:
-        if declared and declared.isdigit() and int(declared) > limit * 4 + 1024:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > limit * 4 + 1024
+        ):
             raise PayloadError(f"the body exceeds the {limit // 1024} KB limit")
         body = await read_body(
             request.stream(), limit=limit, content_encoding=request.headers.get("content-encoding")

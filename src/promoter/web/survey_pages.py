@@ -41,6 +41,13 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the URL carries the survey token
     "X-Robots-Tag": "noindex",
+    # No script at all; the page's own style block; the brand's logo from any https host.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
 }
 
 
@@ -74,7 +81,9 @@ async def _survey(request: Request, services: Services, signed: str) -> SurveyVi
 
 
 def _not_found(request: Request) -> HTMLResponse:
-    return _render(request, 404, state="message", message=words("en", "")["not_found"])
+    """The page for a link that names no survey: in English, as no template says otherwise."""
+    message = words("en", "")["not_found"]
+    return _render(request, 404, language="en", state="message", message=message)
 
 
 def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
@@ -190,7 +199,7 @@ async def score_post(request: Request, services: ServicesDep, signed: str) -> Re
 
 def _score(text: str) -> int | None:
     text = text.strip()
-    if not text.isdigit() or len(text) > 2:
+    if not (text.isascii() and text.isdigit()) or len(text) > 2:
         return None
     score = int(text)
     return score if 0 <= score <= 10 else None

@@ -47,7 +47,7 @@ class Choice:
         sort = params.get("sort", "nps")
         self.sort = cast(SortKey, sort if sort in SORTS else "nps")
         top = params.get("top", "10")
-        self.top = int(top) if top.isdigit() and 1 <= int(top) <= 100 else 10
+        self.top = int(top) if top.isascii() and top.isdigit() and 1 <= int(top) <= 100 else 10
 
     def keep(self) -> list[tuple[str, str]]:
         pairs = [("by", self.by), ("sort", self.sort), ("top", str(self.top))]

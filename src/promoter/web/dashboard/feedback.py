@@ -71,7 +71,7 @@ class FeedbackOne:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
 
 
 def _compute(number: int) -> Callable[[Connection, Scope, ZoneInfo], FeedbackList]:

@@ -251,7 +251,8 @@ def _not_found(request: Request, session: Session) -> Response:
 async def outbox(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     folder = mail_folder(services.settings)
     raw_page = request.query_params.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
+    digits = raw_page.isascii() and raw_page.isdigit()
+    page = int(raw_page) if digits and len(raw_page) < 6 else 1
     listing = None
     if folder is not None:
         listing = await run_in_threadpool(list_messages, folder, session.user.organization_id, page)

@@ -139,7 +139,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
     campaigns: list[int] = []
     for raw in values.get("campaign", []):
-        if raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
             campaigns.append(int(raw))
         elif raw:
             errors.append(f"campaign: {raw!r} is not a campaign id")
@@ -262,7 +262,7 @@ def _attribute_json(name: str, op: str, value: str) -> Any:
 
 def _whole(text: str) -> int | str:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) < 12 else text
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else text
 
 
 def filter_from_form(form: Form) -> tuple[str, list[str]]:

@@ -178,7 +178,7 @@ async def webhooks_create(request: Request, services: ServicesDep, session: Sess
     errors: dict[str, str] = {}
     campaign_id: int | None = None
     if campaign:
-        if campaign.isdigit() and len(campaign) <= 10:
+        if campaign.isascii() and campaign.isdigit() and len(campaign) <= 10:
             campaign_id = int(campaign)
         else:
             errors["campaign"] = "Choose a campaign from the list."
@@ -298,11 +298,11 @@ async def webhook_delete(
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
 
 
 def _number(raw: str, limit: int) -> int | None:
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= limit else None
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= limit else None
 
 
 @router.get(PAGE + "/{webhook_id}")
