@@ -187,7 +187,9 @@ class Ingestor:
             identified.append(op.user_id)
             results[index] = MessageResult(index, op.message_id, "accepted")
 
-        ids = write_contacts(conn, organization_id, known, created, received_at)
+        ids = write_contacts(
+            conn, organization_id, known, created, received_at, self._writes.new_contacts
+        )
         self._writes.attributes(conn, organization_id, ids, attributes, received_at)
         if identified:
             self._writes.add_to_segment_list(

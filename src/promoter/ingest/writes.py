@@ -97,6 +97,7 @@ class IngestWrites:
         )
         self._events = BulkInsert(events, lambda conn: insert_for(conn, events))
         self._orders = BulkInsert(orders, lambda conn: insert_for(conn, orders))
+        self.new_contacts = BulkInsert(contacts, lambda conn: insert_for(conn, contacts))
 
     def claim_message_ids(
         self, conn: Connection, organization_id: int, message_ids: list[str], now: datetime
@@ -299,9 +300,36 @@ def write_contacts(
     known: dict[str, Contact],
     created: list[str],
     now: datetime,
+    new_contacts: BulkInsert | None = None,
 ) -> dict[str, int]:
-    """Insert new contacts, update changed ones; return userId -> contact id."""
-    if created:
+    """Insert new contacts, update changed ones; return userId -> contact id.
+
+    On SQLite, with ``new_contacts`` (a BulkInsert into contacts), new contacts get their
+    ids up front: the transaction is the database's only writer, so no other request can
+    create the same userIds meanwhile.
+    """
+    if created and new_contacts is not None and conn.dialect.name == "sqlite":
+        rows = []
+        for user_id, cid in zip(created, allocate_ids(conn, contacts, len(created)), strict=True):
+            contact = known[user_id]
+            contact.id = cid
+            rows.append(
+                {
+                    "id": cid,
+                    "organization_id": organization_id,
+                    "user_id": user_id,
+                    "email": contact.email,
+                    "email_key": _key(contact.email),
+                    "first_name": contact.first_name,
+                    "last_name": contact.last_name,
+                    "timezone": contact.timezone,
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        new_contacts.execute(conn, rows)
+    elif created:
         rows = [
             {
                 "organization_id": organization_id,
