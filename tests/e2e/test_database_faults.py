@@ -22,13 +22,14 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from tests.conftest import Org, make_org
 from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth
+from tests.e2e.postgres_cluster import private_cluster
 from tests.e2e.proxy import Relay
 from tests.e2e.stored import stored
 from tests.figures import record
@@ -238,6 +239,67 @@ def test_postgresql_restart_under_load(
         messages_lost=0,
         messages_stored_twice=0,
         seconds_refusing=round(traffic.last_refusal - cut_at, 2),
+    )
+
+
+def test_postgresql_crash_and_restart_under_load(backend: str, tmp_path: Path) -> None:
+    """A PostgreSQL server of the test's own is stopped as by a crash (no checkpoint) and
+    started again, crash recovery included, while batches arrive."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with private_cluster() as cluster:
+        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE promoter"))
+        admin.dispose()
+        url = make_url(cluster.url).set(database="promoter").render_as_string(False)
+        database = Database.from_url(url)
+        upgrade(database.engine)
+        org = make_org(database, "Crash Inc.")
+        server = ServerProcess(url, tmp_path)
+        server.start()
+        batches = make_batches(240, "crash")
+        try:
+            senders = Senders(server.url, org, batches)
+            senders.start()
+            senders.wait_for(40)
+            cluster.crash()
+            down_at = time.monotonic()
+            with httpx2.Client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
+                health = http.get("/health")
+            time.sleep(2)  # a server that takes a while to come back
+            cluster.start()  # crash recovery, then accepting connections
+            back_at = time.monotonic()
+            traffic = senders.join()
+            replay(server.url, org, batches)
+        finally:
+            code = server.stop()
+        output = server.output()
+        database.engine.dispose()  # connections from before the crash are gone anyway
+        database = Database.from_url(url)
+        check_stored(database, org, batches)
+        database.dispose()
+
+    assert health.status_code == 503 and health.headers["Retry-After"] == "5", health.text
+    assert traffic.bad_answers == [], traffic.bad_answers[:3]
+    assert set(traffic.statuses) <= {200, 503}, traffic.statuses
+    assert traffic.statuses[503] > 0, "the crash was not noticed"
+    assert traffic.acknowledged == set(range(len(batches)))
+    assert "Traceback" not in output, output
+    assert code in (0, -15), output
+    record(
+        "postgresql-crash-restart",
+        backend,
+        batches=len(batches),
+        messages=len(batches) * MESSAGES,
+        seconds_down=round(back_at - down_at, 2),
+        answers_200=traffic.statuses[200],
+        answers_503=traffic.statuses[503],
+        answers_other=sum(n for s, n in traffic.statuses.items() if s not in (200, 503)),
+        transport_errors=traffic.transport_errors,
+        seconds_to_first_200_after_restart=seconds_to_recover(traffic, back_at),
+        messages_lost=0,
+        messages_stored_twice=0,
     )
 
 
