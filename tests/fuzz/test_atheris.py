@@ -23,7 +23,7 @@ from tests.figures import record
 HERE = Path(__file__).parent
 RUNS = int(os.environ.get("PROMOTER_FUZZ_RUNS", "200000"))
 TIMEOUT = 10
-RSS_LIMIT_MB = 512
+RSS_LIMIT_MB = 1024
 #: Bodies up to a little over the 32 KB message limit.
 MAX_LEN = 40_000
 

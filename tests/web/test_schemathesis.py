@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ BASE_URL = f"http://{asgi.HOST}"
 HIGHEST_ID = 12
 #: Where ids stay as generated: a webhook found would be pinged over the network.
 KEEP_IDS = "/api/v2/webhooks/"
+#: A request answered later than this is taken for a hang.
+HANG_SECONDS = 30.0
 
 
 def _near_the_data(value: Any) -> Any:
@@ -73,7 +76,11 @@ class Api:
     headers: dict[str, str]
 
     def check(self, case: schemathesis.Case) -> None:
+        started = time.monotonic()
         response = case.call(session=self.client, base_url=BASE_URL, headers=self.headers)
+        took = time.monotonic() - started
+        # Not a speed target: a bound that only a request stuck in a loop can reach.
+        assert took < HANG_SECONDS, f"{case.method} {case.formatted_path} took {took:.0f} s"
         case.validate_response(response, checks=CHECKS, headers=self.headers)
 
 
