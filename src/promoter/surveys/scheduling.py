@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from promoter.campaigns.models import Campaign
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
-from promoter.storage.bulk import InSelect
+from promoter.storage.bulk import InSelect, allocate_ids
 from promoter.storage.tables import (
     deliveries,
     organizations,
@@ -129,8 +129,11 @@ def write_surveys(conn: Connection, scheduled: list[dict[str, Any]]) -> dict[str
     """Insert planned surveys and their pending deliveries; return token -> survey id."""
     if not scheduled:
         return {}
-    rows = conn.execute(insert(surveys).returning(surveys.c.id, surveys.c.token), scheduled).all()
-    survey_ids = {str(r.token): int(r.id) for r in rows}
+    # Ids drawn up front rather than returned: SQLite's driver returns rows one insert at
+    # a time, and this runs inside every request whose events trigger surveys.
+    ids = allocate_ids(conn, surveys, len(scheduled))
+    conn.execute(insert(surveys), [{**s, "id": i} for s, i in zip(scheduled, ids, strict=True)])
+    survey_ids = {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
     conn.execute(
         insert(deliveries),
         [
