@@ -11,10 +11,12 @@ declared for it.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
 from tests.conftest import _empty, make_org
+from tests.figures import record
 
 SCHEMA = schemathesis.openapi.from_dict(json.loads(current_document()))
 API = "^/api/v2/"
@@ -44,6 +47,8 @@ HIGHEST_ID = 12
 KEEP_IDS = "/api/v2/webhooks/"
 #: A request answered later than this is taken for a hang.
 HANG_SECONDS = 30.0
+#: Growth of the process (over its size when the module starts) taken for unbounded memory.
+MEMORY_BOUND_MB = 512.0
 
 
 def _near_the_data(value: Any) -> Any:
@@ -69,18 +74,41 @@ def map_path_parameters(
     }
 
 
+def resident_mb() -> float:
+    """This process's resident memory now (the app runs in it)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    slowest_seconds: float = 0.0
+    baseline_mb: float = field(default_factory=resident_mb)
+    peak_growth_mb: float = 0.0
+
+
 @dataclass(frozen=True)
 class Api:
     client: asgi.ASGIClient
     #: The organization's key, sent instead of the ones schemathesis makes up.
     headers: dict[str, str]
+    usage: Usage = field(default_factory=Usage)
 
     def check(self, case: schemathesis.Case) -> None:
         started = time.monotonic()
         response = case.call(session=self.client, base_url=BASE_URL, headers=self.headers)
         took = time.monotonic() - started
-        # Not a speed target: a bound that only a request stuck in a loop can reach.
-        assert took < HANG_SECONDS, f"{case.method} {case.formatted_path} took {took:.0f} s"
+        growth = resident_mb() - self.usage.baseline_mb
+        usage = self.usage
+        usage.requests += 1
+        usage.slowest_seconds = max(usage.slowest_seconds, took)
+        usage.peak_growth_mb = max(usage.peak_growth_mb, growth)
+        where = f"{case.method} {case.formatted_path}"
+        # Not speed or size targets: bounds only a request stuck in a loop, or one whose
+        # memory grows with what it is sent, can reach.
+        assert took < HANG_SECONDS, f"{where} took {took:.0f} s"
+        assert growth < MEMORY_BOUND_MB, f"{where}: the process grew by {growth:.0f} MB"
         case.validate_response(response, checks=CHECKS, headers=self.headers)
 
 
@@ -92,11 +120,21 @@ def api(database_url: str) -> Iterator[Api]:
     build(database, org.id, random.Random(20260630), contacts_count=12, responses_count=30)
     app_settings = Settings(database_url=database_url, base_url=BASE_URL, rate_limit_api="0")
     app = create_app(Services.build(app_settings, database))
+    api = None
     try:
         with asgi.get_client(app) as client:
-            yield Api(client, {"Authorization": f"Token {org.key}"})
+            api = Api(client, {"Authorization": f"Token {org.key}"})
+            yield api
     finally:
         asgi.shutdown_lifespans()
+        if api is not None and api.usage.requests:
+            record(
+                "schemathesis",
+                database.engine.dialect.name,
+                requests=api.usage.requests,
+                slowest_request_seconds=round(api.usage.slowest_seconds, 2),
+                peak_memory_growth_mb=round(api.usage.peak_growth_mb, 1),
+            )
         _empty(database)
         database.dispose()
 
