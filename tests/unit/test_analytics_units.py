@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from promoter.analytics.filters import (
@@ -13,6 +16,7 @@ from promoter.analytics.filters import (
     OrderFilter,
     parse_filter,
 )
+from promoter.analytics.params import parse_moment
 from promoter.analytics.scores import NpsSummary, margin_of_error, score_type
 
 
@@ -150,3 +154,17 @@ def test_filters_are_bounded() -> None:
     wide = {"or": [{"attribute": "a", "value": i} for i in range(101)]}
     with pytest.raises(FilterError, match="at most 100 conditions"):
         parse_filter(wide)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "1899-06-30", "9999-12-31", "0001-01-01T00:00:00Z"])
+def test_dates_far_out_of_range_are_refused(text: str) -> None:
+    """A bare date was once let through: until=0001-01-01 then failed computing its window."""
+    for end in (False, True):
+        with pytest.raises(FilterError, match=r"^until: expected a"):
+            parse_moment(text, ZoneInfo("UTC"), "until", end=end)
+
+
+def test_dates_in_range_are_local_days() -> None:
+    tz = ZoneInfo("Europe/Paris")
+    assert parse_moment("2026-11-01", tz, "since", end=False) == datetime(2026, 11, 1, tzinfo=tz)
+    assert parse_moment("2026-11-01", tz, "until", end=True) == datetime(2026, 11, 2, tzinfo=tz)

@@ -119,8 +119,9 @@ def parse_moment(text: str | None, zone: ZoneInfo, name: str, *, end: bool) -> d
             day = date.fromisoformat(text)
             if end:
                 day += timedelta(days=1)
-            return datetime.combine(day, time(), zone)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.combine(day, time(), zone)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         raise FilterError(
             f"{name}: expected a date (2026-11-01) or a date and time (2026-11-01T09:30:00Z)"
