@@ -308,43 +308,27 @@ def write_contacts(
     ids up front: the transaction is the database's only writer, so no other request can
     create the same userIds meanwhile.
     """
-    if created and new_contacts is not None and conn.dialect.name == "sqlite":
-        rows = []
-        for user_id, cid in zip(created, allocate_ids(conn, contacts, len(created)), strict=True):
-            contact = known[user_id]
-            contact.id = cid
-            rows.append(
-                {
-                    "id": cid,
-                    "organization_id": organization_id,
-                    "user_id": user_id,
-                    "email": contact.email,
-                    "email_key": _key(contact.email),
-                    "first_name": contact.first_name,
-                    "last_name": contact.last_name,
-                    "timezone": contact.timezone,
-                    "status": "active",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+    rows = [
+        {
+            "organization_id": organization_id,
+            "user_id": user_id,
+            "email": known[user_id].email,
+            "email_key": _key(known[user_id].email),
+            "first_name": known[user_id].first_name,
+            "last_name": known[user_id].last_name,
+            "timezone": known[user_id].timezone,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for user_id in created
+    ]
+    if rows and new_contacts is not None and conn.dialect.name == "sqlite":
+        ids = allocate_ids(conn, contacts, len(rows))
+        for user_id, row, cid in zip(created, rows, ids, strict=True):
+            row["id"] = known[user_id].id = cid
         new_contacts.execute(conn, rows)
-    elif created:
-        rows = [
-            {
-                "organization_id": organization_id,
-                "user_id": user_id,
-                "email": known[user_id].email,
-                "email_key": _key(known[user_id].email),
-                "first_name": known[user_id].first_name,
-                "last_name": known[user_id].last_name,
-                "timezone": known[user_id].timezone,
-                "status": "active",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for user_id in created
-        ]
+    elif rows:
         # A concurrent request may create the same userId first (PostgreSQL): then this
         # one updates that contact instead.
         stmt = (
@@ -352,8 +336,8 @@ def write_contacts(
             .on_conflict_do_nothing(index_elements=["organization_id", "user_id"])
             .returning(contacts.c.id, contacts.c.user_id)
         )
-        for row in conn.execute(stmt, rows):
-            known[row.user_id].id = row.id
+        for inserted in conn.execute(stmt, rows):
+            known[inserted.user_id].id = inserted.id
         raced = [u for u in created if known[u].id is None]
         for user_id, existing in load_contacts(conn, organization_id, set(raced)).items():
             known[user_id].id = existing.id
