@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from promoter.storage.bulk import InSelect
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import campaigns, contact_lists, contacts, list_memberships
 
@@ -43,12 +44,13 @@ class ListInUse(ValueError):
     """The list cannot be deleted (its message says why)."""
 
 
+#: Read by every request that identifies someone: fixed SQL, built once.
+_SEGMENT_LIST = InSelect("SELECT id FROM contact_lists WHERE organization_id = {p} AND is_segment")
+
+
 def segment_list_id(conn: Connection, *, organization_id: int) -> int:
-    list_id = conn.execute(
-        select(contact_lists.c.id).where(
-            contact_lists.c.organization_id == organization_id, contact_lists.c.is_segment
-        )
-    ).scalar()
+    found = _SEGMENT_LIST.rows(conn, organization_id)
+    list_id = found[0][0] if found else None
     if list_id is None:  # an organization made before lists existed, or the list was removed
         list_id = conn.execute(
             insert(contact_lists)

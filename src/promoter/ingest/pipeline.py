@@ -59,6 +59,8 @@ def ingest_messages(
 
 def _sent_message_id(message: object) -> str | None:
     value = message.get("messageId") if isinstance(message, dict) else None
+    if type(value) is str and 0 < len(value) <= 100:  # the usual case, checked first
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         return None
     return str(value)[:100]

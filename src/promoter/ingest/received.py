@@ -69,7 +69,7 @@ class ReceivedLog:
         results: Sequence[MessageResult],
     ) -> None:
         entries = []
-        for result in results:
+        for result in results[-self._keep :]:  # older ones would be dropped at once
             message = messages[result.index] if result.index < len(messages) else None
             kind, event, user = _summary(message)
             entries.append(

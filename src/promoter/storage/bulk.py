@@ -13,14 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import Connection, Dialect, Table, text
 from sqlalchemy.sql.dml import Insert
-from sqlalchemy.sql.type_api import _BindProcessorType
+from sqlalchemy.sql.type_api import TypeEngine, _BindProcessorType
 
 _Processor = _BindProcessorType[Any] | None
 _MISSING = object()
 #: SQL text, (parameter name, bind processor) in order, whether parameters are positional.
 _Prepared = tuple[str, list[tuple[str, _Processor]], bool]
+#: Bind and result processors of an InSelect, each with its position.
+_Processors = tuple[list[tuple[int, Callable[[Any], Any]]], list[tuple[int, Callable[[Any], Any]]]]
 
 
 class BulkInsert:
@@ -87,7 +89,8 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
             {"table": table.name, "count": count},
         )
         return [int(value) for value in rows.scalars()]
-    start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    # Fixed SQL on a name from the schema: nothing to build or cache per call.
+    start = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))
 
 
@@ -97,18 +100,72 @@ class InSelect:
     The SQL is fixed: the list travels as one parameter (a JSON array read with
     ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL), so nothing is
     rendered per call, and rows come back from the driver as they are. Write the
-    statement with ``{p}`` for each scalar parameter and ``{in}`` where ``IN (...)`` goes;
-    use it only for columns the driver returns as stored (ids, text).
+    statement with ``{p}`` for each scalar parameter and ``{in}`` where ``IN (...)`` goes
+    (or nowhere: then no list is passed).
+
+    Values go to and come from the driver as stored. Where a column's type converts
+    them (UTC datetimes, JSON), name it: ``params`` gives the type of each scalar
+    parameter that needs converting, by position; ``columns`` the type of each result
+    column that does, by position.
     """
 
-    def __init__(self, sql: str) -> None:
+    def __init__(
+        self,
+        sql: str,
+        *,
+        params: Mapping[int, TypeEngine[Any]] | None = None,
+        columns: Mapping[int, TypeEngine[Any]] | None = None,
+    ) -> None:
+        self._has_list = "{in}" in sql
         self._sql = {
             "sqlite": sql.format(p="?", **{"in": "IN (SELECT value FROM json_each(?))"}),
             "postgresql": sql.format(p="%s", **{"in": "= ANY(%s)"}),
         }
+        self._param_types = dict(params or {})
+        self._column_types = dict(columns or {})
+        self._processors: dict[str, _Processors] = {}
 
-    def rows(self, conn: Connection, *params: Any, values: Sequence[Any]) -> list[Any]:
-        """The rows for ``params`` (in order) with the IN list ``values`` last."""
-        name = conn.dialect.name
-        listed: Any = orjson.dumps(list(values)).decode() if name == "sqlite" else list(values)
-        return list(conn.exec_driver_sql(self._sql[name], (*params, listed)).all())
+    def _processors_for(self, dialect: Dialect) -> _Processors:
+        found = self._processors.get(dialect.name)
+        if found is None:
+            binds: list[tuple[int, Callable[[Any], Any]]] = [
+                (i, proc)
+                for i, kind in self._param_types.items()
+                if (proc := kind._cached_bind_processor(dialect)) is not None
+            ]
+            results: list[tuple[int, Callable[[Any], Any]]] = [
+                (i, proc)
+                for i, kind in self._column_types.items()
+                if (proc := kind._cached_result_processor(dialect, None)) is not None
+            ]
+            found = self._processors[dialect.name] = (binds, results)
+        return found
+
+    def rows(self, conn: Connection, *params: Any, values: Sequence[Any] = ()) -> list[Any]:
+        """The rows for ``params`` (in order), with the IN list ``values`` last."""
+        dialect = conn.dialect
+        binds, results = self._processors_for(dialect)
+        if binds:
+            converted = list(params)
+            for i, bind in binds:
+                converted[i] = bind(converted[i])
+            params = tuple(converted)
+        if self._has_list:
+            listed: Any = (
+                orjson.dumps(list(values)).decode() if dialect.name == "sqlite" else list(values)
+            )
+            params = (*params, listed)
+        result = conn.exec_driver_sql(self._sql[dialect.name], params)
+        try:  # the driver's tuples, without wrapping each in a Row
+            fetched = list(result.cursor.fetchall())
+        finally:
+            result.close()
+        if not results:
+            return fetched
+        out = []
+        for row in fetched:
+            cells = list(row)
+            for i, proc in results:
+                cells[i] = proc(cells[i])
+            out.append(tuple(cells))
+        return out

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, select
 
 from promoter.campaigns.models import Campaign
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
-from promoter.storage.bulk import InSelect, allocate_ids
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
+from promoter.storage.dialect import insert_for
 from promoter.storage.tables import (
     deliveries,
     organizations,
@@ -41,18 +42,17 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-# Read for every batch of triggering events: built once (lists in expanding parameters).
+# Read for every batch of triggering events: fixed SQL, built once.
 _CONTACT_FACTS = InSelect(
     "SELECT c.id, c.status, c.email, c.timezone, m.list_id FROM contacts AS c"
     " LEFT OUTER JOIN list_memberships AS m ON m.contact_id = c.id WHERE c.id {in}"
 )
-_HISTORY = (
-    select(surveys.c.contact_id, surveys.c.campaign_id, surveys.c.status, surveys.c.created_at)
-    .where(
-        surveys.c.organization_id == bindparam("org"),
-        surveys.c.contact_id.in_(bindparam("ids", expanding=True)),
-    )
-    .where((surveys.c.created_at >= bindparam("since")) | (surveys.c.status == "scheduled"))
+_HISTORY = InSelect(
+    "SELECT contact_id, campaign_id, status, created_at FROM surveys"
+    " WHERE organization_id = {p} AND (created_at >= {p} OR status = 'scheduled')"
+    " AND contact_id {in}",
+    params={1: surveys.c.created_at.type},
+    columns={3: surveys.c.created_at.type},
 )
 
 
@@ -78,9 +78,10 @@ def load_history(
     history: dict[int, list[PastSurvey]] = defaultdict(list)
     if not ids:
         return history
-    rows = conn.execute(_HISTORY, {"org": organization_id, "ids": list(ids), "since": since})
-    for r in rows:
-        history[r.contact_id].append(PastSurvey(r.campaign_id, r.status, r.created_at))
+    for contact_id, campaign_id, status, created_at in _HISTORY.rows(
+        conn, organization_id, since, values=list(ids)
+    ):
+        history[contact_id].append(PastSurvey(campaign_id, status, created_at))
     return history
 
 
@@ -125,17 +126,29 @@ def planned_survey(
     }
 
 
-def write_surveys(conn: Connection, scheduled: list[dict[str, Any]]) -> dict[str, int]:
+class SurveyInserts:
+    """The survey and delivery inserts, compiled once per database (see BulkInsert):
+    the survey trigger keeps one, as it writes inside every triggering request."""
+
+    def __init__(self) -> None:
+        self.surveys = BulkInsert(surveys, lambda conn: insert_for(conn, surveys))
+        self.deliveries = BulkInsert(deliveries, lambda conn: insert_for(conn, deliveries))
+
+
+def write_surveys(
+    conn: Connection, scheduled: list[dict[str, Any]], inserts: SurveyInserts | None = None
+) -> dict[str, int]:
     """Insert planned surveys and their pending deliveries; return token -> survey id."""
     if not scheduled:
         return {}
+    inserts = inserts or SurveyInserts()
     # Ids drawn up front rather than returned: SQLite's driver returns rows one insert at
     # a time, and this runs inside every request whose events trigger surveys.
     ids = allocate_ids(conn, surveys, len(scheduled))
-    conn.execute(insert(surveys), [{**s, "id": i} for s, i in zip(scheduled, ids, strict=True)])
+    inserts.surveys.execute(conn, [{**s, "id": i} for s, i in zip(scheduled, ids, strict=True)])
     survey_ids = {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
-    conn.execute(
-        insert(deliveries),
+    inserts.deliveries.execute(
+        conn,
         [
             {
                 "organization_id": s["organization_id"],

@@ -21,6 +21,7 @@ from promoter.domain.eligibility import PastSurvey, decide, history_window
 from promoter.ingest.listeners import StoredTrack
 from promoter.surveys.scheduling import (
     ContactFacts,
+    SurveyInserts,
     load_contacts,
     load_history,
     new_token,
@@ -54,6 +55,7 @@ class SurveyTrigger:
         self._ttl = campaign_ttl
         self._monotonic = monotonic
         self._campaigns: dict[int, tuple[float, list[Campaign], str]] = {}
+        self._inserts = SurveyInserts()
 
     def _active(self, conn: Connection, organization_id: int) -> tuple[list[Campaign], str]:
         """The organization's active Segment campaigns and its time zone, cached."""
@@ -93,7 +95,7 @@ class SurveyTrigger:
             notes[track.event_id] = self._decide(
                 track, matches[track.event_id], people, history, org_zone, now, scheduled
             )[:NOTE_LENGTH]
-        write_surveys(conn, scheduled)
+        write_surveys(conn, scheduled, self._inserts)
         return notes
 
     def _decide(

@@ -1,0 +1,116 @@
+"""The hot path's fixed-SQL reads and bulk writes store and return what SQLAlchemy would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import insert, select
+
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
+from promoter.storage.dialect import insert_for
+from promoter.storage.engine import Database
+from promoter.storage.tables import events, processed_messages
+from tests.conftest import Org
+
+T0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+_IDS = InSelect(
+    "SELECT message_id FROM processed_messages WHERE organization_id = {p} AND message_id {in}"
+)
+_SINCE = InSelect(
+    "SELECT message_id, received_at FROM processed_messages"
+    " WHERE organization_id = {p} AND received_at >= {p} AND message_id {in}"
+    " ORDER BY message_id",
+    params={1: processed_messages.c.received_at.type},
+    columns={1: processed_messages.c.received_at.type},
+)
+_COUNT = InSelect("SELECT count(*) FROM processed_messages WHERE organization_id = {p}")
+
+
+def _messages(database: Database, org_id: int, names: list[str], at: datetime) -> None:
+    with database.write() as conn:
+        conn.execute(
+            insert(processed_messages),
+            [{"organization_id": org_id, "message_id": n, "received_at": at} for n in names],
+        )
+
+
+def test_in_select_matches_the_list_and_the_scalar_parameters(database: Database) -> None:
+    odd = ["plain", 'it\'s "quoted"', "ünïcødé ✓", "back\\slash", "%s", "?"]
+    _messages(database, 1, odd + [f"m{i}" for i in range(1500)], T0)
+    _messages(database, 2, ["plain", "other org"], T0)
+    with database.read() as conn:
+        wanted = [*odd, "m7", "m1499", "not there"]
+        found = {r[0] for r in _IDS.rows(conn, 1, values=wanted)}
+        assert found == set(wanted) - {"not there"}
+        assert _IDS.rows(conn, 1, values=[]) == []
+        assert {r[0] for r in _IDS.rows(conn, 2, values=wanted)} == {"plain"}
+        assert len(_IDS.rows(conn, 1, values=[f"m{i}" for i in range(1500)])) == 1500
+        # Without {in}, no list is passed.
+        assert _COUNT.rows(conn, 1) == [(1506,)]
+
+
+def test_in_select_converts_typed_parameters_and_columns(database: Database) -> None:
+    _messages(database, 1, ["old"], T0 - timedelta(days=2))
+    _messages(database, 1, ["new"], T0)
+    # An instant given in another zone (16:30 there): converted to stored UTC first.
+    since = (T0 - timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    with database.read() as conn:
+        rows = _SINCE.rows(conn, 1, since, values=["old", "new"])
+        expected = conn.execute(
+            select(processed_messages.c.message_id, processed_messages.c.received_at).where(
+                processed_messages.c.received_at >= since
+            )
+        ).all()
+    assert rows == [("new", T0)]
+    assert [tuple(r) for r in expected] == rows
+    assert rows[0][1].tzinfo is UTC
+
+
+def test_bulk_insert_stores_what_sqlalchemy_would(database: Database, org: Org) -> None:
+    bulk = BulkInsert(events, lambda conn: insert_for(conn, events))
+    row = {
+        "organization_id": org.id,
+        "contact_id": None,
+        "user_id": "u1",
+        "name": "Order Completed",
+        "properties": {"total": 9.5, "products": [{"sku": "a", "n": 2}], "ok": True},
+        "timestamp": T0,
+        "received_at": T0 + timedelta(seconds=1),
+        "message_id": "m1",
+        "flag": None,
+    }
+    with database.write() as conn:
+        bulk.execute(conn, [row, {**row, "message_id": "m2"}])
+        conn.execute(insert(events), [{**row, "message_id": "core"}])
+    with database.read() as conn:
+        stored = conn.execute(
+            select(events.c.message_id, events.c.properties, events.c.timestamp).order_by(
+                events.c.message_id
+            )
+        ).all()
+    assert [r.message_id for r in stored] == ["core", "m1", "m2"]
+    assert stored[1][1:] == stored[0][1:] == stored[2][1:] == (row["properties"], T0)
+
+
+def test_allocated_ids_are_free_and_used_in_order(database: Database, org: Org) -> None:
+    bulk = BulkInsert(events, lambda conn: insert_for(conn, events))
+    base = {
+        "organization_id": org.id,
+        "user_id": "u",
+        "name": "Seen",
+        "properties": {},
+        "timestamp": T0,
+        "received_at": T0,
+    }
+    with database.write() as conn:
+        conn.execute(insert(events), [{**base, "message_id": "a"}])
+        ids = allocate_ids(conn, events, 3)
+        assert allocate_ids(conn, events, 0) == []
+        bulk.execute(conn, [{**base, "id": i, "message_id": f"b{i}"} for i in ids])
+        after = allocate_ids(conn, events, 2)
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert min(after) > max(ids)
+    with database.read() as conn:
+        stored = conn.execute(select(events.c.id).order_by(events.c.id)).scalars().all()
+    assert stored[1:] == ids and stored[0] < ids[0]
