@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, select
 
 from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
-from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
 from promoter.storage.tables import events, processed_messages
 from tests.conftest import Org
@@ -67,47 +67,69 @@ def test_in_select_converts_typed_parameters_and_columns(database: Database) -> 
     assert rows[0][1].tzinfo is UTC
 
 
-def test_bulk_insert_stores_what_sqlalchemy_would(database: Database, org: Org) -> None:
-    bulk = BulkInsert(events, lambda conn: insert_for(conn, events))
-    row = {
-        "organization_id": org.id,
+_EVENT_COLUMNS = (
+    "organization_id",
+    "contact_id",
+    "user_id",
+    "name",
+    "properties",
+    "timestamp",
+    "received_at",
+    "message_id",
+)
+
+
+def _event(org_id: int, message_id: str, **values: object) -> dict[str, object]:
+    return {
+        "organization_id": org_id,
         "contact_id": None,
         "user_id": "u1",
         "name": "Order Completed",
         "properties": {"total": 9.5, "products": [{"sku": "a", "n": 2}], "ok": True},
         "timestamp": T0,
         "received_at": T0 + timedelta(seconds=1),
-        "message_id": "m1",
-        "flag": None,
+        "message_id": message_id,
+        **values,
     }
+
+
+def test_bulk_insert_stores_what_sqlalchemy_would(database: Database, org: Org) -> None:
+    bulk = BulkInsert(events, _EVENT_COLUMNS)
+    rows = [_event(org.id, "m1"), _event(org.id, "m2", timestamp=T0 + timedelta(hours=1))]
     with database.write() as conn:
-        bulk.execute(conn, [row, {**row, "message_id": "m2"}])
-        conn.execute(insert(events), [{**row, "message_id": "core"}])
+        bulk.execute(conn, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows])
+        conn.execute(insert(events), [_event(org.id, "core")])
     with database.read() as conn:
         stored = conn.execute(
-            select(events.c.message_id, events.c.properties, events.c.timestamp).order_by(
-                events.c.message_id
-            )
+            select(
+                events.c.message_id, events.c.user_id, events.c.properties, events.c.timestamp
+            ).order_by(events.c.message_id)
         ).all()
-    assert [r.message_id for r in stored] == ["core", "m1", "m2"]
-    assert stored[1][1:] == stored[0][1:] == stored[2][1:] == (row["properties"], T0)
+    assert [tuple(r) for r in stored] == [
+        ("core", "u1", rows[0]["properties"], T0),
+        ("m1", "u1", rows[0]["properties"], T0),
+        ("m2", "u1", rows[0]["properties"], T0 + timedelta(hours=1)),
+    ]
+
+
+def test_bulk_insert_refuses_rows_that_do_not_fit_its_columns(database: Database) -> None:
+    with pytest.raises(ValueError, match="has no column nope"):
+        BulkInsert(events, ("user_id", "nope"))
+    bulk = BulkInsert(processed_messages, ("organization_id", "message_id", "received_at"))
+    with database.write() as conn, pytest.raises(ValueError, match="2 values for 3 columns"):
+        bulk.execute(conn, [(1, "m")])
 
 
 def test_allocated_ids_are_free_and_used_in_order(database: Database, org: Org) -> None:
-    bulk = BulkInsert(events, lambda conn: insert_for(conn, events))
-    base = {
-        "organization_id": org.id,
-        "user_id": "u",
-        "name": "Seen",
-        "properties": {},
-        "timestamp": T0,
-        "received_at": T0,
-    }
+    bulk = BulkInsert(events, ("id", *_EVENT_COLUMNS))
     with database.write() as conn:
-        conn.execute(insert(events), [{**base, "message_id": "a"}])
+        conn.execute(insert(events), [_event(org.id, "a")])
         ids = allocate_ids(conn, events, 3)
         assert allocate_ids(conn, events, 0) == []
-        bulk.execute(conn, [{**base, "id": i, "message_id": f"b{i}"} for i in ids])
+        bulk.execute(
+            conn,
+            [(i, *(_event(org.id, f"b{i}")[c] for c in _EVENT_COLUMNS)) for i in ids],
+        )
         after = allocate_ids(conn, events, 2)
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert min(after) > max(ids)

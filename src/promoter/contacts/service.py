@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, and_, func, or_, select, update
 from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.eligibility import SUPPRESSED
+from promoter.domain.orders import ORDER_FIELDS
 from promoter.storage.tables import (
     contact_attributes,
     contact_lists,
@@ -231,20 +232,7 @@ def contact_orders(
         .limit(page.size)
         .offset(page.offset)
     )
-    fields = [
-        "order_id",
-        "checkout_id",
-        "total",
-        "revenue",
-        "subtotal",
-        "shipping",
-        "tax",
-        "discount",
-        "currency",
-        "coupon",
-        "products",
-        "timestamp",
-    ]
+    fields = [*ORDER_FIELDS, "timestamp"]
     return int(total), [
         {"id": r.id, "event_id": r.event_id, **{f: getattr(r, f) for f in fields}} for r in rows
     ]

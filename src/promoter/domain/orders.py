@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 ORDER_EVENTS = frozenset({"order completed", "completed order"})
@@ -26,6 +26,10 @@ class OrderFacts:
     currency: str | None
     coupon: str | None
     products: list[dict[str, Any]]
+
+
+#: The facts' names, in order: also the order columns that hold them.
+ORDER_FIELDS = tuple(f.name for f in fields(OrderFacts))
 
 
 def _first(props: dict[str, Any], *names: str) -> Any:

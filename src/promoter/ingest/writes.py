@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, update
 from promoter.contacts.lists import segment_list_id
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Identify, Track
+from promoter.domain.orders import ORDER_FIELDS
 from promoter.ingest.listeners import StoredTrack, TrackListener
 from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
 from promoter.storage.dialect import insert_for
@@ -33,6 +34,41 @@ UNIDENTIFIED = "unidentified"
 #: Parameters per IN (...) query, well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _ATTRIBUTE_VALUES = ("value_type", "value_text", "value_number", "value_date", "updated_at")
+# The columns of the rows each bulk insert takes, in order.
+_ATTRIBUTE_COLUMNS = ("contact_id", "name", "organization_id", *_ATTRIBUTE_VALUES)
+_EVENT_COLUMNS = (
+    "id",
+    "organization_id",
+    "contact_id",
+    "user_id",
+    "name",
+    "properties",
+    "timestamp",
+    "received_at",
+    "message_id",
+    "flag",
+    "trigger_note",
+)
+_ORDER_COLUMNS = (
+    "organization_id",
+    "event_id",
+    "contact_id",
+    "user_id",
+    *ORDER_FIELDS,
+    "timestamp",
+)
+_NEW_CONTACT_COLUMNS = (
+    "organization_id",
+    "user_id",
+    "email",
+    "email_key",
+    "first_name",
+    "last_name",
+    "timezone",
+    "status",
+    "created_at",
+    "updated_at",
+)
 
 # The reads and updates of every request, built once: building a statement costs more
 # than running it. Lists go in expanding parameters.
@@ -86,27 +122,26 @@ class IngestWrites:
 
     def __init__(self) -> None:
         self._message_ids = BulkInsert(
-            processed_messages, lambda conn: insert_for(conn, processed_messages)
+            processed_messages, ("organization_id", "message_id", "received_at")
         )
-        self._attributes = BulkInsert(contact_attributes, _upsert_attributes)
+        self._attributes = BulkInsert(
+            contact_attributes, _ATTRIBUTE_COLUMNS, build=_upsert_attributes
+        )
         self._memberships = BulkInsert(
             list_memberships,
-            lambda conn: insert_for(conn, list_memberships).on_conflict_do_nothing(
+            ("list_id", "contact_id", "created_at"),
+            build=lambda conn: insert_for(conn, list_memberships).on_conflict_do_nothing(
                 index_elements=["list_id", "contact_id"]
             ),
         )
-        self._events = BulkInsert(events, lambda conn: insert_for(conn, events))
-        self._orders = BulkInsert(orders, lambda conn: insert_for(conn, orders))
-        self.new_contacts = BulkInsert(contacts, lambda conn: insert_for(conn, contacts))
+        self._events = BulkInsert(events, _EVENT_COLUMNS)
+        self._orders = BulkInsert(orders, _ORDER_COLUMNS)
+        self.new_contacts = BulkInsert(contacts, ("id", *_NEW_CONTACT_COLUMNS))
 
     def claim_message_ids(
         self, conn: Connection, organization_id: int, message_ids: list[str], now: datetime
     ) -> set[str]:
         """Record the messageIds not seen before and return them."""
-        rows = [
-            {"organization_id": organization_id, "message_id": mid, "received_at": now}
-            for mid in message_ids
-        ]
         if conn.dialect.name == "postgresql":
             # Concurrent replays: the second waits for the first to commit, then skips.
             stmt = (
@@ -114,11 +149,16 @@ class IngestWrites:
                 .on_conflict_do_nothing(index_elements=["organization_id", "message_id"])
                 .returning(processed_messages.c.message_id)
             )
+            rows = [
+                {"organization_id": organization_id, "message_id": mid, "received_at": now}
+                for mid in message_ids
+            ]
             return set(conn.execute(stmt, rows).scalars())
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
         seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
-        self._message_ids.execute(conn, [r for r in rows if r["message_id"] not in seen])
-        return set(message_ids) - seen
+        fresh = [mid for mid in message_ids if mid not in seen]
+        self._message_ids.execute(conn, [(organization_id, mid, now) for mid in fresh])
+        return set(fresh)
 
     def attributes(
         self,
@@ -137,16 +177,16 @@ class IngestWrites:
                 removals.append({"cid": contact_id, "aname": name})
                 continue
             upserts.append(
-                {
-                    "contact_id": contact_id,
-                    "name": name,
-                    "organization_id": organization_id,
-                    "value_type": value.type,
-                    "value_text": value.text,
-                    "value_number": value.number,
-                    "value_date": value.date,
-                    "updated_at": now,
-                }
+                (
+                    contact_id,
+                    name,
+                    organization_id,
+                    value.type,
+                    value.text,
+                    value.number,
+                    value.date,
+                    now,
+                )
             )
         self._attributes.execute(conn, upserts)
         if removals:
@@ -164,10 +204,7 @@ class IngestWrites:
         list_id = segment_list_id(conn, organization_id=organization_id)
         self._memberships.execute(
             conn,
-            [
-                {"list_id": list_id, "contact_id": cid, "created_at": now}
-                for cid in sorted(contact_ids)
-            ],
+            [(list_id, cid, now) for cid in sorted(contact_ids)],
         )
 
     def tracks(
@@ -189,26 +226,13 @@ class IngestWrites:
         if not items:
             return []
         event_ids = allocate_ids(conn, events, len(items))
-        rows = []
+        contact_ids = []
         order_rows = []
         stored = []
         for (index, op), event_id in zip(items, event_ids, strict=True):
             contact_id = ids.get(op.user_id)
+            contact_ids.append(contact_id)
             known_then = contact_id is not None and identified_at.get(op.user_id, -1) < index
-            rows.append(
-                {
-                    "id": event_id,
-                    "organization_id": organization_id,
-                    "contact_id": contact_id,
-                    "user_id": op.user_id,
-                    "name": op.event,
-                    "properties": op.properties,
-                    "timestamp": op.timestamp,
-                    "received_at": received_at,
-                    "message_id": op.message_id,
-                    "flag": None if contact_id else UNIDENTIFIED,
-                }
-            )
             stored.append(
                 StoredTrack(
                     event_id=event_id,
@@ -226,8 +250,22 @@ class IngestWrites:
         notes: dict[int, str] = {}
         for listener in listeners:
             notes.update(listener.on_tracks(conn, stored) or {})
-        for row, track in zip(rows, stored, strict=True):
-            row["trigger_note"] = notes.get(track.event_id)
+        rows = [
+            (
+                event_id,
+                organization_id,
+                contact_id,
+                op.user_id,
+                op.event,
+                op.properties,
+                op.timestamp,
+                received_at,
+                op.message_id,
+                None if contact_id else UNIDENTIFIED,
+                notes.get(event_id),
+            )
+            for (_, op), event_id, contact_id in zip(items, event_ids, contact_ids, strict=True)
+        ]
         self._events.execute(conn, rows)
         self._orders.execute(conn, order_rows)
         return stored
@@ -247,27 +285,17 @@ class IngestWrites:
 
 def _order_row(
     organization_id: int, event_id: int, contact_id: int | None, op: Track
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
     facts = op.order
     assert facts is not None
-    return {
-        "organization_id": organization_id,
-        "event_id": event_id,
-        "contact_id": contact_id,
-        "user_id": op.user_id,
-        "order_id": facts.order_id,
-        "checkout_id": facts.checkout_id,
-        "total": facts.total,
-        "revenue": facts.revenue,
-        "subtotal": facts.subtotal,
-        "shipping": facts.shipping,
-        "tax": facts.tax,
-        "discount": facts.discount,
-        "currency": facts.currency,
-        "coupon": facts.coupon,
-        "products": facts.products,
-        "timestamp": op.timestamp,
-    }
+    return (
+        organization_id,
+        event_id,
+        contact_id,
+        op.user_id,
+        *(getattr(facts, name) for name in ORDER_FIELDS),
+        op.timestamp,
+    )
 
 
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
@@ -309,25 +337,25 @@ def write_contacts(
     create the same userIds meanwhile.
     """
     rows = [
-        {
-            "organization_id": organization_id,
-            "user_id": user_id,
-            "email": known[user_id].email,
-            "email_key": _key(known[user_id].email),
-            "first_name": known[user_id].first_name,
-            "last_name": known[user_id].last_name,
-            "timezone": known[user_id].timezone,
-            "status": "active",
-            "created_at": now,
-            "updated_at": now,
-        }
+        (
+            organization_id,
+            user_id,
+            known[user_id].email,
+            _key(known[user_id].email),
+            known[user_id].first_name,
+            known[user_id].last_name,
+            known[user_id].timezone,
+            "active",
+            now,
+            now,
+        )
         for user_id in created
     ]
     if rows and new_contacts is not None and conn.dialect.name == "sqlite":
         ids = allocate_ids(conn, contacts, len(rows))
-        for user_id, row, cid in zip(created, rows, ids, strict=True):
-            row["id"] = known[user_id].id = cid
-        new_contacts.execute(conn, rows)
+        for user_id, cid in zip(created, ids, strict=True):
+            known[user_id].id = cid
+        new_contacts.execute(conn, [(cid, *row) for cid, row in zip(ids, rows, strict=True)])
     elif rows:
         # A concurrent request may create the same userId first (PostgreSQL): then this
         # one updates that contact instead.
@@ -336,7 +364,8 @@ def write_contacts(
             .on_conflict_do_nothing(index_elements=["organization_id", "user_id"])
             .returning(contacts.c.id, contacts.c.user_id)
         )
-        for inserted in conn.execute(stmt, rows):
+        named = [dict(zip(_NEW_CONTACT_COLUMNS, row, strict=True)) for row in rows]
+        for inserted in conn.execute(stmt, named):
             known[inserted.user_id].id = inserted.id
         raced = [u for u in created if known[u].id is None]
         for user_id, existing in load_contacts(conn, organization_id, set(raced)).items():

@@ -17,58 +17,85 @@ from sqlalchemy import Connection, Dialect, Table, text
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.type_api import TypeEngine, _BindProcessorType
 
+from promoter.storage.dialect import insert_for
+
 _Processor = _BindProcessorType[Any] | None
 _MISSING = object()
-#: SQL text, (parameter name, bind processor) in order, whether parameters are positional.
-_Prepared = tuple[str, list[tuple[str, _Processor]], bool]
+#: SQL text; for each parameter in order its name, the index of its column in a row and
+#: its bind processor; whether parameters are positional.
+_Prepared = tuple[str, list[tuple[str, int, _Processor]], bool]
 #: Bind and result processors of an InSelect, each with its position.
 _Processors = tuple[list[tuple[int, Callable[[Any], Any]]], list[tuple[int, Callable[[Any], Any]]]]
 
 
 class BulkInsert:
-    def __init__(self, table: Table, build: Callable[[Connection], Insert]) -> None:
-        self._table = table
-        self._build = build
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Prepared] = {}
+    """An INSERT (or upsert) of many rows; each row is a tuple with one value for each of
+    ``columns``, in that order (no dict per row: requests write hundreds of rows)."""
 
-    def _prepare(self, conn: Connection, columns: tuple[str, ...]) -> _Prepared:
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        build: Callable[[Connection], Insert] | None = None,
+    ) -> None:
+        self._table = table
+        self._columns = tuple(columns)
+        unknown = [name for name in self._columns if name not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+        self._build = build or (lambda conn: insert_for(conn, table))
+        self._compiled: dict[str, _Prepared] = {}
+
+    def _prepare(self, conn: Connection) -> _Prepared:
         dialect = conn.dialect
-        compiled = self._build(conn).compile(dialect=dialect, column_keys=list(columns))
+        compiled = self._build(conn).compile(dialect=dialect, column_keys=list(self._columns))
         names = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
-        plan = [(name, self._table.c[name].type._cached_bind_processor(dialect)) for name in names]
+        plan = [
+            (
+                name,
+                self._columns.index(name),
+                self._table.c[name].type._cached_bind_processor(dialect),
+            )
+            for name in names
+        ]
         return compiled.string, plan, dialect.positional
 
-    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert ``rows``, which all have the same keys: the columns to set."""
+    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows``."""
         if not rows:
             return
-        key = (conn.dialect.name, tuple(rows[0]))
-        prepared = self._compiled.get(key)
+        if len(rows[0]) != len(self._columns):
+            raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
+        prepared = self._compiled.get(conn.dialect.name)
         if prepared is None:
-            prepared = self._compiled[key] = self._prepare(conn, key[1])
+            prepared = self._compiled[conn.dialect.name] = self._prepare(conn)
         sql, plan, positional = prepared
-        columns = [[row[name] for row in rows] for name, _ in plan]
-        for values, (_, proc) in zip(columns, plan, strict=True):
-            if proc is not None:
-                _convert(values, proc)
+        by_column = list(zip(*rows, strict=True))
+        columns = [
+            by_column[index] if proc is None else _converted(by_column[index], proc)
+            for _, index, proc in plan
+        ]
         if positional:
             params: list[Any] = list(zip(*columns, strict=True))
         else:
-            names = [name for name, _ in plan]
+            names = [name for name, _, _ in plan]
             params = [
                 dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
             ]
         conn.exec_driver_sql(sql, params)
 
 
-def _convert(values: list[Any], proc: _BindProcessorType[Any]) -> None:
-    """Apply ``proc`` in place, once per run of the same value (a request's timestamps)."""
+def _converted(values: Sequence[Any], proc: _BindProcessorType[Any]) -> list[Any]:
+    """``proc`` applied to each value, once per run of the same value (a request's
+    timestamps)."""
+    out: list[Any] = []
     previous: Any = _MISSING
     converted: Any = None
-    for i, value in enumerate(values):
+    for value in values:
         if value is not previous:
             previous, converted = value, proc(value)
-        values[i] = converted
+        out.append(converted)
+    return out
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -19,7 +19,6 @@ from promoter.campaigns.models import Campaign
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
 from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
-from promoter.storage.dialect import insert_for
 from promoter.storage.tables import (
     deliveries,
     organizations,
@@ -54,6 +53,21 @@ _HISTORY = InSelect(
     params={1: surveys.c.created_at.type},
     columns={3: surveys.c.created_at.type},
 )
+
+
+#: The columns of a planned survey (see planned_survey) and of its delivery, as inserted.
+_SURVEY_COLUMNS = (
+    "organization_id",
+    "campaign_id",
+    "contact_id",
+    "status",
+    "token",
+    "trigger_event_id",
+    "attributes",
+    "scheduled_at",
+    "created_at",
+)
+_DELIVERY_COLUMNS = ("organization_id", "survey_id", "kind", "status", "due_at", "created_at")
 
 
 def load_contacts(conn: Connection, ids: Collection[int]) -> dict[int, ContactFacts]:
@@ -131,8 +145,8 @@ class SurveyInserts:
     the survey trigger keeps one, as it writes inside every triggering request."""
 
     def __init__(self) -> None:
-        self.surveys = BulkInsert(surveys, lambda conn: insert_for(conn, surveys))
-        self.deliveries = BulkInsert(deliveries, lambda conn: insert_for(conn, deliveries))
+        self.surveys = BulkInsert(surveys, ("id", *_SURVEY_COLUMNS))
+        self.deliveries = BulkInsert(deliveries, _DELIVERY_COLUMNS)
 
 
 def write_surveys(
@@ -145,20 +159,22 @@ def write_surveys(
     # Ids drawn up front rather than returned: SQLite's driver returns rows one insert at
     # a time, and this runs inside every request whose events trigger surveys.
     ids = allocate_ids(conn, surveys, len(scheduled))
-    inserts.surveys.execute(conn, [{**s, "id": i} for s, i in zip(scheduled, ids, strict=True)])
-    survey_ids = {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
+    inserts.surveys.execute(
+        conn,
+        [(i, *(s[name] for name in _SURVEY_COLUMNS)) for s, i in zip(scheduled, ids, strict=True)],
+    )
     inserts.deliveries.execute(
         conn,
         [
-            {
-                "organization_id": s["organization_id"],
-                "survey_id": survey_ids[str(s["token"])],
-                "kind": "survey",
-                "status": "pending",
-                "due_at": s["scheduled_at"],
-                "created_at": s["created_at"],
-            }
-            for s in scheduled
+            (
+                s["organization_id"],
+                i,
+                "survey",
+                "pending",
+                s["scheduled_at"],
+                s["created_at"],
+            )
+            for s, i in zip(scheduled, ids, strict=True)
         ],
     )
-    return survey_ids
+    return {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
