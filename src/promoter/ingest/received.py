@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from promoter.ingest.results import MessageResult
 
@@ -20,8 +20,9 @@ KEEP = 200
 MAX_TEXT = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
+    """One message as the live view shows it (a tuple: hundreds are made per request)."""
+
     at: datetime
     #: "destination" (POST /segment) or "tracking" (the /v1 Tracking API).
     way: str
