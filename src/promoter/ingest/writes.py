@@ -71,7 +71,7 @@ _NEW_CONTACT_COLUMNS = (
 )
 
 # The reads and updates of every request, built once: building a statement costs more
-# than running it. Lists go in expanding parameters.
+# than running it. Lists travel as one parameter (see InSelect).
 _SEEN_MESSAGE_IDS = InSelect(
     "SELECT message_id FROM processed_messages WHERE organization_id = {p} AND message_id {in}"
 )
