@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from promoter.app import create_app
 from promoter.services import Services
 from promoter.storage.tables import user_sessions, users
 from tests.conftest import Org
 from tests.dashboard.conftest import PASSWORD, Browser, add_user, sign_in
+
+#: "example" in fullwidth letters (U+FF45 ...), which IDNA maps to ASCII.
+FULLWIDTH_EXAMPLE = "".join(chr(ord(c) + 0xFEE0) for c in "example")
 
 
 def test_pages_need_a_session(app_client: TestClient) -> None:
@@ -87,6 +91,69 @@ def test_failed_sign_ins_are_throttled(
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert "promoter_session" not in app_client.cookies
+
+
+def test_other_spellings_of_a_throttled_address_are_throttled_too(
+    services: Services, org: Org
+) -> None:
+    """Fullwidth letters and an ideographic full stop name the same account at sign-in, so
+    they count against the same address, from any client."""
+    add_user(services, org, "ana@example.com")
+    app = create_app(services)
+    with TestClient(app, client=("192.0.2.1", 1000)) as first:
+        for _ in range(10):
+            first.post("/login", data={"email": "ana@example.com", "password": "wrong"})
+    variants = (
+        "ana@" + FULLWIDTH_EXAMPLE + ".com",
+        "ana@example。com",
+        "ANA@EXAMPLE.COM",
+        " ana@example.com",
+    )
+    for n, variant in enumerate(variants):
+        with TestClient(app, client=(f"192.0.2.{10 + n}", 1000)) as other:
+            blocked = other.post("/login", data={"email": variant, "password": PASSWORD})
+            assert blocked.status_code == 429, variant
+            assert "promoter_session" not in other.cookies
+    # Another account is not held up by it.
+    add_user(services, org, "bob@example.com")
+    with TestClient(app, client=("192.0.2.99", 1000)) as third:
+        sign_in(third, "bob@example.com")
+
+
+def test_one_client_failing_on_many_addresses_is_throttled(services: Services, org: Org) -> None:
+    add_user(services, org, "ana@example.com")
+    app = create_app(services)
+    with TestClient(app, client=("192.0.2.1", 1000)) as sprayer:
+        for n in range(10):
+            sprayer.post("/login", data={"email": f"guess{n}@example.com", "password": "x"})
+        blocked = sprayer.post("/login", data={"email": "ana@example.com", "password": PASSWORD})
+        assert blocked.status_code == 429
+    with TestClient(app, client=("192.0.2.2", 1000)) as someone_else:
+        sign_in(someone_else, "ana@example.com")
+
+
+def test_sign_in_forms_from_another_site_are_refused(services: Services, org: Org) -> None:
+    """Login CSRF: a page elsewhere must not sign this browser into the attacker's account."""
+    add_user(services, org, "ana@example.com")
+    form = {"email": "ana@example.com", "password": PASSWORD}
+    with TestClient(create_app(services)) as client:
+        for headers in (
+            {"Origin": "http://evil.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "http://testserver.evil.example", "Sec-Fetch-Site": "same-site"},
+        ):
+            refused = client.post("/login", data=form, headers=headers, follow_redirects=False)
+            assert refused.status_code == 403, headers
+            assert "forms from other sites are refused" in refused.text
+            assert "promoter_session" not in client.cookies
+        same = client.post(
+            "/login",
+            data=form,
+            headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+            follow_redirects=False,
+        )
+        assert same.status_code == 303 and "promoter_session" in client.cookies
 
 
 def test_a_planted_session_cookie_is_not_adopted(

@@ -119,3 +119,21 @@ def test_mailer_urls(tmp_path: Path) -> None:
     for bad in ("http://x", "file:", "smtp://", "mailto:x"):
         with pytest.raises(ValueError):
             mailer_from_url(bad)
+
+
+def test_line_breaks_in_names_and_old_templates_are_folded_into_one_header_line() -> None:
+    renderer = EmailRenderer(
+        base_url="https://x.example.com", sender="s@x.example.com", signer=TokenSigner("s")
+    )
+    # Stored before line breaks were refused at write time; a name from a contact's traits.
+    template = dataclasses.replace(
+        TEMPLATE, subject="Hi\r\nBcc: all@x.example.com", from_name="A\nB"
+    )
+    for to in ("zoe@x.example.com", "zoë@x.example.com"):
+        out = renderer.render(SurveyEmail(to, "Ted\r\n\r\nMosby\u2028Jr", "tok", False), template)
+        message = parse(out.data)
+        assert message["Subject"] == "Hi Bcc: all@x.example.com"
+        assert message["From"] == "A B <s@x.example.com>"
+        assert message["To"] == f"Ted Mosby Jr <{to}>"
+        assert message["Bcc"] is None
+        assert len(message.get_body(("html",)).get_content()) > 1000  # type: ignore[union-attr]

@@ -537,6 +537,22 @@ def test_template_patch_put_and_errors(client: TestClient, org: Org) -> None:
             {"logo": ["Give logo or logo_url, not both."]},
         ),
         ({"from_name": "a\x00"}, {"from_name": ["Null characters are not allowed."]}),
+        (
+            {"subject": "Hi\r\nBcc: all@example.com"},
+            {"subject": ["Must be one line: no line breaks or control characters."]},
+        ),
+        (
+            {"from_name": "Acme\nX-Spam: 1"},
+            {"from_name": ["Must be one line: no line breaks or control characters."]},
+        ),
+        (
+            {"company_brand_product_name": "Acme\u2028Co"},
+            {
+                "company_brand_product_name": [
+                    "Must be one line: no line breaks or control characters."
+                ]
+            },
+        ),
         ({"footer": "x"}, {"footer": ["Unknown field."]}),
     ):
         response = call(client, org, "PATCH", href, body)

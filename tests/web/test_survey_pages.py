@@ -126,3 +126,29 @@ def test_survey_pages_forbid_scripts_and_framing(
         assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_comment_too_large_to_read_is_refused_and_the_stored_one_kept(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    client.post(link, data={"score": "7"})
+    client.post(f"{link}/comment", data={"comment": "first"})
+    # 3,700 CJK characters: under the 5,000-character limit, over 32 KB percent-encoded.
+    wide = "好" * 3700
+    assert client.post(f"{link}/comment", data={"comment": wide}).status_code == 200
+    assert one(database, responses).comment == wide
+    # The longest comment allowed, in four-byte characters, is read and kept whole.
+    widest = "😀" * 5000
+    assert client.post(f"{link}/comment", data={"comment": widest}).status_code == 200
+    assert one(database, responses).comment == widest
+    client.post(f"{link}/comment", data={"comment": "kept"})
+    # A body over the form limit is refused on the page, never taken for an empty comment.
+    oversize = client.post(f"{link}/comment", data={"comment": "好" * 8000})
+    assert oversize.status_code == 413
+    assert "too long" in oversize.text and 'role="alert"' in oversize.text
+    assert one(database, responses).comment == "kept"
+    # A post without the comment field is not the page's form: nothing changes either.
+    missing = client.post(f"{link}/comment", data={"other": "x"})
+    assert missing.status_code == 400 and "not received" in missing.text
+    assert one(database, responses).comment == "kept"

@@ -5,6 +5,7 @@ Every function takes the caller's connection; none of them commits.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,15 @@ def normalise_email(email: str) -> str:
     except EmailNotValidError as exc:
         raise UserError(f"not a valid email address: {exc}") from None
     return checked.normalized.lower()
+
+
+def throttle_key(email: str) -> str:
+    """The address failed sign-ins are counted under: the normalised address sign-in looks
+    up, or for text that is no address, its NFKC case-folded form."""
+    try:
+        return normalise_email(email)
+    except UserError:
+        return unicodedata.normalize("NFKC", email.strip()).casefold()
 
 
 def _select() -> Any:

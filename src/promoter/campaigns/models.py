@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from promoter.domain.headers import is_one_line
+
 CampaignKind = Literal["segment", "manual"]
 CampaignStatus = Literal["active", "paused", "complete"]
 Language = Literal["en", "de", "fr", "es"]
@@ -26,6 +28,14 @@ class TemplateSettings(BaseModel):
     brand_name: str = Field(min_length=1, max_length=200)
     language: Language = "en"
     logo_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+    @field_validator("subject", "from_name", "brand_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # These go into the email's headers (the brand into the feedback note's From).
+        if not is_one_line(value):
+            raise ValueError("must be one line: no line breaks or control characters")
+        return value
 
 
 class CampaignSettings(BaseModel):

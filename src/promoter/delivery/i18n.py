@@ -22,6 +22,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Unsubscribe",
         "why": "You received this email because you use {brand}.",
         "hint": "Click a number to answer.",
+        "comment_too_long": "Your comment was not saved: it is too long. Please shorten it "
+        "to at most 5,000 characters and send it again.",
+        "comment_missing": "Your comment was not received. Please send it again.",
     },
     "de": {
         "send": "Senden",
@@ -42,6 +45,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Abmelden",
         "why": "Sie erhalten diese E-Mail, weil Sie {brand} nutzen.",
         "hint": "Klicken Sie auf eine Zahl, um zu antworten.",
+        "comment_too_long": "Ihr Kommentar wurde nicht gespeichert: Er ist zu lang. Bitte "
+        "kürzen Sie ihn auf höchstens 5.000 Zeichen und senden Sie ihn erneut.",
+        "comment_missing": "Ihr Kommentar ist nicht angekommen. Bitte senden Sie ihn erneut.",
     },
     "fr": {
         "send": "Envoyer",
@@ -62,6 +68,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Se désabonner",
         "why": "Vous recevez cet e-mail parce que vous utilisez {brand}.",
         "hint": "Cliquez sur un chiffre pour répondre.",
+        "comment_too_long": "Votre commentaire n'a pas été enregistré : il est trop long. "
+        "Raccourcissez-le à 5 000 caractères au plus et envoyez-le à nouveau.",
+        "comment_missing": "Votre commentaire n'a pas été reçu. Veuillez l'envoyer à nouveau.",
     },
     "es": {
         "send": "Enviar",
@@ -81,6 +90,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Darse de baja",
         "why": "Recibe este correo porque utiliza {brand}.",
         "hint": "Haga clic en un número para responder.",
+        "comment_too_long": "Su comentario no se ha guardado: es demasiado largo. Acórtelo "
+        "a 5.000 caracteres como máximo y envíelo de nuevo.",
+        "comment_missing": "No hemos recibido su comentario. Envíelo de nuevo.",
     },
 }
 

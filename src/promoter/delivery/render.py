@@ -16,6 +16,7 @@ import jinja2
 
 from promoter.delivery.i18n import words
 from promoter.delivery.tokens import TokenSigner
+from promoter.domain.headers import one_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +82,16 @@ class EmailRenderer:
     def _headers(
         self, message: Message, *, subject: str, from_name: str, to: str, to_name: str | None
     ) -> str:
+        # Templates saved before line breaks were refused still render, on one line.
+        subject, from_name, to_name = (
+            one_line(subject),
+            one_line(from_name),
+            one_line(to_name or ""),
+        )
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["From"] = formataddr((from_name, self._sender), charset="utf-8")
         if to.isascii():
-            message["To"] = formataddr((to_name or "", to), charset="utf-8")
+            message["To"] = formataddr((to_name, to), charset="utf-8")
         message["Date"] = format_datetime(datetime.now(UTC))
         message_id = make_msgid(domain=self._sender.rpartition("@")[2] or "localhost")
         message["Message-ID"] = message_id
@@ -178,10 +185,10 @@ def _with_recipient(message: Message, email: SurveyEmail) -> bytes:
     if email.to_address.isascii():
         return message.as_bytes(policy=_CRLF)
     del message["To"]
-    message["To"] = formataddr((email.to_name or "", _PLACEHOLDER), charset="utf-8")
+    name = one_line(email.to_name or "")
+    message["To"] = formataddr((name, _PLACEHOLDER), charset="utf-8")
     utf8 = message_from_bytes(message.as_bytes(policy=_CRLF), policy=SMTPUTF8)
     del utf8["To"]
-    name = email.to_name or ""
     if any(c in name for c in '()<>[]:;@\\,."'):
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     utf8["To"] = f"{name} <{email.to_address}>".strip()

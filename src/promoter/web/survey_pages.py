@@ -36,7 +36,9 @@ from promoter.web.state import ServicesDep
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
-MAX_FORM_BYTES = 32 * 1024
+#: A form's body at the most: a comment of MAX_COMMENT_LENGTH four-byte characters,
+#: percent-encoded (12 bytes each), fits with room to spare.
+MAX_FORM_BYTES = 64 * 1024
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the URL carries the survey token
@@ -97,7 +99,9 @@ def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request) -> dict[str, str] | None:
+    """The form's fields (the last value of each), or ``None`` when the body is over
+    MAX_FORM_BYTES or cannot be read: never taken for an empty form."""
     try:
         body = await read_body(
             request.stream(),
@@ -105,7 +109,7 @@ async def _form(request: Request) -> dict[str, str]:
             content_encoding=request.headers.get("content-encoding"),
         )
     except PayloadError:
-        return {}
+        return None
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[-1] for name, values in fields.items()}
 
@@ -134,7 +138,14 @@ async def comment_post(request: Request, services: ServicesDep, signed: str) -> 
     survey = await _survey(request, services, signed)
     if survey is None:
         return _not_found(request)
-    comment = (await _form(request)).get("comment", "")
+    form = await _form(request)
+    if form is None or "comment" not in form:
+        # Too large to read, or not the page's form: the stored comment stays as it was.
+        key = "comment_too_long" if form is None else "comment_missing"
+        error = words(survey.language, survey.brand_name)[key]
+        context = _context(survey, state="comment", action=f"/s/{signed}/comment", error=error)
+        return _render(request, 413 if form is None else 400, **context)
+    comment = form["comment"]
     try:
         await _write(services, record_comment, survey=survey, comment=comment)
     except InvalidAnswer as exc:
@@ -189,7 +200,8 @@ async def score_post(request: Request, services: ServicesDep, signed: str) -> Re
     survey = await _survey(request, services, signed)
     if survey is None:
         return _not_found(request)
-    score = _score((await _form(request)).get("score", ""))
+    form = await _form(request)
+    score = _score((form or {}).get("score", ""))
     if score is None:
         error = words(survey.language, survey.brand_name)["bad_score"]
         return _score_page(request, survey, signed, None, error)

@@ -9,13 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.accounts.sessions import end_session, start_session
-from promoter.accounts.users import check_credentials
+from promoter.accounts.users import check_credentials, throttle_key
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import (
     COOKIE,
     SessionDep,
     check_csrf,
+    from_another_site,
     render,
     safe_next,
     see_other,
@@ -55,9 +56,21 @@ async def login(request: Request, services: ServicesDep) -> Response:
     form = await read_form(request)
     email = form.get("email").strip()[:320]
     next_url = safe_next(form.get("next"))
+    if from_another_site(request, opaque_origin_allowed=False):
+        # Login CSRF: another site must not sign this browser into an account of its choice.
+        return render(
+            request,
+            "login.html",
+            None,
+            status=403,
+            next=next_url,
+            email="",
+            error="Sign in from this page: forms from other sites are refused.",
+        )
     throttle = _throttle(request)
     client = request.client.host if request.client else "unknown"
-    keys = (f"email:{email.lower()}", f"ip:{client}")
+    # The address as sign-in reads it, so that no other spelling of it gets fresh attempts.
+    keys = (f"email:{throttle_key(email)}", f"ip:{client}")
     wait = throttle.retry_after(*keys)
     if wait:
         response = render(

@@ -85,14 +85,25 @@ async def current_session(request: Request, services: ServicesDep) -> Session:
 SessionDep = Annotated[Session, Depends(current_session)]
 
 
+def from_another_site(request: Request, *, opaque_origin_allowed: bool = True) -> bool:
+    """True when the browser says the request comes from another site: an ``Origin`` that is
+    not this host (or ``null``, an opaque origin, unless allowed), or ``Sec-Fetch-Site``
+    naming another site."""
+    if request.headers.get("sec-fetch-site", "same-origin") in {"cross-site", "same-site"}:
+        return True
+    origin = request.headers.get("origin")
+    if not origin:
+        return False
+    if origin == "null":
+        return not opaque_origin_allowed
+    return urlsplit(origin).netloc != request.headers.get("host", "")
+
+
 def check_csrf(request: Request, session: Session, form: Form) -> None:
     """The form's ``csrf`` field must be the session's token, and a browser's ``Origin``
     (when sent) must be this site."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        host = request.headers.get("host", "")
-        if urlsplit(origin).netloc != host:
-            raise CsrfFailed("the form came from another site")
+    if from_another_site(request):
+        raise CsrfFailed("the form came from another site")
     given = form.get("csrf").encode()
     if not hmac.compare_digest(given, session.csrf_token.encode()):
         raise CsrfFailed("the form has expired or did not come from this page")
