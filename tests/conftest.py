@@ -94,6 +94,7 @@ def settings(database_url: str) -> Settings:
         base_url="http://testserver",
         rate_limit_api="0",
         rate_limit_ingest="0",
+        rate_limit_failed_auth="0",
     )
 
 

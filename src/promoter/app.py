@@ -35,7 +35,7 @@ from promoter.web import (
 from promoter.web.api_v1 import PromoterV1Paths
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
-from promoter.web.ratelimit import ApiRateLimit
+from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit
 
 log = logging.getLogger("promoter.app")
 
@@ -108,6 +108,11 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
+    app.add_middleware(
+        FailedAuthLimit,
+        buckets=services.rate_limits.failed_auth,
+        known_valid=services.keys.known_valid,
+    )
     app.add_middleware(PromoterV1Paths)  # outermost: v1 requests then pass the rate limit
     app.include_router(health.router)
     app.include_router(segment.router)

@@ -107,7 +107,28 @@ class Settings(BaseSettings):
         "allowed: RATE[,BURST]; 0 for no limit.",
     )
 
-    @field_validator("rate_limit_api", "rate_limit_ingest")
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a request's headers may take to arrive (from its first byte) "
+        "before `promoter serve` answers 408 and closes the connection.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's body may take to arrive after its headers before "
+        "`promoter serve` closes the connection.",
+    )
+
+    rate_limit_failed_auth: str = Field(
+        default="1,30",
+        description="Failed authentications (401) a second per client address on the API "
+        "and Segment endpoints, and the burst allowed: RATE[,BURST]; 0 for no limit.",
+    )
+
+    @field_validator("rate_limit_api", "rate_limit_ingest", "rate_limit_failed_auth")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         rate = parse_rate_limit(value)

@@ -98,6 +98,7 @@ class ServerProcess:
             # Load and durability tests send bursts above the default per-key limits.
             PROMOTER_RATE_LIMIT_API="0",
             PROMOTER_RATE_LIMIT_INGEST="0",
+            PROMOTER_RATE_LIMIT_FAILED_AUTH="0",
             PYTHONUNBUFFERED="1",
         )
         extra = self.env(self.url) if callable(self.env) else self.env

@@ -34,6 +34,26 @@ def test_v1_metrics_are_strings_and_links_are_v1() -> None:
     )
 
 
+def test_v1_rewrites_links_and_never_data(client: TestClient, org: Org) -> None:
+    contact = {
+        "email": "see@example.com",
+        "first_name": "see /api/v2/ here",
+        "last_name": "http://x/api/v2/contacts/",
+        "attributes": {"href": "/api/v2/mine", "next": "https://x/api/v2/"},
+    }
+    created = client.post("/api/contacts/", json=contact, headers=auth(org))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["first_name"] == "see /api/v2/ here"
+    assert body["last_name"] == "http://x/api/v2/contacts/"
+    assert body["attributes"] == {"href": "/api/v2/mine", "next": "https://x/api/v2/"}
+    assert "/api/v2/" not in body["href"] and "/api/contacts/" in body["href"]
+    listed = client.get("/api/contacts/", headers=auth(org)).json()["results"]
+    assert [c["first_name"] for c in listed] == ["see /api/v2/ here"]
+    assert listed[0]["attributes"]["href"] == "/api/v2/mine"
+    assert "/api/v2/" not in listed[0]["href"]
+
+
 @pytest.fixture
 def data(database: Database, org: Org) -> None:
     build(database, org.id, random.Random(2), contacts_count=8, responses_count=20)

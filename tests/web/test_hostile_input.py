@@ -57,6 +57,7 @@ def client(database_url: str, database: Database) -> Iterator[TestClient]:
         base_url="http://testserver",
         rate_limit_api="0",
         rate_limit_ingest="0",
+        rate_limit_failed_auth="0",
     )
     with TestClient(create_app(Services.build(settings, database))) as test_client:
         yield test_client

@@ -576,6 +576,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         base_url="http://testserver",
         rate_limit_api="0",
         rate_limit_ingest="0",
+        rate_limit_failed_auth="0",
         email_url=f"file:{tmp_path / 'mail'}",
     )
 

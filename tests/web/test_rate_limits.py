@@ -162,9 +162,60 @@ def test_throttled_segment_requests_show_in_the_live_view(limited: TestClient, o
 
 def test_zero_turns_the_limits_off(settings: Settings, database: Database, org: Org) -> None:
     settings = Settings(
-        database_url=settings.database_url, rate_limit_api="0", rate_limit_ingest="0"
+        database_url=settings.database_url,
+        rate_limit_api="0",
+        rate_limit_ingest="0",
+        rate_limit_failed_auth="0",
     )
     services = Services.build(settings, database)
-    assert services.rate_limits == RateLimits(api=None, ingest=None)
+    assert services.rate_limits == RateLimits(api=None, ingest=None, failed_auth=None)
     with TestClient(create_app(services)) as client:
         assert all(contacts(client, org.key).status_code == 200 for _ in range(110))
+
+
+def random_key(n: int) -> str:
+    return f"pk_{n:032d}"
+
+
+def test_failed_authentication_is_budgeted_per_client_address(
+    settings: Settings, database: Database, clock: Clock, org: Org, other_org: Org
+) -> None:
+    """Well-formed random keys, each with a bucket of its own under the per-key limits,
+    spend one budget: the client address's."""
+    settings = Settings(
+        database_url=settings.database_url,
+        rate_limit_api="0",
+        rate_limit_ingest="0",
+        rate_limit_failed_auth="1,5",
+    )
+    services = dataclasses.replace(
+        Services.build(settings, database),
+        rate_limits=RateLimits.from_settings(settings, clock=clock),
+    )
+    app = create_app(services)
+    with (
+        TestClient(app, client=("192.0.2.1", 1000)) as prober,
+        TestClient(app, client=("192.0.2.2", 1000)) as bystander,
+    ):
+        assert contacts(prober, org.key).status_code == 200  # a key this process has seen
+        codes = [contacts(prober, random_key(n)).status_code for n in range(5)]
+        assert codes == [401] * 5
+        refused = contacts(prober, random_key(5))
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["detail"].startswith("Request was throttled.")
+        segment = prober.post("/segment", json=identify("u"), headers=basic(random_key(6)))
+        assert segment.status_code == 429 and segment.json()["code"] == "rate_limited"
+        tracking = prober.post("/v1/identify", json=identify("u"), headers=basic(random_key(7)))
+        assert tracking.status_code == 429
+        assert contacts(prober, "").status_code == 429  # no key at all: the same budget
+        # A key known to be valid still gets through from that address; one this process
+        # has not seen yet waits with the rest.
+        assert contacts(prober, org.key).status_code == 200
+        assert contacts(prober, other_org.key).status_code == 429
+        # Other addresses are not held up.
+        assert contacts(bystander, random_key(8)).status_code == 401
+        assert contacts(bystander, other_org.key).status_code == 200
+        # A token a second comes back.
+        clock.now += 1
+        assert contacts(prober, random_key(9)).status_code == 401
+        assert contacts(prober, random_key(10)).status_code == 429

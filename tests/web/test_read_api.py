@@ -105,3 +105,21 @@ def test_bad_parameters_get_field_errors(client: TestClient, org: Org) -> None:
         assert field in response.json(), response.json()
     assert get(client, org, "/api/v2/contacts/abc/").status_code == 400
     assert get(client, org, "/api/v2/contacts/99999999/").status_code == 404
+
+
+def test_attribute_filters_are_capped(client: TestClient, org: Org) -> None:
+    load(client, org, 4)
+    headers = {"Authorization": f"Token {org.key}"}
+
+    def attributes(n: int, plan: str = "Pro") -> list[tuple[str, str]]:
+        return [("attributes[plan]", plan)] + [(f"attributes[a{i}]", "x") for i in range(n - 1)]
+
+    # As many as the analytics filters allow: answered (nobody has a0...).
+    allowed = client.get("/api/v2/contacts/", params=attributes(100), headers=headers)
+    assert allowed.status_code == 200 and allowed.json()["count"] == 0
+    for n in (101, 1000):
+        refused = client.get("/api/v2/contacts/", params=attributes(n), headers=headers)
+        assert refused.status_code == 400
+        assert refused.json() == {"attributes": [f"At most 100 attribute filters, not {n}."]}
+    one = client.get("/api/v2/contacts/", params=attributes(1), headers=headers)
+    assert one.json()["count"] == 2

@@ -118,7 +118,12 @@ def api(database_url: str) -> Iterator[Api]:
     database = Database.from_url(database_url)
     org = make_org(database)
     build(database, org.id, random.Random(20260630), contacts_count=12, responses_count=30)
-    app_settings = Settings(database_url=database_url, base_url=BASE_URL, rate_limit_api="0")
+    app_settings = Settings(
+        database_url=database_url,
+        base_url=BASE_URL,
+        rate_limit_api="0",
+        rate_limit_failed_auth="0",  # it probes every route without a key, many times
+    )
     app = create_app(Services.build(app_settings, database))
     api = None
     try:

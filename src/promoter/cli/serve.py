@@ -41,6 +41,7 @@ def serve(
 
     from promoter.app import create_app
     from promoter.cli.demo import ensure, login_lines
+    from promoter.web.read_timeouts import read_timeout_protocol
 
     settings = settings_from_env(host=host, port=port)
     logging.basicConfig(
@@ -86,6 +87,9 @@ def serve(
         log_level=settings.log_level,
         access_log=settings.access_log,
         timeout_graceful_shutdown=10,
+        http=read_timeout_protocol(
+            header_timeout=settings.header_timeout, body_timeout=settings.body_timeout
+        ),
     )
 
 

@@ -46,6 +46,12 @@ class KeyCache:
             self._entries[digest] = (now + self._ttl, org)
         return org
 
+    def known_valid(self, key: str) -> bool:
+        """True when ``key`` was found active at its last lookup, however long ago (within
+        what is remembered): a hint, never authentication."""
+        entry = self._entries.get(hash_key(key))
+        return entry is not None and entry[1] is not None
+
     def forget_organization(self, organization_id: int) -> None:
         """Drop what is remembered of the organization's keys (after a key is revoked or
         its webhook secret changes): this process sees the change at once, other

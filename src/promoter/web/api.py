@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from promoter.analytics.filters import MAX_CONDITIONS
 from promoter.campaigns.service import NotFound as CampaignNotFound
 from promoter.campaigns.service import get_campaign
 from promoter.contacts.service import (
@@ -138,6 +139,9 @@ def _text_params(**values: str | None) -> None:
 
 
 QueryText = Annotated[str | None, Query(max_length=320)]
+#: ``attributes[NAME]=VALUE`` filters a request may carry, as many as the analytics
+#: filter language's conditions.
+MAX_ATTRIBUTE_FILTERS = MAX_CONDITIONS
 Status = Literal["active", "inactive", "unsubscribed", "bounced"]
 
 
@@ -167,6 +171,9 @@ async def contacts_list(
         for name, value in request.query_params.multi_items()
         if (m := _ATTRIBUTE_PARAM.match(name))
     )
+    if len(attributes) > MAX_ATTRIBUTE_FILTERS:
+        message = f"At most {MAX_ATTRIBUTE_FILTERS} attribute filters, not {len(attributes)}."
+        raise invalid({"attributes": [message]})
     _text_params(**{f"attributes[{n}]": n + v for n, v in attributes})
     too_long = [n for n, v in attributes if len(n) > 255 or len(v) > 10_000]
     if too_long:

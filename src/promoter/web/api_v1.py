@@ -23,7 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: The v1 resources, all under /api/ (the email templates kept v1's name, ``email``).
 V1_RESOURCES = ("contacts", "lists", "campaigns", "email", "feedback", "metrics", "survey")
 _V1_PATH = re.compile(r"^/api/(?:" + "|".join(V1_RESOURCES) + r")(?:/|$)")
-_V2_LINK = re.compile(rb"(https?://[^\"\s]*?)?/api/v2/")
+#: A link to a v2 resource: the instance's URL (or none), then /api/v2/.
+_V2_LINK = re.compile(r"^((?:https?://[^/\s]*)?)/api/v2/")
+#: The fields that hold links, at the top of an answer and in each of its ``results``;
+#: everything else (a contact's name, attributes, a comment) is data and passes unchanged.
+LINK_FIELDS = frozenset({"href", "next", "previous", "contact_href"})
 
 
 #: v1's "survey a contact" is v2's survey resource.
@@ -71,20 +75,35 @@ def _stringify_numbers(value: Any) -> Any:
     return value
 
 
+def _v1_links(item: Any) -> None:
+    """Point ``item``'s link fields at v1 paths, in place."""
+    if not isinstance(item, dict):
+        return
+    for name in LINK_FIELDS.intersection(item):
+        value = item[name]
+        if isinstance(value, str):
+            item[name] = _V2_LINK.sub(r"\1/api/", value, count=1)
+
+
 def v1_body(v2: str, body: bytes) -> bytes:
-    """A v2 JSON answer in v1's shape."""
-    body = _V2_LINK.sub(lambda m: (m.group(1) or b"") + b"/api/", body)
-    if v2.startswith("/api/v2/metrics/") and body:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return body
-        if isinstance(data, dict) and "results" in data:
+    """A v2 JSON answer in v1's shape: links rewritten, never data."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    _v1_links(data)
+    results = data.get("results")
+    if isinstance(results, list):
+        for item in results:
+            _v1_links(item)
+    if v2.startswith("/api/v2/metrics/"):
+        if "results" in data:
             data["results"] = _stringify_numbers(data["results"])
-        elif isinstance(data, dict) and "detail" not in data:
+        elif "detail" not in data:
             data = _stringify_numbers(data)
-        body = orjson.dumps(data)
-    return body
+    return orjson.dumps(data)
 
 
 async def _rewritten(receive: Receive, rewrite: Any) -> Receive:

@@ -7,9 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
+from promoter.storage.errors import DATABASE_UNAVAILABLE, describe, is_unavailable
 from promoter.web.responses import JSONResponse, segment_error
 
 log = logging.getLogger("promoter.web")
@@ -65,7 +66,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def database_unavailable(request: Request, exc: Exception) -> Response:
         # Connection lost, database locked, disk full, no free connection: the sender should
-        # retry later. Other database errors are bugs and stay 500s.
+        # retry later. Other database errors are bugs and stay 500s, with their traceback.
+        if not is_unavailable(exc):
+            raise exc
         log.error("database unavailable on %s: %s", request.url.path, describe(exc))
         message = "the database is unavailable; retry later"
         if _is_api(request):
@@ -74,3 +77,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, database_unavailable)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Nothing was applied and no one is left to answer: one line, no traceback.
+        log.info(
+            "client %s left before sending the whole body of %s %s",
+            request.client.host if request.client else "?",
+            request.method,
+            request.url.path,
+        )
+        return Response(status_code=400)

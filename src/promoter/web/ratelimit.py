@@ -7,7 +7,8 @@ the last ``burst / per_second`` seconds, and never more than ``max_keys`` of the
 
 The REST API is limited by :class:`ApiRateLimit`, a middleware reading the key from the
 ``Authorization`` header; the Segment endpoints ask :attr:`RateLimits.ingest` once they
-know which key authenticated the request.
+know which key authenticated the request. Failed authentication is budgeted per client
+address by :class:`FailedAuthLimit`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promoter.config import RateLimit, Settings, parse_rate_limit
 from promoter.orgs.keys import hash_key
@@ -74,6 +75,16 @@ class TokenBuckets:
             self._buckets[key_hash] = (tokens, now)
             return wait
 
+    def wait(self, key_hash: str) -> float:
+        """The seconds until the key has a whole token again (0.0: it has one), spending
+        nothing."""
+        with self._lock:
+            state = self._buckets.get(key_hash)
+            if state is None:
+                return 0.0
+            tokens = refill(state[0], self._clock() - state[1], self.limit)
+            return spend(tokens, self.limit)[1]
+
     def __len__(self) -> int:
         return len(self._buckets)
 
@@ -95,6 +106,7 @@ class RateLimits:
 
     api: TokenBuckets | None = None
     ingest: TokenBuckets | None = None
+    failed_auth: TokenBuckets | None = None
 
     @classmethod
     def from_settings(
@@ -104,7 +116,11 @@ class RateLimits:
             limit = parse_rate_limit(text)
             return TokenBuckets(limit, clock=clock) if limit else None
 
-        return cls(api=buckets(settings.rate_limit_api), ingest=buckets(settings.rate_limit_ingest))
+        return cls(
+            api=buckets(settings.rate_limit_api),
+            ingest=buckets(settings.rate_limit_ingest),
+            failed_auth=buckets(settings.rate_limit_failed_auth),
+        )
 
 
 def retry_after(wait: float) -> int:
@@ -162,3 +178,55 @@ class ApiRateLimit:
                 await api_throttled(wait)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+#: The paths that authenticate with an API key.
+KEY_PREFIXES = (API_PREFIX, "/segment", "/v1/")
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class FailedAuthLimit:
+    """ASGI middleware: each 401 on a keyed path spends from the client address's bucket.
+    A client over budget is answered 429 before its key is looked up, unless its key is
+    one this process has recently seen valid (so that one sender's wrong key, from an
+    address many senders share, does not hold up the others)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        buckets: TokenBuckets | None,
+        known_valid: Callable[[str], bool],
+    ) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.known_valid = known_valid
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        buckets = self.buckets
+        if buckets is None or scope["type"] != "http" or not scope["path"].startswith(KEY_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        client = _client(scope)
+        wait = buckets.wait(client)
+        if wait > 0:
+            key = key_from_authorization(_authorization(scope))
+            if key is None or not self.known_valid(key):
+                answer = (
+                    api_throttled(wait)
+                    if scope["path"].startswith(API_PREFIX)
+                    else ingest_throttled(wait)
+                )
+                await answer(scope, receive, send)
+                return
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                buckets.take(client)
+            await send(message)
+
+        await self.app(scope, receive, counting)
