@@ -164,8 +164,8 @@ def _refused(*queries: str, status: int = 400) -> tuple[Ask, ...]:
 ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): Listing(),
     ("GET", "/docs"): Listing(),
-    ("GET", "/docs/oauth2-redirect"): Listing(),
-    ("GET", "/redoc"): Listing(),
+    ("GET", "/docs/assets/{name}"): Listing((Ask(path="/docs/assets/swagger-ui.css"),)),
+    ("GET", "/redoc"): Listing((Ask(status=307),)),  # to /docs
     ("GET", "/health"): Listing(),
     ("GET", "/favicon.ico"): Listing(),
     ("GET", "/static"): Listing((Ask(path="/static/favicon.svg"),)),

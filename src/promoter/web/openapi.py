@@ -18,6 +18,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from promoter.web.docs_pages import install_docs_pages
+
 API_PREFIX = "/api/"
 INGEST_PREFIXES = ("/segment", "/v1/")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -200,7 +202,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serve the completed document at /openapi.json (built once, on first request)."""
+    """Serve the completed document at /openapi.json (built once, on first request), and
+    the page that shows it, /docs, from the instance's own files."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -209,6 +212,7 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_docs_pages(app)
 
 
 def render(app: FastAPI) -> str:
