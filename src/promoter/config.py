@@ -161,3 +161,21 @@ class Settings(BaseSettings):
         if value not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return value
+
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach any address, including loopback, private and "
+        "link-local ones (cloud metadata): only where every organization is trusted.",
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Non-public networks webhooks may reach all the same, comma-separated "
+        "(e.g. 10.1.2.0/24,fd00:1::/64).",
+    )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        from promoter.webhooks.targets import parse_networks
+
+        return ",".join(str(network) for network in parse_networks(value))

@@ -20,6 +20,8 @@ from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
 from promoter.surveys.trigger import SurveyTrigger
 from promoter.web.ratelimit import RateLimits
+from promoter.webhooks.sender import WebhookSender
+from promoter.webhooks.targets import TargetPolicy
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,18 @@ class Services:
             batch_size=batch_size,
         )
 
+    @property
+    def webhook_policy(self) -> TargetPolicy:
+        """The addresses webhooks may reach (PROMOTER_WEBHOOK_ALLOW_PRIVATE, ..._NETWORKS)."""
+        return webhook_policy(self.settings)
+
+    def webhook_sender(self) -> WebhookSender:
+        return WebhookSender(
+            database=self.database,
+            base_url=self.settings.public_url,
+            policy=self.webhook_policy,
+        )
+
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
         database = database or Database.from_url(settings.database_url)
@@ -80,3 +94,10 @@ class Services:
             analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
             rate_limits=RateLimits.from_settings(settings),
         )
+
+
+def webhook_policy(settings: Settings) -> TargetPolicy:
+    return TargetPolicy.of(
+        allow_private=settings.webhook_allow_private,
+        allowed_networks=settings.webhook_allowed_networks,
+    )

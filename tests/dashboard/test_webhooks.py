@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from promoter.config import Settings
 from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import webhook_deliveries, webhook_subscriptions
@@ -20,9 +21,22 @@ from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT, emi
 from promoter.webhooks.subscriptions import create_subscription
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import Browser
-from tests.integration.test_webhooks import Clock, Receiver, drive, run_once, sender
+from tests.integration.test_webhooks import (
+    LOOPBACK_ALLOWED,
+    Clock,
+    Receiver,
+    drive,
+    run_once,
+    sender,
+)
 
 SECRET = re.compile(r'data-testid="new-webhook-secret">([^<]+)<')
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings, with webhooks allowed to reach this machine's receivers."""
+    return settings.model_copy(update={"webhook_allow_private": True})
 
 
 @pytest.fixture
@@ -49,7 +63,12 @@ def subscriptions(database: Database) -> list[Any]:
 def subscribe(database: Database, org: Org, url: str, event: str = SURVEY_SENT) -> int:
     with database.write() as conn:
         return create_subscription(
-            conn, organization_id=org.id, event=event, target_url=url, now=datetime.now(UTC)
+            conn,
+            organization_id=org.id,
+            event=event,
+            target_url=url,
+            now=datetime.now(UTC),
+            policy=LOOPBACK_ALLOWED,
         ).id
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, select, update
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings
 from promoter.cli import main
+from promoter.config import Settings
 from promoter.delivery.mailers import FileMailer, PermanentFailure
 from promoter.delivery.render import EmailRenderer, OutgoingEmail
 from promoter.delivery.tokens import TokenSigner
@@ -63,10 +64,19 @@ from promoter.webhooks.subscriptions import (
     create_subscription,
     get_subscription,
 )
+from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
 
 BASE_URL = "https://nps.example.com"
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
+#: The receivers here listen on 127.0.0.1, which the default policy refuses.
+LOOPBACK_ALLOWED = TargetPolicy(allow_private=True)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings, with webhooks allowed to reach this machine's receivers."""
+    return settings.model_copy(update={"webhook_allow_private": True})
 
 
 # --- the receiver ---------------------------------------------------------------------------
@@ -89,12 +99,15 @@ class _Server(ThreadingHTTPServer):
 
 class Receiver:
     """An HTTP server in a thread that keeps every request; ``respond(request)`` decides
-    the status code (200 by default), ``delay`` holds each answer that many seconds."""
+    the status code (200 by default), ``delay`` holds each answer that many seconds;
+    ``refusal`` is the body of a non-2xx answer, ``reason`` its reason phrase."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.respond: Callable[[Request], int] = lambda request: 200
         self.delay = 0.0
+        self.refusal = b"<html>Internal  error</html>"
+        self.reason: str | None = None
         self._lock = threading.Lock()
         receiver = self
 
@@ -107,9 +120,9 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.respond(request)
-                body = b"ok" if status < 300 else b"<html>Internal  error</html>"
+                body = b"ok" if status < 300 else receiver.refusal
                 try:
-                    self.send_response(status)
+                    self.send_response(status, None if status < 300 else receiver.reason)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
@@ -174,7 +187,7 @@ def sender(
         base_url=BASE_URL,
         clock=clock or Clock(),
         rng=random.Random(7),
-        **options,
+        **{"policy": LOOPBACK_ALLOWED, **options},
     )
 
 
@@ -185,7 +198,12 @@ def run_once(webhooks: WebhookSender) -> int:
 def subscribe(database: Database, org: Org, event: str, url: str, **options: Any) -> Subscription:
     with database.write() as conn:
         return create_subscription(
-            conn, organization_id=org.id, event=event, target_url=url, now=T0, **options
+            conn,
+            organization_id=org.id,
+            event=event,
+            target_url=url,
+            now=T0,
+            **{"policy": LOOPBACK_ALLOWED, **options},
         )
 
 
@@ -467,7 +485,7 @@ def test_failures_are_retried_with_backoff(
     (delivery,) = deliveries(database)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_status_code == 500
-    assert delivery.last_error == "HTTP 500: <html>Internal error</html>"
+    assert delivery.last_error == "HTTP 500 Internal Server Error"
     assert timedelta(seconds=48) <= delivery.due_at - T0 <= timedelta(seconds=72)
     assert run_once(webhooks) == 0  # not due yet
     assert subscription(database, sub).consecutive_failures == 1
@@ -906,7 +924,14 @@ def test_follow_up_events_carry_the_feedback(database: Database, org: Org) -> No
 )
 def test_target_urls_are_checked(database: Database, org: Org, url: str, message: str) -> None:
     with pytest.raises(InvalidWebhook) as caught, database.write() as conn:
-        create_subscription(conn, organization_id=org.id, event=SURVEY_SENT, target_url=url, now=T0)
+        create_subscription(
+            conn,
+            organization_id=org.id,
+            event=SURVEY_SENT,
+            target_url=url,
+            now=T0,
+            policy=TargetPolicy(),
+        )
     (problem,) = caught.value.errors["target_url"]
     assert message in problem
 
@@ -1116,6 +1141,7 @@ def test_cli(
     database: Database, database_url: str, org: Org, receiver: Receiver, monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
+    monkeypatch.setenv("PROMOTER_WEBHOOK_ALLOW_PRIVATE", "true")
     runner = CliRunner()
 
     def run(*args: str, code: int = 0) -> str:

@@ -101,7 +101,7 @@ def _worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
 
 
 def _webhooks(services: Services) -> WebhookSender:
-    return WebhookSender(database=services.database, base_url=services.settings.public_url)
+    return services.webhook_sender()
 
 
 def _mail(settings: Settings, no_worker: bool) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from promoter.cli.common import migrated_database, settings_from_env
 from promoter.orgs import service as orgs
+from promoter.services import webhook_policy
 from promoter.storage.engine import Database
 from promoter.webhooks.events import EVENTS
 from promoter.webhooks.outbox import DeliveryBusy
@@ -84,7 +85,10 @@ def _delivery_line(d: Delivery) -> str:
 
 
 def _sender(database: Database) -> WebhookSender:
-    return WebhookSender(database=database, base_url=settings_from_env().public_url)
+    settings = settings_from_env()
+    return WebhookSender(
+        database=database, base_url=settings.public_url, policy=webhook_policy(settings)
+    )
 
 
 @webhook.command("list")
@@ -126,6 +130,7 @@ def webhook_create(org_id: int, event: str, url: str, campaign: int | None, form
                 campaign_id=campaign,
                 format=format_,
                 now=datetime.now(UTC),
+                policy=webhook_policy(settings_from_env()),
             ),
         )
     click.echo(f"webhook {created.id}: {created.event} -> {created.target_url}")
@@ -158,6 +163,7 @@ def _set_status(org_id: int, webhook_id: int, status: str) -> None:
                 subscription_id=webhook_id,
                 status=status,
                 now=datetime.now(UTC),
+                policy=webhook_policy(settings_from_env()),
             ),
         )
     click.echo(_line(changed))

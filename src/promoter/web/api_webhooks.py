@@ -90,7 +90,7 @@ def _json(services: Services, subscription: Subscription, *, secret: bool) -> di
 
 
 def _sender(services: Services) -> WebhookSender:
-    return WebhookSender(database=services.database, base_url=services.settings.public_url)
+    return services.webhook_sender()
 
 
 def _now() -> datetime:
@@ -129,6 +129,7 @@ async def webhooks_create(services: ServicesDep, org: OrgDep, body: WebhookIn) -
                 campaign_id=body.campaign_id,
                 format=body.format,
                 now=_now(),
+                policy=services.webhook_policy,
             ),
             write=True,
         )
@@ -183,6 +184,7 @@ async def webhooks_update(
                 format=pick("format"),
                 status=pick("status"),
                 now=_now(),
+                policy=services.webhook_policy,
             ),
             write=True,
         )

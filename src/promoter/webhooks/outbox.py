@@ -9,7 +9,8 @@ with ``FOR UPDATE SKIP LOCKED``.
 Retries: a failed attempt is tried again after 1, 2, 4, ... minutes (at most an hour
 apart, ±20% jitter) until 24 hours after the event; then the delivery fails. A
 subscription none of whose deliveries succeeded during those 24 hours is disabled, with
-the reason, and its pending deliveries fail.
+the reason, and its pending deliveries fail. A permanent failure (a target address the
+policy refuses) is not retried: the delivery fails at once.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class Outcome:
     duration_ms: int
     status_code: int | None = None
     error: str | None = None
+    #: Trying again cannot help (a refused target address): the delivery fails now.
+    permanent: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -354,13 +357,14 @@ def record(
         failures[item.subscription_id] += 1
         due = now + retry_delay(item.attempts, rng)
         pending = and_(this, webhook_deliveries.c.status == "pending")
-        if due > item.created_at + HORIZON:
+        if outcome.permanent or due > item.created_at + HORIZON:
             failed = conn.execute(
                 update(webhook_deliveries)
                 .where(pending)
                 .values(status="failed", claimed_until=None, **last)
             ).rowcount
-            if failed:  # (not if it was settled meanwhile: disabled, or redelivered by hand)
+            # (not if it was settled meanwhile: disabled, or redelivered by hand)
+            if failed and not outcome.permanent:
                 given_up.append(outcome)
         else:
             conn.execute(

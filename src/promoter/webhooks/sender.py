@@ -2,9 +2,12 @@
 
 ``promoter serve`` runs one in the process, beside the email worker; ``promoter worker``
 runs both. A request succeeds when the receiver answers 2xx within the timeouts (5 s to
-connect, 10 s in all); redirects are not followed. The outcomes of a batch are recorded
-together once it is sent; a sender killed in between sends that batch again once its
-leases expire (receivers deduplicate with ``Promoter-Event-Id``).
+connect, 10 s in all); redirects are not followed. Only addresses the operator's
+:class:`~promoter.webhooks.targets.TargetPolicy` allows are connected to; a refused target
+fails its delivery at once. Of an answer only the status code is kept, never the body:
+it may hold the receiver's secrets, and the log is shown to the organization. The outcomes
+of a batch are recorded together once it is sent; a sender killed in between sends that
+batch again once its leases expire (receivers deduplicate with ``Promoter-Event-Id``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 import httpx2 as httpx
 import orjson
@@ -36,15 +40,14 @@ from promoter.webhooks.outbox import (
 )
 from promoter.webhooks.signing import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from promoter.webhooks.subscriptions import Delivery, get_delivery
+from promoter.webhooks.targets import TargetPolicy, TargetRefused
+from promoter.webhooks.transport import GuardedTransport, Resolver, resolve
 
 log = logging.getLogger("promoter.webhooks")
 
 USER_AGENT = f"Promoter-Webhooks/{__version__}"
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 10.0
-#: How much of a refusal's body is read, and kept in the log.
-MAX_RESPONSE_BYTES = 4096
-MAX_RESPONSE_SHOWN = 300
 #: How often finished deliveries older than the retention are deleted.
 PRUNE_INTERVAL_SECONDS = 600.0
 
@@ -61,7 +64,8 @@ class WebhookSender:
         rng: random.Random | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         total_timeout: float = TOTAL_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
+        policy: TargetPolicy,
+        resolver: Resolver = resolve,
     ) -> None:
         self._database = database
         self._base_url = base_url.rstrip("/")
@@ -71,7 +75,8 @@ class WebhookSender:
         self._rng = rng or random.Random()
         self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
-        self._transport = transport
+        self._policy = policy
+        self._resolver = resolver
         self._client: httpx.AsyncClient | None = None
 
     # --- requests ---------------------------------------------------------------------------
@@ -98,8 +103,11 @@ class WebhookSender:
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self._total_timeout, connect=self._connect_timeout),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max(10, self._batch_size)),
-            transport=self._transport,
+            transport=GuardedTransport(
+                policy=self._policy,
+                resolver=self._resolver,
+                max_connections=max(10, self._batch_size),
+            ),
         )
 
     @contextlib.asynccontextmanager
@@ -115,16 +123,16 @@ class WebhookSender:
         body, headers = self.request(item, now)
         started = time.monotonic()
         status: int | None = None
-        excerpt = ""
         error: str | None = None
+        permanent = False
         try:
             async with (
                 asyncio.timeout(self._total_timeout),
                 client.stream("POST", item.target_url, content=body, headers=headers) as response,
             ):
-                status = response.status_code
-                if not 200 <= status < 300:
-                    excerpt = await _read_some(response)
+                status = response.status_code  # (the body is not read)
+        except TargetRefused as exc:
+            error, permanent = str(exc), True
         except httpx.ConnectTimeout:
             error = f"could not connect within {self._connect_timeout:g} s"
         except (TimeoutError, httpx.TimeoutException):
@@ -132,18 +140,19 @@ class WebhookSender:
         except httpx.ConnectError as exc:
             error = f"could not connect: {exc or type(exc).__name__}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            log.info("webhook delivery %s to %s: %r", item.delivery_id, item.target_url, exc)
+            error = _failure(exc)
         except Exception as exc:  # an odd URL or answer must not stop the batch
             log.exception("webhook delivery %s failed unexpectedly", item.delivery_id)
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__} (see the server's log)"
         duration_ms = int((time.monotonic() - started) * 1000)
         if status is not None and 200 <= status < 300:
             error = None  # answered 2xx: whatever happened to the rest of the body
         elif status is not None and error is None:
-            error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+            error = _status_line(status)
         if error is not None:
             log.info("webhook delivery %s to %s: %s", item.delivery_id, item.target_url, error)
-        return Outcome(item, now, duration_ms, status, error)
+        return Outcome(item, now, duration_ms, status, error, permanent=permanent)
 
     # --- the outbox -------------------------------------------------------------------------
 
@@ -257,15 +266,21 @@ class WebhookSender:
         return await asyncio.to_thread(load)
 
 
-async def _read_some(response: httpx.Response) -> str:
-    """The start of a refusal's body, on one line (a huge body is not read)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= MAX_RESPONSE_BYTES:
-            break
-    text = b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", "replace")
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_RESPONSE_SHOWN else text[:MAX_RESPONSE_SHOWN] + "…"
+def _status_line(status: int) -> str:
+    """``HTTP 500 Internal Server Error``: the code and its standard reason (the receiver's
+    own reason phrase is text of its choosing, like its body, and is not kept)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """What went wrong, in words of ours: an error about a malformed answer may quote it."""
+    if isinstance(exc, httpx.ProtocolError):
+        return "the answer was not valid HTTP"
+    if isinstance(exc, httpx.NetworkError):
+        return "the connection was lost"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"{type(exc).__name__}: {exc}"  # about the URL, the organization's own
+    return type(exc).__name__

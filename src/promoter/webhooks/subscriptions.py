@@ -6,6 +6,7 @@ Every function takes the caller's connection; none of them commits. Invalid inpu
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from promoter.storage.tables import (
     webhook_subscriptions,
 )
 from promoter.webhooks.events import EVENTS
+from promoter.webhooks.targets import TargetPolicy, check_url
 
 MAX_TARGET_URL: Final = 2000
 #: Subscriptions one organization may have (each event is copied to each of them).
@@ -30,6 +32,14 @@ STATUSES: Final = ("active", "disabled")
 #: Why pending deliveries failed when their subscription was disabled.
 DISABLED_ERROR: Final = "the subscription was disabled"
 _HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+#: Errors written by earlier versions quoted the start of the answer's body
+#: ("HTTP 500: <body>"), which may hold the receiver's secrets: it is not shown.
+_QUOTED_BODY = re.compile(r"^(HTTP \d{3}): .*", re.DOTALL)
+_REASON_QUOTING_BODY = re.compile(r"(\(last: HTTP \d{3}): .*", re.DOTALL)
+
+
+def _unquoted(error: str | None) -> str | None:
+    return _QUOTED_BODY.sub(r"\1", error) if error else error
 
 
 class WebhookNotFound(LookupError):
@@ -146,8 +156,9 @@ class Delivery:
 # --- validation ------------------------------------------------------------------------------
 
 
-def check_target_url(value: str) -> str:
-    """The URL, stripped; ``ValueError`` with a message a person can act on."""
+def check_target_url(value: str, policy: TargetPolicy) -> str:
+    """The URL, stripped; ``ValueError`` with a message a person can act on (also for an
+    address the policy refuses; a name is checked when a delivery connects)."""
     url = value.strip()
     if not url:
         raise ValueError("This field may not be blank.")
@@ -170,6 +181,8 @@ def check_target_url(value: str) -> str:
     host = parts.hostname or ""
     if not _valid_host(host):
         raise ValueError("Enter a valid URL.")
+    if refused := check_url(url, policy):
+        raise ValueError(refused)
     return url
 
 
@@ -233,7 +246,9 @@ def _subscription(row: Any) -> Subscription:
         status=row.status,
         consecutive_failures=row.consecutive_failures,
         disabled_at=row.disabled_at,
-        disabled_reason=row.disabled_reason,
+        disabled_reason=(
+            _REASON_QUOTING_BODY.sub(r"\1)", row.disabled_reason) if row.disabled_reason else None
+        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -246,6 +261,7 @@ def create_subscription(
     event: str,
     target_url: str,
     now: datetime,
+    policy: TargetPolicy,
     campaign_id: int | None = None,
     format: str = "json",
 ) -> Subscription:
@@ -253,7 +269,7 @@ def create_subscription(
     if problem := _choice(event, EVENTS):
         errors["event"] = [problem]
     try:
-        target_url = check_target_url(target_url)
+        target_url = check_target_url(target_url, policy)
     except ValueError as exc:
         errors["target_url"] = [str(exc)]
     if problem := _choice(format, FORMATS):
@@ -343,6 +359,7 @@ def update_subscription(
     organization_id: int,
     subscription_id: int,
     now: datetime,
+    policy: TargetPolicy,
     target_url: str | Unchanged = UNCHANGED,
     campaign_id: int | Unchanged | None = UNCHANGED,
     format: str | Unchanged = UNCHANGED,
@@ -357,7 +374,7 @@ def update_subscription(
     values: dict[str, Any] = {}
     if not isinstance(target_url, Unchanged):
         try:
-            values["target_url"] = check_target_url(target_url)
+            values["target_url"] = check_target_url(target_url, policy)
         except ValueError as exc:
             errors["target_url"] = [str(exc)]
     if not isinstance(campaign_id, Unchanged):
@@ -459,7 +476,7 @@ def _delivery(row: Any, **extra: Any) -> Delivery:
         attempts=row.attempts,
         due_at=row.due_at,
         last_status_code=row.last_status_code,
-        last_error=row.last_error,
+        last_error=_unquoted(row.last_error),
         created_at=row.created_at,
         delivered_at=row.delivered_at,
         **extra,
@@ -502,7 +519,7 @@ def get_delivery(
     if row is None:
         raise WebhookNotFound(f"no delivery {delivery_id}")
     log = tuple(
-        Attempt(r.attempted_at, r.status_code, r.error, r.duration_ms, r.manual)
+        Attempt(r.attempted_at, r.status_code, _unquoted(r.error), r.duration_ms, r.manual)
         for r in conn.execute(
             select(webhook_attempts)
             .where(webhook_attempts.c.delivery_id == delivery_id)

@@ -91,7 +91,7 @@ def _timezone(conn: Connection, organization_id: int) -> str:
 
 
 def _sender(services: Services) -> WebhookSender:
-    return WebhookSender(database=services.database, base_url=services.settings.public_url)
+    return services.webhook_sender()
 
 
 def _not_found(request: Request, session: Session) -> Response:
@@ -193,6 +193,7 @@ async def webhooks_create(request: Request, services: ServicesDep, session: Sess
                 campaign_id=campaign_id,
                 format=values["format"],
                 now=datetime.now(UTC),
+                policy=services.webhook_policy,
             )
 
     if not errors:
@@ -252,6 +253,7 @@ async def webhook_enable(
             subscription_id=webhook_id,
             status="active",
             now=datetime.now(UTC),
+            policy=services.webhook_policy,
         ),
         "enabled",
     )
@@ -272,6 +274,7 @@ async def webhook_disable(
             subscription_id=webhook_id,
             status="disabled",
             now=datetime.now(UTC),
+            policy=services.webhook_policy,
         ),
         "disabled",
     )
