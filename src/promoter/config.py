@@ -12,6 +12,8 @@ from typing import NamedTuple
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT
+
 
 class RateLimit(NamedTuple):
     per_second: float
@@ -76,6 +78,20 @@ class Settings(BaseSettings):
         default=72,
         ge=24,
         description="How long a processed messageId is remembered to drop replays (>= 24).",
+    )
+
+    max_attributes_per_contact: int = Field(
+        default=200,
+        ge=1,
+        le=MOST_ATTRIBUTES_PER_CONTACT,
+        description="Most attributes one contact holds; traits naming more are dropped "
+        f"(at most {MOST_ATTRIBUTES_PER_CONTACT:,}).",
+    )
+    max_attribute_names: int = Field(
+        default=2_000,
+        ge=1,
+        description="Most distinct attribute names one organization uses; traits naming "
+        "more are dropped.",
     )
 
     @field_validator("database_url")

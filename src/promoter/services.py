@@ -12,6 +12,7 @@ from promoter.delivery.mailers import mailer_from_url
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
+from promoter.ingest.attribute_limits import AttributeLimits
 from promoter.ingest.received import ReceivedLog
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
@@ -89,7 +90,13 @@ class Services:
         return cls(
             settings=settings,
             database=database,
-            ingestor=Ingestor([SurveyTrigger()]),
+            ingestor=Ingestor(
+                [SurveyTrigger()],
+                limits=AttributeLimits(
+                    per_contact=settings.max_attributes_per_contact,
+                    per_organization=settings.max_attribute_names,
+                ),
+            ),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
             analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
             rate_limits=RateLimits.from_settings(settings),

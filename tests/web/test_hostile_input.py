@@ -577,7 +577,6 @@ KEPT_CONTACTS = cases(
     ("userId with spaces around", identify(" ted "), {"user_id": " ted "}),
     ("trait name of 255 characters", identify(**{"T" * 255: 1}), {"attributes": {"T" * 255: 1}}),
     ("trait name of 255 emoji", identify(**{EMOJI * 255: 1}), {"attributes": {EMOJI * 255: 1}}),
-    ("2,500 traits", identify(**TRAITS_2500), {"attributes": TRAITS_2500}),
     ("50 levels deep", identify(deep=nest(48)), {"attributes": {"deep" + ".a" * 48: 1}}),
     ("100 levels deep", DEEPEST, {"attributes": {"deep" + ".a" * 98: 1}}),
     ("100 levels deep in arrays", identify(deep=ARRAYS_98), {"attributes": {"deep": ARRAYS_98}}),
@@ -589,6 +588,16 @@ KEPT_CONTACTS = cases(
     ("email, all Chinese", identify(email="用户@例子.广告"), {"email": "用户@例子.广告"}),
     ("email, capitals", identify(email="TED@EXAMPLE.COM"), {"email": "TED@example.com"}),
 )  # fmt: skip
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_2500_traits_keep_the_first_200(client: TestClient, org: Org, way: str) -> None:
+    reason = "2300 traits dropped: a contact holds at most 200 attributes (first dropped: 't200')"
+    note = {"index": 0, "status": "accepted", "reason": reason}
+    expected = {"success": True, "notes": [note], "accepted": 1, "duplicates": 0}
+    assert answer(send(client, org, way, identify(**TRAITS_2500))) == (200, expected)
+    (contact,) = read_contacts(client, org)
+    assert contact["attributes"] == {f"t{i}": i for i in range(200)}
 
 
 @pytest.mark.parametrize("way", WAYS)

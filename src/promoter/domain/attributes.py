@@ -20,6 +20,9 @@ NAME_TRAITS = frozenset({"email", "firstName", "lastName", "first_name", "last_n
 
 MAX_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 10_000
+#: The highest PROMOTER_MAX_ATTRIBUTES_PER_CONTACT, and the most attributes a survey
+#: answer's snapshot keeps.
+MOST_ATTRIBUTES_PER_CONTACT = 1_000
 
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, text, update
 
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
+from promoter.ingest.attribute_limits import AttributeLimits, OrganizationNames, admit_attributes
 from promoter.ingest.listeners import StoredTrack, TrackListener
 from promoter.ingest.results import MessageResult
 from promoter.ingest.writes import (
@@ -50,11 +51,16 @@ class IngestRequest:
 
 
 class Ingestor:
-    """Applies operations for one organization; listeners see the stored tracks."""
+    """Applies operations for one organization; listeners see the stored tracks; traits
+    beyond ``limits`` are dropped (see ``attribute_limits``)."""
 
-    def __init__(self, listeners: Sequence[TrackListener] = ()) -> None:
+    def __init__(
+        self, listeners: Sequence[TrackListener] = (), *, limits: AttributeLimits | None = None
+    ) -> None:
         self._listeners = tuple(listeners)
         self._writes = IngestWrites()
+        self._limits = limits or AttributeLimits()
+        self._names = OrganizationNames()
 
     def apply(
         self,
@@ -163,8 +169,7 @@ class Ingestor:
         created: list[str] = []
         #: For each userId created in this run, the index of the identify that created it.
         identified_at: dict[str, int] = {}
-        attributes: dict[tuple[str, str], AttributeValue | None] = {}
-        identified: list[str] = []
+        identified: list[tuple[int, Identify]] = []
         for index, op in run.items:
             if not isinstance(op, Identify):
                 continue
@@ -182,18 +187,16 @@ class Ingestor:
                 created.append(op.user_id)
                 identified_at[op.user_id] = index
             merge_identify(contact, op)
-            for name, value in op.attributes.items():
-                attributes[(op.user_id, name)] = value
-            identified.append(op.user_id)
+            identified.append((index, op))
             results[index] = MessageResult(index, op.message_id, "accepted")
-
+        attributes = self._admitted_attributes(conn, organization_id, identified, known, results)
         ids = write_contacts(
             conn, organization_id, known, created, received_at, self._writes.new_contacts
         )
         self._writes.attributes(conn, organization_id, ids, attributes, received_at)
         if identified:
             self._writes.add_to_segment_list(
-                conn, organization_id, {ids[u] for u in identified}, received_at
+                conn, organization_id, {ids[op.user_id] for _, op in identified}, received_at
             )
         if created:
             link_earlier_events(conn, organization_id, {u: ids[u] for u in created})
@@ -205,6 +208,33 @@ class Ingestor:
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"
             results[index] = MessageResult(index, op.message_id, "accepted", reason)
         return stored
+
+    def _admitted_attributes(
+        self,
+        conn: Connection,
+        organization_id: int,
+        identified: list[tuple[int, Identify]],
+        known: dict[str, Contact],
+        results: dict[int, MessageResult],
+    ) -> dict[tuple[str, str], AttributeValue | None]:
+        """The attributes to write, by (userId, name), within the limits; an identify
+        that loses traits is still accepted, its result saying what was dropped."""
+        admitted = admit_attributes(
+            conn,
+            organization_id=organization_id,
+            identifies=identified,
+            contact_ids={user: contact.id for user, contact in known.items()},
+            limits=self._limits,
+            names=self._names,
+        )
+        attributes: dict[tuple[str, str], AttributeValue | None] = {}
+        for index, op in identified:
+            kept = admitted.get(index)
+            if kept is not None:
+                results[index] = MessageResult(index, op.message_id, "accepted", kept.reason)
+            for name, value in (op.attributes if kept is None else kept.attributes).items():
+                attributes[(op.user_id, name)] = value
+        return attributes
 
 
 def _at_index(result: MessageResult, index: int) -> MessageResult:

@@ -1,0 +1,213 @@
+"""Caps on attribute names through the real Segment endpoints: a contact holds at most
+PROMOTER_MAX_ATTRIBUTES_PER_CONTACT attributes, an organization uses at most
+PROMOTER_MAX_ATTRIBUTE_NAMES names; what goes past them is dropped with a note."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from promoter.app import create_app
+from promoter.config import Settings
+from promoter.domain.messages import Envelope
+from promoter.ingest.attribute_limits import AttributeLimits
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.service import Ingestor
+from promoter.services import Services
+from promoter.storage.engine import Database
+from promoter.storage.tables import contact_attributes
+from tests.conftest import Org
+from tests.web.test_segment_endpoints import basic, contacts
+
+CONTACT_FULL = "a contact holds at most 5 attributes"
+ORG_FULL = "an organization has at most 8 attribute names"
+
+
+@pytest.fixture
+def small(settings: Settings, database: Database) -> Iterator[tuple[TestClient, Services]]:
+    """A server whose contacts hold at most 5 attributes, organizations 8 names."""
+    capped = settings.model_copy(update={"max_attributes_per_contact": 5, "max_attribute_names": 8})
+    services = Services.build(capped, database)
+    with TestClient(create_app(services)) as client:
+        yield client, services
+
+
+def identify(user: str, traits: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "traits": {"email": f"{user}@x.co", **traits}}
+
+
+def send(client: TestClient, org: Org, way: str, message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` sent one of three ways; the answer's JSON (always a 200)."""
+    if way == "call":
+        response = client.post("/v1/identify", json=message, headers=basic(org.key))
+    elif way == "batch":
+        response = client.post("/v1/batch", json={"batch": [message]}, headers=basic(org.key))
+    else:
+        response = client.post("/segment", json=message, headers=basic(org.key))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def attributes(client: TestClient, org: Org, user: str) -> dict[str, Any]:
+    (contact,) = [c for c in contacts(client, org) if c["user_id"] == user]
+    return contact["attributes"]  # type: ignore[no-any-return]
+
+
+def traits(*names: str, value: Any = 1) -> dict[str, Any]:
+    return {name: value for name in names}
+
+
+@pytest.mark.parametrize("way", ["call", "batch", "destination"])
+def test_a_contact_keeps_its_first_attributes_and_says_what_was_dropped(
+    small: tuple[TestClient, Services], org: Org, way: str
+) -> None:
+    client, services = small
+    answer = send(client, org, way, identify("ted", traits("a", "b", "c", "d", "e", "f", "g")))
+    reason = f"2 traits dropped: {CONTACT_FULL} (first dropped: 'f')"
+    assert answer == {
+        "success": True,
+        "notes": [{"index": 0, "status": "accepted", "reason": reason}],
+        "accepted": 1,
+        "duplicates": 0,
+    }
+    assert attributes(client, org, "ted") == traits("a", "b", "c", "d", "e")
+    (received,) = services.received.latest(org.id)
+    assert (received.status, received.reason) == ("accepted", reason)
+
+    # Its own attributes can always be changed; a new one still cannot come in.
+    answer = send(client, org, way, identify("ted", {"a": 2, "e": "five", "h": 1}))
+    assert answer["notes"][0]["reason"] == f"1 trait dropped: {CONTACT_FULL} (first dropped: 'h')"
+    assert attributes(client, org, "ted") == {"a": 2, "b": 1, "c": 1, "d": 1, "e": "five"}
+
+    # Removing one makes room, in the same message.
+    answer = send(client, org, way, identify("ted", {"b": None, "h": 1}))
+    assert "notes" not in answer and answer["accepted"] == 1
+    assert attributes(client, org, "ted") == {"a": 2, "c": 1, "d": 1, "e": "five", "h": 1}
+
+
+def test_messages_of_one_batch_share_the_contact_cap(
+    small: tuple[TestClient, Services], org: Org
+) -> None:
+    client, _ = small
+    body = {
+        "batch": [
+            identify("ted", traits("a", "b", "c")),
+            identify("ted", traits("c", "d", "e", "f")),
+            {"type": "track", "userId": "ted", "event": "Signed Up"},
+        ]
+    }
+    answer = client.post("/v1/batch", json=body, headers=basic(org.key)).json()
+    assert answer["accepted"] == 3
+    assert answer["notes"] == [
+        {
+            "index": 1,
+            "status": "accepted",
+            "reason": f"1 trait dropped: {CONTACT_FULL} (first dropped: 'f')",
+        }
+    ]
+    assert set(attributes(client, org, "ted")) == {"a", "b", "c", "d", "e"}
+
+
+@pytest.mark.parametrize("way", ["call", "batch", "destination"])
+def test_an_organization_keeps_its_first_names_and_the_other_is_unaffected(
+    small: tuple[TestClient, Services], org: Org, other_org: Org, way: str
+) -> None:
+    client, services = small
+    send(client, org, way, identify("ted", traits("a", "b", "c", "d", "e")))
+    answer = send(client, org, way, identify("bob", traits("a", "x", "y", "z", "w")))
+    reason = f"1 trait dropped: {ORG_FULL} (first dropped: 'w')"
+    assert answer["notes"] == [{"index": 0, "status": "accepted", "reason": reason}]
+    assert attributes(client, org, "bob") == traits("a", "x", "y", "z")
+    assert services.received.latest(org.id)[0].reason == reason
+    # Names the organization has are still open to every contact.
+    answer = send(client, org, way, identify("ann", traits("b", "new", "x")))
+    assert answer["notes"][0]["reason"] == f"1 trait dropped: {ORG_FULL} (first dropped: 'new')"
+    assert attributes(client, org, "ann") == traits("b", "x")
+
+    # Another organization has room of its own.
+    answer = send(client, other_org, way, identify("eve", traits("p", "q", "r", "s", "t")))
+    assert "notes" not in answer
+    assert attributes(client, other_org, "eve") == traits("p", "q", "r", "s", "t")
+
+
+def test_both_caps_in_one_message(small: tuple[TestClient, Services], org: Org) -> None:
+    client, _ = small
+    send(client, org, "batch", identify("ted", traits("a", "b", "c", "d")))
+    answer = send(client, org, "batch", identify("bob", traits("w", "x", "y", "z", "v", "a", "u")))
+    assert answer["notes"][0]["reason"] == (
+        f"1 trait dropped: {CONTACT_FULL} (first dropped: 'u'); "
+        f"1 trait dropped: {ORG_FULL} (first dropped: 'v')"
+    )
+    assert attributes(client, org, "bob") == traits("a", "w", "x", "y", "z")
+
+
+def test_the_reviews_flood_is_held_at_the_defaults(
+    client: TestClient, org: Org, other_org: Org, database: Database
+) -> None:
+    """2,000 new trait names a message for one userId, as in the security review."""
+    flood = [f"t{i}" for i in range(2_000)]
+    answer = send(client, org, "call", identify("ted", traits(*flood)))
+    assert answer["notes"][0]["reason"] == (
+        "1800 traits dropped: a contact holds at most 200 attributes (first dropped: 't200')"
+    )
+    for round in range(1, 4):
+        answer = send(
+            client, org, "call", identify("ted", traits(*(f"r{round}.{n}" for n in flood)))
+        )
+        assert answer["notes"][0]["reason"].startswith("2000 traits dropped: a contact holds")
+    assert attributes(client, org, "ted") == traits(*flood[:200])
+    # Nine more contacts bring the organization to 2,000 names, then no further.
+    for user in range(9):
+        names = [f"u{user}.{i}" for i in range(200)]
+        answer = send(client, org, "batch", identify(f"u{user}", traits(*names)))
+        assert "notes" not in answer, answer
+    answer = send(client, org, "batch", identify("late", traits("one", "t0")))
+    assert answer["notes"][0]["reason"] == (
+        "1 trait dropped: an organization has at most 2000 attribute names (first dropped: 'one')"
+    )
+    assert attributes(client, org, "late") == {"t0": 1}
+    with database.read() as conn:
+        names = select(func.count(func.distinct(contact_attributes.c.name))).where(
+            contact_attributes.c.organization_id == org.id
+        )
+        assert conn.execute(names).scalar_one() == 2_000
+    assert "notes" not in send(client, other_org, "call", identify("eve", traits("one")))
+
+
+def test_processes_writing_at_once_stay_within_the_organization_cap(
+    database: Database, org: Org, backend: str
+) -> None:
+    """Two ingestors stand for two server processes on one PostgreSQL database, each with
+    its own memory of the names. (SQLite is written by one process.)"""
+    if backend != "postgresql":
+        pytest.skip("one process writes a SQLite file")
+    limits = AttributeLimits(per_contact=5, per_organization=8)
+    first, second = Ingestor(limits=limits), Ingestor(limits=limits)
+
+    def send_to(ingestor: Ingestor, message: dict[str, Any]) -> str | None:
+        (result,) = ingest_messages(
+            database=database,
+            ingestor=ingestor,
+            organization_id=org.id,
+            messages=[message],
+            envelope=Envelope(received_at=datetime.now(UTC)),
+            allowed=TRACKING_API_TYPES,
+        )
+        assert result.status == "accepted"
+        return result.reason
+
+    assert send_to(first, identify("ted", traits("a", "b"))) is None
+    assert send_to(second, identify("bob", traits("c", "d", "e", "f", "g"))) is None
+    # The first process remembers two names; the database has seven.
+    reason = send_to(first, identify("ann", traits("h", "i", "j")))
+    assert reason == f"2 traits dropped: {ORG_FULL} (first dropped: 'i')"
+    with database.read() as conn:
+        names = select(func.count(func.distinct(contact_attributes.c.name))).where(
+            contact_attributes.c.organization_id == org.id
+        )
+        assert conn.execute(names).scalar_one() == 8
