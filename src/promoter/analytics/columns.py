@@ -3,7 +3,10 @@
 One ``ResponseColumns`` holds, in (answered at, id) order, each response's time, campaign,
 contact, score, comment/status flags, tags, and its typed attribute snapshot (per
 attribute: a type code, a dictionary code of the canonical text, and a number — numbers,
-booleans, and dates as microseconds). It is loaded once, then kept up to date from
+booleans, and dates as microseconds). Attribute columns are read when a question first
+names them, and only the ``MAX_ATTRIBUTE_COLUMNS`` most recently named are kept: an
+organization may have thousands of names, questions use a few. It is loaded once, then
+kept up to date from
 ``responses.updated_at`` (every write to a response stamps it): new and changed responses
 are re-read, appended or overwritten in place. Deleting responses (erasing a contact)
 bumps ``organizations.analytics_epoch``, after which the copy is loaded again.
@@ -12,6 +15,7 @@ bumps ``organizations.analytics_epoch``, after which the copy is loaded again.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +37,8 @@ MISSING = 0
 #: a transaction that stamped ``updated_at`` and committed a little later is not missed.
 CATCH_UP_MARGIN = timedelta(minutes=5)
 LOAD_BATCH = 200_000
+#: Attribute columns kept per organization (the most recently used).
+MAX_ATTRIBUTE_COLUMNS = 32
 
 Floats = npt.NDArray[np.float64]
 
@@ -156,7 +162,8 @@ class ResponseColumns:
         self.commented: Bools = np.zeros(0, np.bool_)
         self.closed: Bools = np.zeros(0, np.bool_)
         self.tags: dict[str, Bools] = {}
-        self.attributes: dict[str, AttributeColumn] = {}
+        #: The attribute columns read so far, least recently used first (see ``attribute``).
+        self.attributes: OrderedDict[str, AttributeColumn] = OrderedDict()
         #: Position of each id: ids sorted, and where each one is.
         self._id_sorted: Ints = np.zeros(0, np.int64)
         self._id_position: Ints = np.zeros(0, np.int64)
@@ -206,18 +213,28 @@ class ResponseColumns:
                 self._sort()
         self._index_ids()
         del rows
-        with conn.execute(
-            _ALL_ATTRIBUTES.execution_options(yield_per=LOAD_BATCH), params
-        ) as result:
-            for batch in result.partitions(LOAD_BATCH):
-                self._check_stop()
-                self._fill_attribute_batch(batch)
         tags = conn.execute(
             select(response_tags.c.response_id, response_tags.c.tag).where(
                 response_tags.c.organization_id == self.organization_id
             )
         ).all()
         self._set_tags(tags)
+
+    def attribute(self, conn: Connection, name: str) -> AttributeColumn | None:
+        """The snapshot column of attribute ``name``, read on first use (None: no response
+        has it). Call it with the columns current as of ``conn``'s transaction."""
+        column = self.attributes.get(name)
+        if column is not None:
+            self.attributes.move_to_end(name)
+            return column
+        params = {"org": self.organization_id, "name": name}
+        with conn.execute(_ONE_ATTRIBUTE.execution_options(yield_per=LOAD_BATCH), params) as result:
+            for batch in result.partitions(LOAD_BATCH):
+                self._fill_attribute_batch(batch)
+        column = self.attributes.get(name)
+        while len(self.attributes) > MAX_ATTRIBUTE_COLUMNS:
+            self.attributes.popitem(last=False)
+        return column
 
     def _fill_attribute_batch(self, batch: Sequence[Any]) -> None:
         """Rows of (response id, name, type, text, number, instant), at C speed: ``map``
@@ -294,6 +311,8 @@ class ResponseColumns:
             column.clear(positions)
         for flags in self.tags.values():
             flags[positions] = False
+        if not self.attributes:
+            return self._refresh_tags(conn, condition)
         a = response_attributes.c
         attributes = (
             select(
@@ -305,9 +324,12 @@ class ResponseColumns:
                 type_coerce(a.value_date, String),  # as stored, for micros_of
             )
             .join(responses, responses.c.id == a.response_id)
-            .where(condition)
+            .where(condition, a.name.in_(list(self.attributes)))
         )
         self._fill_attribute_batch(conn.execute(attributes).all())
+        self._refresh_tags(conn, condition)
+
+    def _refresh_tags(self, conn: Connection, condition: Any) -> None:
         t = response_tags.c
         tags = select(t.response_id, t.tag).join(responses, responses.c.id == t.response_id)
         self._set_tags(conn.execute(tags.where(condition)).all())
@@ -418,9 +440,9 @@ _ALL_RESPONSES = text(
     " CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END"
     " FROM responses WHERE +organization_id = :org"
 )
-_ALL_ATTRIBUTES = text(
+_ONE_ATTRIBUTE = text(
     "SELECT response_id, name, value_type, value_text, value_number, value_date"
-    " FROM response_attributes WHERE +organization_id = :org"
+    " FROM response_attributes WHERE organization_id = :org AND name = :name"
 )
 
 

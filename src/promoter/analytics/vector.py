@@ -173,15 +173,17 @@ def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
         if complemented is not None:
             return ~_mask(AttributeFilter(expr.name, complemented), ctx, positions)
         if ctx.scope.query.attributes == "snapshot":
-            return _snapshot(ctx.columns, expr, positions)
+            return _snapshot(ctx.conn, ctx.columns, expr, positions)
         return ctx.columns.contacts_in(positions, _current_contacts(ctx, expr))
     if isinstance(expr, EventFilter):
         return _event_mask(ctx, expr, positions)
     return _orders(ctx, expr, positions)
 
 
-def _snapshot(columns: ResponseColumns, expr: AttributeFilter, positions: Rows) -> Bools:
-    column = columns.attributes.get(expr.name)
+def _snapshot(
+    conn: Connection, columns: ResponseColumns, expr: AttributeFilter, positions: Rows
+) -> Bools:
+    column = columns.attribute(conn, expr.name)
     if column is None:
         return np.zeros(_size(positions), np.bool_)
     condition = expr.condition
@@ -350,7 +352,7 @@ def breakdown(
     positions = matching(conn, scope, columns)
     scores = columns.score[positions]
     assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
-    column = columns.attributes.get(by)
+    column = columns.attribute(conn, by)
     if column is None:
         kind = np.zeros(len(scores), np.int8)
         code = np.full(len(scores), -1, np.int32)

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, literal, select, update
 
-from promoter.contacts.service import attributes_of
 from promoter.delivery.outbox import cancel_pending
+from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
 from promoter.storage.tables import (
     campaigns,
     contact_attributes,
@@ -101,7 +101,7 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     contact's attributes now; the survey is answered and its reminder cancelled."""
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
-    snapshot = attributes_of(conn, [survey.contact_id])[survey.contact_id]
+    snapshot = _attributes_now(conn, survey.contact_id)
     existing = conn.execute(
         select(responses.c.id, responses.c.score, responses.c.created_at).where(
             responses.c.survey_id == survey.survey_id
@@ -170,8 +170,27 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     )
 
 
+def _attributes_now(conn: Connection, contact_id: int) -> dict[str, Any]:
+    """The contact's attributes as JSON values: the first MOST_ATTRIBUTES_PER_CONTACT by
+    name (more come only from before contacts were capped)."""
+    c = contact_attributes.c
+    rows = conn.execute(
+        select(c.name, c.value_type, c.value_text, c.value_number, c.value_date)
+        .where(c.contact_id == contact_id)
+        .order_by(c.name)
+        .limit(MOST_ATTRIBUTES_PER_CONTACT)
+    )
+    return {
+        row.name: AttributeValue(
+            row.value_type, row.value_text, row.value_number, row.value_date
+        ).to_json()
+        for row in rows
+    }
+
+
 def _copy_snapshot(conn: Connection, *, response_id: int, contact_id: int) -> None:
-    """The typed snapshot that analytics filters: the contact's attributes, copied."""
+    """The typed snapshot that analytics filters: the contact's attributes, copied (the
+    same ones as ``_attributes_now``)."""
     source = contact_attributes.c
     conn.execute(
         insert(response_attributes).from_select(
@@ -192,7 +211,10 @@ def _copy_snapshot(conn: Connection, *, response_id: int, contact_id: int) -> No
                 source.value_text,
                 source.value_number,
                 source.value_date,
-            ).where(source.contact_id == contact_id),
+            )
+            .where(source.contact_id == contact_id)
+            .order_by(source.name)
+            .limit(MOST_ATTRIBUTES_PER_CONTACT),
         )
     )
 
