@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from promoter.app import create_app
 from promoter.config import Settings
 from promoter.domain.messages import Envelope
-from promoter.ingest.attribute_limits import AttributeLimits
+from promoter.ingest.attribute_limits import AttributeLimits, OrganizationNames
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.services import Services
@@ -179,6 +179,20 @@ def test_the_reviews_flood_is_held_at_the_defaults(
     assert "notes" not in send(client, other_org, "call", identify("eve", traits("one")))
 
 
+def apply(database: Database, ingestor: Ingestor, org: Org, message: dict[str, Any]) -> str | None:
+    """One message through the ingestion pipeline; the reason given with its acceptance."""
+    (result,) = ingest_messages(
+        database=database,
+        ingestor=ingestor,
+        organization_id=org.id,
+        messages=[message],
+        envelope=Envelope(received_at=datetime.now(UTC)),
+        allowed=TRACKING_API_TYPES,
+    )
+    assert result.status == "accepted"
+    return result.reason
+
+
 def test_processes_writing_at_once_stay_within_the_organization_cap(
     database: Database, org: Org, backend: str
 ) -> None:
@@ -189,25 +203,29 @@ def test_processes_writing_at_once_stay_within_the_organization_cap(
     limits = AttributeLimits(per_contact=5, per_organization=8)
     first, second = Ingestor(limits=limits), Ingestor(limits=limits)
 
-    def send_to(ingestor: Ingestor, message: dict[str, Any]) -> str | None:
-        (result,) = ingest_messages(
-            database=database,
-            ingestor=ingestor,
-            organization_id=org.id,
-            messages=[message],
-            envelope=Envelope(received_at=datetime.now(UTC)),
-            allowed=TRACKING_API_TYPES,
-        )
-        assert result.status == "accepted"
-        return result.reason
-
-    assert send_to(first, identify("ted", traits("a", "b"))) is None
-    assert send_to(second, identify("bob", traits("c", "d", "e", "f", "g"))) is None
+    assert apply(database, first, org, identify("ted", traits("a", "b"))) is None
+    assert apply(database, second, org, identify("bob", traits("c", "d", "e", "f", "g"))) is None
     # The first process remembers two names; the database has seven.
-    reason = send_to(first, identify("ann", traits("h", "i", "j")))
+    reason = apply(database, first, org, identify("ann", traits("h", "i", "j")))
     assert reason == f"2 traits dropped: {ORG_FULL} (first dropped: 'i')"
     with database.read() as conn:
         names = select(func.count(func.distinct(contact_attributes.c.name))).where(
             contact_attributes.c.organization_id == org.id
         )
         assert conn.execute(names).scalar_one() == 8
+
+
+def test_a_name_no_contact_holds_stops_counting_within_30_seconds(
+    database: Database, org: Org
+) -> None:
+    now = [0.0]
+    names = OrganizationNames(clock=lambda: now[0])
+    limits = AttributeLimits(per_contact=5, per_organization=3)
+    ingestor = Ingestor(limits=limits, names=names)
+    assert apply(database, ingestor, org, identify("ted", traits("a", "b", "c"))) is None
+    assert apply(database, ingestor, org, identify("ted", {"a": None})) is None
+    full = "1 trait dropped: an organization has at most 3 attribute names (first dropped: 'd')"
+    now[0] = 29.0
+    assert apply(database, ingestor, org, identify("bob", traits("d"))) == full
+    now[0] = 31.0
+    assert apply(database, ingestor, org, identify("bob", traits("d"))) is None

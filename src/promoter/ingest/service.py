@@ -55,12 +55,16 @@ class Ingestor:
     beyond ``limits`` are dropped (see ``attribute_limits``)."""
 
     def __init__(
-        self, listeners: Sequence[TrackListener] = (), *, limits: AttributeLimits | None = None
+        self,
+        listeners: Sequence[TrackListener] = (),
+        *,
+        limits: AttributeLimits | None = None,
+        names: OrganizationNames | None = None,
     ) -> None:
         self._listeners = tuple(listeners)
         self._writes = IngestWrites()
         self._limits = limits or AttributeLimits()
-        self._names = OrganizationNames()
+        self._names = names or OrganizationNames()
 
     def apply(
         self,
