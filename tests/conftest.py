@@ -95,6 +95,7 @@ def settings(database_url: str) -> Settings:
         rate_limit_api="0",
         rate_limit_ingest="0",
         rate_limit_failed_auth="0",
+        rate_limit_survey_pages="0",
     )
 
 

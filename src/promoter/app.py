@@ -35,7 +35,7 @@ from promoter.web import (
 from promoter.web.api_v1 import PromoterV1Paths
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
-from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit
+from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
 
 log = logging.getLogger("promoter.app")
 
@@ -108,6 +108,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
+    app.add_middleware(SurveyPageRateLimit, buckets=services.rate_limits.survey_pages)
     app.add_middleware(
         FailedAuthLimit,
         buckets=services.rate_limits.failed_auth,

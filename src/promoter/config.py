@@ -144,7 +144,15 @@ class Settings(BaseSettings):
         "and Segment endpoints, and the burst allowed: RATE[,BURST]; 0 for no limit.",
     )
 
-    @field_validator("rate_limit_api", "rate_limit_ingest", "rate_limit_failed_auth")
+    rate_limit_survey_pages: str = Field(
+        default="10,100",
+        description="Survey page requests (/s/..., /u/...) a second per client address, and "
+        "the burst allowed: RATE[,BURST]; 0 for no limit.",
+    )
+
+    @field_validator(
+        "rate_limit_api", "rate_limit_ingest", "rate_limit_failed_auth", "rate_limit_survey_pages"
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         rate = parse_rate_limit(value)

@@ -12,7 +12,7 @@ from promoter.delivery.mailers import mailer_from_url
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
-from promoter.ingest.attribute_limits import AttributeLimits
+from promoter.domain.attributes import AttributeLimits
 from promoter.ingest.received import ReceivedLog
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
@@ -50,6 +50,11 @@ class Services:
                     secret = instance_secret(conn, configured=self.settings.secret_key)
                 self._signer.append(TokenSigner(secret))
             return self._signer[0]
+
+    @property
+    def attribute_limits(self) -> AttributeLimits:
+        """PROMOTER_MAX_ATTRIBUTES_PER_CONTACT and PROMOTER_MAX_ATTRIBUTE_NAMES."""
+        return attribute_limits(self.settings)
 
     def renderer(self) -> EmailRenderer:
         return EmailRenderer(
@@ -92,15 +97,19 @@ class Services:
             database=database,
             ingestor=Ingestor(
                 [SurveyTrigger()],
-                limits=AttributeLimits(
-                    per_contact=settings.max_attributes_per_contact,
-                    per_organization=settings.max_attribute_names,
-                ),
+                limits=attribute_limits(settings),
             ),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
             analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
             rate_limits=RateLimits.from_settings(settings),
         )
+
+
+def attribute_limits(settings: Settings) -> AttributeLimits:
+    return AttributeLimits(
+        per_contact=settings.max_attributes_per_contact,
+        per_organization=settings.max_attribute_names,
+    )
 
 
 def webhook_policy(settings: Settings) -> TargetPolicy:

@@ -99,6 +99,7 @@ class ServerProcess:
             PROMOTER_RATE_LIMIT_API="0",
             PROMOTER_RATE_LIMIT_INGEST="0",
             PROMOTER_RATE_LIMIT_FAILED_AUTH="0",
+            PROMOTER_RATE_LIMIT_SURVEY_PAGES="0",
             # The tests' webhook receivers listen on 127.0.0.1.
             PROMOTER_WEBHOOK_ALLOW_PRIVATE="true",
             PYTHONUNBUFFERED="1",

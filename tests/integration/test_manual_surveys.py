@@ -16,6 +16,7 @@ from promoter.campaigns.models import Campaign, CampaignSettings
 from promoter.contacts.lists import add_members, create_list, segment_list_id
 from promoter.contacts.service import ContactNotFound, change_status
 from promoter.contacts.writes import upsert_contact
+from promoter.domain.attributes import AttributeLimits
 from promoter.domain.errors import InvalidMessage
 from promoter.storage.engine import Database
 from promoter.storage.tables import deliveries, organizations, surveys
@@ -60,6 +61,7 @@ def contact(database: Database, org: Org, email: str, list_id: int | None = None
             attributes={},
             list_ids=lists,
             now=NOW,
+            limits=AttributeLimits(),
         )
     return contact_id
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from promoter.campaigns import service as campaigns
 from promoter.contacts.writes import upsert_contact
+from promoter.domain.attributes import AttributeLimits
 from promoter.storage.engine import Database
 from promoter.storage.tables import (
     contact_attributes,
@@ -433,6 +434,7 @@ def test_concurrent_upserts_of_one_address_make_one_contact(database: Database, 
                 attributes={},
                 list_ids=[],
                 now=datetime.now(UTC),
+                limits=AttributeLimits(),
             )
         return created
 

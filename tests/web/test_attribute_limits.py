@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from promoter.app import create_app
 from promoter.config import Settings
+from promoter.domain.attributes import AttributeLimits
 from promoter.domain.messages import Envelope
-from promoter.ingest.attribute_limits import AttributeLimits, OrganizationNames
+from promoter.ingest.attribute_limits import OrganizationNames
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.services import Services
@@ -229,3 +230,64 @@ def test_a_name_no_contact_holds_stops_counting_within_30_seconds(
     assert apply(database, ingestor, org, identify("bob", traits("d"))) == full
     now[0] = 31.0
     assert apply(database, ingestor, org, identify("bob", traits("d"))) is None
+
+
+def test_the_rest_api_refuses_writes_past_the_caps(
+    small: tuple[TestClient, Services], org: Org, other_org: Org
+) -> None:
+    """The REST API answers 400 and writes nothing: the caller, the organization itself,
+    can correct its request."""
+    client, _ = small
+    headers = {"Authorization": f"Token {org.key}"}
+
+    def create(email: str, attrs: dict[str, Any]) -> Any:
+        return client.post(
+            "/api/v2/contacts/", json={"email": email, "attributes": attrs}, headers=headers
+        )
+
+    assert create("a@x.co", {f"a{i}": i for i in range(5)}).status_code == 201
+    too_many = create("a@x.co", {"a5": 5})
+    assert too_many.status_code == 400
+    assert too_many.json() == {
+        "attributes": [
+            "A contact holds at most 5 attributes: this one has 5, and 1 would be added."
+        ]
+    }
+    # What the contact has can be changed, removed, and its room used again.
+    assert create("a@x.co", {"a0": "changed", "a1": None}).status_code == 200
+    assert create("a@x.co", {"a5": 5}).status_code == 200
+    href = create("a@x.co", {}).json()["href"].replace("http://testserver", "")
+    put = client.put(
+        href,
+        json={"email": "a@x.co", "attributes": {f"b{i}": i for i in range(6)}},
+        headers=headers,
+    )
+    assert put.status_code == 400 and "at most 5 attributes" in put.json()["attributes"][0]
+    b = create("b@x.co", {"c0": 1, "c1": 1})  # 7 names in use, then 8
+    assert b.status_code == 201
+    assert create("c@x.co", {"c0": 2, "d0": 2}).status_code == 201
+    full = create("c@x.co", {"e0": 3})
+    assert full.status_code == 400
+    assert full.json()["attributes"] == [
+        "An organization has at most 8 attribute names: 8 are in use, and 1 would be added "
+        "(first: 'e0')."
+    ]
+    b_href = b.json()["href"].replace("http://testserver", "")
+    patched = client.patch(b_href, json={"attributes": {"e1": 1}}, headers=headers)
+    assert patched.status_code == 400 and "at most 8 attribute names" in patched.text
+    campaign = client.get("/api/v2/campaigns/", headers=headers).json()["results"][0]["id"]
+    survey = client.post(
+        "/api/v2/survey/",
+        json={"campaign_id": campaign, "contact": {"email": "d@x.co", "attributes": {"e2": 1}}},
+        headers=headers,
+    )
+    assert survey.status_code == 400
+    assert "at most 8 attribute names" in survey.json()["contact"]["attributes"][0]
+    # Names in use stay open to every contact, and the other organization has its own.
+    assert create("e@x.co", {"c0": 9, "d0": 9}).status_code == 201
+    other = client.post(
+        "/api/v2/contacts/",
+        json={"email": "a@x.co", "attributes": {f"z{i}": i for i in range(5)}},
+        headers={"Authorization": f"Token {other_org.key}"},
+    )
+    assert other.status_code == 201

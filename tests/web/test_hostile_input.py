@@ -58,6 +58,7 @@ def client(database_url: str, database: Database) -> Iterator[TestClient]:
         rate_limit_api="0",
         rate_limit_ingest="0",
         rate_limit_failed_auth="0",
+        rate_limit_survey_pages="0",
     )
     with TestClient(create_app(Services.build(settings, database))) as test_client:
         yield test_client

@@ -577,6 +577,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         rate_limit_api="0",
         rate_limit_ingest="0",
         rate_limit_failed_auth="0",
+        rate_limit_survey_pages="0",
         email_url=f"file:{tmp_path / 'mail'}",
         webhook_allow_private=True,  # the webhook receiver listens on 127.0.0.1
     )

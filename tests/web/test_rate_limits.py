@@ -166,9 +166,10 @@ def test_zero_turns_the_limits_off(settings: Settings, database: Database, org: 
         rate_limit_api="0",
         rate_limit_ingest="0",
         rate_limit_failed_auth="0",
+        rate_limit_survey_pages="0",
     )
     services = Services.build(settings, database)
-    assert services.rate_limits == RateLimits(api=None, ingest=None, failed_auth=None)
+    assert services.rate_limits == RateLimits()
     with TestClient(create_app(services)) as client:
         assert all(contacts(client, org.key).status_code == 200 for _ in range(110))
 

@@ -123,6 +123,7 @@ def api(database_url: str) -> Iterator[Api]:
         base_url=BASE_URL,
         rate_limit_api="0",
         rate_limit_failed_auth="0",  # it probes every route without a key, many times
+        rate_limit_survey_pages="0",
     )
     app = create_app(Services.build(app_settings, database))
     api = None

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from promoter.app import create_app
 from promoter.campaigns import service as campaigns
+from promoter.config import Settings
 from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, responses, surveys
@@ -62,7 +64,8 @@ def test_bad_links_and_scores(
 ) -> None:
     link = survey_link(client, services, database, org)
     token, signature = link[len("/s/") :].split(".")
-    for bad in (f"/s/{token}.{signature[:-1]}x/5", f"/s/{token}/5", "/s/nope/5", "/u/nope"):
+    other = "x" if signature[-1] != "x" else "y"  # a last character it does not have
+    for bad in (f"/s/{token}.{signature[:-1]}{other}/5", f"/s/{token}/5", "/s/nope/5", "/u/nope"):
         response = client.get(bad)
         assert response.status_code == 404 and "not valid" in response.text
     for score in ("11", "-1", "x", "100"):
@@ -152,3 +155,25 @@ def test_a_comment_too_large_to_read_is_refused_and_the_stored_one_kept(
     missing = client.post(f"{link}/comment", data={"other": "x"})
     assert missing.status_code == 400 and "not received" in missing.text
     assert one(database, responses).comment == "kept"
+
+
+def test_survey_pages_have_a_budget_per_client_address(
+    settings: Settings, database: Database, org: Org
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_survey_pages": "0.001,5"})
+    services = Services.build(limited, database)
+    app = create_app(services)
+    with TestClient(app, client=("192.0.2.1", 1000)) as respondent:
+        link = survey_link(respondent, services, database, org)
+        assert [respondent.get(f"{link}/{n}").status_code for n in range(5)] == [200] * 5
+        throttled = respondent.post(link, data={"score": "9"})
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) > 1
+        assert "Too many requests" in throttled.text
+        assert throttled.headers["content-security-policy"].startswith("default-src 'none'")
+        assert one(database, responses) is None  # nothing recorded past the budget
+        assert respondent.get("/health").status_code == 200  # other paths are not counted
+    with TestClient(app, client=("192.0.2.2", 1000)) as someone_else:
+        answered = someone_else.post(link, data={"score": "9"}, follow_redirects=False)
+        assert answered.status_code == 303
+    assert one(database, responses).score == 9

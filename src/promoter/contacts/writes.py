@@ -11,11 +11,12 @@ import hashlib
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, delete, exists, literal, select, text, union_all, update
 
+from promoter.contacts.attribute_names import lock_names, organization_names
 from promoter.contacts.lists import add_members, existing_list_ids
 from promoter.contacts.service import ContactNotFound, contact_ids_by_email, email_key
-from promoter.domain.attributes import AttributeValue, flatten_traits
+from promoter.domain.attributes import AttributeLimits, AttributeValue, flatten_traits
 from promoter.domain.errors import InvalidMessage
 from promoter.ingest.service import erase_contact
 from promoter.storage.dialect import insert_for
@@ -26,6 +27,10 @@ MAX_ATTRIBUTES = 200
 #: Contact fields that hold a person's name.
 NAME_FIELDS = ("first_name", "last_name")
 _ATTRIBUTE_VALUES = ("value_type", "value_text", "value_number", "value_date", "updated_at")
+
+
+class TooManyAttributes(ValueError):
+    """The write would give the contact, or the organization, more attributes than allowed."""
 
 
 class EmailTaken(ValueError):
@@ -58,12 +63,14 @@ def upsert_contact(
     attributes: Mapping[str, AttributeValue | None],
     list_ids: Collection[int],
     now: datetime,
+    limits: AttributeLimits,
 ) -> tuple[int, bool]:
     """Create the contact with this address, or update the oldest one that has it.
 
     ``names`` holds the given name fields (absent ones are kept); attributes are merged
     (``None`` removes one); the contact joins ``list_ids`` and leaves no list. Returns the
-    contact's id and whether it was created. Raises :class:`UnknownLists`.
+    contact's id and whether it was created. Raises :class:`UnknownLists` or
+    :class:`TooManyAttributes`.
     """
     _check_lists(conn, organization_id, list_ids)
     _lock_address(conn, organization_id, email)
@@ -89,7 +96,9 @@ def upsert_contact(
             .returning(contacts.c.id)
         ).scalar_one()
         created = True
-    write_attributes(conn, organization_id, contact_id, attributes, now, replace=False)
+    write_attributes(
+        conn, organization_id, contact_id, attributes, now, replace=False, limits=limits
+    )
     add_members(
         conn, organization_id=organization_id, list_ids=list_ids, contact_id=contact_id, now=now
     )
@@ -106,11 +115,13 @@ def update_contact(
     replace_attributes: bool,
     list_ids: Collection[int],
     now: datetime,
+    limits: AttributeLimits,
 ) -> None:
     """Change the given ``fields`` (``email``, names); merge ``attributes``, or with
     ``replace_attributes`` make them the contact's only ones; join ``list_ids``.
 
-    Raises :class:`ContactNotFound`, :class:`EmailTaken` or :class:`UnknownLists`.
+    Raises :class:`ContactNotFound`, :class:`EmailTaken`, :class:`UnknownLists` or
+    :class:`TooManyAttributes`.
     """
     current = conn.execute(
         select(contacts.c.email_key).where(
@@ -128,7 +139,13 @@ def update_contact(
     _update_fields(conn, contact_id, fields, now)
     if attributes is not None:
         write_attributes(
-            conn, organization_id, contact_id, attributes, now, replace=replace_attributes
+            conn,
+            organization_id,
+            contact_id,
+            attributes,
+            now,
+            replace=replace_attributes,
+            limits=limits,
         )
     add_members(
         conn, organization_id=organization_id, list_ids=list_ids, contact_id=contact_id, now=now
@@ -175,9 +192,10 @@ def write_attributes(
     now: datetime,
     *,
     replace: bool,
+    limits: AttributeLimits,
 ) -> None:
     """Upsert attribute values (``None`` removes one); with ``replace``, the contact's
-    other attributes go."""
+    other attributes go. Raises :class:`TooManyAttributes` past ``limits``."""
     if replace:
         keep = [name for name, value in attributes.items() if value is not None]
         conn.execute(
@@ -209,6 +227,8 @@ def write_attributes(
         if value is not None
     ]
     if rows:
+        named = [name for name, value in attributes.items() if value is not None]
+        _check_limits(conn, organization_id, contact_id, named, limits)
         stmt = insert_for(conn, contact_attributes)
         conn.execute(
             stmt.on_conflict_do_update(
@@ -217,6 +237,57 @@ def write_attributes(
             ),
             rows,
         )
+
+
+def _check_limits(
+    conn: Connection,
+    organization_id: int,
+    contact_id: int,
+    names: Collection[str],
+    limits: AttributeLimits,
+) -> None:
+    """Refuse names that would take the contact, or the organization, past ``limits``
+    (what the contact has already can always be set again)."""
+    held = set(
+        conn.scalars(
+            select(contact_attributes.c.name).where(contact_attributes.c.contact_id == contact_id)
+        )
+    )
+    adding = [name for name in names if name not in held]
+    if not adding:
+        return
+    if len(held) + len(adding) > limits.per_contact:
+        raise TooManyAttributes(
+            f"A contact holds at most {limits.per_contact} attributes: this one has "
+            f"{len(held)}, and {len(adding)} would be added."
+        )
+    if not _names_new_to(conn, organization_id, adding):
+        return
+    lock_names(conn, organization_id)
+    known = organization_names(conn, organization_id)
+    new = [name for name in adding if name not in known]
+    if new and len(known) + len(new) > limits.per_organization:
+        raise TooManyAttributes(
+            f"An organization has at most {limits.per_organization} attribute names: "
+            f"{len(known)} are in use, and {len(new)} would be added "
+            f"(first: {new[0][:40]!r})."
+        )
+
+
+def _names_new_to(conn: Connection, organization_id: int, names: Collection[str]) -> set[str]:
+    """Which of ``names`` no contact of the organization holds (one index probe each)."""
+    held = union_all(
+        *(
+            select(literal(name).label("name")).where(
+                exists().where(
+                    contact_attributes.c.organization_id == organization_id,
+                    contact_attributes.c.name == name,
+                )
+            )
+            for name in names
+        )
+    )
+    return set(names) - set(conn.scalars(held))
 
 
 def _update_fields(

@@ -24,6 +24,15 @@ MAX_TEXT_LENGTH = 10_000
 #: answer's snapshot keeps.
 MOST_ATTRIBUTES_PER_CONTACT = 1_000
 
+
+@dataclass(frozen=True, slots=True)
+class AttributeLimits:
+    """The most attributes one contact holds, and distinct names one organization uses."""
+
+    per_contact: int = 200
+    per_organization: int = 2_000
+
+
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
     r"([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"

@@ -22,37 +22,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from promoter.domain.attributes import AttributeValue
+from promoter.contacts.attribute_names import lock_names, organization_names
+from promoter.domain.attributes import AttributeLimits, AttributeValue
 from promoter.domain.messages import Identify
 from promoter.storage.bulk import InSelect
 
-#: The advisory lock (organization, NAMES_LOCK) serialises new names on PostgreSQL; the
-#: userId locks of ingestion use (organization, 0..255).
-NAMES_LOCK = 256
-
-#: Each distinct name of an organization, one index lookup per name (a "loose index
-#: scan": the (organization_id, name) index holds a row per contact and name).
-_ORGANIZATION_NAMES = InSelect(
-    "WITH RECURSIVE found(name) AS ("
-    " SELECT MIN(name) FROM contact_attributes WHERE organization_id = {p}"
-    " UNION ALL"
-    " SELECT (SELECT MIN(a.name) FROM contact_attributes a"
-    " WHERE a.organization_id = {p} AND a.name > found.name)"
-    " FROM found WHERE found.name IS NOT NULL)"
-    " SELECT name FROM found WHERE name IS NOT NULL"
-)
 _COUNTS = InSelect(
     "SELECT contact_id, COUNT(*) FROM contact_attributes WHERE contact_id {in} GROUP BY contact_id"
 )
 _NAMES = InSelect("SELECT contact_id, name FROM contact_attributes WHERE contact_id {in}")
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeLimits:
-    per_contact: int = 200
-    per_organization: int = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +87,14 @@ class OrganizationNames:
         if conn.dialect.name == "postgresql":
             # Other processes may be adding names: decide under the lock, on what they
             # committed. Taken after the userId locks, so two requests cannot deadlock.
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:org, :key)"),
-                {"org": organization_id, "key": NAMES_LOCK},
-            )
+            lock_names(conn, organization_id)
             return self._read(conn, organization_id).names
         if over and not fresh:
             return self._read(conn, organization_id).names  # the only writer: removals missed
         return known.names
 
     def _read(self, conn: Connection, organization_id: int) -> _Known:
-        rows = _ORGANIZATION_NAMES.rows(conn, organization_id, organization_id)
-        known = _Known({row[0] for row in rows}, self._clock())
+        known = _Known(organization_names(conn, organization_id), self._clock())
         with self.lock:
             self._known[organization_id] = known
             self._known.move_to_end(organization_id)

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, text, update
 
-from promoter.domain.attributes import AttributeValue
+from promoter.domain.attributes import AttributeLimits, AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
-from promoter.ingest.attribute_limits import AttributeLimits, OrganizationNames, admit_attributes
+from promoter.ingest.attribute_limits import OrganizationNames, admit_attributes
 from promoter.ingest.listeners import StoredTrack, TrackListener
 from promoter.ingest.results import MessageResult
 from promoter.ingest.writes import (

@@ -32,6 +32,7 @@ from promoter.contacts.service import (
 from promoter.contacts.suppressions import unsubscribe_email
 from promoter.contacts.writes import (
     EmailTaken,
+    TooManyAttributes,
     UnknownLists,
     erase,
     typed_attributes,
@@ -391,9 +392,12 @@ async def contacts_create(request: Request, services: ServicesDep, org: OrgDep) 
                 attributes=attributes,
                 list_ids=lists,
                 now=now,
+                limits=services.attribute_limits,
             )
         except UnknownLists as exc:
             raise invalid({lists_field: does_not_exist(exc.ids[0])}) from None
+        except TooManyAttributes as exc:
+            raise invalid({"attributes": [str(exc)]}) from None
         outcome = None
         if body.send and body.campaign is not None:
             outcome = send_survey(
@@ -452,6 +456,7 @@ async def _change_contact(
                 replace_attributes=not partial,
                 list_ids=list_ids,
                 now=now,
+                limits=services.attribute_limits,
             )
             if body.status is not None:
                 change_status(
@@ -463,6 +468,8 @@ async def _change_contact(
             raise invalid({lists_field: does_not_exist(exc.ids[0])}) from None
         except EmailTaken as exc:
             raise invalid({"email": [str(exc)]}) from None
+        except TooManyAttributes as exc:
+            raise invalid({"attributes": [str(exc)]}) from None
         except StatusChangeRefused as exc:
             raise invalid({"status": [str(exc)[:1].upper() + str(exc)[1:] + "."]}) from None
         contact = get_contact(conn, organization_id=org.id, contact_id=contact_id)

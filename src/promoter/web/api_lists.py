@@ -28,7 +28,7 @@ from promoter.contacts.lists import (
     rename_list,
 )
 from promoter.contacts.service import Contact, ContactFilter, Page, get_contact, list_contacts
-from promoter.contacts.writes import typed_attributes, upsert_contact
+from promoter.contacts.writes import TooManyAttributes, typed_attributes, upsert_contact
 from promoter.surveys.manual import (
     CampaignNotActive,
     ManualOutcome,
@@ -305,6 +305,7 @@ async def lists_add_member(
                 attributes={},
                 list_ids=[number],
                 now=now,
+                limits=services.attribute_limits,
             )
         else:
             assert body.contact is not None
@@ -454,6 +455,7 @@ async def survey_create(request: Request, services: ServicesDep, org: OrgDep) ->
             attributes=contact_attributes,
             list_ids=[list_id],
             now=now,
+            limits=services.attribute_limits,
         )
         return send_survey(
             conn,
@@ -464,7 +466,10 @@ async def survey_create(request: Request, services: ServicesDep, org: OrgDep) ->
             now=now,
         )
 
-    outcome = await write(services, send)
+    try:
+        outcome = await write(services, send)
+    except TooManyAttributes as exc:
+        return JSONResponse({"contact": {"attributes": [str(exc)]}}, status_code=400)
     if not outcome.scheduled:
         return JSONResponse(
             {NON_FIELD: [NOT_ELIGIBLE], "reason": [outcome.reason]}, status_code=400

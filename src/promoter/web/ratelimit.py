@@ -8,7 +8,8 @@ the last ``burst / per_second`` seconds, and never more than ``max_keys`` of the
 The REST API is limited by :class:`ApiRateLimit`, a middleware reading the key from the
 ``Authorization`` header; the Segment endpoints ask :attr:`RateLimits.ingest` once they
 know which key authenticated the request. Failed authentication is budgeted per client
-address by :class:`FailedAuthLimit`.
+address by :class:`FailedAuthLimit`, and so are the survey pages, by
+:class:`SurveyPageRateLimit`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promoter.config import RateLimit, Settings, parse_rate_limit
@@ -107,6 +109,7 @@ class RateLimits:
     api: TokenBuckets | None = None
     ingest: TokenBuckets | None = None
     failed_auth: TokenBuckets | None = None
+    survey_pages: TokenBuckets | None = None
 
     @classmethod
     def from_settings(
@@ -120,6 +123,7 @@ class RateLimits:
             api=buckets(settings.rate_limit_api),
             ingest=buckets(settings.rate_limit_ingest),
             failed_auth=buckets(settings.rate_limit_failed_auth),
+            survey_pages=buckets(settings.rate_limit_survey_pages),
         )
 
 
@@ -157,27 +161,49 @@ def _authorization(scope: Scope) -> str | None:
     return None
 
 
-class ApiRateLimit:
-    """ASGI middleware: requests under /api/ that carry a key spend from its bucket; over
-    budget they are answered 429 before anything else runs. Requests without a key pass
-    (they are refused as unauthenticated)."""
+class PathRateLimit:
+    """ASGI middleware: requests under ``prefixes`` spend from the bucket ``bucket_key``
+    names (none: not counted); over budget they get ``throttled(wait)`` before anything
+    else runs."""
+
+    prefixes: tuple[str, ...] = ()
 
     def __init__(self, app: ASGIApp, *, buckets: TokenBuckets | None) -> None:
         self.app = app
         self.buckets = buckets
 
+    def bucket_key(self, scope: Scope) -> str | None:
+        raise NotImplementedError
+
+    def throttled(self, wait: float) -> Response:
+        raise NotImplementedError
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.buckets is not None
             and scope["type"] == "http"
-            and scope["path"].startswith(API_PREFIX)
+            and scope["path"].startswith(self.prefixes)
         ):
-            key = key_from_authorization(_authorization(scope))
-            wait = self.buckets.take(hash_key(key)) if key else 0.0
+            bucket = self.bucket_key(scope)
+            wait = self.buckets.take(bucket) if bucket is not None else 0.0
             if wait > 0:
-                await api_throttled(wait)(scope, receive, send)
+                await self.throttled(wait)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class ApiRateLimit(PathRateLimit):
+    """Requests under /api/ that carry a key spend from its bucket. Requests without a key
+    pass (they are refused as unauthenticated)."""
+
+    prefixes = (API_PREFIX,)
+
+    def bucket_key(self, scope: Scope) -> str | None:
+        key = key_from_authorization(_authorization(scope))
+        return hash_key(key) if key else None
+
+    def throttled(self, wait: float) -> Response:
+        return api_throttled(wait)
 
 
 #: The paths that authenticate with an API key.
@@ -230,3 +256,38 @@ class FailedAuthLimit:
             await send(message)
 
         await self.app(scope, receive, counting)
+
+
+#: The pages a survey email links to (survey, comment, thanks; unsubscribe).
+SURVEY_PREFIXES = ("/s/", "/u/")
+
+
+def survey_pages_throttled(wait: float) -> HTMLResponse:
+    """A page a person may see: what happened and when to try again."""
+    seconds = retry_after(wait)
+    html = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Too many requests</title></head><body><main><h1>Too many requests</h1>"
+        f"<p>Please try again in {seconds} second{'s' if seconds != 1 else ''}.</p>"
+        "</main></body></html>"
+    )
+    headers = {
+        "Retry-After": str(seconds),
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return HTMLResponse(html, status_code=429, headers=headers)
+
+
+class SurveyPageRateLimit(PathRateLimit):
+    """Each request for a survey page spends from the client address's bucket."""
+
+    prefixes = SURVEY_PREFIXES
+
+    def bucket_key(self, scope: Scope) -> str | None:
+        return _client(scope)
+
+    def throttled(self, wait: float) -> Response:
+        return survey_pages_throttled(wait)
