@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint audit install
+.PHONY: run test test-fast lint audit install
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ test: install lint audit
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
 	$(BIN)/pytest
+
+# A developer's quick run, a few minutes: the in-process tests (no server process, no
+# browser, no fuzzing) on SQLite only, two processes at a time.
+test-fast: install
+	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 --dist loadfile \
+		tests/unit tests/integration tests/web tests/dashboard tests/analytics tests/test_settings_documented.py

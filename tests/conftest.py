@@ -28,7 +28,15 @@ from promoter.storage.tables import metadata
 POSTGRES_ADMIN_URL = os.environ.get(
     "PROMOTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-BACKENDS = ["sqlite", "postgresql"]
+#: The databases every database test runs on; PROMOTER_TEST_BACKENDS=sqlite narrows it
+#: (``make test-fast``).
+BACKENDS = [
+    name.strip()
+    for name in os.environ.get("PROMOTER_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if name.strip()
+]
+if not BACKENDS or set(BACKENDS) - {"sqlite", "postgresql"}:
+    raise pytest.UsageError("PROMOTER_TEST_BACKENDS lists sqlite and/or postgresql")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from promoter.storage.errors import is_unavailable
 from promoter.web.errors import install_error_handlers
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
 
 
 def error_of(url: str, statement: str, **engine_options: object) -> OperationalError:
@@ -52,6 +52,7 @@ def test_sqlite_errors(tmp_path: Path) -> None:
     assert is_unavailable(missing)
 
 
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not tested in this run")
 def test_postgresql_errors() -> None:
     too_many_arguments = "SELECT concat(" + ", ".join(["1"] * 101) + ")"
     limit = error_of(POSTGRES_ADMIN_URL, too_many_arguments)
