@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from promoter.contacts.service import ContactFilter, Page, get_contact, list_contacts
+from promoter.contacts.service import ContactFilter, get_contact, list_contacts
 from promoter.domain.messages import Envelope
+from promoter.domain.paging import Page
 from promoter.ingest.listeners import StoredTrack
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult

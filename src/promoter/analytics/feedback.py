@@ -19,7 +19,8 @@ from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
 from promoter.analytics.scores import score_type
 from promoter.campaigns.models import CampaignStatus
-from promoter.contacts.service import Page, attributes_of
+from promoter.contacts.service import attributes_of
+from promoter.domain.paging import Page
 from promoter.storage.tables import (
     campaigns,
     contacts,

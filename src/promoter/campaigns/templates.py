@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select, update
 
 from promoter.campaigns.models import EmailTemplate
 from promoter.campaigns.service import NotFound
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.storage.tables import email_templates
 
 #: As long as the column allows.

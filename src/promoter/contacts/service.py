@@ -15,6 +15,7 @@ from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.eligibility import SUPPRESSED
 from promoter.domain.orders import ORDER_FIELDS
+from promoter.domain.paging import Page
 from promoter.storage.tables import (
     contact_attributes,
     contact_lists,
@@ -36,16 +37,6 @@ class ContactFilter:
     attributes: tuple[tuple[str, str], ...] = ()
     #: Text found in the email address or the userId, ignoring case.
     text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    number: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
 
 
 @dataclass(frozen=True, slots=True)

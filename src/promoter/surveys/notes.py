@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select
 
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.storage.tables import feedback_notes
 from promoter.surveys.followup import exists, stamp
 

@@ -21,7 +21,6 @@ from promoter.contacts.service import (
     Contact,
     ContactFilter,
     ContactNotFound,
-    Page,
     StatusChangeRefused,
     change_status,
     contact_events,
@@ -39,6 +38,7 @@ from promoter.contacts.writes import (
     update_contact,
     upsert_contact,
 )
+from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.surveys.manual import MAX_CAMPAIGN_ID, ManualOutcome, send_survey
 from promoter.web import api_schemas as schemas

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignCounts, campaign_counts
 from promoter.campaigns.models import Campaign, CampaignSettings
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated

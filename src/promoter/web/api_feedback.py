@@ -23,7 +23,7 @@ from promoter.analytics.feedback import Feedback, PromoterFilter, find_feedback,
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
 from promoter.campaigns.models import CampaignStatus
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.orgs.keys import visible_prefix
 from promoter.services import Services
 from promoter.surveys.followup import (

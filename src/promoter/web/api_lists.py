@@ -27,8 +27,9 @@ from promoter.contacts.lists import (
     remove_member,
     rename_list,
 )
-from promoter.contacts.service import Contact, ContactFilter, Page, get_contact, list_contacts
+from promoter.contacts.service import Contact, ContactFilter, get_contact, list_contacts
 from promoter.contacts.writes import TooManyAttributes, typed_attributes, upsert_contact
+from promoter.domain.paging import Page
 from promoter.surveys.manual import (
     CampaignNotActive,
     ManualOutcome,

@@ -14,7 +14,7 @@ from promoter.analytics.metrics import Metrics, metrics
 from promoter.analytics.params import zone_of
 from promoter.campaigns import service
 from promoter.campaigns.models import Campaign
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.services import Services
 from promoter.web import api_schemas as schemas

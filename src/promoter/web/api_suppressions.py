@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from promoter.contacts.service import Page, StatusChangeRefused
+from promoter.contacts.service import StatusChangeRefused
 from promoter.contacts.suppressions import (
     Bounced,
     Unsubscribed,
@@ -18,6 +18,7 @@ from promoter.contacts.suppressions import (
     list_unsubscribed,
     unsubscribe_email,
 )
+from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated

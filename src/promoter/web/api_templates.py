@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from promoter.campaigns import service
 from promoter.campaigns.models import EmailTemplate, TemplateSettings
 from promoter.campaigns.templates import list_templates, rename_template
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated

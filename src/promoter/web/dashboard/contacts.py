@@ -20,11 +20,11 @@ from promoter.contacts.service import (
     Contact,
     ContactFilter,
     ContactNotFound,
-    Page,
     StatusChangeRefused,
     change_status,
     list_contacts,
 )
+from promoter.domain.paging import Page
 from promoter.orgs.service import get_organization
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other

@@ -22,7 +22,7 @@ from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
 from promoter.analytics.suggest import tag_names
 from promoter.campaigns.service import list_campaigns
-from promoter.contacts.service import Page
+from promoter.domain.paging import Page
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.surveys.followup import (
