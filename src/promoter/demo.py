@@ -29,6 +29,7 @@ from promoter.accounts.users import create_user, normalise_email
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings, TemplateSettings
 from promoter.domain.messages import Envelope
+from promoter.domain.nps import score_type
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.orgs import service as orgs
@@ -691,7 +692,7 @@ def _mean_score(person: _Person, clock: _Clock, kind: str, at: datetime) -> floa
 
 
 def _category(score: int) -> Category:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    return score_type(score)
 
 
 def _comment(rng: random.Random, person: _Person, clock: _Clock, survey: _Survey) -> None:

@@ -26,8 +26,8 @@ from promoter.analytics.filters import (
     PropertyFilter,
 )
 from promoter.analytics.query import NpsQuery, Window
-from promoter.analytics.scores import SCORE_RANGES
 from promoter.domain.attributes import AttributeValue, typed_value
+from promoter.domain.nps import SCORE_RANGES
 from promoter.storage.tables import contact_attributes, events, orders, response_tags, responses
 
 

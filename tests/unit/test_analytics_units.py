@@ -17,7 +17,7 @@ from promoter.analytics.filters import (
     parse_filter,
 )
 from promoter.analytics.params import parse_moment
-from promoter.analytics.scores import NpsSummary, margin_of_error, score_type
+from promoter.domain.nps import NpsSummary, margin_of_error, score_type
 
 
 @pytest.mark.parametrize(

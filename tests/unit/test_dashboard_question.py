@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from promoter.analytics.scores import NpsSummary
 from promoter.analytics.trend import TrendPoint
+from promoter.domain.nps import NpsSummary
 from promoter.web.dashboard import charts
 from promoter.web.dashboard.forms import Form
 from promoter.web.dashboard.question import builder, filter_from_form, read_question

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, case, func, select
 
 from promoter.analytics.query import Scope, matching
-from promoter.analytics.scores import NpsSummary
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 from promoter.storage.tables import contact_attributes, response_attributes
 
 SortKey = Literal["responses", "nps", "value"]
@@ -84,8 +84,8 @@ def breakdown(
         select(
             group,
             func.count(),
-            func.count().filter(found.c.score >= 9),
-            func.count().filter(found.c.score <= 6),
+            func.count().filter(found.c.score >= PROMOTER_MIN),
+            func.count().filter(found.c.score <= DETRACTOR_MAX),
         )
         .select_from(joined)
         .group_by(group)

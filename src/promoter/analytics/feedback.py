@@ -17,9 +17,9 @@ from sqlalchemy import Connection, func, select, tuple_
 
 from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
-from promoter.analytics.scores import score_type
 from promoter.campaigns.models import CampaignStatus
 from promoter.contacts.service import attributes_of
+from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
 from promoter.storage.tables import (
     campaigns,

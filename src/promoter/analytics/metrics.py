@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from promoter.analytics.query import NpsQuery, Window, matching, scope
-from promoter.analytics.scores import NpsSummary
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 
 EMPTY = NpsSummary(0, 0, 0, 0)
 
@@ -42,8 +42,8 @@ def metrics(
         select(
             found.c.campaign_id,
             func.count(),
-            func.count().filter(found.c.score >= 9),
-            func.count().filter(found.c.score <= 6),
+            func.count().filter(found.c.score >= PROMOTER_MIN),
+            func.count().filter(found.c.score <= DETRACTOR_MAX),
         ).group_by(found.c.campaign_id)
     ).all()
     per_campaign = {

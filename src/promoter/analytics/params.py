@@ -22,8 +22,8 @@ from promoter.analytics.filters import (
     parse_filter,
 )
 from promoter.analytics.query import CountMode, FeedbackStatus, NpsQuery
-from promoter.analytics.scores import ScoreType
 from promoter.analytics.segments import SegmentNotFound, get_segment
+from promoter.domain.nps import ScoreType
 
 #: Separates the values of in, not_in and between in the compact form.
 _LIST_SEPARATOR = ","

@@ -19,7 +19,7 @@ from sqlalchemy import (
 
 from promoter.analytics.compile import AttributeSource, Target, compile_filter
 from promoter.analytics.filters import Expr
-from promoter.analytics.scores import SCORE_RANGES, ScoreType
+from promoter.domain.nps import SCORE_RANGES, ScoreType
 from promoter.storage.tables import response_tags, responses
 
 CountMode = Literal["all", "latest"]

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, func, select
 
 from promoter.analytics.compile import Target, compile_filter
 from promoter.analytics.query import Scope, Window, matching
-from promoter.analytics.scores import NpsSummary
+from promoter.domain.nps import NpsSummary
 from promoter.storage.tables import contacts, surveys
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Integer, case, cast, func, select
 
 from promoter.analytics.query import Scope, matching
-from promoter.analytics.scores import NpsSummary
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 from promoter.storage.tables import responses
 
 Interval = Literal["day", "week", "month", "quarter"]
@@ -155,8 +155,8 @@ def _counts(
     granularity = _granularity(zone, edges[0], edges[-1])
     found = matching(scope)
     keys = _group_keys(found.c.created_at, granularity, scope.dialect)
-    promoters = func.count().filter(found.c.score >= 9)
-    detractors = func.count().filter(found.c.score <= 6)
+    promoters = func.count().filter(found.c.score >= PROMOTER_MIN)
+    detractors = func.count().filter(found.c.score <= DETRACTOR_MAX)
     totals = [[0, 0, 0] for _ in range(len(edges) - 1)]
     rows = conn.execute(select(*keys, func.count(), promoters, detractors).group_by(*keys)).all()
     for row in rows:
@@ -232,8 +232,8 @@ def _latest_counts(conn: Connection, scope: Scope, edges: Sequence[datetime]) ->
         select(
             found_bucket,
             func.count(),
-            func.count().filter(found.c.score >= 9),
-            func.count().filter(found.c.score <= 6),
+            func.count().filter(found.c.score >= PROMOTER_MIN),
+            func.count().filter(found.c.score <= DETRACTOR_MAX),
         ).group_by(found_bucket)
     ).all()
     for index, n, p, d in rows:

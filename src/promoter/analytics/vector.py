@@ -44,8 +44,8 @@ from promoter.analytics.filters import (
 )
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
-from promoter.analytics.scores import SCORE_RANGES, NpsSummary
 from promoter.analytics.trend import Interval, TrendPoint
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary
 from promoter.storage.tables import contact_attributes, orders
 from promoter.storage.tables import events as events_table
 
@@ -305,8 +305,8 @@ def nps(conn: Connection, scope: Scope, columns: ResponseColumns) -> NpsReport:
 
 def _summaries(scores: Any, groups: Any, count: int) -> list[NpsSummary]:
     n = np.bincount(groups, minlength=count)
-    p = np.bincount(groups, weights=scores >= 9, minlength=count)
-    d = np.bincount(groups, weights=scores <= 6, minlength=count)
+    p = np.bincount(groups, weights=scores >= PROMOTER_MIN, minlength=count)
+    d = np.bincount(groups, weights=scores <= DETRACTOR_MAX, minlength=count)
     return [NpsSummary.of(int(n[i]), int(p[i]), int(d[i])) for i in range(count)]
 
 

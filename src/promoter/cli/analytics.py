@@ -23,7 +23,6 @@ from promoter.analytics.params import (
 )
 from promoter.analytics.query import Scope, scope
 from promoter.analytics.report import delivery_stats, nps
-from promoter.analytics.scores import SCORE_TYPES, NpsSummary
 from promoter.analytics.segments import (
     SegmentConflict,
     SegmentNotFound,
@@ -34,6 +33,7 @@ from promoter.analytics.segments import (
 )
 from promoter.analytics.trend import INTERVALS, TrendError, trend
 from promoter.cli.common import migrated_database
+from promoter.domain.nps import SCORE_TYPES, NpsSummary
 from promoter.orgs.service import NotFound, Organization, get_organization
 from promoter.storage.engine import Database
 

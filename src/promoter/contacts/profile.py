@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, func, select
 
+from promoter.domain.nps import score_type
 from promoter.storage.tables import (
     campaigns,
     contact_attributes,
@@ -126,7 +127,7 @@ class Answer:
     @property
     def kind(self) -> str:
         """promoter (9-10), passive (7-8) or detractor (0-6)."""
-        return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+        return score_type(self.score)
 
 
 @dataclass(frozen=True, slots=True)

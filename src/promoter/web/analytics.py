@@ -20,7 +20,6 @@ from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
 from promoter.analytics.report import delivery_stats
-from promoter.analytics.scores import ScoreType
 from promoter.analytics.segments import (
     SegmentConflict,
     SegmentNotFound,
@@ -31,6 +30,7 @@ from promoter.analytics.segments import (
     update_segment,
 )
 from promoter.analytics.trend import Interval, TrendError
+from promoter.domain.nps import ScoreType
 from promoter.orgs.service import Organization
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, case, func, select
 
-from promoter.analytics.scores import NpsSummary
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 from promoter.storage.tables import (
     contacts,
     responses,
@@ -208,8 +208,8 @@ def _shifted(summary: NpsSummary, add: int | None, remove: int | None) -> NpsSum
         if score is None:
             continue
         n += sign
-        p += sign if score >= 9 else 0
-        d += sign if score <= 6 else 0
+        p += sign if score >= PROMOTER_MIN else 0
+        d += sign if score <= DETRACTOR_MAX else 0
     return NpsSummary.of(n, p, d)
 
 
@@ -240,8 +240,8 @@ def emit_score_metrics(
         return None
     since = now - timedelta(days=METRIC_WINDOW_DAYS)
     in_campaign = responses.c.campaign_id == campaign_id
-    promoter = responses.c.score >= 9
-    detractor = responses.c.score <= 6
+    promoter = responses.c.score >= PROMOTER_MIN
+    detractor = responses.c.score <= DETRACTOR_MAX
 
     def count(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))

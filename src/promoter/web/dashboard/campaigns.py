@@ -26,6 +26,7 @@ from promoter.campaigns.models import (
     TemplateSettings,
 )
 from promoter.delivery.render import SurveyEmail, TemplateView
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
 from promoter.services import Services
 from promoter.storage.tables import contact_lists, responses, surveys
 from promoter.web.dashboard.forms import Form, read_form
@@ -265,8 +266,8 @@ def _counts(conn: Connection, organization_id: int) -> dict[int, Counts]:
         select(
             responses.c.campaign_id,
             func.count(),
-            func.count().filter(responses.c.score >= 9),
-            func.count().filter(responses.c.score <= 6),
+            func.count().filter(responses.c.score >= PROMOTER_MIN),
+            func.count().filter(responses.c.score <= DETRACTOR_MAX),
         )
         .where(responses.c.organization_id == organization_id)
         .group_by(responses.c.campaign_id)

@@ -12,17 +12,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from promoter.analytics.breakdown import BreakdownRow
-from promoter.analytics.scores import NpsSummary
 from promoter.analytics.trend import TrendPoint
+from promoter.domain.nps import NpsSummary, score_type
 
 NPS_TICKS = (-100, -50, 0, 50, 100)
 
 #: Shown where there is no value.
 DASH = "\u2013"
-
-
-def _kind(score: int) -> str:
-    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ def distribution(counts: Sequence[int], width: int = 440, height: int = 190) -> 
                 y=base - h,
                 width=step - 6,
                 height=h,
-                kind=_kind(score),
+                kind=score_type(score),
                 label=str(score),
                 title=f"score {score}: {count} ({100 * count / total:.0f}%)",
             )

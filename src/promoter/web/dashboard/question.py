@@ -21,12 +21,11 @@ import orjson
 from promoter.analytics.filters import OPS
 from promoter.analytics.params import QuestionParams, compact_json
 from promoter.analytics.query import FeedbackStatus
-from promoter.analytics.scores import ScoreType
+from promoter.domain.nps import SCORE_TYPES, ScoreType
 from promoter.web.dashboard.forms import Form
 
 RANGES = {"30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months", "all": "All time"}
 DEFAULT_RANGE = "365"
-SCORE_TYPES = ("promoter", "passive", "detractor")
 STATUSES = ("OPEN", "CLOSED")
 MAX_ROWS = 30
 
@@ -145,7 +144,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
             errors.append(f"campaign: {raw!r} is not a campaign id")
     segment = one("segment")
     pending = [p for p in values.get("pending", []) if p.strip()][:MAX_ROWS]
-    score_types = [t for t in values.get("type", []) if t in SCORE_TYPES]
+    score_types: list[str] = [t for t in values.get("type", []) if t in SCORE_TYPES]
     statuses = [s for s in values.get("status", []) if s in STATUSES]
     tags = [t.strip() for t in values.get("tag", []) if t.strip()][:MAX_ROWS]
     comment = one("comment") if one("comment") in ("yes", "no") else ""

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 import orjson
 
+from promoter.domain.nps import score_type
+
 #: Shown where there is no value.
 DASH = "\u2013"
 
@@ -67,6 +69,13 @@ def environment(folder: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(signed=signed, number=number, percent=percent, when=when, to_json=to_json)
+    env.filters.update(
+        signed=signed,
+        number=number,
+        percent=percent,
+        when=when,
+        to_json=to_json,
+        score_type=score_type,
+    )
     env.globals.update(query=query)
     return env

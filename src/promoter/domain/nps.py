@@ -1,4 +1,4 @@
-"""NPS arithmetic: categories, the score, and its 95% margin of error (adjusted Wald)."""
+"""The NPS rules: categories and their cut-offs, the score, its 95% margin (adjusted Wald)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+#: The lowest score of a promoter, and the highest of a detractor (passives are between).
+PROMOTER_MIN = 9
+DETRACTOR_MAX = 6
+
 ScoreType = Literal["promoter", "passive", "detractor"]
 SCORE_TYPES: tuple[ScoreType, ...] = ("promoter", "passive", "detractor")
 SCORE_RANGES: dict[ScoreType, tuple[int, int]] = {
-    "promoter": (9, 10),
-    "passive": (7, 8),
-    "detractor": (0, 6),
+    "promoter": (PROMOTER_MIN, 10),
+    "passive": (DETRACTOR_MAX + 1, PROMOTER_MIN - 1),
+    "detractor": (0, DETRACTOR_MAX),
 }
 
 #: z for a two-sided 95% interval.
@@ -19,9 +23,9 @@ Z95 = 1.959963984540054
 
 
 def score_type(score: int) -> ScoreType:
-    if score >= 9:
+    if score >= PROMOTER_MIN:
         return "promoter"
-    return "passive" if score >= 7 else "detractor"
+    return "passive" if score > DETRACTOR_MAX else "detractor"
 
 
 def margin_of_error(promoters: int, detractors: int, responses: int) -> float | None:
@@ -56,9 +60,9 @@ class NpsSummary:
     def from_distribution(cls, distribution: list[int]) -> NpsSummary:
         return cls(
             sum(distribution),
-            sum(distribution[9:]),
-            sum(distribution[7:9]),
-            sum(distribution[:7]),
+            sum(distribution[PROMOTER_MIN:]),
+            sum(distribution[DETRACTOR_MAX + 1 : PROMOTER_MIN]),
+            sum(distribution[: DETRACTOR_MAX + 1]),
         )
 
     def percent(self, count: int) -> float | None:
