@@ -19,6 +19,7 @@ from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
 from promoter.campaigns.models import CampaignStatus
 from promoter.contacts.service import attributes_of
+from promoter.domain.emails import email_key
 from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
 from promoter.storage.tables import (
@@ -129,7 +130,7 @@ def find_feedback(
             conn.execute(
                 select(contacts.c.id).where(
                     contacts.c.organization_id == query.organization_id,
-                    contacts.c.email_key == promoter.contact_email.strip().casefold(),
+                    contacts.c.email_key == email_key(promoter.contact_email),
                 )
             ).scalars()
         )

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, and_, func, or_, select, update
 from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.eligibility import SUPPRESSED
+from promoter.domain.emails import email_key
 from promoter.domain.orders import ORDER_FIELDS
 from promoter.domain.paging import Page
 from promoter.storage.tables import (
@@ -54,11 +55,6 @@ class Contact:
     lists: list[dict[str, Any]]
 
 
-def email_key(email: str) -> str:
-    """The form addresses are compared in (Unicode casefolding)."""
-    return email.strip().casefold()
-
-
 def contact_ids_by_email(conn: Connection, *, organization_id: int, email: str) -> list[int]:
     """The organization's contacts with this address, oldest first (Segment may have made
     several: one per userId)."""
@@ -94,7 +90,7 @@ def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
         needle = flt.text.strip()
         query = query.where(
             or_(
-                contacts.c.email_key.contains(needle.casefold(), autoescape=True),
+                contacts.c.email_key.contains(email_key(needle), autoescape=True),
                 func.lower(contacts.c.user_id).contains(needle.lower(), autoescape=True),
             )
         )

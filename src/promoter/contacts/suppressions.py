@@ -9,8 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
-from promoter.contacts.service import change_status, contact_ids_by_email, email_key
+from promoter.contacts.service import change_status, contact_ids_by_email
 from promoter.delivery.outbox import FORWARD
+from promoter.domain.emails import email_key
 from promoter.domain.paging import Page
 from promoter.storage.tables import campaigns, contacts, deliveries, surveys
 

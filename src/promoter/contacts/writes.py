@@ -15,8 +15,9 @@ from sqlalchemy import Connection, delete, exists, literal, select, text, union_
 
 from promoter.contacts.attribute_names import lock_names, organization_names
 from promoter.contacts.lists import add_members, existing_list_ids
-from promoter.contacts.service import ContactNotFound, contact_ids_by_email, email_key
+from promoter.contacts.service import ContactNotFound, contact_ids_by_email
 from promoter.domain.attributes import AttributeLimits, AttributeValue, flatten_traits
+from promoter.domain.emails import email_key
 from promoter.domain.errors import InvalidMessage
 from promoter.ingest.service import erase_contact
 from promoter.storage.dialect import insert_for

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, update
 
 from promoter.contacts.lists import segment_list_id
 from promoter.domain.attributes import AttributeValue
+from promoter.domain.emails import email_key
 from promoter.domain.messages import Identify, Track
 from promoter.domain.orders import ORDER_FIELDS
 from promoter.ingest.listeners import StoredTrack, TrackListener
@@ -341,7 +342,7 @@ def write_contacts(
             organization_id,
             user_id,
             known[user_id].email,
-            _key(known[user_id].email),
+            email_key(known[user_id].email or ""),
             known[user_id].first_name,
             known[user_id].last_name,
             known[user_id].timezone,
@@ -376,7 +377,7 @@ def write_contacts(
         {
             "cid": c.id,
             "email": c.email,
-            "email_key": _key(c.email),
+            "email_key": email_key(c.email or ""),
             "first_name": c.first_name,
             "last_name": c.last_name,
             "timezone": c.timezone,
@@ -411,7 +412,3 @@ def link_earlier_events(conn: Connection, organization_id: int, created: dict[st
             .values(**values),
             rows,
         )
-
-
-def _key(email: str | None) -> str:
-    return (email or "").casefold()
