@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT
+from promoter.domain.networks import parse_networks
 
 
 class RateLimit(NamedTuple):
@@ -200,6 +201,4 @@ class Settings(BaseSettings):
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _check_networks(cls, value: str) -> str:
-        from promoter.webhooks.targets import parse_networks
-
         return ",".join(str(network) for network in parse_networks(value))
