@@ -17,10 +17,10 @@ from promoter.ingest.received import ReceivedLog
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
 from promoter.orgs.service import Organization, authenticate
+from promoter.ratelimits import RateLimits
 from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
 from promoter.surveys.trigger import SurveyTrigger
-from promoter.web.ratelimit import RateLimits
 from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.targets import TargetPolicy
 

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from promoter.config import RateLimit, Settings, parse_rate_limit
-from promoter.web.ratelimit import RateLimits, TokenBuckets, api_throttled, ingest_throttled
+from promoter.ratelimits import RateLimits, TokenBuckets
+from promoter.web.ratelimit import api_throttled, ingest_throttled
 
 
 class Clock:

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from promoter.app import create_app
 from promoter.config import Settings
+from promoter.ratelimits import RateLimits
 from promoter.services import Services
 from promoter.storage.engine import Database
-from promoter.web.ratelimit import RateLimits
 from tests.conftest import Org
 
 
