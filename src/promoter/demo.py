@@ -30,6 +30,7 @@ from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings, TemplateSettings
 from promoter.domain.messages import Envelope
 from promoter.domain.nps import score_type
+from promoter.feedback.followup import add_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.orgs import service as orgs
@@ -52,7 +53,6 @@ from promoter.storage.tables import (
     surveys,
     users,
 )
-from promoter.surveys.followup import add_tags, set_status
 from promoter.surveys.responses import find_survey, record_comment, record_score, unsubscribe
 from promoter.surveys.trigger import new_token
 

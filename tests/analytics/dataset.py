@@ -14,11 +14,11 @@ from sqlalchemy import Connection, insert, select
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings
 from promoter.domain.messages import Envelope
+from promoter.feedback.followup import add_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, responses, surveys
-from promoter.surveys.followup import add_tags, set_status
 from promoter.surveys.responses import find_survey, record_comment, record_score
 
 NOW = datetime(2026, 6, 30, 15, 0, tzinfo=UTC)

@@ -14,11 +14,11 @@ from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery, scope
 from promoter.domain.messages import Envelope
+from promoter.feedback.followup import add_tags, remove_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, responses, surveys
-from promoter.surveys.followup import add_tags, remove_tags, set_status
 from promoter.surveys.responses import find_survey, record_comment, record_score
 from tests.analytics.dataset import NOW, answer_survey, build
 from tests.conftest import Org

@@ -11,9 +11,9 @@ import httpx2
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from promoter.feedback.followup import add_tags
 from promoter.storage.engine import Database
 from promoter.storage.tables import campaigns, contacts
-from promoter.surveys.followup import add_tags
 from promoter.surveys.responses import find_survey, record_comment
 from tests.analytics.dataset import answer_survey
 from tests.browser.conftest import sign_in

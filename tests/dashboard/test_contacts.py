@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from promoter.campaigns import service as campaigns
 from promoter.contacts.lists import segment_list_id
+from promoter.feedback.followup import add_tags
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, surveys
-from promoter.surveys.followup import add_tags
 from promoter.surveys.responses import find_survey, record_comment
 from tests.analytics.dataset import answer_survey
 from tests.conftest import Org, make_org

@@ -849,9 +849,10 @@ def test_erasing_a_contact_removes_its_feedback(database: Database, org: Org) ->
 def test_follow_up_events_carry_the_feedback(database: Database, org: Org) -> None:
     """What the follow-up services (tags, status) and a status change by hand emit, with
     the helpers they call."""
-    from promoter.surveys.followup import add_tags, set_status
+    from promoter.contacts.events import emit_contact_unsubscribed
+    from promoter.feedback.events import emit_feedback
+    from promoter.feedback.followup import add_tags, set_status
     from promoter.webhooks.events import FEEDBACK_STATUS_CHANGED, FEEDBACK_TAGS_ADDED_OR_CHANGED
-    from promoter.webhooks.payloads import emit_contact_unsubscribed, emit_feedback
 
     second = second_campaign(database, org)
     subscribe(database, org, FEEDBACK_TAGS_ADDED_OR_CHANGED, "https://acme.example.com/tags")

@@ -12,7 +12,6 @@ import orjson
 from sqlalchemy import Connection
 
 from promoter.analytics.breakdown import BreakdownError, breakdown, parse_edges
-from promoter.analytics.feedback import export_csv
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import (
     QuestionParams,
@@ -34,6 +33,7 @@ from promoter.analytics.segments import (
 from promoter.analytics.trend import INTERVALS, TrendError, trend
 from promoter.cli.common import migrated_database
 from promoter.domain.nps import SCORE_TYPES, NpsSummary
+from promoter.feedback.reading import export_csv
 from promoter.orgs.service import NotFound, Organization, get_organization
 from promoter.storage.engine import Database
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, or_, select, update
 
+from promoter.contacts.events import emit_contact_unsubscribed
 from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.eligibility import SUPPRESSED
@@ -25,7 +26,6 @@ from promoter.storage.tables import (
     list_memberships,
     orders,
 )
-from promoter.webhooks.payloads import emit_contact_unsubscribed
 
 
 @dataclass(frozen=True, slots=True)

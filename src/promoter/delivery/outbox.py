@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
+from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
 from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
 from promoter.domain.eligibility import SUPPRESSED
 from promoter.storage.tables import (
@@ -30,7 +31,6 @@ from promoter.surveys.joins import (
     surveys_with_templates,
     template_view,
 )
-from promoter.webhooks.payloads import emit_survey_bounced, emit_survey_sent
 
 
 @dataclass(frozen=True, slots=True)

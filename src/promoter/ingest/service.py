@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, text, update
 
+from promoter.contacts.events import emit_feedback_removed
 from promoter.domain.attributes import AttributeLimits, AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
 from promoter.ingest.attribute_limits import OrganizationNames, admit_attributes
@@ -28,7 +29,6 @@ from promoter.ingest.writes import (
     write_contacts,
 )
 from promoter.storage.tables import contacts, events, orders, organizations
-from promoter.webhooks.payloads import emit_feedback_removed
 
 #: Advisory locks userIds are spread over on PostgreSQL (a power of two).
 USER_LOCK_BUCKETS = 256

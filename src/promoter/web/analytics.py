@@ -15,7 +15,6 @@ from sqlalchemy import Connection
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from promoter.analytics.breakdown import BreakdownError, SortKey, parse_edges
-from promoter.analytics.feedback import export_csv
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
@@ -31,6 +30,7 @@ from promoter.analytics.segments import (
 )
 from promoter.analytics.trend import Interval, TrendError
 from promoter.domain.nps import ScoreType
+from promoter.feedback.reading import export_csv
 from promoter.orgs.service import Organization
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep

@@ -2,7 +2,7 @@
 
 The list answers the analytics question (see ``web/analytics.py``) narrowed by Promoter's
 own filters. One piece of feedback can be read, closed or reopened, tagged and annotated;
-status and tag changes go through ``surveys.followup``, notes through ``surveys.notes``.
+status and tag changes go through ``feedback.followup``, notes through ``feedback.notes``.
 """
 
 from __future__ import annotations
@@ -19,25 +19,24 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from promoter.analytics.feedback import Feedback, PromoterFilter, find_feedback, get_feedback
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
 from promoter.campaigns.models import CampaignStatus
 from promoter.domain.paging import Page
-from promoter.orgs.keys import visible_prefix
-from promoter.services import Services
-from promoter.surveys.followup import (
+from promoter.feedback.followup import (
     FeedbackStatus,
     InvalidTag,
     add_tags,
     clean_tag,
-    exists,
     remove_tags,
     replace_tags,
     set_status,
-    tags_of,
 )
-from promoter.surveys.notes import InvalidNote, Note, add_note, clean_body, list_notes
+from promoter.feedback.notes import InvalidNote, Note, add_note, clean_body, list_notes
+from promoter.feedback.reading import Feedback, PromoterFilter, find_feedback, get_feedback
+from promoter.feedback.responses import exists, tags_of
+from promoter.orgs.keys import visible_prefix
+from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.analytics import QuestionDep
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated

@@ -1,8 +1,9 @@
-"""Outbound webhooks: events about feedback, scores, contacts and surveys, sent to URLs
-that organizations subscribe (see docs/webhooks.md).
+"""Outbound webhooks: events sent to URLs that organizations subscribe (see
+docs/webhooks.md). This package knows no feature: each feature builds its events' data
+and emits them (``feedback.events``, ``contacts.events``, ``delivery.events``).
 
-- :mod:`events`: ``emit`` puts an event in the outbox, in the caller's transaction;
-- :mod:`payloads`: the events' data, built from the database, and the calls that emit them;
+- :mod:`events`: the event names; ``emit`` puts an event in the outbox, in the caller's
+  transaction; ``subscribed`` says whether anyone wants it;
 - :mod:`subscriptions`: subscriptions and their delivery log (the API, CLI and dashboard);
 - :mod:`outbox`: claiming due deliveries with a lease, recording what became of them;
 - :mod:`sender`: the HTTP side: signed requests, retries with backoff, disabling;

@@ -122,3 +122,18 @@ def emit(
         ],
     )
     return event_id
+
+
+def subscribed(conn: Connection, *, organization_id: int, event: str) -> bool:
+    """Whether an active subscription of the organization wants ``event`` (one indexed
+    lookup): the test to pass before preparing data that needs more queries."""
+    found = conn.execute(
+        select(webhook_subscriptions.c.id)
+        .where(
+            webhook_subscriptions.c.organization_id == organization_id,
+            webhook_subscriptions.c.event == event,
+            webhook_subscriptions.c.status == "active",
+        )
+        .limit(1)
+    ).first()
+    return found is not None

@@ -17,22 +17,16 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
-from promoter.analytics.feedback import Feedback, export_csv, feedback_page, get_feedback
 from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
 from promoter.analytics.suggest import tag_names
 from promoter.campaigns.service import list_campaigns
 from promoter.domain.paging import Page
+from promoter.feedback.followup import FeedbackStatus, InvalidTag, add_tags, remove_tags, set_status
+from promoter.feedback.notes import InvalidNote, Note, add_note, notes_by_response
+from promoter.feedback.reading import Feedback, export_csv, feedback_page, get_feedback
 from promoter.orgs.service import get_organization
 from promoter.services import Services
-from promoter.surveys.followup import (
-    FeedbackStatus,
-    InvalidTag,
-    add_tags,
-    remove_tags,
-    set_status,
-)
-from promoter.surveys.notes import InvalidNote, Note, add_note, notes_by_response
 from promoter.web.dashboard.asking import ask_async
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import (

@@ -22,6 +22,7 @@ from promoter.contacts.service import attributes_of
 from promoter.domain.emails import email_key
 from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
+from promoter.feedback.notes import note_counts
 from promoter.storage.tables import (
     campaigns,
     contacts,
@@ -30,7 +31,6 @@ from promoter.storage.tables import (
     responses,
     surveys,
 )
-from promoter.surveys.notes import note_counts
 
 #: Rows read per transaction while exporting.
 EXPORT_BATCH = 2000

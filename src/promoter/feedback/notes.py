@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select
 
 from promoter.domain.paging import Page
+from promoter.feedback.responses import exists, stamp
 from promoter.storage.tables import feedback_notes
-from promoter.surveys.followup import exists, stamp
 
 MAX_NOTE_LENGTH = 10_000
 MAX_AUTHOR_LENGTH = 320

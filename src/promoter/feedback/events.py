@@ -1,4 +1,5 @@
-"""The data of each event, read from the database, and the calls that emit them.
+"""The webhook events about feedback and the score: their data, read from the database,
+and the calls that emit them.
 
 Each ``emit_*`` function is called by the service that made the change, with its
 connection, inside its transaction. When nothing subscribes to the event it runs one
@@ -13,77 +14,29 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, case, func, select
 
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
-from promoter.storage.tables import (
-    contacts,
-    responses,
-    surveys,
-    webhook_subscriptions,
-)
+from promoter.feedback.reading import get_feedback
+from promoter.storage.tables import responses
 from promoter.webhooks.events import (
-    CONTACT_UNSUBSCRIBED,
     FEEDBACK_ADDED_OR_CHANGED,
-    FEEDBACK_REMOVED,
     FEEDBACK_STATUS_CHANGED,
     FEEDBACK_TAGS_ADDED_OR_CHANGED,
     METRIC_SCORE_CHANGED,
-    SURVEY_BOUNCED,
-    SURVEY_SENT,
     emit,
+    subscribed,
 )
 
 #: metric.score_changed: the NPS of the responses received over this many days.
 METRIC_WINDOW_DAYS = 30
+
 FeedbackEvent = Literal[
     "feedback.added_or_changed", "feedback.tags_added_or_changed", "feedback.status_changed"
 ]
+
 _FEEDBACK_EVENTS = (
     FEEDBACK_ADDED_OR_CHANGED,
     FEEDBACK_TAGS_ADDED_OR_CHANGED,
     FEEDBACK_STATUS_CHANGED,
 )
-#: Where an unsubscribe came from: the survey email's link, or a person (dashboard, API).
-UnsubscribeSource = Literal["survey", "manual"]
-
-
-def subscribed(conn: Connection, *, organization_id: int, event: str) -> bool:
-    """Whether an active subscription of the organization wants ``event`` (one indexed
-    lookup): the test to pass before preparing data that needs more queries."""
-    found = conn.execute(
-        select(webhook_subscriptions.c.id)
-        .where(
-            webhook_subscriptions.c.organization_id == organization_id,
-            webhook_subscriptions.c.event == event,
-            webhook_subscriptions.c.status == "active",
-        )
-        .limit(1)
-    ).first()
-    return found is not None
-
-
-# --- data ------------------------------------------------------------------------------------
-
-
-def contact_data(conn: Connection, contact_id: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(
-            contacts.c.id,
-            contacts.c.user_id,
-            contacts.c.email,
-            contacts.c.first_name,
-            contacts.c.last_name,
-            contacts.c.status,
-        ).where(contacts.c.id == contact_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    return {
-        "id": row.id,
-        "user_id": row.user_id,
-        "email": row.email,
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "status": row.status,
-    }
 
 
 def feedback_data(
@@ -94,9 +47,6 @@ def feedback_data(
     survey_id: int | None = None,
 ) -> dict[str, Any]:
     """The response (given by its id, or its survey's) as the REST API shows it."""
-    # Imported here: the analytics package reaches the delivery outbox, which emits.
-    from promoter.analytics.feedback import get_feedback
-
     if survey_id is not None:
         response_id = conn.execute(
             select(responses.c.id).where(
@@ -110,23 +60,6 @@ def feedback_data(
     if found is None:
         raise LookupError(f"no response {response_id}")
     return found.to_json()
-
-
-def survey_data(conn: Connection, *, survey_id: int, reminder: bool) -> dict[str, Any]:
-    row = conn.execute(
-        select(surveys.c.id, surveys.c.campaign_id, surveys.c.contact_id).where(
-            surveys.c.id == survey_id
-        )
-    ).one()
-    return {
-        "survey_id": row.id,
-        "campaign_id": row.campaign_id,
-        "reminder": reminder,
-        "contact": contact_data(conn, row.contact_id),
-    }
-
-
-# --- feedback --------------------------------------------------------------------------------
 
 
 def emit_feedback(
@@ -160,38 +93,6 @@ def emit_feedback(
         data=lambda: feedback_data(conn, organization_id=organization_id, response_id=response_id),
         now=now,
     )
-
-
-def emit_feedback_removed(
-    conn: Connection, *, organization_id: int, user_id: str, now: datetime
-) -> int:
-    """The contact ``user_id`` is about to be erased: one ``feedback.removed`` per response
-    of it (ids only, and the contact's id and userId). Call it before deleting."""
-    if not subscribed(conn, organization_id=organization_id, event=FEEDBACK_REMOVED):
-        return 0
-    rows = conn.execute(
-        select(responses.c.id, responses.c.campaign_id, contacts.c.id.label("contact_id"))
-        .join(contacts, contacts.c.id == responses.c.contact_id)
-        .where(contacts.c.organization_id == organization_id, contacts.c.user_id == user_id)
-        .order_by(responses.c.id)
-    ).all()
-    emitted = 0
-    for row in rows:
-        data = {
-            "id": row.id,
-            "campaign_id": row.campaign_id,
-            "contact": {"id": row.contact_id, "user_id": user_id},
-        }
-        if emit(
-            conn,
-            organization_id=organization_id,
-            event=FEEDBACK_REMOVED,
-            campaign_id=row.campaign_id,
-            data=data,
-            now=now,
-        ):
-            emitted += 1
-    return emitted
 
 
 # --- the score over the last 30 days ---------------------------------------------------------
@@ -295,83 +196,5 @@ def emit_score_metrics(
         event=METRIC_SCORE_CHANGED,
         campaign_id=campaign_id,
         data=data,
-        now=now,
-    )
-
-
-# --- contacts and surveys --------------------------------------------------------------------
-
-
-def emit_contact_unsubscribed(
-    conn: Connection,
-    *,
-    organization_id: int,
-    contact_id: int,
-    now: datetime,
-    source: UnsubscribeSource,
-    campaign_id: int | None = None,
-    survey_id: int | None = None,
-) -> str | None:
-    """The contact unsubscribed (through a survey's link: its campaign and survey) or was
-    unsubscribed by a person (no campaign: only subscriptions to every campaign hear)."""
-    return emit(
-        conn,
-        organization_id=organization_id,
-        event=CONTACT_UNSUBSCRIBED,
-        campaign_id=campaign_id,
-        data=lambda: {
-            "contact": contact_data(conn, contact_id),
-            "campaign_id": campaign_id,
-            "survey_id": survey_id,
-            "source": source,
-        },
-        now=now,
-    )
-
-
-def emit_survey_sent(
-    conn: Connection,
-    *,
-    organization_id: int,
-    campaign_id: int,
-    survey_id: int,
-    reminder: bool,
-    message_id: str | None,
-    now: datetime,
-) -> str | None:
-    return emit(
-        conn,
-        organization_id=organization_id,
-        event=SURVEY_SENT,
-        campaign_id=campaign_id,
-        data=lambda: {
-            **survey_data(conn, survey_id=survey_id, reminder=reminder),
-            "message_id": message_id,
-            "sent_at": now,
-        },
-        now=now,
-    )
-
-
-def emit_survey_bounced(
-    conn: Connection,
-    *,
-    organization_id: int,
-    campaign_id: int,
-    survey_id: int,
-    reminder: bool,
-    error: str,
-    now: datetime,
-) -> str | None:
-    return emit(
-        conn,
-        organization_id=organization_id,
-        event=SURVEY_BOUNCED,
-        campaign_id=campaign_id,
-        data=lambda: {
-            **survey_data(conn, survey_id=survey_id, reminder=reminder),
-            "error": error[:1000],
-            "bounced_at": now,
-        },
         now=now,
     )

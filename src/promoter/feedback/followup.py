@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
+from promoter.feedback.events import emit_feedback
+from promoter.feedback.responses import exists, tags_of, touch
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import response_tags, responses
 from promoter.webhooks.events import FEEDBACK_STATUS_CHANGED, FEEDBACK_TAGS_ADDED_OR_CHANGED
-from promoter.webhooks.payloads import emit_feedback
 
 MAX_TAG_LENGTH = 100
 FeedbackStatus = Literal["OPEN", "CLOSED"]
@@ -30,23 +31,6 @@ def clean_tag(tag: str) -> str:
     if not tag or len(tag) > MAX_TAG_LENGTH or "\x00" in tag:
         raise InvalidTag(f"a tag is 1 to {MAX_TAG_LENGTH} characters")
     return tag
-
-
-def _touch(
-    conn: Connection, organization_id: int, response_id: int, now: datetime, **values: object
-) -> bool:
-    """Stamp the response (and set ``values``); False when the organization has none such."""
-    result = conn.execute(
-        update(responses)
-        .where(responses.c.organization_id == organization_id, responses.c.id == response_id)
-        .values(updated_at=now, **values)
-    )
-    return result.rowcount > 0
-
-
-def stamp(conn: Connection, *, organization_id: int, response_id: int, now: datetime) -> bool:
-    """Mark the response as changed (a note added, say); False when there is none such."""
-    return _touch(conn, organization_id, response_id, now)
 
 
 def set_status(
@@ -64,7 +48,7 @@ def set_status(
             responses.c.organization_id == organization_id, responses.c.id == response_id
         )
     ).scalar()
-    if not _touch(conn, organization_id, response_id, now, status=status):
+    if not touch(conn, organization_id, response_id, now, status=status):
         return False
     if previous != status:
         emit_feedback(
@@ -98,7 +82,7 @@ def add_tags(
 ) -> bool:
     """Add tags; new ones are announced to webhooks unless ``notify`` is false."""
     cleaned = sorted({clean_tag(tag) for tag in tags})
-    if not _touch(conn, organization_id, response_id, now):
+    if not touch(conn, organization_id, response_id, now):
         return False
     if cleaned:
         before = set(tags_of(conn, response_id=response_id))
@@ -130,7 +114,7 @@ def remove_tags(
     notify: bool = True,
 ) -> bool:
     """Remove tags; a removal is announced to webhooks unless ``notify`` is false."""
-    if not _touch(conn, organization_id, response_id, now):
+    if not touch(conn, organization_id, response_id, now):
         return False
     removed = conn.execute(
         delete(response_tags).where(
@@ -180,22 +164,3 @@ def replace_tags(
     if stale or missing:
         _tags_changed(conn, organization_id, response_id, now)
     return True
-
-
-def exists(conn: Connection, *, organization_id: int, response_id: int) -> bool:
-    found = conn.execute(
-        select(responses.c.id).where(
-            responses.c.organization_id == organization_id, responses.c.id == response_id
-        )
-    ).first()
-    return found is not None
-
-
-def tags_of(conn: Connection, *, response_id: int) -> list[str]:
-    return list(
-        conn.execute(
-            select(response_tags.c.tag)
-            .where(response_tags.c.response_id == response_id)
-            .order_by(response_tags.c.tag)
-        ).scalars()
-    )

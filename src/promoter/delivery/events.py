@@ -1,0 +1,101 @@
+"""The webhook events about sending surveys (``survey.sent``, ``survey.bounced``), and
+the contact as every event shows it.
+
+Each ``emit_*`` function is called with the caller's connection, inside its transaction;
+the data is read only when some subscription wants the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from promoter.storage.tables import contacts, surveys
+from promoter.webhooks.events import SURVEY_BOUNCED, SURVEY_SENT, emit
+
+
+def contact_data(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(
+            contacts.c.id,
+            contacts.c.user_id,
+            contacts.c.email,
+            contacts.c.first_name,
+            contacts.c.last_name,
+            contacts.c.status,
+        ).where(contacts.c.id == contact_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "status": row.status,
+    }
+
+
+def survey_data(conn: Connection, *, survey_id: int, reminder: bool) -> dict[str, Any]:
+    row = conn.execute(
+        select(surveys.c.id, surveys.c.campaign_id, surveys.c.contact_id).where(
+            surveys.c.id == survey_id
+        )
+    ).one()
+    return {
+        "survey_id": row.id,
+        "campaign_id": row.campaign_id,
+        "reminder": reminder,
+        "contact": contact_data(conn, row.contact_id),
+    }
+
+
+def emit_survey_sent(
+    conn: Connection,
+    *,
+    organization_id: int,
+    campaign_id: int,
+    survey_id: int,
+    reminder: bool,
+    message_id: str | None,
+    now: datetime,
+) -> str | None:
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=SURVEY_SENT,
+        campaign_id=campaign_id,
+        data=lambda: {
+            **survey_data(conn, survey_id=survey_id, reminder=reminder),
+            "message_id": message_id,
+            "sent_at": now,
+        },
+        now=now,
+    )
+
+
+def emit_survey_bounced(
+    conn: Connection,
+    *,
+    organization_id: int,
+    campaign_id: int,
+    survey_id: int,
+    reminder: bool,
+    error: str,
+    now: datetime,
+) -> str | None:
+    return emit(
+        conn,
+        organization_id=organization_id,
+        event=SURVEY_BOUNCED,
+        campaign_id=campaign_id,
+        data=lambda: {
+            **survey_data(conn, survey_id=survey_id, reminder=reminder),
+            "error": error[:1000],
+            "bounced_at": now,
+        },
+        now=now,
+    )
