@@ -1,5 +1,5 @@
 """Contacts written through the REST API: created or updated by email address, changed,
-erased.
+erased (and erased by userId, as Segment's ``delete`` asks).
 
 Every function is scoped to one organization and takes the caller's connection; none
 commits.
@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, exists, literal, select, text, union_all, update
 
 from promoter.contacts.attribute_names import lock_names, organization_names
+from promoter.contacts.events import emit_feedback_removed
 from promoter.contacts.lists import add_members, existing_list_ids
 from promoter.contacts.service import ContactNotFound, contact_ids_by_email
 from promoter.domain.attributes import AttributeLimits, AttributeValue, flatten_traits
 from promoter.domain.emails import email_key
 from promoter.domain.errors import InvalidMessage
-from promoter.ingest.service import erase_contact
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import contact_attributes, contacts, events, orders, organizations
 
@@ -183,6 +183,39 @@ def erase(conn: Connection, *, organization_id: int, contact_id: int) -> bool:
         .values(analytics_epoch=organizations.c.analytics_epoch + 1)
     )
     return True
+
+
+def erase_contact(
+    conn: Connection, *, organization_id: int, user_id: str, now: datetime | None = None
+) -> bool:
+    """Erase a contact and everything stored about it (Segment's ``delete``).
+
+    Events and orders kept before the userId was identified go too. Subscribers to
+    ``feedback.removed`` hear of each response that goes.
+    """
+    emit_feedback_removed(
+        conn, organization_id=organization_id, user_id=user_id, now=now or datetime.now(UTC)
+    )
+    removed = 0
+    for table in (orders, events):
+        removed += conn.execute(
+            delete(table).where(
+                table.c.organization_id == organization_id, table.c.user_id == user_id
+            )
+        ).rowcount
+    result = conn.execute(
+        delete(contacts).where(
+            contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
+        )
+    )
+    if result.rowcount or removed:
+        # Responses and events went: cached analytics must reload.
+        conn.execute(
+            update(organizations)
+            .where(organizations.c.id == organization_id)
+            .values(analytics_epoch=organizations.c.analytics_epoch + 1)
+        )
+    return result.rowcount > 0
 
 
 def write_attributes(

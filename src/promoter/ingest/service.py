@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Connection, delete, text, update
+from sqlalchemy import Connection, text
 
-from promoter.contacts.events import emit_feedback_removed
+from promoter.contacts.writes import erase_contact
 from promoter.domain.attributes import AttributeLimits, AttributeValue
 from promoter.domain.messages import Delete, Identify, Ignored, Operation, Track
 from promoter.ingest.attribute_limits import OrganizationNames, admit_attributes
@@ -28,7 +28,6 @@ from promoter.ingest.writes import (
     merge_identify,
     write_contacts,
 )
-from promoter.storage.tables import contacts, events, orders, organizations
 
 #: Advisory locks userIds are spread over on PostgreSQL (a power of two).
 USER_LOCK_BUCKETS = 256
@@ -269,36 +268,3 @@ def _lock_users(
         ),
         {"org": organization_id, "users": user_ids, "buckets": USER_LOCK_BUCKETS - 1},
     )
-
-
-def erase_contact(
-    conn: Connection, *, organization_id: int, user_id: str, now: datetime | None = None
-) -> bool:
-    """Erase a contact and everything stored about it (Segment's ``delete``).
-
-    Events and orders kept before the userId was identified go too. Subscribers to
-    ``feedback.removed`` hear of each response that goes.
-    """
-    emit_feedback_removed(
-        conn, organization_id=organization_id, user_id=user_id, now=now or datetime.now(UTC)
-    )
-    removed = 0
-    for table in (orders, events):
-        removed += conn.execute(
-            delete(table).where(
-                table.c.organization_id == organization_id, table.c.user_id == user_id
-            )
-        ).rowcount
-    result = conn.execute(
-        delete(contacts).where(
-            contacts.c.organization_id == organization_id, contacts.c.user_id == user_id
-        )
-    )
-    if result.rowcount or removed:
-        # Responses and events went: cached analytics must reload.
-        conn.execute(
-            update(organizations)
-            .where(organizations.c.id == organization_id)
-            .values(analytics_epoch=organizations.c.analytics_epoch + 1)
-        )
-    return result.rowcount > 0
