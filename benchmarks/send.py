@@ -41,6 +41,12 @@ from sqlalchemy import func, select
 
 from promoter.config import Settings
 from promoter.delivery.render import OutgoingEmail, SurveyEmail
+from promoter.delivery.survey_templates import (
+    TEMPLATE_COLUMNS,
+    display_name,
+    surveys_with_templates,
+    template_view,
+)
 from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.orgs.service import create_organization
@@ -48,12 +54,6 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from promoter.storage.tables import contacts, deliveries, surveys
-from promoter.surveys.joins import (
-    TEMPLATE_COLUMNS,
-    display_name,
-    surveys_with_templates,
-    template_view,
-)
 
 TARGET_RATIO = 0.5
 HOST = "127.0.0.1"

@@ -17,6 +17,12 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
 from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
+from promoter.delivery.survey_templates import (
+    TEMPLATE_COLUMNS,
+    display_name,
+    surveys_with_templates,
+    template_view,
+)
 from promoter.domain.eligibility import SUPPRESSED
 from promoter.storage.tables import (
     campaigns,
@@ -24,12 +30,6 @@ from promoter.storage.tables import (
     deliveries,
     responses,
     surveys,
-)
-from promoter.surveys.joins import (
-    TEMPLATE_COLUMNS,
-    display_name,
-    surveys_with_templates,
-    template_view,
 )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, delete, insert, literal, select, update
 
 from promoter.contacts.events import emit_contact_unsubscribed
 from promoter.delivery.outbox import cancel_pending
+from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
 from promoter.feedback.events import emit_feedback, emit_score_metrics, feedback_data
 from promoter.storage.tables import (
@@ -26,7 +27,6 @@ from promoter.storage.tables import (
     surveys,
 )
 from promoter.storage.types import BigId
-from promoter.surveys.joins import surveys_with_templates
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 
 MAX_COMMENT_LENGTH = 5000

@@ -1,4 +1,4 @@
-"""A survey with its contact, campaign and email template: the join several readers need."""
+"""A survey with its contact, campaign and email template: what its email is rendered from."""
 
 from __future__ import annotations
 
