@@ -20,6 +20,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Known vulnerabilities in the installed dependencies fail; an unreachable service is
 # reported on one "AUDIT NOT RUN" line and fails only with PROMOTER_AUDIT_REQUIRED=1.
