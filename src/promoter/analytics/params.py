@@ -23,6 +23,7 @@ from promoter.analytics.filters import (
 )
 from promoter.analytics.query import CountMode, FeedbackStatus, NpsQuery
 from promoter.analytics.segments import SegmentNotFound, get_segment
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import ScoreType
 
 #: Separates the values of in, not_in and between in the compact form.
@@ -76,8 +77,8 @@ def build_query(
         if not 0 <= score <= 10:
             raise FilterError("score: a score is from 0 to 10")
     for campaign in params.campaigns:
-        if not 1 <= campaign <= MAX_ID:
-            raise FilterError(f"campaign: an id is from 1 to {MAX_ID}")
+        if not 1 <= campaign <= MAX_INT_ID:
+            raise FilterError(f"campaign: an id is from 1 to {MAX_INT_ID}")
     for tag in params.tags:
         if not tag or len(tag) > 100 or "\x00" in tag:
             raise FilterError("tag: a tag is 1 to 100 characters")
@@ -100,8 +101,6 @@ def build_query(
         count=params.count,
     )
 
-
-MAX_ID = 2**31 - 1
 
 #: The times a window may start or end at (far enough from datetime's limits).
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)

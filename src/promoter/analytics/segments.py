@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from promoter.analytics.filters import Expr, FilterError, parse_filter
+from promoter.domain.ids import MAX_INT_ID
 from promoter.storage.tables import segments
 
 MAX_NAME = 200
@@ -131,7 +132,7 @@ def _by_name(conn: Connection, organization_id: int, name: str) -> Segment | Non
 
 
 #: Segment ids are 32-bit; a larger number can only be a name.
-MAX_SEGMENT_ID = 2**31 - 1
+MAX_SEGMENT_ID = MAX_INT_ID
 
 
 def get_segment(conn: Connection, *, organization_id: int, segment: int | str) -> Segment:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from promoter.domain.ids import MAX_INT_ID
 from promoter.storage.bulk import InSelect
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import campaigns, contact_lists, contacts, list_memberships
@@ -19,7 +20,7 @@ from promoter.storage.tables import campaigns, contact_lists, contacts, list_mem
 SEGMENT_LIST_NAME = "Segment List"
 MAX_NAME_LENGTH = 200
 #: List ids are 32-bit: a larger one names no list (and PostgreSQL refuses to compare it).
-MAX_LIST_ID = 2**31 - 1
+MAX_LIST_ID = MAX_INT_ID
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from promoter.contacts.service import ContactNotFound
 from promoter.domain.attributes import flatten_traits
 from promoter.domain.eligibility import NOT_COUNTED, PastSurvey, decide, history_window
 from promoter.domain.errors import InvalidMessage
+from promoter.domain.ids import MAX_INT_ID
 from promoter.storage.tables import contacts, surveys
 from promoter.surveys.scheduling import (
     load_contacts,
@@ -36,7 +37,7 @@ from promoter.surveys.scheduling import (
 #: The most survey attributes one survey carries.
 MAX_SURVEY_ATTRIBUTES = 200
 #: Campaign ids are 32-bit: a larger one names no campaign.
-MAX_CAMPAIGN_ID = 2**31 - 1
+MAX_CAMPAIGN_ID = MAX_INT_ID
 #: Members surveyed per transaction when a whole list is.
 BATCH_SIZE = 500
 ALREADY_SURVEYED = "already surveyed by this campaign"

@@ -29,6 +29,7 @@ from promoter.analytics.segments import (
     update_segment,
 )
 from promoter.analytics.trend import Interval, TrendError
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import ScoreType
 from promoter.feedback.reading import export_csv
 from promoter.orgs.service import Organization
@@ -41,7 +42,7 @@ router = APIRouter(prefix="/api/v2", tags=["analytics"])
 
 _COMPACT = re.compile(r"^attributes\[([^\]]+)\](?:\[([a-z_]+)\])?$")
 T = TypeVar("T")
-SegmentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="segment id")]
+SegmentId = Annotated[int, Path(ge=1, le=MAX_INT_ID, description="segment id")]
 
 
 def _question(

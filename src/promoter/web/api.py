@@ -38,6 +38,7 @@ from promoter.contacts.writes import (
     update_contact,
     upsert_contact,
 )
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.surveys.manual import MAX_CAMPAIGN_ID, ManualOutcome, send_survey
@@ -74,9 +75,8 @@ def organization_from_token(request: Request, services: ServicesDep) -> Organiza
 
 
 OrgDep = Annotated[Organization, Depends(organization_from_token)]
-MAX_ID = 2**63 - 1
 PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
-ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="contact id")]
+ContactId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="contact id")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
 
 
@@ -154,8 +154,10 @@ async def contacts_list(
     email: QueryText = None,
     user_id: QueryText = None,
     user_id_camel: Annotated[str | None, Query(alias="userId", max_length=320)] = None,
-    contact_list: Annotated[int | None, Query(alias="contact_list__id", ge=1, le=2**31 - 1)] = None,
-    list_id: Annotated[int | None, Query(alias="list", ge=1, le=2**31 - 1)] = None,
+    contact_list: Annotated[
+        int | None, Query(alias="contact_list__id", ge=1, le=MAX_INT_ID)
+    ] = None,
+    list_id: Annotated[int | None, Query(alias="list", ge=1, le=MAX_INT_ID)] = None,
     status: Status | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
@@ -263,7 +265,7 @@ async def contacts_orders(
 
 #: Fields of a contact's answer a client may send back unchanged; they are ignored.
 CONTACT_READ_ONLY = frozenset({"id", "href", "user_id", "timezone", "created_at", "updated_at"})
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_BIGINT_ID)]
 Name = Annotated[str | None, Field(max_length=255)]
 
 
@@ -284,7 +286,7 @@ def _list_ref(value: object) -> object:
     return value
 
 
-ListRef = Annotated[int, BeforeValidator(_list_ref), Field(ge=1, le=MAX_ID)]
+ListRef = Annotated[int, BeforeValidator(_list_ref), Field(ge=1, le=MAX_BIGINT_ID)]
 ListRefs = Annotated[list[ListRef] | None, Field(max_length=100)]
 
 

@@ -15,8 +15,6 @@ from pydantic_core import ErrorDetails
 #: Larger bodies are refused (413) before they are parsed.
 MAX_BODY_BYTES = 64 * 1024
 NON_FIELD = "non_field_errors"
-#: Ids are at most this; a larger one names nothing.
-MAX_ID = 2**63 - 1
 
 M = TypeVar("M", bound=BaseModel)
 Errors = dict[str, list[str]]
@@ -46,8 +44,6 @@ def not_found() -> HTTPException:
 #: The schema of an id written in a path, for the document only: what is not one is
 #: answered 404 by ``object_id``, as a missing object is, not refused as invalid.
 ID_IN_PATH: dict[str, Any] = {"pattern": "^[0-9]+$"}
-#: Campaign, list, template and segment ids are 32-bit; a larger one names nothing.
-MAX_ROW_ID = 2**31 - 1
 
 
 def object_id(text: str, highest: int) -> int:

@@ -14,14 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignCounts, campaign_counts
 from promoter.campaigns.models import Campaign, CampaignSettings
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
-    MAX_ID,
-    MAX_ROW_ID,
     ApiBody,
     Errors,
     body_schema,
@@ -39,7 +38,7 @@ from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["campaigns"])
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_BIGINT_ID)]
 CampaignPath = Annotated[str, Path(description="campaign id", json_schema_extra=ID_IN_PATH)]
 
 #: Promoter's name of a field -> ours.
@@ -90,7 +89,7 @@ def campaign_changes(body: CampaignBody) -> tuple[dict[str, Any], dict[str, str]
     if isinstance(changes.get("status"), str):
         changes["status"] = changes["status"].lower()
     for ours in references:
-        if changes.get(ours, 0) > MAX_ROW_ID:  # no row has it; the column cannot hold it
+        if changes.get(ours, 0) > MAX_INT_ID:  # no row has it; the column cannot hold it
             raise invalid(_missing(names[ours], changes[ours]))
     return changes, names
 
@@ -271,7 +270,7 @@ async def campaigns_create(request: Request, services: ServicesDep, org: OrgDep)
 async def campaigns_retrieve(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
-    found = object_id(campaign_id, MAX_ROW_ID)
+    found = object_id(campaign_id, MAX_INT_ID)
     return JSONResponse(await run_in_threadpool(_read_campaign, services, org.id, found))
 
 
@@ -284,7 +283,7 @@ async def campaigns_retrieve(
 async def campaigns_patch(
     request: Request, services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
-    found = object_id(campaign_id, MAX_ROW_ID)
+    found = object_id(campaign_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update_campaign, services, org.id, found, raw, partial=True)
@@ -301,7 +300,7 @@ async def campaigns_put(
     request: Request, services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
     """As PATCH, but `name` and `email` are required (fields left out keep their value)."""
-    found = object_id(campaign_id, MAX_ROW_ID)
+    found = object_id(campaign_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update_campaign, services, org.id, found, raw, partial=False)
@@ -309,7 +308,7 @@ async def campaigns_put(
 
 
 async def _status_change(services: Services, org_id: int, text: str, status: str) -> JSONResponse:
-    found = object_id(text, MAX_ROW_ID)
+    found = object_id(text, MAX_INT_ID)
     return JSONResponse(await run_in_threadpool(_set_status, services, org_id, found, status))
 
 

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
 from promoter.campaigns.models import CampaignStatus
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.feedback.followup import (
     FeedbackStatus,
@@ -42,7 +43,6 @@ from promoter.web.analytics import QuestionDep
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
-    MAX_ROW_ID,
     NON_FIELD,
     body_schema,
     invalid,
@@ -58,7 +58,6 @@ from promoter.web.state import ServicesDep
 router = APIRouter(prefix="/api/v2", tags=["feedback"])
 
 T = TypeVar("T")
-MAX_ID = 2**63 - 1
 MAX_EMAIL_LENGTH = 320
 #: Tags set or added by one request.
 MAX_TAGS = 100
@@ -70,7 +69,7 @@ def _feedback_id(
     feedback_id: Annotated[str, Path(description="feedback id", json_schema_extra=ID_IN_PATH)],
 ) -> int:
     """The id in the path; anything that cannot be one (too big, not a number) is a 404."""
-    return object_id(feedback_id, MAX_ID)
+    return object_id(feedback_id, MAX_BIGINT_ID)
 
 
 FeedbackId = Annotated[int, Depends(_feedback_id)]
@@ -91,7 +90,7 @@ def _day(name: str, text: str | None) -> date | None:
 
 def _campaign_id(text: str) -> int:
     text = text.strip()
-    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= MAX_ROW_ID:
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= MAX_INT_ID:
         return int(text)
     raise invalid({"survey__campaign": ["Select a valid choice: no such campaign."]})
 

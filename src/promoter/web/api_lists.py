@@ -29,6 +29,7 @@ from promoter.contacts.lists import (
 )
 from promoter.contacts.service import Contact, ContactFilter, get_contact, list_contacts
 from promoter.contacts.writes import TooManyAttributes, typed_attributes, upsert_contact
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.surveys.manual import (
     CampaignNotActive,
@@ -57,7 +58,6 @@ from promoter.web.api import (
 )
 from promoter.web.api_bodies import (
     ID_IN_PATH,
-    MAX_ROW_ID,
     NON_FIELD,
     ApiBody,
     body_schema,
@@ -111,7 +111,7 @@ def list_json(request: Request, item: ContactList) -> dict[str, Any]:
 
 
 def _list_id(text: str) -> int:
-    return object_id(text, MAX_ROW_ID)
+    return object_id(text, MAX_INT_ID)
 
 
 def _name_of(body: ListBody) -> str:
@@ -495,7 +495,7 @@ async def campaigns_send_surveys(
     """Every member of the campaign's list (`all_contacts: false`: those it never
     surveyed) goes through the same rules as one survey; answers how many were scheduled,
     how many skipped, and why."""
-    number = object_id(campaign_id, MAX_ROW_ID)
+    number = object_id(campaign_id, MAX_INT_ID)
     body = parse(SendSurveysBody, await raw_body(request))
     try:
         report = await run_in_threadpool(

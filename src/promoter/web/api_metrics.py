@@ -14,12 +14,13 @@ from promoter.analytics.metrics import Metrics, metrics
 from promoter.analytics.params import zone_of
 from promoter.campaigns import service
 from promoter.campaigns.models import Campaign
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import MAX_ROW_ID, Errors, invalid, not_found
+from promoter.web.api_bodies import Errors, invalid, not_found
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
 
@@ -59,7 +60,7 @@ def _campaign_param(campaign: str | None, survey_campaign: str | None, errors: E
             errors[name] = ["A valid integer is required."]
             return 0
         number = int(value)
-        return number if 1 <= number <= MAX_ROW_ID else -1
+        return number if 1 <= number <= MAX_INT_ID else -1
     return 0
 
 

@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from promoter.campaigns import service
 from promoter.campaigns.models import EmailTemplate, TemplateSettings
 from promoter.campaigns.templates import list_templates, rename_template
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
 from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.api_bodies import (
     ID_IN_PATH,
-    MAX_ROW_ID,
     ApiBody,
     Errors,
     body_schema,
@@ -209,7 +209,7 @@ async def templates_create(request: Request, services: ServicesDep, org: OrgDep)
 async def templates_retrieve(
     services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
-    found = object_id(template_id, MAX_ROW_ID)
+    found = object_id(template_id, MAX_INT_ID)
     return JSONResponse(await run_in_threadpool(_read, services, org.id, found))
 
 
@@ -223,7 +223,7 @@ async def templates_patch(
     request: Request, services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
     """Every campaign that sends the template sends the changed one."""
-    found = object_id(template_id, MAX_ROW_ID)
+    found = object_id(template_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update, services, org.id, found, raw, partial=True)
@@ -241,7 +241,7 @@ async def templates_put(
 ) -> JSONResponse:
     """As PATCH, but `name`, `subject`, `from_name` and `company_brand_product_name` are
     required (fields left out keep their value)."""
-    found = object_id(template_id, MAX_ROW_ID)
+    found = object_id(template_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
         await run_in_threadpool(_update, services, org.id, found, raw, partial=False)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
 from promoter.web import api_schemas as schemas
@@ -39,9 +40,9 @@ from promoter.webhooks.subscriptions import (
 router = APIRouter(prefix="/api/v2", tags=["webhooks"])
 
 T = TypeVar("T")
-WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="webhook id")]
-DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="delivery id")]
-CampaignId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+WebhookId = Annotated[int, Path(ge=1, le=MAX_INT_ID, description="webhook id")]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="delivery id")]
+CampaignId = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
 
 
 class WebhookIn(BaseModel):

@@ -26,6 +26,7 @@ from promoter.campaigns.models import (
     TemplateSettings,
 )
 from promoter.delivery.render import SurveyEmail, TemplateView
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
 from promoter.services import Services
 from promoter.storage.tables import contact_lists, responses, surveys
@@ -92,8 +93,6 @@ EMAIL_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-#: Ids are 32-bit integers in the database; a larger one names no campaign.
-MAX_ID = 2**31 - 1
 
 Values = dict[str, Any]
 Errors = dict[str, str]
@@ -162,7 +161,12 @@ def campaign_input(values: Values) -> tuple[dict[str, Any], int | None, Errors]:
     list_id: int | None = None
     chosen = values["contact_list_id"].strip()
     if chosen:
-        if chosen.isascii() and chosen.isdigit() and len(chosen) <= 10 and int(chosen) <= MAX_ID:
+        if (
+            chosen.isascii()
+            and chosen.isdigit()
+            and len(chosen) <= 10
+            and int(chosen) <= MAX_INT_ID
+        ):
             list_id = int(chosen)
         else:
             errors["contact_list_id"] = "Choose one of the lists."
@@ -299,7 +303,7 @@ class Editing:
 
 
 def load_editing(services: Services, organization_id: int, campaign_id: int) -> Editing | None:
-    if not 0 < campaign_id <= MAX_ID:
+    if not 0 < campaign_id <= MAX_INT_ID:
         return None
     with services.database.read() as conn:
         try:
@@ -408,7 +412,7 @@ def set_status(services: Services, organization_id: int, campaign_id: int, statu
 
 
 def _existing(conn: Connection, organization_id: int, campaign_id: int) -> Campaign:
-    if not 0 < campaign_id <= MAX_ID:
+    if not 0 < campaign_id <= MAX_INT_ID:
         raise Missing(campaign_id)
     try:
         return service.get_campaign(conn, organization_id=organization_id, campaign_id=campaign_id)

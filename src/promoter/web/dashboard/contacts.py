@@ -24,6 +24,7 @@ from promoter.contacts.service import (
     change_status,
     list_contacts,
 )
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import get_organization
 from promoter.web.dashboard.forms import read_form
@@ -34,8 +35,7 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 MAX_PAGE = 1_000_000
-MAX_ID = 2**63 - 1
-MAX_LIST_ID = 2**31 - 1
+MAX_LIST_ID = MAX_INT_ID
 MAX_SEARCH = 320
 STATUSES = ("active", "inactive", "unsubscribed", "bounced")
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -226,7 +226,7 @@ def score_chart(
 async def contact_page(
     request: Request, services: ServicesDep, session: SessionDep, contact_id: str
 ) -> Response:
-    number = _number(contact_id, MAX_ID)
+    number = _number(contact_id, MAX_BIGINT_ID)
     if number is None:
         return _not_found(request, session)
     organization_id = session.user.organization_id
@@ -259,7 +259,7 @@ async def contact_action(
 ) -> Response:
     form = await read_form(request)
     check_csrf(request, session, form)
-    number = _number(contact_id, MAX_ID)
+    number = _number(contact_id, MAX_BIGINT_ID)
     if number is None or action not in ACTIONS:
         return _not_found(request, session)
     status, done = ACTIONS[action]

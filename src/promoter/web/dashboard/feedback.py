@@ -21,6 +21,7 @@ from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
 from promoter.analytics.suggest import tag_names
 from promoter.campaigns.service import list_campaigns
+from promoter.domain.ids import MAX_BIGINT_ID
 from promoter.domain.paging import Page
 from promoter.feedback.followup import FeedbackStatus, InvalidTag, add_tags, remove_tags, set_status
 from promoter.feedback.notes import InvalidNote, Note, add_note, notes_by_response
@@ -39,7 +40,7 @@ from promoter.web.dashboard.session import (
 from promoter.web.state import ServicesDep
 
 router = APIRouter(include_in_schema=False)
-ResponseId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ResponseId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)]
 PAGE_SIZE = 25
 MAX_PAGE = 10**6
 

@@ -21,6 +21,7 @@ import orjson
 from promoter.analytics.filters import OPS
 from promoter.analytics.params import QuestionParams, compact_json
 from promoter.analytics.query import FeedbackStatus
+from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import SCORE_TYPES, ScoreType
 from promoter.web.dashboard.forms import Form
 
@@ -138,7 +139,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
     campaigns: list[int] = []
     for raw in values.get("campaign", []):
-        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_INT_ID:
             campaigns.append(int(raw))
         elif raw:
             errors.append(f"campaign: {raw!r} is not a campaign id")

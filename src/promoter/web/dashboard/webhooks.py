@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
+from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.storage.tables import campaigns
@@ -43,8 +44,8 @@ router = APIRouter(include_in_schema=False)
 PAGE = "/settings/webhooks"
 DELIVERIES_PER_PAGE = 25
 MAX_PAGE = 10**6
-WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+WebhookId = Annotated[int, Path(ge=1, le=MAX_INT_ID)]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)]
 
 #: Messages a redirect may ask for (``?done=CODE``): unknown codes show nothing.
 MESSAGES = {
@@ -315,7 +316,7 @@ async def webhook_page(
     organization_id = session.user.organization_id
     number = _page_number(request)
     #: A redelivery or test just made: its outcome is shown on top.
-    just = _number(request.query_params.get("sent", ""), 2**63 - 1)
+    just = _number(request.query_params.get("sent", ""), MAX_BIGINT_ID)
 
     def load() -> dict[str, Any]:
         with services.database.read() as conn:
