@@ -1,10 +1,5 @@
-"""The outbox: due deliveries are claimed by a worker, then marked sent, retried or failed.
-
-A claim is a lease: the delivery is hidden from other workers until ``claimed_until``.
-A worker killed mid-send leaves its leases to expire, and those deliveries are sent
-again: at most what it had in hand, never nothing. On PostgreSQL, workers claim with
-``FOR UPDATE SKIP LOCKED`` and never take the same delivery; on SQLite each claim is a
-write transaction of its own, so workers take turns.
+"""The email outbox: due deliveries are claimed by a worker (with a lease, see
+:mod:`promoter.jobs.claims`), then marked sent, retried or failed.
 """
 
 from __future__ import annotations
@@ -13,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
 from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
@@ -24,6 +19,7 @@ from promoter.delivery.survey_templates import (
     template_view,
 )
 from promoter.domain.eligibility import SUPPRESSED
+from promoter.jobs.claims import claim_due_ids
 from promoter.storage.tables import (
     campaigns,
     contacts,
@@ -61,26 +57,9 @@ def claim_due(
 ) -> tuple[list[Claimed], int]:
     """Claim up to ``limit`` due deliveries; return them and how many were cancelled
     instead (their contact was suppressed or their survey answered meanwhile)."""
-    query = (
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.status == "pending",
-            deliveries.c.due_at <= now,
-            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
-        )
-        .order_by(deliveries.c.due_at, deliveries.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(conn.execute(query).scalars())
+    ids = claim_due_ids(conn, deliveries, now=now, limit=limit, lease=lease)
     if not ids:
         return [], 0
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_(ids))
-        .values(claimed_until=now + lease, attempts=deliveries.c.attempts + 1)
-    )
     rows = conn.execute(
         select(
             deliveries.c.id,

@@ -8,7 +8,6 @@ that batch once its lease expires, and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -27,20 +26,15 @@ from promoter.delivery.outbox import (
     mark_sent,
 )
 from promoter.delivery.render import EmailRenderer, for_organization
+from promoter.jobs.loop import run_until_stopped
+from promoter.jobs.retry import RetryPolicy
 from promoter.storage.engine import Database
-from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 
 log = logging.getLogger("promoter.delivery")
 
 #: Retry delays double from 30 s up to an hour, with ±20% jitter; temporary failures are
 #: retried for as long as they last (a stopped mail server delays mail, never loses it).
-FIRST_RETRY_SECONDS = 30
-MAX_RETRY_SECONDS = 3600
-
-
-def retry_delay(attempts: int, rng: random.Random) -> timedelta:
-    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
+RETRY = RetryPolicy(first=timedelta(seconds=30), cap=timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +126,7 @@ class DeliveryWorker:
                 elif outcome.fail_error is not None:
                     mark_failed(conn, outcome.item, error=outcome.fail_error)
                 else:
-                    delay = retry_delay(outcome.item.attempts, self._rng)
+                    delay = RETRY.delay(outcome.item.attempts, self._rng)
                     mark_retry(
                         conn, outcome.item, error=outcome.retry_error or "", due_at=now + delay
                     )
@@ -142,19 +136,8 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
         """Work until ``stop`` is set, finishing the batch in hand."""
         try:
-            while not stop.is_set():
-                try:
-                    busy = await self.run_once()
-                except DATABASE_UNAVAILABLE as exc:  # it may come back
-                    log.error(
-                        "delivery round failed, database unavailable (%s); retrying", describe(exc)
-                    )
-                    busy = 0
-                except Exception:  # the mail server may come back
-                    log.exception("delivery round failed; retrying")
-                    busy = 0
-                if not busy:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+            await run_until_stopped(
+                stop, self.run_once, log=log, what="delivery", idle_seconds=idle_seconds
+            )
         finally:
             await self._mailer.close()

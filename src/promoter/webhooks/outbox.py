@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from promoter.jobs.claims import claim_due_ids
+from promoter.jobs.retry import RetryPolicy
 from promoter.storage.tables import (
     campaigns,
     webhook_attempts,
@@ -38,10 +40,11 @@ from promoter.webhooks.subscriptions import (
     get_subscription,
 )
 
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY = timedelta(hours=1)
-#: A delivery is retried until this long after its event; then it fails.
-HORIZON = timedelta(hours=24)
+#: A failed attempt is tried again after 1, 2, 4, ... minutes (at most an hour apart,
+#: ±20% jitter), until 24 hours after the event; then the delivery fails.
+RETRY = RetryPolicy(
+    first=timedelta(minutes=1), cap=timedelta(hours=1), give_up_after=timedelta(hours=24)
+)
 #: Finished deliveries (and their attempts) are kept this long, then deleted.
 LOG_RETENTION = timedelta(days=30)
 #: Longest error text kept for an attempt.
@@ -89,14 +92,6 @@ class Outcome:
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def retry_delay(attempts: int, rng: random.Random) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt: doubling from a minute, at most
-    an hour, with ±20% jitter (so many deliveries failing together spread out)."""
-    doublings = max(0, min(attempts - 1, 20))
-    base = min(MAX_RETRY.total_seconds(), FIRST_RETRY.total_seconds() * 2**doublings)
-    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
 
 
 def _campaign_names(conn: Connection, rows: Sequence[Any]) -> dict[int, str]:
@@ -156,29 +151,9 @@ def _claimed(conn: Connection, rows: Sequence[Any], mode: Mode) -> list[Claimed]
 def claim_due(conn: Connection, *, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries (oldest due first). Deliveries of a subscription
     that is no longer active fail instead."""
-    query = (
-        select(webhook_deliveries.c.id)
-        .where(
-            webhook_deliveries.c.status == "pending",
-            webhook_deliveries.c.due_at <= now,
-            or_(
-                webhook_deliveries.c.claimed_until.is_(None),
-                webhook_deliveries.c.claimed_until < now,
-            ),
-        )
-        .order_by(webhook_deliveries.c.due_at, webhook_deliveries.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(conn.execute(query).scalars())
+    ids = claim_due_ids(conn, webhook_deliveries, now=now, limit=limit, lease=lease)
     if not ids:
         return []
-    conn.execute(
-        update(webhook_deliveries)
-        .where(webhook_deliveries.c.id.in_(ids))
-        .values(claimed_until=now + lease, attempts=webhook_deliveries.c.attempts + 1)
-    )
     rows = conn.execute(
         select(*_CLAIM_COLUMNS)
         .join(
@@ -355,9 +330,9 @@ def record(
             conn.execute(update(webhook_deliveries).where(this).values(claimed_until=None, **last))
             continue
         failures[item.subscription_id] += 1
-        due = now + retry_delay(item.attempts, rng)
+        due = RETRY.next_attempt(item.attempts, created_at=item.created_at, now=now, rng=rng)
         pending = and_(this, webhook_deliveries.c.status == "pending")
-        if outcome.permanent or due > item.created_at + HORIZON:
+        if outcome.permanent or due is None:
             failed = conn.execute(
                 update(webhook_deliveries)
                 .where(pending)
@@ -408,7 +383,8 @@ def _disable_failing(conn: Connection, given_up: Sequence[Outcome], *, now: date
         ).first()
         if delivered_since is not None:
             continue
-        hours = int(HORIZON.total_seconds() // 3600)
+        assert RETRY.give_up_after is not None
+        hours = int(RETRY.give_up_after.total_seconds() // 3600)
         last = f"HTTP {outcome.status_code}" if outcome.status_code else (outcome.error or "")
         if outcome.status_code and outcome.error:
             last = outcome.error

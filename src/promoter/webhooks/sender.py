@@ -25,8 +25,8 @@ import httpx2 as httpx
 import orjson
 
 from promoter import __version__
+from promoter.jobs.loop import run_until_stopped
 from promoter.storage.engine import Database
-from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.webhooks import slack
 from promoter.webhooks.outbox import (
     LOG_RETENTION,
@@ -189,27 +189,21 @@ class WebhookSender:
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
         """Work until ``stop`` is set, finishing the batch in hand."""
         pruned_at = time.monotonic()
+
+        async def round_() -> int:
+            nonlocal pruned_at
+            busy = await self.run_once()
+            if time.monotonic() - pruned_at > PRUNE_INTERVAL_SECONDS:
+                pruned_at = time.monotonic()
+                await self.prune_once()
+            return busy
+
         async with self._new_client() as client:
             self._client = client
             try:
-                while not stop.is_set():
-                    try:
-                        busy = await self.run_once()
-                        if time.monotonic() - pruned_at > PRUNE_INTERVAL_SECONDS:
-                            pruned_at = time.monotonic()
-                            await self.prune_once()
-                    except DATABASE_UNAVAILABLE as exc:  # it may come back
-                        log.error(
-                            "webhook round failed, database unavailable (%s); retrying",
-                            describe(exc),
-                        )
-                        busy = 0
-                    except Exception:
-                        log.exception("webhook round failed; retrying")
-                        busy = 0
-                    if not busy:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                await run_until_stopped(
+                    stop, round_, log=log, what="webhook", idle_seconds=idle_seconds
+                )
             finally:
                 self._client = None
 
