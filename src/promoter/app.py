@@ -17,25 +17,22 @@ from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
-from promoter.web import (
-    analytics,
-    api,
-    api_campaigns,
-    api_feedback,
-    api_lists,
-    api_metrics,
-    api_suppressions,
-    api_templates,
-    api_webhooks,
-    dashboard,
-    health,
-    segment,
-    survey_pages,
-)
-from promoter.web.api_v1 import PromoterV1Paths
+from promoter.web import dashboard, health, segment, survey_pages
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
+from promoter.web.rest import (
+    analytics,
+    campaigns,
+    contacts,
+    feedback,
+    lists,
+    metrics,
+    suppressions,
+    templates,
+    webhooks,
+)
+from promoter.web.rest.v1 import PromoterV1Paths
 
 log = logging.getLogger("promoter.app")
 
@@ -117,15 +114,15 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.add_middleware(PromoterV1Paths)  # outermost: v1 requests then pass the rate limit
     app.include_router(health.router)
     app.include_router(segment.router)
-    app.include_router(api.router)
-    app.include_router(api_lists.router)
-    app.include_router(api_campaigns.router)
-    app.include_router(api_templates.router)
-    app.include_router(api_metrics.router)
-    app.include_router(api_suppressions.router)
+    app.include_router(contacts.router)
+    app.include_router(lists.router)
+    app.include_router(campaigns.router)
+    app.include_router(templates.router)
+    app.include_router(metrics.router)
+    app.include_router(suppressions.router)
     app.include_router(analytics.router)
-    app.include_router(api_feedback.router)
-    app.include_router(api_webhooks.router)
+    app.include_router(feedback.router)
+    app.include_router(webhooks.router)
     app.include_router(survey_pages.router)
     dashboard.install(app)
     return app

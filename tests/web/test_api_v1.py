@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from promoter.storage.engine import Database
-from promoter.web.api_v1 import v1_body, v2_path
+from promoter.web.rest.v1 import v1_body, v2_path
 from tests.analytics.dataset import build
 from tests.conftest import Org
 

@@ -45,7 +45,7 @@ from promoter.storage.tables import (
     user_sessions,
     users,
 )
-from promoter.web.api_v1 import V1_RESOURCES, V1_SURVEY
+from promoter.web.rest.v1 import V1_RESOURCES, V1_SURVEY
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import add_user, sign_in

@@ -38,10 +38,11 @@ from promoter.feedback.reading import Feedback, PromoterFilter, find_feedback, g
 from promoter.feedback.responses import exists, tags_of
 from promoter.orgs.keys import visible_prefix
 from promoter.services import Services
-from promoter.web import api_schemas as schemas
-from promoter.web.analytics import QuestionDep
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import (
+from promoter.web.credentials import key_from_authorization
+from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.analytics import QuestionDep
+from promoter.web.rest.bodies import (
     ID_IN_PATH,
     NON_FIELD,
     body_schema,
@@ -51,8 +52,7 @@ from promoter.web.api_bodies import (
     parse,
     raw_body,
 )
-from promoter.web.credentials import key_from_authorization
-from promoter.web.responses import JSONResponse
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["feedback"])

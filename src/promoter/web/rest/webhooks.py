@@ -15,9 +15,9 @@ from starlette.responses import Response
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
-from promoter.web import api_schemas as schemas
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 from promoter.webhooks.outbox import DeliveryBusy
 from promoter.webhooks.sender import WebhookSender

@@ -1,17 +1,15 @@
-"""The REST API under /api/v2/: contacts (read, created or updated by email, changed,
+"""Contacts under /api/v2/contacts/ (read, created or updated by email, changed,
 unsubscribed, erased) with their attributes, lists, events and orders."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BeforeValidator, EmailStr, Field, field_validator
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.analytics.filters import MAX_CONDITIONS
@@ -42,8 +40,9 @@ from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.surveys.manual import MAX_CAMPAIGN_ID, ManualOutcome, send_survey
-from promoter.web import api_schemas as schemas
-from promoter.web.api_bodies import (
+from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.bodies import (
     ApiBody,
     body_schema,
     invalid,
@@ -52,50 +51,13 @@ from promoter.web.api_bodies import (
     raw_body,
     require,
 )
-from promoter.web.credentials import key_from_authorization
-from promoter.web.responses import JSONResponse
+from promoter.web.rest.deps import ContactId, OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(prefix="/api/v2", tags=["api"])
 
 _ATTRIBUTE_PARAM = re.compile(r"^attributes\[(.+)\]$")
-T = TypeVar("T")
-
-
-def organization_from_token(request: Request, services: ServicesDep) -> Organization:
-    key = key_from_authorization(request.headers.get("authorization"))
-    org = services.keys.organization(key) if key else None
-    if org is None:
-        raise HTTPException(
-            401,
-            "Invalid token.",
-            headers={"WWW-Authenticate": "Token"},
-        )
-    return org
-
-
-OrgDep = Annotated[Organization, Depends(organization_from_token)]
-PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
-ContactId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="contact id")]
-PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
-
-
-def paginated(
-    request: Request, services: ServicesDep, total: int, page: Page, results: list[Any]
-) -> dict[str, Any]:
-    """Promoter's page shape; links use PROMOTER_BASE_URL, never the request's Host."""
-
-    def link(number: int) -> str:
-        query = request.url.include_query_params(page=number).query
-        return f"{services.settings.public_url}{request.url.path}?{query}"
-
-    last = max(1, -(-total // page.size))
-    return {
-        "count": total,
-        "next": link(page.number + 1) if page.number < last else None,
-        "previous": link(page.number - 1) if page.number > 1 else None,
-        "results": results,
-    }
 
 
 def contact_json(services: ServicesDep, contact: Contact) -> dict[str, Any]:
@@ -113,19 +75,6 @@ def contact_json(services: ServicesDep, contact: Contact) -> dict[str, Any]:
         "attributes": contact.attributes,
         "contact_lists": contact.lists,
     }
-
-
-async def read(services: ServicesDep, fn: Callable[..., T], **kwargs: Any) -> T:
-    def run() -> T:
-        with services.database.read() as conn:
-            return fn(conn, **kwargs)
-
-    return await run_in_threadpool(run)
-
-
-async def write(services: ServicesDep, fn: Callable[[Connection], T]) -> T:
-    """Run ``fn`` in a write transaction (committed unless it raises)."""
-    return await run_in_threadpool(services.database.run_write, fn)
 
 
 def _text_params(**values: str | None) -> None:

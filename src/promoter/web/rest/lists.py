@@ -38,25 +38,9 @@ from promoter.surveys.manual import (
     send_to_list,
     survey_attributes,
 )
-from promoter.web import api_schemas as schemas
-from promoter.web.api import (
-    ContactId,
-    Email,
-    Id,
-    Name,
-    OrgDep,
-    PageNumber,
-    PageSize,
-    campaign_list,
-    contact_json,
-    does_not_exist,
-    given_names,
-    paginated,
-    read,
-    survey_json,
-    write,
-)
-from promoter.web.api_bodies import (
+from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.bodies import (
     ID_IN_PATH,
     NON_FIELD,
     ApiBody,
@@ -70,8 +54,19 @@ from promoter.web.api_bodies import (
     raw_body,
     require,
 )
-from promoter.web.responses import JSONResponse
+from promoter.web.rest.contacts import (
+    Email,
+    Id,
+    Name,
+    campaign_list,
+    contact_json,
+    does_not_exist,
+    given_names,
+    survey_json,
+)
+from promoter.web.rest.deps import ContactId, OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(prefix="/api/v2", tags=["lists"])
 

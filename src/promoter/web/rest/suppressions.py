@@ -20,10 +20,10 @@ from promoter.contacts.suppressions import (
 )
 from promoter.domain.paging import Page
 from promoter.services import Services
-from promoter.web import api_schemas as schemas
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import NON_FIELD, ApiBody, body_schema, invalid, parse, raw_body
 from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.bodies import NON_FIELD, ApiBody, body_schema, invalid, parse, raw_body
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["unsubscribes and bounces"])

@@ -17,9 +17,9 @@ from promoter.campaigns.models import Campaign, CampaignSettings
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
-from promoter.web import api_schemas as schemas
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import (
+from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.bodies import (
     ID_IN_PATH,
     ApiBody,
     Errors,
@@ -33,7 +33,7 @@ from promoter.web.api_bodies import (
     renamed,
     require,
 )
-from promoter.web.responses import JSONResponse
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["campaigns"])

@@ -18,10 +18,10 @@ from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
 from promoter.services import Services
-from promoter.web import api_schemas as schemas
-from promoter.web.api import OrgDep, PageNumber, PageSize, paginated
-from promoter.web.api_bodies import Errors, invalid, not_found
 from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.bodies import Errors, invalid, not_found
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["metrics"])

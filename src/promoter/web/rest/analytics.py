@@ -33,9 +33,9 @@ from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import ScoreType
 from promoter.feedback.reading import export_csv
 from promoter.orgs.service import Organization
-from promoter.web import api_schemas as schemas
-from promoter.web.api import OrgDep
 from promoter.web.responses import JSONResponse
+from promoter.web.rest import schemas
+from promoter.web.rest.deps import OrgDep
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["analytics"])

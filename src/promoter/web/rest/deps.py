@@ -1,0 +1,50 @@
+"""What every REST resource shares: the organization a token names, paging parameters and
+Promoter's page shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+
+from promoter.domain.ids import MAX_BIGINT_ID
+from promoter.domain.paging import Page
+from promoter.orgs.service import Organization
+from promoter.web.credentials import key_from_authorization
+from promoter.web.state import ServicesDep
+
+
+def organization_from_token(request: Request, services: ServicesDep) -> Organization:
+    key = key_from_authorization(request.headers.get("authorization"))
+    org = services.keys.organization(key) if key else None
+    if org is None:
+        raise HTTPException(
+            401,
+            "Invalid token.",
+            headers={"WWW-Authenticate": "Token"},
+        )
+    return org
+
+
+OrgDep = Annotated[Organization, Depends(organization_from_token)]
+PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
+ContactId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="contact id")]
+PageSize = Annotated[int, Query(ge=1, le=500, description="results per page")]
+
+
+def paginated(
+    request: Request, services: ServicesDep, total: int, page: Page, results: list[Any]
+) -> dict[str, Any]:
+    """Promoter's page shape; links use PROMOTER_BASE_URL, never the request's Host."""
+
+    def link(number: int) -> str:
+        query = request.url.include_query_params(page=number).query
+        return f"{services.settings.public_url}{request.url.path}?{query}"
+
+    last = max(1, -(-total // page.size))
+    return {
+        "count": total,
+        "next": link(page.number + 1) if page.number < last else None,
+        "previous": link(page.number - 1) if page.number > 1 else None,
+        "results": results,
+    }
