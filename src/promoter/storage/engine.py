@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from promoter.storage.group_commit import GroupCommit
@@ -135,3 +135,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def ping(conn: Connection) -> None:
+    """A round trip to the database: raises when it cannot be reached."""
+    conn.execute(text("SELECT 1"))

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
+from promoter.storage.engine import ping
 from promoter.web.responses import JSONResponse
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Readiness check")
 async def health(services: ServicesDep) -> JSONResponse:
-    def ping() -> None:
-        with services.database.read() as conn:
-            conn.execute(text("SELECT 1"))
-
     try:
-        await run_in_threadpool(ping)
+        await read(services, ping)
     except SQLAlchemyError:
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable"},

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.domain.errors import InvalidMessage, UnsupportedType
@@ -29,6 +28,7 @@ from promoter.web.credentials import key_from_authorization, signature_matches
 from promoter.web.ratelimit import ingest_throttled
 from promoter.web.responses import JSONResponse, segment_error
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 
 router = APIRouter(tags=["segment"])
 log = logging.getLogger("promoter.ingest")
@@ -94,7 +94,7 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
     """One Segment message per request (or an array from Segment's Webhooks destination)."""
     received_at = datetime.now(UTC)
     body, error = await _body_or_error(request, MAX_BATCH_BYTES)
-    return await run_in_threadpool(
+    return await in_thread(
         _destination,
         services,
         key=key_from_authorization(request.headers.get("authorization")),
@@ -189,7 +189,7 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
     if error is not None:
         return _bad_request(error)
     # Decoding, authentication and the write happen in one worker thread.
-    return await run_in_threadpool(
+    return await in_thread(
         _tracking_call,
         services,
         key=key_from_authorization(request.headers.get("authorization")),

@@ -9,7 +9,6 @@ shown that came from a sender is escaped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +16,6 @@ from urllib.parse import parse_qs
 
 import jinja2
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from promoter.delivery.i18n import words
@@ -32,6 +30,7 @@ from promoter.surveys.responses import (
     unsubscribe,
 )
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
@@ -67,19 +66,11 @@ def _render(request: Request, status: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-async def _db(services: Services, fn: Callable[..., T], **kwargs: Any) -> T:
-    def run() -> T:
-        with services.database.read() as conn:
-            return fn(conn, **kwargs)
-
-    return await run_in_threadpool(run)
-
-
 async def _survey(request: Request, services: Services, signed: str) -> SurveyView | None:
     token = services.signer.unsign(signed)
     if token is None:
         return None
-    return await _db(services, find_survey, token=token)
+    return await read(services, find_survey, token=token)
 
 
 def _not_found(request: Request) -> HTMLResponse:
@@ -114,12 +105,6 @@ async def _form(request: Request) -> dict[str, str] | None:
     return {name: values[-1] for name, values in fields.items()}
 
 
-async def _write(services: Services, fn: Callable[..., None], **kwargs: Any) -> None:
-    await run_in_threadpool(
-        services.database.run_write, lambda conn: fn(conn, now=datetime.now(UTC), **kwargs)
-    )
-
-
 # --- comment and thanks (literal paths first, before /s/{signed}/{score}) -----------------
 
 
@@ -147,7 +132,7 @@ async def comment_post(request: Request, services: ServicesDep, signed: str) -> 
         return _render(request, 413 if form is None else 400, **context)
     comment = form["comment"]
     try:
-        await _write(services, record_comment, survey=survey, comment=comment)
+        await write(services, record_comment, survey=survey, comment=comment, now=datetime.now(UTC))
     except InvalidAnswer as exc:
         context = _context(survey, state="comment", action=f"/s/{signed}/comment", error=str(exc))
         return _render(request, 400, **{**context, "comment": comment})
@@ -205,7 +190,7 @@ async def score_post(request: Request, services: ServicesDep, signed: str) -> Re
     if score is None:
         error = words(survey.language, survey.brand_name)["bad_score"]
         return _score_page(request, survey, signed, None, error)
-    await _write(services, record_score, survey=survey, score=score)
+    await write(services, record_score, survey=survey, score=score, now=datetime.now(UTC))
     return RedirectResponse(f"/s/{signed}/comment", status_code=303)
 
 
@@ -237,6 +222,6 @@ async def unsubscribe_post(request: Request, services: ServicesDep, signed: str)
     survey = await _survey(request, services, signed)
     if survey is None:
         return _not_found(request)
-    await _write(services, unsubscribe, survey=survey)
+    await write(services, unsubscribe, survey=survey, now=datetime.now(UTC))
     message = words(survey.language, survey.brand_name)["unsubscribed"]
     return _render(request, **_context(survey, state="message", message=message))

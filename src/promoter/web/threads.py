@@ -3,11 +3,11 @@ thread (datasette's ``execute_fn`` / ``execute_write_fn``), and other blocking w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from promoter.services import Services
 
@@ -49,3 +49,8 @@ async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Blocking work that is not one database call (password hashing, mail files, a
     function that opens its own transactions), in a worker thread."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def iterate_in_thread(rows: Iterator[T]) -> AsyncIterator[T]:
+    """A blocking iterator (a streamed export) read in worker threads, a row at a time."""
+    return iterate_in_threadpool(rows)

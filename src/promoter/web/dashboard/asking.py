@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
-from starlette.concurrency import run_in_threadpool
 
 from promoter.accounts.sessions import Session
 from promoter.analytics.breakdown import BreakdownError
@@ -34,6 +33,7 @@ from promoter.web.dashboard.question import (
     read_question,
     since_first,
 )
+from promoter.web.threads import in_thread
 
 T = TypeVar("T")
 
@@ -108,4 +108,4 @@ async def ask_async(
     query: list[tuple[str, str]],
     compute: Callable[[Connection, Scope, ZoneInfo], T],
 ) -> Asked:
-    return await run_in_threadpool(ask, services, session, query, compute)
+    return await in_thread(ask, services, session, query, compute)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.accounts.sessions import end_session, start_session
@@ -23,6 +23,7 @@ from promoter.web.dashboard.session import (
 )
 from promoter.web.dashboard.throttle import LoginThrottle
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread, write
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +85,7 @@ async def login(request: Request, services: ServicesDep) -> Response:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    token = await run_in_threadpool(_sign_in, services, email, form.get("password"))
+    token = await in_thread(_sign_in, services, email, form.get("password"))
     if token is None:
         throttle.failed(*keys)
         return render(
@@ -116,11 +117,10 @@ async def logout(request: Request, services: ServicesDep, session: SessionDep) -
     check_csrf(request, session, form)
     token = request.cookies.get(COOKIE, "")
 
-    def end() -> None:
-        with services.database.write() as conn:
-            end_session(conn, token=token)
+    def end(conn: Connection) -> None:
+        end_session(conn, token=token)
 
-    await run_in_threadpool(end)
+    await write(services, end)
     response = see_other("/login")
     response.delete_cookie(COOKIE, path="/")
     return response

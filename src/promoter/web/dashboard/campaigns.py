@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import Connection, func, select
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from promoter.accounts.sessions import Session
@@ -33,6 +32,7 @@ from promoter.storage.tables import contact_lists, responses, surveys
 from promoter.web.dashboard.forms import Form, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 
 router = APIRouter(include_in_schema=False)
 
@@ -497,7 +497,7 @@ def _choices(lists: dict[int, str]) -> dict[str, Any]:
 
 @router.get("/campaigns")
 async def campaign_list(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    listing = await run_in_threadpool(load_listing, services, session.user.organization_id)
+    listing = await in_thread(load_listing, services, session.user.organization_id)
     return render(
         request,
         "campaigns.html",
@@ -538,7 +538,7 @@ def _org_lists(services: Services, organization_id: int) -> dict[int, str]:
 
 @router.get("/campaigns/new")
 async def new_campaign(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    lists = await run_in_threadpool(_org_lists, services, session.user.organization_id)
+    lists = await in_thread(_org_lists, services, session.user.organization_id)
     return _new_page(request, session, lists, campaign_values(), template_values(), {})
 
 
@@ -548,10 +548,10 @@ async def create_campaign(request: Request, services: ServicesDep, session: Sess
     check_csrf(request, session, form)
     org = session.user.organization_id
     campaign, template = campaign_values_from(form), template_values_from(form)
-    result = await run_in_threadpool(create, services, org, campaign, template)
+    result = await in_thread(create, services, org, campaign, template)
     if isinstance(result, Campaign):
         return see_other(f"/campaigns/{result.id}?done=campaign-created")
-    lists = await run_in_threadpool(_org_lists, services, org)
+    lists = await in_thread(_org_lists, services, org)
     return _new_page(request, session, lists, campaign, template, result)
 
 
@@ -588,7 +588,7 @@ async def edit_campaign(
     request: Request, services: ServicesDep, session: SessionDep, campaign_id: int
 ) -> Response:
     org = session.user.organization_id
-    editing = await run_in_threadpool(load_editing, services, org, campaign_id)
+    editing = await in_thread(load_editing, services, org, campaign_id)
     if editing is None:
         return _not_found(request, session)
     return _edit_page(request, session, editing)
@@ -603,12 +603,12 @@ async def update_campaign(
     org = session.user.organization_id
     values = campaign_values_from(form)
     try:
-        errors = await run_in_threadpool(save_campaign, services, org, campaign_id, values)
+        errors = await in_thread(save_campaign, services, org, campaign_id, values)
     except Missing:
         return _not_found(request, session)
     if not errors:
         return see_other(f"/campaigns/{campaign_id}?done=campaign-saved")
-    editing = await run_in_threadpool(load_editing, services, org, campaign_id)
+    editing = await in_thread(load_editing, services, org, campaign_id)
     if editing is None:
         return _not_found(request, session)
     return _edit_page(request, session, editing, campaign=values, errors=errors)
@@ -623,12 +623,12 @@ async def update_template(
     org = session.user.organization_id
     values = template_values_from(form)
     try:
-        errors = await run_in_threadpool(save_template, services, org, campaign_id, values)
+        errors = await in_thread(save_template, services, org, campaign_id, values)
     except Missing:
         return _not_found(request, session)
     if not errors:
         return see_other(f"/campaigns/{campaign_id}?done=template-saved#template")
-    editing = await run_in_threadpool(load_editing, services, org, campaign_id)
+    editing = await in_thread(load_editing, services, org, campaign_id)
     if editing is None:
         return _not_found(request, session)
     return _edit_page(request, session, editing, template=values, template_errors=errors)
@@ -641,7 +641,7 @@ async def _change_status(
     check_csrf(request, session, form)
     org = session.user.organization_id
     try:
-        await run_in_threadpool(set_status, services, org, campaign_id, status)
+        await in_thread(set_status, services, org, campaign_id, status)
     except Missing:
         return _not_found(request, session)
     done = "campaign-paused" if status == "paused" else "campaign-resumed"
@@ -669,7 +669,7 @@ async def preview_campaign(
 ) -> Response:
     reminder = request.query_params.get("reminder") == "1"
     org = session.user.organization_id
-    preview = await run_in_threadpool(load_preview, services, org, campaign_id, reminder)
+    preview = await in_thread(load_preview, services, org, campaign_id, reminder)
     if preview is None:
         return _not_found(request, session)
     return render(
@@ -691,7 +691,7 @@ async def preview_email(
     """The email's HTML alone, for the preview page's sandboxed frame."""
     reminder = request.query_params.get("reminder") == "1"
     org = session.user.organization_id
-    preview = await run_in_threadpool(load_preview, services, org, campaign_id, reminder)
+    preview = await in_thread(load_preview, services, org, campaign_id, reminder)
     if preview is None:
         return _not_found(request, session)
     return HTMLResponse(preview.html, headers=EMAIL_HEADERS)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
@@ -30,6 +30,7 @@ from promoter.orgs.service import get_organization
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread, write
 
 router = APIRouter(include_in_schema=False)
 
@@ -132,7 +133,7 @@ async def contacts_page(request: Request, services: ServicesDep, session: Sessio
             lists = organization_lists(conn, organization_id=organization_id)
         return Found(total, found, lists, _zone_name(org.timezone))
 
-    found = await run_in_threadpool(find)
+    found = await in_thread(find)
     last = max(1, -(-found.total // PAGE_SIZE))
     return render(
         request,
@@ -237,7 +238,7 @@ async def contact_page(
             profile = load_profile(conn, organization_id=organization_id, contact_id=number)
         return profile, _zone_name(org.timezone)
 
-    profile, timezone = await run_in_threadpool(load)
+    profile, timezone = await in_thread(load)
     if profile is None:
         return _not_found(request, session)
     return render(
@@ -265,18 +266,17 @@ async def contact_action(
     status, done = ACTIONS[action]
     organization_id = session.user.organization_id
 
-    def change() -> None:
-        with services.database.write() as conn:
-            change_status(
-                conn,
-                organization_id=organization_id,
-                contact_id=number,
-                status=status,
-                now=datetime.now(UTC),
-            )
+    def change(conn: Connection) -> None:
+        change_status(
+            conn,
+            organization_id=organization_id,
+            contact_id=number,
+            status=status,
+            now=datetime.now(UTC),
+        )
 
     try:
-        await run_in_threadpool(change)
+        await write(services, change)
     except ContactNotFound:
         return _not_found(request, session)
     except StatusChangeRefused as exc:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
@@ -38,6 +37,7 @@ from promoter.web.dashboard.session import (
     see_other,
 )
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread, iterate_in_thread, read
 
 router = APIRouter(include_in_schema=False)
 ResponseId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)]
@@ -124,7 +124,7 @@ async def feedback_export(request: Request, services: ServicesDep, session: Sess
     rows: Iterator[str] = export_csv(services.database.read, asked.answer)
     filename = f"promoter-feedback-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
-        iterate_in_threadpool(rows),
+        iterate_in_thread(rows),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -152,25 +152,24 @@ async def feedback_one(
     """One piece of feedback with all its notes: where the API's ``followup_href`` leads."""
     organization_id = session.user.organization_id
 
-    def read() -> FeedbackOne | None:
-        with services.database.read() as conn:
-            item = get_feedback(conn, organization_id=organization_id, response_id=response_id)
-            if item is None:
-                return None
-            org = get_organization(conn, organization_id=organization_id)
-            return FeedbackOne(
-                item=item,
-                tags=tag_names(conn, organization_id=organization_id),
-                notes=notes_by_response(
-                    conn, organization_id=organization_id, response_ids=[response_id]
-                ),
-                timezone=zone_of(org.timezone).key,
-                campaign_names={
-                    c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)
-                },
-            )
+    def load(conn: Connection) -> FeedbackOne | None:
+        item = get_feedback(conn, organization_id=organization_id, response_id=response_id)
+        if item is None:
+            return None
+        org = get_organization(conn, organization_id=organization_id)
+        return FeedbackOne(
+            item=item,
+            tags=tag_names(conn, organization_id=organization_id),
+            notes=notes_by_response(
+                conn, organization_id=organization_id, response_ids=[response_id]
+            ),
+            timezone=zone_of(org.timezone).key,
+            campaign_names={
+                c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)
+            },
+        )
 
-    found = await run_in_threadpool(read)
+    found = await read(services, load)
     if found is None:
         return _not_found(request, session)
     return render(
@@ -204,7 +203,7 @@ async def _change(
         except (InvalidTag, InvalidNote) as exc:
             return str(exc)
 
-    outcome = await run_in_threadpool(run)
+    outcome = await in_thread(run)
     if outcome is False:
         return _not_found(request, session)
     if isinstance(outcome, str):

@@ -19,7 +19,6 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from promoter.accounts.sessions import Session
@@ -30,6 +29,7 @@ from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.session import SessionDep, render
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 
 router = APIRouter(include_in_schema=False)
 
@@ -255,8 +255,8 @@ async def outbox(request: Request, services: ServicesDep, session: SessionDep) -
     page = int(raw_page) if digits and len(raw_page) < 6 else 1
     listing = None
     if folder is not None:
-        listing = await run_in_threadpool(list_messages, folder, session.user.organization_id, page)
-    timezone = await run_in_threadpool(_timezone, services, session)
+        listing = await in_thread(list_messages, folder, session.user.organization_id, page)
+    timezone = await in_thread(_timezone, services, session)
     return render(
         request,
         "outbox.html",
@@ -276,7 +276,7 @@ async def outbox_message(
     folder = mail_folder(services.settings)
     if folder is None:
         return _not_found(request, session)
-    message = await run_in_threadpool(open_message, folder, name, session.user.organization_id)
+    message = await in_thread(open_message, folder, name, session.user.organization_id)
     if message is None:
         return _not_found(request, session)
     headers = [
@@ -310,7 +310,7 @@ async def outbox_message_html(
     folder = mail_folder(services.settings)
     if folder is None:
         return _not_found(request, session)
-    message = await run_in_threadpool(open_message, folder, name, session.user.organization_id)
+    message = await in_thread(open_message, folder, name, session.user.organization_id)
     html = _part(message, "html") if message is not None else None
     if html is None:
         return _not_found(request, session)

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.analytics.params import zone_of
@@ -22,6 +21,7 @@ from promoter.web.dashboard import charts
 from promoter.web.dashboard.asking import ask_async
 from promoter.web.dashboard.session import SessionDep, render
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 from promoter.webhooks.subscriptions import Subscription, disabled_after_failing
 
 router = APIRouter(include_in_schema=False)
@@ -92,7 +92,7 @@ async def overview(request: Request, services: ServicesDep, session: SessionDep)
         intervals=INTERVALS,
         every=requested if requested in INTERVALS else "",
         keep=[("every", requested)] if requested in INTERVALS else [],
-        disabled_webhooks=await run_in_threadpool(
+        disabled_webhooks=await in_thread(
             _disabled_webhooks, services, session.user.organization_id
         ),
         **context,

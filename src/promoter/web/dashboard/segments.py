@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.analytics.filters import FilterError
@@ -20,6 +19,7 @@ from promoter.web.dashboard.forms import Form, read_form
 from promoter.web.dashboard.question import filter_from_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, safe_next, see_other
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,7 +80,7 @@ async def save_segment(request: Request, services: ServicesDep, session: Session
             return str(exc)
         return None
 
-    problem = await run_in_threadpool(save)
+    problem = await in_thread(save)
     if problem is not None:
         return render(
             request,
@@ -111,7 +111,7 @@ async def remove_segment(
             return False
         return True
 
-    if not await run_in_threadpool(remove):
+    if not await in_thread(remove):
         return render(
             request,
             "error.html",

@@ -9,13 +9,13 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from promoter.accounts.sessions import Session, find_session
 from promoter.services import Services
 from promoter.web.dashboard.forms import Form
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread
 
 COOKIE = "promoter_session"
 
@@ -73,7 +73,7 @@ def _load(services: Services, token: str) -> Session | None:
 
 async def current_session(request: Request, services: ServicesDep) -> Session:
     token = request.cookies.get(COOKIE)
-    session = await run_in_threadpool(_load, services, token) if token else None
+    session = await in_thread(_load, services, token) if token else None
     if session is None:
         target = request.url.path
         if request.url.query and request.method == "GET":

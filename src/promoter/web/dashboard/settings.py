@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
@@ -33,6 +33,7 @@ from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import FLASHES, SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
+from promoter.web.threads import in_thread, write
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,7 +96,7 @@ async def _page(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    view = await run_in_threadpool(_load, services, session.user.organization_id)
+    view = await in_thread(_load, services, session.user.organization_id)
     context.setdefault("message", "")
     context.setdefault("new_key", None)
     context.setdefault("new_key_basic", "")
@@ -144,7 +145,7 @@ async def received_fragment(
             org = get_organization(conn, organization_id=session.user.organization_id)
         return org.timezone
 
-    zone = zone_of(await run_in_threadpool(timezone))
+    zone = zone_of(await in_thread(timezone))
     return render(
         request,
         "settings_received.html",
@@ -171,13 +172,12 @@ async def create_key(request: Request, services: ServicesDep, session: SessionDe
             key_error="The name is too long: at most 100 characters.",
         )
 
-    def create() -> NewKey:
-        with services.database.write() as conn:
-            return create_api_key(
-                conn, organization_id=session.user.organization_id, name=name or "default"
-            )
+    def create(conn: Connection) -> NewKey:
+        return create_api_key(
+            conn, organization_id=session.user.organization_id, name=name or "default"
+        )
 
-    key = await run_in_threadpool(create)
+    key = await write(services, create)
     # The full key is in this page only: never in a URL, never stored.
     return await _page(
         request,
@@ -205,7 +205,7 @@ async def revoke_key(
         services.keys.forget_organization(session.user.organization_id)
         return True
 
-    if not await run_in_threadpool(revoke):
+    if not await in_thread(revoke):
         return _not_found(request, session, "There is no such active API key.")
     return see_other(PAGE + "?done=key-revoked")
 
@@ -240,7 +240,7 @@ async def save_secret(request: Request, services: ServicesDep, session: SessionD
             set_webhook_secret(conn, organization_id=session.user.organization_id, secret=secret)
         services.keys.forget_organization(session.user.organization_id)
 
-    await run_in_threadpool(save)
+    await in_thread(save)
     # Shown on this page only, so that it can be copied into Segment.
     return await _page(
         request, services, session, new_secret=secret, message=FLASHES["secret-saved"]
@@ -257,7 +257,7 @@ async def clear_secret(request: Request, services: ServicesDep, session: Session
             set_webhook_secret(conn, organization_id=session.user.organization_id, secret=None)
         services.keys.forget_organization(session.user.organization_id)
 
-    await run_in_threadpool(clear)
+    await in_thread(clear)
     return see_other(PAGE + "?done=secret-cleared")
 
 
@@ -278,7 +278,7 @@ async def save_timezone(request: Request, services: ServicesDep, session: Sessio
             return str(exc)
         return None
 
-    problem = await run_in_threadpool(save)
+    problem = await in_thread(save)
     if problem is not None:
         return await _page(
             request,

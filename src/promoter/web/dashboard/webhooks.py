@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import Connection, select
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
@@ -21,6 +20,7 @@ from promoter.storage.tables import campaigns
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 from promoter.webhooks.events import EVENTS
 from promoter.webhooks.outbox import DeliveryBusy
 from promoter.webhooks.sender import WebhookSender
@@ -120,27 +120,26 @@ async def _list_page(
 ) -> Response:
     organization_id = session.user.organization_id
 
-    def load() -> dict[str, Any]:
-        with services.database.read() as conn:
-            names = _campaign_names(conn, organization_id)
-            rows = []
-            for subscription in list_subscriptions(conn, organization_id=organization_id):
-                _, last = list_deliveries(
-                    conn,
-                    organization_id=organization_id,
-                    subscription_id=subscription.id,
-                    limit=1,
+    def load(conn: Connection) -> dict[str, Any]:
+        names = _campaign_names(conn, organization_id)
+        rows = []
+        for subscription in list_subscriptions(conn, organization_id=organization_id):
+            _, last = list_deliveries(
+                conn,
+                organization_id=organization_id,
+                subscription_id=subscription.id,
+                limit=1,
+            )
+            rows.append(
+                Row(
+                    subscription,
+                    _campaign_label(names, subscription.campaign_id),
+                    last[0] if last else None,
                 )
-                rows.append(
-                    Row(
-                        subscription,
-                        _campaign_label(names, subscription.campaign_id),
-                        last[0] if last else None,
-                    )
-                )
-            return {"rows": rows, "campaigns": names, "timezone": _timezone(conn, organization_id)}
+            )
+        return {"rows": rows, "campaigns": names, "timezone": _timezone(conn, organization_id)}
 
-    loaded = await run_in_threadpool(load)
+    loaded = await read(services, load)
     context.setdefault("message", MESSAGES.get(request.query_params.get("done", ""), ""))
     context.setdefault("created", None)
     context.setdefault("errors", {})
@@ -184,22 +183,21 @@ async def webhooks_create(request: Request, services: ServicesDep, session: Sess
         else:
             errors["campaign"] = "Choose a campaign from the list."
 
-    def create() -> Subscription:
-        with services.database.write() as conn:
-            return create_subscription(
-                conn,
-                organization_id=session.user.organization_id,
-                event=values["event"],
-                target_url=values["target_url"],
-                campaign_id=campaign_id,
-                format=values["format"],
-                now=datetime.now(UTC),
-                policy=services.webhook_policy,
-            )
+    def create(conn: Connection) -> Subscription:
+        return create_subscription(
+            conn,
+            organization_id=session.user.organization_id,
+            event=values["event"],
+            target_url=values["target_url"],
+            campaign_id=campaign_id,
+            format=values["format"],
+            now=datetime.now(UTC),
+            policy=services.webhook_policy,
+        )
 
     if not errors:
         try:
-            created = await run_in_threadpool(create)
+            created = await write(services, create)
         except InvalidWebhook as exc:
             errors = {
                 ("campaign" if field == "campaign_id" else field): " ".join(messages)
@@ -228,12 +226,11 @@ async def _change(
     check_csrf(request, session, form)
     organization_id = session.user.organization_id
 
-    def run() -> None:
-        with services.database.write() as conn:
-            change(conn, organization_id)
+    def run(conn: Connection) -> None:
+        change(conn, organization_id)
 
     try:
-        await run_in_threadpool(run)
+        await write(services, run)
     except WebhookNotFound:
         return _not_found(request, session)
     return see_other(f"{PAGE}?done={done}")
@@ -318,43 +315,42 @@ async def webhook_page(
     #: A redelivery or test just made: its outcome is shown on top.
     just = _number(request.query_params.get("sent", ""), MAX_BIGINT_ID)
 
-    def load() -> dict[str, Any]:
-        with services.database.read() as conn:
-            subscription = get_subscription(
-                conn, organization_id=organization_id, subscription_id=webhook_id
-            )
-            total, found = list_deliveries(
-                conn,
-                organization_id=organization_id,
-                subscription_id=webhook_id,
-                limit=DELIVERIES_PER_PAGE,
-                offset=(number - 1) * DELIVERIES_PER_PAGE,
-            )
-            sent = None
-            if just is not None:
-                try:
-                    sent = get_delivery(
-                        conn,
-                        organization_id=organization_id,
-                        subscription_id=webhook_id,
-                        delivery_id=just,
-                    )
-                except WebhookNotFound:
-                    sent = None
-            names = _campaign_names(conn, organization_id)
-            return {
-                "s": subscription,
-                "campaign": _campaign_label(names, subscription.campaign_id),
-                "deliveries": found,
-                "total": total,
-                "page": number,
-                "pages": max(1, -(-total // DELIVERIES_PER_PAGE)),
-                "sent": sent,
-                "timezone": _timezone(conn, organization_id),
-            }
+    def load(conn: Connection) -> dict[str, Any]:
+        subscription = get_subscription(
+            conn, organization_id=organization_id, subscription_id=webhook_id
+        )
+        total, found = list_deliveries(
+            conn,
+            organization_id=organization_id,
+            subscription_id=webhook_id,
+            limit=DELIVERIES_PER_PAGE,
+            offset=(number - 1) * DELIVERIES_PER_PAGE,
+        )
+        sent = None
+        if just is not None:
+            try:
+                sent = get_delivery(
+                    conn,
+                    organization_id=organization_id,
+                    subscription_id=webhook_id,
+                    delivery_id=just,
+                )
+            except WebhookNotFound:
+                sent = None
+        names = _campaign_names(conn, organization_id)
+        return {
+            "s": subscription,
+            "campaign": _campaign_label(names, subscription.campaign_id),
+            "deliveries": found,
+            "total": total,
+            "page": number,
+            "pages": max(1, -(-total // DELIVERIES_PER_PAGE)),
+            "sent": sent,
+            "timezone": _timezone(conn, organization_id),
+        }
 
     try:
-        loaded = await run_in_threadpool(load)
+        loaded = await read(services, load)
     except WebhookNotFound:
         return _not_found(request, session)
     return render(

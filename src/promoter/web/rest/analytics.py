@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from promoter.analytics.breakdown import BreakdownError, SortKey, parse_edges
 from promoter.analytics.filters import FilterError
@@ -33,6 +32,7 @@ from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import ScoreType
 from promoter.feedback.reading import export_csv
 from promoter.orgs.service import Organization
+from promoter.web import threads
 from promoter.web.responses import JSONResponse
 from promoter.web.rest import schemas
 from promoter.web.rest.deps import OrgDep
@@ -117,17 +117,16 @@ async def _answer(
 ) -> T:
     """Run ``fn`` on the question's scope in one read transaction, off the event loop."""
 
-    def run() -> T:
-        with services.database.read() as conn:
-            try:
-                query = build_query(
-                    conn, organization_id=org.id, zone=zone_of(org.timezone), params=params
-                )
-                return fn(conn, scope(conn, query, now=datetime.now(UTC)))
-            except (FilterError, TrendError, BreakdownError) as exc:
-                raise HTTPException(400, str(exc)) from None
+    def run(conn: Connection) -> T:
+        try:
+            query = build_query(
+                conn, organization_id=org.id, zone=zone_of(org.timezone), params=params
+            )
+            return fn(conn, scope(conn, query, now=datetime.now(UTC)))
+        except (FilterError, TrendError, BreakdownError) as exc:
+            raise HTTPException(400, str(exc)) from None
 
-    return await run_in_threadpool(run)
+    return await threads.read(services, run)
 
 
 @router.get(
@@ -214,7 +213,7 @@ async def feedback_export(
     rows: Iterator[str] = export_csv(services.database.read, resolved)
     filename = f"promoter-feedback-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
-        iterate_in_threadpool(rows),
+        threads.iterate_in_thread(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -238,20 +237,16 @@ class SegmentPatch(BaseModel):
 
 
 async def _segments(services: ServicesDep, fn: Callable[[Connection], T], *, write: bool) -> T:
-    def run() -> T:
-        try:
-            if write:
-                return services.database.run_write(fn)
-            with services.database.read() as conn:
-                return fn(conn)
-        except FilterError as exc:
-            raise HTTPException(400, str(exc)) from None
-        except SegmentConflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        except SegmentNotFound:
-            raise HTTPException(404, "Not found.") from None
-
-    return await run_in_threadpool(run)
+    try:
+        if write:
+            return await threads.write(services, fn)
+        return await threads.read(services, fn)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except SegmentConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except SegmentNotFound:
+        raise HTTPException(404, "Not found.") from None
 
 
 @router.get("/segments/", summary="Saved segments", responses=schemas.success(schemas.SegmentPage))

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import Field, ValidationError
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignCounts, campaign_counts
@@ -35,6 +34,7 @@ from promoter.web.rest.bodies import (
 )
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(prefix="/api/v2", tags=["campaigns"])
 
@@ -112,7 +112,9 @@ def _parse(raw: bytes, *, partial: bool) -> CampaignBody:
     return body
 
 
-def _create_campaign(services: Services, org_id: int, raw: bytes) -> dict[str, Any]:
+def _create_campaign(
+    conn: Connection, services: Services, org_id: int, raw: bytes
+) -> dict[str, Any]:
     changes, names = campaign_changes(_parse(raw, partial=True))
     template_id = changes.pop("email_template_id", None)
     list_id = changes.pop("contact_list_id", None)
@@ -125,41 +127,45 @@ def _create_campaign(services: Services, org_id: int, raw: bytes) -> dict[str, A
         errors = field_errors(exc, names) | errors
     if errors:
         raise invalid(errors)
-    with services.database.write() as conn:
-        _check_template(conn, org_id, template_id, names["email_template_id"])
-        try:
-            created = service.create_campaign(
-                conn,
-                organization_id=org_id,
-                settings=settings,
-                template_id=template_id,
-                list_id=list_id,
-            )
-        except service.NotFound:
-            raise invalid(_missing(names["contact_list_id"], list_id or 0)) from None
-        return _campaign_json(services, conn, org_id, created)
+    _check_template(conn, org_id, template_id, names["email_template_id"])
+    try:
+        created = service.create_campaign(
+            conn,
+            organization_id=org_id,
+            settings=settings,
+            template_id=template_id,
+            list_id=list_id,
+        )
+    except service.NotFound:
+        raise invalid(_missing(names["contact_list_id"], list_id or 0)) from None
+    return _campaign_json(services, conn, org_id, created)
 
 
 def _update_campaign(
-    services: Services, org_id: int, campaign_id: int, raw: bytes, *, partial: bool
+    conn: Connection,
+    services: Services,
+    org_id: int,
+    campaign_id: int,
+    raw: bytes,
+    *,
+    partial: bool,
 ) -> dict[str, Any]:
     """Another organization's campaign is not found before the body is read."""
-    with services.database.write() as conn:
-        _campaign(conn, org_id, campaign_id)
-        changes, names = campaign_changes(_parse(raw, partial=partial))
-        if "email_template_id" in changes:
-            _check_template(conn, org_id, changes["email_template_id"], names["email_template_id"])
-        try:
-            updated = service.update_campaign(
-                conn, organization_id=org_id, campaign_id=campaign_id, changes=changes
-            )
-        except ValidationError as exc:
-            raise invalid(field_errors(exc, names)) from None
-        except service.NotFound:
-            raise invalid(
-                _missing(names["contact_list_id"], changes.get("contact_list_id", 0))
-            ) from None
-        return _campaign_json(services, conn, org_id, updated)
+    _campaign(conn, org_id, campaign_id)
+    changes, names = campaign_changes(_parse(raw, partial=partial))
+    if "email_template_id" in changes:
+        _check_template(conn, org_id, changes["email_template_id"], names["email_template_id"])
+    try:
+        updated = service.update_campaign(
+            conn, organization_id=org_id, campaign_id=campaign_id, changes=changes
+        )
+    except ValidationError as exc:
+        raise invalid(field_errors(exc, names)) from None
+    except service.NotFound:
+        raise invalid(
+            _missing(names["contact_list_id"], changes.get("contact_list_id", 0))
+        ) from None
+    return _campaign_json(services, conn, org_id, updated)
 
 
 def _campaign(conn: Connection, org_id: int, campaign_id: int) -> Campaign:
@@ -206,29 +212,28 @@ def campaign_json(services: Services, c: Campaign, n: CampaignCounts) -> dict[st
 
 
 def _campaign_page(
-    services: Services, org_id: int, status: str | None, page: Page
+    conn: Connection, services: Services, org_id: int, status: str | None, page: Page
 ) -> tuple[int, list[dict[str, Any]]]:
-    with services.database.read() as conn:
-        found = service.list_campaigns(conn, organization_id=org_id, status=status)
-        shown = found[page.offset : page.offset + page.size]
-        counts = campaign_counts(
-            conn, organization_id=org_id, campaigns=shown, now=datetime.now(UTC)
-        )
+    found = service.list_campaigns(conn, organization_id=org_id, status=status)
+    shown = found[page.offset : page.offset + page.size]
+    counts = campaign_counts(conn, organization_id=org_id, campaigns=shown, now=datetime.now(UTC))
     return len(found), [campaign_json(services, c, counts[c.id]) for c in shown]
 
 
-def _read_campaign(services: Services, org_id: int, campaign_id: int) -> dict[str, Any]:
-    with services.database.read() as conn:
-        return _campaign_json(services, conn, org_id, _campaign(conn, org_id, campaign_id))
+def _read_campaign(
+    conn: Connection, services: Services, org_id: int, campaign_id: int
+) -> dict[str, Any]:
+    return _campaign_json(services, conn, org_id, _campaign(conn, org_id, campaign_id))
 
 
-def _set_status(services: Services, org_id: int, campaign_id: int, status: str) -> dict[str, Any]:
-    with services.database.write() as conn:
-        _campaign(conn, org_id, campaign_id)
-        updated = service.update_campaign(
-            conn, organization_id=org_id, campaign_id=campaign_id, changes={"status": status}
-        )
-        return _campaign_json(services, conn, org_id, updated)
+def _set_status(
+    conn: Connection, services: Services, org_id: int, campaign_id: int, status: str
+) -> dict[str, Any]:
+    _campaign(conn, org_id, campaign_id)
+    updated = service.update_campaign(
+        conn, organization_id=org_id, campaign_id=campaign_id, changes={"status": status}
+    )
+    return _campaign_json(services, conn, org_id, updated)
 
 
 @router.get(
@@ -243,7 +248,7 @@ async def campaigns_list(
     page_size: PageSize = 50,
 ) -> JSONResponse:
     paging = Page(page, page_size)
-    total, results = await run_in_threadpool(_campaign_page, services, org.id, status, paging)
+    total, results = await read(services, _campaign_page, services, org.id, status, paging)
     return JSONResponse(paginated(request, services, total, paging, results))
 
 
@@ -258,7 +263,7 @@ async def campaigns_create(request: Request, services: ServicesDep, org: OrgDep)
     """Required: `name` and `email` (an email template id). `contact_list` defaults to
     the Segment list."""
     raw = await raw_body(request)
-    created = await run_in_threadpool(_create_campaign, services, org.id, raw)
+    created = await write(services, _create_campaign, services, org.id, raw)
     return JSONResponse(created, status_code=201)
 
 
@@ -271,7 +276,7 @@ async def campaigns_retrieve(
     services: ServicesDep, org: OrgDep, campaign_id: CampaignPath
 ) -> JSONResponse:
     found = object_id(campaign_id, MAX_INT_ID)
-    return JSONResponse(await run_in_threadpool(_read_campaign, services, org.id, found))
+    return JSONResponse(await read(services, _read_campaign, services, org.id, found))
 
 
 @router.patch(
@@ -286,7 +291,7 @@ async def campaigns_patch(
     found = object_id(campaign_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
-        await run_in_threadpool(_update_campaign, services, org.id, found, raw, partial=True)
+        await write(services, _update_campaign, services, org.id, found, raw, partial=True)
     )
 
 
@@ -303,13 +308,13 @@ async def campaigns_put(
     found = object_id(campaign_id, MAX_INT_ID)
     raw = await raw_body(request)
     return JSONResponse(
-        await run_in_threadpool(_update_campaign, services, org.id, found, raw, partial=False)
+        await write(services, _update_campaign, services, org.id, found, raw, partial=False)
     )
 
 
 async def _status_change(services: Services, org_id: int, text: str, status: str) -> JSONResponse:
     found = object_id(text, MAX_INT_ID)
-    return JSONResponse(await run_in_threadpool(_set_status, services, org_id, found, status))
+    return JSONResponse(await write(services, _set_status, services, org_id, found, status))
 
 
 @router.post(

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.analytics.filters import FilterError
@@ -38,6 +37,7 @@ from promoter.feedback.reading import Feedback, PromoterFilter, find_feedback, g
 from promoter.feedback.responses import exists, tags_of
 from promoter.orgs.keys import visible_prefix
 from promoter.services import Services
+from promoter.web import threads
 from promoter.web.credentials import key_from_authorization
 from promoter.web.responses import JSONResponse
 from promoter.web.rest import schemas
@@ -163,14 +163,7 @@ def _detail(conn: Connection, organization_id: int, response_id: int) -> Detail 
 async def _run(services: Services, fn: Callable[[Connection], T | None], *, write: bool) -> T:
     """``fn`` in one transaction off the event loop; its None is a 404."""
 
-    def run() -> T | None:
-        if write:
-            with services.database.write() as conn:
-                return fn(conn)
-        with services.database.read() as conn:
-            return fn(conn)
-
-    found = await run_in_threadpool(run)
+    found = await (threads.write if write else threads.read)(services, fn)
     if found is None:
         raise not_found()
     return found
@@ -204,17 +197,14 @@ async def feedback_list(
     paging = Page(page, page_size)
     zone = zone_of(org.timezone)
 
-    def run() -> tuple[int, list[Feedback]]:
-        with services.database.read() as conn:
-            try:
-                query = build_query(conn, organization_id=org.id, zone=zone, params=question)
-            except FilterError as exc:
-                raise HTTPException(400, str(exc)) from None
-            return find_feedback(
-                conn, query, promoter, zone=zone, page=paging, now=datetime.now(UTC)
-            )
+    def run(conn: Connection) -> tuple[int, list[Feedback]]:
+        try:
+            query = build_query(conn, organization_id=org.id, zone=zone, params=question)
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return find_feedback(conn, query, promoter, zone=zone, page=paging, now=datetime.now(UTC))
 
-    total, items = await run_in_threadpool(run)
+    total, items = await threads.read(services, run)
     results = [_json(services, item) for item in items]
     return JSONResponse(paginated(request, services, total, paging, results))
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Path, Request
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.campaigns.service import NotFound as CampaignNotFound
@@ -66,7 +65,7 @@ from promoter.web.rest.contacts import (
 )
 from promoter.web.rest.deps import ContactId, OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
-from promoter.web.threads import read, write
+from promoter.web.threads import in_thread, read, write
 
 router = APIRouter(prefix="/api/v2", tags=["lists"])
 
@@ -493,7 +492,7 @@ async def campaigns_send_surveys(
     number = object_id(campaign_id, MAX_INT_ID)
     body = parse(SendSurveysBody, await raw_body(request))
     try:
-        report = await run_in_threadpool(
+        report = await in_thread(
             lambda: send_to_list(
                 services.database.run_write,
                 organization_id=org.id,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 
 from promoter.analytics.metrics import Metrics, metrics
 from promoter.analytics.params import zone_of
@@ -17,12 +17,12 @@ from promoter.campaigns.models import Campaign
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
-from promoter.services import Services
 from promoter.web.responses import JSONResponse
 from promoter.web.rest import schemas
 from promoter.web.rest.bodies import Errors, invalid, not_found
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read
 
 router = APIRouter(prefix="/api/v2", tags=["metrics"])
 
@@ -78,7 +78,7 @@ def metric_json(m: Metrics, campaign: Campaign) -> dict[str, Any]:
 
 
 def _metrics(
-    services: Services,
+    conn: Connection,
     org_id: int,
     campaign_id: int,
     days: tuple[datetime | None, datetime | None],
@@ -87,19 +87,16 @@ def _metrics(
     """One page of the organization's campaigns with their metrics (only
     ``campaign_id``'s, when given)."""
     since, until = days
-    with services.database.read() as conn:
-        if campaign_id:
-            try:
-                campaigns = [
-                    service.get_campaign(conn, organization_id=org_id, campaign_id=campaign_id)
-                ]
-            except service.NotFound:
-                raise not_found() from None
-        else:
-            campaigns = service.list_campaigns(conn, organization_id=org_id)
-        found = metrics(
-            conn, organization_id=org_id, since=since, until=until, now=datetime.now(UTC)
-        )
+    if campaign_id:
+        try:
+            campaigns = [
+                service.get_campaign(conn, organization_id=org_id, campaign_id=campaign_id)
+            ]
+        except service.NotFound:
+            raise not_found() from None
+    else:
+        campaigns = service.list_campaigns(conn, organization_id=org_id)
+    found = metrics(conn, organization_id=org_id, since=since, until=until, now=datetime.now(UTC))
     shown = campaigns[page.offset : page.offset + page.size]
     return len(campaigns), [metric_json(found, c) for c in shown]
 
@@ -146,7 +143,7 @@ async def metrics_view(
         raise not_found()
     paging = Page(1, 1) if campaign_id else Page(page, page_size)
     days = _window(org, first, last)
-    total, results = await run_in_threadpool(_metrics, services, org.id, campaign_id, days, paging)
+    total, results = await read(services, _metrics, org.id, campaign_id, days, paging)
     if campaign_id:
         return JSONResponse(results[0])
     return JSONResponse(paginated(request, services, total, paging, results))

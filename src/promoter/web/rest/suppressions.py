@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from promoter.contacts.service import StatusChangeRefused
 from promoter.contacts.suppressions import (
@@ -25,6 +24,7 @@ from promoter.web.rest import schemas
 from promoter.web.rest.bodies import NON_FIELD, ApiBody, body_schema, invalid, parse, raw_body
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(prefix="/api/v2", tags=["unsubscribes and bounces"])
 
@@ -71,36 +71,6 @@ def _no_nul(email: str | None) -> None:
         raise invalid({"email": ["Null characters are not allowed."]})
 
 
-def _unsubscribed(
-    services: Services, org_id: int, email: str | None, page: Page
-) -> tuple[int, list[dict[str, Any]]]:
-    with services.database.read() as conn:
-        total, found = list_unsubscribed(conn, organization_id=org_id, page=page, email=email)
-    return total, [unsubscribed_json(services, u) for u in found]
-
-
-def _bounced(
-    services: Services, org_id: int, email: str | None, page: Page
-) -> tuple[int, list[dict[str, Any]]]:
-    with services.database.read() as conn:
-        total, found = list_bounced(conn, organization_id=org_id, page=page, email=email)
-    return total, [bounced_json(services, b) for b in found]
-
-
-def _unsubscribe(services: Services, org_id: int, raw: bytes) -> tuple[bool, dict[str, Any]]:
-    """Whether a contact was unsubscribed now, and the answer."""
-    email = parse(UnsubscribeBody, raw).email.strip()
-    now = datetime.now(UTC)
-    try:
-        with services.database.write() as conn:
-            ids, changed = unsubscribe_email(conn, organization_id=org_id, email=email, now=now)
-    except StatusChangeRefused as exc:
-        raise invalid({NON_FIELD: [str(exc)]}) from None
-    if not ids:
-        raise invalid({"email": ["No contact has this email address."]})
-    return bool(changed), {"email": email, "contacts": ids, "date": now}
-
-
 @router.get(
     "/unsubscribes/",
     summary="Unsubscribed contacts, the latest first",
@@ -117,7 +87,10 @@ async def unsubscribes_list(
     """`date` is the contact's last change (unsubscribing is the last its status sees)."""
     _no_nul(email)
     paging = Page(page, page_size)
-    total, results = await run_in_threadpool(_unsubscribed, services, org.id, email, paging)
+    total, found = await read(
+        services, list_unsubscribed, organization_id=org.id, page=paging, email=email
+    )
+    results = [unsubscribed_json(services, u) for u in found]
     return JSONResponse(paginated(request, services, total, paging, results))
 
 
@@ -137,8 +110,17 @@ async def unsubscribes_list(
 async def unsubscribes_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """201 when a contact was unsubscribed, 200 when all were already; pending surveys
     and reminders are cancelled. Unsubscribing is permanent."""
-    raw = await raw_body(request)
-    changed, answer = await run_in_threadpool(_unsubscribe, services, org.id, raw)
+    email = parse(UnsubscribeBody, await raw_body(request)).email.strip()
+    now = datetime.now(UTC)
+    try:
+        ids, changed = await write(
+            services, unsubscribe_email, organization_id=org.id, email=email, now=now
+        )
+    except StatusChangeRefused as exc:
+        raise invalid({NON_FIELD: [str(exc)]}) from None
+    if not ids:
+        raise invalid({"email": ["No contact has this email address."]})
+    answer = {"email": email, "contacts": ids, "date": now}
     return JSONResponse(answer, status_code=201 if changed else 200)
 
 
@@ -160,5 +142,8 @@ async def bounces_list(
     change when it was marked bounced otherwise."""
     _no_nul(email)
     paging = Page(page, page_size)
-    total, results = await run_in_threadpool(_bounced, services, org.id, email, paging)
+    total, found = await read(
+        services, list_bounced, organization_id=org.id, page=paging, email=email
+    )
+    results = [bounced_json(services, b) for b in found]
     return JSONResponse(paginated(request, services, total, paging, results))

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
 from promoter.campaigns import service
 from promoter.campaigns.models import EmailTemplate, TemplateSettings
@@ -34,6 +33,7 @@ from promoter.web.rest.bodies import (
 )
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
+from promoter.web.threads import read, write
 
 router = APIRouter(prefix="/api/v2", tags=["email templates"])
 
@@ -98,7 +98,8 @@ def _parse(raw: bytes, *, partial: bool) -> TemplateBody:
     return body
 
 
-def _create(services: Services, org_id: int, raw: bytes) -> dict[str, Any]:
+def _new(raw: bytes) -> tuple[str, TemplateSettings]:
+    """A new template's name and settings, or 400."""
     given_name, changes, names = _split(_parse(raw, partial=True))
     errors: Errors = {}
     name = _name(given_name, errors)
@@ -108,34 +109,35 @@ def _create(services: Services, org_id: int, raw: bytes) -> dict[str, Any]:
         errors.update(field_errors(exc, names))
     if errors or name is None:
         raise invalid(errors)
-    with services.database.write() as conn:
-        created = service.create_template(
-            conn, organization_id=org_id, name=name, settings=settings
-        )
-    return template_json(services, created)
+    return name, settings
 
 
 def _update(
-    services: Services, org_id: int, template_id: int, raw: bytes, *, partial: bool
+    conn: Connection,
+    services: Services,
+    org_id: int,
+    template_id: int,
+    raw: bytes,
+    *,
+    partial: bool,
 ) -> dict[str, Any]:
     """Another organization's template is not found before the body is read."""
-    with services.database.write() as conn:
-        _template(conn, org_id, template_id)
-        given_name, changes, names = _split(_parse(raw, partial=partial))
-        errors: Errors = {}
-        name = _name(given_name, errors) if given_name else None
-        if changes:
-            try:
-                service.update_template(
-                    conn, organization_id=org_id, template_id=template_id, changes=changes
-                )
-            except ValidationError as exc:
-                errors.update(field_errors(exc, names))
-        if errors:
-            raise invalid(errors)
-        if name is not None:
-            rename_template(conn, organization_id=org_id, template_id=template_id, name=name)
-        return template_json(services, _template(conn, org_id, template_id))
+    _template(conn, org_id, template_id)
+    given_name, changes, names = _split(_parse(raw, partial=partial))
+    errors: Errors = {}
+    name = _name(given_name, errors) if given_name else None
+    if changes:
+        try:
+            service.update_template(
+                conn, organization_id=org_id, template_id=template_id, changes=changes
+            )
+        except ValidationError as exc:
+            errors.update(field_errors(exc, names))
+    if errors:
+        raise invalid(errors)
+    if name is not None:
+        rename_template(conn, organization_id=org_id, template_id=template_id, name=name)
+    return template_json(services, _template(conn, org_id, template_id))
 
 
 def _template(conn: Connection, org_id: int, template_id: int) -> EmailTemplate:
@@ -145,15 +147,8 @@ def _template(conn: Connection, org_id: int, template_id: int) -> EmailTemplate:
         raise not_found() from None
 
 
-def _read(services: Services, org_id: int, template_id: int) -> dict[str, Any]:
-    with services.database.read() as conn:
-        return template_json(services, _template(conn, org_id, template_id))
-
-
-def _page(services: Services, org_id: int, page: Page) -> tuple[int, list[dict[str, Any]]]:
-    with services.database.read() as conn:
-        total, found = list_templates(conn, organization_id=org_id, page=page)
-    return total, [template_json(services, t) for t in found]
+def _read(conn: Connection, services: Services, org_id: int, template_id: int) -> dict[str, Any]:
+    return template_json(services, _template(conn, org_id, template_id))
 
 
 def template_json(services: Services, t: EmailTemplate) -> dict[str, Any]:
@@ -184,7 +179,8 @@ async def templates_list(
     page_size: PageSize = 50,
 ) -> JSONResponse:
     paging = Page(page, page_size)
-    total, results = await run_in_threadpool(_page, services, org.id, paging)
+    total, found = await read(services, list_templates, organization_id=org.id, page=paging)
+    results = [template_json(services, t) for t in found]
     return JSONResponse(paginated(request, services, total, paging, results))
 
 
@@ -197,8 +193,11 @@ async def templates_list(
 )
 async def templates_create(request: Request, services: ServicesDep, org: OrgDep) -> JSONResponse:
     """Required: `name`, `subject`, `from_name`, `company_brand_product_name`."""
-    raw = await raw_body(request)
-    return JSONResponse(await run_in_threadpool(_create, services, org.id, raw), status_code=201)
+    name, settings = _new(await raw_body(request))
+    created = await write(
+        services, service.create_template, organization_id=org.id, name=name, settings=settings
+    )
+    return JSONResponse(template_json(services, created), status_code=201)
 
 
 @router.get(
@@ -210,7 +209,7 @@ async def templates_retrieve(
     services: ServicesDep, org: OrgDep, template_id: TemplatePath
 ) -> JSONResponse:
     found = object_id(template_id, MAX_INT_ID)
-    return JSONResponse(await run_in_threadpool(_read, services, org.id, found))
+    return JSONResponse(await read(services, _read, services, org.id, found))
 
 
 @router.patch(
@@ -225,9 +224,7 @@ async def templates_patch(
     """Every campaign that sends the template sends the changed one."""
     found = object_id(template_id, MAX_INT_ID)
     raw = await raw_body(request)
-    return JSONResponse(
-        await run_in_threadpool(_update, services, org.id, found, raw, partial=True)
-    )
+    return JSONResponse(await write(services, _update, services, org.id, found, raw, partial=True))
 
 
 @router.put(
@@ -243,6 +240,4 @@ async def templates_put(
     required (fields left out keep their value)."""
     found = object_id(template_id, MAX_INT_ID)
     raw = await raw_body(request)
-    return JSONResponse(
-        await run_in_threadpool(_update, services, org.id, found, raw, partial=False)
-    )
+    return JSONResponse(await write(services, _update, services, org.id, found, raw, partial=False))

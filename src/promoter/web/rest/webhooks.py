@@ -9,12 +9,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
+from promoter.web import threads
 from promoter.web.responses import JSONResponse
 from promoter.web.rest import schemas
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
@@ -66,16 +66,12 @@ class WebhookPatch(BaseModel):
 async def _run(services: Services, fn: Callable[[Connection], T], *, write: bool) -> T:
     """``fn`` in a transaction; a missing object is a 404 (``InvalidWebhook`` goes up)."""
 
-    def run() -> T:
-        try:
-            if write:
-                return services.database.run_write(fn)
-            with services.database.read() as conn:
-                return fn(conn)
-        except WebhookNotFound:
-            raise HTTPException(404, "Not found.") from None
-
-    return await run_in_threadpool(run)
+    try:
+        if write:
+            return await threads.write(services, fn)
+        return await threads.read(services, fn)
+    except WebhookNotFound:
+        raise HTTPException(404, "Not found.") from None
 
 
 def _invalid(errors: dict[str, list[str]]) -> JSONResponse:
