@@ -18,7 +18,7 @@ from promoter.config import Settings
 from promoter.delivery.render import ORGANIZATION_HEADER
 from promoter.services import Services
 from promoter.storage.engine import Database
-from promoter.web.dashboard.outbox import linkify, open_message, with_base_target
+from promoter.web.dashboard.mail_folder import linkify, open_message, with_base_target
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import Browser, add_user, sign_in
 

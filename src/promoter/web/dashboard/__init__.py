@@ -18,7 +18,7 @@ from promoter.web.dashboard import (
     campaigns,
     contacts,
     feedback,
-    outbox,
+    mail_folder,
     overview,
     segments,
     settings,
@@ -57,7 +57,7 @@ def install(app: FastAPI) -> None:
         campaigns,
         settings,
         webhooks,
-        outbox,
+        mail_folder,
     ):
         app.include_router(module.router)
 

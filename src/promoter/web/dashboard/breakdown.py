@@ -22,7 +22,7 @@ from promoter.analytics.breakdown import (
 from promoter.analytics.query import Scope
 from promoter.services import Services
 from promoter.web.dashboard import charts
-from promoter.web.dashboard.asking import ask_async
+from promoter.web.dashboard.answers import ask_async
 from promoter.web.dashboard.question import filter_json
 from promoter.web.dashboard.session import SessionDep, render
 from promoter.web.state import ServicesDep

@@ -27,7 +27,7 @@ from promoter.feedback.notes import InvalidNote, Note, add_note, notes_by_respon
 from promoter.feedback.reading import Feedback, export_csv, feedback_page, get_feedback
 from promoter.orgs.service import get_organization
 from promoter.services import Services
-from promoter.web.dashboard.asking import ask_async
+from promoter.web.dashboard.answers import ask_async
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import (
     SessionDep,

@@ -18,7 +18,7 @@ from promoter.analytics.report import DeliveryStats, NpsReport, delivery_stats
 from promoter.analytics.trend import TrendPoint
 from promoter.services import Services
 from promoter.web.dashboard import charts
-from promoter.web.dashboard.asking import ask_async
+from promoter.web.dashboard.answers import ask_async
 from promoter.web.dashboard.session import SessionDep, render
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread

@@ -1,5 +1,5 @@
-"""The outbox: the emails the file mail backend wrote, to read (and click through) without a
-mail server.
+"""The mail folder (the page at /outbox): the emails the file mail backend wrote, to read
+(and click through) without a mail server.
 
 Each message carries the organization it was sent for (``X-Promoter-Organization``); a
 user sees, and opens, only their own organization's messages.

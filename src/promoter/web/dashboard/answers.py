@@ -1,4 +1,4 @@
-"""Answering a page's question: the filter bar's choices and the page's numbers, read in
+"""The answers to a page's question: the filter bar's choices and the page's numbers, read in
 one transaction off the event loop."""
 
 from __future__ import annotations
