@@ -97,6 +97,12 @@ def create_user(
     return found
 
 
+def user_id_by_email(conn: Connection, *, email: str) -> int | None:
+    """The id of the user with this (normalised) address, if there is one."""
+    found = conn.scalar(select(users.c.id).where(users.c.email == email))
+    return None if found is None else int(found)
+
+
 def get_user(conn: Connection, *, user_id: int) -> User | None:
     row = conn.execute(_select().where(users.c.id == user_id)).first()
     return None if row is None else _user(row)

@@ -14,10 +14,10 @@ from promoter.accounts.users import (
     list_users,
     normalise_email,
     set_password,
+    user_id_by_email,
 )
 from promoter.cli.common import migrated_database
 from promoter.orgs import service as orgs
-from promoter.storage.tables import users
 
 
 def _organization(conn: Connection, org_id: int | None) -> int:
@@ -40,10 +40,10 @@ def _user_id(conn: Connection, email: str) -> int:
         address = normalise_email(email)
     except UserError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
-    found = conn.execute(users.select().where(users.c.email == address)).first()
+    found = user_id_by_email(conn, email=address)
     if found is None:
         raise click.BadParameter(f"no user {address}", param_hint="EMAIL")
-    return int(found.id)
+    return found
 
 
 @click.group()

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
+from promoter.campaigns.service import list_campaigns
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.orgs.service import get_organization
 from promoter.services import Services
-from promoter.storage.tables import campaigns
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
@@ -73,12 +73,7 @@ class Row:
 
 
 def _campaign_names(conn: Connection, organization_id: int) -> dict[int, str]:
-    rows = conn.execute(
-        select(campaigns.c.id, campaigns.c.name)
-        .where(campaigns.c.organization_id == organization_id)
-        .order_by(campaigns.c.id)
-    )
-    return {row.id: row.name for row in rows}
+    return {c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)}
 
 
 def _campaign_label(names: dict[int, str], campaign_id: int | None) -> str:
