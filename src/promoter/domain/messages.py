@@ -116,16 +116,33 @@ def parse_message(message: object, envelope: Envelope, *, allowed: frozenset[str
     return Delete(message_id, user_id, timestamp)
 
 
+def _message_id_text(value: object) -> str | None:
+    """What counts as a messageId: a string, or an integer (not a boolean), as text."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value)
+
+
 def _message_id(message: dict[str, Any]) -> str:
     value = message.get("messageId")
     if value is None:
         return f"promoter-{uuid.uuid4()}"
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    text = _message_id_text(value)
+    if text is None:
         raise InvalidMessage("`messageId` must be a string")
-    text = str(value)
     if not text or len(text) > MAX_MESSAGE_ID_LENGTH:
         raise InvalidMessage(f"`messageId` must be 1 to {MAX_MESSAGE_ID_LENGTH} characters")
     return text
+
+
+def sent_message_id(message: object) -> str | None:
+    """The messageId as the sender gave it, to report back (cut to the most characters a
+    messageId has), even for a message that is rejected; None when it gave none."""
+    value = message.get("messageId") if isinstance(message, dict) else None
+    if type(value) is str and 0 < len(value) <= MAX_MESSAGE_ID_LENGTH:  # the usual case
+        return value
+    text = _message_id_text(value)
+    return text[:MAX_MESSAGE_ID_LENGTH] if text else None
 
 
 def _user_id(message: dict[str, Any]) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from promoter.domain.errors import InvalidMessage
-from promoter.domain.messages import Envelope, Operation, parse_message
+from promoter.domain.messages import Envelope, Operation, parse_message, sent_message_id
 from promoter.ingest.results import MessageResult
 from promoter.ingest.service import Ingestor, IngestRequest
 from promoter.storage.engine import Database
@@ -17,6 +18,27 @@ log = logging.getLogger("promoter.ingest")
 #: What each way in accepts; page/screen/group/alias are valid but unused on the Tracking API.
 TRACKING_API_TYPES = frozenset({"identify", "track", "delete", "page", "screen", "group", "alias"})
 DESTINATION_TYPES = frozenset({"identify", "track", "delete"})
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A request's messages, parsed: what can be applied, and why the rest cannot."""
+
+    operations: list[tuple[int, Operation]]
+    rejected: list[tuple[int, InvalidMessage]]
+
+
+def parse_messages(
+    messages: Sequence[object], envelope: Envelope, *, allowed: frozenset[str]
+) -> Parsed:
+    operations: list[tuple[int, Operation]] = []
+    rejected: list[tuple[int, InvalidMessage]] = []
+    for index, message in enumerate(messages):
+        try:
+            operations.append((index, parse_message(message, envelope, allowed=allowed)))
+        except InvalidMessage as exc:
+            rejected.append((index, exc))
+    return Parsed(operations, rejected)
 
 
 def ingest_messages(
@@ -29,20 +51,35 @@ def ingest_messages(
     allowed: frozenset[str],
 ) -> list[MessageResult]:
     """Parse and apply ``messages``; returns once the effects are committed."""
-    operations: list[tuple[int, Operation]] = []
-    rejected: list[MessageResult] = []
-    for index, message in enumerate(messages):
-        try:
-            operations.append((index, parse_message(message, envelope, allowed=allowed)))
-        except InvalidMessage as exc:
-            rejected.append(MessageResult(index, None, "rejected", str(exc)))
+    parsed = parse_messages(messages, envelope, allowed=allowed)
+    return apply_parsed(
+        database=database,
+        ingestor=ingestor,
+        organization_id=organization_id,
+        messages=messages,
+        parsed=parsed,
+        received_at=envelope.received_at,
+    )
+
+
+def apply_parsed(
+    *,
+    database: Database,
+    ingestor: Ingestor,
+    organization_id: int,
+    messages: Sequence[object],
+    parsed: Parsed,
+    received_at: datetime,
+) -> list[MessageResult]:
+    """Apply what ``parse_messages`` made of ``messages``; returns once committed."""
+    rejected = [MessageResult(index, None, "rejected", str(exc)) for index, exc in parsed.rejected]
     applied: list[MessageResult] = []
-    if operations:
-        request = IngestRequest(organization_id, operations, envelope.received_at)
+    if parsed.operations:
+        request = IngestRequest(organization_id, parsed.operations, received_at)
         applied = database.run_many(request, ingestor.apply_requests)
     # Report the sender's own messageId, not one made up for a message that had none.
     results = [
-        _as_sent(r, _sent_message_id(messages[r.index]))
+        _as_sent(r, sent_message_id(messages[r.index]))
         for r in sorted(applied + rejected, key=lambda r: r.index)
     ]
     for result in results:
@@ -55,15 +92,6 @@ def ingest_messages(
                 result.reason,
             )
     return results
-
-
-def _sent_message_id(message: object) -> str | None:
-    value = message.get("messageId") if isinstance(message, dict) else None
-    if type(value) is str and 0 < len(value) <= 100:  # the usual case, checked first
-        return value
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        return None
-    return str(value)[:100]
 
 
 def _as_sent(result: MessageResult, message_id: str | None) -> MessageResult:

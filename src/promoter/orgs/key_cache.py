@@ -32,9 +32,10 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Organization | None]] = {}
         self._lock = threading.Lock()
 
-    def organization(self, key: str) -> Organization | None:
-        """The organization of an active ``key``, or ``None``; at most ``ttl`` seconds old."""
-        digest = hash_key(key)
+    def organization(self, key: str, *, digest: str | None = None) -> Organization | None:
+        """The organization of an active ``key``, or ``None``; at most ``ttl`` seconds old.
+        ``digest``, the key's hash when the caller has it already, saves hashing again."""
+        digest = digest or hash_key(key)
         now = self._clock()
         entry = self._entries.get(digest)
         if entry is not None and entry[0] > now:
@@ -46,10 +47,10 @@ class KeyCache:
             self._entries[digest] = (now + self._ttl, org)
         return org
 
-    def known_valid(self, key: str) -> bool:
-        """True when ``key`` was found active at its last lookup, however long ago (within
-        what is remembered): a hint, never authentication."""
-        entry = self._entries.get(hash_key(key))
+    def known_valid(self, digest: str) -> bool:
+        """True when the key of this hash was found active at its last lookup, however long
+        ago (within what is remembered): a hint, never authentication."""
+        entry = self._entries.get(digest)
         return entry is not None and entry[1] is not None
 
     def forget_organization(self, organization_id: int) -> None:

@@ -5,6 +5,41 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
+
+from starlette.types import Scope
+
+from promoter.orgs.keys import hash_key
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An API key and its SHA-256, the form every lookup and budget is keyed by."""
+
+    key: str
+    digest: str
+
+    @classmethod
+    def of(cls, key: str | None) -> Credentials | None:
+        return cls(key, hash_key(key)) if key else None
+
+
+#: Where a request's credentials are kept once read (the ASGI scope's state).
+_STATE_KEY = "promoter.credentials"
+
+
+def request_credentials(scope: Scope) -> Credentials | None:
+    """The key in the request's ``Authorization`` header, with its hash: read and hashed
+    once per request, however many middlewares and dependencies ask."""
+    state = scope.setdefault("state", {})
+    if _STATE_KEY not in state:
+        header = next(
+            (bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"authorization"),
+            None,
+        )
+        state[_STATE_KEY] = Credentials.of(key_from_authorization(header))
+    found: Credentials | None = state[_STATE_KEY]
+    return found
 
 
 def key_from_authorization(header: str | None) -> str | None:

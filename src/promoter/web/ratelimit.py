@@ -16,9 +16,8 @@ from collections.abc import Callable
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from promoter.orgs.keys import hash_key
 from promoter.ratelimits import TokenBuckets
-from promoter.web.credentials import key_from_authorization
+from promoter.web.credentials import request_credentials
 from promoter.web.responses import JSONResponse, segment_error
 
 API_PREFIX = "/api/"
@@ -49,13 +48,6 @@ def ingest_throttled(wait: float) -> JSONResponse:
         "rate_limited",
         **{"Retry-After": str(seconds)},
     )
-
-
-def _authorization(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return bytes(value).decode("latin-1")
-    return None
 
 
 class PathRateLimit:
@@ -96,8 +88,8 @@ class ApiRateLimit(PathRateLimit):
     prefixes = (API_PREFIX,)
 
     def bucket_key(self, scope: Scope) -> str | None:
-        key = key_from_authorization(_authorization(scope))
-        return hash_key(key) if key else None
+        found = request_credentials(scope)
+        return found.digest if found else None
 
     def throttled(self, wait: float) -> Response:
         return api_throttled(wait)
@@ -137,8 +129,8 @@ class FailedAuthLimit:
         client = _client(scope)
         wait = buckets.wait(client)
         if wait > 0:
-            key = key_from_authorization(_authorization(scope))
-            if key is None or not self.known_valid(key):
+            found = request_credentials(scope)
+            if found is None or not self.known_valid(found.digest):
                 answer = (
                     api_throttled(wait)
                     if scope["path"].startswith(API_PREFIX)

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from promoter.domain.errors import InvalidMessage, UnsupportedType
-from promoter.domain.messages import Envelope, parse_message
+from promoter.domain.errors import UnsupportedType
+from promoter.domain.messages import Envelope
 from promoter.ingest.payload import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -19,12 +19,17 @@ from promoter.ingest.payload import (
     read_body,
     tracking_body,
 )
-from promoter.ingest.pipeline import DESTINATION_TYPES, TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.pipeline import (
+    DESTINATION_TYPES,
+    TRACKING_API_TYPES,
+    apply_parsed,
+    ingest_messages,
+    parse_messages,
+)
 from promoter.ingest.results import MessageResult
-from promoter.orgs.keys import hash_key
 from promoter.orgs.service import Organization
 from promoter.services import Services
-from promoter.web.credentials import key_from_authorization, signature_matches
+from promoter.web.credentials import Credentials, request_credentials, signature_matches
 from promoter.web.ratelimit import ingest_throttled
 from promoter.web.responses import JSONResponse, segment_error
 from promoter.web.state import ServicesDep
@@ -38,8 +43,10 @@ TRACKING = "tracking"
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 
 
-def _lookup(services: Services, key: str | None) -> Organization | None:
-    return services.keys.organization(key) if key else None
+def _lookup(services: Services, credentials: Credentials | None) -> Organization | None:
+    if credentials is None:
+        return None
+    return services.keys.organization(credentials.key, digest=credentials.digest)
 
 
 async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadError | None]:
@@ -75,11 +82,11 @@ def _unauthorized() -> Response:
 
 
 def _throttled(
-    services: Services, key: str | None, organization_id: int, *, way: str, at: datetime
+    services: Services, credentials: Credentials, organization_id: int, *, way: str, at: datetime
 ) -> Response | None:
     """429 once the key has spent its ingestion budget (shown in the live view)."""
     buckets = services.rate_limits.ingest
-    wait = buckets.take(hash_key(key)) if buckets is not None and key else 0.0
+    wait = buckets.take(credentials.digest) if buckets is not None else 0.0
     if not wait:
         return None
     services.received.refused(organization_id, way=way, at=at, reason="rate limit exceeded")
@@ -97,7 +104,7 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
     return await in_thread(
         _destination,
         services,
-        key=key_from_authorization(request.headers.get("authorization")),
+        credentials=request_credentials(request.scope),
         signature=request.headers.get("x-signature"),
         body=body,
         body_error=error,
@@ -108,16 +115,16 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
 def _destination(
     services: Services,
     *,
-    key: str | None,
+    credentials: Credentials | None,
     signature: str | None,
     body: bytes,
     body_error: PayloadError | None,
     received_at: datetime,
 ) -> Response:
-    org = _lookup(services, key)
-    if org is None:
+    org = _lookup(services, credentials)
+    if org is None or credentials is None:
         return _unauthorized()
-    throttled = _throttled(services, key, org.id, way=DESTINATION, at=received_at)
+    throttled = _throttled(services, credentials, org.id, way=DESTINATION, at=received_at)
     if throttled is not None:
         return throttled
     if body_error is not None:
@@ -136,27 +143,25 @@ def _destination(
         services.received.refused(org.id, way=DESTINATION, at=received_at, reason=str(exc))
         return _bad_request(exc)
     envelope = Envelope(received_at=received_at)
-    if not is_array:
+    parsed = parse_messages(messages, envelope, allowed=DESTINATION_TYPES)
+    if not is_array and parsed.rejected:
         # One message: reject before touching the database, with the partner contract's code.
-        payload = messages[0]
-        try:
-            parse_message(payload, envelope, allowed=DESTINATION_TYPES)
-        except (UnsupportedType, InvalidMessage) as exc:
-            result = MessageResult(0, None, "rejected", str(exc))
-            services.received.record(
-                org.id, way=DESTINATION, at=received_at, messages=[payload], results=[result]
-            )
-            log.warning("organization %s: /segment message rejected: %s", org.id, exc)
-            if isinstance(exc, UnsupportedType):
-                return segment_error(501, str(exc), "unsupported_type")
-            return segment_error(400, str(exc), "invalid_message")
-    results = ingest_messages(
+        (_, error), payload = parsed.rejected[0], messages[0]
+        result = MessageResult(0, None, "rejected", str(error))
+        services.received.record(
+            org.id, way=DESTINATION, at=received_at, messages=[payload], results=[result]
+        )
+        log.warning("organization %s: /segment message rejected: %s", org.id, error)
+        if isinstance(error, UnsupportedType):
+            return segment_error(501, str(error), "unsupported_type")
+        return segment_error(400, str(error), "invalid_message")
+    results = apply_parsed(
         database=services.database,
         ingestor=services.ingestor,
         organization_id=org.id,
         messages=messages,
-        envelope=envelope,
-        allowed=DESTINATION_TYPES,
+        parsed=parsed,
+        received_at=received_at,
     )
     services.received.record(
         org.id, way=DESTINATION, at=received_at, messages=messages, results=results
@@ -192,7 +197,7 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
     return await in_thread(
         _tracking_call,
         services,
-        key=key_from_authorization(request.headers.get("authorization")),
+        credentials=request_credentials(request.scope),
         body=body,
         call=call,
         received_at=received_at,
@@ -200,20 +205,27 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
 
 
 def _tracking_call(
-    services: Services, *, key: str | None, body: bytes, call: str | None, received_at: datetime
+    services: Services,
+    *,
+    credentials: Credentials | None,
+    body: bytes,
+    call: str | None,
+    received_at: datetime,
 ) -> Response:
     try:
         decoded = tracking_body(body, call, received_at)
     except PayloadError as exc:
         return _bad_request(exc)
     payload, messages, envelope = decoded.payload, decoded.messages, decoded.envelope
-    org = _lookup(services, key)
+    org = _lookup(services, credentials)
     write_key = payload.get("writeKey")
-    if org is None and isinstance(write_key, str) and write_key != key:
-        key, org = write_key, _lookup(services, write_key)
-    if org is None:
+    header_key = credentials.key if credentials else None
+    if org is None and isinstance(write_key, str) and write_key != header_key:
+        credentials = Credentials.of(write_key)
+        org = _lookup(services, credentials)
+    if org is None or credentials is None:
         return _unauthorized()
-    throttled = _throttled(services, key, org.id, way=TRACKING, at=received_at)
+    throttled = _throttled(services, credentials, org.id, way=TRACKING, at=received_at)
     if throttled is not None:
         return throttled
     results = ingest_messages(

@@ -10,13 +10,13 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from promoter.domain.ids import MAX_BIGINT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import Organization
-from promoter.web.credentials import key_from_authorization
+from promoter.web.credentials import request_credentials
 from promoter.web.state import ServicesDep
 
 
 def organization_from_token(request: Request, services: ServicesDep) -> Organization:
-    key = key_from_authorization(request.headers.get("authorization"))
-    org = services.keys.organization(key) if key else None
+    found = request_credentials(request.scope)
+    org = services.keys.organization(found.key, digest=found.digest) if found else None
     if org is None:
         raise HTTPException(
             401,
