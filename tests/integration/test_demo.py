@@ -21,6 +21,7 @@ from promoter.analytics.query import NpsQuery, scope
 from promoter.analytics.trend import trend
 from promoter.campaigns.service import list_campaigns
 from promoter.cli import main
+from promoter.demo.clock import Clock
 from promoter.orgs.service import authenticate, list_organizations
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
@@ -117,7 +118,7 @@ def test_an_interrupted_build_is_made_again(
         raise RuntimeError("interrupted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(demo, "create_user", fail)
+        patch.setattr("promoter.demo.build.create_user", fail)
         with pytest.raises(RuntimeError, match="interrupted"):
             demo.ensure_demo(database, Passwords(), now=NOW, size=SMALL)
     with database.read() as conn:
@@ -218,7 +219,7 @@ def test_the_default_demo_looks_like_a_year_of_use(tmp_path: Path) -> None:
 
             rows = [(r.created_at, r.score) for r in conn.execute(select(responses))]
         year = _nps(rows, NOW - timedelta(days=365), NOW)
-        change = demo._Clock.at(NOW).pricing_change
+        change = Clock.at(NOW).pricing_change
         after_change = _nps(rows, change, change + timedelta(days=40))
         last_quarter = _nps(rows, NOW - timedelta(days=45), NOW)
         earlier = _nps(rows, NOW - timedelta(days=365), NOW - timedelta(days=90))
