@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
 
-from promoter.analytics.arrays import Bools, Ints, micros, micros_of
 from promoter.analytics.events import EventColumns
+from promoter.analytics.numpy_arrays import Bools, Ints, micros, micros_of
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
 #: Type codes of attribute values (0: the response has no such attribute).

@@ -24,8 +24,8 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy import Connection, func, select, text
 
-from promoter.analytics.arrays import Bools, Ints, compare, micros, micros_of
 from promoter.analytics.filters import EventFilter, PropertyFilter, positive
+from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros, micros_of
 from promoter.storage.tables import contacts, events
 
 SETTLE = timedelta(minutes=10)

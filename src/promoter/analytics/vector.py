@@ -20,7 +20,6 @@ from sqlalchemy import Connection, select
 
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
-from promoter.analytics.arrays import Bools, Ints, compare, micros
 from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
 from promoter.analytics.columns import MISSING, ResponseColumns
 from promoter.analytics.compile import (
@@ -42,6 +41,7 @@ from promoter.analytics.filters import (
     OrderFilter,
     positive,
 )
+from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
 from promoter.analytics.trend import Interval, TrendPoint

@@ -1,4 +1,5 @@
-"""Small numpy helpers shared by the response and event columns."""
+"""numpy array types and helpers shared by the response and event columns: time as
+microseconds since the epoch, and range comparisons."""
 
 from __future__ import annotations
 
