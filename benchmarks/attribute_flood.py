@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from promoter.analytics.columns import ResponseColumns
+from promoter.analytics.response_columns import ResponseColumns
 from promoter.campaigns import service as campaigns
 from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages

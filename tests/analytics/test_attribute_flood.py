@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from promoter.analytics.columns import MAX_ATTRIBUTE_COLUMNS, ResponseColumns
 from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery, scope
+from promoter.analytics.response_columns import MAX_ATTRIBUTE_COLUMNS, ResponseColumns
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT
 from promoter.storage.engine import Database
 from promoter.storage.tables import (

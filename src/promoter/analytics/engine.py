@@ -24,9 +24,9 @@ from promoter.analytics import report as sql_report
 from promoter.analytics import trend as sql_trend
 from promoter.analytics import vector
 from promoter.analytics.breakdown import Breakdown, SortKey
-from promoter.analytics.columns import LoadStopped, ResponseColumns, probe
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
+from promoter.analytics.response_columns import LoadStopped, ResponseColumns, probe
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.storage.engine import Database
 

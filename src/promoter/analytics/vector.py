@@ -21,7 +21,6 @@ from sqlalchemy import Connection, select
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
-from promoter.analytics.columns import MISSING, ResponseColumns
 from promoter.analytics.compile import (
     Target,
     number_holds,
@@ -44,6 +43,7 @@ from promoter.analytics.filters import (
 from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
+from promoter.analytics.response_columns import MISSING, ResponseColumns
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary
 from promoter.storage.tables import contact_attributes, orders
