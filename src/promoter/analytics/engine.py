@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from promoter.analytics import breakdown as sql_breakdown
+from promoter.analytics import column_engine
 from promoter.analytics import report as sql_report
 from promoter.analytics import trend as sql_trend
-from promoter.analytics import vector
 from promoter.analytics.breakdown import Breakdown, SortKey
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
@@ -149,7 +149,7 @@ class Analytics:
     def nps(self, conn: Connection, scope: Scope) -> NpsReport:
         with self._columns(conn, scope) as columns:
             if columns is not None:
-                return vector.nps(conn, scope, columns)
+                return column_engine.nps(conn, scope, columns)
         return sql_report.nps(conn, scope)
 
     def trend(
@@ -164,7 +164,7 @@ class Analytics:
         options: dict[str, Any] = {"interval": interval, "rolling": rolling, "zone": zone}
         with self._columns(conn, scope) as columns:
             if columns is not None:
-                return vector.trend(conn, scope, columns, **options)
+                return column_engine.trend(conn, scope, columns, **options)
         return sql_trend.trend(conn, scope, **options)
 
     def breakdown(
@@ -181,5 +181,5 @@ class Analytics:
         if scope.query.attributes == "snapshot":
             with self._columns(conn, scope) as columns:
                 if columns is not None:
-                    return vector.breakdown(conn, scope, columns, **options)
+                    return column_engine.breakdown(conn, scope, columns, **options)
         return sql_breakdown.breakdown(conn, scope, **options)
