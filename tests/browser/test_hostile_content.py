@@ -18,7 +18,8 @@ from promoter.surveys.responses import find_survey, record_comment
 from tests.analytics.dataset import answer_survey
 from tests.browser.conftest import sign_in
 from tests.conftest import Org
-from tests.e2e.conftest import ServerProcess, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import ServerProcess
 
 SCRIPT = "<script>alert('name')</script>"
 ATTRIBUTE = 'x"onmouseover="alert(1)'
@@ -58,7 +59,7 @@ def _send_hostile(site: ServerProcess, org: Org, database: Database) -> int:
             {"type": "identify", "userId": "no-email", "traits": {"name": SCRIPT}},
         ]
     }
-    response = httpx2.post(f"{site.url}/v1/batch", json=batch, headers=basic_auth(org.key))
+    response = httpx2.post(f"{site.url}/v1/batch", json=batch, headers=basic(org.key))
     assert response.status_code == 200, response.text
     with database.write() as conn:
         contact_id = conn.execute(

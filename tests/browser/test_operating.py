@@ -11,14 +11,15 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Org
-from tests.e2e.conftest import ServerProcess, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import ServerProcess
 
 
 def _identify(site: ServerProcess, key: str, user: str) -> int:
     return httpx2.post(
         f"{site.url}/v1/identify",
         json={"userId": user, "traits": {"email": f"{user}@example.com"}},
-        headers=basic_auth(key),
+        headers=basic(key),
     ).status_code
 
 
@@ -59,7 +60,7 @@ def test_walk_a_survey_from_the_outbox(
             {"type": "track", "userId": "walker", "event": "Signed Up"},
         ]
     }
-    sent = httpx2.post(f"{site.url}/v1/batch", json=batch, headers=basic_auth(seeded.key))
+    sent = httpx2.post(f"{site.url}/v1/batch", json=batch, headers=basic(seeded.key))
     assert sent.status_code == 200, sent.text
     sign_in(page)
     deadline = time.monotonic() + 30

@@ -8,7 +8,6 @@ The server is started with ``python -m promoter serve`` on a free port, with
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ import httpx2
 import pytest
 
 from tests.conftest import Org
+from tests.credentials import token
 
 #: Seconds the server may take to answer GET /health after it is started.
 STARTUP_TIMEOUT = 30.0
@@ -39,16 +39,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def basic_auth(key: str) -> dict[str, str]:
-    """The destination's credentials: Basic auth with the key as user name, no password."""
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
-
-
-def token_auth(key: str) -> dict[str, str]:
-    """The REST API's credentials."""
-    return {"Authorization": f"Token {key}"}
 
 
 class ServerProcess:
@@ -231,7 +221,7 @@ class Api:
 
     def __init__(self, http: httpx2.Client, org: Org) -> None:
         self.http = http
-        self.headers = token_auth(org.key)
+        self.headers = token(org.key)
 
     def get(self, path: str, expected: int = 200, **params: Any) -> Any:
         response = self.http.get(path, params=params, headers=self.headers)

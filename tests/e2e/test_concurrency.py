@@ -22,7 +22,8 @@ from promoter.storage.tables import (
     surveys,
 )
 from tests.conftest import Org
-from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def poster(client: httpx2.Client, path: str, body: Any) -> Callable[[], httpx2.R
 
 @pytest.fixture
 def segment_client(server: ServerProcess, org: Org) -> Iterator[httpx2.Client]:
-    headers = {"Content-Type": "application/json", **basic_auth(org.key)}
+    headers = {"Content-Type": "application/json", **basic(org.key)}
     limits = httpx2.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS)
     with httpx2.Client(
         base_url=server.url, timeout=HTTP_TIMEOUT, headers=headers, limits=limits

@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from tests.conftest import Org, make_org
-from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess
 from tests.e2e.postgres_cluster import private_cluster
 from tests.e2e.proxy import Relay
 from tests.e2e.stored import stored
@@ -89,7 +90,7 @@ class Senders:
 
     def __init__(self, url: str, org: Org, batches: list[list[dict[str, Any]]]) -> None:
         self.url = url
-        self.headers = {"Content-Type": "application/json", **basic_auth(org.key)}
+        self.headers = {"Content-Type": "application/json", **basic(org.key)}
         self.batches = batches
         self.todo: queue.Queue[int] = queue.Queue()
         for index in range(len(batches)):
@@ -183,7 +184,7 @@ def check_stored(database: Database, org: Org, batches: list[list[dict[str, Any]
 
 def replay(url: str, org: Org, batches: list[list[dict[str, Any]]]) -> None:
     """Everything again, as a client that never got its answers: all duplicates."""
-    headers = {"Content-Type": "application/json", **basic_auth(org.key)}
+    headers = {"Content-Type": "application/json", **basic(org.key)}
     with httpx2.Client(base_url=url, timeout=HTTP_TIMEOUT, headers=headers) as http:
         for batch in batches:
             answer = http.post("/v1/batch", content=orjson.dumps({"batch": batch}))

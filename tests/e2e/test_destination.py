@@ -16,7 +16,8 @@ from promoter.orgs.service import set_webhook_secret
 from promoter.storage.engine import Database
 from promoter.storage.tables import events, orders, processed_messages
 from tests.conftest import Org
-from tests.e2e.conftest import KEY_CACHE_SECONDS, Api, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import KEY_CACHE_SECONDS, Api
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +54,7 @@ COMPLETED_ORDER_V1 = {
 
 def post(http: httpx2.Client, key: str | None, body: Any, **headers: str) -> httpx2.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    auth = basic_auth(key) if key else {}
+    auth = basic(key) if key else {}
     return http.post(
         "/segment",
         content=content,

@@ -27,7 +27,8 @@ from sqlalchemy import func, select
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts
 from tests.conftest import Org
-from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess
 from tests.e2e.stored import stored
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +93,7 @@ def send_all(
     for index in range(len(batches)):
         todo.put(index)
     outcome = Outcome()
-    headers = {"Content-Type": "application/json", **basic_auth(org.key)}
+    headers = {"Content-Type": "application/json", **basic(org.key)}
 
     def sender() -> None:
         with httpx2.Client(base_url=url, timeout=HTTP_TIMEOUT, headers=headers) as client:

@@ -3,7 +3,6 @@ their connections, and a client gone mid-body costs one log line, never a traceb
 
 from __future__ import annotations
 
-import base64
 import socket
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts
+from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
 
 #: How long the test waits for the server to act on a 1-second timeout (a busy machine).
@@ -62,7 +62,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 def key_header(server: ServerProcess) -> bytes:
     key = _key(server)
-    return b"Authorization: Basic " + base64.b64encode(f"{key}:".encode()) + b"\r\n"
+    return b"Authorization: " + basic(key)["Authorization"].encode() + b"\r\n"
 
 
 def _key(server: ServerProcess) -> str:

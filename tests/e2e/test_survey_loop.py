@@ -39,7 +39,8 @@ from sqlalchemy import func, select, update
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, responses, surveys
 from tests.conftest import Org
-from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, basic_auth, free_port
+from tests.credentials import basic
+from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, free_port
 from tests.figures import record
 
 pytestmark = pytest.mark.e2e
@@ -332,7 +333,7 @@ def schedule_surveys(server: ServerProcess, org: Org, users: Sequence[str]) -> N
         batch.append({"type": "identify", "userId": user, "traits": traits})
         batch.append({"type": "track", "userId": user, "event": "Signed Up"})
     with httpx2.Client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
-        response = http.post("/v1/batch", json={"batch": batch}, headers=basic_auth(org.key))
+        response = http.post("/v1/batch", json={"batch": batch}, headers=basic(org.key))
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == len(batch), response.text
 

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, events
 from tests.conftest import Org
-from tests.e2e.conftest import Api, basic_auth
+from tests.credentials import basic
+from tests.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def post_batch(http: httpx2.Client, org: Org, content: Any, **headers: str) -> h
     return http.post(
         "/v1/batch",
         content=content,
-        headers={"Content-Type": "application/json", **basic_auth(org.key), **headers},
+        headers={"Content-Type": "application/json", **basic(org.key), **headers},
     )
 
 

@@ -19,7 +19,8 @@ import pytest
 
 from promoter.webhooks.signing import verify_signature
 from tests.conftest import Org
-from tests.e2e.conftest import Api, ServerProcess, basic_auth, token_auth
+from tests.credentials import basic, token
+from tests.e2e.conftest import Api, ServerProcess
 from tests.integration.test_webhooks import Receiver, Request
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +51,7 @@ def wait_for(receiver: Receiver, event: str, count: int) -> list[Request]:
 
 
 def subscribe(http: httpx2.Client, org: Org, **body: Any) -> dict[str, Any]:
-    response = http.post("/api/v2/webhooks/", json=body, headers=token_auth(org.key))
+    response = http.post("/api/v2/webhooks/", json=body, headers=token(org.key))
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -95,7 +96,7 @@ def test_the_survey_loop_notifies_subscribers(
             {"type": "track", "userId": "ted", "messageId": "m-2", "event": "Signed Up"},
         ]
     }
-    response = http.post("/v1/batch", json=batch, headers=basic_auth(org.key))
+    response = http.post("/v1/batch", json=batch, headers=basic(org.key))
     assert response.status_code == 200, response.text
 
     (sent,) = wait_for(receiver, "survey.sent", 1)
@@ -145,7 +146,7 @@ def test_a_failing_receiver_is_retried_and_logged(
 ) -> None:
     receiver.respond = lambda request: 503
     hook = subscribe(http, org, event="survey.sent", target_url=receiver.url)
-    pinged = http.post(f"/api/v2/webhooks/{hook['id']}/test/", headers=token_auth(org.key))
+    pinged = http.post(f"/api/v2/webhooks/{hook['id']}/test/", headers=token(org.key))
     assert pinged.status_code == 200
     assert pinged.json()["status"] == "failed" and pinged.json()["last_status_code"] == 503
     batch = {
@@ -154,7 +155,7 @@ def test_a_failing_receiver_is_retried_and_logged(
             {"type": "track", "userId": "u", "messageId": "t", "event": "Signed Up"},
         ]
     }
-    assert http.post("/v1/batch", json=batch, headers=basic_auth(org.key)).status_code == 200
+    assert http.post("/v1/batch", json=batch, headers=basic(org.key)).status_code == 200
     (first,) = wait_for(receiver, "survey.sent", 1)
     deadline = time.monotonic() + WAIT_TIMEOUT
     while time.monotonic() < deadline:
@@ -170,7 +171,7 @@ def test_a_failing_receiver_is_retried_and_logged(
     receiver.respond = lambda request: 200
     again = http.post(
         f"/api/v2/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver/",
-        headers=token_auth(org.key),
+        headers=token(org.key),
     )
     assert again.status_code == 200 and again.json()["status"] == "delivered"
     second = wait_for(receiver, "survey.sent", 2)[1]

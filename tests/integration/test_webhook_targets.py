@@ -30,13 +30,13 @@ from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.targets import IPAddress, TargetPolicy, category
 from promoter.webhooks.transport import Resolver
 from tests.conftest import Org
+from tests.credentials import token
 from tests.integration.test_webhooks import (
     BASE_URL,
     LOOPBACK_ALLOWED,
     Clock,
     Receiver,
     attempts,
-    auth,
     deliveries,
     run_once,
     subscribe,
@@ -147,7 +147,7 @@ def test_the_api_refuses_addresses_of_the_servers_network(
     client: TestClient, org: Org, url: str, shown: str
 ) -> None:
     answer = client.post(
-        "/api/v2/webhooks/", json={"event": SURVEY_SENT, "target_url": url}, headers=auth(org)
+        "/api/v2/webhooks/", json={"event": SURVEY_SENT, "target_url": url}, headers=token(org.key)
     )
     assert answer.status_code == 400, answer.text
     assert answer.json() == {
@@ -159,13 +159,13 @@ def test_a_change_of_url_is_checked_too(client: TestClient, org: Org) -> None:
     created = client.post(
         "/api/v2/webhooks/",
         json={"event": SURVEY_SENT, "target_url": "https://hooks.example.com/in"},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert created.status_code == 201, created.text
     moved = client.patch(
         f"/api/v2/webhooks/{created.json()['id']}/",
         json={"target_url": "http://2130706433/"},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert moved.status_code == 400 and "127.0.0.1 (loopback address)" in moved.text
 
@@ -179,13 +179,13 @@ def test_the_operator_can_allow_networks(
         created = client.post(
             "/api/v2/webhooks/",
             json={"event": SURVEY_SENT, "target_url": receiver.url},
-            headers=auth(org),
+            headers=token(org.key),
         )
         assert created.status_code == 201, created.text
         refused = client.post(
             "/api/v2/webhooks/",
             json={"event": SURVEY_SENT, "target_url": "http://[::1]/"},
-            headers=auth(org),
+            headers=token(org.key),
         )
         assert refused.status_code == 400
     emit_now(database, org)
@@ -266,11 +266,11 @@ def test_a_target_saved_before_the_policy_is_refused_by_hand_too(
     (delivery,) = deliveries(database)
     assert delivery.status == "failed"
     redelivered = client.post(
-        f"/api/v2/webhooks/{sub.id}/deliveries/{delivery.id}/redeliver/", headers=auth(org)
+        f"/api/v2/webhooks/{sub.id}/deliveries/{delivery.id}/redeliver/", headers=token(org.key)
     )
     assert redelivered.status_code == 200
     assert redelivered.json()["last_error"] == "target address 127.0.0.1 is not allowed (loopback)"
-    pinged = client.post(f"/api/v2/webhooks/{sub.id}/test/", headers=auth(org))
+    pinged = client.post(f"/api/v2/webhooks/{sub.id}/test/", headers=token(org.key))
     assert pinged.json()["status"] == "failed" and "(loopback)" in pinged.json()["last_error"]
     assert receiver.requests == []
 
@@ -297,9 +297,9 @@ def test_the_answers_body_and_reason_are_not_kept(
     assert delivery.last_error == "HTTP 500 Internal Server Error"
     base = f"/api/v2/webhooks/{sub.id}"
     shown = [
-        client.get(f"{base}/deliveries/", headers=auth(org)).text,
-        client.get(f"{base}/deliveries/{delivery.id}/", headers=auth(org)).text,
-        client.post(f"{base}/test/", headers=auth(org)).text,
+        client.get(f"{base}/deliveries/", headers=token(org.key)).text,
+        client.get(f"{base}/deliveries/{delivery.id}/", headers=token(org.key)).text,
+        client.post(f"{base}/test/", headers=token(org.key)).text,
     ]
     monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
     cli = CliRunner().invoke(main, ["webhook", "deliveries", str(org.id), str(sub.id)])
@@ -357,8 +357,8 @@ def test_bodies_quoted_by_earlier_versions_are_not_shown(
             )
         )
     base = f"/api/v2/webhooks/{sub.id}"
-    detail = client.get(f"{base}/deliveries/{delivery.id}/", headers=auth(org)).json()
+    detail = client.get(f"{base}/deliveries/{delivery.id}/", headers=token(org.key)).json()
     assert detail["last_error"] == "HTTP 500"
     assert [a["error"] for a in detail["attempt_log"]] == ["HTTP 500"]
-    webhook = client.get(f"{base}/", headers=auth(org)).json()
+    webhook = client.get(f"{base}/", headers=token(org.key)).json()
     assert webhook["disabled_reason"] == "Every delivery failed for 24 hours (last: HTTP 500)"

@@ -66,6 +66,7 @@ from promoter.webhooks.subscriptions import (
 )
 from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
+from tests.credentials import token
 
 BASE_URL = "https://nps.example.com"
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
@@ -957,10 +958,6 @@ def test_secrets_are_distinct(database: Database, org: Org) -> None:
 # --- the REST API ---------------------------------------------------------------------------
 
 
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
-
-
 def test_api_requires_a_key(client: TestClient, org: Org) -> None:
     for method, path in [
         ("GET", "/api/v2/webhooks/"),
@@ -982,7 +979,7 @@ def test_api_lifecycle(
     created = client.post(
         "/api/v2/webhooks/",
         json={"event": SURVEY_SENT, "target_url": receiver.url, "campaign_id": campaign_id},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert created.status_code == 201, created.text
     body = created.json()
@@ -990,9 +987,9 @@ def test_api_lifecycle(
     assert body["secret"].startswith("whsec_") and body["format"] == "json"
     assert body["status"] == "active" and body["campaign_id"] == campaign_id
     assert body["href"] == f"http://testserver/api/v2/webhooks/{webhook_id}/"
-    listed = client.get("/api/v2/webhooks/", headers=auth(org)).json()
+    listed = client.get("/api/v2/webhooks/", headers=token(org.key)).json()
     assert listed["count"] == 1 and "secret" not in listed["results"][0]
-    got = client.get(f"/api/v2/webhooks/{webhook_id}/", headers=auth(org)).json()
+    got = client.get(f"/api/v2/webhooks/{webhook_id}/", headers=token(org.key)).json()
     assert got["secret"] == body["secret"]
 
     # The delivery log, newest first, paginated; a delivery's attempts; redelivery.
@@ -1009,28 +1006,33 @@ def test_api_lifecycle(
             )
     run_once(sender(database, Clock(datetime.now(UTC) + timedelta(seconds=5))))
     page = client.get(
-        f"/api/v2/webhooks/{webhook_id}/deliveries/", params={"page_size": 2}, headers=auth(org)
+        f"/api/v2/webhooks/{webhook_id}/deliveries/",
+        params={"page_size": 2},
+        headers=token(org.key),
     ).json()
     assert page["count"] == 3 and len(page["results"]) == 2 and page["next"] is not None
     newest = page["results"][0]
     assert newest["status"] == "pending" and newest["last_status_code"] == 502
     assert newest["attempts"] == 1 and newest["next_attempt_at"] is not None
     assert set(newest) >= {"event", "event_id", "last_error", "created_at", "delivered_at"}
-    older = client.get(page["next"].removeprefix("http://testserver"), headers=auth(org)).json()
+    older = client.get(
+        page["next"].removeprefix("http://testserver"), headers=token(org.key)
+    ).json()
     assert [d["id"] for d in older["results"]] == [page["results"][1]["id"] - 1]
     detail = client.get(
-        f"/api/v2/webhooks/{webhook_id}/deliveries/{newest['id']}/", headers=auth(org)
+        f"/api/v2/webhooks/{webhook_id}/deliveries/{newest['id']}/", headers=token(org.key)
     ).json()
     assert detail["payload"]["data"] == {"n": 2}
     assert [a["status_code"] for a in detail["attempt_log"]] == [502]
     receiver.respond = lambda request: 200
     redelivered = client.post(
-        f"/api/v2/webhooks/{webhook_id}/deliveries/{newest['id']}/redeliver/", headers=auth(org)
+        f"/api/v2/webhooks/{webhook_id}/deliveries/{newest['id']}/redeliver/",
+        headers=token(org.key),
     )
     assert redelivered.status_code == 200, redelivered.text
     assert redelivered.json()["status"] == "delivered"
     assert [a["manual"] for a in redelivered.json()["attempt_log"]] == [False, True]
-    pinged = client.post(f"/api/v2/webhooks/{webhook_id}/test/", headers=auth(org))
+    pinged = client.post(f"/api/v2/webhooks/{webhook_id}/test/", headers=token(org.key))
     assert pinged.status_code == 200 and pinged.json()["event"] == "ping"
     assert pinged.json()["status"] == "delivered"
     assert receiver.requests[-1].json["event"] == "ping"
@@ -1039,7 +1041,7 @@ def test_api_lifecycle(
     changed = client.patch(
         f"/api/v2/webhooks/{webhook_id}/",
         json={"status": "disabled", "format": "slack", "campaign_id": None},
-        headers=auth(org),
+        headers=token(org.key),
     ).json()
     assert changed["status"] == "disabled" and changed["format"] == "slack"
     assert changed["campaign_id"] is None and changed["disabled_reason"] is None
@@ -1052,20 +1054,20 @@ def test_api_lifecycle(
             .values(consecutive_failures=12, disabled_reason="Every delivery failed")
         )
     enabled = client.patch(
-        f"/api/v2/webhooks/{webhook_id}/", json={"status": "active"}, headers=auth(org)
+        f"/api/v2/webhooks/{webhook_id}/", json={"status": "active"}, headers=token(org.key)
     ).json()
     assert enabled["status"] == "active" and enabled["consecutive_failures"] == 0
     assert enabled["disabled_at"] is None and enabled["disabled_reason"] is None
     moved = client.patch(
         f"/api/v2/webhooks/{webhook_id}/",
         json={"target_url": "https://b.example.com/"},
-        headers=auth(org),
+        headers=token(org.key),
     ).json()
     assert moved["target_url"] == "https://b.example.com/" and moved["format"] == "slack"
 
-    deleted = client.delete(f"/api/v2/webhooks/{webhook_id}/", headers=auth(org))
+    deleted = client.delete(f"/api/v2/webhooks/{webhook_id}/", headers=token(org.key))
     assert deleted.status_code == 204
-    assert client.get(f"/api/v2/webhooks/{webhook_id}/", headers=auth(org)).status_code == 404
+    assert client.get(f"/api/v2/webhooks/{webhook_id}/", headers=token(org.key)).status_code == 404
     assert deliveries(database) == []
 
 
@@ -1075,7 +1077,7 @@ def test_api_validation_errors(client: TestClient, database: Database, org: Org)
 
     def create(**body: Any) -> Any:
         fields = {"event": SURVEY_SENT, "target_url": "https://a.example.com/h", **body}
-        return client.post("/api/v2/webhooks/", json=fields, headers=auth(org))
+        return client.post("/api/v2/webhooks/", json=fields, headers=token(org.key))
 
     bad = create(target_url="https://user:pw@a.example.com/h")
     assert bad.status_code == 400
@@ -1091,7 +1093,7 @@ def test_api_validation_errors(client: TestClient, database: Database, org: Org)
         "campaign_id": [f'Invalid pk "{theirs}" - object does not exist.']
     }
     assert create(campaign_id=0).status_code == 400
-    missing = client.post("/api/v2/webhooks/", json={"event": SURVEY_SENT}, headers=auth(org))
+    missing = client.post("/api/v2/webhooks/", json={"event": SURVEY_SENT}, headers=token(org.key))
     assert missing.status_code == 400 and list(missing.json()) == ["target_url"]
     assert create(secret="mine").status_code == 400  # extra fields are refused
     webhook_id = create().json()["id"]
@@ -1101,7 +1103,9 @@ def test_api_validation_errors(client: TestClient, database: Database, org: Org)
         ({"target_url": "http://"}, "target_url"),
         ({"event": SURVEY_BOUNCED}, "event"),
     ):
-        response = client.patch(f"/api/v2/webhooks/{webhook_id}/", json=body, headers=auth(org))
+        response = client.patch(
+            f"/api/v2/webhooks/{webhook_id}/", json=body, headers=token(org.key)
+        )
         assert response.status_code == 400 and list(response.json()) == [field], body
 
 
@@ -1122,14 +1126,14 @@ def test_api_hides_other_organizations(
         ("POST", f"{base}/deliveries/{delivery.id}/redeliver/", None),
         ("POST", f"{base}/test/", None),
     ]:
-        response = client.request(method, path, json=body, headers=auth(org))
+        response = client.request(method, path, json=body, headers=token(org.key))
         assert response.status_code == 404, (method, path, response.text)
         assert response.json() == {"detail": "Not found."}
-    assert client.get("/api/v2/webhooks/", headers=auth(org)).json()["count"] == 0
+    assert client.get("/api/v2/webhooks/", headers=token(org.key)).json()["count"] == 0
     mine = subscribe(database, org, SURVEY_SENT, "https://acme.example.com/h")
     # Another subscription's delivery is not found under mine either.
     response = client.get(
-        f"/api/v2/webhooks/{mine.id}/deliveries/{delivery.id}/", headers=auth(org)
+        f"/api/v2/webhooks/{mine.id}/deliveries/{delivery.id}/", headers=token(org.key)
     )
     assert response.status_code == 404
     assert subscription(database, sub).status == "active"

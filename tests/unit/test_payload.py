@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import gzip
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from promoter.ingest.payload import (
     read_body,
 )
 from promoter.web.credentials import key_from_authorization, signature_matches
+from tests.credentials import basic_value
 
 
 async def _chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
@@ -71,20 +71,16 @@ def test_batch_limits() -> None:
     check_message_size({"x": "y" * 30_000})
 
 
-def _basic(value: str) -> str:
-    return "Basic " + base64.b64encode(value.encode()).decode()
-
-
 @pytest.mark.parametrize(
     ("header", "key"),
     [
-        (_basic("pk_abc:"), "pk_abc"),
-        (_basic("pk_abc:ignored"), "pk_abc"),
+        (basic_value("pk_abc:"), "pk_abc"),
+        (basic_value("pk_abc:ignored"), "pk_abc"),
         ("Token pk_abc", "pk_abc"),
         ("Bearer pk_abc", "pk_abc"),
         ("bearer   pk_abc  ", "pk_abc"),
         ("Basic !!!", None),
-        (_basic(":"), None),
+        (basic_value(":"), None),
         ("Digest x", None),
         (None, None),
         ("", None),

@@ -21,6 +21,7 @@ from promoter.storage.tables import contact_attributes, contacts, surveys
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
 from tests.conftest import Org
+from tests.credentials import token
 
 SINCE = (NOW - timedelta(days=200)).isoformat()
 UNTIL = (NOW + timedelta(days=1)).isoformat()
@@ -34,12 +35,8 @@ def world(database: Database, org: Org) -> reference.World:
         return reference.load(conn, org.id)
 
 
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
-
-
 def get(client: TestClient, org: Org, path: str, **params: Any) -> Any:
-    response = client.get(path, params={**WINDOW, **params}, headers=auth(org))
+    response = client.get(path, params={**WINDOW, **params}, headers=token(org.key))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -100,7 +97,9 @@ def test_compact_and_json_filters_agree(
     ]
     for compact, flt in cases:
         params = list(compact.items()) if isinstance(compact, dict) else compact
-        response = client.get("/api/v2/nps/", params=[*WINDOW.items(), *params], headers=auth(org))
+        response = client.get(
+            "/api/v2/nps/", params=[*WINDOW.items(), *params], headers=token(org.key)
+        )
         assert response.status_code == 200, response.text
         via_json = get(client, org, "/api/v2/nps/", filter=orjson.dumps(flt).decode())
         want = len(expected(world, org, flt))
@@ -117,7 +116,7 @@ def test_response_filters_and_modes(client: TestClient, org: Org, world: referen
         ("count", "latest"),
         ("filter", orjson.dumps({"event": "Order Completed"}).decode()),
     ]
-    response = client.get("/api/v2/nps/", params=params, headers=auth(org))
+    response = client.get("/api/v2/nps/", params=params, headers=token(org.key))
     assert response.status_code == 200
     want = expected(
         world,
@@ -162,14 +161,14 @@ def test_feedback_pages_and_csv_export_round_trip(
         if page["next"] is None:
             break
         assert page["next"].startswith("http://testserver/api/v2/feedback/?")
-        response = client.get(page["next"], headers=auth(org))
+        response = client.get(page["next"], headers=token(org.key))
         page = response.json()
     assert len(listed) == want == len({item["id"] for item in listed})
     times = [item["created_at"] for item in listed]
     assert times == sorted(times, reverse=True)
 
     export = client.get(
-        "/api/v2/feedback/export.csv", params={**WINDOW, "filter": flt}, headers=auth(org)
+        "/api/v2/feedback/export.csv", params={**WINDOW, "filter": flt}, headers=token(org.key)
     )
     assert export.status_code == 200
     assert export.headers["content-type"] == "text/csv; charset=utf-8"
@@ -205,7 +204,7 @@ def test_saved_segments(
         ]
     }
     created = client.post(
-        "/api/v2/segments/", json={"name": "Big or premium", "filter": flt}, headers=auth(org)
+        "/api/v2/segments/", json={"name": "Big or premium", "filter": flt}, headers=token(org.key)
     )
     assert created.status_code == 201, created.text
     segment = created.json()
@@ -220,42 +219,52 @@ def test_saved_segments(
     assert narrowed["responses"] == len(expected(world, org, both))
 
     duplicate = client.post(
-        "/api/v2/segments/", json={"name": "Big or premium", "filter": flt}, headers=auth(org)
+        "/api/v2/segments/", json={"name": "Big or premium", "filter": flt}, headers=token(org.key)
     )
     assert duplicate.status_code == 409
     bad = client.post(
         "/api/v2/segments/",
         json={"name": "x", "filter": {"attribute": "a", "op": "gt", "value": "z"}},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert bad.status_code == 400 and "number or an ISO-8601 date" in bad.json()["detail"]
     renamed = client.patch(
-        f"/api/v2/segments/{segment['id']}/", json={"name": "Renamed"}, headers=auth(org)
+        f"/api/v2/segments/{segment['id']}/", json={"name": "Renamed"}, headers=token(org.key)
     )
     assert renamed.json()["name"] == "Renamed" and renamed.json()["filter"] == flt
     assert [
-        s["name"] for s in client.get("/api/v2/segments/", headers=auth(org)).json()["results"]
+        s["name"] for s in client.get("/api/v2/segments/", headers=token(org.key)).json()["results"]
     ] == ["Renamed"]
 
     # Another organization sees none of it.
     assert (
-        client.get(f"/api/v2/segments/{segment['id']}/", headers=auth(other_org)).status_code == 404
+        client.get(f"/api/v2/segments/{segment['id']}/", headers=token(other_org.key)).status_code
+        == 404
     )
     assert (
-        client.delete(f"/api/v2/segments/{segment['id']}/", headers=auth(other_org)).status_code
+        client.delete(
+            f"/api/v2/segments/{segment['id']}/", headers=token(other_org.key)
+        ).status_code
         == 404
     )
     foreign = client.get(
-        "/api/v2/nps/", params={**WINDOW, "segment": "Renamed"}, headers=auth(other_org)
+        "/api/v2/nps/", params={**WINDOW, "segment": "Renamed"}, headers=token(other_org.key)
     )
     assert foreign.status_code == 400 and "segment" in foreign.json()["detail"]
     assert get(client, other_org, "/api/v2/nps/")["responses"] == 0
     assert get(client, other_org, "/api/v2/feedback/")["count"] == 0
-    empty_export = client.get("/api/v2/feedback/export.csv", params=WINDOW, headers=auth(other_org))
+    empty_export = client.get(
+        "/api/v2/feedback/export.csv", params=WINDOW, headers=token(other_org.key)
+    )
     assert empty_export.text.count("\r\n") == 1  # the header only
 
-    assert client.delete(f"/api/v2/segments/{segment['id']}/", headers=auth(org)).status_code == 204
-    assert client.get(f"/api/v2/segments/{segment['id']}/", headers=auth(org)).status_code == 404
+    assert (
+        client.delete(f"/api/v2/segments/{segment['id']}/", headers=token(org.key)).status_code
+        == 204
+    )
+    assert (
+        client.get(f"/api/v2/segments/{segment['id']}/", headers=token(org.key)).status_code == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -293,7 +302,7 @@ def test_saved_segments(
 def test_bad_questions_get_a_clear_400(
     client: TestClient, org: Org, path: str, params: dict[str, str], message: str
 ) -> None:
-    response = client.get(path, params=params, headers=auth(org))
+    response = client.get(path, params=params, headers=token(org.key))
     assert response.status_code == 400, response.text
     assert message in response.text
 
@@ -350,7 +359,7 @@ def test_delivery_counts_follow_the_window_and_the_contacts_filter(
         params = {**window, "attributes_at": "now"}
         if flt is not None:
             params["filter"] = orjson.dumps(flt).decode()
-        response = client.get("/api/v2/nps/", params=params, headers=auth(org))
+        response = client.get("/api/v2/nps/", params=params, headers=token(org.key))
         assert response.status_code == 200, response.text
         delivery = response.json()["delivery"]
         want = expected(keep)

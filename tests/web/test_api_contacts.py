@@ -27,14 +27,11 @@ from promoter.storage.tables import (
     surveys,
 )
 from tests.conftest import Org
-
-
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
+from tests.credentials import token
 
 
 def post(client: TestClient, org: Org, path: str, body: Any) -> Any:
-    return client.post(path, json=body, headers=auth(org))
+    return client.post(path, json=body, headers=token(org.key))
 
 
 def create(client: TestClient, org: Org, **fields: Any) -> Any:
@@ -94,7 +91,7 @@ def test_create_then_update_by_email(client: TestClient, org: Org) -> None:
     assert updated["id"] == created["id"]
     assert (updated["first_name"], updated["last_name"]) == ("Ted", "Mosby")
     assert updated["attributes"] == {"company.size": 50, "plan": "Pro"}
-    shown = client.get(created["href"], headers=auth(org)).json()
+    shown = client.get(created["href"], headers=token(org.key)).json()
     assert shown == updated
 
 
@@ -169,7 +166,7 @@ def test_contact_errors_are_drf_shaped(
         response = client.post(
             "/api/v2/contacts/",
             content=raw,
-            headers={**auth(org), "Content-Type": "application/json"},
+            headers={**token(org.key), "Content-Type": "application/json"},
         )
         assert response.status_code == 400 and list(response.json()) == [shape], response.text
     assert count(database, contacts) == 0
@@ -212,36 +209,36 @@ def test_put_and_patch(client: TestClient, org: Org) -> None:
     patched = client.patch(
         url,
         json={"attributes": {"seats": 4, "trial": True}, "contact_list": [vip]},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["attributes"] == {"plan": "Pro", "seats": 4, "trial": True}
     assert patched.json()["first_name"] == "Ann"
     assert [entry["id"] for entry in patched.json()["contact_lists"]] == [vip]
 
-    missing = client.put(url, json={"first_name": "Anne"}, headers=auth(org))
+    missing = client.put(url, json={"first_name": "Anne"}, headers=token(org.key))
     assert missing.status_code == 400 and missing.json() == {"email": ["This field is required."]}
     # The GET shape sent back, read-only fields and all, is accepted.
     shown = patched.json() | {"email": "anne@x.co", "attributes": {"plan": "Basic"}}
-    replaced = client.put(url, json=shown, headers=auth(org))
+    replaced = client.put(url, json=shown, headers=token(org.key))
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["email"] == "anne@x.co"
     assert replaced.json()["attributes"] == {"plan": "Basic"}
 
     create(client, org, email="taken@x.co")
-    clash = client.patch(url, json={"email": "TAKEN@x.co"}, headers=auth(org))
+    clash = client.patch(url, json={"email": "TAKEN@x.co"}, headers=token(org.key))
     assert clash.status_code == 400
     assert clash.json() == {"email": ["contact with this email already exists."]}
-    null = client.patch(url, json={"email": None}, headers=auth(org))
+    null = client.patch(url, json={"email": None}, headers=token(org.key))
     assert null.status_code == 400 and null.json() == {"email": ["This field may not be null."]}
 
-    inactive = client.patch(url, json={"status": "inactive"}, headers=auth(org))
+    inactive = client.patch(url, json={"status": "inactive"}, headers=token(org.key))
     assert inactive.status_code == 200 and inactive.json()["status"] == "inactive"
-    gone = client.patch(url, json={"status": "unsubscribed"}, headers=auth(org))
+    gone = client.patch(url, json={"status": "unsubscribed"}, headers=token(org.key))
     assert gone.json()["status"] == "unsubscribed"
-    back = client.patch(url, json={"status": "active"}, headers=auth(org))
+    back = client.patch(url, json={"status": "active"}, headers=token(org.key))
     assert back.status_code == 400 and list(back.json()) == ["status"]
-    bad = client.patch(url, json={"status": "bounced"}, headers=auth(org))
+    bad = client.patch(url, json={"status": "bounced"}, headers=token(org.key))
     assert bad.status_code == 400 and list(bad.json()) == ["status"]
 
 
@@ -310,11 +307,11 @@ def test_delete_erases_everything_about_the_contact(
     assert count(database, orders, contact_id=segment["id"]) == 1
     for contact in (segment, api_made):
         url = f"/api/v2/contacts/{contact['id']}/"
-        response = client.delete(url, headers=auth(org))
+        response = client.delete(url, headers=token(org.key))
         assert response.status_code == 204, response.text
         assert response.content == b""
-        assert client.get(url, headers=auth(org)).status_code == 404
-        assert client.delete(url, headers=auth(org)).status_code == 404
+        assert client.get(url, headers=token(org.key)).status_code == 404
+        assert client.delete(url, headers=token(org.key)).status_code == 404
         for table in (contact_attributes, events, orders, list_memberships, surveys):
             assert count(database, table, contact_id=contact["id"]) == 0
     assert count(database, events, user_id="u1") == 0
@@ -327,7 +324,7 @@ def test_delete_erases_everything_about_the_contact(
 
 
 def get_one(client: TestClient, org: Org, **params: Any) -> Any:
-    found = client.get("/api/v2/contacts/", params=params, headers=auth(org)).json()
+    found = client.get("/api/v2/contacts/", params=params, headers=token(org.key)).json()
     assert found["count"] == 1, found
     return found["results"][0]
 
@@ -347,7 +344,7 @@ def test_list_filters(client: TestClient, org: Org) -> None:
     post(client, org, "/api/v2/contacts/remove/", {"email": "c4@x.co"})
 
     def emails(**params: Any) -> list[str]:
-        answer = client.get("/api/v2/contacts/", params=params, headers=auth(org))
+        answer = client.get("/api/v2/contacts/", params=params, headers=token(org.key))
         assert answer.status_code == 200, answer.text
         return [c["email"] for c in answer.json()["results"]]
 
@@ -366,7 +363,7 @@ def test_list_filters(client: TestClient, org: Org) -> None:
         ({"email": "x" * 400}, "email"),
         ({"attributes[plan]": "P\x00"}, "attributes[plan]"),
     ):
-        response = client.get("/api/v2/contacts/", params=params, headers=auth(org))
+        response = client.get("/api/v2/contacts/", params=params, headers=token(org.key))
         assert response.status_code == 400, (params, response.text)
         assert field in response.json(), response.json()
 
@@ -374,10 +371,12 @@ def test_list_filters(client: TestClient, org: Org) -> None:
 def test_pagination_of_written_contacts(client: TestClient, org: Org) -> None:
     for i in range(5):
         create(client, org, email=f"p{i}@x.co")
-    first = client.get("/api/v2/contacts/", params={"page_size": 2}, headers=auth(org)).json()
+    first = client.get("/api/v2/contacts/", params={"page_size": 2}, headers=token(org.key)).json()
     assert first["count"] == 5 and first["previous"] is None
     assert first["next"] == "http://testserver/api/v2/contacts/?page_size=2&page=2"
-    last = client.get("/api/v2/contacts/", params={"page_size": 2, "page": 3}, headers=auth(org))
+    last = client.get(
+        "/api/v2/contacts/", params={"page_size": 2, "page": 3}, headers=token(org.key)
+    )
     assert [c["email"] for c in last.json()["results"]] == ["p4@x.co"]
     assert last.json()["next"] is None
 
@@ -400,23 +399,23 @@ def test_auth_and_other_organizations(client: TestClient, org: Org, other_org: O
         ("PATCH", {"first_name": "B"}),
         ("DELETE", None),
     ):
-        response = client.request(method, url, json=body, headers=auth(other_org))
+        response = client.request(method, url, json=body, headers=token(other_org.key))
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}
     theirs = post(client, other_org, "/api/v2/contacts/remove/", {"email": "a@x.co"})
     assert theirs.status_code == 404
     # The same address in another organization is another contact.
     assert create(client, other_org, email="a@x.co")["id"] != contact["id"]
-    assert client.get(url, headers=auth(org)).json()["first_name"] is None
-    assert client.get(url, headers=auth(org)).json()["status"] == "active"
+    assert client.get(url, headers=token(org.key)).json()["first_name"] is None
+    assert client.get(url, headers=token(org.key)).json()["status"] == "active"
 
 
 @pytest.mark.parametrize("contact_id", ["0", "abc", str(2**63), "-1"])
 def test_ids_out_of_range_are_client_errors(client: TestClient, org: Org, contact_id: str) -> None:
     url = f"/api/v2/contacts/{contact_id}/"
     for method in ("PATCH", "PUT", "DELETE"):
-        response = client.request(method, url, json={"email": "a@x.co"}, headers=auth(org))
+        response = client.request(method, url, json={"email": "a@x.co"}, headers=token(org.key))
         assert response.status_code in (400, 404), response.text
-    huge = client.delete(f"/api/v2/contacts/{2**63 - 1}/", headers=auth(org))
+    huge = client.delete(f"/api/v2/contacts/{2**63 - 1}/", headers=token(org.key))
     assert huge.status_code == 404
 
 

@@ -24,6 +24,7 @@ from promoter.storage.tables import campaigns, contacts, responses
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
 from tests.conftest import Org
+from tests.credentials import token
 
 ZONE = "America/New_York"
 FAR_PAST = datetime(1950, 1, 1, tzinfo=ZoneInfo("UTC"))
@@ -69,15 +70,13 @@ def world(database: Database, org: Org) -> World:
     return World(ref, emails, statuses, data.campaign_ids)
 
 
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
-
-
 def listed(client: TestClient, org: Org, params: Any = ()) -> list[dict[str, Any]]:
     """Every result, page after page."""
     items: list[dict[str, Any]] = []
     pairs = list(params.items() if isinstance(params, dict) else params)
-    response = client.get("/api/v2/feedback/", params=[*pairs, ("page_size", 7)], headers=auth(org))
+    response = client.get(
+        "/api/v2/feedback/", params=[*pairs, ("page_size", 7)], headers=token(org.key)
+    )
     while True:
         assert response.status_code == 200, response.text
         body = response.json()
@@ -85,7 +84,7 @@ def listed(client: TestClient, org: Org, params: Any = ()) -> list[dict[str, Any
         if body["next"] is None:
             assert body["count"] == len(items)
             return items
-        response = client.get(body["next"], headers=auth(org))
+        response = client.get(body["next"], headers=token(org.key))
 
 
 def brute(
@@ -251,18 +250,20 @@ def test_each_result_has_promoters_fields(client: TestClient, org: Org, world: W
     assert commented and all(i["comment_updated_date"] is not None for i in commented)
     # contact.attributes are the contact's attributes now, as the contacts API shows them.
     item = items[0]
-    contact = client.get(f"/api/v2/contacts/{item['contact']['id']}/", headers=auth(org)).json()
+    contact = client.get(
+        f"/api/v2/contacts/{item['contact']['id']}/", headers=token(org.key)
+    ).json()
     assert item["contact"]["attributes"] == contact["attributes"]
     assert item["contact"]["email"] == contact["email"]
 
 
 def test_retrieve(client: TestClient, org: Org, world: World) -> None:
     item = listed(client, org, {"survey__campaign__status": "active"})[0]
-    one = client.get(item["href"], headers=auth(org))
+    one = client.get(item["href"], headers=token(org.key))
     assert one.status_code == 200
     assert one.json() == {**item, "notes": []}
     for bad in ("0", "-1", str(2**63), str(10**30), "abc", "1.5", "\u0661"):
-        missing = client.get(f"/api/v2/feedback/{bad}/", headers=auth(org))
+        missing = client.get(f"/api/v2/feedback/{bad}/", headers=token(org.key))
         assert missing.status_code == 404, bad
         assert missing.json() == {"detail": "Not found."}
 
@@ -270,16 +271,16 @@ def test_retrieve(client: TestClient, org: Org, world: World) -> None:
 def test_status_update(client: TestClient, org: Org, world: World, database: Database) -> None:
     fid = _one(database, org)
     url = f"/api/v2/feedback/{fid}/"
-    before = client.get(url, headers=auth(org)).json()
-    closed = client.put(url, json={"status": "CLOSED"}, headers=auth(org))
+    before = client.get(url, headers=token(org.key)).json()
+    closed = client.put(url, json={"status": "CLOSED"}, headers=token(org.key))
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "CLOSED"
     assert closed.json()["updated_at"] > before["updated_at"]
-    reopened = client.patch(url, json={"status": "open"}, headers=auth(org))
+    reopened = client.patch(url, json={"status": "open"}, headers=token(org.key))
     assert reopened.json()["status"] == "OPEN"
     # A client that sends back what it read, status changed: read-only fields are ignored.
     echoed = client.put(
-        url, json={**reopened.json(), "status": "Closed", "score": 0}, headers=auth(org)
+        url, json={**reopened.json(), "status": "Closed", "score": 0}, headers=token(org.key)
     )
     assert echoed.status_code == 200
     assert echoed.json()["status"] == "CLOSED" and echoed.json()["score"] == before["score"]
@@ -293,72 +294,72 @@ def test_status_update(client: TestClient, org: Org, world: World, database: Dat
         ({"tags": [""]}, "tags"),
         ({"tags": ["x" * 101]}, "tags"),
     ):
-        bad = client.patch(url, json=body, headers=auth(org))
+        bad = client.patch(url, json=body, headers=token(org.key))
         assert bad.status_code == 400, body
         assert list(bad.json()) == [field] and isinstance(bad.json()[field][0], str)
     not_json = client.put(
-        url, content=b"{", headers={**auth(org), "Content-Type": "application/json"}
+        url, content=b"{", headers={**token(org.key), "Content-Type": "application/json"}
     )
     assert not_json.status_code == 400
-    assert client.get(url, headers=auth(org)).json()["status"] == "CLOSED"
+    assert client.get(url, headers=token(org.key)).json()["status"] == "CLOSED"
 
 
 def test_tags_round_trip(client: TestClient, org: Org, world: World, database: Database) -> None:
     fid = _one(database, org)
     url = f"/api/v2/feedback/{fid}/"
     replaced = client.put(
-        url, json={"tags": [" pricing ", "call back", "pricing"]}, headers=auth(org)
+        url, json={"tags": [" pricing ", "call back", "pricing"]}, headers=token(org.key)
     )
     assert replaced.status_code == 200
     assert replaced.json()["tags"] == ["call back", "pricing"]
-    added = client.post(f"{url}tags/", json={"tags": ["a/b", "pricing"]}, headers=auth(org))
+    added = client.post(f"{url}tags/", json={"tags": ["a/b", "pricing"]}, headers=token(org.key))
     assert added.status_code == 200, added.text
     assert added.json()["tags"] == ["a/b", "call back", "pricing"]
     tagged = listed(client, org, [("tag", "a/b"), ("tag", "pricing")])
     assert ids(tagged) == [fid]
-    assert client.delete(f"{url}tags/a/b/", headers=auth(org)).status_code == 204
-    assert client.delete(f"{url}tags/call%20back/", headers=auth(org)).status_code == 204
-    gone = client.delete(f"{url}tags/call%20back/", headers=auth(org))
+    assert client.delete(f"{url}tags/a/b/", headers=token(org.key)).status_code == 204
+    assert client.delete(f"{url}tags/call%20back/", headers=token(org.key)).status_code == 204
+    gone = client.delete(f"{url}tags/call%20back/", headers=token(org.key))
     assert gone.status_code == 404 and gone.json() == {"detail": "Not found."}
-    assert client.get(url, headers=auth(org)).json()["tags"] == ["pricing"]
-    cleared = client.patch(url, json={"tags": []}, headers=auth(org))
+    assert client.get(url, headers=token(org.key)).json()["tags"] == ["pricing"]
+    cleared = client.patch(url, json={"tags": []}, headers=token(org.key))
     assert cleared.json()["tags"] == []
     for body in ({"tags": []}, {"tags": ["\x00"]}, {"tags": "x"}, {}):
-        bad = client.post(f"{url}tags/", json=body, headers=auth(org))
+        bad = client.post(f"{url}tags/", json=body, headers=token(org.key))
         assert bad.status_code == 400 and list(bad.json()) == ["tags"], (body, bad.text)
 
 
 def test_notes_round_trip(client: TestClient, org: Org, world: World, database: Database) -> None:
     fid = _one(database, org)
     url = f"/api/v2/feedback/{fid}/"
-    before = client.get(url, headers=auth(org)).json()
+    before = client.get(url, headers=token(org.key)).json()
     first = client.post(
-        f"{url}notes/", json={"body": "  Called them.\nAll good. "}, headers=auth(org)
+        f"{url}notes/", json={"body": "  Called them.\nAll good. "}, headers=token(org.key)
     )
     assert first.status_code == 201, first.text
     note = first.json()
     assert note["body"] == "Called them.\nAll good."
     assert note["author"] == f"api:{org.key[:10]}" and note["feedback"] == fid
     second = client.post(
-        f"{url}notes/", json={"body": "Follow-up sent", "author": "x"}, headers=auth(org)
+        f"{url}notes/", json={"body": "Follow-up sent", "author": "x"}, headers=token(org.key)
     )
     assert second.json()["author"] == note["author"]
-    notes = client.get(f"{url}notes/", headers=auth(org)).json()
+    notes = client.get(f"{url}notes/", headers=token(org.key)).json()
     assert notes["count"] == 2 and notes["next"] is None
     assert [n["body"] for n in notes["results"]] == ["Called them.\nAll good.", "Follow-up sent"]
-    paged = client.get(f"{url}notes/", params={"page_size": 1, "page": 2}, headers=auth(org))
+    paged = client.get(f"{url}notes/", params={"page_size": 1, "page": 2}, headers=token(org.key))
     assert [n["id"] for n in paged.json()["results"]] == [second.json()["id"]]
-    one = client.get(url, headers=auth(org)).json()
+    one = client.get(url, headers=token(org.key)).json()
     assert one["notes"] == notes["results"] and one["notes_count"] == 2
     assert one["updated_at"] > before["updated_at"]
     assert next(i for i in listed(client, org) if i["id"] == fid)["notes_count"] == 2
     # Notes cannot be set through the feedback itself.
-    client.put(url, json={"notes": [], "notes_count": 0}, headers=auth(org))
-    assert client.get(url, headers=auth(org)).json()["notes_count"] == 2
+    client.put(url, json={"notes": [], "notes_count": 0}, headers=token(org.key))
+    assert client.get(url, headers=token(org.key)).json()["notes_count"] == 2
     for body in ({"body": "   "}, {"body": "a\x00b"}, {"body": "x" * 10_001}, {"body": 5}, {}):
-        bad = client.post(f"{url}notes/", json=body, headers=auth(org))
+        bad = client.post(f"{url}notes/", json=body, headers=token(org.key))
         assert bad.status_code == 400 and list(bad.json()) == ["body"], (body, bad.text)
-    assert client.get(f"{url}notes/", headers=auth(org)).json()["count"] == 2
+    assert client.get(f"{url}notes/", headers=token(org.key)).json()["count"] == 2
 
 
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -376,13 +377,15 @@ def test_another_organizations_feedback_is_not_found_on_every_route(
     client: TestClient, org: Org, other_org: Org, world: World, database: Database
 ) -> None:
     fid = _one(database, org)
-    client.post(f"/api/v2/feedback/{fid}/tags/", json={"tags": ["bug"]}, headers=auth(org))
-    before = client.get(f"/api/v2/feedback/{fid}/", headers=auth(org)).json()
+    client.post(f"/api/v2/feedback/{fid}/tags/", json={"tags": ["bug"]}, headers=token(org.key))
+    before = client.get(f"/api/v2/feedback/{fid}/", headers=token(org.key)).json()
     for method, path, body in ROUTES:
-        response = client.request(method, path.format(id=fid), json=body, headers=auth(other_org))
+        response = client.request(
+            method, path.format(id=fid), json=body, headers=token(other_org.key)
+        )
         assert response.status_code == 404, (method, path)
         assert response.json() == {"detail": "Not found."}
-    assert client.get(f"/api/v2/feedback/{fid}/", headers=auth(org)).json() == before
+    assert client.get(f"/api/v2/feedback/{fid}/", headers=token(org.key)).json() == before
     assert listed(client, other_org) == []
     assert listed(client, other_org, {"survey__contact__email": before["contact"]["email"]}) == []
 
@@ -414,7 +417,7 @@ def test_every_route_needs_a_key(client: TestClient, org: Org) -> None:
 def test_bad_promoter_filters_are_field_errors(
     client: TestClient, org: Org, params: dict[str, str], field: str
 ) -> None:
-    response = client.get("/api/v2/feedback/", params=params, headers=auth(org))
+    response = client.get("/api/v2/feedback/", params=params, headers=token(org.key))
     assert response.status_code == 400, response.text
     assert list(response.json()) == [field]
     assert isinstance(response.json()[field][0], str)

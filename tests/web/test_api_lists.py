@@ -15,14 +15,11 @@ from promoter.campaigns.models import CampaignSettings
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, surveys
 from tests.conftest import Org
-
-
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
+from tests.credentials import token
 
 
 def call(client: TestClient, org: Org, method: str, path: str, body: Any = None) -> Any:
-    return client.request(method, path, json=body, headers=auth(org))
+    return client.request(method, path, json=body, headers=token(org.key))
 
 
 def make_list(client: TestClient, org: Org, name: str) -> dict[str, Any]:
@@ -339,7 +336,7 @@ def test_survey_errors(client: TestClient, database: Database, org: Org, other_o
     bad_json = client.post(
         "/api/v2/survey/",
         content=b"{",
-        headers={**auth(org), "Content-Type": "application/json"},
+        headers={**token(org.key), "Content-Type": "application/json"},
     )
     assert bad_json.status_code == 400 and list(bad_json.json()) == ["detail"]
     with database.read() as conn:
@@ -403,7 +400,7 @@ def test_send_surveys_counts_and_throttles(
         "reasons": {"throttled": 4, "contact is unsubscribed": 1},
     }
     # An empty body means all_contacts: false.
-    assert client.post(url, headers=auth(org)).status_code == 200
+    assert client.post(url, headers=token(org.key)).status_code == 200
 
     theirs = the_campaign(database, other_org)
     foreign = call(client, org, "POST", f"/api/v2/campaigns/{theirs.id}/send-surveys/", {})

@@ -11,10 +11,7 @@ from promoter.storage.engine import Database
 from promoter.web.rest.v1 import v1_body, v2_path
 from tests.analytics.dataset import build
 from tests.conftest import Org
-
-
-def auth(org: Org) -> dict[str, str]:
-    return {"Authorization": f"Token {org.key}"}
+from tests.credentials import token
 
 
 def test_v1_paths_map_to_v2() -> None:
@@ -41,14 +38,14 @@ def test_v1_rewrites_links_and_never_data(client: TestClient, org: Org) -> None:
         "last_name": "http://x/api/v2/contacts/",
         "attributes": {"href": "/api/v2/mine", "next": "https://x/api/v2/"},
     }
-    created = client.post("/api/contacts/", json=contact, headers=auth(org))
+    created = client.post("/api/contacts/", json=contact, headers=token(org.key))
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["first_name"] == "see /api/v2/ here"
     assert body["last_name"] == "http://x/api/v2/contacts/"
     assert body["attributes"] == {"href": "/api/v2/mine", "next": "https://x/api/v2/"}
     assert "/api/v2/" not in body["href"] and "/api/contacts/" in body["href"]
-    listed = client.get("/api/contacts/", headers=auth(org)).json()["results"]
+    listed = client.get("/api/contacts/", headers=token(org.key)).json()["results"]
     assert [c["first_name"] for c in listed] == ["see /api/v2/ here"]
     assert listed[0]["attributes"]["href"] == "/api/v2/mine"
     assert "/api/v2/" not in listed[0]["href"]
@@ -60,21 +57,21 @@ def data(database: Database, org: Org) -> None:
 
 
 def test_v1_contacts_feedback_and_metrics(client: TestClient, org: Org, data: None) -> None:
-    v2 = client.get("/api/v2/contacts/", headers=auth(org)).json()
-    v1 = client.get("/api/contacts/", headers=auth(org)).json()
+    v2 = client.get("/api/v2/contacts/", headers=token(org.key)).json()
+    v1 = client.get("/api/contacts/", headers=token(org.key)).json()
     assert v1["count"] == v2["count"] == 8
     for old, new in zip(v1["results"], v2["results"], strict=True):
         assert old == {**new, "href": new["href"].replace("/api/v2/", "/api/")}
-    feedback = client.get("/api/feedback/", headers=auth(org))
+    feedback = client.get("/api/feedback/", headers=token(org.key))
     assert feedback.status_code == 200 and feedback.json()["count"] == 20
     assert all("/api/v2/" not in item["href"] for item in feedback.json()["results"])
-    metrics = client.get("/api/metrics/", headers=auth(org)).json()
+    metrics = client.get("/api/metrics/", headers=token(org.key)).json()
     first = metrics["results"][0]
     assert isinstance(first["nps"], str) and isinstance(first["campaign_name"], str)
     created = client.post(
         "/api/contacts/",
         json={"email": "old-script@example.com", "first_name": "Old"},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert created.status_code == 201, created.text
     assert created.json()["email"] == "old-script@example.com"
@@ -83,28 +80,30 @@ def test_v1_contacts_feedback_and_metrics(client: TestClient, org: Org, data: No
 def test_v1_keeps_v2s_auth_and_errors(client: TestClient, org: Org, other_org: Org) -> None:
     assert client.get("/api/contacts/").status_code == 401
     assert client.get("/api/contacts/", headers={"Authorization": "Token nope"}).status_code == 401
-    mine = client.post("/api/contacts/", json={"email": "a@example.com"}, headers=auth(org))
+    mine = client.post("/api/contacts/", json={"email": "a@example.com"}, headers=token(org.key))
     contact_id = mine.json()["id"]
-    assert client.get(f"/api/contacts/{contact_id}/", headers=auth(other_org)).status_code == 404
-    bad = client.post("/api/contacts/", json={"email": "not an address"}, headers=auth(org))
+    assert (
+        client.get(f"/api/contacts/{contact_id}/", headers=token(other_org.key)).status_code == 404
+    )
+    bad = client.post("/api/contacts/", json={"email": "not an address"}, headers=token(org.key))
     assert bad.status_code == 400 and "email" in bad.json()
 
 
 def test_v1_survey_a_contact(client: TestClient, org: Org) -> None:
-    campaigns = client.get("/api/v2/campaigns/", headers=auth(org)).json()["results"]
+    campaigns = client.get("/api/v2/campaigns/", headers=token(org.key)).json()["results"]
     campaign_id = campaigns[0]["id"]
     sent = client.post(
         "/api/contacts/survey/",
         json={"email": "v1@example.com", "first_name": "Vee", "campaign": campaign_id},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert sent.status_code == 201, sent.text
     again = client.post(
         "/api/contacts/survey/",
         json={"email": "v1@example.com", "campaign": campaign_id},
-        headers=auth(org),
+        headers=token(org.key),
     )
     assert again.status_code == 400
     assert again.json()["non_field_errors"] == ["Contact is not eligible for survey."]
-    broken = client.post("/api/contacts/survey/", content=b"{not json", headers=auth(org))
+    broken = client.post("/api/contacts/survey/", content=b"{not json", headers=token(org.key))
     assert broken.status_code == 400

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from promoter.ratelimits import RateLimits
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.conftest import Org
+from tests.credentials import basic, token
 
 
 class Clock:
@@ -24,14 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def token(key: str) -> dict[str, str]:
-    return {"Authorization": f"Token {key}"}
-
-
-def basic(key: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
 def identify(user: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import hmac
@@ -15,10 +14,7 @@ from promoter.config import Settings
 from promoter.orgs.service import create_api_key, revoke_api_key, set_webhook_secret
 from promoter.storage.engine import Database
 from tests.conftest import Org
-
-
-def basic(key: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+from tests.credentials import basic
 
 
 def contacts(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
