@@ -24,6 +24,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from promoter.storage.tables import metadata
+from tests.receiver import Receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PROMOTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -138,3 +139,14 @@ def other_org(database: Database) -> Org:
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1, listening for the test's length."""
+    server = Receiver()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

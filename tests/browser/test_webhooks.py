@@ -4,24 +4,12 @@ delivery logged, disable and delete it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from promoter.webhooks.signing import verify_signature
 from tests.browser.conftest import screenshot, sign_in
-from tests.integration.test_webhooks import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.receiver import Receiver
 
 
 def test_add_test_and_remove_a_webhook(page: Page, receiver: Receiver, backend: str) -> None:

@@ -4,7 +4,6 @@ refused in the form, and a delivery's page never shows what the receiver answere
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,17 +14,8 @@ from tests.conftest import Org
 from tests.dashboard.conftest import Browser
 from tests.dashboard.test_webhooks import status, subscribe, subscriptions
 from tests.integration.test_webhook_targets import REFUSED_AT_SAVE, SECRET, webhook_sender
-from tests.integration.test_webhooks import LOOPBACK_ALLOWED, Receiver, run_once
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.integration.test_webhooks import LOOPBACK_ALLOWED, run_once
+from tests.receiver import Receiver
 
 
 @pytest.mark.parametrize(("url", "shown"), REFUSED_AT_SAVE)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,14 +20,8 @@ from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT, emi
 from promoter.webhooks.subscriptions import create_subscription
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import Browser
-from tests.integration.test_webhooks import (
-    LOOPBACK_ALLOWED,
-    Clock,
-    Receiver,
-    drive,
-    run_once,
-    sender,
-)
+from tests.integration.test_webhooks import LOOPBACK_ALLOWED, Clock, drive, run_once, sender
+from tests.receiver import Receiver
 
 SECRET = re.compile(r'data-testid="new-webhook-secret">([^<]+)<')
 
@@ -37,16 +30,6 @@ SECRET = re.compile(r'data-testid="new-webhook-secret">([^<]+)<')
 def settings(settings: Settings) -> Settings:
     """The shared settings, with webhooks allowed to reach this machine's receivers."""
     return settings.model_copy(update={"webhook_allow_private": True})
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def status(response: Any) -> int:

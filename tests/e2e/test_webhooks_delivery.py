@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,13 @@ from promoter.webhooks.signing import verify_signature
 from tests.conftest import Org
 from tests.credentials import basic, token
 from tests.e2e.conftest import Api, ServerProcess
-from tests.integration.test_webhooks import Receiver, Request
+from tests.receiver import Receiver, Request
 
 pytestmark = pytest.mark.e2e
 
 #: Bound on every wait (the sender polls about once a second when idle).
 WAIT_TIMEOUT = 60.0
 SIGNED = re.compile(rb"/u/([A-Za-z0-9_.-]+)")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def wait_for(receiver: Receiver, event: str, count: int) -> list[Request]:

@@ -9,7 +9,7 @@ import asyncio
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,12 +35,12 @@ from tests.integration.test_webhooks import (
     BASE_URL,
     LOOPBACK_ALLOWED,
     Clock,
-    Receiver,
     attempts,
     deliveries,
     run_once,
     subscribe,
 )
+from tests.receiver import Receiver
 
 STRICT = TargetPolicy()
 SECRET = "sk_live_receivers_own_secret"
@@ -97,16 +97,6 @@ def webhook_sender(database: Database, policy: TargetPolicy, **options: Any) -> 
 def emit_now(database: Database, org: Org) -> None:
     with database.write() as conn:
         emit(conn, organization_id=org.id, event=SURVEY_SENT, data={}, now=datetime.now(UTC))
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --- the policy -----------------------------------------------------------------------------

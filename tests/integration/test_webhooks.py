@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import re
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +63,7 @@ from promoter.webhooks.subscriptions import (
 from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
 from tests.credentials import token
+from tests.receiver import Receiver
 
 BASE_URL = "https://nps.example.com"
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
@@ -78,85 +75,6 @@ LOOPBACK_ALLOWED = TargetPolicy(allow_private=True)
 def settings(settings: Settings) -> Settings:
     """The shared settings, with webhooks allowed to reach this machine's receivers."""
     return settings.model_copy(update={"webhook_allow_private": True})
-
-
-# --- the receiver ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # senders connect side by side
-
-
-class Receiver:
-    """An HTTP server in a thread that keeps every request; ``respond(request)`` decides
-    the status code (200 by default), ``delay`` holds each answer that many seconds;
-    ``refusal`` is the body of a non-2xx answer, ``reason`` its reason phrase."""
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.respond: Callable[[Request], int] = lambda request: 200
-        self.delay = 0.0
-        self.refusal = b"<html>Internal  error</html>"
-        self.reason: str | None = None
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                request = Request(self.path, dict(self.headers.items()), self.rfile.read(length))
-                with receiver._lock:
-                    receiver.requests.append(request)
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                status = receiver.respond(request)
-                body = b"ok" if status < 300 else receiver.refusal
-                try:
-                    self.send_response(status, None if status < 300 else receiver.reason)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the sender gave up waiting
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def closed_port_url() -> str:

@@ -50,7 +50,7 @@ from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import add_user, sign_in
 from tests.dashboard.test_campaigns import every_setting
-from tests.integration.test_webhooks import Receiver
+from tests.receiver import Receiver
 
 #: In everything A owns; lower case, as emails and tags are kept.
 MARK = "qx7isolated"
