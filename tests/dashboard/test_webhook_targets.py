@@ -12,10 +12,9 @@ from promoter.storage.engine import Database
 from promoter.webhooks.events import SURVEY_SENT, emit
 from tests.conftest import Org
 from tests.dashboard.conftest import Browser
-from tests.dashboard.test_webhooks import status, subscribe, subscriptions
-from tests.integration.test_webhook_targets import REFUSED_AT_SAVE, SECRET, webhook_sender
-from tests.integration.test_webhooks import LOOPBACK_ALLOWED, run_once
+from tests.dashboard.webhooks import status, subscribe, subscriptions
 from tests.receiver import Receiver
+from tests.webhooks import LOOPBACK_ALLOWED, REFUSED_AT_SAVE, SECRET, run_once, webhook_sender
 
 
 @pytest.mark.parametrize(("url", "shown"), REFUSED_AT_SAVE)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -15,13 +14,13 @@ from sqlalchemy import select
 from promoter.config import Settings
 from promoter.services import Services
 from promoter.storage.engine import Database
-from promoter.storage.tables import webhook_deliveries, webhook_subscriptions
+from promoter.storage.tables import webhook_deliveries
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT, emit
-from promoter.webhooks.subscriptions import create_subscription
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import Browser
-from tests.integration.test_webhooks import LOOPBACK_ALLOWED, Clock, drive, run_once, sender
+from tests.dashboard.webhooks import status, subscribe, subscriptions
 from tests.receiver import Receiver
+from tests.webhooks import Clock, drive, run_once, sender
 
 SECRET = re.compile(r'data-testid="new-webhook-secret">([^<]+)<')
 
@@ -30,29 +29,6 @@ SECRET = re.compile(r'data-testid="new-webhook-secret">([^<]+)<')
 def settings(settings: Settings) -> Settings:
     """The shared settings, with webhooks allowed to reach this machine's receivers."""
     return settings.model_copy(update={"webhook_allow_private": True})
-
-
-def status(response: Any) -> int:
-    code = response.status_code
-    assert isinstance(code, int)
-    return code
-
-
-def subscriptions(database: Database) -> list[Any]:
-    with database.read() as conn:
-        return list(conn.execute(select(webhook_subscriptions)).all())
-
-
-def subscribe(database: Database, org: Org, url: str, event: str = SURVEY_SENT) -> int:
-    with database.write() as conn:
-        return create_subscription(
-            conn,
-            organization_id=org.id,
-            event=event,
-            target_url=url,
-            now=datetime.now(UTC),
-            policy=LOOPBACK_ALLOWED,
-        ).id
 
 
 def emit_now(database: Database, org: Org, now: datetime | None = None) -> None:

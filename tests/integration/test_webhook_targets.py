@@ -11,7 +11,6 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,51 +25,23 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 from promoter.webhooks.events import SURVEY_SENT, emit
-from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.targets import IPAddress, TargetPolicy, category
 from promoter.webhooks.transport import Resolver
 from tests.conftest import Org
 from tests.credentials import token
-from tests.integration.test_webhooks import (
-    BASE_URL,
+from tests.receiver import Receiver
+from tests.webhooks import (
     LOOPBACK_ALLOWED,
-    Clock,
+    REFUSED_AT_SAVE,
+    SECRET,
     attempts,
     deliveries,
     run_once,
     subscribe,
+    webhook_sender,
 )
-from tests.receiver import Receiver
 
 STRICT = TargetPolicy()
-SECRET = "sk_live_receivers_own_secret"
-
-#: Addresses of this machine and its networks, spelled in ways the resolver accepts.
-REFUSED_AT_SAVE = [
-    ("http://127.0.0.1:8080/in", "127.0.0.1 (loopback address)"),
-    ("http://127.1/in", "127.0.0.1 (loopback address)"),
-    ("http://2130706433/in", "127.0.0.1 (loopback address)"),
-    ("http://0x7f.1/in", "127.0.0.1 (loopback address)"),
-    ("http://0/in", "0.0.0.0 (unspecified address)"),
-    ("http://0.0.0.0:8000/", "0.0.0.0 (unspecified address)"),
-    ("http://localhost:8000/", "localhost (127.0.0.1) (loopback address)"),
-    ("http://api.LOCALHOST./", "api.localhost. (127.0.0.1) (loopback address)"),
-    ("https://[::1]:8443/hook", "::1 (loopback address)"),
-    ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1 (loopback address)"),
-    ("http://[::ffff:7f00:1]/", "::ffff:7f00:1 (loopback address)"),
-    ("http://[::]/", ":: (unspecified address)"),
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 (link-local address)"),
-    ("http://[fe80::1]/", "fe80::1 (link-local address)"),
-    ("http://10.0.0.5/", "10.0.0.5 (private address)"),
-    ("http://172.16.3.4/", "172.16.3.4 (private address)"),
-    ("http://192.168.1.1/", "192.168.1.1 (private address)"),
-    ("http://[fd12:3456::1]/", "fd12:3456::1 (private address)"),
-    ("http://224.0.0.1/", "224.0.0.1 (multicast address)"),
-    ("http://[ff02::1]/", "ff02::1 (multicast address)"),
-    ("http://240.0.0.1/", "240.0.0.1 (reserved address)"),
-    ("http://100.64.0.1/", "100.64.0.1 (reserved address)"),
-    ("http://[2002:7f00:1::]/", "2002:7f00:1:: (loopback address)"),
-]
 
 
 def static_resolver(table: Mapping[str, Sequence[str]]) -> Resolver:
@@ -82,16 +53,6 @@ def static_resolver(table: Mapping[str, Sequence[str]]) -> Resolver:
         return [ipaddress.ip_address(a) for a in table[host]]
 
     return resolve
-
-
-def webhook_sender(database: Database, policy: TargetPolicy, **options: Any) -> WebhookSender:
-    return WebhookSender(
-        database=database,
-        base_url=BASE_URL,
-        clock=Clock(datetime.now(UTC)),
-        policy=policy,
-        **options,
-    )
 
 
 def emit_now(database: Database, org: Org) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 import re
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,6 @@ from promoter.storage.tables import (
     contacts,
     responses,
     surveys,
-    webhook_attempts,
     webhook_deliveries,
     webhook_subscriptions,
 )
@@ -52,7 +49,6 @@ from promoter.webhooks.events import (
     SURVEY_SENT,
     emit,
 )
-from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.signing import sign, verify_signature
 from promoter.webhooks.subscriptions import (
     InvalidWebhook,
@@ -64,11 +60,17 @@ from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
 from tests.credentials import token
 from tests.receiver import Receiver
-
-BASE_URL = "https://nps.example.com"
-T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
-#: The receivers here listen on 127.0.0.1, which the default policy refuses.
-LOOPBACK_ALLOWED = TargetPolicy(allow_private=True)
+from tests.webhooks import (
+    BASE_URL,
+    T0,
+    Clock,
+    attempts,
+    deliveries,
+    drive,
+    run_once,
+    sender,
+    subscribe,
+)
 
 
 @pytest.fixture
@@ -85,45 +87,6 @@ def closed_port_url() -> str:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def sender(
-    database: Database, clock: Callable[[], datetime] | None = None, **options: Any
-) -> WebhookSender:
-    return WebhookSender(
-        database=database,
-        base_url=BASE_URL,
-        clock=clock or Clock(),
-        rng=random.Random(7),
-        **{"policy": LOOPBACK_ALLOWED, **options},
-    )
-
-
-def run_once(webhooks: WebhookSender) -> int:
-    return asyncio.run(webhooks.run_once())
-
-
-def subscribe(database: Database, org: Org, event: str, url: str, **options: Any) -> Subscription:
-    with database.write() as conn:
-        return create_subscription(
-            conn,
-            organization_id=org.id,
-            event=event,
-            target_url=url,
-            now=T0,
-            **{"policy": LOOPBACK_ALLOWED, **options},
-        )
 
 
 def schedule(database: Database, org: Org, *user_ids: str) -> None:
@@ -178,24 +141,6 @@ def answer(
             survey = find_survey(conn, token=token)
             assert survey is not None
             record_comment(conn, survey, comment=comment, now=now)
-
-
-def deliveries(database: Database) -> list[Any]:
-    with database.read() as conn:
-        return list(
-            conn.execute(select(webhook_deliveries).order_by(webhook_deliveries.c.id)).all()
-        )
-
-
-def attempts(database: Database, delivery_id: int) -> list[Any]:
-    with database.read() as conn:
-        return list(
-            conn.execute(
-                select(webhook_attempts)
-                .where(webhook_attempts.c.delivery_id == delivery_id)
-                .order_by(webhook_attempts.c.id)
-            ).all()
-        )
 
 
 def subscription(database: Database, sub: Subscription) -> Subscription:
@@ -446,22 +391,6 @@ def test_timeouts_and_refused_connections_are_retried(
         (attempt,) = attempts(database, delivery.id)
         assert attempt.status_code is None and attempt.error == delivery.last_error
         assert delivery.due_at > T0
-
-
-def drive(database: Database, webhooks: WebhookSender, clock: Clock, until: datetime) -> None:
-    """Run the sender at each due time until ``until``."""
-    while True:
-        with database.read() as conn:
-            due = conn.execute(
-                select(webhook_deliveries.c.due_at)
-                .where(webhook_deliveries.c.status == "pending")
-                .order_by(webhook_deliveries.c.due_at)
-                .limit(1)
-            ).scalar()
-        if due is None or due > until:
-            return
-        clock.now = max(clock.now, due)
-        run_once(webhooks)
 
 
 def test_gives_up_after_24_hours_and_disables_the_subscription(
