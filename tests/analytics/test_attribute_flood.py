@@ -24,7 +24,7 @@ from promoter.storage.tables import (
     surveys,
 )
 from tests.analytics.dataset import NOW, answer_survey, build
-from tests.analytics.test_columns_sync import answer, identify
+from tests.analytics.writes import answer, identify
 from tests.conftest import Org
 
 FLOOD = [f"flood.{i:04d}" for i in range(300)]

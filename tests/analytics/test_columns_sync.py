@@ -18,9 +18,10 @@ from promoter.feedback.followup import add_tags, remove_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, responses, surveys
+from promoter.storage.tables import responses, surveys
 from promoter.surveys.responses import find_survey, record_comment, record_score
-from tests.analytics.dataset import NOW, answer_survey, build
+from tests.analytics.dataset import NOW, build
+from tests.analytics.writes import answer, identify
 from tests.conftest import Org
 
 QUESTIONS: list[dict[str, Any]] = [
@@ -61,24 +62,6 @@ def answers(database: Database, analytics: Analytics, org: Org) -> list[list[int
     return result
 
 
-def identify(database: Database, org: Org, user_id: str, **traits: Any) -> None:
-    results = ingest_messages(
-        database=database,
-        ingestor=Ingestor(),
-        organization_id=org.id,
-        messages=[
-            {
-                "type": "identify",
-                "userId": user_id,
-                "traits": {"email": f"{user_id}@example.com", **traits},
-            }
-        ],
-        envelope=Envelope(received_at=NOW),
-        allowed=TRACKING_API_TYPES,
-    )
-    assert results[0].status == "accepted"
-
-
 def track(database: Database, org: Org, user_id: str, event: str, **properties: Any) -> None:
     results = ingest_messages(
         database=database,
@@ -97,17 +80,6 @@ def track(database: Database, org: Org, user_id: str, event: str, **properties: 
         allowed=TRACKING_API_TYPES,
     )
     assert results[0].status == "accepted"
-
-
-def answer(database: Database, org: Org, user_id: str, score: int, at: Any) -> int:
-    with database.write() as conn:
-        contact_id = conn.execute(
-            select(contacts.c.id).where(contacts.c.user_id == user_id)
-        ).scalar_one()
-        campaign_id = conn.execute(
-            select(surveys.c.campaign_id).where(surveys.c.organization_id == org.id).limit(1)
-        ).scalar_one()
-        return answer_survey(conn, org.id, contact_id, campaign_id, score, at)[1]
 
 
 def stamp(database: Database, response_id: int, moment: Any) -> None:

@@ -23,7 +23,8 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contact_attributes
 from tests.conftest import Org
-from tests.web.test_segment_endpoints import basic, contacts
+from tests.credentials import basic
+from tests.web.contacts_api import contacts
 
 CONTACT_FULL = "a contact holds at most 5 attributes"
 ORG_FULL = "an organization has at most 8 attribute names"

@@ -35,7 +35,7 @@ from promoter.storage.tables import (
     processed_messages,
 )
 from tests.conftest import Org, _empty, make_org
-from tests.web.test_segment_endpoints import basic
+from tests.credentials import basic
 
 # --- One app per backend, one organization per test ---------------------------------------
 

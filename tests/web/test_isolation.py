@@ -48,8 +48,8 @@ from promoter.storage.tables import (
 from promoter.web.rest.v1 import V1_RESOURCES, V1_SURVEY
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 from tests.conftest import Org, make_org
+from tests.dashboard.campaign_form import every_setting
 from tests.dashboard.conftest import add_user, sign_in
-from tests.dashboard.test_campaigns import every_setting
 from tests.receiver import Receiver
 
 #: In everything A owns; lower case, as emails and tags are kept.

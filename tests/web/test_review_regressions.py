@@ -14,7 +14,8 @@ from promoter.orgs.service import set_webhook_secret
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.conftest import Org
-from tests.web.test_segment_endpoints import basic, contacts
+from tests.credentials import basic
+from tests.web.contacts_api import contacts
 
 
 def test_non_ascii_credentials_are_refused_not_crashed(

@@ -15,15 +15,7 @@ from promoter.orgs.service import create_api_key, revoke_api_key, set_webhook_se
 from promoter.storage.engine import Database
 from tests.conftest import Org
 from tests.credentials import basic
-
-
-def contacts(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
-    response = client.get(
-        "/api/v2/contacts/", params=params, headers={"Authorization": f"Token {org.key}"}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["results"]  # type: ignore[no-any-return]
-
+from tests.web.contacts_api import contacts
 
 SEED_IDENTIFY = {
     "userId": "12345",

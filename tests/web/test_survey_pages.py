@@ -15,7 +15,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, responses, surveys
 from tests.conftest import Org
-from tests.web.test_segment_endpoints import basic
+from tests.credentials import basic
 
 
 def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:
