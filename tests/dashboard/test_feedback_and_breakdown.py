@@ -15,6 +15,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import response_tags, responses
 from tests.analytics.dataset import build
 from tests.conftest import make_org
+from tests.credentials import token
 from tests.dashboard.conftest import Browser
 
 ALL = {"range": "all"}
@@ -30,7 +31,7 @@ def api(browser: Browser, path: str, **params: Any) -> Any:
     response = browser.client.get(
         path,
         params={"since": "1900-01-01", **params},
-        headers={"Authorization": f"Token {browser.org.key}"},
+        headers=token(browser.org.key),
     )
     assert response.status_code == 200, response.text
     return response

@@ -14,6 +14,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import feedback_notes, responses
 from tests.analytics.dataset import build
 from tests.conftest import make_org
+from tests.credentials import token
 from tests.dashboard.conftest import Browser
 
 
@@ -36,7 +37,7 @@ def _first(database: Database, org_id: int) -> int:
 
 
 def api(browser: Browser, path: str) -> Any:
-    response = browser.client.get(path, headers={"Authorization": f"Token {browser.org.key}"})
+    response = browser.client.get(path, headers=token(browser.org.key))
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -13,6 +13,7 @@ import pytest
 
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
+from tests.credentials import token
 from tests.dashboard.conftest import Browser
 
 NPS = re.compile(r'data-testid="nps">([^<]+)<')
@@ -24,9 +25,7 @@ def data(database: Database, browser: Browser) -> None:
 
 
 def api(browser: Browser, **params: Any) -> Any:
-    response = browser.client.get(
-        "/api/v2/nps/", params=params, headers={"Authorization": f"Token {browser.org.key}"}
-    )
+    response = browser.client.get("/api/v2/nps/", params=params, headers=token(browser.org.key))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -121,9 +120,7 @@ def test_save_the_filter_as_a_segment(browser: Browser, data: None) -> None:
     assert saved.status_code == 303  # type: ignore[attr-defined]
     page = browser.client.get(saved.headers["location"])  # type: ignore[attr-defined]
     assert "Segment saved." in page.text and ">Pro plan</option>" in page.text
-    segments = browser.client.get(
-        "/api/v2/segments/", headers={"Authorization": f"Token {browser.org.key}"}
-    ).json()
+    segments = browser.client.get("/api/v2/segments/", headers=token(browser.org.key)).json()
     assert [s["name"] for s in segments["results"]] == ["Pro plan"]
     by_segment = browser.client.get("/", params={"range": "all", "segment": "Pro plan"})
     assert shown_nps(by_segment.text) == signed(api(browser, since="1900-01-01", filter=flt)["nps"])

@@ -39,7 +39,7 @@ from sqlalchemy import func, select, update
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, responses, surveys
 from tests.conftest import Org
-from tests.credentials import basic
+from tests.credentials import basic, token
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, free_port
 from tests.figures import record
 
@@ -674,7 +674,7 @@ def test_workers_killed_on_postgresql_deliver_all_once_and_never_to_the_unsubscr
             answer = http.post(
                 "/api/v2/contacts/remove/",
                 json={"email": f"{user}@example.com"},
-                headers={"Authorization": f"Token {org.key}"},
+                headers=token(org.key),
             )
             assert answer.status_code == 200, answer.text
     in_flight = []

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
 from tests.conftest import Org
+from tests.credentials import token
 
 KEYS = [
     "filter",
@@ -89,7 +90,7 @@ def test_no_query_string_makes_a_500(client: TestClient, database: Database, org
         st.lists(st.tuples(st.sampled_from(KEYS), values), max_size=5),
     )
     def check(path: str, params: list[tuple[str, Any]]) -> None:
-        response = client.get(path, params=params, headers={"Authorization": f"Token {org.key}"})
+        response = client.get(path, params=params, headers=token(org.key))
         assert response.status_code in (200, 400), (path, params, response.text)
 
     check()

@@ -15,6 +15,7 @@ from promoter.contacts.service import change_status
 from promoter.storage.engine import Database
 from promoter.storage.tables import contact_lists, contacts, surveys
 from tests.conftest import Org
+from tests.credentials import token
 
 CAMPAIGN_FIELDS = {
     "id",
@@ -66,7 +67,7 @@ NEW_TEMPLATE = {
 def call(
     client: TestClient, org: Org | None, method: str, path: str, body: Any = None, **kw: Any
 ) -> httpx.Response:
-    headers = {"Authorization": f"Token {org.key}"} if org else {}
+    headers = token(org.key) if org else {}
     return client.request(method, path, json=body, headers=headers, **kw)
 
 
@@ -129,7 +130,7 @@ def test_create_with_promoters_names(client: TestClient, org: Org, database: Dat
     )
     listing = ok(call(client, org, "GET", "/api/v2/campaigns/", params={"page_size": 1}))
     assert listing["count"] == 2 and "page=2" in listing["next"]
-    second = ok(client.get(listing["next"], headers={"Authorization": f"Token {org.key}"}))
+    second = ok(client.get(listing["next"], headers=token(org.key)))
     assert second["results"] == [created]
 
 
@@ -246,7 +247,7 @@ def test_create_refuses_templates_and_lists_it_cannot_use(
 
 def test_bodies_that_are_not_json_objects(client: TestClient, org: Org) -> None:
     campaign = default_campaign(client, org)
-    headers = {"Authorization": f"Token {org.key}", "Content-Type": "application/json"}
+    headers = {**token(org.key), "Content-Type": "application/json"}
     for path, method in (
         ("/api/v2/campaigns/", "POST"),
         (campaign["href"], "PATCH"),

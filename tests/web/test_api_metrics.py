@@ -17,6 +17,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, surveys
 from tests.analytics.dataset import build
 from tests.conftest import Org
+from tests.credentials import token
 
 METRIC_FIELDS = {
     "campaign",
@@ -33,7 +34,7 @@ NOT_FOUND = {"detail": "Not found."}
 def call(
     client: TestClient, org: Org | None, method: str, path: str, body: Any = None, **kw: Any
 ) -> httpx.Response:
-    headers = {"Authorization": f"Token {org.key}"} if org else {}
+    headers = token(org.key) if org else {}
     return client.request(method, path, json=body, headers=headers, **kw)
 
 
@@ -273,7 +274,7 @@ def test_unsubscribe_refuses_bad_bodies(
 
 
 def test_unsubscribe_bad_json_and_auth(client: TestClient, org: Org) -> None:
-    headers = {"Authorization": f"Token {org.key}", "Content-Type": "application/json"}
+    headers = {**token(org.key), "Content-Type": "application/json"}
     bad = client.post("/api/v2/unsubscribes/", content=b"{email", headers=headers)
     assert bad.status_code == 400 and bad.json()["detail"].startswith("JSON parse error")
     for method, path in (

@@ -23,7 +23,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contact_attributes
 from tests.conftest import Org
-from tests.credentials import basic
+from tests.credentials import basic, token
 from tests.web.contacts_api import contacts
 
 CONTACT_FULL = "a contact holds at most 5 attributes"
@@ -239,7 +239,7 @@ def test_the_rest_api_refuses_writes_past_the_caps(
     """The REST API answers 400 and writes nothing: the caller, the organization itself,
     can correct its request."""
     client, _ = small
-    headers = {"Authorization": f"Token {org.key}"}
+    headers = token(org.key)
 
     def create(email: str, attrs: dict[str, Any]) -> Any:
         return client.post(
@@ -289,6 +289,6 @@ def test_the_rest_api_refuses_writes_past_the_caps(
     other = client.post(
         "/api/v2/contacts/",
         json={"email": "a@x.co", "attributes": {f"z{i}": i for i in range(5)}},
-        headers={"Authorization": f"Token {other_org.key}"},
+        headers=token(other_org.key),
     )
     assert other.status_code == 201

@@ -35,7 +35,7 @@ from promoter.storage.tables import (
     processed_messages,
 )
 from tests.conftest import Org, _empty, make_org
-from tests.credentials import basic
+from tests.credentials import basic, token
 
 # --- One app per backend, one organization per test ---------------------------------------
 
@@ -168,7 +168,7 @@ def stored(database: Database, org: Org) -> dict[str, int]:
 
 
 def read(client: TestClient, org: Org, path: str) -> list[dict[str, Any]]:
-    auth = {"Authorization": f"Token {org.key}"}
+    auth = token(org.key)
     response = client.get(path, params={"page_size": 100}, headers=auth)
     assert response.status_code == 200, response.text
     return response.json()["results"]  # type: ignore[no-any-return]

@@ -48,6 +48,7 @@ from promoter.storage.tables import (
 from promoter.web.rest.v1 import V1_RESOURCES, V1_SURVEY
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 from tests.conftest import Org, make_org
+from tests.credentials import token
 from tests.dashboard.campaign_form import every_setting
 from tests.dashboard.conftest import add_user, sign_in
 from tests.receiver import Receiver
@@ -444,7 +445,7 @@ class Actor:
 
     def send(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> httpx.Response:
         if path.startswith("/api/"):
-            headers = {"Authorization": f"Token {self.org.key}"}
+            headers = token(self.org.key)
             return self.client.request(method, path, json=body, headers=headers)
         if path == "/segment" or path.startswith("/v1/"):
             return self.client.post(path, json=body, auth=(self.org.key, ""))

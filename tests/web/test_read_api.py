@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import Org
+from tests.credentials import token
 
 
 def load(client: TestClient, org: Org, n: int) -> None:
@@ -28,7 +29,7 @@ def load(client: TestClient, org: Org, n: int) -> None:
 
 
 def get(client: TestClient, org: Org, path: str, **params: Any) -> Any:
-    return client.get(path, params=params, headers={"Authorization": f"Token {org.key}"})
+    return client.get(path, params=params, headers=token(org.key))
 
 
 def test_pagination_follows_promoter(client: TestClient, org: Org) -> None:
@@ -36,9 +37,9 @@ def test_pagination_follows_promoter(client: TestClient, org: Org) -> None:
     first = get(client, org, "/api/v2/contacts/", page_size=3).json()
     assert first["count"] == 7 and first["previous"] is None
     assert [c["user_id"] for c in first["results"]] == ["user-000", "user-001", "user-002"]
-    second = client.get(first["next"], headers={"Authorization": f"Token {org.key}"}).json()
+    second = client.get(first["next"], headers=token(org.key)).json()
     assert [c["user_id"] for c in second["results"]] == ["user-003", "user-004", "user-005"]
-    third = client.get(second["next"], headers={"Authorization": f"Token {org.key}"}).json()
+    third = client.get(second["next"], headers=token(org.key)).json()
     assert third["next"] is None and len(third["results"]) == 1
     assert "page=2" in third["previous"]
     empty = get(client, org, "/api/v2/contacts/", page=9).json()
@@ -67,7 +68,7 @@ def test_filters(client: TestClient, org: Org) -> None:
 def test_contact_detail_events_and_orders(client: TestClient, org: Org) -> None:
     load(client, org, 2)
     contact = get(client, org, "/api/v2/contacts/", user_id="user-001").json()["results"][0]
-    detail = client.get(contact["href"], headers={"Authorization": f"Token {org.key}"})
+    detail = client.get(contact["href"], headers=token(org.key))
     assert detail.status_code == 200 and detail.json() == contact
     events = get(client, org, f"/api/v2/contacts/{contact['id']}/events/").json()
     assert events["count"] == 1
@@ -109,7 +110,7 @@ def test_bad_parameters_get_field_errors(client: TestClient, org: Org) -> None:
 
 def test_attribute_filters_are_capped(client: TestClient, org: Org) -> None:
     load(client, org, 4)
-    headers = {"Authorization": f"Token {org.key}"}
+    headers = token(org.key)
 
     def attributes(n: int, plan: str = "Pro") -> list[tuple[str, str]]:
         return [("attributes[plan]", plan)] + [(f"attributes[a{i}]", "x") for i in range(n - 1)]

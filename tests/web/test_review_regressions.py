@@ -14,7 +14,7 @@ from promoter.orgs.service import set_webhook_secret
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.conftest import Org
-from tests.credentials import basic
+from tests.credentials import basic, token
 from tests.web.contacts_api import contacts
 
 
@@ -57,7 +57,7 @@ def test_large_and_integral_numbers(client: TestClient, org: Org) -> None:
 
 
 def test_out_of_range_numbers_in_urls_are_400(client: TestClient, org: Org) -> None:
-    auth = {"Authorization": f"Token {org.key}"}
+    auth = token(org.key)
     for url in (
         "/api/v2/contacts/99999999999999999999/",
         "/api/v2/contacts/?page=99999999999999999999",
@@ -95,7 +95,7 @@ def test_links_use_the_configured_base_url_not_the_host_header(
             )
         page = client.get(
             "/api/v2/contacts/?page_size=1",
-            headers={"Authorization": f"Token {org.key}", "Host": "evil.example"},
+            headers={**token(org.key), "Host": "evil.example"},
         ).json()
     assert page["next"].startswith("https://nps.example.com/api/v2/contacts/?")
     assert page["results"][0]["href"].startswith("https://nps.example.com/api/v2/contacts/")
@@ -105,7 +105,7 @@ def test_a_segment_number_beyond_any_id_is_a_name_not_a_500(client: TestClient, 
     response = client.get(
         "/api/v2/nps/",
         params={"segment": str(2**64)},
-        headers={"Authorization": f"Token {org.key}"},
+        headers=token(org.key),
     )
     assert response.status_code == 400
     assert "no segment" in response.json()["detail"]

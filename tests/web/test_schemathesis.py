@@ -31,6 +31,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
 from tests.conftest import _empty, make_org
+from tests.credentials import token
 from tests.figures import record
 
 SCHEMA = schemathesis.openapi.from_dict(json.loads(current_document()))
@@ -129,7 +130,7 @@ def api(database_url: str) -> Iterator[Api]:
     api = None
     try:
         with asgi.get_client(app) as client:
-            api = Api(client, {"Authorization": f"Token {org.key}"})
+            api = Api(client, token(org.key))
             yield api
     finally:
         asgi.shutdown_lifespans()

@@ -14,7 +14,7 @@ from promoter.config import Settings
 from promoter.orgs.service import create_api_key, revoke_api_key, set_webhook_secret
 from promoter.storage.engine import Database
 from tests.conftest import Org
-from tests.credentials import basic
+from tests.credentials import basic, token
 from tests.web.contacts_api import contacts
 
 SEED_IDENTIFY = {
@@ -139,7 +139,7 @@ def test_completed_order_v1_and_delete_through_destination(client: TestClient, o
     assert client.post("/segment", json=order, headers=h).status_code == 200
     assert client.post("/segment", json=order, headers=h).json()["duplicates"] == 1
     (contact,) = contacts(client, org)
-    auth = {"Authorization": f"Token {org.key}"}
+    auth = token(org.key)
     orders = client.get(f"/api/v2/contacts/{contact['id']}/orders/", headers=auth).json()
     assert orders["count"] == 1
     assert orders["results"][0]["order_id"] == "50314b8e"
@@ -269,9 +269,7 @@ def test_replayed_batch_has_one_set_of_effects(client: TestClient, org: Org) -> 
         data = client.post("/v1/batch", json=body, headers=basic(org.key)).json()
         assert data["accepted"] == (2 if attempt == 0 else 0)
     (contact,) = contacts(client, org)
-    events = client.get(
-        f"/api/v2/contacts/{contact['id']}/events/", headers={"Authorization": f"Token {org.key}"}
-    ).json()
+    events = client.get(f"/api/v2/contacts/{contact['id']}/events/", headers=token(org.key)).json()
     assert events["count"] == 1
 
 

@@ -35,6 +35,7 @@ from promoter.storage.tables import (
 from promoter.surveys.scheduling import new_token
 from promoter.webhooks.events import CONTACT_UNSUBSCRIBED, FEEDBACK_ADDED_OR_CHANGED
 from tests.conftest import Org, make_org
+from tests.credentials import token
 
 BASE = "http://testserver"
 #: The characters of tokens and signatures (URL-safe base64).
@@ -118,7 +119,7 @@ def world(client: TestClient, services: Services, database: Database) -> World:
     for org in (a, b):  # webhooks for what an answer or an unsubscribe emits
         for event in (FEEDBACK_ADDED_OR_CHANGED, CONTACT_UNSUBSCRIBED):
             hook = {"event": event, "target_url": "https://hooks.example/h"}
-            headers = {"Authorization": f"Token {org.key}"}
+            headers = token(org.key)
             assert client.post("/api/v2/webhooks/", json=hook, headers=headers).status_code == 201
     a1, a2 = surveyed(client, services, a, "ann@example.com", "abe@example.com")
     (b1,) = surveyed(client, services, b, "ann@example.com")
@@ -317,7 +318,7 @@ def test_a_link_percent_encoded_twice_is_refused(world: World) -> None:
 
 
 def test_a_link_to_an_erased_contact_is_refused(world: World) -> None:
-    headers = {"Authorization": f"Token {world.a.key}"}
+    headers = token(world.a.key)
     erased = world.client.delete(f"/api/v2/contacts/{world.a1.contact_id}/", headers=headers)
     assert erased.status_code == 204
     before = state(world.database)
