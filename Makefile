@@ -30,10 +30,10 @@ audit: install
 test: install lint audit
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 # A developer's quick run, a few minutes: the in-process tests (no server process, no
 # browser, no fuzzing) on SQLite only, two processes at a time.
 test-fast: install
-	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 --dist loadfile \
-		tests/unit tests/integration tests/web tests/dashboard tests/analytics tests/test_settings_documented.py
+	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 --dist loadfile -m "not serial"

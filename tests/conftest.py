@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +26,19 @@ from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from promoter.storage.tables import metadata
 from tests.receiver import Receiver
+
+#: Tests that start servers, workers, a browser or a fuzzer, kill them or put them under
+#: load: ``make test`` runs them one at a time, after the others (two at a time).
+SERIAL_DIRECTORIES = frozenset({"e2e", "browser", "fuzz"})
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        if len(parts) > 1 and parts[0] in SERIAL_DIRECTORIES:
+            item.add_marker(pytest.mark.serial)
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PROMOTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
