@@ -84,6 +84,16 @@ def resolve_window(conn: Connection, query: NpsQuery, *, now: datetime) -> Windo
     return Window(since, until)
 
 
+def first_response_at(conn: Connection, *, organization_id: int) -> datetime | None:
+    """When the organization's first response came (None: none yet), where "all time"
+    starts."""
+    return conn.execute(
+        select(func.min(responses.c.created_at)).where(
+            responses.c.organization_id == organization_id
+        )
+    ).scalar()
+
+
 def scope(conn: Connection, query: NpsQuery, *, now: datetime | None = None) -> Scope:
     now = now or datetime.now(UTC)
     return Scope(query, resolve_window(conn, query, now=now), now, conn.dialect.name)

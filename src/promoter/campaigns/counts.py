@@ -1,4 +1,5 @@
-"""How many contacts a campaign reaches, how many it could survey now, and when it sent.
+"""How many contacts a campaign reaches, how many it could survey now, when it sent, and
+what it got back.
 
 Each number is one grouped query over all the campaigns asked about, never a query per
 contact or per campaign. Eligibility follows :mod:`promoter.domain.eligibility`.
@@ -14,7 +15,8 @@ from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from promoter.campaigns.models import Campaign
 from promoter.domain.eligibility import FLOOR, NOT_COUNTED, SUPPRESSED
-from promoter.storage.tables import contacts, list_memberships, surveys
+from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
+from promoter.storage.tables import contacts, list_memberships, responses, surveys
 from promoter.storage.types import UTCDateTime
 
 
@@ -115,3 +117,46 @@ def _dates(
         .group_by(surveys.c.campaign_id)
     )
     return {campaign_id: (first, last) for campaign_id, first, last in rows}
+
+
+@dataclass
+class CampaignResults:
+    """What a campaign sent and got back, over all time."""
+
+    sent: int = 0
+    responses: int = 0
+    promoters: int = 0
+    detractors: int = 0
+
+    @property
+    def nps(self) -> float | None:
+        if not self.responses:
+            return None
+        return (self.promoters - self.detractors) * 100 / self.responses
+
+
+def campaign_results(conn: Connection, *, organization_id: int) -> dict[int, CampaignResults]:
+    """Surveys sent and responses (promoters, detractors) of each of the organization's
+    campaigns that has any, by campaign id."""
+    results: dict[int, CampaignResults] = {}
+    sent = conn.execute(
+        select(surveys.c.campaign_id, func.count())
+        .where(surveys.c.organization_id == organization_id, surveys.c.sent_at.is_not(None))
+        .group_by(surveys.c.campaign_id)
+    )
+    for campaign_id, number in sent:
+        results.setdefault(campaign_id, CampaignResults()).sent = number
+    answered = conn.execute(
+        select(
+            responses.c.campaign_id,
+            func.count(),
+            func.count().filter(responses.c.score >= PROMOTER_MIN),
+            func.count().filter(responses.c.score <= DETRACTOR_MAX),
+        )
+        .where(responses.c.organization_id == organization_id)
+        .group_by(responses.c.campaign_id)
+    )
+    for campaign_id, number, promoters, detractors in answered:
+        found = results.setdefault(campaign_id, CampaignResults())
+        found.responses, found.promoters, found.detractors = number, promoters, detractors
+    return results

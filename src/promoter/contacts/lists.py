@@ -82,6 +82,16 @@ def list_lists(
     return int(total), _load(conn, organization_id, list(ids))
 
 
+def list_names(conn: Connection, *, organization_id: int) -> dict[int, str]:
+    """The organization's list names by id: the Segment list first, then by name."""
+    rows = conn.execute(
+        select(contact_lists.c.id, contact_lists.c.name)
+        .where(contact_lists.c.organization_id == organization_id)
+        .order_by(contact_lists.c.is_segment.desc(), contact_lists.c.name)
+    )
+    return {row.id: row.name for row in rows}
+
+
 def get_list(conn: Connection, *, organization_id: int, list_id: int) -> ContactList:
     found = _load(conn, organization_id, [list_id])
     if not found:

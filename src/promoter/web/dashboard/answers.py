@@ -9,20 +9,19 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from promoter.accounts.sessions import Session
 from promoter.analytics.breakdown import BreakdownError
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
-from promoter.analytics.query import Scope, scope
+from promoter.analytics.query import Scope, first_response_at, scope
 from promoter.analytics.segments import list_segments
 from promoter.analytics.suggest import attribute_names, attribute_values, event_names
 from promoter.analytics.trend import TrendError
 from promoter.campaigns.service import list_campaigns
 from promoter.orgs.service import get_organization
 from promoter.services import Services
-from promoter.storage.tables import responses
 from promoter.web.dashboard.question import (
     OP_LABELS,
     RANGES,
@@ -63,12 +62,7 @@ def ask(
         now = datetime.now(UTC)
         q = read_question(query, zone, now)
         if q.range == "all":
-            first = conn.scalar(
-                select(func.min(responses.c.created_at)).where(
-                    responses.c.organization_id == organization_id
-                )
-            )
-            since_first(q, first, zone)
+            since_first(q, first_response_at(conn, organization_id=organization_id), zone)
         rows = builder(q.filter_data, q.pending)
         names = attribute_names(conn, organization_id=organization_id)
         for row in rows.rows:

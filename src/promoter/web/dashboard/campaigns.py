@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from starlette.responses import HTMLResponse, Response
 
 from promoter.accounts.sessions import Session
 from promoter.campaigns import service
+from promoter.campaigns.counts import CampaignResults, campaign_results
 from promoter.campaigns.models import (
     REMINDER_DAYS,
     Campaign,
@@ -24,11 +25,10 @@ from promoter.campaigns.models import (
     EmailTemplate,
     TemplateSettings,
 )
+from promoter.contacts.lists import list_names
 from promoter.delivery.render import SurveyEmail, TemplateView
 from promoter.domain.ids import MAX_INT_ID
-from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
 from promoter.services import Services
-from promoter.storage.tables import contact_lists, responses, surveys
 from promoter.web.dashboard.forms import Form, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
@@ -228,66 +228,18 @@ def _message(error: ErrorDetails) -> str:
 
 
 @dataclass
-class Counts:
-    sent: int = 0
-    responses: int = 0
-    promoters: int = 0
-    detractors: int = 0
-
-    @property
-    def nps(self) -> float | None:
-        if not self.responses:
-            return None
-        return (self.promoters - self.detractors) * 100 / self.responses
-
-
-@dataclass
 class Listing:
     campaigns: list[Campaign]
-    counts: dict[int, Counts]
+    counts: dict[int, CampaignResults]
     lists: dict[int, str]
-
-
-def _lists(conn: Connection, organization_id: int) -> dict[int, str]:
-    rows = conn.execute(
-        select(contact_lists.c.id, contact_lists.c.name)
-        .where(contact_lists.c.organization_id == organization_id)
-        .order_by(contact_lists.c.is_segment.desc(), contact_lists.c.name)
-    )
-    return {row.id: row.name for row in rows}
-
-
-def _counts(conn: Connection, organization_id: int) -> dict[int, Counts]:
-    counts: dict[int, Counts] = {}
-    sent = conn.execute(
-        select(surveys.c.campaign_id, func.count())
-        .where(surveys.c.organization_id == organization_id, surveys.c.sent_at.is_not(None))
-        .group_by(surveys.c.campaign_id)
-    )
-    for campaign_id, number in sent:
-        counts.setdefault(campaign_id, Counts()).sent = number
-    answered = conn.execute(
-        select(
-            responses.c.campaign_id,
-            func.count(),
-            func.count().filter(responses.c.score >= PROMOTER_MIN),
-            func.count().filter(responses.c.score <= DETRACTOR_MAX),
-        )
-        .where(responses.c.organization_id == organization_id)
-        .group_by(responses.c.campaign_id)
-    )
-    for campaign_id, number, promoters, detractors in answered:
-        found = counts.setdefault(campaign_id, Counts())
-        found.responses, found.promoters, found.detractors = number, promoters, detractors
-    return counts
 
 
 def load_listing(services: Services, organization_id: int) -> Listing:
     with services.database.read() as conn:
         return Listing(
             service.list_campaigns(conn, organization_id=organization_id),
-            _counts(conn, organization_id),
-            _lists(conn, organization_id),
+            campaign_results(conn, organization_id=organization_id),
+            list_names(conn, organization_id=organization_id),
         )
 
 
@@ -320,7 +272,9 @@ def load_editing(services: Services, organization_id: int, campaign_id: int) -> 
             for c in service.list_campaigns(conn, organization_id=organization_id)
             if c.email_template_id == template.id and c.id != campaign.id
         ]
-        return Editing(campaign, template, _lists(conn, organization_id), sharing)
+        return Editing(
+            campaign, template, list_names(conn, organization_id=organization_id), sharing
+        )
 
 
 def create(
@@ -505,7 +459,7 @@ async def campaign_list(request: Request, services: ServicesDep, session: Sessio
         section="campaigns",
         extra_css=CSS,
         listing=listing,
-        empty=Counts(),
+        empty=CampaignResults(),
     )
 
 
@@ -533,7 +487,7 @@ def _new_page(
 
 def _org_lists(services: Services, organization_id: int) -> dict[int, str]:
     with services.database.read() as conn:
-        return _lists(conn, organization_id)
+        return list_names(conn, organization_id=organization_id)
 
 
 @router.get("/campaigns/new")
