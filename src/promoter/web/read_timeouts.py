@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -60,9 +61,9 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_response_complete()
 
-    def _arm(self, seconds: float, callback: object) -> None:
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._disarm()
-        self._read_timer = self.loop.call_later(seconds, callback)  # type: ignore[arg-type]
+        self._read_timer = self.loop.call_later(seconds, callback)
 
     def _disarm(self) -> None:
         if self._read_timer is not None:
