@@ -13,6 +13,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# axe-core, which the browser tests load into Chromium (package-lock.json pins it).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: install
 	$(BIN)/promoter serve --demo
 
@@ -27,7 +32,7 @@ lint: install
 audit: install
 	$(BIN)/python scripts/audit_dependencies.py
 
-test: install lint audit
+test: install lint audit node_modules/.installed
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
 	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"

@@ -33,6 +33,7 @@ from promoter.web.rest import (
     webhooks,
 )
 from promoter.web.rest.v1 import PromoterV1Paths
+from promoter.web.survey_rendering import SurveyPages
 
 log = logging.getLogger("promoter.app")
 
@@ -101,7 +102,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.page_templates = survey_pages.page_templates()
+    app.state.survey_pages = SurveyPages()
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)

@@ -20,6 +20,7 @@ from promoter.orgs.service import Organization, authenticate
 from promoter.ratelimits import RateLimits
 from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
+from promoter.surveys.settler import ClickSettler
 from promoter.surveys.trigger import SurveyTrigger
 from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.targets import TargetPolicy
@@ -71,6 +72,10 @@ class Services:
             renderer=self.renderer(),
             batch_size=batch_size,
         )
+
+    def click_settler(self) -> ClickSettler:
+        """Turns quiet one-click scores from survey pages into answers."""
+        return ClickSettler(database=self.database)
 
     @property
     def webhook_policy(self) -> TargetPolicy:

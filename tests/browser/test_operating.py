@@ -77,9 +77,12 @@ def test_walk_a_survey_from_the_outbox(
     frame.get_by_role("link", name="9", exact=True).click()  # opens the survey in the window
     expect(page).to_have_url(re.compile(r"/s/[^/]+/9$"))
     expect(page.get_by_role("radio", name="9")).to_be_checked()
+    # The page's script saved the score at once and put the cursor in the comment box.
+    expect(page.get_by_role("status")).to_have_text(re.compile("Your score is saved"))
+    comment = page.get_by_role("textbox", name=re.compile("main reason"))
+    expect(comment).to_be_focused()
+    comment.fill("Setting it up took five minutes. <3")
     page.get_by_role("button", name="Send", exact=True).click()
-    page.get_by_role("textbox").fill("Setting it up took five minutes. <3")
-    page.get_by_role("button", name="Send comment").click()
     expect(page.get_by_role("heading").first).to_be_visible()
     page.goto("/feedback?range=30")
     item = page.get_by_test_id("feedback-item").filter(has_text="walker@example.com")

@@ -427,17 +427,20 @@ def test_segment_events_to_email_to_answer_to_unsubscribe(
         assert rows(database, responses) == []
         assert rows(database, surveys)[0].status == "sent"
 
-        # Posting the page's form records the score; the comment page follows.
-        comment_page = http.post(form_action(page), data={"score": "9"}, follow_redirects=True)
-        assert comment_page.status_code == 200
-        assert str(comment_page.url) == f"{server.url}/s/{signed}/comment"
-        assert "Your score: <strong>9</strong>" in comment_page.text
+        # Without the page's script, one Confirm press records the score; the same page
+        # follows, the score saved and the comment box ready.
+        saved = http.post(
+            form_action(page), data={"score": "9", "action": "confirm"}, follow_redirects=True
+        )
+        assert saved.status_code == 200
+        assert str(saved.url) == f"{server.url}/s/{signed}?saved"
+        assert "Your score is saved" in saved.text
         (response,) = rows(database, responses)
         assert (response.score, response.comment) == (9, None)
 
         thanks = http.post(
-            form_action(comment_page),
-            data={"comment": "Great support, thanks Lily!"},
+            form_action(saved),
+            data={"score": "9", "comment": "Great support, thanks Lily!", "action": "send"},
             follow_redirects=True,
         )
         assert thanks.status_code == 200 and "Thank you for your feedback." in thanks.text

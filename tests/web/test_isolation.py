@@ -330,6 +330,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/s/{signed}"): SURVEY_PAGE,
     ("GET", "/s/{signed}/{score}"): SURVEY_PAGE,
     ("POST", "/s/{signed}"): SURVEY_PAGE,
+    ("POST", "/s/{signed}/click"): SURVEY_PAGE,
     ("GET", "/u/{signed}"): SURVEY_PAGE,
     ("POST", "/u/{signed}"): SURVEY_PAGE,
     # Dashboard

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -19,11 +21,22 @@ from tests.credentials import basic
 
 
 def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:
-    traits = {"email": "ted@example.com", "firstName": "Ted", "plan": "Premium", "seats": 4}
-    client.post("/v1/identify", json={"userId": "ted", "traits": traits}, headers=basic(org.key))
-    client.post("/v1/track", json={"userId": "ted", "event": "Signed Up"}, headers=basic(org.key))
+    return survey_link_for(client, services, database, org, "ted")
+
+
+def survey_link_for(
+    client: TestClient, services: Services, database: Database, org: Org, user: str
+) -> str:
+    traits = {"email": f"{user}@example.com", "firstName": user.title(), "plan": "Premium"}
+    traits |= {"seats": 4}
+    client.post("/v1/identify", json={"userId": user, "traits": traits}, headers=basic(org.key))
+    client.post("/v1/track", json={"userId": user, "event": "Signed Up"}, headers=basic(org.key))
     with database.read() as conn:
-        token = conn.execute(select(surveys.c.token)).scalar_one()
+        token = conn.execute(
+            select(surveys.c.token)
+            .join(contacts, contacts.c.id == surveys.c.contact_id)
+            .where(contacts.c.email == f"{user}@example.com")
+        ).scalar_one()
     return f"/s/{services.signer.sign(token)}"
 
 
@@ -32,7 +45,7 @@ def one(database: Database, table: Any) -> Any:
         return conn.execute(select(table)).one_or_none()
 
 
-def test_a_score_link_records_nothing_until_the_page_is_posted(
+def test_a_score_link_records_nothing_and_one_confirm_press_records_it(
     client: TestClient, services: Services, database: Database, org: Org
 ) -> None:
     link = survey_link(client, services, database, org)
@@ -40,23 +53,52 @@ def test_a_score_link_records_nothing_until_the_page_is_posted(
     assert page.status_code == 200
     assert re.findall(r'value="(\d+)" checked', page.text) == ["9"]
     assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "Press Confirm to save your score." in page.text  # what a page without script says
     assert one(database, responses) is None  # a mail scanner fetching the link changes nothing
-    posted = client.post(link, data={"score": "9"}, follow_redirects=False)
-    assert posted.status_code == 303 and posted.headers["location"] == f"{link}/comment"
+    posted = client.post(link, data={"score": "9", "action": "confirm"}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == f"{link}?saved"
     response = one(database, responses)
     assert response.score == 9 and response.comment is None
     assert response.contact_snapshot == {"plan": "Premium", "seats": 4}
     assert one(database, surveys).status == "answered"
-    comment_page = client.get(f"{link}/comment")
-    assert "Your score: <strong>9</strong>" in comment_page.text
-    done = client.post(f"{link}/comment", data={"comment": "Great support"}, follow_redirects=False)
+    saved = client.get(f"{link}?saved")
+    assert "Your score is saved" in saved.text
+    assert re.findall(r'value="(\d+)" checked', saved.text) == ["9"]
+    assert re.search(r'id="confirm"[^>]* hidden', saved.text)  # nothing left to confirm
+    assert re.search(r'<textarea id="comment"[^>]* autofocus', saved.text)
+    done = client.post(
+        link,
+        data={"score": "9", "comment": "Great support", "action": "send"},
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == f"{link}/thanks"
     assert one(database, responses).comment == "Great support"
     assert "Thank you for your feedback." in client.get(f"{link}/thanks").text
-    # Answering again changes the answer: the last one wins.
-    client.post(link, data={"score": "3"})
+    # Re-opening the link shows what was recorded, and it can be changed: the last one wins.
+    again = client.get(link)
+    assert re.findall(r'value="(\d+)" checked', again.text) == ["9"]
+    assert "Great support</textarea>" in again.text and "already answered" in again.text
+    skipped = client.post(link, data={"score": "3", "action": "skip"}, follow_redirects=False)
+    assert skipped.headers["location"] == f"{link}/thanks"
     with database.read() as conn:
-        assert conn.execute(select(responses.c.score)).scalars().all() == [3]
+        assert conn.execute(select(responses.c.score, responses.c.comment)).all() == [
+            (3, "Great support")  # Skip keeps the comment given before
+        ]
+
+
+def test_send_takes_the_score_the_page_saved(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    client.post(link, data={"score": "10", "action": "confirm"})
+    sent = client.post(link, data={"comment": "Fast", "action": "send"}, follow_redirects=False)
+    assert sent.status_code == 303
+    assert (one(database, responses).score, one(database, responses).comment) == (10, "Fast")
+    # A Send with no score at all, on a survey never answered, asks for one.
+    other = survey_link_for(client, services, database, org, "amy")
+    refused = client.post(other, data={"comment": "x", "action": "send"})
+    assert refused.status_code == 400 and "from 0 to 10" in refused.text
+    assert 'value="x"' not in refused.text and ">x</textarea>" in refused.text
 
 
 def test_bad_links_and_scores(
@@ -125,7 +167,12 @@ def test_survey_pages_forbid_scripts_and_framing(
     link = survey_link(client, services, database, org)
     for response in (client.get(link), client.get(f"{link}/7"), client.get("/s/nope/5")):
         policy = response.headers["Content-Security-Policy"]
-        assert "default-src 'none'" in policy and "script-src" not in policy
+        # The page's own script, by its hash: no other script, inline or fetched, runs.
+        for script in re.findall(r"<script>(.*?)</script>", response.text, re.S):
+            digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+            assert f"script-src 'sha256-{digest}';" in policy
+        assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        assert "default-src 'none'" in policy and "connect-src 'self'" in policy
         assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["X-Content-Type-Options"] == "nosniff"

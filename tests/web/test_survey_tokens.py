@@ -45,6 +45,7 @@ PAGES: dict[tuple[str, str], dict[str, str] | None] = {
     ("GET", "/s/{signed}"): None,
     ("GET", "/s/{signed}/{score}"): None,
     ("POST", "/s/{signed}"): {"score": "9"},
+    ("POST", "/s/{signed}/click"): {"score": "9", "source": "page"},
     ("GET", "/s/{signed}/comment"): None,
     ("POST", "/s/{signed}/comment"): {"comment": "tampered"},
     ("GET", "/s/{signed}/thanks"): None,
@@ -158,7 +159,9 @@ def refusals(client: TestClient, signed: str) -> Iterator[str]:
             yield f"{where}: {response.status_code}"
         elif "This survey link is not valid." not in response.text:
             yield f"{where}: {response.text[:200]!r}"
-        elif '<html lang="en">' not in response.text:
+        elif response.headers["content-type"].startswith("text/html") and (
+            '<html lang="en" dir="ltr">' not in response.text
+        ):
             yield f"{where}: the page names no language"
         elif response.headers["cache-control"] != "no-store":
             yield f"{where}: cacheable"
@@ -354,7 +357,7 @@ def test_a_score_that_is_not_a_plain_number_is_a_400_page(world: World) -> None:
             page = response.text
             if response.status_code != 400 or "from 0 to 10" not in page:
                 problems.append(f"{response.request.method} {score!r}: {response.status_code}")
-            elif '<html lang="en">' not in page:
+            elif '<html lang="en" dir="ltr">' not in page:
                 problems.append(f"{response.request.method} {score!r}: no language")
     assert problems == []
     assert world.client.post(link, data={"score": ""}).status_code == 400

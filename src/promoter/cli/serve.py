@@ -53,7 +53,11 @@ def serve(
     # The demo is the first organization when there is none: no empty "Default" one then.
     demo_login = ensure(services.database, services.passwords) if demo else None
     services.database.refresh_statistics()
-    background = [] if no_worker else [_worker(services).run, _webhooks(services).run]
+    background = (
+        []
+        if no_worker
+        else [_worker(services).run, _webhooks(services).run, services.click_settler().run]
+    )
     with services.database.write() as conn:
         existing = orgs.list_organizations(conn)
         first = None if existing else orgs.create_organization(conn, name="Default")
@@ -127,8 +131,8 @@ def _redacted(url: str) -> str:
 @click.command()
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 def worker(batch_size: int) -> None:
-    """Send due survey emails and webhooks until stopped (SIGTERM or Ctrl-C finish the
-    batch in hand)."""
+    """Send due survey emails and webhooks, and settle one-click scores, until stopped
+    (SIGTERM or Ctrl-C finish the batch in hand)."""
     import asyncio
     import signal
 
@@ -139,6 +143,7 @@ def worker(batch_size: int) -> None:
     services = Services.build(settings, open_database(settings))
     runner = _worker(services, batch_size)
     sender = _webhooks(services)
+    settler = services.click_settler()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -146,7 +151,7 @@ def worker(batch_size: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"worker sending survey emails: {_mail(settings, False)}")
-        await asyncio.gather(runner.run(stop), sender.run(stop))
+        await asyncio.gather(runner.run(stop), sender.run(stop), settler.run(stop))
 
     try:
         asyncio.run(main())

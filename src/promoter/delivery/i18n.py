@@ -5,7 +5,7 @@ from __future__ import annotations
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "send": "Send",
-        "comment_prompt": "Thank you! What is the main reason for your score?",
+        "comment_prompt": "What is the main reason for your score? (optional)",
         "comment_send": "Send comment",
         "thanks": "Thank you for your feedback.",
         "unsubscribe_confirm": "Stop receiving survey emails from {brand}?",
@@ -25,6 +25,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "comment_too_long": "Your comment was not saved: it is too long. Please shorten it "
         "to at most 5,000 characters and send it again.",
         "comment_missing": "Your comment was not received. Please send it again.",
+        "confirm": "Confirm",
+        "skip": "Skip",
+        "saving": "Saving your score…",
+        "saved": "Thank you! Your score is saved. You can still change it.",
+        "confirm_needed": "Press Confirm to save your score.",
+        "save_failed": "Your score could not be saved. Please press Confirm.",
+        "closed": "This survey is closed. Thank you for your time.",
+        "closed_answer": "This survey is closed. This is the answer we recorded.",
+        "answered": "You have already answered. You can change your answer below.",
+        "choose_one": "Choose one.",
+        "choose_any": "Choose all that apply.",
+        "scale_ends": "1 = lowest, 5 = highest",
+        "answer_required": "Please answer this question.",
+        "bad_answer": "Please check this answer.",
+        "score_group": "Score from 0 to 10",
+        "logo_alt": "{brand} logo",
     },
     "de": {
         "send": "Senden",
@@ -98,5 +114,13 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def words(language: str, brand: str) -> dict[str, str]:
-    table = STRINGS.get(language, STRINGS["en"])
+    table = {**STRINGS["en"], **STRINGS.get(language, {})}
     return {key: text.format(brand=brand) for key, text in table.items()}
+
+
+#: Languages written right to left.
+RIGHT_TO_LEFT = frozenset({"ar", "he", "fa", "ur"})
+
+
+def text_direction(language: str) -> str:
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"

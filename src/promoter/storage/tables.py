@@ -328,6 +328,24 @@ responses = Table(
 )
 
 
+#: Scores sent by the survey page's script when it opens from a score link. A person's
+#: single click becomes the answer once no other link of the survey was opened for a while;
+#: a link scanner opening every score link in a burst is discarded (see surveys/clicks.py).
+score_clicks = Table(
+    "score_clicks",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("survey_id", BigId, ForeignKey("surveys.id", ondelete="CASCADE"), nullable=False),
+    Column("score", Integer, nullable=False),
+    #: pending -> recorded | superseded (an answer given on the page) | discarded (a scanner).
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Index("ix_score_clicks_survey", "survey_id", "created_at"),
+    Index("ix_score_clicks_status_created", "status", "created_at"),
+)
+
 #: The contact's typed attributes when it answered (``responses.contact_snapshot``, typed
 #: like ``contact_attributes``), so analytics filters the snapshot as it filters contacts.
 response_attributes = Table(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, literal, select, update
 
 from promoter.contacts.events import emit_contact_unsubscribed
 from promoter.delivery.outbox import cancel_pending
@@ -55,6 +55,15 @@ class SurveyView:
 
 
 def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
+    """The survey a link's token names, or ``None``."""
+    return _survey_where(conn, surveys.c.token == token)
+
+
+def survey_by_id(conn: Connection, *, survey_id: int) -> SurveyView | None:
+    return _survey_where(conn, surveys.c.id == survey_id)
+
+
+def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyView | None:
     row = conn.execute(
         select(
             surveys.c.id,
@@ -72,7 +81,7 @@ def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
         )
         .select_from(surveys_with_templates())
         .outerjoin(responses, responses.c.survey_id == surveys.c.id)
-        .where(surveys.c.token == token)
+        .where(condition)
     ).one_or_none()
     if row is None:
         return None
@@ -238,10 +247,16 @@ def _forward_later(conn: Connection, survey: SurveyView, now: datetime) -> None:
     )
 
 
-def record_comment(conn: Connection, survey: SurveyView, *, comment: str, now: datetime) -> None:
+def clean_comment(comment: str) -> str:
+    """The comment as stored (NULs dropped, ends trimmed); ``InvalidAnswer`` if too long."""
     comment = comment.replace("\x00", "").strip()
     if len(comment) > MAX_COMMENT_LENGTH:
         raise InvalidAnswer(f"a comment has at most {MAX_COMMENT_LENGTH} characters")
+    return comment
+
+
+def record_comment(conn: Connection, survey: SurveyView, *, comment: str, now: datetime) -> None:
+    comment = clean_comment(comment)
     if survey.score is None:
         raise InvalidAnswer("choose a score first")
     conn.execute(

@@ -1,82 +1,63 @@
-"""The pages a contact reaches from a survey email: score, comment, thanks, unsubscribe.
+"""The pages a contact reaches from a survey email: one answer page, thanks, unsubscribe.
 
-Mail scanners fetch every link in a message, so a GET never records anything: the
-score link opens the page with that score selected, and the score is recorded by the
-page's POST. Unsubscribing is a POST too (the RFC 8058 one-click POST included);
-its GET asks for confirmation. The pages work without JavaScript, and everything
-shown that came from a sender is escaped.
+A score link opens the answer page with that score chosen and records nothing: mail
+scanners fetch every link. The page's script then sends the score as a click
+(:mod:`promoter.surveys.clicks`), which becomes the answer unless it turns out to be
+part of a scanner's burst; without scripts, one Confirm press records it. The comment,
+Send and Skip are on the same page; re-opening the link shows the answer recorded.
+Unsubscribing is a POST too (the RFC 8058 one-click POST included); its GET asks for
+confirmation. Everything shown that came from a sender is escaped.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs
 
-import jinja2
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from promoter.delivery.i18n import words
 from promoter.ingest.payload import PayloadError, read_body
 from promoter.services import Services
+from promoter.surveys.answering import OpenSurvey, answer_on_page, open_survey
+from promoter.surveys.clicks import add_click
 from promoter.surveys.responses import (
     InvalidAnswer,
     SurveyView,
-    find_survey,
     record_comment,
-    record_score,
     unsubscribe,
 )
 from promoter.web.state import ServicesDep
+from promoter.web.survey_rendering import SurveyPages
 from promoter.web.threads import read, write
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
 
 #: A form's body at the most: a comment of MAX_COMMENT_LENGTH four-byte characters,
 #: percent-encoded (12 bytes each), fits with room to spare.
 MAX_FORM_BYTES = 64 * 1024
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the URL carries the survey token
-    "X-Robots-Tag": "noindex",
-    # No script at all; the page's own style block; the brand's logo from any https host.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
+
+Form = dict[str, list[str]]
 
 
-def page_templates() -> jinja2.Environment:
-    loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
-    return jinja2.Environment(loader=loader, autoescape=True)
+def _pages(request: Request) -> SurveyPages:
+    pages: SurveyPages = request.app.state.survey_pages
+    return pages
 
 
-def _render(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    env: jinja2.Environment = request.app.state.page_templates
-    language = context.get("language", "en")
-    brand = context.get("brand", "")
-    context.setdefault("words", words(language, brand))
-    html = env.get_template("survey.html").render(context)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
-async def _survey(request: Request, services: Services, signed: str) -> SurveyView | None:
+async def _open(services: Services, signed: str) -> OpenSurvey | None:
     token = services.signer.unsign(signed)
     if token is None:
         return None
-    return await read(services, find_survey, token=token)
+    return await read(services, open_survey, token=token)
 
 
 def _not_found(request: Request) -> HTMLResponse:
     """The page for a link that names no survey: in English, as no template says otherwise."""
     message = words("en", "")["not_found"]
-    return _render(request, 404, language="en", state="message", message=message)
+    return _pages(request).render(404, language="en", state="message", message=message)
 
 
 def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
@@ -90,9 +71,13 @@ def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The form's fields (the last value of each), or ``None`` when the body is over
-    MAX_FORM_BYTES or cannot be read: never taken for an empty form."""
+def _words(survey: SurveyView) -> dict[str, str]:
+    return words(survey.language, survey.brand_name)
+
+
+async def _form(request: Request) -> Form | None:
+    """The form's fields, or ``None`` when the body is over MAX_FORM_BYTES or cannot be
+    read: never taken for an empty form."""
     try:
         body = await read_body(
             request.stream(),
@@ -101,105 +86,220 @@ async def _form(request: Request) -> dict[str, str] | None:
         )
     except PayloadError:
         return None
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {name: values[-1] for name, values in fields.items()}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
-# --- comment and thanks (literal paths first, before /s/{signed}/{score}) -----------------
+def _last(form: Form, name: str) -> str | None:
+    values = form.get(name)
+    return values[-1] if values else None
 
 
-@router.get("/s/{signed}/comment")
-async def comment_page(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    if survey.score is None:
-        return RedirectResponse(f"/s/{signed}", status_code=303)
-    return _render(request, **_context(survey, state="comment", action=f"/s/{signed}/comment"))
-
-
-@router.post("/s/{signed}/comment")
-async def comment_post(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    form = await _form(request)
-    if form is None or "comment" not in form:
-        # Too large to read, or not the page's form: the stored comment stays as it was.
-        key = "comment_too_long" if form is None else "comment_missing"
-        error = words(survey.language, survey.brand_name)[key]
-        context = _context(survey, state="comment", action=f"/s/{signed}/comment", error=error)
-        return _render(request, 413 if form is None else 400, **context)
-    comment = form["comment"]
-    try:
-        await write(services, record_comment, survey=survey, comment=comment, now=datetime.now(UTC))
-    except InvalidAnswer as exc:
-        context = _context(survey, state="comment", action=f"/s/{signed}/comment", error=str(exc))
-        return _render(request, 400, **{**context, "comment": comment})
-    return RedirectResponse(f"/s/{signed}/thanks", status_code=303)
-
-
-@router.get("/s/{signed}/thanks")
-async def thanks_page(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    message = words(survey.language, survey.brand_name)["thanks"]
-    return _render(request, **_context(survey, state="message", message=message))
-
-
-# --- the score ------------------------------------------------------------------------------
-
-
-def _score_page(
-    request: Request, survey: SurveyView, signed: str, score: int | None, error: str | None
-) -> HTMLResponse:
-    context = _context(survey, state="score", action=f"/s/{signed}", error=error)
-    context["score"] = score
-    return _render(request, 400 if error else 200, **context)
-
-
-@router.get("/s/{signed}")
-async def survey_page(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    return _score_page(request, survey, signed, survey.score, None)
-
-
-@router.get("/s/{signed}/{score}")
-async def score_link(request: Request, services: ServicesDep, signed: str, score: str) -> Response:
-    """A score link from the email: the page with that score selected; nothing recorded."""
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    chosen = _score(score)
-    if chosen is None:
-        error = words(survey.language, survey.brand_name)["bad_score"]
-        return _score_page(request, survey, signed, None, error)
-    return _score_page(request, survey, signed, chosen, None)
-
-
-@router.post("/s/{signed}")
-async def score_post(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
-        return _not_found(request)
-    form = await _form(request)
-    score = _score((form or {}).get("score", ""))
-    if score is None:
-        error = words(survey.language, survey.brand_name)["bad_score"]
-        return _score_page(request, survey, signed, None, error)
-    await write(services, record_score, survey=survey, score=score, now=datetime.now(UTC))
-    return RedirectResponse(f"/s/{signed}/comment", status_code=303)
-
-
-def _score(text: str) -> int | None:
-    text = text.strip()
+def _score(text: str | None) -> int | None:
+    text = (text or "").strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 2:
         return None
     score = int(text)
     return score if 0 <= score <= 10 else None
+
+
+# --- the answer page ------------------------------------------------------------------------
+
+
+def _answer_page(
+    request: Request,
+    opened: OpenSurvey,
+    signed: str,
+    *,
+    score: int | None,
+    auto: bool = False,
+    status_key: str | None = None,
+    error: str | None = None,
+    comment: str | None = None,
+    http_status: int = 200,
+) -> HTMLResponse:
+    survey = opened.survey
+    said = _words(survey)
+    recorded = opened.recorded and not auto and score == opened.score
+    if status_key is None:
+        status_key = "answered" if recorded else ("confirm_needed" if score is not None else "")
+    context = _context(
+        survey,
+        state="answer",
+        action=f"/s/{signed}",
+        click_action=f"/s/{signed}/click",
+        unsubscribe_url=f"/u/{signed}",
+        auto=auto,
+        recorded=recorded,
+        status_text=said.get(status_key, ""),
+        error=error,
+        questions=[],
+    )
+    context["score"] = score
+    if comment is not None:
+        context["comment"] = comment
+    return _pages(request).render(http_status, **context)
+
+
+@router.get("/s/{signed}")
+async def survey_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    """The survey's page: the answer recorded so far (changeable), or an empty scale."""
+    opened = await _open(services, signed)
+    if opened is None:
+        return _not_found(request)
+    saved = "saved" in request.query_params and opened.recorded
+    return _answer_page(
+        request, opened, signed, score=opened.score, status_key="saved" if saved else None
+    )
+
+
+@router.get("/s/{signed}/comment")
+async def comment_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    """The comment has been on the answer page since it has one page: go there."""
+    if await _open(services, signed) is None:
+        return _not_found(request)
+    return RedirectResponse(f"/s/{signed}", status_code=303)
+
+
+@router.get("/s/{signed}/thanks")
+async def thanks_page(request: Request, services: ServicesDep, signed: str) -> Response:
+    opened = await _open(services, signed)
+    if opened is None:
+        return _not_found(request)
+    survey = opened.survey
+    message = _words(survey)["thanks"]
+    return _pages(request).render(**_context(survey, state="message", message=message))
+
+
+@router.get("/s/{signed}/{score}")
+async def score_link(request: Request, services: ServicesDep, signed: str, score: str) -> Response:
+    """A score link from the email: the page with that score chosen; nothing recorded
+    (the page's script sends the click, or the person presses Confirm)."""
+    opened = await _open(services, signed)
+    if opened is None:
+        return _not_found(request)
+    chosen = _score(score)
+    if chosen is None:
+        error = _words(opened.survey)["bad_score"]
+        return _answer_page(request, opened, signed, score=None, error=error, http_status=400)
+    return _answer_page(request, opened, signed, score=chosen, auto=True)
+
+
+@router.post("/s/{signed}/click")
+async def score_click(request: Request, services: ServicesDep, signed: str) -> Response:
+    """The page's script: the score it opened with (``source=link``: a click, settled
+    later), or a score changed on the page (``source=page``: recorded now)."""
+    opened = await _open(services, signed)
+    if opened is None:
+        return _json({"error": words("en", "")["not_found"]}, 404)
+    form = await _form(request) or {}
+    score = _score(_last(form, "score"))
+    if score is None:
+        return _json({"error": "a score is a whole number from 0 to 10"}, 400)
+    now = datetime.now(UTC)
+    if _last(form, "source") == "page":
+        await write(
+            services, answer_on_page, survey=opened.survey, score=score, comment=None, now=now
+        )
+        return _json({"status": "saved"})
+    outcome = await write(services, add_click, survey=opened.survey, score=score, now=now)
+    return _json({"status": outcome})
+
+
+def _json(content: dict[str, str], status: int = 200) -> JSONResponse:
+    """The script's answers: never cached, the link never sent on as a referrer."""
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+@router.post("/s/{signed}")
+async def answer_post(request: Request, services: ServicesDep, signed: str) -> Response:
+    """Confirm (the score alone), Send (score and comment) or Skip (the score, no comment)."""
+    opened = await _open(services, signed)
+    if opened is None:
+        return _not_found(request)
+    survey = opened.survey
+    said = _words(survey)
+    form = await _form(request)
+    if form is None:
+        return _answer_page(
+            request,
+            opened,
+            signed,
+            score=opened.score,
+            error=said["comment_too_long"],
+            http_status=413,
+        )
+    action = _last(form, "action") or "confirm"
+    score = _score(_last(form, "score"))
+    if score is None and "score" not in form:
+        score = opened.score  # Send or Skip on a page whose score was saved by its script
+    comment = _last(form, "comment") if action == "send" else None
+    if score is None or action not in ("confirm", "send", "skip"):
+        return _answer_page(
+            request,
+            opened,
+            signed,
+            score=None,
+            error=said["bad_score"],
+            comment=comment,
+            http_status=400,
+        )
+    try:
+        await write(
+            services,
+            answer_on_page,
+            survey=survey,
+            score=score,
+            comment=comment,
+            now=datetime.now(UTC),
+        )
+    except InvalidAnswer as exc:
+        return _answer_page(
+            request,
+            opened,
+            signed,
+            score=score,
+            error=str(exc),
+            comment=comment,
+            http_status=400,
+        )
+    if action == "confirm":
+        return RedirectResponse(f"/s/{signed}?saved", status_code=303)
+    return RedirectResponse(f"/s/{signed}/thanks", status_code=303)
+
+
+@router.post("/s/{signed}/comment")
+async def comment_post(request: Request, services: ServicesDep, signed: str) -> Response:
+    """The comment form of pages opened before the answer page had one: still taken."""
+    opened = await _open(services, signed)
+    if opened is None:
+        return _not_found(request)
+    survey = opened.survey
+    form = await _form(request)
+    comment = _last(form, "comment") if form is not None else None
+    if comment is None or survey.score is None:
+        key = "comment_too_long" if form is None else "comment_missing"
+        return _answer_page(
+            request,
+            opened,
+            signed,
+            score=opened.score,
+            error=_words(survey)[key],
+            http_status=413 if form is None else 400,
+        )
+    try:
+        await write(services, record_comment, survey=survey, comment=comment, now=datetime.now(UTC))
+    except InvalidAnswer as exc:
+        return _answer_page(
+            request,
+            opened,
+            signed,
+            score=opened.score,
+            error=str(exc),
+            comment=comment,
+            http_status=400,
+        )
+    return RedirectResponse(f"/s/{signed}/thanks", status_code=303)
 
 
 # --- unsubscribe ----------------------------------------------------------------------------
@@ -207,21 +307,23 @@ def _score(text: str) -> int | None:
 
 @router.get("/u/{signed}")
 async def unsubscribe_page(request: Request, services: ServicesDep, signed: str) -> Response:
-    survey = await _survey(request, services, signed)
-    if survey is None:
+    opened = await _open(services, signed)
+    if opened is None:
         return _not_found(request)
+    survey = opened.survey
     if survey.contact_status == "unsubscribed":
-        message = words(survey.language, survey.brand_name)["already_unsubscribed"]
-        return _render(request, **_context(survey, state="message", message=message))
-    return _render(request, **_context(survey, state="unsubscribe", action=f"/u/{signed}"))
+        message = _words(survey)["already_unsubscribed"]
+        return _pages(request).render(**_context(survey, state="message", message=message))
+    return _pages(request).render(**_context(survey, state="unsubscribe", action=f"/u/{signed}"))
 
 
 @router.post("/u/{signed}")
 async def unsubscribe_post(request: Request, services: ServicesDep, signed: str) -> Response:
     """The page's button and RFC 8058 one-click (``List-Unsubscribe=One-Click``) alike."""
-    survey = await _survey(request, services, signed)
-    if survey is None:
+    opened = await _open(services, signed)
+    if opened is None:
         return _not_found(request)
+    survey = opened.survey
     await write(services, unsubscribe, survey=survey, now=datetime.now(UTC))
-    message = words(survey.language, survey.brand_name)["unsubscribed"]
-    return _render(request, **_context(survey, state="message", message=message))
+    message = _words(survey)["unsubscribed"]
+    return _pages(request).render(**_context(survey, state="message", message=message))

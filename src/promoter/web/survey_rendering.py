@@ -1,0 +1,57 @@
+"""Rendering the survey pages: one template, the page's own script, strict headers.
+
+The script is inlined (no other request before the score is saved) and allowed by its
+hash in the Content-Security-Policy, so nothing else can run on the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from starlette.responses import HTMLResponse
+
+from promoter.delivery.i18n import text_direction, words
+
+TEMPLATES = Path(__file__).parent / "templates"
+#: The default accent: the brand colour when a template has none.
+DEFAULT_ACCENT = "#1f2933"
+
+
+class SurveyPages:
+    """Built once per app: the template environment, the script and the headers."""
+
+    def __init__(self) -> None:
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False
+        )
+        script = (TEMPLATES / "survey.js").read_text(encoding="utf-8")
+        self._script = Markup(script)  # our own file, not input
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        self.headers = {
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",  # the URL carries the survey token
+            "X-Robots-Tag": "noindex",
+            # The page's own script and style; its brand's logo from any https host.
+            "Content-Security-Policy": (
+                f"default-src 'none'; script-src 'sha256-{digest}'; connect-src 'self'; "
+                "style-src 'unsafe-inline'; img-src 'self' https: data:; "
+                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+        }
+
+    def render(self, http_status: int = 200, **context: Any) -> HTMLResponse:
+        language = context.setdefault("language", "en")
+        context.setdefault("words", words(language, context.get("brand", "")))
+        context.setdefault("direction", text_direction(language))
+        context.setdefault("accent", DEFAULT_ACCENT)
+        context.setdefault("on_accent", "#ffffff")
+        context.setdefault("accent_text", context["accent"])
+        html = self._env.get_template("survey.html").render(context, script=self._script)
+        return HTMLResponse(html, status_code=http_status, headers=self.headers)
