@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint audit install
+.PHONY: run test test-fast lint audit install messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,8 @@ test: install lint audit node_modules/.installed
 # browser, no fuzzing) on SQLite only, two processes at a time.
 test-fast: install
 	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+
+# After changing the English words (src/promoter/delivery/i18n.py): regenerate
+# src/promoter/locale/messages.pot and merge it into every language's messages.po.
+messages: install
+	$(BIN)/python scripts/update_messages.py

@@ -193,6 +193,26 @@ def test_batch_context_and_integrations_merge_into_messages() -> None:
     assert isinstance(parse({"type": "track", "userId": "u", "event": "E"}, envelope), Ignored)
 
 
+def test_an_identifys_context_traits_are_traits_and_its_own_traits_win() -> None:
+    op = parse(
+        {
+            "type": "identify",
+            "userId": "u",
+            "context": {"traits": {"email": "a@b.co", "language": "ja", "locale": "ja-JP"}},
+            "traits": {"locale": "pt-BR"},
+        }
+    )
+    assert isinstance(op, Identify) and op.email == "a@b.co"
+    assert op.attributes == {
+        "language": AttributeValue("string", text="ja"),
+        "locale": AttributeValue("string", text="pt-BR"),
+    }
+    only_context = parse(
+        {"type": "identify", "userId": "u", "context": {"traits": {"firstName": "Ann"}}}
+    )
+    assert isinstance(only_context, Identify) and only_context.first_name == "Ann"
+
+
 def test_invalid_timezone_is_dropped() -> None:
     op = parse(
         {"type": "identify", "userId": "u", "traits": {"timezone": "Mars/Olympus"}},

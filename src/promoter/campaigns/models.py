@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from promoter.domain.headers import is_one_line
+from promoter.domain.languages import Language
 
 CampaignKind = Literal["segment", "manual"]
 CampaignStatus = Literal["active", "paused", "complete"]
-Language = Literal["en", "de", "fr", "es"]
 #: Promoter's reminder choices: off, or one reminder after 3, 5 or 7 days.
 REMINDER_DAYS = (3, 5, 7)
 

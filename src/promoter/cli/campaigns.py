@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import Campaign, EmailTemplate, TemplateSettings
 from promoter.cli.common import migrated_database
+from promoter.domain.languages import LANGUAGES
 
 CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--name", {"help": "Campaign name."}),
@@ -35,7 +36,7 @@ CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--reply-to", {"help": "Reply-To address."}),
     ("--intro", {"help": "Message above the question."}),
     ("--brand", {"help": "Brand or product name used in the question."}),
-    ("--language", {"type": click.Choice(["en", "de", "fr", "es"]), "help": "Email language."}),
+    ("--language", {"type": click.Choice(LANGUAGES), "help": "Email language."}),
     ("--logo-url", {"help": "Logo image URL (http or https)."}),
 ]
 

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
+from promoter.delivery.language import contact_languages
 from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
 from promoter.delivery.survey_templates import (
     TEMPLATE_COLUMNS,
@@ -68,6 +69,7 @@ def claim_due(
             deliveries.c.kind,
             deliveries.c.attempts,
             surveys.c.campaign_id,
+            surveys.c.contact_id,
             surveys.c.status.label("survey_status"),
             surveys.c.token,
             contacts.c.email,
@@ -88,6 +90,8 @@ def claim_due(
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.due_at, deliveries.c.id)
     ).all()
+    # Each contact reads its survey in the language its traits name, if they name one.
+    languages = contact_languages(conn, contact_ids={r.contact_id for r in rows})
     claimed: list[Claimed] = []
     stale: list[int] = []
     for r in rows:
@@ -118,7 +122,7 @@ def claim_due(
                 kind=r.kind,
                 attempts=r.attempts,
                 email=SurveyEmail(r.email, name, r.token, reminder=r.kind == "reminder"),
-                template=template_view(r),
+                template=_in_language(template_view(r), languages.get(r.contact_id)),
                 reminder_days=r.reminder_days,
                 feedback=note,
                 campaign_id=r.campaign_id,
@@ -131,6 +135,10 @@ def claim_due(
             .values(status="cancelled", claimed_until=None)
         )
     return claimed, len(stale)
+
+
+def _in_language(template: TemplateView, language: str | None) -> TemplateView:
+    return replace(template, language=language) if language else template
 
 
 def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: datetime) -> None:

@@ -17,6 +17,7 @@ import jinja2
 from promoter.delivery.i18n import words
 from promoter.delivery.tokens import TokenSigner
 from promoter.domain.headers import one_line
+from promoter.domain.languages import text_direction
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class EmailRenderer:
             subject = f"{text_words['reminder']}: {subject}"
         context = {
             "language": template.language,
+            "direction": text_direction(template.language),
             "subject": subject,
             "brand": template.brand_name,
             "logo_url": template.logo_url,

@@ -253,6 +253,10 @@ def _identify(
         traits = {}
     if not isinstance(traits, dict):
         raise InvalidMessage("`traits` must be an object")
+    # RudderStack's SDKs send an identify's traits in `context.traits`.
+    context_traits = context.get("traits")
+    if isinstance(context_traits, dict) and context_traits:
+        traits = {**context_traits, **traits}
     first = _text(traits, "firstName", "first_name")
     last = _text(traits, "lastName", "last_name")
     full = _text(traits, "name")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, insert, literal, select, update
 
 from promoter.contacts.events import emit_contact_unsubscribed
+from promoter.delivery.language import contact_language
 from promoter.delivery.outbox import cancel_pending
 from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
@@ -93,7 +94,8 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         contact_status=row.status,
         first_name=row.first_name,
         brand_name=row.brand_name,
-        language=row.language,
+        # The pages speak the language the contact's email was written in.
+        language=contact_language(conn, contact_id=row.contact_id, fallback=row.language),
         logo_url=row.logo_url,
         survey_attributes=dict(row.attributes or {}),
         score=row.score,

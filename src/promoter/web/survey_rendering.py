@@ -15,7 +15,8 @@ import jinja2
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from promoter.delivery.i18n import text_direction, words
+from promoter.delivery.i18n import words
+from promoter.domain.languages import text_direction
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: The default accent: the brand colour when a template has none.

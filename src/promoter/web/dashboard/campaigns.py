@@ -28,6 +28,7 @@ from promoter.campaigns.models import (
 from promoter.contacts.lists import list_names
 from promoter.delivery.render import SurveyEmail, TemplateView
 from promoter.domain.ids import MAX_INT_ID
+from promoter.domain.languages import LANGUAGE_NAMES
 from promoter.services import Services
 from promoter.web.dashboard.forms import Form, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
@@ -38,7 +39,6 @@ router = APIRouter(include_in_schema=False)
 
 CSS = ["campaigns.css"]
 STATUSES = ("active", "paused", "complete")
-LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 #: The fields of each form, as the page names its inputs.
 CAMPAIGN_FIELDS = (
     "name",
@@ -410,7 +410,7 @@ def load_preview(
         sender=str(message["From"]),
         reply_to=str(message["Reply-To"]) if message["Reply-To"] else None,
         recipient=str(message["To"]),
-        language=LANGUAGES.get(t.language, t.language),
+        language=LANGUAGE_NAMES.get(t.language, t.language),
         text=parts.get("text/plain", ""),
         html=parts.get("text/html", ""),
     )
@@ -443,7 +443,7 @@ def _choices(lists: dict[int, str]) -> dict[str, Any]:
         "end_options": [("", "any time")] + [(str(h), f"{h:02d}:00") for h in range(1, 25)],
         "reminder_options": [("", "No reminder")]
         + [(str(d), f"After {d} days") for d in REMINDER_DAYS],
-        "language_options": list(LANGUAGES.items()),
+        "language_options": list(LANGUAGE_NAMES.items()),
         "list_options": [(str(i), name) for i, name in lists.items()],
         "labels": LABELS,
     }
