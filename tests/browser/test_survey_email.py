@@ -1,6 +1,7 @@
 """The survey email on a phone: the 0-10 row fits from 320 px up, every score is a
-comfortable tap, and the scale's labels sit under 0 and 10. No server: the email is
-rendered and its HTML part loaded into Chromium."""
+comfortable tap, and the scale's labels sit under 0 and 10, in right-to-left Arabic too
+(where the scores still run from 0 on the left to 10 on the right). No server: the email
+is rendered and its HTML part loaded into Chromium."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import email
 import email.policy
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -43,6 +45,8 @@ CASES = {
         TEMPLATE, brand_name="Zuverlässigkeitsversicherungsgesellschaft Nordrhein-Westfalen"
     ),
     "de": dataclasses.replace(TEMPLATE, language="de"),
+    "ja": dataclasses.replace(TEMPLATE, language="ja"),
+    "ar": dataclasses.replace(TEMPLATE, language="ar"),
 }
 #: How far (px) a label's text may start or end from its number's tile.
 ALIGNMENT = 4
@@ -105,6 +109,7 @@ def test_the_score_row_fits_phones_and_labels_sit_under_0_and_10(tab: Page, case
         assert seen["overflow"] <= 0, (where, seen["overflow"])
         links = seen["links"]
         assert [link["score"] for link in links] == [str(n) for n in range(11)], where
+        assert all(a["right"] <= b["left"] for a, b in pairwise(links)), where
         for link in links:
             assert link["left"] >= 0 and link["right"] <= width, (where, link)
             assert link["height"] >= 32 and link["width"] >= 24, (where, link)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.policy
 import random
 import socket
 import threading
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from promoter.campaigns import service as campaigns
+from promoter.delivery.i18n import words
 from promoter.delivery.mailers import FileMailer, Mailer, SmtpMailer
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
@@ -27,6 +29,7 @@ from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, surveys
+from promoter.surveys.responses import find_survey
 from promoter.surveys.trigger import SurveyTrigger
 from tests.conftest import Org
 
@@ -76,15 +79,16 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def schedule(database: Database, org: Org, *user_ids: str) -> None:
+def schedule(
+    database: Database, org: Org, *user_ids: str, identify: dict[str, Any] | None = None
+) -> None:
+    """An identify (with ``identify``'s fields added) and a track that starts a survey,
+    for each user."""
     messages: list[dict[str, Any]] = []
     for user_id in user_ids:
+        traits = {"email": f"{user_id}@example.com", "firstName": user_id.title()}
         messages.append(
-            {
-                "type": "identify",
-                "userId": user_id,
-                "traits": {"email": f"{user_id}@example.com", "firstName": user_id.title()},
-            }
+            {"type": "identify", "userId": user_id, "traits": traits, **(identify or {})}
         )
         messages.append({"type": "track", "userId": user_id, "event": "Signed Up"})
     ingest_messages(
@@ -383,3 +387,55 @@ def test_a_message_that_cannot_be_built_fails_alone(
     assert asyncio.run(run.run_once()) == 2
     assert len(list(tmp_path.glob("*.eml"))) == 1
     assert sorted(d.status for d in rows(database, deliveries)) == ["failed", "sent"]
+
+
+@pytest.mark.parametrize(
+    ("identify", "language", "phrase"),
+    [
+        ({"traits": {"email": "ann@example.com", "language": "ja"}}, "ja", "友人や同僚に薦める"),
+        ({"traits": {"email": "ann@example.com", "locale": "ar_EG"}}, "ar", "لصديق أو زميل"),
+        (
+            {"traits": {"email": "ann@example.com", "language": "zh-Hant", "locale": "pt-BR"}},
+            "pt",
+            "a um amigo ou colega",
+        ),
+        ({"context": {"traits": {"email": "ann@example.com", "language": "nl"}}}, "nl", "collega"),
+        ({"traits": {"email": "ann@example.com", "language": "zh"}}, "en", "friend or colleague"),
+    ],
+)
+def test_the_contacts_language_or_locale_trait_chooses_the_language_of_its_emails(
+    database: Database,
+    org: Org,
+    tmp_path: Path,
+    identify: dict[str, Any],
+    language: str,
+    phrase: str,
+) -> None:
+    with database.write() as conn:
+        (campaign,) = campaigns.list_campaigns(conn, organization_id=org.id)
+        campaigns.update_campaign(
+            conn, organization_id=org.id, campaign_id=campaign.id, changes={"reminder_days": 3}
+        )
+    schedule(database, org, "ann", identify=identify)
+    now = datetime.now(UTC)
+    clock = [now]
+    run = worker(database, FileMailer(tmp_path), clock=lambda: clock[0])
+    assert asyncio.run(run.run_once()) == 1
+    clock[0] = now + timedelta(days=3, minutes=1)
+    assert asyncio.run(run.run_once()) == 1  # the reminder
+    sent = [
+        email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        for f in sorted(tmp_path.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+    ]
+    assert len(sent) == 2
+    direction = "rtl" if language == "ar" else "ltr"
+    for message in sent:
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert f'<html lang="{language}" dir="{direction}">' in html
+        assert phrase in html and phrase in text
+    assert sent[1]["Subject"] == f"{words(language, '')['reminder']}: {sent[0]['Subject']}"
+    with database.read() as conn:
+        token = conn.execute(select(surveys.c.token)).scalar_one()
+        view = find_survey(conn, token=token)
+    assert view is not None and view.language == language  # the survey pages' language

@@ -40,6 +40,11 @@ def test_signed_tokens_round_trip_and_refuse_tampering() -> None:
         ("de", "Wie wahrscheinlich ist es, dass Sie Acme & Co"),
         ("fr", "Quelle est la probabilité que vous recommandiez Acme & Co"),
         ("es", "¿Qué probabilidad hay de que recomiende Acme & Co"),
+        ("pt", "Qual é a probabilidade de recomendar Acme & Co"),
+        ("it", "Con quale probabilità consiglierebbe Acme & Co"),
+        ("nl", "Hoe waarschijnlijk is het dat u Acme & Co"),
+        ("ja", "あなたがAcme & Coを友人や同僚に薦める可能性"),
+        ("ar", "ما مدى احتمال أن توصي بـ Acme & Co"),
     ],
 )
 def test_survey_email(language: str, question: str) -> None:
@@ -71,6 +76,50 @@ def test_survey_email(language: str, question: str) -> None:
     reminder = parse(renderer.render(SurveyEmail("ted@x.co", None, "tok", True), template).data)
     assert reminder["Subject"] != message["Subject"]
     assert reminder["Subject"].endswith(TEMPLATE.subject)
+
+
+def html_of(template: TemplateView) -> str:
+    renderer = EmailRenderer(
+        base_url="https://nps.example.com", sender="s@nps.example.com", signer=TokenSigner("s")
+    )
+    out = renderer.render(SurveyEmail("ted@x.co", "Ted", "tok", False), template)
+    return str(parse(out.data).get_body(("html",)).get_content())  # type: ignore[union-attr]
+
+
+def test_an_arabic_email_is_right_to_left_with_its_scores_from_0_to_10_left_to_right() -> None:
+    html = html_of(dataclasses.replace(TEMPLATE, language="ar"))
+    assert '<html lang="ar" dir="rtl">' in html
+    # Mail clients that drop <html> still see the direction on the tables and cells.
+    assert re.search(
+        r'<table role="presentation" dir="rtl" width="600"[^>]*direction:rtl;'
+        r"text-align:right;",
+        html,
+    )
+    assert '<td dir="rtl" style="padding:24px 16px;' in html  # the question
+    assert '<td dir="auto" align="right"' in html  # the intro: the organization's own words
+    scores = re.search(
+        r'<table role="presentation" dir="ltr"[^>]*direction:ltr;.*?</table>', html, re.S
+    )
+    assert scores is not None
+    row = scores.group()
+    assert [int(n) for n in re.findall(r">(\d+)</a>", row)] == list(range(11))
+    low, high = re.findall(r"<td colspan=\"5\"([^>]*)>([^<]*)</td>", row)
+    assert low[1] == "0 = غير محتمل على الإطلاق" and "text-align:left" in low[0]
+    assert high[1] == "10 = محتمل للغاية" and "text-align:right" in high[0]
+    # "0 = ..." is laid out left to right so that 0 starts it, under the 0; "10 = ..."
+    # right to left, so that 10 ends it, under the 10.
+    assert 'dir="ltr"' in low[0] and 'dir="rtl"' in high[0]
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ja"])
+def test_left_to_right_emails_say_so(language: str) -> None:
+    html = html_of(dataclasses.replace(TEMPLATE, language=language))
+    assert f'<html lang="{language}" dir="ltr">' in html and 'dir="rtl"' not in html
+
+
+def test_a_brand_ending_in_a_full_stop_ends_the_footer_once() -> None:
+    html = html_of(dataclasses.replace(TEMPLATE, brand_name="Demo Inc."))
+    assert "You received this email because you use Demo Inc.<br>" in html
 
 
 def parse(data: bytes) -> EmailMessage:

@@ -503,6 +503,10 @@ def test_template_patch_put_and_errors(client: TestClient, org: Org) -> None:
     patched = ok(call(client, org, "PATCH", href, {"name": "New name", "language": "fr"}))
     assert patched["name"] == "New name" and patched["language"] == "fr"
     assert patched["subject"] == NEW_TEMPLATE["subject"]
+    for language in ("pt", "it", "nl", "ja", "ar"):
+        changed = ok(call(client, org, "PATCH", href, {"language": language}))
+        assert changed["language"] == language
+    ok(call(client, org, "PATCH", href, {"language": "fr"}))
     only_settings = ok(call(client, org, "PATCH", href, {"brand_name": "Acme 2"}))
     assert only_settings["company_brand_product_name"] == "Acme 2"
     assert only_settings["name"] == "New name"
