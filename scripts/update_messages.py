@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         "--add", action="append", default=[], metavar="LANGUAGE", help="start a catalogue"
     )
     args = parser.parse_args(argv)
+    for language in args.add:
+        try:
+            Locale.parse(language)
+        except (ValueError, UnknownLocaleError):
+            parser.error(f"--add {language}: not a language code Babel knows (such as sv)")
     for path in update(args.locale, add=args.add):
         print(f"updated {path}")
     present = {path.parent.parent.name for path in args.locale.glob("*/LC_MESSAGES/*.po")}

@@ -14,7 +14,13 @@ import pytest
 from babel.messages.pofile import read_po
 
 from promoter.delivery.i18n import ENGLISH, Catalogues, catalogues, locale_folder, words
-from promoter.domain.languages import LANGUAGES, choose_language, text_direction
+from promoter.domain.languages import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    RIGHT_TO_LEFT,
+    choose_language,
+    text_direction,
+)
 
 LOCALE = Path(str(locale_folder()))
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
@@ -47,6 +53,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "update_messages.py"
 )
 def test_a_traits_language(trait: object, language: str) -> None:
     assert choose_language(trait, "xx") == language
+
+
+def test_every_language_has_its_own_name() -> None:
+    assert list(LANGUAGE_NAMES) == list(LANGUAGES)
+    assert RIGHT_TO_LEFT.issubset(LANGUAGES)
 
 
 def test_text_direction() -> None:
@@ -124,6 +135,15 @@ def test_a_changed_english_text_is_said_in_english_until_its_translation_is_chec
     assert said["comment_prompt"] == ENGLISH["comment_prompt"]
     assert said["skip"] == "Skip"
     assert said["confirm"] == "Confirmer"
+
+
+def test_a_language_without_a_catalogue_is_said_in_english(tmp_path: Path) -> None:
+    copy = tmp_path / "locale"
+    shutil.copytree(LOCALE, copy)
+    shutil.rmtree(copy / "nl")
+    loaded = Catalogues.load(copy)
+    assert loaded.words("nl", "Acme") == words("en", "Acme")
+    assert loaded.words("de", "Acme") == words("de", "Acme")
 
 
 def test_a_new_language_starts_with_every_message_to_translate(tmp_path: Path) -> None:

@@ -113,9 +113,10 @@ class Catalogues:
         folder = folder or locale_folder()
         translations: dict[str, dict[str, str]] = {}
         for language in LANGUAGES:
-            if language == "en":
+            path = catalogue_file(folder, language)
+            if language == "en" or not path.is_file():
                 continue
-            with catalogue_file(folder, language).open("rb") as po:
+            with path.open("rb") as po:
                 catalogue = read_po(po, locale=language, domain=DOMAIN)
             found: dict[str, str] = {}
             for key, english in ENGLISH.items():
