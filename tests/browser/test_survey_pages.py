@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 from sqlalchemy import select, update
 
 from promoter.delivery.tokens import TokenSigner
