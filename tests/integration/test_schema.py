@@ -113,7 +113,6 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
 
     from sqlalchemy import insert, select
 
-    from promoter.orgs.service import create_organization
     from promoter.storage.tables import (
         campaigns,
         contacts,
@@ -124,14 +123,24 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with _scratch_database(backend, tmp_path, database_url) as scratch:
+        # The organization is written as 0001 had it (today's code writes today's
+        # columns); 0002 gives it its default campaign.
+        upgrade(scratch.engine, "0001")
+        with scratch.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, timezone, created_at) "
+                    "VALUES (1, 'Old', 'UTC', '2026-01-01 00:00:00')"
+                )
+            )
         upgrade(scratch.engine, "0002")
         with scratch.engine.begin() as conn:
-            org, _ = create_organization(conn, name="Old")
+            org_id = 1
             campaign_id = conn.execute(select(campaigns.c.id)).scalar_one()
             contact_id = conn.execute(
                 insert(contacts)
                 .values(
-                    organization_id=org.id,
+                    organization_id=org_id,
                     user_id="u",
                     email="u@example.com",
                     email_key="u@example.com",
@@ -143,7 +152,7 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
             survey_id = conn.execute(
                 insert(surveys)
                 .values(
-                    organization_id=org.id,
+                    organization_id=org_id,
                     campaign_id=campaign_id,
                     contact_id=contact_id,
                     status="answered",
@@ -156,7 +165,7 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
             ).scalar_one()
             conn.execute(
                 insert(responses).values(
-                    organization_id=org.id,
+                    organization_id=org_id,
                     survey_id=survey_id,
                     campaign_id=campaign_id,
                     contact_id=contact_id,

@@ -49,6 +49,8 @@ TEMPLATE_FIELDS = {
     "from_name",
     "reply_to_email",
     "logo",
+    "uploaded_logo",
+    "brand_color",
     "intro_message",
     "language",
     "company_brand_product_name",

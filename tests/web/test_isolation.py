@@ -254,6 +254,10 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v2/email/{template_id}/"): OWNED,
     ("PATCH", "/api/v2/email/{template_id}/"): Owned(({"subject": "Changed?"},)),
     ("PUT", "/api/v2/email/{template_id}/"): Owned((TEMPLATE,)),
+    # A JSON body: B is answered 404 before it is read, A 415 (tests/web/test_logos.py
+    # uploads images).
+    ("PUT", "/api/v2/email/{template_id}/logo/"): OWNED,
+    ("DELETE", "/api/v2/email/{template_id}/logo/"): OWNED,
     # Metrics, suppressions, analytics, segments
     ("GET", "/api/v2/metrics/"): Listing(
         (
@@ -333,6 +337,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/s/{signed}/click"): SURVEY_PAGE,
     ("GET", "/u/{signed}"): SURVEY_PAGE,
     ("POST", "/u/{signed}"): SURVEY_PAGE,
+    ("GET", "/logos/{name}"): Elsewhere(
+        "served to whoever has the URL, which carries the logo's hash: tests/web/test_logos.py"
+    ),
     # Dashboard
     ("GET", "/login"): Listing(),
     ("POST", "/login"): SIGN_IN,

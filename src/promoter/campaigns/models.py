@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from promoter.domain.colors import normalize_hex
 from promoter.domain.headers import is_one_line
 from promoter.domain.languages import Language
 
@@ -28,6 +29,8 @@ class TemplateSettings(BaseModel):
     brand_name: str = Field(min_length=1, max_length=200)
     language: Language = "en"
     logo_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    #: ``#rrggbb``; None: the default accent.
+    brand_color: str | None = None
 
     @field_validator("subject", "from_name", "brand_name")
     @classmethod
@@ -36,6 +39,16 @@ class TemplateSettings(BaseModel):
         if not is_one_line(value):
             raise ValueError("must be one line: no line breaks or control characters")
         return value
+
+    @field_validator("brand_color")
+    @classmethod
+    def _color(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            return normalize_hex(value)
+        except ValueError:
+            raise ValueError("a colour is written #RRGGBB, e.g. #0b7285") from None
 
 
 class CampaignSettings(BaseModel):
@@ -88,6 +101,8 @@ class EmailTemplate(TemplateSettings):
     id: int
     organization_id: int
     name: str
+    #: The uploaded logo (see :mod:`promoter.campaigns.logos`), or None.
+    logo_id: int | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -38,6 +38,7 @@ CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--brand", {"help": "Brand or product name used in the question."}),
     ("--language", {"type": click.Choice(LANGUAGES), "help": "Email language."}),
     ("--logo-url", {"help": "Logo image URL (http or https)."}),
+    ("--brand-color", {"help": "Brand colour, #RRGGBB; 'off' for the default (#1f2933)."}),
 ]
 
 TEMPLATE_FIELDS = {
@@ -48,6 +49,7 @@ TEMPLATE_FIELDS = {
     "brand": "brand_name",
     "language": "language",
     "logo_url": "logo_url",
+    "brand_color": "brand_color",
 }
 
 
@@ -93,11 +95,14 @@ def _window(text: str) -> dict[str, int | None]:
 
 
 def _template_changes(options: dict[str, Any]) -> dict[str, Any]:
-    return {
+    changes = {
         field: options[option]
         for option, field in TEMPLATE_FIELDS.items()
         if options.get(option) is not None
     }
+    if changes.get("brand_color") == "off":
+        changes["brand_color"] = None
+    return changes
 
 
 def _invalid(exc: ValidationError) -> click.ClickException:
@@ -130,7 +135,8 @@ def _show(campaign: Campaign, template: EmailTemplate) -> None:
         ("brand", template.brand_name),
         ("language", template.language),
         ("intro", template.intro_message or "-"),
-        ("logo", template.logo_url or "-"),
+        ("logo", "uploaded" if template.logo_id else template.logo_url or "-"),
+        ("brand colour", template.brand_color or "default"),
     ]
     for label, value in rows:
         click.echo(f"{label:>20}  {value}")

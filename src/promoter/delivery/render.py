@@ -14,10 +14,26 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 import jinja2
 
+from promoter.delivery.branding import StoredLogo, branding
 from promoter.delivery.i18n import words
 from promoter.delivery.tokens import TokenSigner
+from promoter.domain.colors import text_on
 from promoter.domain.headers import one_line
 from promoter.domain.languages import text_direction
+from promoter.domain.nps import ScoreType, score_type
+
+#: The score cells' colours by NPS category: red, amber, green in shades whose number
+#: text (white or near-black, ``text_on``) reaches 4.5:1.
+SCORE_BACKGROUNDS: dict[ScoreType, str] = {
+    "detractor": "#cf1124",
+    "passive": "#f0b429",
+    "promoter": "#147d64",
+}
+#: Each score's cell, 0 to 10: (background, text colour).
+SCORE_CELLS = tuple(
+    (background, text_on(background))
+    for background in (SCORE_BACKGROUNDS[score_type(n)] for n in range(11))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +77,10 @@ class TemplateView:
     intro_message: str
     brand_name: str
     language: str
+    #: The external logo; an uploaded ``logo`` is shown instead.
     logo_url: str | None
+    brand_color: str | None = None
+    logo: StoredLogo | None = None
 
 
 class EmailRenderer:
@@ -128,12 +147,21 @@ class EmailRenderer:
         subject = template.subject
         if email.reminder:
             subject = f"{text_words['reminder']}: {subject}"
+        look = branding(
+            base_url=self._base_url,
+            brand_name=template.brand_name,
+            brand_color=template.brand_color,
+            logo=template.logo,
+            external_logo_url=template.logo_url,
+        )
         context = {
             "language": template.language,
             "direction": text_direction(template.language),
             "subject": subject,
             "brand": template.brand_name,
-            "logo_url": template.logo_url,
+            "branding": look,
+            "logo_url": look.logo_url,
+            "score_cells": SCORE_CELLS,
             "intro": template.intro_message,
             "words": text_words,
             "score_links": score_links,

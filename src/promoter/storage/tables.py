@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -185,6 +186,28 @@ processed_messages = Table(
     Index("ix_processed_messages_received", "received_at"),
 )
 
+#: Logos uploaded for email templates, stored as sent; served at /logos/ (web/logos.py).
+logos = Table(
+    "logos",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("content", LargeBinary, nullable=False),
+    Column("content_type", String(32), nullable=False),
+    #: Of the content, in lower-case hexadecimal; its first 16 digits are in the URL.
+    Column("sha256", String(64), nullable=False),
+    Column("byte_size", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 email_templates = Table(
     "email_templates",
     metadata,
@@ -204,6 +227,15 @@ email_templates = Table(
     Column("brand_name", String(200), nullable=False),
     Column("language", String(8), nullable=False, server_default="en"),
     Column("logo_url", String(2000), nullable=True),
+    Column("brand_color", String(7), nullable=True),
+    #: An uploaded logo: shown instead of logo_url.
+    Column(
+        "logo_id",
+        Integer,
+        ForeignKey("logos.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -103,6 +103,7 @@ API_ERRORS: dict[str, Any] = {
     "401": _answer("Missing, unknown or revoked API key", "Detail"),
     "404": _answer("No such object in the key's organization", "Detail"),
     "413": _answer("Request body too large", "Detail"),
+    "415": _answer("The body's type is not one the operation takes", "Detail"),
     "429": _answer("Too many requests with this key (see `Retry-After`)", "Detail", retry=True),
     "503": _answer("The database is unavailable; retry later", "Detail", retry=True),
 }

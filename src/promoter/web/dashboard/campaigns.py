@@ -18,6 +18,14 @@ from starlette.responses import HTMLResponse, Response
 from promoter.accounts.sessions import Session
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignResults, campaign_results
+from promoter.campaigns.logos import (
+    Logo,
+    LogoRefused,
+    check_image,
+    remove_logo,
+    set_logo,
+    template_logo,
+)
 from promoter.campaigns.models import (
     REMINDER_DAYS,
     Campaign,
@@ -27,10 +35,11 @@ from promoter.campaigns.models import (
 )
 from promoter.contacts.lists import list_names
 from promoter.delivery.render import SurveyEmail, TemplateView
+from promoter.domain.colors import DEFAULT_ACCENT
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.languages import LANGUAGE_NAMES
 from promoter.services import Services
-from promoter.web.dashboard.forms import Form, read_form
+from promoter.web.dashboard.forms import Form, Upload, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread
@@ -77,6 +86,8 @@ LABELS = {
     "brand_name": "Brand or product",
     "language": "Language",
     "logo_url": "Logo URL",
+    "brand_color": "Brand colour",
+    "logo_file": "Logo",
 }
 #: Whom the preview is addressed to.
 SAMPLE_ADDRESS = "alex@example.com"
@@ -138,7 +149,12 @@ def campaign_values_from(form: Form) -> Values:
 
 
 def template_values_from(form: Form) -> Values:
-    return {name: form.get(name) for name in TEMPLATE_FIELDS}
+    values = {name: form.get(name) for name in TEMPLATE_FIELDS}
+    # The colour picker, when it was moved (without script it does not fill the text).
+    picked = form.get("brand_color_picker")
+    if picked and picked != form.get("brand_color_picker_shown"):
+        values["brand_color"] = picked
+    return values
 
 
 def campaign_input(values: Values) -> tuple[dict[str, Any], int | None, Errors]:
@@ -180,7 +196,7 @@ def _reminder(text: str) -> str | None:
 
 def template_input(values: Values) -> dict[str, Any]:
     data: dict[str, Any] = {name: values[name] for name in TEMPLATE_FIELDS}
-    for optional in ("reply_to", "logo_url"):
+    for optional in ("reply_to", "logo_url", "brand_color"):
         data[optional] = data[optional].strip() or None
     data["language"] = data["language"] or "en"
     return data
@@ -252,6 +268,8 @@ class Editing:
     lists: dict[int, str]
     #: Other campaigns that send the same template.
     sharing: list[Campaign] = field(default_factory=list)
+    #: The template's uploaded logo.
+    logo: Logo | None = None
 
 
 def load_editing(services: Services, organization_id: int, campaign_id: int) -> Editing | None:
@@ -272,8 +290,9 @@ def load_editing(services: Services, organization_id: int, campaign_id: int) -> 
             for c in service.list_campaigns(conn, organization_id=organization_id)
             if c.email_template_id == template.id and c.id != campaign.id
         ]
+        logo = template_logo(conn, organization_id=organization_id, logo_id=template.logo_id)
         return Editing(
-            campaign, template, list_names(conn, organization_id=organization_id), sharing
+            campaign, template, list_names(conn, organization_id=organization_id), sharing, logo
         )
 
 
@@ -337,18 +356,42 @@ def save_campaign(
     return {}
 
 
+@dataclass(frozen=True)
+class LogoChange:
+    """What the template form asks of the logo: a new one, or none any more."""
+
+    upload: Upload | None = None
+    remove: bool = False
+
+
 def save_template(
-    services: Services, organization_id: int, campaign_id: int, values: Values
+    services: Services,
+    organization_id: int,
+    campaign_id: int,
+    values: Values,
+    logo: LogoChange | None = None,
 ) -> Errors:
+    logo = logo or LogoChange()
+    try:
+        image = logo.upload and check_image(logo.upload.content, logo.upload.content_type)
+    except LogoRefused as exc:
+        return {"logo_file": exc.message}
     try:
         with services.database.write() as conn:
             campaign = _existing(conn, organization_id, campaign_id)
+            template_id = campaign.email_template_id
             service.update_template(
                 conn,
                 organization_id=organization_id,
-                template_id=campaign.email_template_id,
+                template_id=template_id,
                 changes=template_input(values),
             )
+            if image:
+                set_logo(
+                    conn, organization_id=organization_id, template_id=template_id, image=image
+                )
+            elif logo.remove:
+                remove_logo(conn, organization_id=organization_id, template_id=template_id)
     except ValidationError as exc:
         return field_errors(exc)
     return {}
@@ -394,7 +437,15 @@ def load_preview(
         return None
     t = editing.template
     view = TemplateView(
-        t.subject, t.from_name, t.reply_to, t.intro_message, t.brand_name, t.language, t.logo_url
+        t.subject,
+        t.from_name,
+        t.reply_to,
+        t.intro_message,
+        t.brand_name,
+        t.language,
+        t.logo_url,
+        brand_color=t.brand_color,
+        logo=editing.logo.stored if editing.logo else None,
     )
     email = SurveyEmail(SAMPLE_ADDRESS, SAMPLE_NAME, SAMPLE_TOKEN, reminder=reminder)
     outgoing = services.renderer().render(email, view)
@@ -444,6 +495,7 @@ def _choices(lists: dict[int, str]) -> dict[str, Any]:
         "reminder_options": [("", "No reminder")]
         + [(str(d), f"After {d} days") for d in REMINDER_DAYS],
         "language_options": list(LANGUAGE_NAMES.items()),
+        "default_color": DEFAULT_ACCENT,
         "list_options": [(str(i), name) for i, name in lists.items()],
         "labels": LABELS,
     }
@@ -529,6 +581,7 @@ def _edit_page(
         extra_css=CSS,
         **_choices(editing.lists),
         editing=editing,
+        logo=editing.logo,
         campaign=editing.campaign,
         c=campaign or campaign_values(editing.campaign),
         t=template or template_values(editing.template),
@@ -576,8 +629,9 @@ async def update_template(
     check_csrf(request, session, form)
     org = session.user.organization_id
     values = template_values_from(form)
+    logo = LogoChange(form.files.get("logo_file"), form.get("remove_logo") == "on")
     try:
-        errors = await in_thread(save_template, services, org, campaign_id, values)
+        errors = await in_thread(save_template, services, org, campaign_id, values, logo)
     except Missing:
         return _not_found(request, session)
     if not errors:

@@ -166,6 +166,14 @@ class CampaignPage(Page[Campaign]):
     pass
 
 
+class UploadedLogo(BaseModel):
+    url: str = Field(description="Served by the instance, without authentication.")
+    content_type: str = Field(description="image/png, image/jpeg, image/gif or image/webp.")
+    bytes: int
+    width: int
+    height: int
+
+
 class EmailTemplate(BaseModel):
     id: int
     href: str
@@ -173,7 +181,11 @@ class EmailTemplate(BaseModel):
     subject: str
     from_name: str
     reply_to_email: str | None
-    logo: str | None
+    logo: str | None = Field(description="An external logo's URL.")
+    uploaded_logo: UploadedLogo | None = Field(
+        description="The uploaded logo, shown instead of `logo`."
+    )
+    brand_color: str | None = Field(description="#rrggbb; null: the default, #1f2933.")
     intro_message: str
     language: str
     company_brand_product_name: str

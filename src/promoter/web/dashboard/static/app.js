@@ -18,3 +18,20 @@ document.addEventListener("click", (event) => {
   const source = document.getElementById(button.getAttribute("data-copy"));
   if (source && navigator.clipboard) navigator.clipboard.writeText(source.textContent.trim());
 });
+// A colour picker fills the text field it is for (data-color-for), and follows it.
+document.addEventListener("input", (event) => {
+  const field = event.target;
+  if (!(field instanceof HTMLInputElement)) return;
+  const target = field.getAttribute("data-color-for");
+  if (target) {
+    const text = document.getElementById(target);
+    if (text) text.value = field.value;
+    return;
+  }
+  // Typed: the text is what is saved (emptied: the default colour), the picker shows it.
+  const picker = field.id && document.querySelector(`[data-color-for="${field.id}"]`);
+  if (!picker) return;
+  if (/^#[0-9a-fA-F]{6}$/.test(field.value)) picker.value = field.value.toLowerCase();
+  const shown = picker.form && picker.form.querySelector(`[data-color-shown-for="${field.id}"]`);
+  if (shown) shown.value = picker.value;
+});
