@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page
 from promoter.delivery.i18n import words
 from promoter.delivery.render import EmailRenderer, SurveyEmail, TemplateView
 from promoter.delivery.tokens import TokenSigner
+from promoter.domain.colors import AA_NORMAL_TEXT, contrast_ratio, to_hex
 from tests.browser.conftest import SCREENSHOTS
 
 WIDTHS = [320, 375, 390, 600, 1024]
@@ -47,6 +48,13 @@ CASES = {
     "de": dataclasses.replace(TEMPLATE, language="de"),
     "ja": dataclasses.replace(TEMPLATE, language="ja"),
     "ar": dataclasses.replace(TEMPLATE, language="ar"),
+    # No logo: the brand's name on a band of its colour, even a long name on a phone.
+    "brand-band": dataclasses.replace(
+        TEMPLATE,
+        logo_url=None,
+        brand_color="#f7c948",
+        brand_name="Zuverlässigkeitsversicherungsgesellschaft Nordrhein-Westfalen",
+    ),
 }
 #: How far (px) a label's text may start or end from its number's tile.
 ALIGNMENT = 4
@@ -118,3 +126,28 @@ def test_the_score_row_fits_phones_and_labels_sit_under_0_and_10(tab: Page, case
         assert abs(low["left"] - zero["left"]) <= ALIGNMENT, (where, low, zero)
         assert abs(high["right"] - ten["right"]) <= ALIGNMENT, (where, high, ten)
         assert low["top"] >= zero["bottom"] and high["top"] >= ten["bottom"], where
+
+
+#: Each score link's text and background colours as Chromium computes them.
+COLOURS = """() => [...document.querySelectorAll('a')]
+  .filter(a => /^\\d+$/.test(a.textContent.trim()))
+  .map(a => { const s = getComputedStyle(a);
+              return {score: a.textContent.trim(), color: s.color,
+                      background: s.backgroundColor}; })"""
+
+
+def _hex(css: str) -> str:
+    """``rgb(r, g, b)`` as ``#rrggbb``."""
+    r, g, b = (int(part) for part in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+    return to_hex((r, g, b))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_score_reaches_4_5_to_1_as_rendered(tab: Page, case: str) -> None:
+    tab.set_viewport_size({"width": 375, "height": 900})
+    tab.set_content(email_html(CASES[case]))
+    cells: list[dict[str, str]] = tab.evaluate(COLOURS)
+    assert [cell["score"] for cell in cells] == [str(n) for n in range(11)]
+    for cell in cells:
+        ratio = contrast_ratio(_hex(cell["color"]), _hex(cell["background"]))
+        assert ratio >= AA_NORMAL_TEXT, (case, cell, ratio)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from promoter.delivery.branding import StoredLogo
 from promoter.delivery.mailers import FileMailer, SmtpMailer, mailer_from_url
 from promoter.delivery.render import EmailRenderer, SurveyEmail, TemplateView
 from promoter.delivery.tokens import TokenSigner
@@ -186,3 +187,25 @@ def test_line_breaks_in_names_and_old_templates_are_folded_into_one_header_line(
         assert message["To"] == f"Ted Mosby Jr <{to}>"
         assert message["Bcc"] is None
         assert len(message.get_body(("html",)).get_content()) > 1000  # type: ignore[union-attr]
+
+
+def test_survey_email_branding_colour_and_logo() -> None:
+    renderer = EmailRenderer(
+        base_url="https://nps.example.com/", sender="s@nps.example.com", signer=TokenSigner("s")
+    )
+    survey = SurveyEmail("ted@x.co", None, "tok", False)
+
+    def html_of(template: TemplateView) -> str:
+        message = parse(renderer.render(survey, template).data)
+        return str(message.get_body(("html",)).get_content())  # type: ignore[union-attr]
+
+    plain = html_of(dataclasses.replace(TEMPLATE, logo_url=None))
+    assert "background:#1f2933;color:#ffffff" in plain  # the default band, the name on it
+    assert ">Acme &amp; Co</td>" in plain
+    logo = StoredLogo(3, "ab" * 32, "image/png")
+    branded = html_of(dataclasses.replace(TEMPLATE, brand_color="#0b7285", logo=logo))
+    assert '<img src="https://nps.example.com/logos/3-abababababababab.png"' in branded
+    assert TEMPLATE.logo_url not in branded  # the uploaded logo wins
+    assert "background:#0b7285" in branded and 'style="color:#0b7285;"' in branded
+    external = html_of(dataclasses.replace(TEMPLATE, brand_color="#0b7285"))
+    assert f'<img src="{TEMPLATE.logo_url}"' in external
