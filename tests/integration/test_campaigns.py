@@ -107,3 +107,8 @@ def test_cli_create_show_update_pause(
     )
     assert "no campaign 99" in run("campaign", "show", org.id, 99, code=1)
     assert "--name is required" in run("campaign", "create", org.id, code=2)
+    assert "brand colour  default" in run("campaign", "show", org.id, 2)
+    assert "#0b7285" in run("campaign", "update", org.id, 2, "--brand-color", "#0B7285")
+    refused = run("campaign", "update", org.id, 2, "--brand-color", "teal", code=1)
+    assert "a colour is written #RRGGBB" in refused
+    assert "brand colour  default" in run("campaign", "update", org.id, 2, "--brand-color", "off")

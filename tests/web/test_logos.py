@@ -19,8 +19,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from promoter.config import Settings
+from promoter.delivery.branding import BRANDING_COLUMNS, branding_of
+from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.services import Services
-from promoter.storage.tables import logos
+from promoter.storage.tables import logos, surveys
 from tests.conftest import Org
 from tests.credentials import token
 
@@ -270,3 +272,14 @@ def test_the_survey_email_carries_the_colour_and_the_uploaded_logo(
     assert "background:#f7c948" in html
     accent = "#8e7329"  # #f7c948 darkened to 4.5:1 on white
     assert f'style="color:{accent};"' in html
+
+    # What the survey pages read: the same Branding, by the survey's token.
+    with services.database.read() as conn:
+        row = conn.execute(
+            select(*BRANDING_COLUMNS)
+            .select_from(surveys_with_templates())
+            .where(surveys.c.organization_id == org.id)
+        ).one()
+    look = branding_of(row, base_url=settings.public_url)
+    assert (look.logo_url, look.brand_color, look.accent) == (logo["url"], "#f7c948", accent)
+    assert (look.text_on_brand, look.text_on_accent) == ("#1f2933", "#ffffff")
