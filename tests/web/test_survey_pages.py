@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 from typing import Any
 
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from promoter.app import create_app
 from promoter.campaigns import service as campaigns
 from promoter.config import Settings
+from promoter.domain.colors import accessible_accent, contrast_ratio, text_on
 from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, responses, surveys
 from tests.conftest import Org
-from tests.credentials import basic
+from tests.credentials import basic, token
 
 
 def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:
@@ -224,3 +227,33 @@ def test_survey_pages_have_a_budget_per_client_address(
         answered = someone_else.post(link, data={"score": "9"}, follow_redirects=False)
         assert answered.status_code == 303
     assert one(database, responses).score == 9
+
+
+def test_the_pages_wear_the_brand_of_the_email(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    with database.write() as conn:
+        (campaign,) = campaigns.list_campaigns(conn, organization_id=org.id)
+        campaigns.update_template(
+            conn,
+            organization_id=org.id,
+            template_id=campaign.email_template_id,
+            changes={"brand_color": "#f7c948"},
+        )
+    logo = io.BytesIO()
+    Image.new("RGB", (120, 40), "#0b7285").save(logo, "PNG")
+    uploaded = client.put(
+        f"/api/v2/email/{campaign.email_template_id}/logo/",
+        content=logo.getvalue(),
+        headers={**token(org.key), "Content-Type": "image/png"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    link = survey_link(client, services, database, org)
+    accent = accessible_accent("#f7c948")  # a light yellow, darkened to read on white
+    assert contrast_ratio(accent, "#ffffff") >= 4.5
+    for page in (client.get(f"{link}/8").text, client.get(f"{link}/thanks").text):
+        assert "border-top: 6px solid #f7c948" in page
+        (src,) = re.findall(r'<img class="logo" src="([^"]+)"', page)
+        assert src.startswith("http://testserver/logos/") and src.endswith(".png")
+        assert client.get(src.removeprefix("http://testserver")).content == logo.getvalue()
+    assert f"background: {accent}; color: {text_on(accent)};" in client.get(f"{link}/8").text

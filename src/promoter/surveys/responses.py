@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, insert, literal, select, update
 
 from promoter.contacts.events import emit_contact_unsubscribed
+from promoter.delivery.branding import BRANDING_COLUMNS, StoredLogo, stored_logo
 from promoter.delivery.language import contact_language
 from promoter.delivery.outbox import cancel_pending
 from promoter.delivery.survey_templates import surveys_with_templates
@@ -48,6 +49,9 @@ class SurveyView:
     contact_status: str
     first_name: str | None
     brand_name: str
+    brand_color: str | None
+    #: An uploaded logo (it wins over ``logo_url``, an external one).
+    logo: StoredLogo | None
     language: str
     logo_url: str | None
     survey_attributes: dict[str, Any]
@@ -74,9 +78,8 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
             surveys.c.attributes,
             contacts.c.status,
             contacts.c.first_name,
-            email_templates.c.brand_name,
             email_templates.c.language,
-            email_templates.c.logo_url,
+            *BRANDING_COLUMNS,
             responses.c.score,
             responses.c.comment,
         )
@@ -94,6 +97,8 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         contact_status=row.status,
         first_name=row.first_name,
         brand_name=row.brand_name,
+        brand_color=row.brand_color,
+        logo=stored_logo(row),
         # The pages speak the language the contact's email was written in.
         language=contact_language(conn, contact_id=row.contact_id, fallback=row.language),
         logo_url=row.logo_url,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from promoter.delivery.branding import branding
 from promoter.delivery.i18n import words
 from promoter.ingest.payload import PayloadError, read_body
 from promoter.services import Services
@@ -60,11 +61,23 @@ def _not_found(request: Request) -> HTMLResponse:
     return _pages(request).render(404, language="en", state="message", message=message)
 
 
-def _context(survey: SurveyView, **extra: Any) -> dict[str, Any]:
+def _context(request: Request, survey: SurveyView, **extra: Any) -> dict[str, Any]:
+    """What every page of a survey shows: its language, and the brand as the email has it."""
+    services: Services = request.app.state.services
+    look = branding(
+        base_url=services.settings.public_url,
+        brand_name=survey.brand_name,
+        brand_color=survey.brand_color,
+        logo=survey.logo,
+        external_logo_url=survey.logo_url,
+    )
     return {
         "language": survey.language,
         "brand": survey.brand_name,
-        "logo_url": survey.logo_url,
+        "logo_url": look.logo_url,
+        "brand_color": look.brand_color,
+        "accent": look.accent,
+        "on_accent": look.text_on_accent,
         "score": survey.score,
         "comment": survey.comment,
         **extra,
@@ -123,6 +136,7 @@ def _answer_page(
     if status_key is None:
         status_key = "answered" if recorded else ("confirm_needed" if score is not None else "")
     context = _context(
+        request,
         survey,
         state="answer",
         action=f"/s/{signed}",
@@ -167,7 +181,7 @@ async def thanks_page(request: Request, services: ServicesDep, signed: str) -> R
         return _not_found(request)
     survey = opened.survey
     message = _words(survey)["thanks"]
-    return _pages(request).render(**_context(survey, state="message", message=message))
+    return _pages(request).render(**_context(request, survey, state="message", message=message))
 
 
 @router.get("/s/{signed}/{score}")
@@ -313,8 +327,10 @@ async def unsubscribe_page(request: Request, services: ServicesDep, signed: str)
     survey = opened.survey
     if survey.contact_status == "unsubscribed":
         message = _words(survey)["already_unsubscribed"]
-        return _pages(request).render(**_context(survey, state="message", message=message))
-    return _pages(request).render(**_context(survey, state="unsubscribe", action=f"/u/{signed}"))
+        return _pages(request).render(**_context(request, survey, state="message", message=message))
+    return _pages(request).render(
+        **_context(request, survey, state="unsubscribe", action=f"/u/{signed}")
+    )
 
 
 @router.post("/u/{signed}")
@@ -326,4 +342,4 @@ async def unsubscribe_post(request: Request, services: ServicesDep, signed: str)
     survey = opened.survey
     await write(services, unsubscribe, survey=survey, now=datetime.now(UTC))
     message = _words(survey)["unsubscribed"]
-    return _pages(request).render(**_context(survey, state="message", message=message))
+    return _pages(request).render(**_context(request, survey, state="message", message=message))

@@ -16,11 +16,10 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from promoter.delivery.i18n import words
+from promoter.domain.colors import DEFAULT_ACCENT, text_on
 from promoter.domain.languages import text_direction
 
 TEMPLATES = Path(__file__).parent / "templates"
-#: The default accent: the brand colour when a template has none.
-DEFAULT_ACCENT = "#1f2933"
 
 
 class SurveyPages:
@@ -51,8 +50,8 @@ class SurveyPages:
         language = context.setdefault("language", "en")
         context.setdefault("words", words(language, context.get("brand", "")))
         context.setdefault("direction", text_direction(language))
+        context.setdefault("brand_color", DEFAULT_ACCENT)
         context.setdefault("accent", DEFAULT_ACCENT)
-        context.setdefault("on_accent", "#ffffff")
-        context.setdefault("accent_text", context["accent"])
+        context.setdefault("on_accent", text_on(DEFAULT_ACCENT))
         html = self._env.get_template("survey.html").render(context, script=self._script)
         return HTMLResponse(html, status_code=http_status, headers=self.headers)
