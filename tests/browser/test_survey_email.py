@@ -20,6 +20,7 @@ from promoter.delivery.i18n import words
 from promoter.delivery.render import EmailRenderer, SurveyEmail, TemplateView
 from promoter.delivery.tokens import TokenSigner
 from promoter.domain.colors import AA_NORMAL_TEXT, contrast_ratio, to_hex
+from tests.browser.axe import violations
 from tests.browser.conftest import SCREENSHOTS
 
 WIDTHS = [320, 375, 390, 600, 1024]
@@ -151,3 +152,21 @@ def test_every_score_reaches_4_5_to_1_as_rendered(tab: Page, case: str) -> None:
     for cell in cells:
         ratio = contrast_ratio(_hex(cell["color"]), _hex(cell["background"]))
         assert ratio >= AA_NORMAL_TEXT, (case, cell, ratio)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_email_passes_axe(tab: Page, case: str) -> None:
+    """axe-core on the HTML part as a mail client shows it, on a phone."""
+    tab.set_viewport_size({"width": 375, "height": 900})
+    tab.set_content(email_html(CASES[case]))
+    assert violations(tab) == [], case
+
+
+def test_axe_finds_what_it_should(tab: Page) -> None:
+    """The check above can fail: an image without text and grey-on-grey text are found."""
+    tab.set_content(
+        '<html lang="en"><title>t</title><body>'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+        '<p style="color:#aaa;background:#bbb">faint</p></body></html>'
+    )
+    assert {v["id"] for v in violations(tab)} == {"image-alt", "color-contrast"}
