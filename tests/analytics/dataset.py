@@ -13,7 +13,9 @@ from sqlalchemy import Connection, insert, select
 
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings
+from promoter.campaigns.questions import Question, questions_for
 from promoter.domain.messages import Envelope
+from promoter.feedback.answers import record_answers
 from promoter.feedback.followup import add_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
@@ -28,6 +30,28 @@ COUNTRIES = ["DE", "FR", "US", "GB", "Österreich"]
 EVENTS = ["Order Completed", "Viewed Page", "Signed Up"]
 TAGS = ["bug", "pricing", "praise"]
 NAMES = ["plan", "country", "seats", "mrr", "trial", "renewal", "company.size", "labels"]
+#: The follow-up questions of the first campaign and of the second (ids shared on purpose).
+FIRST_QUESTIONS: list[dict[str, Any]] = [
+    {
+        "id": "q1",
+        "text": "What matters most?",
+        "type": "single",
+        "choices": ["Price", "Support", "Speed"],
+    },
+    {
+        "id": "q2",
+        "text": "What do you use?",
+        "type": "multiple",
+        "choices": ["Docs", "API", "UI", "Billing"],
+    },
+    {"id": "q3", "text": "How easy was it?", "type": "scale"},
+    {"id": "q4", "text": "What went wrong?", "type": "text", "audience": "detractors"},
+]
+SECOND_QUESTIONS: list[dict[str, Any]] = [
+    {"id": "q1", "text": "Anything else?", "type": "text"},
+    {"id": "q2", "text": "How fast was delivery?", "type": "scale", "audience": "promoters"},
+]
+TEXT_ANSWERS = ["Too expensive", "slow support", "Price is fine", "ö umlaut", "3"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,18 @@ def build(
             c.id for c in campaigns.list_campaigns(conn, organization_id=organization_id)
         ]
     assert second.id in campaign_ids
+    with database.write() as conn:
+        for campaign_id, questions in zip(
+            campaign_ids, (FIRST_QUESTIONS, SECOND_QUESTIONS), strict=True
+        ):
+            campaigns.update_campaign(
+                conn,
+                organization_id=organization_id,
+                campaign_id=campaign_id,
+                changes={"questions": questions},
+            )
+    # Answers come from a generator of their own: the rest of the data stays as it was.
+    answering = random.Random(20261207)
     user_ids = [f"user-{i}" for i in range(contacts_count)]
     start = NOW - timedelta(days=120)
     send(
@@ -143,7 +179,7 @@ def build(
         if rng.random() < 0.3:  # attributes change between answers: snapshot != current
             traits = {"email": f"{user}@example.com", **_traits(rng)}
             send([{"type": "identify", "userId": user, "traits": traits}], at)
-        _answer(database, organization_id, rng, user, rng.choice(campaign_ids), at)
+        _answer(database, organization_id, rng, user, rng.choice(campaign_ids), at, answering)
     return Dataset(organization_id, campaign_ids, user_ids)
 
 
@@ -154,6 +190,7 @@ def _answer(
     user_id: str,
     campaign_id: int,
     at: datetime,
+    answering: random.Random,
 ) -> None:
     with database.write() as conn:
         contact_id = conn.execute(
@@ -166,6 +203,14 @@ def _answer(
         )
         survey = find_survey(conn, token=token)
         assert survey is not None
+        record_answers(
+            conn,
+            organization_id=organization_id,
+            campaign_id=campaign_id,
+            response_id=response_id,
+            answers=_answers(conn, organization_id, campaign_id, survey.score or 0, answering),
+            now=at,
+        )
         if rng.random() < 0.5:
             comment = rng.choice(["Great", "too expensive", "", "  ", "=SUM(A1) slow"])
             record_comment(conn, survey, comment=comment, now=at)
@@ -214,3 +259,26 @@ def answer_survey(
         select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
     ).scalar_one()
     return token, int(response_id)
+
+
+def _answers(
+    conn: Connection, organization_id: int, campaign_id: int, score: int, rng: random.Random
+) -> dict[str, list[str]]:
+    """Random answers to the questions the campaign asks after ``score`` (some skipped)."""
+    asked: list[Question] = campaigns.questions_of(
+        conn, organization_id=organization_id, campaign_ids=[campaign_id]
+    )[campaign_id]
+    answers: dict[str, list[str]] = {}
+    for question in questions_for(asked, score):
+        if rng.random() < 0.25:
+            continue
+        if question.type == "text":
+            answers[question.id] = [rng.choice(TEXT_ANSWERS)]
+        elif question.type == "scale":
+            answers[question.id] = [str(rng.randint(1, 5))]
+        elif question.type == "single":
+            answers[question.id] = [rng.choice(question.choices)]
+        else:
+            picked = rng.sample(question.choices, rng.randint(1, 3))
+            answers[question.id] = [c for c in question.choices if c in picked]
+    return answers

@@ -1,7 +1,8 @@
 """Brute force: every analytics question answered by loading all rows into Python.
 
 Independent of the SQL: snapshots come from the ``contact_snapshot`` JSON, not from
-``response_attributes``; filters are evaluated row by row.
+``response_attributes``; filters are evaluated row by row (answers to follow-up questions
+too: read once per response, compared in Python).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from promoter.analytics.filters import (
     And,
+    AnswerFilter,
     AttributeFilter,
     Condition,
     EventFilter,
@@ -28,7 +30,14 @@ from promoter.analytics.filters import (
 from promoter.analytics.query import NpsQuery, Window
 from promoter.domain.attributes import AttributeValue, typed_value
 from promoter.domain.nps import SCORE_RANGES
-from promoter.storage.tables import contact_attributes, events, orders, response_tags, responses
+from promoter.storage.tables import (
+    contact_attributes,
+    events,
+    orders,
+    response_answers,
+    response_tags,
+    responses,
+)
 
 
 @dataclass
@@ -42,6 +51,8 @@ class Row:
     created_at: datetime
     snapshot: dict[str, AttributeValue]
     tags: set[str] = field(default_factory=set)
+    #: Question id -> the values answered.
+    answers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,6 +72,11 @@ def load(conn: Connection, organization_id: int) -> World:
         )
     ):
         tags[response_id].add(tag)
+    answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    for a in conn.execute(
+        select(response_answers).where(response_answers.c.organization_id == organization_id)
+    ):
+        answers[a.response_id].setdefault(a.question_id, []).append(a.value)
     rows = []
     for r in conn.execute(select(responses).where(responses.c.organization_id == organization_id)):
         snapshot = {}
@@ -79,6 +95,7 @@ def load(conn: Connection, organization_id: int) -> World:
                 r.created_at,
                 snapshot,
                 tags[r.id],
+                answers[r.id],
             )
         )
     current: dict[int, dict[str, AttributeValue]] = defaultdict(dict)
@@ -153,6 +170,9 @@ def evaluate(world: World, query: NpsQuery, expr: Expr, row: Row, now: datetime)
     if isinstance(expr, AttributeFilter):
         attrs = row.snapshot if query.attributes == "snapshot" else world.current[row.contact_id]
         return _attribute(attrs.get(expr.name), expr.condition)
+    if isinstance(expr, AnswerFilter):
+        given = row.answers.get(expr.question_id, [])
+        return _answer(given if row.campaign_id == expr.campaign_id else [], expr.condition)
     if isinstance(expr, EventFilter):
         since = None if expr.within_days is None else now - timedelta(days=expr.within_days)
         count = sum(
@@ -184,6 +204,23 @@ def _attribute(value: AttributeValue | None, condition: Condition) -> bool:
             value.number, op, _n(condition.low), _n(condition.high)
         )
     return value.type == "date" and _compare(value.date, op, _d(condition.low), _d(condition.high))
+
+
+def _answer(values: list[str], condition: Condition) -> bool:
+    op = condition.op
+    negated = {"ne": "eq", "not_in": "in", "missing": "exists"}
+    if op in negated:
+        return not _answer(values, Condition(negated[op], condition.values))  # type: ignore[arg-type]
+    if not values:
+        return False
+    if op == "exists":
+        return True
+    if op in ("eq", "in"):
+        return any(v in {s.text for s in condition.values} for v in values)
+    if op == "contains":
+        return any(condition.values[0].text in v for v in values)
+    numbers = [int(v) for v in values if v in ("1", "2", "3", "4", "5")]
+    return any(_compare(n, op, _n(condition.low), _n(condition.high)) for n in numbers)
 
 
 def _n(bound: Any) -> Any:

@@ -135,21 +135,66 @@ def order_filters(draw: st.DrawFn) -> dict[str, Any]:
     return flt
 
 
-leaves = st.one_of(attribute_filters(), attribute_filters(), event_filters(), order_filters())
-expressions = st.recursive(
-    leaves,
-    lambda children: st.one_of(
-        st.builds(lambda items: {"and": items}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda items: {"or": items}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda item: {"not": item}, children),
-    ),
-    max_leaves=5,
-)
+ANSWER_VALUES: list[Any] = [
+    "Price",
+    "Support",
+    "Docs",
+    "API",
+    "Billing",
+    "Too expensive",
+    "3",
+    1,
+    3,
+    5,
+    "price",
+]
+
+
+@st.composite
+def answer_filters(draw: st.DrawFn, campaign_ids: list[int]) -> dict[str, Any]:
+    """Answer conditions on the dataset's questions (q1 to q4), in either campaign: each
+    question's type decides nothing here, the engines must agree whatever is asked."""
+    flt: dict[str, Any] = {
+        "answer": draw(st.sampled_from(["q1", "q2", "q3", "q4", "q9"])),
+        "campaign": draw(st.sampled_from(campaign_ids)),
+    }
+    op = draw(st.sampled_from(OPS))
+    flt["op"] = op
+    if op in ("eq", "ne"):
+        flt["value"] = draw(st.sampled_from(ANSWER_VALUES))
+    elif op in ("in", "not_in"):
+        flt["value"] = draw(st.lists(st.sampled_from(ANSWER_VALUES), min_size=1, max_size=3))
+    elif op == "contains":
+        flt["value"] = draw(st.sampled_from(["Pri", "slow", "ö", "e"]))
+    elif op == "between":
+        flt["value"] = draw(st.lists(st.sampled_from([0, 1, 2.5, 3, 5, 6]), min_size=2, max_size=2))
+    elif op not in ("exists", "missing"):
+        flt["value"] = draw(st.sampled_from([0, 1, 2.5, 3, 5, 6]))
+    return flt
+
+
+def expressions(campaign_ids: list[int]) -> st.SearchStrategy[dict[str, Any]]:
+    leaves = st.one_of(
+        attribute_filters(),
+        attribute_filters(),
+        event_filters(),
+        order_filters(),
+        answer_filters(campaign_ids),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.builds(lambda items: {"and": items}, st.lists(children, min_size=1, max_size=3)),
+            st.builds(lambda items: {"or": items}, st.lists(children, min_size=1, max_size=3)),
+            st.builds(lambda item: {"not": item}, children),
+        ),
+        max_leaves=5,
+    )
 
 
 @st.composite
 def questions(draw: st.DrawFn, campaign_ids: list[int], organization_id: int) -> NpsQuery:
-    where = draw(st.one_of(st.none(), expressions))
+    where = draw(st.one_of(st.none(), expressions(campaign_ids)))
     since = until = None
     if draw(st.booleans()):
         since = NOW - timedelta(days=draw(st.integers(0, 130)), hours=draw(st.integers(0, 23)))
@@ -354,6 +399,42 @@ CATALOGUE: list[dict[str, Any]] = [
 ]
 
 
+#: Answer conditions; ``campaign`` is the index of the dataset's campaign (first, second).
+ANSWER_CATALOGUE: list[dict[str, Any]] = [
+    {"answer": "q1", "campaign": 0, "op": "eq", "value": "Price"},
+    {"answer": "q1", "campaign": 0, "op": "in", "value": ["Price", "Support"]},
+    {"answer": "q1", "campaign": 0, "op": "not_in", "value": ["Price", "Support"]},
+    {"answer": "q1", "campaign": 0, "op": "ne", "value": "Speed"},
+    {"answer": "q2", "campaign": 0, "op": "eq", "value": "API"},
+    {"answer": "q2", "campaign": 0, "op": "in", "value": ["Docs", "Billing"]},
+    {"answer": "q2", "campaign": 0, "op": "missing"},
+    {"answer": "q3", "campaign": 0, "op": "gte", "value": 4},
+    {"answer": "q3", "campaign": 0, "op": "lt", "value": 2.5},
+    {"answer": "q3", "campaign": 0, "op": "between", "value": [2, 3]},
+    {"answer": "q3", "campaign": 0, "op": "eq", "value": 3},
+    {"answer": "q4", "campaign": 0, "op": "contains", "value": "slow"},
+    {"answer": "q4", "campaign": 0, "op": "exists"},
+    {"answer": "q1", "campaign": 1, "op": "contains", "value": "Price"},
+    {"answer": "q1", "campaign": 1, "op": "eq", "value": "3"},
+    {"answer": "q2", "campaign": 1, "op": "gt", "value": 3},
+    {
+        "or": [
+            {"answer": "q1", "campaign": 0, "op": "eq", "value": "Support"},
+            {"answer": "q2", "campaign": 1, "op": "exists"},
+        ]
+    },
+]
+
+
+def _resolved(flt: dict[str, Any], campaign_ids: list[int]) -> dict[str, Any]:
+    """The filter with each answer condition's campaign index turned into its id."""
+    if "or" in flt:
+        return {"or": [_resolved(item, campaign_ids) for item in flt["or"]]}
+    if "answer" in flt:
+        return {**flt, "campaign": campaign_ids[flt["campaign"]]}
+    return flt
+
+
 @pytest.mark.parametrize("count", ["all", "latest"])
 @pytest.mark.parametrize("source", ["snapshot", "current"])
 def test_each_kind_of_condition_agrees_with_brute_force(
@@ -364,7 +445,8 @@ def test_each_kind_of_condition_agrees_with_brute_force(
     source: str,
     count: str,
 ) -> None:
-    loaded, _ = world
+    loaded, campaign_ids = world
+    assert 0 < sum(1 for row in loaded.rows if row.answers) < len(loaded.rows)
     total = len(
         reference.matching(
             loaded,
@@ -378,10 +460,10 @@ def test_each_kind_of_condition_agrees_with_brute_force(
         )
     )  # type: ignore[arg-type]
     partial = 0
-    for flt in CATALOGUE:
+    for flt in CATALOGUE + ANSWER_CATALOGUE:
         query = NpsQuery(
             organization_id=org.id,
-            where=parse_filter(flt),
+            where=parse_filter(_resolved(flt, campaign_ids)),
             attributes=source,  # type: ignore[arg-type]
             since=NOW - timedelta(days=200),
             until=NOW + timedelta(days=1),
@@ -393,4 +475,4 @@ def test_each_kind_of_condition_agrees_with_brute_force(
         assert report.distribution == reference.counts(expected)[3], flt
         partial += 0 < len(expected) < total
     # The catalogue discriminates: most conditions keep some responses and drop others.
-    assert partial >= len(CATALOGUE) * 2 // 3
+    assert partial >= (len(CATALOGUE) + len(ANSWER_CATALOGUE)) * 2 // 3

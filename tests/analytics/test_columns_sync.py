@@ -14,6 +14,7 @@ from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery, scope
 from promoter.domain.messages import Envelope
+from promoter.feedback.answers import record_answers
 from promoter.feedback.followup import add_tags, remove_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
@@ -193,3 +194,47 @@ def test_background_loading_answers_by_sql_meanwhile(database: Database, org: Or
             loaded = None if columns is None else columns.size
     assert loaded == 20
     assert answers(database, Analytics(cache), org) == answers(database, Analytics(None), org)
+
+
+def test_columns_follow_changed_answers(database: Database, org: Org) -> None:
+    dataset = build(database, org.id, random.Random(7), contacts_count=8, responses_count=20)
+    first = dataset.campaign_ids[0]
+    cached = Analytics(AnalyticsCache(database, background=False))
+    direct = Analytics(None)
+    filters = [
+        {"answer": "q1", "campaign": first, "op": "eq", "value": "Speed"},
+        {"answer": "q3", "campaign": first, "op": "gte", "value": 5},
+        {"answer": "q2", "campaign": first, "op": "missing"},
+    ]
+
+    def agree() -> list[list[int]]:
+        result = []
+        with database.read() as conn:
+            for flt in filters:
+                query = NpsQuery(
+                    organization_id=org.id,
+                    where=parse_filter(flt),
+                    since=NOW - timedelta(days=400),
+                    until=NOW + timedelta(days=400),
+                )
+                expected = direct.nps(conn, scope(conn, query, now=NOW)).distribution
+                assert cached.nps(conn, scope(conn, query, now=NOW)).distribution == expected
+                result.append(expected)
+        return result
+
+    before = agree()
+    with database.read() as conn:
+        response_id = conn.execute(
+            select(responses.c.id).where(responses.c.campaign_id == first).limit(1)
+        ).scalar_one()
+    with database.write() as conn:
+        record_answers(
+            conn,
+            organization_id=org.id,
+            campaign_id=first,
+            response_id=response_id,
+            answers={"q1": ["Speed"], "q3": ["5"], "q2": []},
+            now=NOW + timedelta(seconds=1),
+        )
+    after = agree()
+    assert after != before

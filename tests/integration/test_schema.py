@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from promoter.storage.engine import Database
@@ -57,12 +57,7 @@ def test_upgrade_from_0001_keeps_data_and_backfills(
     with _scratch_database(backend, tmp_path, database_url) as scratch:
         upgrade(scratch.engine, "0001")
         with scratch.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO organizations (id, name, timezone, created_at) "
-                    "VALUES (1, 'Old', 'UTC', '2026-01-01 00:00:00')"
-                )
-            )
+            _old_organization(conn)
             conn.execute(
                 text(
                     "INSERT INTO contacts (id, organization_id, user_id, email, status, "
@@ -79,6 +74,16 @@ def test_upgrade_from_0001_keeps_data_and_backfills(
         assert [tuple(n) for n in names] == [("Segment campaign", "active")]
         command.downgrade(alembic_config(scratch.engine), "0001")
         upgrade(scratch.engine)
+
+
+def _old_organization(conn: Connection) -> None:
+    """Organization 1, written in SQL: today's code writes columns old schemas lack."""
+    conn.execute(
+        text(
+            "INSERT INTO organizations (id, name, timezone, created_at) "
+            "VALUES (1, 'Old', 'UTC', '2026-01-01 00:00:00')"
+        )
+    )
 
 
 @contextmanager
@@ -123,16 +128,10 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with _scratch_database(backend, tmp_path, database_url) as scratch:
-        # The organization is written as 0001 had it (today's code writes today's
-        # columns); 0002 gives it its default campaign.
+        # 0002 gives the organization its default campaign.
         upgrade(scratch.engine, "0001")
         with scratch.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO organizations (id, name, timezone, created_at) "
-                    "VALUES (1, 'Old', 'UTC', '2026-01-01 00:00:00')"
-                )
-            )
+            _old_organization(conn)
         upgrade(scratch.engine, "0002")
         with scratch.engine.begin() as conn:
             org_id = 1

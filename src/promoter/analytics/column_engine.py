@@ -4,13 +4,14 @@ Same semantics as the SQL in ``query.py``/``compile.py`` (the tests hold both to
 brute-force reference). Conditions on the responses — window, campaign, score, comment,
 status, tags, snapshot attributes — are array operations. Conditions on contacts —
 attributes as they are now, events, orders — are asked of the database as the set of
-contacts that satisfy them (that data changes with every ingested event), then looked up.
+contacts that satisfy them (that data changes with every ingested event), then looked up;
+so are answers to follow-up questions, as the set of responses that gave them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
 from promoter.analytics.compile import (
     Target,
+    answer_matches,
     number_holds,
     order_measure,
     property_condition,
@@ -31,6 +33,7 @@ from promoter.analytics.compile import (
 from promoter.analytics.events import tail_counts
 from promoter.analytics.filters import (
     And,
+    AnswerFilter,
     AttributeFilter,
     Condition,
     EventFilter,
@@ -46,7 +49,7 @@ from promoter.analytics.report import NpsReport
 from promoter.analytics.response_columns import MISSING, ResponseColumns
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary
-from promoter.storage.tables import contact_attributes, orders
+from promoter.storage.tables import contact_attributes, orders, response_answers
 from promoter.storage.tables import events as events_table
 
 #: Positions of responses: an index array, or a slice of the time-ordered columns.
@@ -177,6 +180,11 @@ def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
         return ctx.columns.contacts_in(positions, _current_contacts(ctx, expr))
     if isinstance(expr, EventFilter):
         return _event_mask(ctx, expr, positions)
+    if isinstance(expr, AnswerFilter):
+        complemented = positive(expr.condition)
+        if complemented is not None:
+            return ~_mask(replace(expr, condition=complemented), ctx, positions)
+        return ctx.columns.responses_in(positions, _answering(ctx, expr))
     return _orders(ctx, expr, positions)
 
 
@@ -230,6 +238,23 @@ def _current_contacts(ctx: _Context, expr: AttributeFilter) -> list[int]:
         c.organization_id == ctx.scope.query.organization_id,
         c.name == expr.name,
         value_matches(contact_attributes, expr.condition, ctx.target),
+    )
+    return list(ctx.conn.execute(stmt).scalars())
+
+
+def _answering(ctx: _Context, expr: AnswerFilter) -> list[int]:
+    """The responses whose answer meets the condition, asked of the database by the
+    ``(organization_id, campaign_id, question_id)`` index."""
+    a = response_answers.c
+    stmt = (
+        select(a.response_id)
+        .distinct()
+        .where(
+            a.organization_id == ctx.scope.query.organization_id,
+            a.campaign_id == expr.campaign_id,
+            a.question_id == expr.question_id,
+            answer_matches(expr.condition, ctx.target),
+        )
     )
     return list(ctx.conn.execute(stmt).scalars())
 

@@ -5,12 +5,13 @@ key (``response_attributes`` for the snapshot, ``contact_attributes`` for attrib
 they are now); behaviour conditions probe ``events`` and ``orders`` by their
 ``(organization_id, contact_id, ...)`` indexes. ``ne``, ``not_in`` and ``missing`` are
 the complements of ``eq``, ``in`` and ``exists``: a contact without the attribute is
-"not equal".
+"not equal". An answer condition probes ``response_answers`` by its primary key (the
+response, then the question).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from sqlalchemy import (
 
 from promoter.analytics.filters import (
     And,
+    AnswerFilter,
     AttributeFilter,
     Condition,
     EventFilter,
@@ -40,8 +42,15 @@ from promoter.analytics.filters import (
     OrderFilter,
     PropertyFilter,
     positive,
+    scale_values,
 )
-from promoter.storage.tables import contact_attributes, events, orders, response_attributes
+from promoter.storage.tables import (
+    contact_attributes,
+    events,
+    orders,
+    response_answers,
+    response_attributes,
+)
 
 AttributeSource = Literal["snapshot", "current"]
 
@@ -69,6 +78,8 @@ def compile_filter(expr: Expr, target: Target) -> ColumnElement[bool]:
         return _attribute(expr, target)
     if isinstance(expr, EventFilter):
         return _event(expr, target)
+    if isinstance(expr, AnswerFilter):
+        return _answer(expr, target)
     return _orders(expr, target)
 
 
@@ -121,6 +132,33 @@ def ordered(column: Any, op: str, low: Any, high: Any) -> ColumnElement[bool]:
     if op == "lte":
         return column <= high  # type: ignore[no-any-return]
     return and_(column >= low, column <= high)
+
+
+def _answer(expr: AnswerFilter, target: Target) -> ColumnElement[bool]:
+    complemented = positive(expr.condition)
+    if complemented is not None:
+        return not_(_answer(replace(expr, condition=complemented), target))
+    a = response_answers.c
+    return exists().where(
+        a.response_id == target.response_id,
+        a.question_id == expr.question_id,
+        a.organization_id == target.organization_id,
+        a.campaign_id == expr.campaign_id,
+        answer_matches(expr.condition, target),
+    )
+
+
+def answer_matches(condition: Condition, target: Target) -> ColumnElement[bool]:
+    """A positive condition on one stored answer value (a multiple choice has several)."""
+    value = response_answers.c.value
+    op = condition.op
+    if op == "exists":
+        return true()
+    if op in ("eq", "in"):
+        return value.in_(sorted({v.text for v in condition.values}))
+    if op == "contains":
+        return _position(value, condition.values[0].text, target) > 0
+    return value.in_(scale_values(condition))
 
 
 def _num(bound: Any) -> float | None:

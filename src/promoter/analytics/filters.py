@@ -7,7 +7,8 @@ A filter is a JSON expression (see docs/analytics.md)::
         {"not": {"attribute": "churned", "op": "eq", "value": true}},
         {"event": "Order Completed", "min_count": 2, "within_days": 90,
          "where": [{"property": "total", "op": "gt", "value": 100}]},
-        {"orders": "total", "op": "gte", "value": 500}
+        {"orders": "total", "op": "gte", "value": 500},
+        {"answer": "q1", "campaign": 3, "op": "in", "value": ["Price", "Support"]}
     ]}
 
 Parsing checks everything a database would otherwise reject, and says where, so a bad
@@ -17,8 +18,8 @@ filter is a clear 400 and never a failed query.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -26,6 +27,8 @@ import orjson
 
 from promoter.domain.attributes import MAX_NAME_LENGTH, typed_value
 from promoter.domain.errors import InvalidMessage
+from promoter.domain.ids import MAX_INT_ID
+from promoter.domain.questions import MAX_QUESTION_ID, QUESTION_ID, SCALE_MAX, SCALE_MIN
 from promoter.domain.timestamps import parse_timestamp
 
 Op = Literal[
@@ -125,6 +128,19 @@ class OrderFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerFilter:
+    """Responses of campaign ``campaign_id`` whose answer to its question ``question_id``
+    meets the condition: ``eq``/``in`` hold when any value chosen is one of the values
+    given; ordered comparisons compare a scale answer (1 to 5). ``at`` says where the
+    condition is in the filter, for errors found later."""
+
+    question_id: str
+    campaign_id: int
+    condition: Condition
+    at: str = field(default="filter", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Expr, ...]
 
@@ -139,7 +155,7 @@ class Not:
     item: Expr
 
 
-Expr = AttributeFilter | EventFilter | OrderFilter | And | Or | Not
+Expr = AttributeFilter | EventFilter | OrderFilter | AnswerFilter | And | Or | Not
 
 
 def parse_filter(data: object) -> Expr:
@@ -183,6 +199,8 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
         return AttributeFilter(name, _condition(data, where, ordered_dates=True))
     if "event" in data:
         return _event(data, where)
+    if "answer" in data:
+        return _answer(data, where)
     if "orders" in data:
         _only(data, {"orders", "op", "value", "within_days"}, where)
         measure = data["orders"]
@@ -198,7 +216,7 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
             condition,
             _days(data.get("within_days"), f"{where}.within_days"),
         )
-    expected = '"attribute", "event", "orders", "and", "or" or "not"'
+    expected = '"attribute", "event", "orders", "answer", "and", "or" or "not"'
     got = ", ".join(sorted(map(str, keys))) or "nothing"
     raise FilterError(f"{where}: expected one of {expected}; got {got}")
 
@@ -246,6 +264,73 @@ def _event(data: Mapping[str, object], where: str) -> EventFilter | Not:
     if not isinstance(did, bool):
         raise FilterError(f"{where}.did: expected true or false")
     return result if did else Not(result)
+
+
+def _answer(data: Mapping[str, object], where: str) -> AnswerFilter:
+    _only(data, {"answer", "campaign", "op", "value"}, where)
+    question_id = data["answer"]
+    if not isinstance(question_id, str) or not QUESTION_ID.match(question_id):
+        raise FilterError(
+            f"{where}.answer: expected a question id "
+            f"(1 to {MAX_QUESTION_ID} characters of a-z, 0-9, _ and -)"
+        )
+    campaign = data.get("campaign")
+    if (
+        isinstance(campaign, bool)
+        or not isinstance(campaign, int)
+        or not 1 <= campaign <= MAX_INT_ID
+    ):
+        raise FilterError(f"{where}.campaign: expected the id of the campaign asking {question_id}")
+    at = f"{where}.value"
+    value = data.get("value")
+    op = data.get("op", "eq")
+    if op in ("eq", "ne", "in", "not_in"):
+        listed = op in ("in", "not_in")
+        if listed and (not isinstance(value, list) or not value or len(value) > MAX_LIST):
+            raise FilterError(f"{at}: {op} needs a list of 1 to {MAX_LIST} answers")
+        items = value if listed and isinstance(value, list) else [value]
+        values = tuple(
+            _answer_value(v, f"{at}[{i}]" if listed else at) for i, v in enumerate(items)
+        )
+        return AnswerFilter(question_id, campaign, Condition(op, values), where)
+    condition = _condition(data, where, ordered_dates=False)
+    if condition.op in ORDERED_OPS and condition.kind != "number":
+        raise FilterError(f"{at}: {condition.op} compares a scale answer with numbers")
+    return AnswerFilter(question_id, campaign, condition, where)
+
+
+def _answer_value(value: object, where: str) -> Scalar:
+    """An answer to compare with: text, or a whole number (a scale answer)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Scalar(text=str(value), number=float(value))
+    if isinstance(value, str) and value:
+        _no_nul(value, where)
+        return Scalar(text=value)
+    raise FilterError(f"{where}: expected an answer: non-empty text or a whole number")
+
+
+def scale_values(condition: Condition) -> list[str]:
+    """The scale answers (``"1"`` to ``"5"``) an ordered condition keeps."""
+    low = condition.low.number if condition.low is not None else None
+    high = condition.high.number if condition.high is not None else None
+
+    def holds(n: int) -> bool:
+        above = low is None or (n > low if condition.op == "gt" else n >= low)
+        below = high is None or (n < high if condition.op == "lt" else n <= high)
+        return above and below
+
+    return [str(n) for n in range(SCALE_MIN, SCALE_MAX + 1) if holds(n)]
+
+
+def answer_filters(expr: Expr) -> Iterator[AnswerFilter]:
+    """Every answer condition in the filter."""
+    if isinstance(expr, And | Or):
+        for item in expr.items:
+            yield from answer_filters(item)
+    elif isinstance(expr, Not):
+        yield from answer_filters(expr.item)
+    elif isinstance(expr, AnswerFilter):
+        yield expr
 
 
 def _only(data: Mapping[str, object], allowed: set[str], where: str) -> None:

@@ -22,6 +22,7 @@ from promoter.analytics.filters import (
     parse_filter,
 )
 from promoter.analytics.query import CountMode, FeedbackStatus, NpsQuery
+from promoter.analytics.questions import check_answers
 from promoter.analytics.segments import SegmentNotFound, get_segment
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import ScoreType
@@ -82,13 +83,15 @@ def build_query(
     for tag in params.tags:
         if not tag or len(tag) > 100 or "\x00" in tag:
             raise FilterError("tag: a tag is 1 to 100 characters")
+    where = conjunction(*parts)
+    check_answers(conn, organization_id=organization_id, expr=where)
     since = parse_moment(params.since, zone, "since", end=False)
     until = parse_moment(params.until, zone, "until", end=True)
     if since is not None and until is not None and until <= since:
         raise FilterError("until: must be after since")
     return NpsQuery(
         organization_id=organization_id,
-        where=conjunction(*parts),
+        where=where,
         attributes=params.attribute_source,
         since=since,
         until=until,

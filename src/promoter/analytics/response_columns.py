@@ -419,6 +419,13 @@ class ResponseColumns:
             self._contact_dense = inverse.astype(np.int64)
         return self._contacts, self._contact_dense
 
+    def responses_in(self, positions: Ints | slice, response_ids: Iterable[int]) -> Bools:
+        """Whether each response at ``positions`` is one of ``response_ids``."""
+        flags = np.zeros(self.size, np.bool_)
+        at = self._positions(np.fromiter(response_ids, np.int64))
+        flags[at[at >= 0]] = True
+        return flags[positions]
+
     def contacts_in(self, positions: Ints | slice, contact_ids: Iterable[int]) -> Bools:
         """Whether each response at ``positions`` belongs to one of ``contact_ids``."""
         distinct, dense = self.contact_dense()

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from promoter.analytics.filters import Expr, FilterError, parse_filter
+from promoter.analytics.questions import check_answers
 from promoter.domain.ids import MAX_INT_ID
 from promoter.storage.tables import segments
 
@@ -78,10 +79,11 @@ def _clean_description(description: str) -> str:
     return description
 
 
-def _check_filter(data: object) -> dict[str, Any]:
-    parse_filter(data)
+def _check_filter(conn: Connection, organization_id: int, data: object) -> dict[str, Any]:
+    expr = parse_filter(data)
     if not isinstance(data, dict):  # parse_filter accepts JSON text too; we store objects
         raise FilterError("filter: expected an object")
+    check_answers(conn, organization_id=organization_id, expr=expr)
     return data
 
 
@@ -99,7 +101,7 @@ def create_segment(
         "organization_id": organization_id,
         "name": name,
         "description": _clean_description(description),
-        "filter": _check_filter(filter),
+        "filter": _check_filter(conn, organization_id, filter),
         "created_at": now,
         "updated_at": now,
     }
@@ -170,7 +172,7 @@ def update_segment(
         if other is not None and other.id != current.id:
             raise SegmentConflict(f"a segment named {values['name']!r} exists")
     if filter is not None:
-        values["filter"] = _check_filter(filter)
+        values["filter"] = _check_filter(conn, organization_id, filter)
     if description is not None:
         values["description"] = _clean_description(description)
     conn.execute(update(segments).where(segments.c.id == current.id).values(**values))

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from promoter.campaigns.questions import (
+    DEFAULT_ANSWER_WINDOW_DAYS,
+    MAX_ANSWER_WINDOW_DAYS,
+    MAX_QUESTIONS,
+    Question,
+    assign_ids,
+    check_unique_ids,
+)
 from promoter.domain.colors import normalize_hex
 from promoter.domain.headers import is_one_line
 from promoter.domain.languages import Language
@@ -67,6 +84,48 @@ class CampaignSettings(BaseModel):
     send_window_end: int | None = Field(default=None, ge=1, le=24)
     reminder_days: int | None = None
     forward_email: EmailStr | None = None
+    #: Asked after the score, to the audience each names.
+    questions: list[Question] = Field(default_factory=list, max_length=MAX_QUESTIONS)
+    #: Where the respondent goes after the last page, instead of the built-in thanks.
+    thanks_url: str | None = Field(default=None, max_length=2000)
+    #: Days after sending during which the survey can be answered (None: no limit).
+    answer_window_days: int | None = Field(
+        default=DEFAULT_ANSWER_WINDOW_DAYS, ge=1, le=MAX_ANSWER_WINDOW_DAYS
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _question_ids(cls, data: Any, info: ValidationInfo) -> Any:
+        """Questions without an id get one (see ``assign_ids``); the validation context
+        may name the ``current`` questions and the ``reserved`` ids."""
+        if not isinstance(data, dict) or "questions" not in data:
+            return data
+        context = info.context or {}
+        questions = assign_ids(
+            data["questions"],
+            reserved=context.get("reserved", ()),
+            current=context.get("current", ()),
+        )
+        return {**data, "questions": questions}
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_ids(cls, questions: list[Question]) -> list[Question]:
+        return check_unique_ids(questions)
+
+    @field_validator("thanks_url")
+    @classmethod
+    def _check_thanks_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid or not url.isprintable() or " " in url:
+            raise ValueError("must be an http:// or https:// address")
+        return url
 
     @field_validator("trigger_events")
     @classmethod

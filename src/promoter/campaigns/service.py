@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +14,11 @@ from promoter.campaigns.models import (
     EmailTemplate,
     TemplateSettings,
 )
+from promoter.campaigns.questions import Question
 
 __all__ = ["CampaignSettings", "NotFound"]
 from promoter.contacts.lists import segment_list_id
-from promoter.storage.tables import campaigns, contact_lists, email_templates
+from promoter.storage.tables import campaigns, contact_lists, email_templates, response_answers
 
 
 class NotFound(LookupError):
@@ -145,6 +147,21 @@ def get_campaign(conn: Connection, *, organization_id: int, campaign_id: int) ->
     return Campaign.model_validate(row._asdict())
 
 
+def questions_of(
+    conn: Connection, *, organization_id: int, campaign_ids: Collection[int]
+) -> dict[int, list[Question]]:
+    """The follow-up questions of these campaigns of the organization (others left out)."""
+    if not campaign_ids:
+        return {}
+    rows = conn.execute(
+        select(campaigns.c.id, campaigns.c.questions).where(
+            campaigns.c.organization_id == organization_id,
+            campaigns.c.id.in_(sorted(set(campaign_ids))),
+        )
+    )
+    return {row.id: [Question.model_validate(q) for q in row.questions or []] for row in rows}
+
+
 def list_campaigns(
     conn: Connection, *, organization_id: int, status: str | None = None
 ) -> list[Campaign]:
@@ -164,7 +181,9 @@ def update_campaign(
 ) -> Campaign:
     """Apply ``changes`` (any campaign setting, ``contact_list_id``, ``email_template_id``).
 
-    Raises :class:`pydantic.ValidationError` when the result would be invalid.
+    Raises :class:`pydantic.ValidationError` when the result would be invalid. A question
+    sent without an id keeps the id of the current question with the same text, or gets
+    one that no answer of the campaign carries.
     """
     current = get_campaign(conn, organization_id=organization_id, campaign_id=campaign_id)
     changes = dict(changes)
@@ -176,7 +195,13 @@ def update_campaign(
         values["email_template_id"] = changes.pop("email_template_id")
         get_template(conn, organization_id=organization_id, template_id=values["email_template_id"])
     merged = CampaignSettings.model_validate(
-        {**current.model_dump(include=set(CampaignSettings.model_fields)), **changes}
+        {**current.model_dump(include=set(CampaignSettings.model_fields)), **changes},
+        context={
+            "current": current.questions,
+            "reserved": answered_question_ids(
+                conn, organization_id=organization_id, campaign_id=campaign_id
+            ),
+        },
     )
     conn.execute(
         update(campaigns)
@@ -184,3 +209,16 @@ def update_campaign(
         .values(updated_at=_now(), **values, **merged.model_dump(mode="json"))
     )
     return get_campaign(conn, organization_id=organization_id, campaign_id=campaign_id)
+
+
+def answered_question_ids(conn: Connection, *, organization_id: int, campaign_id: int) -> set[str]:
+    """The question ids that the campaign's stored answers carry (a question removed since
+    included), so that a new question never takes one over."""
+    a = response_answers.c
+    return set(
+        conn.execute(
+            select(a.question_id)
+            .distinct()
+            .where(a.organization_id == organization_id, a.campaign_id == campaign_id)
+        ).scalars()
+    )

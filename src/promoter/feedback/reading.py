@@ -18,10 +18,12 @@ from sqlalchemy import Connection, func, select, tuple_
 from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
 from promoter.campaigns.models import CampaignStatus
+from promoter.campaigns.service import questions_of
 from promoter.contacts.service import attributes_of
 from promoter.domain.emails import email_key
 from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
+from promoter.feedback.answered import Answer, answers_of
 from promoter.feedback.notes import note_counts
 from promoter.storage.tables import (
     campaigns,
@@ -63,6 +65,8 @@ class Feedback:
     survey_id: int | None = None
     sent_at: datetime | None = None
     notes_count: int = 0
+    #: The answers to the campaign's follow-up questions, in its order.
+    answers: list[Answer] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -87,6 +91,7 @@ class Feedback:
             "posted_date": self.created_at,
             "comment_updated_date": self.comment_updated_at,
             "notes_count": self.notes_count,
+            "answers": [answer.to_json() for answer in self.answers],
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -229,6 +234,9 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Feedba
     ).all()
     current = attributes_of(conn, sorted({row.contact_id for row in rows}))
     notes = note_counts(conn, organization_id=organization_id, response_ids=ids)
+    answers = answers_of(
+        conn, organization_id=organization_id, campaign_of={r.id: r.campaign_id for r in rows}
+    )
     by_id = {
         row.id: Feedback(
             id=row.id,
@@ -252,6 +260,7 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Feedba
             survey_id=row.survey_id,
             sent_at=row.sent_at,
             notes_count=notes.get(row.id, 0),
+            answers=answers.get(row.id, []),
         )
         for row in rows
     }
@@ -275,7 +284,8 @@ FIXED_COLUMNS = [
     "status",
     "tags",
 ]
-#: Attribute columns are prefixed so they never clash with the fixed ones.
+#: Attribute columns are prefixed so they never clash with the fixed ones; the follow-up
+#: questions' columns come last, headed by their text.
 ATTRIBUTE_PREFIX = "attributes."
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -296,9 +306,11 @@ def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
                 .where(response_attributes.c.response_id.in_(select(found.c.id)))
             ).scalars()
         )
+        questions = _question_columns(conn, scope)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(FIXED_COLUMNS + [ATTRIBUTE_PREFIX + name for name in names])
+    headers = [ATTRIBUTE_PREFIX + name for name in names] + [_cell(text) for text in questions]
+    writer.writerow(FIXED_COLUMNS + headers)
     yield _drain(buffer)
     after: tuple[datetime, int] | None = None
     while True:
@@ -314,8 +326,20 @@ def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
                 return
             after = (page[-1].created_at, page[-1].id)
             for item in _load(conn, scope.query.organization_id, [row.id for row in page]):
-                writer.writerow(_csv_row(item, names))
+                writer.writerow(_csv_row(item, names, questions))
         yield _drain(buffer)
+
+
+def _question_columns(conn: Connection, scope: Scope) -> list[str]:
+    """One column per follow-up question of the campaigns answered, headed by its text
+    (campaigns asking the same question share its column)."""
+    found = matching(scope, "campaign_id")
+    campaign_ids = list(conn.execute(select(found.c.campaign_id).distinct()).scalars())
+    asked = questions_of(
+        conn, organization_id=scope.query.organization_id, campaign_ids=campaign_ids
+    )
+    texts = (q.text for campaign_id in sorted(asked) for q in asked[campaign_id])
+    return list(dict.fromkeys(texts))
 
 
 def _drain(buffer: io.StringIO) -> str:
@@ -325,7 +349,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _csv_row(item: Feedback, names: list[str]) -> list[str]:
+def _csv_row(item: Feedback, names: list[str], questions: list[str]) -> list[str]:
     contact = item.contact
     fixed: list[object] = [
         item.id,
@@ -342,7 +366,12 @@ def _csv_row(item: Feedback, names: list[str]) -> list[str]:
         item.status,
         ";".join(item.tags),
     ]
-    values = [*fixed, *(item.snapshot.get(name) for name in names)]
+    answered = {a.question: a.text for a in item.answers if a.question is not None}
+    values = [
+        *fixed,
+        *(item.snapshot.get(name) for name in names),
+        *(answered.get(text) for text in questions),
+    ]
     return [_cell(value) for value in values]
 
 

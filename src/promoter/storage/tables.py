@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -265,6 +266,11 @@ campaigns = Table(
     Column("send_window_end", Integer, nullable=True),
     Column("reminder_days", Integer, nullable=True),
     Column("forward_email", String(320), nullable=True),
+    #: Follow-up questions asked after the score (see campaigns/questions.py).
+    Column("questions", Json, nullable=False, server_default="[]"),
+    Column("thanks_url", String(2000), nullable=True),
+    #: Days after sending during which the survey can be answered; NULL: no limit.
+    Column("answer_window_days", Integer, nullable=True, server_default="30"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -391,6 +397,21 @@ response_attributes = Table(
     Column("value_number", Float, nullable=True),
     Column("value_date", UTCDateTime, nullable=True),
     Index("ix_response_attributes_org_name_text", "organization_id", "name", "value_text"),
+)
+
+#: Answers to a campaign's follow-up questions: one row per value chosen or written.
+response_answers = Table(
+    "response_answers",
+    metadata,
+    Column("response_id", BigId, ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("question_id", String(32), primary_key=True),
+    Column("position", SmallInteger, primary_key=True, autoincrement=False),
+    Column("organization_id", Integer, nullable=False),
+    Column("campaign_id", Integer, nullable=False),
+    Column("value", Text, nullable=False),
+    #: Analytics asks for the responses that answered a question (with some values). The
+    #: value is left out: a free-text answer may be longer than a PostgreSQL index entry.
+    Index("ix_response_answers_org_question", "organization_id", "campaign_id", "question_id"),
 )
 
 #: Labels the team puts on feedback.
