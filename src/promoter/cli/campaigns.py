@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -31,6 +33,15 @@ CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--reminder", {"type": click.Choice(["off", "3", "5", "7"]), "help": "Days to reminder."}),
     ("--forward", {"help": "Email that receives each new feedback; 'off' to stop."}),
     ("--list", "list_id", {"type": int, "help": "Contact list id (default: Segment List)."}),
+    (
+        "--questions",
+        {
+            "help": "Follow-up questions as a JSON list, @FILE holding one, or 'off' (none); "
+            "replaces the current ones. See docs/surveys.md.",
+        },
+    ),
+    ("--thanks-url", {"help": "Where respondents go after the last page; 'off': our thanks."}),
+    ("--answer-window", {"help": "Days after sending a survey can be answered; 'off': no limit."}),
     ("--subject", {"help": "Email subject."}),
     ("--from-name", {"help": "Sender name."}),
     ("--reply-to", {"help": "Reply-To address."}),
@@ -82,7 +93,37 @@ def _campaign_changes(options: dict[str, Any]) -> dict[str, Any]:
         changes["forward_email"] = None if options["forward"] == "off" else options["forward"]
     if options.get("list_id") is not None:
         changes["contact_list_id"] = options["list_id"]
+    if options.get("questions") is not None:
+        changes["questions"] = _questions(options["questions"])
+    if options.get("thanks_url") is not None:
+        changes["thanks_url"] = None if options["thanks_url"] == "off" else options["thanks_url"]
+    if options.get("answer_window") is not None:
+        changes["answer_window_days"] = _answer_window(options["answer_window"])
     return changes
+
+
+def _questions(text: str) -> Any:
+    """The questions given on the command line: JSON, @FILE, or 'off'."""
+    if text.strip().lower() == "off":
+        return []
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            message = f"cannot read {text[1:]}: {exc}"
+            raise click.BadParameter(message, param_hint="--questions") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--questions") from None
+
+
+def _answer_window(text: str) -> int | None:
+    if text.strip().lower() == "off":
+        return None
+    if not text.strip().isdigit():
+        raise click.BadParameter("use a number of days, or 'off'", param_hint="--answer-window")
+    return int(text)
 
 
 def _window(text: str) -> dict[str, int | None]:
@@ -127,6 +168,9 @@ def _show(campaign: Campaign, template: EmailTemplate) -> None:
         ("send window", window),
         ("reminder", f"after {campaign.reminder_days} days" if campaign.reminder_days else "off"),
         ("forward feedback to", campaign.forward_email or "nobody"),
+        ("answers accepted", _window_text(campaign.answer_window_days)),
+        ("after the last page", campaign.thanks_url or "our thank-you page"),
+        *_question_rows(campaign),
         ("email subject", template.subject),
         (
             "from",
@@ -140,6 +184,22 @@ def _show(campaign: Campaign, template: EmailTemplate) -> None:
     ]
     for label, value in rows:
         click.echo(f"{label:>20}  {value}")
+
+
+def _window_text(days: int | None) -> str:
+    return "for ever" if days is None else f"for {days} days after sending"
+
+
+def _question_rows(campaign: Campaign) -> list[tuple[str, str]]:
+    rows = []
+    for question in campaign.questions:
+        details = [question.type, f"to {question.audience}"]
+        if question.required:
+            details.append("required")
+        if question.choices:
+            details.append("choices: " + " | ".join(question.choices))
+        rows.append((f"question {question.id}", f"{question.text} ({', '.join(details)})"))
+    return rows or [("questions", "none")]
 
 
 @click.group()

@@ -33,12 +33,14 @@ from promoter.campaigns.models import (
     EmailTemplate,
     TemplateSettings,
 )
+from promoter.campaigns.questions import DEFAULT_ANSWER_WINDOW_DAYS
 from promoter.contacts.lists import list_names
 from promoter.delivery.render import SurveyEmail, TemplateView
 from promoter.domain.colors import DEFAULT_ACCENT
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.languages import LANGUAGE_NAMES
 from promoter.services import Services
+from promoter.web.dashboard import campaign_questions
 from promoter.web.dashboard.forms import Form, Upload, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
@@ -62,6 +64,8 @@ CAMPAIGN_FIELDS = (
     "reminder_days",
     "forward_email",
     "contact_list_id",
+    "thanks_url",
+    "answer_window_days",
 )
 TEMPLATE_FIELDS = tuple(TemplateSettings.model_fields)
 #: How the error summary names each field.
@@ -88,6 +92,7 @@ LABELS = {
     "logo_url": "Logo URL",
     "brand_color": "Brand colour",
     "logo_file": "Logo",
+    **campaign_questions.LABELS,
 }
 #: Whom the preview is addressed to.
 SAMPLE_ADDRESS = "alex@example.com"
@@ -128,6 +133,11 @@ def campaign_values(campaign: Campaign | None = None) -> Values:
         "reminder_days": _text(settings.reminder_days),
         "forward_email": settings.forward_email or "",
         "contact_list_id": str(campaign.contact_list_id) if campaign else "",
+        "thanks_url": settings.thanks_url or "",
+        "answer_window_days": _text(
+            settings.answer_window_days if campaign else DEFAULT_ANSWER_WINDOW_DAYS
+        ),
+        "questions": campaign_questions.slots_of(campaign.questions if campaign else []),
     }
 
 
@@ -145,6 +155,7 @@ def _text(value: object) -> str:
 def campaign_values_from(form: Form) -> Values:
     values: Values = {name: form.get(name) for name in CAMPAIGN_FIELDS}
     values["weekdays_only"] = form.get("weekdays_only") in {"on", "true", "1", "yes"}
+    values["questions"] = campaign_questions.slots_from(form)
     return values
 
 
@@ -173,6 +184,9 @@ def campaign_input(values: Values) -> tuple[dict[str, Any], int | None, Errors]:
         "send_window_end": values["send_window_end"].strip() or None,
         "reminder_days": _reminder(values["reminder_days"]),
         "forward_email": values["forward_email"].strip() or None,
+        "thanks_url": values["thanks_url"].strip() or None,
+        "answer_window_days": values["answer_window_days"].strip() or None,
+        "questions": campaign_questions.questions_input(values["questions"]),
     }
     list_id: int | None = None
     chosen = values["contact_list_id"].strip()
@@ -210,6 +224,9 @@ def field_errors(exc: ValidationError) -> Errors:
         loc = error["loc"]
         name = str(loc[0]) if loc else "send_window"
         message = _message(error)
+        if name == "questions":
+            name, before = campaign_questions.error_place(loc)
+            message = before + message
         errors[name] = f"{errors[name]} {message}" if name in errors else message
     return errors
 
@@ -496,6 +513,8 @@ def _choices(lists: dict[int, str]) -> dict[str, Any]:
         + [(str(d), f"After {d} days") for d in REMINDER_DAYS],
         "language_options": list(LANGUAGE_NAMES.items()),
         "default_color": DEFAULT_ACCENT,
+        "type_options": campaign_questions.TYPE_OPTIONS,
+        "audience_options": campaign_questions.AUDIENCE_OPTIONS,
         "list_options": [(str(i), name) for i, name in lists.items()],
         "labels": LABELS,
     }

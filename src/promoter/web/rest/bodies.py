@@ -120,6 +120,9 @@ def field_errors(exc: ValidationError, names: Mapping[str, str] | None = None) -
         loc = error["loc"]
         field = names.get(str(loc[0]), str(loc[0])) if loc else NON_FIELD
         message = drf_message(error)
+        if len(loc) > 1 and isinstance(loc[1], int):  # an item of a list: say which
+            inside = ".".join(str(part) for part in loc[2:])
+            message = f"Item {loc[1] + 1}{f' ({inside})' if inside else ''}: {message}"
         if message not in errors.setdefault(field, []):
             errors[field].append(message)
     return errors

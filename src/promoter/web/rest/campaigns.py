@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignCounts, campaign_counts
 from promoter.campaigns.models import Campaign, CampaignSettings
+from promoter.campaigns.questions import question_dicts
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.services import Services
@@ -80,6 +81,15 @@ class CampaignBody(ApiBody):
     send_window_end: int | None = None
     reminder_days: int | None = None
     forward_email: str | None = Field(default=None, max_length=320)
+    questions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description=(
+            "Up to 5 follow-up questions: {id, text, type, choices, audience, required}; "
+            "the whole list replaces the current one."
+        ),
+    )
+    thanks_url: str | None = Field(default=None, max_length=2000)
+    answer_window_days: int | None = None
 
 
 def campaign_changes(body: CampaignBody) -> tuple[dict[str, Any], dict[str, str]]:
@@ -201,6 +211,9 @@ def campaign_json(services: Services, c: Campaign, n: CampaignCounts) -> dict[st
         "send_window_end": c.send_window_end,
         "reminder_days": c.reminder_days,
         "forward_email": c.forward_email,
+        "questions": question_dicts(c.questions),
+        "thanks_url": c.thanks_url,
+        "answer_window_days": c.answer_window_days,
         "drip_duration": None,
         "all_count": n.all_count,
         "eligible_count": n.eligible_count,

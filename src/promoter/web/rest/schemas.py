@@ -137,6 +137,15 @@ class SendReport(BaseModel):
 # -- campaigns and templates ----------------------------------------------------------------
 
 
+class Question(BaseModel):
+    id: str
+    text: str
+    type: Literal["text", "single", "multiple", "scale"]
+    choices: list[str]
+    audience: Literal["all", "detractors", "passives", "promoters"]
+    required: bool
+
+
 class Campaign(BaseModel):
     id: int
     href: str
@@ -153,6 +162,11 @@ class Campaign(BaseModel):
     send_window_end: int | None
     reminder_days: int | None
     forward_email: str | None
+    questions: list[Question]
+    thanks_url: str | None = Field(description="Where respondents go after the last page.")
+    answer_window_days: int | None = Field(
+        description="Days after sending during which a survey can be answered; null: no limit."
+    )
     drip_duration: None
     all_count: int
     eligible_count: int
@@ -359,6 +373,15 @@ class NotePage(Page[Note]):
     pass
 
 
+class FeedbackAnswer(BaseModel):
+    question_id: str
+    question: str | None = Field(description="The question's text; null if no longer asked.")
+    type: Literal["text", "single", "multiple", "scale"] | None
+    value: str | int | list[str] = Field(
+        description="Text; a list for a multiple choice; a whole number for a scale."
+    )
+
+
 class Feedback(BaseModel):
     id: int
     href: str
@@ -376,6 +399,7 @@ class Feedback(BaseModel):
     posted_date: datetime
     comment_updated_date: datetime | None
     notes_count: int
+    answers: list[FeedbackAnswer] = Field(description="Answers to follow-up questions.")
     created_at: datetime
     updated_at: datetime
 
