@@ -93,27 +93,26 @@ def assign_ids(
     for validation to refuse."""
     if not isinstance(questions, list):
         return questions
-    given = [item for item in questions if isinstance(item, Mapping)]
-    taken = {str(item["id"]) for item in given if item.get("id")}
+    items: list[object] = [dict(item) if isinstance(item, Mapping) else item for item in questions]
+    missing = [item for item in items if isinstance(item, dict) and not item.get("id")]
+    taken = {str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")}
     by_text = {q.text: q.id for q in current}
-    result: list[object] = []
-    number = 0
-    for item in questions:
-        if not isinstance(item, Mapping) or item.get("id"):
-            result.append(item)
-            continue
+    for item in missing:
         text = item.get("text")
         same = by_text.get(text.strip()) if isinstance(text, str) else None
         if same is not None and same not in taken:
-            new_id = same
-        else:
+            item["id"] = same
+            taken.add(same)
+    number = 0
+    for item in missing:
+        if item.get("id"):
+            continue
+        number += 1
+        while f"q{number}" in taken or f"q{number}" in reserved:
             number += 1
-            while f"q{number}" in taken or f"q{number}" in reserved:
-                number += 1
-            new_id = f"q{number}"
-        taken.add(new_id)
-        result.append({**item, "id": new_id})
-    return result
+        item["id"] = f"q{number}"
+        taken.add(item["id"])
+    return items
 
 
 def check_unique_ids(questions: list[Question]) -> list[Question]:

@@ -36,6 +36,6 @@ def shown_to(audience: Audience, score: int) -> bool:
 def scale_value(text: str) -> int | None:
     """A scale answer's number, or None when the text is not one (``"3"`` -> 3)."""
     text = text.strip()
-    if len(text) == 1 and text.isdigit() and SCALE_MIN <= int(text) <= SCALE_MAX:
+    if len(text) == 1 and text.isascii() and text.isdigit() and SCALE_MIN <= int(text) <= SCALE_MAX:
         return int(text)
     return None
