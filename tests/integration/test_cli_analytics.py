@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -126,3 +128,57 @@ def test_bad_input_is_a_usage_error(run: Run, org: Org) -> None:
     assert "no segment" in run("nps", str(org.id), "--segment", "nope", code=2)
     assert "no organization with id 999" in run("nps", "999", code=1)
     assert "either" in run("segment", "create", str(org.id), "X", code=2)
+
+
+def test_answer_filters_and_question_settings(
+    run: Run, org: Org, world: reference.World, tmp_path: Path
+) -> None:
+    first = min(row.campaign_id for row in world.rows)
+    flt = {"answer": "q1", "campaign": first, "op": "in", "value": ["Price", "Speed"]}
+    body = orjson.loads(
+        run("nps", str(org.id), *WINDOW, "--filter", orjson.dumps(flt).decode(), "--json")
+    )
+    assert body["responses"] == want(world, org, flt) > 0
+    exported = run("nps", str(org.id), *WINDOW, "--export", "-")
+    assert "What matters most?" in exported.splitlines()[0]
+    wrong = {"answer": "q1", "campaign": first, "op": "contains", "value": "P"}
+    refused = run("nps", str(org.id), "--filter", orjson.dumps(wrong).decode(), code=2)
+    assert "contains does not apply to a single question" in refused
+
+    questions = tmp_path / "questions.json"
+    questions.write_text('[{"text": "Why?", "type": "text", "audience": "detractors"}]')
+    shown = run(
+        "campaign",
+        "create",
+        str(org.id),
+        "--name",
+        "Asked",
+        "--questions",
+        f"@{questions}",
+        "--answer-window",
+        "7",
+        "--thanks-url",
+        "https://acme.example.com/thanks",
+    )
+    assert "question q1  Why? (text, to detractors)" in shown
+    assert "for 7 days after sending" in shown and "https://acme.example.com/thanks" in shown
+    campaign_id = re.search(r"campaign (\d+) created", shown).group(1)  # type: ignore[union-attr]
+    cleared = run(
+        "campaign",
+        "update",
+        str(org.id),
+        campaign_id,
+        "--questions",
+        "off",
+        "--answer-window",
+        "off",
+    )
+    assert "questions  none" in cleared and "for ever" in cleared
+    bad = run("campaign", "update", str(org.id), campaign_id, "--questions", "[{}]", code=1)
+    assert "questions.0.text" in bad
+    assert "not valid JSON" in run(
+        "campaign", "update", str(org.id), campaign_id, "--questions", "[", code=2
+    )
+    assert "number of days" in run(
+        "campaign", "update", str(org.id), campaign_id, "--answer-window", "soon", code=2
+    )
