@@ -14,7 +14,6 @@ from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery, scope
 from promoter.domain.messages import Envelope
-from promoter.feedback.answers import record_answers
 from promoter.feedback.followup import add_tags, remove_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
@@ -22,7 +21,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import responses, surveys
 from promoter.surveys.responses import find_survey, record_comment, record_score
 from tests.analytics.dataset import NOW, build
-from tests.analytics.writes import answer, identify
+from tests.analytics.writes import answer, identify, record
 from tests.conftest import Org
 
 QUESTIONS: list[dict[str, Any]] = [
@@ -227,14 +226,6 @@ def test_columns_follow_changed_answers(database: Database, org: Org) -> None:
         response_id = conn.execute(
             select(responses.c.id).where(responses.c.campaign_id == first).limit(1)
         ).scalar_one()
-    with database.write() as conn:
-        record_answers(
-            conn,
-            organization_id=org.id,
-            campaign_id=first,
-            response_id=response_id,
-            answers={"q1": ["Speed"], "q3": ["5"], "q2": []},
-            now=NOW + timedelta(seconds=1),
-        )
+    record(database, org, first, response_id, NOW + timedelta(seconds=1), q1=["Speed"], q3=["5"])
     after = agree()
     assert after != before

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,17 +20,17 @@ from promoter.analytics.params import QuestionParams, build_query
 from promoter.analytics.query import scope
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import Campaign
-from promoter.feedback.answers import answers_for, record_answers
+from promoter.feedback.answers import answers_for
 from promoter.feedback.reading import export_csv, get_feedback
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, response_answers, responses, webhook_deliveries
+from promoter.storage.tables import response_answers, responses, webhook_deliveries
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED
-from tests.analytics.dataset import answer_survey
-from tests.analytics.writes import identify
+from tests.analytics import writes
+from tests.analytics.dataset import NOW
+from tests.analytics.writes import respond
 from tests.conftest import Org
 from tests.webhooks import subscribe
 
-NOW = datetime(2026, 6, 30, 15, 0, tzinfo=UTC)
 QUESTIONS: list[dict[str, Any]] = [
     {"id": "why", "text": "=What went wrong?", "type": "text", "audience": "detractors"},
     {"id": "pick", "text": "What matters most?", "type": "single", "choices": ["Price", "Speed"]},
@@ -50,29 +50,10 @@ def with_questions(database: Database, org: Org, questions: list[Any] = QUESTION
         )
 
 
-def respond(database: Database, org: Org, user_id: str, score: int, campaign_id: int) -> int:
-    identify(database, org, user_id)
-    with database.write() as conn:
-        contact_id = conn.execute(
-            select(contacts.c.id).where(
-                contacts.c.organization_id == org.id, contacts.c.user_id == user_id
-            )
-        ).scalar_one()
-        return answer_survey(conn, org.id, contact_id, campaign_id, score, NOW)[1]
-
-
 def record(
     database: Database, org: Org, campaign_id: int, response_id: int, **answers: Any
 ) -> None:
-    with database.write() as conn:
-        record_answers(
-            conn,
-            organization_id=org.id,
-            campaign_id=campaign_id,
-            response_id=response_id,
-            answers=answers,
-            now=NOW + timedelta(minutes=1),
-        )
+    writes.record(database, org, campaign_id, response_id, NOW + timedelta(minutes=1), **answers)
 
 
 def stored(database: Database, org: Org, response_id: int) -> dict[str, list[str]]:

@@ -10,13 +10,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from promoter.feedback.answers import record_answers
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts
-from tests.analytics.dataset import answer_survey
-from tests.analytics.writes import identify
+from tests.analytics.writes import record, respond
 from tests.conftest import Org
 from tests.web.test_api_campaigns import call, default_campaign, ok
 
@@ -172,30 +168,12 @@ def test_bad_settings_are_400s_that_say_what(
     assert ok(call(client, org, "GET", campaign["href"])) == campaign
 
 
-def respond(database: Database, org: Org, user_id: str, score: int, campaign_id: int) -> int:
-    identify(database, org, user_id)
-    now = datetime.now(UTC)
-    with database.write() as conn:
-        contact_id = conn.execute(
-            select(contacts.c.id).where(
-                contacts.c.organization_id == org.id, contacts.c.user_id == user_id
-            )
-        ).scalar_one()
-        return answer_survey(conn, org.id, contact_id, campaign_id, score, now)[1]
-
-
 def answered(
     database: Database, org: Org, campaign_id: int, user_id: str, score: int, **answers: Any
 ) -> int:
-    response_id = respond(database, org, user_id, score, campaign_id)
-    with database.write() as conn:
-        record_answers(
-            conn,
-            organization_id=org.id,
-            campaign_id=campaign_id,
-            response_id=response_id,
-            answers=answers,
-        )
+    now = datetime.now(UTC)
+    response_id = respond(database, org, user_id, score, campaign_id, now)
+    record(database, org, campaign_id, response_id, now, **answers)
     return response_id
 
 
