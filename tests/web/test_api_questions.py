@@ -132,7 +132,7 @@ def question(**changes: Any) -> dict[str, Any]:
         ),
         (
             {"questions": ["Why?"]},
-            {"questions": ["Item 1: Input should be a valid dictionary."]},
+            {"questions": ["Input should be a valid dictionary."]},
         ),
         (
             {"thanks_url": "javascript:alert(1)"},

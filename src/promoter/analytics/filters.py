@@ -1,4 +1,4 @@
-"""The filter language: attribute, behaviour and order conditions joined by and/or/not.
+"""The filter language: attribute, behaviour, order and answer conditions joined by and/or/not.
 
 A filter is a JSON expression (see docs/analytics.md)::
 

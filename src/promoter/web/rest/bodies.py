@@ -120,12 +120,21 @@ def field_errors(exc: ValidationError, names: Mapping[str, str] | None = None) -
         loc = error["loc"]
         field = names.get(str(loc[0]), str(loc[0])) if loc else NON_FIELD
         message = drf_message(error)
-        if len(loc) > 1 and isinstance(loc[1], int):  # an item of a list: say which
+        if _in_object_item(error):  # an object in a list (a campaign's question): say which
             inside = ".".join(str(part) for part in loc[2:])
-            message = f"Item {loc[1] + 1}{f' ({inside})' if inside else ''}: {message}"
+            message = f"Item {int(loc[1]) + 1}{f' ({inside})' if inside else ''}: {message}"
         if message not in errors.setdefault(field, []):
             errors[field].append(message)
     return errors
+
+
+def _in_object_item(error: ErrorDetails) -> bool:
+    """Whether the error is about an object in a list, or one of its fields (errors about
+    the scalar items of a list keep DRF's plain messages)."""
+    loc = error["loc"]
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return False
+    return len(loc) > 2 or isinstance(error.get("input"), dict)
 
 
 def drf_message(error: ErrorDetails) -> str:
