@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 from sqlalchemy import select, update
 
+from promoter.campaigns import service as campaigns
 from promoter.delivery.tokens import TokenSigner
 from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
@@ -26,6 +27,28 @@ from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
 
 SAVED = re.compile("Your score is saved")
+QUESTIONS = [
+    {"id": "why", "text": "What matters most?", "type": "single",
+     "choices": ["Price", "Support", "Speed"]},
+    {"id": "fix", "text": "What should we fix?", "type": "multiple", "audience": "detractors",
+     "choices": ["Bugs", "Docs"]},
+    {"id": "ease", "text": "How easy was setup?", "type": "scale", "audience": "promoters"},
+    {"id": "more", "text": "Anything else?", "type": "text"},
+]  # fmt: skip
+
+
+def ask_questions(database: Database, org: Org) -> None:
+    """Every campaign of ``org`` asks QUESTIONS after the score."""
+    with database.write() as conn:
+        for campaign in campaigns.list_campaigns(conn, organization_id=org.id):
+            campaigns.update_campaign(
+                conn,
+                organization_id=org.id,
+                campaign_id=campaign.id,
+                changes={"questions": QUESTIONS},
+            )
+
+
 CONFIRM = "Press Confirm to save your score."
 
 
@@ -132,6 +155,30 @@ def test_one_click_saves_the_score_and_the_page_takes_the_rest(
     assert not errors, errors
 
 
+def test_the_questions_follow_the_score_chosen(
+    phone: BrowserContext, site: ServerProcess, database: Database, seeded: Org
+) -> None:
+    ask_questions(database, seeded)
+    link = new_survey(site, database, seeded, "quinn")
+    page = phone.new_page()
+    page.goto(f"{link}/9")
+    fix, ease = page.get_by_role("group", name=re.compile("fix")), page.get_by_text("easy")
+    expect(fix).to_be_hidden()
+    expect(ease).to_be_visible()
+    page.get_by_role("radio", name="3", exact=True).first.check()
+    expect(fix).to_be_visible()
+    expect(ease).to_be_hidden()
+    page.get_by_role("radio", name="Support").check()
+    page.get_by_role("checkbox", name="Docs").check()
+    page.get_by_role("textbox", name="Anything else?").fill("More examples.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("heading")).to_have_text("Thank you for your feedback.")
+    assert answer_of(database, "quinn") == (3, None)
+    page.goto(link)
+    expect(page.get_by_role("checkbox", name="Docs")).to_be_checked()
+    expect(page.get_by_role("textbox", name="Anything else?")).to_have_value("More examples.")
+
+
 def test_a_scanners_browser_opening_every_link_saves_no_score(
     chromium: Browser, site: ServerProcess, database: Database, seeded: Org
 ) -> None:
@@ -185,6 +232,7 @@ def test_every_survey_page_passes_axe(
 ) -> None:
     with database.write() as conn:
         conn.execute(update(email_templates).values(language=language, brand_name="Acme Inc."))
+    ask_questions(database, seeded)
     link = new_survey(site, database, seeded, f"axe-{language}")
     unsubscribe = link.replace("/s/", "/u/")
     context = chromium.new_context(viewport={"width": 320, "height": 700}, bypass_csp=True)

@@ -5,11 +5,14 @@ Every function takes the caller's connection; none of them commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from promoter.feedback.answers import answers_for, record_answers
+from promoter.storage.tables import responses
 from promoter.surveys.clicks import pending_score, supersede_clicks
 from promoter.surveys.responses import (
     SurveyView,
@@ -27,6 +30,8 @@ class OpenSurvey:
     survey: SurveyView
     #: The latest one-click score not yet settled into the answer.
     pending: int | None
+    #: The follow-up answers recorded: question id -> values.
+    answers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def score(self) -> int | None:
@@ -41,16 +46,40 @@ def open_survey(conn: Connection, *, token: str) -> OpenSurvey | None:
     survey = find_survey(conn, token=token)
     if survey is None:
         return None
-    return OpenSurvey(survey, pending_score(conn, survey_id=survey.survey_id))
+    answers: dict[str, list[str]] = {}
+    if survey.response_id is not None:
+        answers = answers_for(
+            conn, organization_id=survey.organization_id, response_ids=[survey.response_id]
+        ).get(survey.response_id, {})
+    return OpenSurvey(survey, pending_score(conn, survey_id=survey.survey_id), answers)
 
 
 def answer_on_page(
-    conn: Connection, survey: SurveyView, *, score: int, comment: str | None, now: datetime
+    conn: Connection,
+    survey: SurveyView,
+    *,
+    score: int,
+    comment: str | None,
+    now: datetime,
+    answers: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """A person's answer from the page (Confirm, Send, Skip, a changed score): recorded
-    now, superseding earlier clicks; the comment too when it is given."""
+    now, superseding earlier clicks; the comment and the follow-up answers too when given
+    (``answers`` as ``campaigns.questions.parse_answers`` reads them)."""
     cleaned = clean_comment(comment) if comment is not None else None  # refused before writing
     supersede_clicks(conn, survey_id=survey.survey_id, now=now)
     record_score(conn, survey, score=score, now=now)
     if cleaned is not None:
         record_comment(conn, replace(survey, score=score), comment=cleaned, now=now)
+    if answers is not None:
+        response_id = conn.execute(
+            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+        ).scalar_one()
+        record_answers(
+            conn,
+            organization_id=survey.organization_id,
+            campaign_id=survey.campaign_id,
+            response_id=response_id,
+            answers=answers,
+            now=now,
+        )

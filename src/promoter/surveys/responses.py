@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, literal, select, update
 
+from promoter.campaigns.questions import Question, answer_open
 from promoter.contacts.events import emit_contact_unsubscribed
 from promoter.delivery.branding import BRANDING_COLUMNS, StoredLogo, stored_logo
 from promoter.delivery.language import contact_language
@@ -57,6 +58,17 @@ class SurveyView:
     survey_attributes: dict[str, Any]
     score: int | None
     comment: str | None
+    #: The answer's id, once there is one.
+    response_id: int | None = None
+    #: The campaign's follow-up questions, its thanks URL and answer window.
+    questions: tuple[Question, ...] = ()
+    thanks_url: str | None = None
+    answer_window_days: int | None = None
+    sent_at: datetime | None = None
+
+    def open_at(self, now: datetime) -> bool:
+        """Whether the survey still takes an answer, or a change to one."""
+        return answer_open(self.sent_at, self.answer_window_days, now)
 
 
 def find_survey(conn: Connection, *, token: str) -> SurveyView | None:
@@ -80,6 +92,11 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
             contacts.c.first_name,
             email_templates.c.language,
             *BRANDING_COLUMNS,
+            surveys.c.sent_at,
+            campaigns.c.questions,
+            campaigns.c.thanks_url,
+            campaigns.c.answer_window_days,
+            responses.c.id.label("response_id"),
             responses.c.score,
             responses.c.comment,
         )
@@ -105,6 +122,11 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         survey_attributes=dict(row.attributes or {}),
         score=row.score,
         comment=row.comment,
+        response_id=row.response_id,
+        questions=tuple(Question.model_validate(q) for q in row.questions or ()),
+        thanks_url=row.thanks_url,
+        answer_window_days=row.answer_window_days,
+        sent_at=row.sent_at,
     )
 
 

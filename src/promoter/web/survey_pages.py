@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from promoter.campaigns.questions import FIELD_PREFIX, AnswerErrors, parse_answers, questions_for
 from promoter.delivery.branding import branding
 from promoter.delivery.i18n import words
 from promoter.ingest.payload import PayloadError, read_body
@@ -128,6 +129,8 @@ def _answer_page(
     status_key: str | None = None,
     error: str | None = None,
     comment: str | None = None,
+    submitted: Form | None = None,
+    answer_errors: dict[str, str] | None = None,
     http_status: int = 200,
 ) -> HTMLResponse:
     survey = opened.survey
@@ -146,12 +149,56 @@ def _answer_page(
         recorded=recorded,
         status_text=said.get(status_key, ""),
         error=error,
-        questions=[],
+        questions=_questions(opened, score, said, submitted, answer_errors or {}),
     )
     context["score"] = score
     if comment is not None:
         context["comment"] = comment
     return _pages(request).render(http_status, **context)
+
+
+def _questions(
+    opened: OpenSurvey,
+    score: int | None,
+    said: dict[str, str],
+    submitted: Form | None,
+    errors: dict[str, str],
+) -> list[dict[str, Any]]:
+    """The follow-up questions as the page shows them: all of them (the page's script
+    shows the ones for the score chosen), those for the current score shown at first,
+    with the answers recorded, or those just sent back with their errors."""
+    questions = opened.survey.questions
+    asked = {q.id for q in questions_for(questions, score)} if score is not None else set()
+    shown = []
+    for q in questions:
+        if submitted is not None:
+            values = [v.strip() for v in submitted.get(FIELD_PREFIX + q.id, [])]
+        else:
+            values = opened.answers.get(q.id, [])
+        options = list(q.choices) if q.type in ("single", "multiple") else []
+        shown.append(
+            {
+                "id": q.id,
+                "text": q.text,
+                "type": q.type,
+                "audience": q.audience,
+                "options": [str(n) for n in range(1, 6)] if q.type == "scale" else options,
+                "given": values,
+                "error": said[errors[q.id]] if q.id in errors else None,
+                "shown": q.id in asked or (score is None and q.audience == "all"),
+            }
+        )
+    return shown
+
+
+def _closed(request: Request, opened: OpenSurvey) -> HTMLResponse:
+    """The page of a survey whose answer window has closed: the answer it has, if any."""
+    survey = opened.survey
+    said = _words(survey)
+    message = said["closed_answer"] if opened.recorded else said["closed"]
+    context = _context(request, survey, state="closed", message=message)
+    context["score"] = opened.score
+    return _pages(request).render(**context)
 
 
 @router.get("/s/{signed}")
@@ -160,6 +207,8 @@ async def survey_page(request: Request, services: ServicesDep, signed: str) -> R
     opened = await _open(services, signed)
     if opened is None:
         return _not_found(request)
+    if not opened.survey.open_at(datetime.now(UTC)):
+        return _closed(request, opened)
     saved = "saved" in request.query_params and opened.recorded
     return _answer_page(
         request, opened, signed, score=opened.score, status_key="saved" if saved else None
@@ -191,6 +240,8 @@ async def score_link(request: Request, services: ServicesDep, signed: str, score
     opened = await _open(services, signed)
     if opened is None:
         return _not_found(request)
+    if not opened.survey.open_at(datetime.now(UTC)):
+        return _closed(request, opened)
     chosen = _score(score)
     if chosen is None:
         error = _words(opened.survey)["bad_score"]
@@ -210,6 +261,8 @@ async def score_click(request: Request, services: ServicesDep, signed: str) -> R
     if score is None:
         return _json({"error": "a score is a whole number from 0 to 10"}, 400)
     now = datetime.now(UTC)
+    if not opened.survey.open_at(now):
+        return _json({"status": "closed"}, 409)
     if _last(form, "source") == "page":
         await write(
             services, answer_on_page, survey=opened.survey, score=score, comment=None, now=now
@@ -227,37 +280,50 @@ def _json(content: dict[str, str], status: int = 200) -> JSONResponse:
 
 @router.post("/s/{signed}")
 async def answer_post(request: Request, services: ServicesDep, signed: str) -> Response:
-    """Confirm (the score alone), Send (score and comment) or Skip (the score, no comment)."""
+    """Confirm (the score alone), Send (score, comment and follow-up answers) or Skip (the
+    score alone, then thanks)."""
     opened = await _open(services, signed)
     if opened is None:
         return _not_found(request)
     survey = opened.survey
+    now = datetime.now(UTC)
+    if not survey.open_at(now):
+        return _closed(request, opened)
     said = _words(survey)
     form = await _form(request)
     if form is None:
+        error = said["comment_too_long"]
         return _answer_page(
-            request,
-            opened,
-            signed,
-            score=opened.score,
-            error=said["comment_too_long"],
-            http_status=413,
+            request, opened, signed, score=opened.score, error=error, http_status=413
         )
     action = _last(form, "action") or "confirm"
     score = _score(_last(form, "score"))
     if score is None and "score" not in form:
         score = opened.score  # Send or Skip on a page whose score was saved by its script
     comment = _last(form, "comment") if action == "send" else None
-    if score is None or action not in ("confirm", "send", "skip"):
+
+    def again(error: str | None, answer_errors: dict[str, str] | None = None) -> HTMLResponse:
+        """The page once more, with what was sent and what is wrong with it (a 400)."""
         return _answer_page(
             request,
             opened,
             signed,
-            score=None,
-            error=said["bad_score"],
+            score=score,
+            error=error,
             comment=comment,
+            submitted=form,
+            answer_errors=answer_errors,
             http_status=400,
         )
+
+    if score is None or action not in ("confirm", "send", "skip"):
+        return again(said["bad_score"])
+    answers = None
+    if action == "send":
+        try:
+            answers = parse_answers(survey.questions, score, form)
+        except AnswerErrors as exc:
+            return again(None, dict(exc.errors))
     try:
         await write(
             services,
@@ -265,21 +331,14 @@ async def answer_post(request: Request, services: ServicesDep, signed: str) -> R
             survey=survey,
             score=score,
             comment=comment,
-            now=datetime.now(UTC),
+            answers=answers,
+            now=now,
         )
     except InvalidAnswer as exc:
-        return _answer_page(
-            request,
-            opened,
-            signed,
-            score=score,
-            error=str(exc),
-            comment=comment,
-            http_status=400,
-        )
+        return again(str(exc))
     if action == "confirm":
         return RedirectResponse(f"/s/{signed}?saved", status_code=303)
-    return RedirectResponse(f"/s/{signed}/thanks", status_code=303)
+    return RedirectResponse(survey.thanks_url or f"/s/{signed}/thanks", status_code=303)
 
 
 @router.post("/s/{signed}/comment")
