@@ -30,6 +30,7 @@ from promoter.storage.tables import (
     deliveries,
     events,
     orders,
+    response_answers,
     response_tags,
     responses,
     surveys,
@@ -216,6 +217,18 @@ def test_the_default_demo_looks_like_a_year_of_use(tmp_path: Path) -> None:
             assert set(by_plan) == {"Free", "Starter", "Pro", "Enterprise"}
             assert by_plan["Enterprise"] > by_plan["Pro"] > by_plan["Starter"] > by_plan["Free"]  # type: ignore[operator]
             assert by_plan["Enterprise"] - by_plan["Free"] >= 30  # type: ignore[operator]
+
+            # The purchase survey's follow-up questions are answered, detractors' "improve".
+            (purchase,) = [c for c in made if c.trigger_events == ["Order Completed"]]
+            assert [q.id for q in purchase.questions] == ["delivery", "improve"]
+            given = conn.execute(
+                select(response_answers.c.question_id, responses.c.score)
+                .join(responses, responses.c.id == response_answers.c.response_id)
+                .where(response_answers.c.campaign_id == purchase.id)
+            ).all()
+            assert sum(1 for q, _ in given if q == "delivery") >= 100
+            assert any(q == "improve" for q, _ in given)
+            assert all(score <= 6 for q, score in given if q == "improve")
 
             rows = [(r.created_at, r.score) for r in conn.execute(select(responses))]
         year = _nps(rows, NOW - timedelta(days=365), NOW)

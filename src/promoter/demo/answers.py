@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from promoter.demo.campaigns import Campaigns
+from promoter.demo.campaigns import IMPROVEMENTS, Campaigns
 from promoter.demo.clock import Clock
 from promoter.demo.comments import COMMENTS, Category, Comment
 from promoter.demo.people import INDUSTRIES, PLANS, ROLES, Person, Plan
@@ -39,6 +39,8 @@ class Survey:
     tagged_at: datetime | None = None
     closed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    #: Answers to the campaign's follow-up questions: question id -> values.
+    answers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def at(self) -> datetime:
@@ -112,8 +114,22 @@ def _answer(rng: random.Random, clock: Clock, survey: Survey, sent_at: datetime)
     mean = _mean_score(person, clock, survey.kind, answered)
     score = survey.score = max(0, min(10, round(rng.gauss(mean, 1.6))))
     category = score_type(score)
+    if survey.kind == "purchase":
+        _purchase_answers(survey, score)
     if _comment(rng, clock, survey, category, answered_at):
         _follow_up(rng, clock, survey, category, answered_at)
+
+
+def _purchase_answers(survey: Survey, score: int) -> None:
+    """The purchase survey's follow-up answers: the delivery's ease follows the score;
+    detractors most often blame delivery time. Drawn from a generator of their own, so
+    the rest of the demo is the same with or without them."""
+    own = random.Random(f"{survey.person.user_id}:{survey.scheduled_at.isoformat()}")
+    if own.random() < 0.8:
+        survey.answers["delivery"] = [str(max(1, min(5, round(score / 2 + own.gauss(0, 0.7)))))]
+    if score <= 6 and own.random() < 0.75:
+        weights = (0.45, 0.15, 0.3, 0.1)
+        survey.answers["improve"] = own.choices(IMPROVEMENTS, weights=weights)
 
 
 def _unsubscribes(rng: random.Random, clock: Clock, survey: Survey, sent_at: datetime) -> bool:

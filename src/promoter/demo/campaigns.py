@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import Campaign, CampaignSettings, TemplateSettings
+from promoter.campaigns.questions import Question
 from promoter.demo.login import DEMO_ORGANIZATION
 
 REPLY_TO = "feedback@demo-inc.example"
@@ -22,6 +23,21 @@ class Campaigns:
 
     ids: dict[str, int]
     throttle_days: dict[str, int]
+
+
+#: The choices of the purchase survey's question to detractors.
+IMPROVEMENTS = ("Delivery time", "Packaging", "Price", "Product range")
+#: What the purchase survey asks after the score.
+PURCHASE_QUESTIONS = [
+    Question(id="delivery", text="How smooth was the delivery?", type="scale"),
+    Question(
+        id="improve",
+        text="What should we improve first?",
+        type="single",
+        choices=list(IMPROVEMENTS),
+        audience="detractors",
+    ),
+]
 
 
 def setup_campaigns(conn: Connection, organization_id: int) -> Campaigns:
@@ -89,6 +105,7 @@ def _purchase_campaign(conn: Connection, organization_id: int) -> Campaign:
             trigger_events=["Order Completed"],
             delay_minutes=24 * 60,
             throttle_days=30,
+            questions=PURCHASE_QUESTIONS,
         ),
         template_id=template.id,
     )

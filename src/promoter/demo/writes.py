@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from promoter.demo.answers import Survey
 from promoter.domain.messages import Envelope
+from promoter.feedback.answers import record_answers
 from promoter.feedback.followup import add_tags, set_status
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
@@ -149,6 +150,15 @@ def _record_answer(
             select(responses.c.id).where(responses.c.survey_id == view.survey_id)
         ).scalar_one()
     )
+    if survey.answers:
+        record_answers(
+            conn,
+            organization_id=organization_id,
+            campaign_id=view.campaign_id,
+            response_id=response_id,
+            answers=survey.answers,
+            now=answered_at,
+        )
     if survey.comment is not None:
         record_comment(conn, view, comment=survey.comment[0], now=answered_at)
         if survey.tagged_at is not None:
