@@ -296,3 +296,83 @@ def test_timestamps_too_far_apart_to_correct_are_refused() -> None:
     }
     with pytest.raises(InvalidMessage, match="too far apart"):
         parse(message, envelope)
+
+
+# --- context.traits (where RudderStack's SDKs put an identify's traits) -------------------
+
+
+def identify_with(**fields: object) -> Identify:
+    op = parse({"type": "identify", "userId": "u", **fields})
+    assert isinstance(op, Identify)
+    return op
+
+
+def test_context_traits_alone_are_the_traits() -> None:
+    op = identify_with(
+        context={"traits": {"email": "ted@example.com", "name": "Ted Mosby", "plan": "Pro"}}
+    )
+    assert (op.email, op.first_name, op.last_name) == ("ted@example.com", "Ted", "Mosby")
+    assert op.attributes == {"plan": AttributeValue("string", text="Pro")}
+
+
+def test_top_level_traits_win_key_by_key() -> None:
+    op = identify_with(
+        traits={"plan": "Enterprise", "email": "new@example.com"},
+        context={"traits": {"plan": "Free", "email": "old@example.com", "seats": 3}},
+    )
+    assert op.email == "new@example.com"
+    assert op.attributes["plan"] == AttributeValue("string", text="Enterprise")
+    assert op.attributes["seats"] == AttributeValue("number", text="3", number=3.0)
+
+
+def test_a_null_top_level_trait_wins_and_removes_the_attribute() -> None:
+    op = identify_with(traits={"plan": None}, context={"traits": {"plan": "Free"}})
+    assert op.attributes == {"plan": None}
+
+
+def test_nested_objects_merge_at_every_depth() -> None:
+    op = identify_with(
+        traits={"company": {"plan": {"tier": "gold"}, "name": "Acme"}},
+        context={"traits": {"company": {"name": "Old", "plan": {"seats": 5}, "city": "Paris"}}},
+    )
+    assert {key: value.text for key, value in op.attributes.items() if value} == {
+        "company.name": "Acme",
+        "company.city": "Paris",
+        "company.plan.tier": "gold",
+        "company.plan.seats": "5",
+    }
+
+
+def test_an_object_and_a_scalar_do_not_merge_the_top_level_one_wins() -> None:
+    op = identify_with(traits={"company": "Acme"}, context={"traits": {"company": {"n": 1}}})
+    assert op.attributes == {"company": AttributeValue("string", text="Acme")}
+    op = identify_with(traits={"company": {"n": 1}}, context={"traits": {"company": "Acme"}})
+    assert op.attributes == {"company.n": AttributeValue("number", text="1", number=1.0)}
+
+
+def test_batch_context_traits_count_unless_the_message_has_a_context_of_its_own() -> None:
+    envelope = Envelope(received_at=NOW, context={"traits": {"email": "b@example.com"}})
+    op = parse({"type": "identify", "userId": "u"}, envelope)
+    assert isinstance(op, Identify) and op.email == "b@example.com"
+    op = parse({"type": "identify", "userId": "u", "context": {"traits": {}}}, envelope)
+    assert isinstance(op, Identify) and op.email is None
+
+
+@pytest.mark.parametrize("value", ["ted@example.com", ["a"], 3, True])
+def test_context_traits_that_are_not_an_object_are_refused(value: object) -> None:
+    with pytest.raises(InvalidMessage, match=r"`context.traits` must be an object"):
+        identify_with(context={"traits": value})
+
+
+def test_null_context_traits_are_none() -> None:
+    assert identify_with(traits={"email": "a@b.co"}, context={"traits": None}).email == "a@b.co"
+
+
+def test_a_track_ignores_context_traits_whatever_they_are() -> None:
+    op = parse({"type": "track", "userId": "u", "event": "E", "context": {"traits": "x"}})
+    assert isinstance(op, Track)
+
+
+def test_context_traits_email_is_validated_like_traits_email() -> None:
+    with pytest.raises(InvalidMessage, match="not a valid address"):
+        identify_with(context={"traits": {"email": "not-an-address"}})

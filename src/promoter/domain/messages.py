@@ -241,6 +241,38 @@ def _text(traits: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def identify_traits(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """An identify's traits: ``context.traits`` (where RudderStack's SDKs send them) under
+    ``traits``, merged key by key at every depth; a key of ``traits`` wins, even as null."""
+    traits = message.get("traits")
+    if traits is None:
+        traits = {}
+    if not isinstance(traits, dict):
+        raise InvalidMessage("`traits` must be an object")
+    context_traits = context.get("traits")
+    if context_traits is None:
+        return traits
+    if not isinstance(context_traits, dict):
+        raise InvalidMessage("`context.traits` must be an object")
+    return _deep_merged(context_traits, traits)
+
+
+def _deep_merged(below: dict[str, Any], above: dict[str, Any]) -> dict[str, Any]:
+    """``below`` overlaid with ``above``: objects on both sides merge, anything else in
+    ``above`` replaces. It recurses no deeper than ``above``, a message's own traits, which
+    the request limits hold to 100 levels."""
+    if not below:
+        return above
+    merged = dict(below)
+    for key, value in above.items():
+        under = merged.get(key)
+        if isinstance(value, dict) and isinstance(under, dict):
+            merged[key] = _deep_merged(under, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _identify(
     message: dict[str, Any],
     message_id: str,
@@ -248,15 +280,7 @@ def _identify(
     timestamp: datetime,
     context: dict[str, Any],
 ) -> Identify:
-    traits = message.get("traits")
-    if traits is None:
-        traits = {}
-    if not isinstance(traits, dict):
-        raise InvalidMessage("`traits` must be an object")
-    # RudderStack's SDKs send an identify's traits in `context.traits`.
-    context_traits = context.get("traits")
-    if isinstance(context_traits, dict) and context_traits:
-        traits = {**context_traits, **traits}
+    traits = identify_traits(message, context)
     first = _text(traits, "firstName", "first_name")
     last = _text(traits, "lastName", "last_name")
     full = _text(traits, "name")
