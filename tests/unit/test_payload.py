@@ -11,6 +11,7 @@ from promoter.ingest.payload import (
     PayloadError,
     batch_messages,
     check_message_size,
+    first_element_text,
     parse_json,
     read_body,
 )
@@ -125,3 +126,20 @@ def test_deeply_nested_messages_are_refused() -> None:
     for _ in range(900):
         parsed = parsed["a"]
     assert parsed == "x"
+
+
+@pytest.mark.parametrize(
+    ("body", "first"),
+    [
+        (b'[{"a":[1,{"b":"]"}]},{"c":2}]', b'{"a":[1,{"b":"]"}]}'),
+        (' \n[ {"n":"Zoé"} , 3]'.encode(), '{"n":"Zoé"}'.encode()),
+        (b"[3]", b"3"),
+        (b"[]", None),
+        (b'{"type":"identify"}', None),
+        (b'[{"unterminated":', None),
+        (b"[\xff]", None),
+        (b"[" * 5000 + b"]" * 5000, None),
+    ],
+)
+def test_first_element_text_is_the_element_as_sent(body: bytes, first: bytes | None) -> None:
+    assert first_element_text(body) == first

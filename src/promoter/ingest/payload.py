@@ -8,6 +8,7 @@ responses, by orjson, which stops at 254 levels.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -219,3 +220,19 @@ def destination_messages(body: bytes) -> tuple[bool, list[Any]]:
     for index, message in enumerate(messages):
         check_message_size(message, index if isinstance(payload, list) else None)
     return isinstance(payload, list), messages
+
+
+def first_element_text(body: bytes) -> bytes | None:
+    """The bytes of the first element of a JSON array body, exactly as they appear in it;
+    None when the body is not an array with an element. Segment's Webhooks (Actions)
+    destination signs a batch with the first event's JSON, which is this text."""
+    text = body.lstrip()
+    if not text.startswith(b"["):
+        return None
+    try:
+        decoded = text.decode("utf-8")
+        start = len(decoded) - len(decoded[1:].lstrip())
+        _, end = json.JSONDecoder().raw_decode(decoded, start)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return decoded[start:end].encode("utf-8")
