@@ -25,6 +25,7 @@ from promoter.web.rest import (
     analytics,
     campaigns,
     contacts,
+    exports,
     feedback,
     lists,
     metrics,
@@ -124,6 +125,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(analytics.router)
     app.include_router(feedback.router)
     app.include_router(webhooks.router)
+    app.include_router(exports.router)
     app.include_router(survey_pages.router)
     app.include_router(logos.router)
     dashboard.install(app)

@@ -12,19 +12,6 @@ from promoter.orgs.service import authenticate
 from promoter.storage.engine import Database
 
 
-@pytest.fixture
-def run(database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
-
 def test_org_and_key_lifecycle(run, database: Database) -> None:  # type: ignore[no-untyped-def]
     out = run("org", "create", "Acme Inc")
     org_id = int(re.search(r"organization (\d+)", out).group(1))  # type: ignore[union-attr]

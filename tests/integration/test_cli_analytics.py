@@ -6,42 +6,26 @@ import csv
 import io
 import random
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from click.testing import CliRunner
 
 from promoter.analytics.filters import parse_filter
 from promoter.analytics.query import NpsQuery
-from promoter.cli import main
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
 from tests.conftest import Org
+from tests.integration.conftest import Run
 
-Run = Callable[..., str]
 WINDOW = [
     "--since",
     (NOW - timedelta(days=200)).date().isoformat(),
     "--until",
     NOW.date().isoformat(),
 ]
-
-
-@pytest.fixture
-def run(database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
 
 
 @pytest.fixture

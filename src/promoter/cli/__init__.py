@@ -1,5 +1,5 @@
 """The ``promoter`` command: serve, migrate, manage organizations, keys and campaigns,
-read the NPS."""
+read the NPS, export to a warehouse."""
 
 from __future__ import annotations
 
@@ -15,7 +15,17 @@ def main() -> None:
 
 
 def _register() -> None:
-    from promoter.cli import admin, analytics, campaigns, demo, openapi, serve, users, webhooks
+    from promoter.cli import (
+        admin,
+        analytics,
+        campaigns,
+        demo,
+        export,
+        openapi,
+        serve,
+        users,
+        webhooks,
+    )
 
     main.add_command(serve.serve)
     main.add_command(serve.worker)
@@ -29,6 +39,7 @@ def _register() -> None:
     main.add_command(demo.demo)
     main.add_command(webhooks.webhook)
     main.add_command(openapi.openapi)
+    main.add_command(export.export)
 
 
 _register()

@@ -1,5 +1,6 @@
 """The matching responses themselves: a page for reading (with Promoter.io's feedback
-filters on top of the question), one by id, or every row for a CSV export."""
+filters on top of the question), one by id, a batch by id (the warehouse export reads them so),
+or every row for a CSV export."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def _narrowed(
 
 def get_feedback(conn: Connection, *, organization_id: int, response_id: int) -> Feedback | None:
     """One response of the organization; None when it has none such."""
-    found = _load(conn, organization_id, [response_id])
+    found = load_feedback(conn, organization_id, [response_id])
     return found[0] if found else None
 
 
@@ -196,10 +197,14 @@ def feedback_page(
             .offset(page.offset)
         ).scalars()
     )
-    return int(total or 0), _load(conn, scope.query.organization_id, ids)
+    return int(total or 0), load_feedback(conn, scope.query.organization_id, ids)
 
 
-def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Feedback]:
+def load_feedback(
+    conn: Connection, organization_id: int, ids: list[int], *, current_attributes: bool = True
+) -> list[Feedback]:
+    """The organization's responses with these ids, in this order (ids it does not have are
+    left out); without ``current_attributes`` the contacts' attributes now are not read."""
     if not ids:
         return []
     tags: dict[int, list[str]] = defaultdict(list)
@@ -232,7 +237,9 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Feedba
         .join(surveys, surveys.c.id == responses.c.survey_id)
         .where(responses.c.organization_id == organization_id, responses.c.id.in_(ids))
     ).all()
-    current = attributes_of(conn, sorted({row.contact_id for row in rows}))
+    current = (
+        attributes_of(conn, sorted({row.contact_id for row in rows})) if current_attributes else {}
+    )
     notes = note_counts(conn, organization_id=organization_id, response_ids=ids)
     answers = answers_of(
         conn, organization_id=organization_id, campaign_of={r.id: r.campaign_id for r in rows}
@@ -325,7 +332,7 @@ def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
             if not page:
                 return
             after = (page[-1].created_at, page[-1].id)
-            for item in _load(conn, scope.query.organization_id, [row.id for row in page]):
+            for item in load_feedback(conn, scope.query.organization_id, [row.id for row in page]):
                 writer.writerow(_csv_row(item, names, questions))
         yield _drain(buffer)
 
