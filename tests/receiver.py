@@ -38,6 +38,8 @@ class Receiver:
         self.delay = 0.0
         self.refusal = b"<html>Internal  error</html>"
         self.reason: str | None = None
+        #: Headers added to each answer (``Retry-After``, say).
+        self.answer_headers: Callable[[Request], dict[str, str]] = lambda request: {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -54,6 +56,8 @@ class Receiver:
                 try:
                     self.send_response(status, None if status < 300 else receiver.reason)
                     self.send_header("Content-Length", str(len(body)))
+                    for name, value in receiver.answer_headers(request).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(body)
                 except OSError:  # the sender gave up waiting
@@ -69,6 +73,11 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    @property
+    def base(self) -> str:
+        """The receiver's origin, to use as a host (``{base}/v1/batch``)."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> None:
         self.thread.start()

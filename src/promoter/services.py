@@ -18,6 +18,7 @@ from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
 from promoter.orgs.service import Organization, authenticate
 from promoter.ratelimits import RateLimits
+from promoter.segment_source.sender import SegmentSender
 from promoter.storage.engine import Database
 from promoter.storage.instance import instance_secret
 from promoter.surveys.settler import ClickSettler
@@ -88,6 +89,10 @@ class Services:
             base_url=self.settings.public_url,
             policy=self.webhook_policy,
         )
+
+    def segment_sender(self) -> SegmentSender:
+        """Sends the organizations' survey facts to their Segment-compatible hosts."""
+        return SegmentSender(database=self.database, policy=self.webhook_policy)
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:

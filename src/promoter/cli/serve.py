@@ -25,7 +25,7 @@ from promoter.webhooks.sender import WebhookSender
 @click.option(
     "--no-worker",
     is_flag=True,
-    help="Do not send emails or webhooks from this process (see `worker`).",
+    help="Do not send emails, webhooks or Segment messages from this process (see `worker`).",
 )
 @click.option(
     "--demo",
@@ -35,8 +35,8 @@ from promoter.webhooks.sender import WebhookSender
 def serve(
     host: str | None, port: int | None, no_migrate: bool, no_worker: bool, demo: bool
 ) -> None:
-    """Run the HTTP service, a delivery worker and a webhook sender (migrating the database
-    first)."""
+    """Run the HTTP service, a delivery worker, a webhook sender and a Segment source
+    sender (migrating the database first)."""
     import uvicorn
 
     from promoter.app import create_app
@@ -56,7 +56,12 @@ def serve(
     background = (
         []
         if no_worker
-        else [_worker(services).run, _webhooks(services).run, services.click_settler().run]
+        else [
+            _worker(services).run,
+            _webhooks(services).run,
+            services.segment_sender().run,
+            services.click_settler().run,
+        ]
     )
     with services.database.write() as conn:
         existing = orgs.list_organizations(conn)
@@ -131,8 +136,8 @@ def _redacted(url: str) -> str:
 @click.command()
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 def worker(batch_size: int) -> None:
-    """Send due survey emails and webhooks, and settle one-click scores, until stopped
-    (SIGTERM or Ctrl-C finish the batch in hand)."""
+    """Send due survey emails, webhooks and Segment source messages, and settle one-click
+    scores, until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
     import asyncio
     import signal
 
@@ -144,6 +149,7 @@ def worker(batch_size: int) -> None:
     runner = _worker(services, batch_size)
     sender = _webhooks(services)
     settler = services.click_settler()
+    segment_sender = services.segment_sender()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -151,7 +157,9 @@ def worker(batch_size: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"worker sending survey emails: {_mail(settings, False)}")
-        await asyncio.gather(runner.run(stop), sender.run(stop), settler.run(stop))
+        await asyncio.gather(
+            runner.run(stop), sender.run(stop), segment_sender.run(stop), settler.run(stop)
+        )
 
     try:
         asyncio.run(main())

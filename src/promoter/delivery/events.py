@@ -1,5 +1,5 @@
 """The webhook events about sending surveys (``survey.sent``, ``survey.bounced``), and
-the contact as every event shows it.
+the contact as every event shows it; a sent survey is also a Segment source fact.
 
 Each ``emit_*`` function is called with the caller's connection, inside its transaction;
 the data is read only when some subscription wants the event.
@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from promoter.segment_source import events as segment_source
 from promoter.storage.tables import contacts, surveys
 from promoter.webhooks.events import SURVEY_BOUNCED, SURVEY_SENT, emit
 
@@ -63,6 +64,9 @@ def emit_survey_sent(
     message_id: str | None,
     now: datetime,
 ) -> str | None:
+    segment_source.emit_survey_sent(
+        conn, organization_id=organization_id, survey_id=survey_id, reminder=reminder, now=now
+    )
     return emit(
         conn,
         organization_id=organization_id,

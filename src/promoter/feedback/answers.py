@@ -15,6 +15,7 @@ from promoter.domain.questions import MAX_TEXT_ANSWER, QUESTION_ID
 from promoter.feedback.answered import answers_for
 from promoter.feedback.events import emit_feedback
 from promoter.feedback.responses import touch
+from promoter.segment_source.events import emit_survey_responded
 from promoter.storage.tables import response_answers, responses
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED
 
@@ -66,6 +67,9 @@ def record_answers(
         conn.execute(insert(response_answers), rows)
     now = now or datetime.now(UTC)
     touch(conn, organization_id, response_id, now)
+    emit_survey_responded(
+        conn, organization_id=organization_id, response_id=response_id, updated=True, now=now
+    )
     emit_feedback(
         conn,
         organization_id=organization_id,

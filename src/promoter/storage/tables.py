@@ -568,3 +568,55 @@ webhook_attempts = Table(
     Column("manual", Boolean, nullable=False, server_default="0"),
     Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
+
+#: An organization's Segment source: where its survey facts are sent as Segment messages.
+segment_sources = Table(
+    "segment_sources",
+    metadata,
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("write_key", String(200), nullable=False),
+    Column("host", String(2000), nullable=False),
+    #: The track events sent (a list of their names).
+    Column("events", Json, nullable=False),
+    Column("identify", Boolean, nullable=False, server_default="1"),
+    Column("trait_prefix", String(32), nullable=False, server_default="nps_"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: One Segment message (track or identify) about a survey fact, sent from this outbox at
+#: least once; the rows are also the organization's delivery log.
+segment_messages = Table(
+    "segment_messages",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    #: Derived from the fact, the same on every attempt.
+    Column("message_id", String(64), nullable=False),
+    #: The track event's name, or "identify".
+    Column("kind", String(64), nullable=False),
+    Column("message", Json, nullable=False),
+    #: "pending", "delivered" or "failed".
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("organization_id", "message_id", name="uq_segment_messages_org_message"),
+    Index("ix_segment_messages_status_due", "status", "due_at"),
+    Index("ix_segment_messages_org_created", "organization_id", "created_at"),
+)

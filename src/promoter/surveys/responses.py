@@ -19,6 +19,7 @@ from promoter.delivery.outbox import cancel_pending
 from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
 from promoter.feedback.events import emit_feedback, emit_score_metrics, feedback_data
+from promoter.segment_source.events import emit_comment_added, emit_survey_responded
 from promoter.storage.tables import (
     campaigns,
     contact_attributes,
@@ -185,6 +186,13 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     )
     if existing is not None and existing.score == score:
         return  # the same answer again: nothing to tell
+    emit_survey_responded(
+        conn,
+        organization_id=survey.organization_id,
+        response_id=response_id,
+        updated=existing is not None,
+        now=now,
+    )
     emit_feedback(
         conn,
         organization_id=survey.organization_id,
@@ -295,6 +303,15 @@ def record_comment(conn: Connection, survey: SurveyView, *, comment: str, now: d
     )
     if (comment or None) == survey.comment:
         return  # the same comment again: nothing to tell
+    response_id = (
+        survey.response_id
+        or conn.execute(
+            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+        ).scalar_one()
+    )
+    emit_comment_added(
+        conn, organization_id=survey.organization_id, response_id=response_id, now=now
+    )
     emit(
         conn,
         organization_id=survey.organization_id,

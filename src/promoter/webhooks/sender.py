@@ -19,7 +19,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
 
 import httpx2 as httpx
 import orjson
@@ -40,8 +39,8 @@ from promoter.webhooks.outbox import (
 )
 from promoter.webhooks.signing import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from promoter.webhooks.subscriptions import Delivery, get_delivery
-from promoter.webhooks.targets import TargetPolicy, TargetRefused
-from promoter.webhooks.transport import GuardedTransport, Resolver, resolve
+from promoter.webhooks.targets import TargetPolicy
+from promoter.webhooks.transport import GuardedTransport, Resolver, post, resolve, status_line
 
 log = logging.getLogger("promoter.webhooks")
 
@@ -122,34 +121,20 @@ class WebhookSender:
         now = self._clock()
         body, headers = self.request(item, now)
         started = time.monotonic()
-        status: int | None = None
-        error: str | None = None
-        permanent = False
-        try:
-            async with (
-                asyncio.timeout(self._total_timeout),
-                client.stream("POST", item.target_url, content=body, headers=headers) as response,
-            ):
-                status = response.status_code  # (the body is not read)
-        except TargetRefused as exc:
-            error, permanent = str(exc), True
-        except httpx.ConnectTimeout:
-            error = f"could not connect within {self._connect_timeout:g} s"
-        except (TimeoutError, httpx.TimeoutException):
-            error = f"no answer within {self._total_timeout:g} s"
-        except httpx.ConnectError as exc:
-            error = f"could not connect: {exc or type(exc).__name__}"
-        except httpx.HTTPError as exc:
-            log.info("webhook delivery %s to %s: %r", item.delivery_id, item.target_url, exc)
-            error = _failure(exc)
-        except Exception as exc:  # an odd URL or answer must not stop the batch
-            log.exception("webhook delivery %s failed unexpectedly", item.delivery_id)
-            error = f"{type(exc).__name__} (see the server's log)"
+        answer = await post(
+            client,
+            item.target_url,
+            content=body,
+            headers=headers,
+            connect_timeout=self._connect_timeout,
+            total_timeout=self._total_timeout,
+        )
+        status, error, permanent = answer.status, answer.error, answer.permanent
         duration_ms = int((time.monotonic() - started) * 1000)
         if status is not None and 200 <= status < 300:
             error = None  # answered 2xx: whatever happened to the rest of the body
         elif status is not None and error is None:
-            error = _status_line(status)
+            error = status_line(status)
         if error is not None:
             log.info("webhook delivery %s to %s: %s", item.delivery_id, item.target_url, error)
         return Outcome(item, now, duration_ms, status, error, permanent=permanent)
@@ -258,23 +243,3 @@ class WebhookSender:
                 )
 
         return await asyncio.to_thread(load)
-
-
-def _status_line(status: int) -> str:
-    """``HTTP 500 Internal Server Error``: the code and its standard reason (the receiver's
-    own reason phrase is text of its choosing, like its body, and is not kept)."""
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def _failure(exc: httpx.HTTPError) -> str:
-    """What went wrong, in words of ours: an error about a malformed answer may quote it."""
-    if isinstance(exc, httpx.ProtocolError):
-        return "the answer was not valid HTTP"
-    if isinstance(exc, httpx.NetworkError):
-        return "the connection was lost"
-    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return f"{type(exc).__name__}: {exc}"  # about the URL, the organization's own
-    return type(exc).__name__

@@ -7,13 +7,18 @@ cannot lead elsewhere. TLS still verifies the certificate for the name in the UR
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 
 import httpcore2
 import httpx2 as httpx
 
 from promoter.webhooks.targets import IPAddress, TargetPolicy, TargetRefused, literal_address
+
+log = logging.getLogger("promoter.webhooks")
 
 #: ``resolve(host, port)``: the addresses to connect to, in order of preference.
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
@@ -119,3 +124,72 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=5.0,
             network_backend=GuardedBackend(policy, resolver),
         )
+
+
+def status_line(status: int) -> str:
+    """``HTTP 500 Internal Server Error``: the code and its standard reason (the receiver's
+    own reason phrase is text of its choosing, like its body, and is not kept)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def failure(exc: httpx.HTTPError) -> str:
+    """What went wrong, in words of ours: an error about a malformed answer may quote it."""
+    if isinstance(exc, httpx.ProtocolError):
+        return "the answer was not valid HTTP"
+    if isinstance(exc, httpx.NetworkError):
+        return "the connection was lost"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"{type(exc).__name__}: {exc}"  # about the URL, the organization's own
+    return type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What came of one POST: the status and headers of the answer (its body is not read),
+    or the error in words of ours; ``permanent`` when trying again cannot help."""
+
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+    connect_timeout: float,
+    total_timeout: float,
+) -> Answer:
+    """POST ``content`` to ``url``; any failure becomes the answer's error (a status
+    already received is kept with it)."""
+    status: int | None = None
+    answer_headers: dict[str, str] | None = None
+    error: str | None = None
+    permanent = False
+    try:
+        async with (
+            asyncio.timeout(total_timeout),
+            client.stream("POST", url, content=content, headers=headers) as response,
+        ):
+            status, answer_headers = response.status_code, dict(response.headers)
+    except TargetRefused as exc:
+        error, permanent = str(exc), True
+    except httpx.ConnectTimeout:
+        error = f"could not connect within {connect_timeout:g} s"
+    except (TimeoutError, httpx.TimeoutException):
+        error = f"no answer within {total_timeout:g} s"
+    except httpx.ConnectError as exc:
+        error = f"could not connect: {exc or type(exc).__name__}"
+    except httpx.HTTPError as exc:
+        log.info("POST to %s: %r", url, exc)
+        error = failure(exc)
+    except Exception as exc:  # an odd URL or answer must not stop the batch
+        log.exception("POST to %s failed unexpectedly", url)
+        error = f"{type(exc).__name__} (see the server's log)"
+    return Answer(status, answer_headers, error, permanent)
