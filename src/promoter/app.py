@@ -29,6 +29,7 @@ from promoter.web.rest import (
     feedback,
     lists,
     metrics,
+    segment_source,
     suppressions,
     templates,
     webhooks,
@@ -126,6 +127,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(feedback.router)
     app.include_router(webhooks.router)
     app.include_router(exports.router)
+    app.include_router(segment_source.router)
     app.include_router(survey_pages.router)
     app.include_router(logos.router)
     dashboard.install(app)

@@ -143,6 +143,7 @@ ORDER = {"order_id": f"{MARK}-order", "total": 10}
 FILTER = {"attribute": "plan", "value": MARK}
 B_FILTER = {"attribute": "plan", "value": "globex"}
 TEMPLATE = {"name": "T", "subject": "S?", "from_name": "F", "company_brand_product_name": "B"}
+B_SOURCE = {"write_key": "wk_globex", "host": "https://b.example"}
 NEW_HOOK = {"event": FEEDBACK_ADDED_OR_CHANGED, "target_url": "https://b.example/hook"}
 
 
@@ -339,6 +340,13 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/"): OWNED,
     ("POST", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"): OWNED,
     ("POST", "/api/v2/webhooks/{webhook_id}/test/"): OWNED,
+    # The Segment source (one per organization: B's own, made by B's PUT)
+    ("GET", "/api/v2/segment-source/"): Listing((Ask(status=404),)),
+    ("PUT", "/api/v2/segment-source/"): Listing(
+        (Ask(body={**B_SOURCE, "events": ["Survey Sent"]}),)
+    ),
+    ("DELETE", "/api/v2/segment-source/"): Listing((Ask(status=204),)),
+    ("GET", "/api/v2/segment-source/messages/"): Listing(_shows("", "status=pending")),
     # Survey pages
     ("GET", "/s/{signed}/comment"): SURVEY_PAGE,
     ("POST", "/s/{signed}/comment"): SURVEY_PAGE,
@@ -418,6 +426,11 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/settings/webhooks/{webhook_id}"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/test"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): OWNED,
+    ("GET", "/settings/segment-source"): Listing(_shows("")),
+    ("POST", "/settings/segment-source"): Listing(
+        (Ask(body={**B_SOURCE, "events": "Survey Sent"}, status=303),)
+    ),
+    ("POST", "/settings/segment-source/delete"): Listing((Ask(status=303),)),
     ("GET", "/outbox"): Listing(_shows("")),
     ("GET", "/outbox/{name}"): OWNED,
     ("GET", "/outbox/{name}/html"): OWNED,
@@ -531,6 +544,8 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
     a.ok("PATCH", f"/api/v2/campaigns/{campaign['id']}/", {"name": f"{MARK} campaign"})
     brand = {"company_brand_product_name": f"{MARK} brand"}
     a.ok("PATCH", f"/api/v2/email/{campaign['email']}/", brand)
+    source = {"write_key": f"wk_{MARK}", "host": hooks.rsplit("/", 1)[0]}
+    a.ok("PUT", "/api/v2/segment-source/", {**source, "trait_prefix": f"{MARK}_"})
     name = _answered_survey(services, a, mail)
     (contact,) = a.ok("GET", f"/api/v2/contacts/?email={A_EMAIL}")["results"]
     (feedback,) = a.ok("GET", "/api/v2/feedback/")["results"]

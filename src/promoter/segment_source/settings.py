@@ -197,7 +197,7 @@ def save_source(
 
 
 def delete_source(conn: Connection, *, organization_id: int) -> bool:
-    """Remove the settings (messages already queued are still sent); whether there were any."""
+    """Remove the settings (messages still queued then fail); whether there were any."""
     removed = conn.execute(
         delete(segment_sources).where(segment_sources.c.organization_id == organization_id)
     ).rowcount

@@ -20,6 +20,7 @@ from promoter.web.dashboard import (
     feedback,
     mail_folder,
     overview,
+    segment_source,
     segments,
     settings,
     webhooks,
@@ -57,6 +58,7 @@ def install(app: FastAPI) -> None:
         campaigns,
         settings,
         webhooks,
+        segment_source,
         mail_folder,
     ):
         app.include_router(module.router)
