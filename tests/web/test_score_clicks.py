@@ -19,6 +19,7 @@ from promoter.surveys.clicks import QUIET, SCANNER_SCORES, add_click, settle_cli
 from promoter.surveys.responses import find_survey
 from promoter.surveys.settler import ClickSettler
 from tests.conftest import Org
+from tests.credentials import token
 from tests.web.test_survey_pages import survey_link
 
 
@@ -166,3 +167,16 @@ def test_the_settler_loop_settles_quiet_clicks(
     later = ClickSettler(database=database, clock=lambda: now + QUIET + timedelta(seconds=1))
     assert later.settle_once().recorded == 1
     assert answers(database) == [6]
+
+
+def test_erasing_the_contact_takes_its_clicks(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    assert click(client, link, 4) == "saved"
+    with database.read() as conn:
+        contact_id = conn.execute(select(surveys.c.contact_id)).scalar_one()
+    erased = client.delete(f"/api/v2/contacts/{contact_id}/", headers=token(org.key))
+    assert erased.status_code == 204
+    assert click_statuses(database) == []
+    assert settle(database) == (0, 0)
