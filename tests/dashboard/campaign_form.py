@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from promoter.campaigns import service
+from promoter.campaigns.models import Campaign, CampaignSettings, EmailTemplate, TemplateSettings
+from promoter.storage.engine import Database
+
 
 #: A form with every campaign and template setting, all different from the defaults.
 def every_setting(list_id: int) -> dict[str, object]:
@@ -26,3 +32,34 @@ def every_setting(list_id: int) -> dict[str, object]:
         "language": "fr",
         "logo_url": "https://acme.example.com/logo.png",
     }
+
+
+def status_of(response: Any) -> int:
+    return int(response.status_code)
+
+
+def load(database: Database, org_id: int, campaign_id: int) -> tuple[Campaign, EmailTemplate]:
+    with database.read() as conn:
+        campaign = service.get_campaign(conn, organization_id=org_id, campaign_id=campaign_id)
+        template = service.get_template(
+            conn, organization_id=org_id, template_id=campaign.email_template_id
+        )
+    return campaign, template
+
+
+def add_campaign(database: Database, org_id: int, name: str = "Post-purchase") -> Campaign:
+    with database.write() as conn:
+        template = service.create_template(
+            conn,
+            organization_id=org_id,
+            name=name,
+            settings=TemplateSettings(
+                subject="How was your order?", from_name="Acme", brand_name="Acme Shop"
+            ),
+        )
+        return service.create_campaign(
+            conn,
+            organization_id=org_id,
+            settings=CampaignSettings(name=name, trigger_events=["Order Completed"]),
+            template_id=template.id,
+        )

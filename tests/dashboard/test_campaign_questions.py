@@ -12,8 +12,8 @@ import pytest
 from promoter.feedback.answers import record_answers
 from promoter.storage.engine import Database
 from tests.analytics.writes import respond
+from tests.dashboard.campaign_form import add_campaign, load, status_of
 from tests.dashboard.conftest import Browser
-from tests.dashboard.test_campaigns import add_campaign, load, status_of
 
 FORM: dict[str, Any] = {
     "name": "Post-purchase",

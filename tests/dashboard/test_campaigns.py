@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contact_lists, contacts, surveys
 from tests.analytics.dataset import answer_survey
 from tests.conftest import make_org
-from tests.dashboard.campaign_form import every_setting
+from tests.dashboard.campaign_form import add_campaign, every_setting, load, status_of
 from tests.dashboard.conftest import Browser
 
 SENT = re.compile(
@@ -31,40 +30,9 @@ SENT = re.compile(
 )
 
 
-def status_of(response: Any) -> int:
-    return int(response.status_code)
-
-
 def campaigns_of(database: Database, org_id: int) -> list[Campaign]:
     with database.read() as conn:
         return service.list_campaigns(conn, organization_id=org_id)
-
-
-def load(database: Database, org_id: int, campaign_id: int) -> tuple[Campaign, EmailTemplate]:
-    with database.read() as conn:
-        campaign = service.get_campaign(conn, organization_id=org_id, campaign_id=campaign_id)
-        template = service.get_template(
-            conn, organization_id=org_id, template_id=campaign.email_template_id
-        )
-    return campaign, template
-
-
-def add_campaign(database: Database, org_id: int, name: str = "Post-purchase") -> Campaign:
-    with database.write() as conn:
-        template = service.create_template(
-            conn,
-            organization_id=org_id,
-            name=name,
-            settings=TemplateSettings(
-                subject="How was your order?", from_name="Acme", brand_name="Acme Shop"
-            ),
-        )
-        return service.create_campaign(
-            conn,
-            organization_id=org_id,
-            settings=CampaignSettings(name=name, trigger_events=["Order Completed"]),
-            template_id=template.id,
-        )
 
 
 def add_list(database: Database, org_id: int, name: str = "Customers") -> int:

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from promoter.services import Services
 from tests.conftest import Org
 from tests.dashboard.conftest import Browser, add_user, sign_in
-from tests.integration.test_webhooks import answer
+from tests.surveys import answer
 
 SOURCE = {"write_key": "wk_live_abcdef123456", "host": "https://api.segment.io"}
 

@@ -22,7 +22,7 @@ from promoter.storage.tables import segment_messages
 from tests.conftest import Org
 from tests.credentials import basic, token
 from tests.e2e.conftest import Api, ServerProcess
-from tests.e2e.test_webhooks_delivery import survey_link
+from tests.e2e.survey_mail import survey_link
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e

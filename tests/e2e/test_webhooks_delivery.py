@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -20,6 +19,7 @@ from promoter.webhooks.signing import verify_signature
 from tests.conftest import Org
 from tests.credentials import basic, token
 from tests.e2e.conftest import Api, ServerProcess
+from tests.e2e.survey_mail import survey_link
 from tests.receiver import Receiver, Request
 
 pytestmark = pytest.mark.e2e
@@ -44,17 +44,6 @@ def subscribe(http: httpx2.Client, org: Org, **body: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-def survey_link(folder: Path) -> str:
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    while time.monotonic() < deadline:
-        for message in folder.glob("*.eml"):
-            match = SIGNED.search(message.read_bytes())
-            if match:
-                return match.group(1).decode()
-        time.sleep(0.1)
-    pytest.fail(f"no survey email in {folder}")
 
 
 def test_the_survey_loop_notifies_subscribers(

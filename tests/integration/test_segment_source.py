@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 
 from promoter import __version__
 from promoter.config import Settings
+from promoter.contacts.writes import erase_contact
 from promoter.delivery.mailers import FileMailer
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
@@ -37,8 +38,8 @@ from promoter.surveys.answering import answer_on_page
 from promoter.surveys.responses import find_survey, record_comment
 from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
-from tests.integration.test_webhooks import answer, schedule, token_of
 from tests.receiver import Receiver, Request
+from tests.surveys import answer, schedule, token_of
 from tests.webhooks import LOOPBACK_ALLOWED, Clock
 
 KEY = "wk_acme_0123456789"
@@ -172,6 +173,24 @@ def test_follow_up_answers_and_a_changed_score(database: Database, org: Org) -> 
     assert (two["score"], two["category"], two["updated"]) == (8, "passive", True)
 
 
+def test_erasing_a_contact_erases_its_messages(
+    database: Database, org: Org, other_org: Org
+) -> None:
+    configure(database, org, "http://127.0.0.1:9")
+    configure(database, other_org, "http://127.0.0.1:9")
+    for who in (org, other_org):
+        schedule(database, who, "ann")
+        with database.write() as conn:
+            survey = find_survey(conn, token=token_of(database, "ann", who))
+            assert survey is not None
+            answer_on_page(conn, survey, score=3, comment="Slow", now=datetime.now(UTC))
+    assert {row.organization_id for row in rows(database)} == {org.id, other_org.id}
+    with database.write() as conn:
+        assert erase_contact(conn, organization_id=org.id, user_id="ann")
+    # Nothing about the erased contact is left to send; the other organization's Ann stays.
+    assert {row.organization_id for row in rows(database)} == {other_org.id}
+
+
 def test_the_survey_sent(database: Database, org: Org, tmp_path: Path) -> None:
     configure(database, org, "http://127.0.0.1:9", events=["Survey Sent"])
     schedule(database, org, "ann")
@@ -243,6 +262,7 @@ def queue(database: Database, org: Org, count: int, *, size: int = 10) -> None:
                     "organization_id": org.id,
                     "message_id": f"m-{org.id}-{i}",
                     "kind": "Survey Responded",
+                    "user_id": f"u{i}",
                     "message": {
                         "type": "track",
                         "userId": f"u{i}",

@@ -33,7 +33,6 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import (
     contacts,
     responses,
-    surveys,
     webhook_deliveries,
     webhook_subscriptions,
 )
@@ -60,6 +59,7 @@ from promoter.webhooks.targets import TargetPolicy
 from tests.conftest import Org, make_org
 from tests.credentials import token
 from tests.receiver import Receiver
+from tests.surveys import answer, schedule, token_of
 from tests.webhooks import (
     BASE_URL,
     T0,
@@ -87,60 +87,6 @@ def closed_port_url() -> str:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def schedule(database: Database, org: Org, *user_ids: str) -> None:
-    messages: list[dict[str, Any]] = []
-    for user_id in user_ids:
-        messages.append(
-            {
-                "type": "identify",
-                "userId": user_id,
-                "traits": {"email": f"{user_id}@example.com", "plan": "pro"},
-            }
-        )
-        messages.append({"type": "track", "userId": user_id, "event": "Signed Up"})
-    ingest_messages(
-        database=database,
-        ingestor=Ingestor([SurveyTrigger()]),
-        organization_id=org.id,
-        messages=messages,
-        envelope=Envelope(received_at=datetime.now(UTC)),
-        allowed=TRACKING_API_TYPES,
-    )
-
-
-def token_of(database: Database, user_id: str) -> str:
-    with database.read() as conn:
-        token: str = conn.execute(
-            select(surveys.c.token)
-            .join(contacts, contacts.c.id == surveys.c.contact_id)
-            .where(contacts.c.user_id == user_id)
-        ).scalar_one()
-    return token
-
-
-def answer(
-    database: Database,
-    org: Org,
-    user_id: str,
-    score: int,
-    comment: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Schedule a survey for ``user_id`` and answer it (at ``now``, default: now)."""
-    now = now or datetime.now(UTC)
-    schedule(database, org, user_id)
-    token = token_of(database, user_id)
-    with database.write() as conn:
-        survey = find_survey(conn, token=token)
-        assert survey is not None
-        record_score(conn, survey, score=score, now=now)
-        if comment is not None:
-            survey = find_survey(conn, token=token)
-            assert survey is not None
-            record_comment(conn, survey, comment=comment, now=now)
 
 
 def subscription(database: Database, sub: Subscription) -> Subscription:

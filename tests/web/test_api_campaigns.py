@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
@@ -16,6 +15,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contact_lists, contacts, surveys
 from tests.conftest import Org
 from tests.credentials import token
+from tests.web.rest_api import call, default_campaign, ok
 
 CAMPAIGN_FIELDS = {
     "id",
@@ -67,23 +67,6 @@ NEW_TEMPLATE = {
     "from_name": "Acme Team",
     "company_brand_product_name": "Acme",
 }
-
-
-def call(
-    client: TestClient, org: Org | None, method: str, path: str, body: Any = None, **kw: Any
-) -> httpx.Response:
-    headers = token(org.key) if org else {}
-    return client.request(method, path, json=body, headers=headers, **kw)
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def default_campaign(client: TestClient, org: Org) -> dict[str, Any]:
-    found = ok(call(client, org, "GET", "/api/v2/campaigns/"))
-    return dict(found["results"][0])
 
 
 def new_template(client: TestClient, org: Org, **changes: Any) -> dict[str, Any]:

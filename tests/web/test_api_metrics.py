@@ -7,7 +7,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
@@ -18,6 +17,7 @@ from promoter.storage.tables import contacts, deliveries, surveys
 from tests.analytics.dataset import build
 from tests.conftest import Org
 from tests.credentials import token
+from tests.web.rest_api import call, ok
 
 METRIC_FIELDS = {
     "campaign",
@@ -29,18 +29,6 @@ METRIC_FIELDS = {
     "window",
 }
 NOT_FOUND = {"detail": "Not found."}
-
-
-def call(
-    client: TestClient, org: Org | None, method: str, path: str, body: Any = None, **kw: Any
-) -> httpx.Response:
-    headers = token(org.key) if org else {}
-    return client.request(method, path, json=body, headers=headers, **kw)
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def nps(client: TestClient, org: Org, **params: Any) -> Any:

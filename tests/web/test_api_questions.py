@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from promoter.storage.engine import Database
 from tests.analytics.writes import record, respond
 from tests.conftest import Org
-from tests.web.test_api_campaigns import call, default_campaign, ok
+from tests.web.rest_api import call, default_campaign, ok
 
 QUESTIONS: list[dict[str, Any]] = [
     {"text": "What matters most?", "type": "single", "choices": ["Price", "Speed"]},

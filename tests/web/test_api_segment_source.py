@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from promoter.services import Services
 from tests.conftest import Org
 from tests.credentials import token
-from tests.integration.test_webhooks import answer
+from tests.surveys import answer
 
 PATH = "/api/v2/segment-source/"
 SOURCE = {"write_key": "wk_live_abcdef123456", "host": "https://api.segment.io"}

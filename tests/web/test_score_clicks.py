@@ -20,7 +20,7 @@ from promoter.surveys.responses import find_survey
 from promoter.surveys.settler import ClickSettler
 from tests.conftest import Org
 from tests.credentials import token
-from tests.web.test_survey_pages import survey_link
+from tests.surveys import survey_link
 
 
 def click(client: TestClient, link: str, score: int | str, source: str = "link") -> str:

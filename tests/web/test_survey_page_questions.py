@@ -16,7 +16,7 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import responses, score_clicks, surveys
 from tests.conftest import Org
-from tests.web.test_survey_pages import survey_link
+from tests.surveys import survey_link
 
 QUESTIONS = [
     {"id": "why", "text": "What matters most?", "type": "single", "required": True,

@@ -20,27 +20,8 @@ from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, responses, surveys
 from tests.conftest import Org
-from tests.credentials import basic, token
-
-
-def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:
-    return survey_link_for(client, services, database, org, "ted")
-
-
-def survey_link_for(
-    client: TestClient, services: Services, database: Database, org: Org, user: str
-) -> str:
-    traits = {"email": f"{user}@example.com", "firstName": user.title(), "plan": "Premium"}
-    traits |= {"seats": 4}
-    client.post("/v1/identify", json={"userId": user, "traits": traits}, headers=basic(org.key))
-    client.post("/v1/track", json={"userId": user, "event": "Signed Up"}, headers=basic(org.key))
-    with database.read() as conn:
-        token = conn.execute(
-            select(surveys.c.token)
-            .join(contacts, contacts.c.id == surveys.c.contact_id)
-            .where(contacts.c.email == f"{user}@example.com")
-        ).scalar_one()
-    return f"/s/{services.signer.sign(token)}"
+from tests.credentials import token
+from tests.surveys import survey_link, survey_link_for
 
 
 def one(database: Database, table: Any) -> Any:

@@ -20,6 +20,7 @@ from promoter.contacts.service import ContactNotFound, contact_ids_by_email
 from promoter.domain.attributes import AttributeLimits, AttributeValue, flatten_traits
 from promoter.domain.emails import email_key
 from promoter.domain.errors import InvalidMessage
+from promoter.segment_source.events import forget_contact
 from promoter.storage.dialect import insert_for
 from promoter.storage.tables import contact_attributes, contacts, events, orders, organizations
 
@@ -196,6 +197,7 @@ def erase_contact(
     emit_feedback_removed(
         conn, organization_id=organization_id, user_id=user_id, now=now or datetime.now(UTC)
     )
+    forget_contact(conn, organization_id=organization_id, user_id=user_id)
     removed = 0
     for table in (orders, events):
         removed += conn.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from promoter.segment_source import messages as m
 from promoter.segment_source.settings import (
@@ -57,12 +57,21 @@ def _queue(
             organization_id=source.organization_id,
             message_id=message["messageId"],
             kind=kind,
+            user_id=message["userId"],
             message=message,
             status="pending",
             due_at=now,
             created_at=now,
         )
     )
+
+
+def forget_contact(conn: Connection, *, organization_id: int, user_id: str) -> int:
+    """The contact is erased: its messages go, sent or not (how many went)."""
+    c = segment_messages.c
+    return conn.execute(
+        delete(segment_messages).where(c.organization_id == organization_id, c.user_id == user_id)
+    ).rowcount
 
 
 def _source(conn: Connection, organization_id: int, *kinds: str) -> SourceSettings | None:

@@ -606,6 +606,8 @@ segment_messages = Table(
     Column("message_id", String(64), nullable=False),
     #: The track event's name, or "identify".
     Column("kind", String(64), nullable=False),
+    #: The contact's userId: erasing the contact erases its messages too.
+    Column("user_id", String(255), nullable=False),
     Column("message", Json, nullable=False),
     #: "pending", "delivered" or "failed".
     Column("status", String(16), nullable=False),
@@ -619,4 +621,5 @@ segment_messages = Table(
     UniqueConstraint("organization_id", "message_id", name="uq_segment_messages_org_message"),
     Index("ix_segment_messages_status_due", "status", "due_at"),
     Index("ix_segment_messages_org_created", "organization_id", "created_at"),
+    Index("ix_segment_messages_org_user", "organization_id", "user_id"),
 )

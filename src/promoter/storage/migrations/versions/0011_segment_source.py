@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
         sa.Column("message", _json(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
@@ -65,9 +66,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_segment_messages_org_created", "segment_messages", ["organization_id", "created_at"]
     )
+    op.create_index(
+        "ix_segment_messages_org_user", "segment_messages", ["organization_id", "user_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_segment_messages_org_user", table_name="segment_messages")
     op.drop_index("ix_segment_messages_org_created", table_name="segment_messages")
     op.drop_index("ix_segment_messages_status_due", table_name="segment_messages")
     op.drop_table("segment_messages")
