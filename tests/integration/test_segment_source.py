@@ -23,8 +23,8 @@ from promoter.delivery.mailers import FileMailer
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
-from promoter.segment_source.outbox import list_messages
-from promoter.segment_source.sender import SegmentSender
+from promoter.segment_source.outbox import LOG_RETENTION, MOST_RETRY_AFTER, list_messages
+from promoter.segment_source.sender import SegmentSender, retry_after
 from promoter.segment_source.settings import (
     EVENTS,
     InvalidSource,
@@ -435,6 +435,9 @@ def test_settings_are_checked(database: Database, org: Org) -> None:
         ({"write_key": "two words"}, "write_key"),
         ({"events": ["Order Completed"]}, "events"),
         ({"trait_prefix": "nps score "}, "trait_prefix"),
+        ({"host": "http://[::1"}, "host"),
+        ({"host": "https://api.segment.io:99999"}, "host"),
+        ({"host": "https://api segment.io"}, "host"),
     ]:
         with pytest.raises(InvalidSource) as raised:
             save(**values)
@@ -442,8 +445,31 @@ def test_settings_are_checked(database: Database, org: Org) -> None:
     saved = save(host="https://hosted.dataplane.rudderstack.com/v1/batch/")
     assert saved.host == "https://hosted.dataplane.rudderstack.com"
     assert saved.masked_key == "…6789" and KEY not in str(saved.to_json())
-    kept = save(write_key=None, trait_prefix="")
+    kept = save(write_key=None, host="https://hosted.dataplane.rudderstack.com", trait_prefix="")
     assert kept.write_key == KEY and kept.trait_prefix == ""
+    # The stored key goes to no other host than the one it was given for.
+    with pytest.raises(InvalidSource) as moved:
+        save(write_key=None, host="https://collector.example.com")
+    assert "write_key" in moved.value.errors
+    assert save(host="https://collector.example.com").host == "https://collector.example.com"
+
+
+def test_retry_after_is_read_safely() -> None:
+    now = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
+    assert retry_after("120", now) == now + timedelta(seconds=120)
+    assert retry_after("9" * 40, now) == now + MOST_RETRY_AFTER  # no overflow
+    assert retry_after("soon", now) is None and retry_after("١٢", now) is None
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now) == now  # a past date: now
+
+
+def test_the_log_is_pruned_whole(database: Database, org: Org) -> None:
+    queue(database, org, 5)
+    with database.write() as conn:
+        conn.execute(update(segment_messages).values(status="delivered"))
+    later = datetime.now(UTC) + LOG_RETENTION + timedelta(days=1)
+    segment = sender(database, clock=lambda: later)
+    assert asyncio.run(segment.prune_once(chunk=2)) == 5
+    assert rows(database) == []
 
 
 def test_organizations_are_kept_apart(

@@ -25,11 +25,18 @@ def test_settings_through_the_api(client: TestClient, org: Org) -> None:
     assert body["write_key"] == "…3456" and "wk_live" not in saved.text
     assert body["events"] == ["Survey Sent", "Survey Responded", "Survey Comment Added"]
     assert body["identify"] is True and body["trait_prefix"] == "nps_" and body["enabled"]
-    change = {"host": "https://hosted.rudderlabs.com/", "events": [], "enabled": False}
+    change = {"host": "https://api.segment.io/", "events": [], "enabled": False}
     changed = client.put(PATH, json=change, headers=headers)  # the key is kept
     assert changed.status_code == 200, changed.text
+    assert changed.json()["write_key"] == "…3456" and changed.json()["enabled"] is False
+    # The stored key is not sent to a new host: it must be given again.
+    moved = {**change, "host": "https://hosted.rudderlabs.com/"}
+    refused = client.put(PATH, json=moved, headers=headers)
+    assert refused.status_code == 400 and "write_key" in refused.json()
+    changed = client.put(PATH, json={**moved, "write_key": "rs_key_987654"}, headers=headers)
+    assert changed.status_code == 200, changed.text
     assert changed.json()["host"] == "https://hosted.rudderlabs.com"
-    assert changed.json()["write_key"] == "…3456"
+    assert changed.json()["write_key"] == "…7654"
     assert client.get(PATH, headers=headers).json() == changed.json()
     assert client.delete(PATH, headers=headers).status_code == 204
     assert client.delete(PATH, headers=headers).status_code == 404

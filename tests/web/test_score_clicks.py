@@ -88,7 +88,10 @@ def test_a_persons_single_click_becomes_the_answer_once_quiet(
     assert settle(database) == (1, 0)
     with database.read() as conn:
         response = conn.execute(select(responses)).one()
+        # Answered when clicked; changed when settled, so readers catching up by
+        # updated_at (analytics, incremental exports) see it.
         assert response.score == 9 and before <= response.created_at <= datetime.now(UTC)
+        assert response.updated_at > datetime.now(UTC) + QUIET - timedelta(seconds=5)
         assert conn.execute(select(surveys.c.status)).scalar_one() == "answered"
     assert click_statuses(database) == ["recorded"]
     assert settle(database) == (0, 0)  # settled once

@@ -145,6 +145,8 @@ def test_a_closed_survey_takes_no_answer_and_shows_the_one_it_has(
     assert client.post(f"{link}/click", data={"score": "9"}).status_code == 409
     late = client.post(link, data={"score": "9", "action": "send", "comment": "late"})
     assert "This survey is closed" in late.text
+    older_form = client.post(f"{link}/comment", data={"comment": "late"})
+    assert "This survey is closed" in older_form.text
     response, _ = recorded(database, org)
     if answered:
         assert (response.score, response.comment) == (6, "Slow")

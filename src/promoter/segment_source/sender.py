@@ -27,6 +27,7 @@ from promoter.jobs.loop import run_until_stopped
 from promoter.segment_source.messages import timestamp
 from promoter.segment_source.outbox import (
     LOG_RETENTION,
+    MOST_RETRY_AFTER,
     Claimed,
     Outcome,
     claim_due,
@@ -90,11 +91,13 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        # Any number of seconds: the outbox waits MOST_RETRY_AFTER at the most anyway.
+        seconds = min(int(value[:12]), int(MOST_RETRY_AFTER.total_seconds()))
+        return now + timedelta(seconds=seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -135,6 +138,18 @@ class SegmentSender:
         )
 
     async def _post(
+        self, client: httpx.AsyncClient, batch: list[Claimed], encoded: list[bytes]
+    ) -> list[Outcome]:
+        """One batch's outcomes; whatever goes wrong with it stays with it (retried), so one
+        organization's host can never keep the round from recording the others'."""
+        try:
+            return await self._post_batch(client, batch, encoded)
+        except Exception as exc:
+            log.exception("Segment batch of %d to %s failed", len(batch), batch[0].host)
+            error = f"could not be sent ({type(exc).__name__})"
+            return [Outcome(item, None, error, False, None) for item in batch]
+
+    async def _post_batch(
         self, client: httpx.AsyncClient, batch: list[Claimed], encoded: list[bytes]
     ) -> list[Outcome]:
         first = batch[0]
@@ -193,11 +208,19 @@ class SegmentSender:
         )
         return len(claimed)
 
-    async def prune_once(self) -> int:
+    async def prune_once(self, chunk: int = 1000) -> int:
+        """Delete the finished messages older than the retention, a chunk per transaction,
+        until none is left; return how many went."""
         cutoff = self._clock() - LOG_RETENTION
-        return await asyncio.to_thread(
-            self._database.run_write, lambda conn: prune(conn, older_than=cutoff)
-        )
+        removed = 0
+        while True:
+            gone = await asyncio.to_thread(
+                self._database.run_write,
+                lambda conn: prune(conn, older_than=cutoff, limit=chunk),
+            )
+            removed += gone
+            if gone < chunk:
+                return removed
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
         """Work until ``stop`` is set, finishing the round in hand."""

@@ -108,10 +108,20 @@ def _host(value: str, policy: TargetPolicy, errors: dict[str, list[str]]) -> str
     host = value.strip().rstrip("/")
     if host.endswith("/v1/batch"):
         host = host[: -len("/v1/batch")]
-    parts = urlsplit(host)
+    try:
+        parts = urlsplit(host)
+        port_ok = parts.port is None or parts.port > 0  # reading the port checks its range
+    except ValueError:
+        errors["host"] = ["Enter an http(s) URL, such as https://api.segment.io."]
+        return host
     if len(host) > MAX_HOST:
         errors["host"] = [f"At most {MAX_HOST} characters."]
-    elif parts.scheme not in ("http", "https") or not parts.hostname:
+    elif (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(ch.isspace() for ch in host)
+    ):
         errors["host"] = ["Enter an http(s) URL, such as https://api.segment.io."]
     elif parts.query or parts.fragment or parts.username or parts.password:
         errors["host"] = ["Enter the host's URL without a query, fragment or user name."]
@@ -170,6 +180,9 @@ def save_source(
     one (a form shows it masked); without one stored, it is required."""
     existing = get_source(conn, organization_id=organization_id)
     if write_key is None or (not write_key.strip() and existing is not None):
+        if existing is not None and _host_changed(existing.host, host):
+            # The stored key goes only where it was given for: a new host needs it again.
+            raise InvalidSource({"write_key": ["Enter the write key again: the host changed."]})
         write_key = existing.write_key if existing is not None else ""
     values = validate(
         write_key=write_key,
@@ -194,6 +207,11 @@ def save_source(
     found = get_source(conn, organization_id=organization_id)
     assert found is not None
     return found
+
+
+def _host_changed(stored: str, given: str) -> bool:
+    given = given.strip().rstrip("/")
+    return given.removesuffix("/v1/batch") != stored
 
 
 def delete_source(conn: Connection, *, organization_id: int) -> bool:

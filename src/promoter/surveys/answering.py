@@ -18,6 +18,7 @@ from promoter.surveys.responses import (
     SurveyView,
     clean_comment,
     find_survey,
+    lock_survey,
     record_comment,
     record_score,
 )
@@ -67,6 +68,7 @@ def answer_on_page(
     now, superseding earlier clicks; the comment and the follow-up answers too when given
     (``answers`` as ``campaigns.questions.parse_answers`` reads them)."""
     cleaned = clean_comment(comment) if comment is not None else None  # refused before writing
+    lock_survey(conn, survey_id=survey.survey_id)
     supersede_clicks(conn, survey_id=survey.survey_id, now=now)
     record_score(conn, survey, score=score, now=now)
     if cleaned is not None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from promoter.storage.tables import score_clicks
-from promoter.surveys.responses import SurveyView, record_score, survey_by_id
+from promoter.surveys.responses import SurveyView, lock_survey, record_score, survey_by_id
 
 #: How long a survey stays without clicks before its last click becomes the answer.
 QUIET = timedelta(minutes=2)
@@ -100,6 +100,7 @@ def settle_clicks(
         .where(c.status == "pending")
         .group_by(c.survey_id)
         .having(func.max(c.created_at) <= now - QUIET)
+        .order_by(c.survey_id)  # processes settling side by side lock in the same order
         .limit(limit)
     )
     if survey_id is not None:
@@ -108,7 +109,8 @@ def settle_clicks(
     for due_id in conn.execute(due).scalars().all():
         clicks = conn.execute(
             select(c.id, c.score, c.created_at)
-            .where(c.survey_id == due_id, c.status == "pending")
+            # A click that arrived since the survey was found quiet waits for its own quiet.
+            .where(c.survey_id == due_id, c.status == "pending", c.created_at <= now - QUIET)
             .order_by(c.created_at, c.id)
         ).all()
         for burst in _bursts(clicks):
@@ -133,6 +135,7 @@ def _settle_burst(
     scanner = len({click.score for click in burst}) >= SCANNER_SCORES
     last = burst[-1]
     ids = [click.id for click in burst]
+    lock_survey(conn, survey_id=survey_id)
     claimed = conn.execute(
         update(score_clicks)
         .where(c.id.in_(ids), c.status == "pending")
@@ -146,5 +149,5 @@ def _settle_burst(
     survey = survey_by_id(conn, survey_id=survey_id)
     if survey is None:
         return Settled()
-    record_score(conn, survey, score=last.score, now=last.created_at)
+    record_score(conn, survey, score=last.score, now=now, answered_at=last.created_at)
     return Settled(recorded=1)

@@ -131,9 +131,27 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
     )
 
 
-def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datetime) -> None:
+def lock_survey(conn: Connection, *, survey_id: int) -> None:
+    """Hold the survey's row until the transaction ends, so that answers to one survey
+    (the page's and a settled click, two of the page's at once) are recorded one after the
+    other (PostgreSQL; SQLite writes one transaction at a time anyway)."""
+    conn.execute(select(surveys.c.id).where(surveys.c.id == survey_id).with_for_update())
+
+
+def record_score(
+    conn: Connection,
+    survey: SurveyView,
+    *,
+    score: int,
+    now: datetime,
+    answered_at: datetime | None = None,
+) -> None:
     """Record (or change: the last answer wins) the survey's score, with a snapshot of the
-    contact's attributes now; the survey is answered and its reminder cancelled."""
+    contact's attributes now; the survey is answered and its reminder cancelled.
+
+    ``answered_at`` (default ``now``) is when the person answered, for a score recorded
+    later (a one-click score settled once quiet); changes are stamped ``now``, so readers
+    that catch up by ``updated_at`` see them."""
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
     snapshot = _attributes_now(conn, survey.contact_id)
@@ -163,7 +181,7 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
                 score=score,
                 contact_snapshot=snapshot,
                 survey_attributes=survey.survey_attributes,
-                created_at=now,
+                created_at=answered_at or now,
                 updated_at=now,
             )
         ).inserted_primary_key
@@ -173,7 +191,7 @@ def record_score(conn: Connection, survey: SurveyView, *, score: int, now: datet
     conn.execute(
         update(surveys)
         .where(surveys.c.id == survey.survey_id)
-        .values(status="answered", answered_at=now)
+        .values(status="answered", answered_at=answered_at or now)
     )
     conn.execute(
         update(deliveries)

@@ -348,6 +348,8 @@ async def comment_post(request: Request, services: ServicesDep, signed: str) -> 
     if opened is None:
         return _not_found(request)
     survey = opened.survey
+    if not survey.open_at(datetime.now(UTC)):
+        return _closed(request, opened)
     form = await _form(request)
     comment = _last(form, "comment") if form is not None else None
     if comment is None or survey.score is None:

@@ -117,10 +117,10 @@ async def source_page(request: Request, services: ServicesDep, session: SessionD
 def _submitted(form: Form) -> dict[str, Any]:
     return {
         "write_key": form.get("write_key"),
-        "host": form.get("host"),
+        "host": form.get("host") or "",
         "events": form.getlist("events"),
         "identify": form.get("identify") == "on",
-        "trait_prefix": form.get("trait_prefix"),
+        "trait_prefix": form.get("trait_prefix") or "",
         "enabled": form.get("enabled") == "on",
     }
 
