@@ -183,3 +183,43 @@ def test_erasing_the_contact_takes_its_clicks(
     assert erased.status_code == 204
     assert click_statuses(database) == []
     assert settle(database) == (0, 0)
+
+
+def clicks_at(
+    services: Services, database: Database, link: str, clicks: list[tuple[int, float]]
+) -> datetime:
+    """Clicks of (score, seconds after a start an hour ago); the start."""
+    token = services.signer.unsign(link[len("/s/") :])
+    assert token is not None
+    start = datetime.now(UTC) - timedelta(hours=1)
+    with database.write() as conn:
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        for score, seconds in clicks:
+            add_click(conn, survey, score=score, now=start + timedelta(seconds=seconds))
+    return start
+
+
+def test_a_persons_click_before_a_scanners_burst_is_kept(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    # The person clicks 9; 40 s later a scanner opens every link, a second apart (a
+    # forwarded email, say): the person's click was saved and stays their answer.
+    scanner = [(score, 40 + score) for score in range(11)]
+    start = clicks_at(services, database, link, [(9, 0), *scanner])
+    assert settle(database) == (1, 11)
+    with database.read() as conn:
+        response = conn.execute(select(responses)).one()
+    assert response.score == 9 and response.created_at == start
+    assert click_statuses(database) == ["recorded"] + ["discarded"] * 11
+
+
+def test_a_slow_scanner_is_discarded_whole(
+    client: TestClient, services: Services, database: Database, org: Org
+) -> None:
+    link = survey_link(client, services, database, org)
+    # Every link, 15 s apart: no click stands apart from the others.
+    clicks_at(services, database, link, [(score, 15 * score) for score in range(11)])
+    assert settle(database) == (0, 11)
+    assert answers(database) == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, func, insert, select, update
@@ -30,6 +31,8 @@ from promoter.surveys.responses import SurveyView, lock_survey, record_score, su
 QUIET = timedelta(minutes=2)
 #: Different scores in one burst that mark it as a scanner's.
 SCANNER_SCORES = 3
+#: How far a person's own click stands before a scanner's burst (see ``_split``).
+PERSON_GAP = timedelta(seconds=10)
 
 ClickOutcome = Literal["saved", "confirm"]
 
@@ -131,23 +134,54 @@ def _bursts(clicks: Sequence[Row[Any, Any, Any]]) -> list[list[Row[Any, Any, Any
 def _settle_burst(
     conn: Connection, survey_id: int, burst: list[Row[Any, Any, Any]], *, now: datetime
 ) -> Settled:
+    """Claim the burst's clicks and record its answer: the last click, or none of a
+    scanner's (but the person's own click that came before a scanner's burst)."""
     c = score_clicks.c
-    scanner = len({click.score for click in burst}) >= SCANNER_SCORES
-    last = burst[-1]
-    ids = [click.id for click in burst]
+    person, scanner = _split(burst)
     lock_survey(conn, survey_id=survey_id)
     claimed = conn.execute(
         update(score_clicks)
-        .where(c.id.in_(ids), c.status == "pending")
-        .values(status="discarded" if scanner else "superseded", decided_at=now)
+        .where(c.id.in_([click.id for click in burst]), c.status == "pending")
+        .values(status="superseded", decided_at=now)
     ).rowcount
-    if claimed != len(ids):
+    if claimed != len(burst):
         return Settled()  # settled by another process meanwhile
     if scanner:
-        return Settled(discarded=len(ids))
-    conn.execute(update(score_clicks).where(c.id == last.id).values(status="recorded"))
+        conn.execute(
+            update(score_clicks)
+            .where(c.id.in_([click.id for click in scanner]))
+            .values(status="discarded")
+        )
+    if not person:
+        return Settled(discarded=len(scanner))
+    answer = person[-1]
+    conn.execute(update(score_clicks).where(c.id == answer.id).values(status="recorded"))
     survey = survey_by_id(conn, survey_id=survey_id)
     if survey is None:
         return Settled()
-    record_score(conn, survey, score=last.score, now=now, answered_at=last.created_at)
-    return Settled(recorded=1)
+    record_score(conn, survey, score=answer.score, now=now, answered_at=answer.created_at)
+    return Settled(recorded=1, discarded=len(scanner))
+
+
+def _split(
+    burst: list[Row[Any, Any, Any]],
+) -> tuple[list[Row[Any, Any, Any]], list[Row[Any, Any, Any]]]:
+    """The burst's clicks that are a person's, and those that are a scanner's.
+
+    A burst naming fewer than SCANNER_SCORES scores is a person's. One naming more is a
+    scanner's, unless its first click stands apart: at least PERSON_GAP before the rest,
+    which come fast (each under half of PERSON_GAP after the one before) and name
+    SCANNER_SCORES scores by themselves. That is a person who clicked, and a scanner that
+    opened every link of the same email soon after (on a forward, say); a scanner opening
+    links slowly has no such gap and stays discarded whole.
+    """
+    if len({click.score for click in burst}) < SCANNER_SCORES:
+        return burst, []
+    first, rest = burst[0], burst[1:]
+    gaps = [b.created_at - a.created_at for a, b in pairwise(rest)]
+    stands_apart = (
+        len({click.score for click in rest}) >= SCANNER_SCORES
+        and rest[0].created_at - first.created_at >= PERSON_GAP
+        and all(gap < PERSON_GAP / 2 for gap in gaps)
+    )
+    return ([first], rest) if stands_apart else ([], burst)
