@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import CampaignSettings
 from promoter.campaigns.questions import Question, questions_for
+from promoter.domain.channels import CHANNELS
 from promoter.domain.messages import Envelope
 from promoter.feedback.answers import record_answers
 from promoter.feedback.followup import add_tags, set_status
@@ -145,6 +146,7 @@ def build(
             )
     # Answers come from a generator of their own: the rest of the data stays as it was.
     answering = random.Random(20261207)
+    channeling = random.Random(20261208)
     user_ids = [f"user-{i}" for i in range(contacts_count)]
     start = NOW - timedelta(days=120)
     send(
@@ -179,7 +181,17 @@ def build(
         if rng.random() < 0.3:  # attributes change between answers: snapshot != current
             traits = {"email": f"{user}@example.com", **_traits(rng)}
             send([{"type": "identify", "userId": user, "traits": traits}], at)
-        _answer(database, organization_id, rng, user, rng.choice(campaign_ids), at, answering)
+        channel = channeling.choices(CHANNELS, weights=(6, 3, 1))[0]
+        _answer(
+            database,
+            organization_id,
+            rng,
+            user,
+            rng.choice(campaign_ids),
+            at,
+            answering,
+            channel,
+        )
     return Dataset(organization_id, campaign_ids, user_ids)
 
 
@@ -191,6 +203,7 @@ def _answer(
     campaign_id: int,
     at: datetime,
     answering: random.Random,
+    channel: str,
 ) -> None:
     with database.write() as conn:
         contact_id = conn.execute(
@@ -199,7 +212,7 @@ def _answer(
             )
         ).scalar_one()
         token, response_id = answer_survey(
-            conn, organization_id, contact_id, campaign_id, rng.randint(0, 10), at
+            conn, organization_id, contact_id, campaign_id, rng.randint(0, 10), at, channel=channel
         )
         survey = find_survey(conn, token=token)
         assert survey is not None
@@ -236,8 +249,11 @@ def answer_survey(
     campaign_id: int,
     score: int,
     at: datetime,
+    *,
+    channel: str = "email",
 ) -> tuple[str, int]:
-    """A survey sent to the contact at ``at`` and answered then: its token and response."""
+    """A survey sent to the contact at ``at`` (on ``channel``) and answered then: its token
+    and response."""
     token = secrets.token_hex(16)
     conn.execute(
         insert(surveys).values(
@@ -250,6 +266,7 @@ def answer_survey(
             scheduled_at=at,
             sent_at=at,
             created_at=at,
+            channel=channel,
         )
     )
     survey = find_survey(conn, token=token)

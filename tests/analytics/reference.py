@@ -19,6 +19,7 @@ from promoter.analytics.filters import (
     And,
     AnswerFilter,
     AttributeFilter,
+    ChannelFilter,
     Condition,
     EventFilter,
     Expr,
@@ -53,6 +54,7 @@ class Row:
     tags: set[str] = field(default_factory=set)
     #: Question id -> the values answered.
     answers: dict[str, list[str]] = field(default_factory=dict)
+    channel: str = "email"
 
 
 @dataclass
@@ -96,6 +98,7 @@ def load(conn: Connection, organization_id: int) -> World:
                 snapshot,
                 tags[r.id],
                 answers[r.id],
+                r.channel,
             )
         )
     current: dict[int, dict[str, AttributeValue]] = defaultdict(dict)
@@ -170,6 +173,8 @@ def evaluate(world: World, query: NpsQuery, expr: Expr, row: Row, now: datetime)
     if isinstance(expr, AttributeFilter):
         attrs = row.snapshot if query.attributes == "snapshot" else world.current[row.contact_id]
         return _attribute(attrs.get(expr.name), expr.condition)
+    if isinstance(expr, ChannelFilter):
+        return row.channel in expr.channels
     if isinstance(expr, AnswerFilter):
         given = row.answers.get(expr.question_id, [])
         return _answer(given if row.campaign_id == expr.campaign_id else [], expr.condition)

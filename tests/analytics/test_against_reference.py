@@ -16,6 +16,7 @@ from promoter.analytics.breakdown import MISSING, OTHER
 from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import OPS, parse_filter
 from promoter.analytics.query import NpsQuery, scope
+from promoter.domain.channels import CHANNELS
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import COUNTRIES, EVENTS, NAMES, NOW, PLANS, TAGS, build
@@ -173,6 +174,15 @@ def answer_filters(draw: st.DrawFn, campaign_ids: list[int]) -> dict[str, Any]:
     return flt
 
 
+@st.composite
+def channel_filters(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(st.sampled_from(["", "eq", "ne", "in", "not_in"]))
+    if op in ("", "eq", "ne"):
+        channel = draw(st.sampled_from(CHANNELS))
+        return {"channel": channel if not op else {op: channel}}
+    return {"channel": {op: draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=3))}}
+
+
 def expressions(campaign_ids: list[int]) -> st.SearchStrategy[dict[str, Any]]:
     leaves = st.one_of(
         attribute_filters(),
@@ -180,6 +190,7 @@ def expressions(campaign_ids: list[int]) -> st.SearchStrategy[dict[str, Any]]:
         event_filters(),
         order_filters(),
         answer_filters(campaign_ids),
+        channel_filters(),
     )
     return st.recursive(
         leaves,
@@ -390,6 +401,12 @@ CATALOGUE: list[dict[str, Any]] = [
     {"orders": "count", "op": "gte", "value": 2},
     {"orders": "total", "op": "gt", "value": 100, "within_days": 90},
     {"orders": "total", "op": "eq", "value": 0},
+    {"channel": "web"},
+    {"channel": {"ne": "email"}},
+    {"channel": {"in": ["link", "email"]}},
+    {"channel": {"not_in": ["web"]}},
+    {"not": {"channel": "link"}},
+    {"and": [{"channel": "web"}, {"attribute": "plan", "op": "eq", "value": "Premium"}]},
     {
         "or": [
             {"attribute": "plan", "op": "in", "value": ["Pro", "Premium"]},
@@ -476,3 +493,43 @@ def test_each_kind_of_condition_agrees_with_brute_force(
         partial += 0 < len(expected) < total
     # The catalogue discriminates: most conditions keep some responses and drop others.
     assert partial >= (len(CATALOGUE) + len(ANSWER_CATALOGUE)) * 2 // 3
+
+
+@pytest.mark.parametrize("count", ["all", "latest"])
+@pytest.mark.parametrize("source", ["snapshot", "current"])
+def test_breakdown_by_channel_agrees_with_brute_force(
+    database: Database,
+    org: Org,
+    world: tuple[reference.World, list[int]],
+    analytics: Analytics,
+    source: str,
+    count: str,
+) -> None:
+    loaded, _ = world
+    assert {row.channel for row in loaded.rows} == set(CHANNELS)
+    for where in (None, {"attribute": "plan", "op": "ne", "value": "Free"}, {"channel": "web"}):
+        query = NpsQuery(
+            organization_id=org.id,
+            where=None if where is None else parse_filter(where),
+            attributes=source,  # type: ignore[arg-type]
+            since=NOW - timedelta(days=200),
+            until=NOW + timedelta(days=1),
+            count=count,  # type: ignore[arg-type]
+        )
+        rows = reference.matching(loaded, query, NOW)
+        per_channel = {
+            channel: reference.counts([r for r in rows if r.channel == channel])[:3]
+            for channel in CHANNELS
+        }
+        expected = sorted(
+            ((c, n) for c, n in per_channel.items() if n[0]), key=lambda x: (-x[1][0], x[0])
+        )
+        with database.read() as conn:
+            result = analytics.breakdown(conn, scope(conn, query, now=NOW), by="channel")
+        got = [
+            (row.value, (row.summary.responses, row.summary.promoters, row.summary.detractors))
+            for row in result.rows
+        ]
+        assert got == expected, where
+        assert result.attribute == "channel"
+        assert result.total.responses == len(rows)

@@ -1,4 +1,5 @@
-"""NPS per value of one attribute (top values plus "other"), or per numeric bucket."""
+"""NPS per value of one attribute (top values plus "other"), or per numeric bucket; or per
+channel, the response's own dimension."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, case, func, select
 
 from promoter.analytics.query import Scope, matching
+from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 from promoter.storage.tables import contact_attributes, response_attributes
 
@@ -21,6 +23,9 @@ MAX_EDGES = 50
 #: Labels of the rows that are not one value.
 OTHER = "(other)"
 MISSING = "(missing)"
+
+#: ``by`` naming the response's channel rather than an attribute.
+CHANNEL = "channel"
 
 
 class BreakdownError(ValueError):
@@ -71,6 +76,8 @@ def breakdown(
     without the attribute as MISSING); with ``edges``, one row per numeric bucket
     [edge, next edge), plus below the first and from the last (non-numbers are OTHER)."""
     check(top, edges, by)
+    if by == CHANNEL:
+        return _by_channel(conn, scope, sort)
     found = matching(scope)
     if scope.query.attributes == "snapshot":
         table: Any = response_attributes
@@ -96,6 +103,27 @@ def breakdown(
     return Breakdown(by, sorted_rows(result, sort), total)
 
 
+def _by_channel(conn: Connection, scope: Scope, sort: SortKey) -> Breakdown:
+    found = matching(scope, "channel")
+    rows = conn.execute(
+        select(
+            found.c.channel,
+            func.count(),
+            func.count().filter(found.c.score >= PROMOTER_MIN),
+            func.count().filter(found.c.score <= DETRACTOR_MAX),
+        ).group_by(found.c.channel)
+    ).all()
+    return channel_breakdown({value: NpsSummary.of(n, p, d) for value, n, p, d in rows}, sort)
+
+
+def channel_breakdown(summaries: dict[str, NpsSummary], sort: SortKey) -> Breakdown:
+    """One row per channel that has responses."""
+    rows = [BreakdownRow(c, summaries[c]) for c in CHANNELS if c in summaries]
+    if sort == "responses":
+        rows.sort(key=lambda r: (-r.summary.responses, r.value))
+    return Breakdown(CHANNEL, sorted_rows(rows, sort), total_of(summaries.values()))
+
+
 def parse_edges(text: str | None) -> list[float] | None:
     """Bucket edges as typed: numbers separated by commas (``0,100,1000``)."""
     if text is None:
@@ -109,6 +137,8 @@ def parse_edges(text: str | None) -> list[float] | None:
 def check(top: int, edges: Sequence[float] | None, by: str) -> None:
     if not by or len(by) > 255 or "\x00" in by:
         raise BreakdownError("by: an attribute name is 1 to 255 characters")
+    if by == CHANNEL and edges is not None:
+        raise BreakdownError("buckets: a breakdown by channel has no numeric buckets")
     if not 1 <= top <= MAX_TOP:
         raise BreakdownError(f"top is from 1 to {MAX_TOP}")
     if edges is not None and (

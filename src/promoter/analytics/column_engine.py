@@ -2,7 +2,7 @@
 
 Same semantics as the SQL in ``query.py``/``compile.py`` (the tests hold both to the same
 brute-force reference). Conditions on the responses — window, campaign, score, comment,
-status, tags, snapshot attributes — are array operations. Conditions on contacts —
+status, tags, channel, snapshot attributes — are array operations. Conditions on contacts —
 attributes as they are now, events, orders — are asked of the database as the set of
 contacts that satisfy them (that data changes with every ingested event), then looked up;
 so are answers to follow-up questions, as the set of responses that gave them.
@@ -35,6 +35,7 @@ from promoter.analytics.filters import (
     And,
     AnswerFilter,
     AttributeFilter,
+    ChannelFilter,
     Condition,
     EventFilter,
     Expr,
@@ -46,8 +47,9 @@ from promoter.analytics.filters import (
 from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
-from promoter.analytics.response_columns import MISSING, ResponseColumns
+from promoter.analytics.response_columns import CHANNEL_CODES, MISSING, ResponseColumns
 from promoter.analytics.trend import Interval, TrendPoint
+from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary
 from promoter.storage.tables import contact_attributes, orders, response_answers
 from promoter.storage.tables import events as events_table
@@ -185,6 +187,9 @@ def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
         if complemented is not None:
             return ~_mask(replace(expr, condition=complemented), ctx, positions)
         return ctx.columns.responses_in(positions, _answering(ctx, expr))
+    if isinstance(expr, ChannelFilter):
+        codes = [CHANNEL_CODES[channel] for channel in expr.channels]
+        return _one_of(ctx.columns.channel[positions], codes)
     return _orders(ctx, expr, positions)
 
 
@@ -376,6 +381,12 @@ def breakdown(
     sql_breakdown.check(top, edges, by)
     positions = matching(conn, scope, columns)
     scores = columns.score[positions]
+    if by == sql_breakdown.CHANNEL:
+        per_channel = _summaries(scores, columns.channel[positions], len(CHANNELS))
+        found: dict[str, NpsSummary] = {
+            c: s for c, s in zip(CHANNELS, per_channel, strict=True) if s.responses
+        }
+        return sql_breakdown.channel_breakdown(found, sort)
     assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
     column = columns.attribute(conn, by)
     if column is None:

@@ -6,7 +6,7 @@ they are now); behaviour conditions probe ``events`` and ``orders`` by their
 ``(organization_id, contact_id, ...)`` indexes. ``ne``, ``not_in`` and ``missing`` are
 the complements of ``eq``, ``in`` and ``exists``: a contact without the attribute is
 "not equal". An answer condition probes ``response_answers`` by its primary key (the
-response, then the question).
+response, then the question); a channel condition compares the row's own channel.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from promoter.analytics.filters import (
     And,
     AnswerFilter,
     AttributeFilter,
+    ChannelFilter,
     Condition,
     EventFilter,
     Expr,
@@ -65,6 +66,8 @@ class Target:
     source: AttributeSource
     now: datetime
     dialect: str
+    #: The rows' channel column (a response's, or a survey's).
+    channel: ColumnElement[Any] | None = None
 
 
 def compile_filter(expr: Expr, target: Target) -> ColumnElement[bool]:
@@ -80,6 +83,9 @@ def compile_filter(expr: Expr, target: Target) -> ColumnElement[bool]:
         return _event(expr, target)
     if isinstance(expr, AnswerFilter):
         return _answer(expr, target)
+    if isinstance(expr, ChannelFilter):
+        assert target.channel is not None, "channel conditions need the rows' channel"
+        return target.channel.in_(expr.channels)
     return _orders(expr, target)
 
 

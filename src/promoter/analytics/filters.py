@@ -8,7 +8,8 @@ A filter is a JSON expression (see docs/analytics.md)::
         {"event": "Order Completed", "min_count": 2, "within_days": 90,
          "where": [{"property": "total", "op": "gt", "value": 100}]},
         {"orders": "total", "op": "gte", "value": 500},
-        {"answer": "q1", "campaign": 3, "op": "in", "value": ["Price", "Support"]}
+        {"answer": "q1", "campaign": 3, "op": "in", "value": ["Price", "Support"]},
+        {"channel": {"in": ["web", "link"]}}
     ]}
 
 Parsing checks everything a database would otherwise reject, and says where, so a bad
@@ -26,6 +27,7 @@ from typing import Literal, get_args
 import orjson
 
 from promoter.domain.attributes import MAX_NAME_LENGTH, typed_value
+from promoter.domain.channels import CHANNELS
 from promoter.domain.errors import InvalidMessage
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.questions import MAX_QUESTION_ID, QUESTION_ID, SCALE_MAX, SCALE_MIN
@@ -141,6 +143,14 @@ class AnswerFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelFilter:
+    """Responses answered on one of ``channels`` (``ne`` and ``not_in`` are kept as the
+    channels they leave: every response has a channel)."""
+
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Expr, ...]
 
@@ -155,7 +165,7 @@ class Not:
     item: Expr
 
 
-Expr = AttributeFilter | EventFilter | OrderFilter | AnswerFilter | And | Or | Not
+Expr = AttributeFilter | EventFilter | OrderFilter | AnswerFilter | ChannelFilter | And | Or | Not
 
 
 def parse_filter(data: object) -> Expr:
@@ -201,6 +211,9 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
         return _event(data, where)
     if "answer" in data:
         return _answer(data, where)
+    if "channel" in data:
+        _only(data, {"channel"}, where)
+        return _channel(data["channel"], f"{where}.channel")
     if "orders" in data:
         _only(data, {"orders", "op", "value", "within_days"}, where)
         measure = data["orders"]
@@ -216,7 +229,7 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
             condition,
             _days(data.get("within_days"), f"{where}.within_days"),
         )
-    expected = '"attribute", "event", "orders", "answer", "and", "or" or "not"'
+    expected = '"attribute", "event", "orders", "answer", "channel", "and", "or" or "not"'
     got = ", ".join(sorted(map(str, keys))) or "nothing"
     raise FilterError(f"{where}: expected one of {expected}; got {got}")
 
@@ -299,6 +312,38 @@ def _answer(data: Mapping[str, object], where: str) -> AnswerFilter:
     return AnswerFilter(question_id, campaign, condition, where)
 
 
+def _channel(value: object, where: str) -> ChannelFilter:
+    """``"web"``, or one operator and its operand: ``{"in": ["web", "link"]}``."""
+    if isinstance(value, str):
+        return ChannelFilter((_channel_name(value, where),))
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise FilterError(
+            f'{where}: expected a channel ("web") or one operator and its value '
+            '({"in": ["web", "link"]})'
+        )
+    op, operand = next(iter(value.items()))
+    at = f"{where}.{op}"
+    if op in ("eq", "ne"):
+        named = {_channel_name(operand, at)}
+    elif op in ("in", "not_in"):
+        if not isinstance(operand, list) or not operand:
+            raise FilterError(f"{at}: expected a non-empty list of channels")
+        named = {_channel_name(v, f"{at}[{i}]") for i, v in enumerate(operand)}
+    else:
+        raise FilterError(f"{where}: unknown operator {op!r}; expected one of eq, ne, in, not_in")
+    keep = named if op in ("eq", "in") else set(CHANNELS) - named
+    return ChannelFilter(tuple(c for c in CHANNELS if c in keep))
+
+
+def _channel_name(value: object, where: str) -> str:
+    if not isinstance(value, str) or value not in CHANNELS:
+        shown = repr(value) if isinstance(value, str) else _kind(value)
+        raise FilterError(
+            f"{where}: unknown channel {shown[:80]}; expected one of {', '.join(CHANNELS)}"
+        )
+    return value
+
+
 def _answer_value(value: object, where: str) -> Scalar:
     """An answer to compare with: text, or a whole number (a scale answer)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -331,6 +376,15 @@ def answer_filters(expr: Expr) -> Iterator[AnswerFilter]:
         yield from answer_filters(expr.item)
     elif isinstance(expr, AnswerFilter):
         yield expr
+
+
+def mentions_channel(expr: Expr) -> bool:
+    """Whether the filter has a channel condition."""
+    if isinstance(expr, And | Or):
+        return any(mentions_channel(item) for item in expr.items)
+    if isinstance(expr, Not):
+        return mentions_channel(expr.item)
+    return isinstance(expr, ChannelFilter)
 
 
 def _only(data: Mapping[str, object], allowed: set[str], where: str) -> None:

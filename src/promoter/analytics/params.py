@@ -42,6 +42,8 @@ class QuestionParams:
     since: str | None = None
     until: str | None = None
     campaigns: Sequence[int] = ()
+    #: Channels (any of), from ``channel=web``.
+    channels: Sequence[str] = ()
     scores: Sequence[int] = ()
     score_types: Sequence[ScoreType] = ()
     has_comment: bool | None = None
@@ -74,6 +76,11 @@ def build_query(
     if params.filter:
         parts.append(parse_filter(params.filter))
     parts.append(compact_filter(params.attributes))
+    if params.channels:
+        try:
+            parts.append(parse_filter({"channel": {"in": list(params.channels)}}))
+        except FilterError as exc:
+            raise FilterError(f"channel: {str(exc).split(': ', 1)[-1]}") from None
     for score in params.scores:
         if not 0 <= score <= 10:
             raise FilterError("score: a score is from 0 to 10")

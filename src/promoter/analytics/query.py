@@ -124,7 +124,7 @@ def matching(scope: Scope, *columns: str, per: ColumnElement[Any] | None = None)
         base: Any = responses
         stmt: Select[Any] = select(*(responses.c[name] for name in wanted)).where(*in_window)
     else:
-        needed = sorted({*wanted, "comment", "status"})
+        needed = sorted({*wanted, "comment", "status", "channel"})
         rank = (
             func.row_number()
             .over(
@@ -173,6 +173,7 @@ def _response_conditions(scope: Scope, base: Any) -> list[Any]:
             source=query.attributes,
             now=scope.now,
             dialect=scope.dialect,
+            channel=c.channel,
         )
         conditions.append(compile_filter(query.where, target))
     return conditions

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from promoter.analytics.compile import Target, compile_filter
+from promoter.analytics.filters import mentions_channel
 from promoter.analytics.query import Scope, Window, matching
 from promoter.domain.nps import NpsSummary
 from promoter.storage.tables import contacts, surveys
@@ -69,15 +70,27 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
     """Surveys of the window's campaigns sent (or refused) in the window.
 
     A survey has no snapshot until it is answered, so the attribute and behaviour filter
-    applies to contacts as they are now; score, comment, status and tag filters concern
-    responses and do not apply here.
+    applies to contacts as they are now (a channel condition, to the survey's channel);
+    score, comment, status and tag filters concern responses and do not apply here.
     """
     query = scope.query
     window = scope.window
     conditions = [surveys.c.organization_id == query.organization_id]
     if query.campaign_ids:
         conditions.append(surveys.c.campaign_id.in_(query.campaign_ids))
-    if query.where is not None:
+    if query.where is not None and mentions_channel(query.where):
+        # The filter is about contacts and the survey's channel: decide it per survey.
+        survey_target = Target(
+            response_id=surveys.c.contact_id,
+            contact_id=surveys.c.contact_id,
+            organization_id=query.organization_id,
+            source="current",
+            now=scope.now,
+            dialect=scope.dialect,
+            channel=surveys.c.channel,
+        )
+        conditions.append(compile_filter(query.where, survey_target))
+    elif query.where is not None:
         # The filter is about contacts: decide it once per contact, not once per survey.
         target = Target(
             response_id=contacts.c.id,

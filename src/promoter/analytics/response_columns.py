@@ -1,7 +1,7 @@
 """An organization's responses as columns in memory: the analytic copy of the database.
 
 One ``ResponseColumns`` holds, in (answered at, id) order, each response's time, campaign,
-contact, score, comment/status flags, tags, and its typed attribute snapshot (per
+contact, score, channel, comment/status flags, tags, and its typed attribute snapshot (per
 attribute: a type code, a dictionary code of the canonical text, and a number — numbers,
 booleans, and dates as microseconds). Attribute columns are read when a question first
 names them, and only the ``MAX_ATTRIBUTE_COLUMNS`` most recently named are kept: an
@@ -28,11 +28,14 @@ from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
 
 from promoter.analytics.events import EventColumns
 from promoter.analytics.numpy_arrays import Bools, Ints, micros, micros_of
+from promoter.domain.channels import CHANNELS
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
 #: Type codes of attribute values (0: the response has no such attribute).
 KINDS = {"string": 1, "number": 2, "boolean": 3, "date": 4, "list": 5}
 MISSING = 0
+#: Each channel's code in the channel column: its index in CHANNELS.
+CHANNEL_CODES: dict[str, int] = {channel: code for code, channel in enumerate(CHANNELS)}
 #: Responses written this long before the newest one seen are re-read when catching up:
 #: a transaction that stamped ``updated_at`` and committed a little later is not missed.
 CATCH_UP_MARGIN = timedelta(minutes=5)
@@ -140,6 +143,7 @@ _RESPONSE_COLUMNS = (
     responses.c.score,
     responses.c.comment,
     responses.c.status,
+    responses.c.channel,
 )
 
 
@@ -161,6 +165,8 @@ class ResponseColumns:
         self.score: npt.NDArray[np.int8] = np.zeros(0, np.int8)
         self.commented: Bools = np.zeros(0, np.bool_)
         self.closed: Bools = np.zeros(0, np.bool_)
+        #: Codes of CHANNEL_CODES.
+        self.channel: npt.NDArray[np.int8] = np.zeros(0, np.int8)
         self.tags: dict[str, Bools] = {}
         #: The attribute columns read so far, least recently used first (see ``attribute``).
         self.attributes: OrderedDict[str, AttributeColumn] = OrderedDict()
@@ -199,7 +205,9 @@ class ResponseColumns:
         rows = conn.execute(_ALL_RESPONSES, params).all()
         self._check_stop()
         if rows:
-            ids, created, campaign, contact, score, commented, closed = zip(*rows, strict=True)
+            ids, created, campaign, contact, score, commented, closed, channel = zip(
+                *rows, strict=True
+            )
             self._reserve(len(rows))
             n = self.size = len(rows)
             self.ids[:n] = ids
@@ -209,6 +217,7 @@ class ResponseColumns:
             self.score[:n] = score
             self.commented[:n] = np.asarray(commented, np.bool_)
             self.closed[:n] = np.asarray(closed, np.bool_)
+            self.channel[:n] = _channel_codes(channel)
             if not _in_order(self.created, self.ids, 1, n):
                 self._sort()
         self._index_ids()
@@ -301,6 +310,7 @@ class ResponseColumns:
             self.score[at] = [r.score for r in changed]
             self.commented[at] = [bool(r.comment) for r in changed]
             self.closed[at] = [r.status == "CLOSED" for r in changed]
+            self.channel[at] = _channel_codes([r.channel for r in changed])
         new_rows = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
         if new_rows:
             self._append(new_rows)
@@ -346,6 +356,7 @@ class ResponseColumns:
         self.score[start:end] = [r.score for r in rows]
         self.commented[start:end] = [bool(r.comment) for r in rows]
         self.closed[start:end] = [r.status == "CLOSED" for r in rows]
+        self.channel[start:end] = _channel_codes([r.channel for r in rows])
         self.size = end
         if start and not _in_order(self.created, self.ids, start, end):
             self._sort()
@@ -362,6 +373,7 @@ class ResponseColumns:
         self.score = _grown(self.score, capacity, 0)
         self.commented = _grown(self.commented, capacity, False)
         self.closed = _grown(self.closed, capacity, False)
+        self.channel = _grown(self.channel, capacity, 0)
         self.tags = {tag: _grown(flags, capacity, False) for tag, flags in self.tags.items()}
         for column in self.attributes.values():
             column.grow(capacity)
@@ -370,7 +382,16 @@ class ResponseColumns:
     def _sort(self) -> None:
         n = self.size
         order = np.lexsort((self.ids[:n], self.created[:n]))
-        for name in ("ids", "created", "campaign", "contact", "score", "commented", "closed"):
+        for name in (
+            "ids",
+            "created",
+            "campaign",
+            "contact",
+            "score",
+            "commented",
+            "closed",
+            "channel",
+        ):
             array = getattr(self, name)
             array[:n] = array[:n][order]
         for flags in self.tags.values():
@@ -444,13 +465,17 @@ class ResponseColumns:
 _ALL_RESPONSES = text(
     "SELECT id, created_at, campaign_id, contact_id, score,"
     " CASE WHEN comment IS NOT NULL AND comment <> '' THEN 1 ELSE 0 END,"
-    " CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END"
+    " CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END, channel"
     " FROM responses WHERE +organization_id = :org"
 )
 _ONE_ATTRIBUTE = text(
     "SELECT response_id, name, value_type, value_text, value_number, value_date"
     " FROM response_attributes WHERE organization_id = :org AND name = :name"
 )
+
+
+def _channel_codes(channels: Sequence[str]) -> npt.NDArray[np.int8]:
+    return np.fromiter(map(CHANNEL_CODES.__getitem__, channels), np.int8, len(channels))
 
 
 def _pick(values: Sequence[Any], indexes: Ints) -> list[Any]:

@@ -293,6 +293,8 @@ surveys = Table(
     Column("reminder_sent_at", UTCDateTime, nullable=True),
     Column("answered_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    #: How the survey reaches the contact (domain.channels): email, web or link.
+    Column("channel", String(8), nullable=False, server_default="email"),
     Index("ix_surveys_org_contact_created", "organization_id", "contact_id", "created_at"),
     Index("ix_surveys_campaign_status", "campaign_id", "status"),
     #: Delivery counts read a window of sent surveys from this index alone.
@@ -351,6 +353,9 @@ responses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("comment_updated_at", UTCDateTime, nullable=True),
+    #: The survey's channel (domain.channels), and the page a web survey was answered on.
+    Column("channel", String(8), nullable=False, server_default="email"),
+    Column("page_url", String(2000), nullable=True),
     #: Covers the analytics scan: a window of one organization's responses, no table reads.
     Index(
         "ix_responses_org_created_covering",

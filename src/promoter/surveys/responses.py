@@ -18,6 +18,7 @@ from promoter.delivery.language import contact_language
 from promoter.delivery.outbox import cancel_pending
 from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
+from promoter.domain.channels import EMAIL
 from promoter.feedback.events import emit_feedback, emit_score_metrics, feedback_data
 from promoter.segment_source.events import emit_comment_added, emit_survey_responded
 from promoter.storage.tables import (
@@ -66,6 +67,8 @@ class SurveyView:
     thanks_url: str | None = None
     answer_window_days: int | None = None
     sent_at: datetime | None = None
+    #: The survey's channel (domain.channels); its response is recorded on the same one.
+    channel: str = EMAIL
 
     def open_at(self, now: datetime) -> bool:
         """Whether the survey still takes an answer, or a change to one."""
@@ -94,6 +97,7 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
             email_templates.c.language,
             *BRANDING_COLUMNS,
             surveys.c.sent_at,
+            surveys.c.channel,
             campaigns.c.questions,
             campaigns.c.thanks_url,
             campaigns.c.answer_window_days,
@@ -128,6 +132,7 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         thanks_url=row.thanks_url,
         answer_window_days=row.answer_window_days,
         sent_at=row.sent_at,
+        channel=row.channel,
     )
 
 
@@ -181,6 +186,7 @@ def record_score(
                 score=score,
                 contact_snapshot=snapshot,
                 survey_attributes=survey.survey_attributes,
+                channel=survey.channel,
                 created_at=answered_at or now,
                 updated_at=now,
             )

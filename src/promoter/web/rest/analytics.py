@@ -62,6 +62,7 @@ def _question(
         Query(description="End: a date (that whole day included) or an ISO date-time."),
     ] = None,
     campaign: Annotated[list[int], Query(description="Campaign ids (any of).")] = [],  # noqa: B006
+    channel: Annotated[list[str], Query(description="Channels (any of): email, web, link.")] = [],  # noqa: B006
     score: Annotated[list[int], Query(description="Scores 0-10 (any of).")] = [],  # noqa: B006
     score_type: Annotated[list[ScoreType], Query(description="Any of these types.")] = [],  # noqa: B006
     has_comment: bool | None = None,
@@ -96,6 +97,7 @@ def _question(
         since=since,
         until=until,
         campaigns=campaign,
+        channels=channel,
         scores=score,
         score_types=score_type,
         has_comment=has_comment,
@@ -184,7 +186,14 @@ async def nps_breakdown(
     services: ServicesDep,
     org: OrgDep,
     question: QuestionDep,
-    by: Annotated[str, Query(min_length=1, max_length=255, description="Attribute name.")],
+    by: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="Attribute name, or channel (the channel each response came by).",
+        ),
+    ],
     top: Annotated[int, Query(ge=1, le=100, description="Values shown; the rest is OTHER.")] = 10,
     buckets: Annotated[
         str | None,
