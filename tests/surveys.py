@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.services import Services
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, surveys
+from promoter.storage.tables import contacts, responses, surveys
 from promoter.surveys.responses import find_survey, record_comment, record_score
 from promoter.surveys.trigger import SurveyTrigger
 from tests.conftest import Org
@@ -76,6 +76,39 @@ def answer(
             survey = find_survey(conn, token=token)
             assert survey is not None
             record_comment(conn, survey, comment=comment, now=now)
+
+
+def answer_on(
+    database: Database,
+    org: Org,
+    user_id: str,
+    score: int,
+    channel: str,
+    *,
+    page_url: str | None = None,
+) -> int:
+    """Schedule a survey for ``user_id``, set its channel, send it and answer it (on
+    ``page_url``, for a web survey): the response's id."""
+    schedule(database, org, user_id)
+    token = token_of(database, user_id, org)
+    now = datetime.now(UTC)
+    with database.write() as conn:
+        conn.execute(
+            update(surveys)
+            .where(surveys.c.token == token)
+            .values(channel=channel, status="sent", sent_at=now)
+        )
+        survey = find_survey(conn, token=token)
+        assert survey is not None and survey.channel == channel
+        record_score(conn, survey, score=score, now=now)
+        response_id: int = conn.execute(
+            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+        ).scalar_one()
+        if page_url is not None:
+            conn.execute(
+                update(responses).where(responses.c.id == response_id).values(page_url=page_url)
+            )
+    return response_id
 
 
 def survey_link(client: TestClient, services: Services, database: Database, org: Org) -> str:

@@ -204,3 +204,35 @@ def test_sqlite_planner_statistics_are_refreshed(database: Database) -> None:
         with database.read() as conn:
             names = conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all()
         assert "sqlite_stat1" in names
+
+
+def test_upgrade_to_0012_puts_existing_surveys_and_responses_on_email(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        # 0002 gives the organization its default campaign.
+        upgrade(scratch.engine, "0001")
+        with scratch.engine.begin() as conn:
+            _old_organization(conn)
+        upgrade(scratch.engine, "0011")
+        with scratch.engine.begin() as conn:
+            for statement in (
+                "INSERT INTO contacts (id, organization_id, user_id, email, email_key, status, "
+                "created_at, updated_at) VALUES (1, 1, 'u', 'u@example.com', 'u@example.com', "
+                "'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                "INSERT INTO surveys (id, organization_id, campaign_id, contact_id, status, token, "
+                "attributes, scheduled_at, created_at) SELECT 1, 1, id, 1, 'answered', 't', '{}', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM campaigns",
+                "INSERT INTO responses (id, organization_id, survey_id, campaign_id, contact_id, "
+                "score, contact_snapshot, survey_attributes, created_at, updated_at) "
+                "SELECT 1, 1, 1, campaign_id, 1, 9, '{}', '{}', '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00' FROM surveys",
+            ):
+                conn.execute(text(statement))
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            assert conn.execute(text("SELECT channel FROM surveys")).scalars().all() == ["email"]
+            found = conn.execute(text("SELECT channel, page_url FROM responses")).all()
+        assert [tuple(row) for row in found] == [("email", None)]
+        command.downgrade(alembic_config(scratch.engine), "0011")
+        upgrade(scratch.engine)

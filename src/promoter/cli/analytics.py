@@ -32,6 +32,7 @@ from promoter.analytics.segments import (
 )
 from promoter.analytics.trend import INTERVALS, TrendError, trend
 from promoter.cli.common import migrated_database
+from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import SCORE_TYPES, NpsSummary
 from promoter.feedback.reading import export_csv
 from promoter.orgs.service import NotFound, Organization, get_organization
@@ -90,13 +91,20 @@ def _dump(data: object) -> None:
 @click.option("--since", help="From this date (or ISO date-time).")
 @click.option("--until", help="Up to and including this date (or before this ISO date-time).")
 @click.option("--campaign", "campaigns", type=int, multiple=True, help="Campaign id (repeatable).")
+@click.option(
+    "--channel",
+    "channels",
+    type=click.Choice(CHANNELS),
+    multiple=True,
+    help="Responses of this channel (repeatable: any of).",
+)
 @click.option("--score-type", "score_types", type=click.Choice(SCORE_TYPES), multiple=True)
 @click.option("--comment/--no-comment", "has_comment", default=None, help="With/without comment.")
 @click.option("--status", "statuses", type=click.Choice(["OPEN", "CLOSED"]), multiple=True)
 @click.option("--tag", "tags", multiple=True, help="Feedback tag (repeatable; all of them).")
 @click.option("--now", "attributes_now", is_flag=True, help="Filter attributes as they are now.")
 @click.option("--latest", is_flag=True, help="Count each contact's latest response only.")
-@click.option("--by", help="Break the score down by this attribute.")
+@click.option("--by", help="Break the score down by this attribute, or by channel.")
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--buckets", help="With --by: numeric bucket edges, e.g. 0,100,1000.")
 @click.option("--trend", "interval", type=click.Choice(INTERVALS), help="NPS per bucket.")
@@ -116,6 +124,7 @@ def nps_command(org_id: int, **options: Any) -> None:
       promoter nps 1
       promoter nps 1 --where plan=Premium --where 'seats>=10' --since 2026-01-01
       promoter nps 1 --by plan --trend month --json
+      promoter nps 1 --by channel --channel web --channel link
     """
     params = QuestionParams(
         filter=options["filter_json"],
@@ -124,6 +133,7 @@ def nps_command(org_id: int, **options: Any) -> None:
         since=options["since"],
         until=options["until"],
         campaigns=options["campaigns"],
+        channels=options["channels"],
         score_types=options["score_types"],
         has_comment=options["has_comment"],
         statuses=options["statuses"],

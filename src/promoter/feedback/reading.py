@@ -68,6 +68,9 @@ class Feedback:
     notes_count: int = 0
     #: The answers to the campaign's follow-up questions, in its order.
     answers: list[Answer] = field(default_factory=list)
+    #: The channel it came by (domain.channels), and the page a web survey was answered on.
+    channel: str = "email"
+    page_url: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +82,8 @@ class Feedback:
             "comment": self.comment,
             "status": self.status,
             "tags": self.tags,
+            "channel": self.channel,
+            "page_url": self.page_url,
             "contact": {
                 "id": self.contact.id,
                 "user_id": self.contact.user_id,
@@ -226,6 +231,8 @@ def load_feedback(
             responses.c.updated_at,
             responses.c.comment_updated_at,
             responses.c.survey_id,
+            responses.c.channel,
+            responses.c.page_url,
             surveys.c.sent_at,
             contacts.c.id.label("contact_id"),
             contacts.c.user_id,
@@ -268,6 +275,8 @@ def load_feedback(
             sent_at=row.sent_at,
             notes_count=notes.get(row.id, 0),
             answers=answers.get(row.id, []),
+            channel=row.channel,
+            page_url=row.page_url,
         )
         for row in rows
     }
@@ -290,6 +299,8 @@ FIXED_COLUMNS = [
     "comment",
     "status",
     "tags",
+    "channel",
+    "page_url",
 ]
 #: Attribute columns are prefixed so they never clash with the fixed ones; the follow-up
 #: questions' columns come last, headed by their text.
@@ -372,6 +383,8 @@ def _csv_row(item: Feedback, names: list[str], questions: list[str]) -> list[str
         item.comment,
         item.status,
         ";".join(item.tags),
+        item.channel,
+        item.page_url,
     ]
     answered = {a.question: a.text for a in item.answers if a.question is not None}
     values = [

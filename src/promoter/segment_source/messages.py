@@ -21,7 +21,6 @@ from promoter.storage.tables import campaigns, contacts, response_answers, respo
 #: The namespace of the messageIds (UUID version 5 of the fact's key).
 NAMESPACE: Final = uuid.UUID("1800c3d9-8d07-457b-ba18-8345ef800ba6")
 LIBRARY: Final = {"name": "promoter", "version": __version__}
-CHANNEL: Final = "email"
 
 
 def message_id(organization_id: int, fact: str) -> str:
@@ -65,6 +64,7 @@ def survey_facts(conn: Connection, *, survey_id: int) -> Any:
             surveys.c.id.label("survey_id"),
             surveys.c.campaign_id,
             campaigns.c.name.label("campaign_name"),
+            surveys.c.channel,
             contacts.c.user_id,
             contacts.c.email,
         )
@@ -84,6 +84,7 @@ def response_facts(conn: Connection, *, response_id: int) -> Any:
             responses.c.comment,
             responses.c.campaign_id,
             campaigns.c.name.label("campaign_name"),
+            responses.c.channel,
             contacts.c.user_id,
             contacts.c.email,
         )
@@ -112,7 +113,7 @@ def campaign_properties(row: Any) -> dict[str, Any]:
         "survey_id": row.survey_id,
         "campaign_id": row.campaign_id,
         "campaign_name": row.campaign_name,
-        "channel": CHANNEL,
+        "channel": row.channel,
     }
 
 

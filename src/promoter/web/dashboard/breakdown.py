@@ -1,5 +1,5 @@
-"""Breakdown: the NPS by the values (or numeric buckets) of one attribute, as a sorted
-bar chart and a table."""
+"""Breakdown: the NPS by the values (or numeric buckets) of one attribute, or by channel,
+as a sorted bar chart and a table."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.analytics.breakdown import (
+    CHANNEL,
     MISSING,
     OTHER,
     Breakdown,
@@ -75,7 +76,9 @@ def drill_down(current: Any, by: str, row: BreakdownRow) -> str | None:
     condition: Any
     if row.value == OTHER:
         return None
-    if row.value == MISSING:
+    if by == CHANNEL:
+        condition = {"channel": row.value}
+    elif row.value == MISSING:
         condition = {"attribute": by, "op": "missing"}
     elif row.low is not None or row.high is not None:
         parts = []

@@ -2,8 +2,8 @@
 
 A page's URL holds everything that shapes its numbers, so it can be shared:
 ``filter`` (the JSON filter expression), ``segment``, ``range`` (days back, or ``all``,
-or ``custom`` with ``since``/``until``), ``campaign`` (repeatable), and ``pending`` (a
-builder row whose attribute is chosen but whose value is not yet typed).
+or ``custom`` with ``since``/``until``), ``campaign`` and ``channel`` (repeatable), and
+``pending`` (a builder row whose attribute is chosen but whose value is not yet typed).
 
 The builder edits flat filters: conditions joined by one AND or OR, each an attribute
 condition or "did / did not do event X". Anything else is edited as JSON.
@@ -21,6 +21,7 @@ import orjson
 from promoter.analytics.filters import OPS
 from promoter.analytics.params import QuestionParams, compact_json
 from promoter.analytics.query import FeedbackStatus
+from promoter.domain.channels import CHANNELS
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import SCORE_TYPES, ScoreType
 from promoter.web.dashboard.forms import Form
@@ -80,6 +81,7 @@ class PageQuestion:
     since: str
     until: str
     campaigns: list[int]
+    channels: list[str]
     pending: list[str]
     score_types: list[str]
     statuses: list[str]
@@ -143,6 +145,10 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
             campaigns.append(int(raw))
         elif raw:
             errors.append(f"campaign: {raw!r} is not a campaign id")
+    channels: list[str] = [c for c in CHANNELS if c in values.get("channel", [])]
+    unknown = [c for c in values.get("channel", []) if c and c not in CHANNELS]
+    if unknown:
+        errors.append(f"channel: {unknown[0]!r} is not a channel ({', '.join(CHANNELS)})")
     segment = one("segment")
     pending = [p for p in values.get("pending", []) if p.strip()][:MAX_ROWS]
     score_types: list[str] = [t for t in values.get("type", []) if t in SCORE_TYPES]
@@ -155,6 +161,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         since=since or None,
         until=until or None,
         campaigns=campaigns,
+        channels=channels,
         score_types=cast(list[ScoreType], score_types),
         statuses=cast(list[FeedbackStatus], statuses),
         tags=tags,
@@ -169,6 +176,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
     if range_ == "custom":
         pairs += [("since", since), ("until", until)]
     pairs += [("campaign", str(c)) for c in campaigns]
+    pairs += [("channel", c) for c in channels]
     pairs += [("pending", p) for p in pending]
     pairs += [("type", t) for t in score_types] + [("status", s) for s in statuses]
     pairs += [("tag", t) for t in tags] + ([("comment", comment)] if comment else [])
@@ -181,6 +189,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         since=one("since") if range_ == "custom" else since,
         until=one("until") if range_ == "custom" else until,
         campaigns=campaigns,
+        channels=channels,
         pending=pending,
         score_types=score_types,
         statuses=statuses,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import orjson
 
+from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import score_type
 
 #: Shown where there is no value.
@@ -77,5 +78,5 @@ def environment(folder: Path) -> jinja2.Environment:
         to_json=to_json,
         score_type=score_type,
     )
-    env.globals.update(query=query)
+    env.globals.update(query=query, channels=CHANNELS)
     return env

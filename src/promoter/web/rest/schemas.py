@@ -393,6 +393,10 @@ class Feedback(BaseModel):
     comment: str | None
     status: str = Field(description="OPEN or CLOSED.")
     tags: list[str]
+    channel: Literal["email", "web", "link"] = Field(
+        description="The channel the survey reached the contact by."
+    )
+    page_url: str | None = Field(description="The page a web survey was answered on.")
     contact: FeedbackContact
     attributes: dict[str, Any] = Field(description="The contact's attributes when answering.")
     survey: FeedbackSurvey
