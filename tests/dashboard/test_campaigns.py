@@ -543,3 +543,44 @@ def test_pages_need_a_session(app_client: TestClient, database: Database) -> Non
     )
     response = app_client.post("/campaigns/1/pause", data={}, follow_redirects=False)
     assert response.status_code == 401
+
+
+def test_list_shows_sent_responses_and_rate_per_channel(
+    browser: Browser, database: Database
+) -> None:
+    org = browser.org.id
+    (default,) = campaigns_of(database, org)
+    second = add_campaign(database, org, "Channels")
+    at = datetime.now(UTC) - timedelta(days=1)
+    people = [contact(database, org, f"c{i}") for i in range(4)]
+    with database.write() as conn:
+        answer_survey(conn, org, people[0], second.id, 10, at)
+        answer_survey(conn, org, people[1], second.id, 9, at, channel="web")
+        answer_survey(conn, org, people[2], second.id, 0, at, channel="link")
+        conn.execute(
+            insert(surveys).values(
+                organization_id=org,
+                campaign_id=second.id,
+                contact_id=people[3],
+                status="sent",
+                token="t-web-quiet",
+                attributes={},
+                scheduled_at=at,
+                sent_at=at,
+                created_at=at,
+                channel="web",
+            )
+        )
+    other = make_org(database, "Other")
+    (theirs,) = campaigns_of(database, other.id)
+    stranger = contact(database, other.id, "s")
+    with database.write() as conn:
+        answer_survey(conn, other.id, stranger, theirs.id, 5, at, channel="web")
+    text = browser.client.get("/campaigns").text
+    row = text.split(f'data-campaign="{second.id}"')[1].split("</tr>")[0]
+    assert '<li data-channel="email">email: 1 sent, 1 responses, 100%</li>' in row
+    assert '<li data-channel="web">web: 2 sent, 1 responses, 50%</li>' in row
+    assert '<li data-channel="link">link: 1 sent, 1 responses, 100%</li>' in row
+    assert row.index('data-channel="email"') < row.index('data-channel="web"')
+    mine = text.split(f'data-campaign="{default.id}"')[1].split("</tr>")[0]
+    assert "data-channel" not in mine and "none yet" in mine

@@ -8,12 +8,13 @@ contact or per campaign. Eligibility follows :mod:`promoter.domain.eligibility`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from promoter.campaigns.models import Campaign
+from promoter.domain.channels import CHANNELS
 from promoter.domain.eligibility import FLOOR, NOT_COUNTED, SUPPRESSED
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
 from promoter.storage.tables import contacts, list_memberships, responses, surveys
@@ -120,13 +121,28 @@ def _dates(
 
 
 @dataclass
+class ChannelResults:
+    """Surveys a campaign sent on one channel, and the responses they got."""
+
+    sent: int = 0
+    responses: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        """Responses per survey sent, from 0 to 1 (None: nothing sent)."""
+        return self.responses / self.sent if self.sent else None
+
+
+@dataclass
 class CampaignResults:
-    """What a campaign sent and got back, over all time."""
+    """What a campaign sent and got back, over all time, in all and per channel."""
 
     sent: int = 0
     responses: int = 0
     promoters: int = 0
     detractors: int = 0
+    #: Each channel that has surveys (or responses), in the order of domain.channels.
+    channels: dict[str, ChannelResults] = field(default_factory=dict)
 
     @property
     def nps(self) -> float | None:
@@ -139,24 +155,33 @@ def campaign_results(conn: Connection, *, organization_id: int) -> dict[int, Cam
     """Surveys sent and responses (promoters, detractors) of each of the organization's
     campaigns that has any, by campaign id."""
     results: dict[int, CampaignResults] = {}
+    per_channel: dict[int, dict[str, ChannelResults]] = {}
     sent = conn.execute(
-        select(surveys.c.campaign_id, func.count())
+        select(surveys.c.campaign_id, surveys.c.channel, func.count())
         .where(surveys.c.organization_id == organization_id, surveys.c.sent_at.is_not(None))
-        .group_by(surveys.c.campaign_id)
+        .group_by(surveys.c.campaign_id, surveys.c.channel)
     )
-    for campaign_id, number in sent:
-        results.setdefault(campaign_id, CampaignResults()).sent = number
+    for campaign_id, channel, number in sent:
+        results.setdefault(campaign_id, CampaignResults()).sent += number
+        per_channel.setdefault(campaign_id, {}).setdefault(channel, ChannelResults()).sent = number
     answered = conn.execute(
         select(
             responses.c.campaign_id,
+            responses.c.channel,
             func.count(),
             func.count().filter(responses.c.score >= PROMOTER_MIN),
             func.count().filter(responses.c.score <= DETRACTOR_MAX),
         )
         .where(responses.c.organization_id == organization_id)
-        .group_by(responses.c.campaign_id)
+        .group_by(responses.c.campaign_id, responses.c.channel)
     )
-    for campaign_id, number, promoters, detractors in answered:
+    for campaign_id, channel, number, promoters, detractors in answered:
         found = results.setdefault(campaign_id, CampaignResults())
-        found.responses, found.promoters, found.detractors = number, promoters, detractors
+        found.responses += number
+        found.promoters += promoters
+        found.detractors += detractors
+        channels = per_channel.setdefault(campaign_id, {})
+        channels.setdefault(channel, ChannelResults()).responses = number
+    for campaign_id, channels in per_channel.items():
+        results[campaign_id].channels = {c: channels[c] for c in CHANNELS if c in channels}
     return results
