@@ -254,6 +254,26 @@ def answer_survey(
 ) -> tuple[str, int]:
     """A survey sent to the contact at ``at`` (on ``channel``) and answered then: its token
     and response."""
+    token = send_survey(conn, organization_id, contact_id, campaign_id, at, channel=channel)
+    survey = find_survey(conn, token=token)
+    assert survey is not None
+    record_score(conn, survey, score=score, now=at)
+    response_id = conn.execute(
+        select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
+    ).scalar_one()
+    return token, int(response_id)
+
+
+def send_survey(
+    conn: Connection,
+    organization_id: int,
+    contact_id: int,
+    campaign_id: int,
+    at: datetime,
+    *,
+    channel: str = "email",
+) -> str:
+    """A survey sent to the contact at ``at`` on ``channel``, unanswered: its token."""
     token = secrets.token_hex(16)
     conn.execute(
         insert(surveys).values(
@@ -269,13 +289,7 @@ def answer_survey(
             channel=channel,
         )
     )
-    survey = find_survey(conn, token=token)
-    assert survey is not None
-    record_score(conn, survey, score=score, now=at)
-    response_id = conn.execute(
-        select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
-    ).scalar_one()
-    return token, int(response_id)
+    return token
 
 
 def _answers(

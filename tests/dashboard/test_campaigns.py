@@ -17,8 +17,8 @@ from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contact_lists, contacts, surveys
-from tests.analytics.dataset import answer_survey
+from promoter.storage.tables import contact_lists, contacts
+from tests.analytics.dataset import answer_survey, send_survey
 from tests.conftest import make_org
 from tests.dashboard.campaign_form import add_campaign, every_setting, load, status_of
 from tests.dashboard.conftest import Browser
@@ -121,19 +121,7 @@ def test_list_shows_campaigns_with_their_counts(browser: Browser, database: Data
     with database.write() as conn:
         for person, score in zip(people, [10, 9, 0], strict=False):
             answer_survey(conn, org, person, second.id, score, at)
-        conn.execute(
-            insert(surveys).values(
-                organization_id=org,
-                campaign_id=second.id,
-                contact_id=people[3],
-                status="sent",
-                token="t-quiet",
-                attributes={},
-                scheduled_at=at,
-                sent_at=at,
-                created_at=at,
-            )
-        )
+        send_survey(conn, org, people[3], second.id, at)
     page = browser.client.get("/campaigns")
     assert status_of(page) == 200
     text = page.text
@@ -557,20 +545,7 @@ def test_list_shows_sent_responses_and_rate_per_channel(
         answer_survey(conn, org, people[0], second.id, 10, at)
         answer_survey(conn, org, people[1], second.id, 9, at, channel="web")
         answer_survey(conn, org, people[2], second.id, 0, at, channel="link")
-        conn.execute(
-            insert(surveys).values(
-                organization_id=org,
-                campaign_id=second.id,
-                contact_id=people[3],
-                status="sent",
-                token="t-web-quiet",
-                attributes={},
-                scheduled_at=at,
-                sent_at=at,
-                created_at=at,
-                channel="web",
-            )
-        )
+        send_survey(conn, org, people[3], second.id, at, channel="web")
     other = make_org(database, "Other")
     (theirs,) = campaigns_of(database, other.id)
     stranger = contact(database, other.id, "s")
