@@ -33,7 +33,7 @@ from promoter.segment_source.settings import (
     save_source,
 )
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, segment_messages
+from promoter.storage.tables import contacts, segment_messages, surveys
 from promoter.surveys.answering import answer_on_page
 from promoter.surveys.responses import find_survey, record_comment
 from promoter.webhooks.targets import TargetPolicy
@@ -149,6 +149,18 @@ def test_an_answer_reaches_the_host_in_segment_format(
     assert comment["properties"]["comment"] == "Great support"
     assert len({m["messageId"] for m in request.json["batch"]}) == 3
     assert [row.status for row in rows(database)] == ["delivered"] * 3
+
+
+def test_a_web_answer_says_its_channel(database: Database, org: Org) -> None:
+    configure(database, org, "http://127.0.0.1:9", events=["Survey Responded"], identify=False)
+    schedule(database, org, "wen")
+    with database.write() as conn:
+        conn.execute(update(surveys).values(channel="web"))
+        survey = find_survey(conn, token=token_of(database, "wen"))
+        assert survey is not None and survey.channel == "web"
+        answer_on_page(conn, survey, score=10, comment=None, now=datetime.now(UTC))
+    (message,) = [row.message for row in rows(database)]
+    assert message["properties"]["channel"] == "web"
 
 
 def test_follow_up_answers_and_a_changed_score(database: Database, org: Org) -> None:

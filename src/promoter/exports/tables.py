@@ -145,6 +145,8 @@ def _response_row(item: Feedback) -> Row:
         "created_at": item.created_at,
         "updated_at": item.updated_at,
         "comment_updated_at": item.comment_updated_at,
+        "channel": item.channel,
+        "page_url": item.page_url,
         "attributes": item.snapshot,
         "attributes_map": _values_as_text(item.snapshot),
         "answers": [answer.to_json() for answer in item.answers],
@@ -173,6 +175,8 @@ RESPONSES = ExportTable(
         Column("created_at", "time", nullable=False),
         Column("updated_at", "time", nullable=False),
         Column("comment_updated_at", "time"),
+        Column("channel", "text", nullable=False),
+        Column("page_url", "text"),
         Column("attributes", "json", nullable=False),
         Column("attributes_map", "map", nullable=False, parquet_only=True),
         Column("answers", "json", nullable=False),
@@ -190,7 +194,15 @@ _SURVEY_TIMES = ("created_at", "sent_at", "reminder_sent_at", "answered_at")
 
 def _load_surveys(conn: Connection, organization_id: int, ids: list[int]) -> list[Row]:
     s = surveys.c
-    names = ("id", "campaign_id", "contact_id", "status", "scheduled_at", *_SURVEY_TIMES[1:])
+    names = (
+        "id",
+        "campaign_id",
+        "contact_id",
+        "channel",
+        "status",
+        "scheduled_at",
+        *_SURVEY_TIMES[1:],
+    )
     rows = conn.execute(
         select(*(s[name] for name in (*names, "created_at")))
         .where(s.organization_id == organization_id, s.id.in_(ids))
@@ -206,6 +218,7 @@ SURVEYS = ExportTable(
         _id(),
         _id("campaign_id"),
         _id("contact_id"),
+        Column("channel", "text", nullable=False),
         Column("status", "text", nullable=False),
         Column("scheduled_at", "time", nullable=False),
         Column("sent_at", "time"),
