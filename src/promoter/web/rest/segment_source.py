@@ -79,7 +79,15 @@ class MessagePage(schemas.Page[MessageOut]):
     pass
 
 
-@router.get(PATH, summary="The Segment source's settings", responses=schemas.success(SourceOut))
+#: GET and DELETE before any settings were saved.
+NOT_SAVED: dict[int | str, dict[str, Any]] = {404: {"description": "No settings saved yet"}}
+
+
+@router.get(
+    PATH,
+    summary="The Segment source's settings",
+    responses={**schemas.success(SourceOut), **NOT_SAVED},
+)
 async def source_retrieve(services: ServicesDep, org: OrgDep) -> JSONResponse:
     """404 until the organization saves settings."""
     found = await threads.read(services, lambda conn: get_source(conn, organization_id=org.id))
@@ -114,7 +122,9 @@ async def source_save(services: ServicesDep, org: OrgDep, body: SourceIn) -> JSO
     return JSONResponse(saved.to_json())
 
 
-@router.delete(PATH, summary="Remove the Segment source's settings", status_code=204)
+@router.delete(
+    PATH, summary="Remove the Segment source's settings", status_code=204, responses=NOT_SAVED
+)
 async def source_delete(services: ServicesDep, org: OrgDep) -> Response:
     """Messages still queued then fail; nothing new is queued."""
     removed = await threads.write(
