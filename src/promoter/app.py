@@ -32,6 +32,7 @@ from promoter.web.rest import (
     segment_source,
     suppressions,
     templates,
+    web_survey,
     webhooks,
 )
 from promoter.web.rest.v1 import PromoterV1Paths
@@ -128,6 +129,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(webhooks.router)
     app.include_router(exports.router)
     app.include_router(segment_source.router)
+    app.include_router(web_survey.router)
     app.include_router(survey_pages.router)
     app.include_router(logos.router)
     dashboard.install(app)

@@ -347,6 +347,13 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("DELETE", "/api/v2/segment-source/"): Listing((Ask(status=204),)),
     ("GET", "/api/v2/segment-source/messages/"): Listing(_shows("", "status=pending")),
+    # The web survey (one per organization: B's own, made by B's PUT)
+    ("GET", "/api/v2/web-survey/"): Listing((Ask(status=404),)),
+    ("PUT", "/api/v2/web-survey/"): Listing(
+        (Ask(body={"allowed_origins": ["https://b.example"]}),)
+    ),
+    ("POST", "/api/v2/web-survey/rotate-secret/"): Listing((Ask(status=200),)),
+    ("POST", "/api/v2/web-survey/rotate-site-key/"): Listing((Ask(status=200),)),
     # Survey pages
     ("GET", "/s/{signed}/comment"): SURVEY_PAGE,
     ("POST", "/s/{signed}/comment"): SURVEY_PAGE,
@@ -546,6 +553,7 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
     a.ok("PATCH", f"/api/v2/email/{campaign['email']}/", brand)
     source = {"write_key": f"wk_{MARK}", "host": hooks.rsplit("/", 1)[0]}
     a.ok("PUT", "/api/v2/segment-source/", {**source, "trait_prefix": f"{MARK}_"})
+    a.ok("PUT", "/api/v2/web-survey/", {"allowed_origins": [f"https://{MARK}.example"]})
     name = _answered_survey(services, a, mail)
     (contact,) = a.ok("GET", f"/api/v2/contacts/?email={A_EMAIL}")["results"]
     (feedback,) = a.ok("GET", "/api/v2/feedback/")["results"]

@@ -595,6 +595,29 @@ segment_sources = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: An organization's in-app web survey: its public site key, the identity secret its
+#: servers sign userIds with (the previous one still valid until ``previous_secret_until``)
+#: and the origins whose pages may show the survey.
+web_surveys_settings = Table(
+    "web_surveys_settings",
+    metadata,
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("site_key", String(64), nullable=False, unique=True),
+    Column("identity_secret", String(128), nullable=False),
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_until", UTCDateTime, nullable=True),
+    #: The allowed origins, normalised (a list of strings).
+    Column("allowed_origins", Json, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 #: One Segment message (track or identify) about a survey fact, sent from this outbox at
 #: least once; the rows are also the organization's delivery log.
 segment_messages = Table(
