@@ -147,3 +147,13 @@ def test_a_site_key_names_its_own_organization(
         for wrong in (org.key, other_org.key, mine.identity_secret, "", "ps_", "ps_x" * 40):
             assert site_by_key(conn, wrong) is None, wrong
         assert site_by_key(conn, mine.site_key.upper()) is None
+
+
+def test_the_cli_signs_a_user_id(run, database: Database, org: Org) -> None:  # type: ignore[no-untyped-def]
+    assert "no web survey settings" in run("web-survey", "sign", str(org.id), "u1", code=1)
+    _save(database, org, "https://a.example")
+    with database.read() as conn:
+        found = get_settings(conn, organization_id=org.id)
+    assert found is not None
+    out = run("web-survey", "sign", str(org.id), "user-42")
+    assert out.strip() == sign_user(found.identity_secret, "user-42")

@@ -438,6 +438,12 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (Ask(body={**B_SOURCE, "events": "Survey Sent"}, status=303),)
     ),
     ("POST", "/settings/segment-source/delete"): Listing((Ask(status=303),)),
+    ("GET", "/settings/web-survey"): Listing(_shows("")),
+    ("POST", "/settings/web-survey"): Listing(
+        (Ask(body={"allowed_origins": "https://b.example"}, status=303),)
+    ),
+    ("POST", "/settings/web-survey/rotate-secret"): Listing((Ask(status=200),)),
+    ("POST", "/settings/web-survey/rotate-site-key"): Listing((Ask(status=303),)),
     ("GET", "/outbox"): Listing(_shows("")),
     ("GET", "/outbox/{name}"): OWNED,
     ("GET", "/outbox/{name}/html"): OWNED,

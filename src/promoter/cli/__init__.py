@@ -24,6 +24,7 @@ def _register() -> None:
         openapi,
         serve,
         users,
+        web_survey,
         webhooks,
     )
 
@@ -40,6 +41,7 @@ def _register() -> None:
     main.add_command(webhooks.webhook)
     main.add_command(openapi.openapi)
     main.add_command(export.export)
+    main.add_command(web_survey.web_survey)
 
 
 _register()

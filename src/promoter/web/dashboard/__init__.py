@@ -23,6 +23,7 @@ from promoter.web.dashboard import (
     segment_source,
     segments,
     settings,
+    web_survey,
     webhooks,
 )
 from promoter.web.dashboard.session import (
@@ -59,6 +60,7 @@ def install(app: FastAPI) -> None:
         settings,
         webhooks,
         segment_source,
+        web_survey,
         mail_folder,
     ):
         app.include_router(module.router)
