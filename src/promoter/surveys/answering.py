@@ -9,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from promoter.feedback.answers import answers_for, record_answers
-from promoter.storage.tables import responses
 from promoter.surveys.clicks import pending_score, supersede_clicks
 from promoter.surveys.responses import (
     SurveyView,
@@ -70,13 +69,11 @@ def answer_on_page(
     cleaned = clean_comment(comment) if comment is not None else None  # refused before writing
     lock_survey(conn, survey_id=survey.survey_id)
     supersede_clicks(conn, survey_id=survey.survey_id, now=now)
-    record_score(conn, survey, score=score, now=now)
+    response_id = record_score(conn, survey, score=score, now=now)
     if cleaned is not None:
-        record_comment(conn, replace(survey, score=score), comment=cleaned, now=now)
+        answered = replace(survey, score=score, response_id=response_id)
+        record_comment(conn, answered, comment=cleaned, now=now)
     if answers is not None:
-        response_id = conn.execute(
-            select(responses.c.id).where(responses.c.survey_id == survey.survey_id)
-        ).scalar_one()
         record_answers(
             conn,
             organization_id=survey.organization_id,

@@ -150,13 +150,13 @@ def record_score(
     score: int,
     now: datetime,
     answered_at: datetime | None = None,
-) -> None:
+) -> int:
     """Record (or change: the last answer wins) the survey's score, with a snapshot of the
     contact's attributes now; the survey is answered and its reminder cancelled.
 
     ``answered_at`` (default ``now``) is when the person answered, for a score recorded
     later (a one-click score settled once quiet); changes are stamped ``now``, so readers
-    that catch up by ``updated_at`` see them."""
+    that catch up by ``updated_at`` see them. Returns the response's id."""
     if not 0 <= score <= 10:
         raise InvalidAnswer("a score is a whole number from 0 to 10")
     snapshot = _attributes_now(conn, survey.contact_id)
@@ -209,7 +209,7 @@ def record_score(
         .values(status="cancelled", claimed_until=None)
     )
     if existing is not None and existing.score == score:
-        return  # the same answer again: nothing to tell
+        return int(response_id)  # the same answer again: nothing to tell
     emit_survey_responded(
         conn,
         organization_id=survey.organization_id,
@@ -234,6 +234,7 @@ def record_score(
         previous=(existing.score, existing.created_at) if existing is not None else None,
         now=now,
     )
+    return int(response_id)
 
 
 def _attributes_now(conn: Connection, contact_id: int) -> dict[str, Any]:

@@ -85,6 +85,14 @@ def _context(request: Request, survey: SurveyView, **extra: Any) -> dict[str, An
     }
 
 
+def _message(request: Request, survey: SurveyView, key: str) -> HTMLResponse:
+    """A page that only says one thing (thanks, unsubscribed...), in the survey's words."""
+    said = _words(survey)
+    return _pages(request).render(
+        **_context(request, survey, state="message", message=said[key], words=said)
+    )
+
+
 def _words(survey: SurveyView) -> dict[str, str]:
     return words(survey.language, survey.brand_name)
 
@@ -150,6 +158,7 @@ def _answer_page(
         status_text=said.get(status_key, ""),
         error=error,
         questions=_questions(opened, score, said, submitted, answer_errors or {}),
+        words=said,
     )
     context["score"] = score
     if comment is not None:
@@ -196,7 +205,7 @@ def _closed(request: Request, opened: OpenSurvey) -> HTMLResponse:
     survey = opened.survey
     said = _words(survey)
     message = said["closed_answer"] if opened.recorded else said["closed"]
-    context = _context(request, survey, state="closed", message=message)
+    context = _context(request, survey, state="closed", message=message, words=said)
     context["score"] = opened.score
     return _pages(request).render(**context)
 
@@ -228,9 +237,7 @@ async def thanks_page(request: Request, services: ServicesDep, signed: str) -> R
     opened = await _open(services, signed)
     if opened is None:
         return _not_found(request)
-    survey = opened.survey
-    message = _words(survey)["thanks"]
-    return _pages(request).render(**_context(request, survey, state="message", message=message))
+    return _message(request, opened.survey, "thanks")
 
 
 @router.get("/s/{signed}/{score}")
@@ -387,8 +394,7 @@ async def unsubscribe_page(request: Request, services: ServicesDep, signed: str)
         return _not_found(request)
     survey = opened.survey
     if survey.contact_status == "unsubscribed":
-        message = _words(survey)["already_unsubscribed"]
-        return _pages(request).render(**_context(request, survey, state="message", message=message))
+        return _message(request, survey, "already_unsubscribed")
     return _pages(request).render(
         **_context(request, survey, state="unsubscribe", action=f"/u/{signed}")
     )
@@ -402,5 +408,4 @@ async def unsubscribe_post(request: Request, services: ServicesDep, signed: str)
         return _not_found(request)
     survey = opened.survey
     await write(services, unsubscribe, survey=survey, now=datetime.now(UTC))
-    message = _words(survey)["unsubscribed"]
-    return _pages(request).render(**_context(request, survey, state="message", message=message))
+    return _message(request, survey, "unsubscribed")

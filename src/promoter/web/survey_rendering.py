@@ -48,7 +48,8 @@ class SurveyPages:
 
     def render(self, http_status: int = 200, **context: Any) -> HTMLResponse:
         language = context.setdefault("language", "en")
-        context.setdefault("words", words(language, context.get("brand", "")))
+        if "words" not in context:  # the handler's own, when it had them already
+            context["words"] = words(language, context.get("brand", ""))
         context.setdefault("direction", text_direction(language))
         context.setdefault("brand_color", DEFAULT_ACCENT)
         context.setdefault("accent", DEFAULT_ACCENT)
