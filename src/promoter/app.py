@@ -17,7 +17,7 @@ from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
-from promoter.web import dashboard, health, logos, segment, survey_pages
+from promoter.web import dashboard, health, logos, segment, survey_pages, web_survey_api
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
@@ -131,6 +131,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(segment_source.router)
     app.include_router(web_survey.router)
     app.include_router(survey_pages.router)
+    app.include_router(web_survey_api.router)
     app.include_router(logos.router)
     dashboard.install(app)
     return app

@@ -151,8 +151,24 @@ class Settings(BaseSettings):
         "the burst allowed: RATE[,BURST]; 0 for no limit.",
     )
 
+    rate_limit_web_survey_site: str = Field(
+        default="200,2000",
+        description="Web survey script calls (/w/v1/...) a second per site key, and the burst "
+        "allowed: RATE[,BURST]; 0 for no limit.",
+    )
+    rate_limit_web_survey_visitor: str = Field(
+        default="1,30",
+        description="Web survey script calls (/w/v1/...) a second per visitor (site key, "
+        "userId and client address), and the burst allowed: RATE[,BURST]; 0 for no limit.",
+    )
+
     @field_validator(
-        "rate_limit_api", "rate_limit_ingest", "rate_limit_failed_auth", "rate_limit_survey_pages"
+        "rate_limit_api",
+        "rate_limit_ingest",
+        "rate_limit_failed_auth",
+        "rate_limit_survey_pages",
+        "rate_limit_web_survey_site",
+        "rate_limit_web_survey_visitor",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -97,6 +97,8 @@ class RateLimits:
     ingest: TokenBuckets | None = None
     failed_auth: TokenBuckets | None = None
     survey_pages: TokenBuckets | None = None
+    web_survey_site: TokenBuckets | None = None
+    web_survey_visitor: TokenBuckets | None = None
 
     @classmethod
     def from_settings(
@@ -111,4 +113,6 @@ class RateLimits:
             ingest=buckets(settings.rate_limit_ingest),
             failed_auth=buckets(settings.rate_limit_failed_auth),
             survey_pages=buckets(settings.rate_limit_survey_pages),
+            web_survey_site=buckets(settings.rate_limit_web_survey_site),
+            web_survey_visitor=buckets(settings.rate_limit_web_survey_visitor),
         )

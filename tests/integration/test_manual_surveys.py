@@ -145,9 +145,15 @@ def test_rules_are_the_triggers(database: Database, org: Org) -> None:
         "throttled: surveyed less than 24 hours ago"
     )
     mark_sent(database)
-    assert send(database, org, second, cid, NOW + timedelta(hours=25)).scheduled
+    # The organization's cooldown (30 days by default) spans campaigns.
+    cooled = send(database, org, second, cid, NOW + timedelta(hours=25))
+    assert cooled.reason == (
+        "cooldown: surveyed 2026-06-10 (at most one survey every 30 days across campaigns)"
+    )
+    assert cooled.reason_kind == "cooldown"
+    assert send(database, org, second, cid, NOW + timedelta(days=30, hours=1)).scheduled
     mark_sent(database)
-    later = send(database, org, first, cid, NOW + timedelta(days=30))
+    later = send(database, org, first, cid, NOW + timedelta(days=61))
     assert later.reason == "throttled: surveyed 2026-06-10 (at most once every 90 days)"
     assert later.reason_kind == "throttled"
     assert send(database, org, first, cid, NOW + timedelta(days=91)).scheduled

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from promoter.contacts.service import change_status
 from promoter.storage.engine import Database
-from promoter.storage.tables import contact_lists, contacts, surveys
+from promoter.storage.tables import contact_lists, contacts, organizations, surveys
 from tests.conftest import Org
 from tests.credentials import token
 from tests.web.rest_api import call, default_campaign, ok
@@ -36,6 +36,7 @@ CAMPAIGN_FIELDS = {
     "questions",
     "thanks_url",
     "answer_window_days",
+    "channel",
     "drip_duration",
     "all_count",
     "eligible_count",
@@ -374,7 +375,8 @@ def test_counts_against_a_hand_built_dataset(
     client: TestClient, org: Org, database: Database
 ) -> None:
     """Eight contacts on the Segment list; the default campaign (throttle 90 days) may
-    survey three now, a second campaign (throttle 30 days) five."""
+    survey three now, a second campaign (throttle 30 days) three (five without the
+    organization's cooldown)."""
     people = ["fresh", "recent", "gone", "today", "old", "bounced", "waiting", "cancelled"]
     batch = [
         {"type": "identify", "userId": p, "traits": {"email": f"{p}@example.com"}} for p in people
@@ -432,7 +434,14 @@ def test_counts_against_a_hand_built_dataset(
     assert counted["launch_date"] == (now - timedelta(days=200)).isoformat()
     assert counted["last_surveyed_date"] == (now - timedelta(days=10)).isoformat()
     other = ok(call(client, org, "GET", second["href"]))
-    assert (other["all_count"], other["eligible_count"]) == (8, 5)
+    # The organization's cooldown (30 days) spans campaigns: "recent" and "waiting" were
+    # surveyed by the first campaign within it.
+    assert (other["all_count"], other["eligible_count"]) == (8, 3)
+    with database.write() as conn:
+        conn.execute(update(organizations).values(cooldown_days=0))
+    assert ok(call(client, org, "GET", second["href"]))["eligible_count"] == 5
+    with database.write() as conn:
+        conn.execute(update(organizations).values(cooldown_days=30))
     assert (
         other["launch_date"]
         == other["last_surveyed_date"]

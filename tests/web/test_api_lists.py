@@ -266,6 +266,10 @@ def test_survey_throttling(client: TestClient, database: Database, org: Org) -> 
     assert floor.status_code == 400
     assert floor.json()["reason"] == ["throttled: surveyed less than 24 hours ago"]
     age_surveys(database, 2)
+    cooled = survey(client, org, other.id, "a@x.co")
+    assert cooled.status_code == 400
+    assert cooled.json()["reason"][0].startswith("cooldown: surveyed")
+    age_surveys(database, 31)
     assert survey(client, org, other.id, "a@x.co").status_code == 201
     age_surveys(database, 40)
     throttled = survey(client, org, campaign.id, "a@x.co")

@@ -138,6 +138,10 @@ Probe = Owned | Listing | Ingest | Elsewhere
 OWNED = Owned()
 SURVEY_PAGE = Elsewhere("reached by survey token, not by key: tests/web/test_survey_tokens.py")
 SIGN_IN = Elsewhere("signing in and out: tests/dashboard/test_auth.py")
+WEB_SURVEY = Elsewhere(
+    "reached by site key and a signed userId, not by API key: "
+    "tests/web/test_web_survey_api.py (another organization's visitor and survey)"
+)
 TRAITS = {"email": A_EMAIL, "firstName": "Bea", "plan": "globex"}
 ORDER = {"order_id": f"{MARK}-order", "total": 10}
 FILTER = {"attribute": "plan", "value": MARK}
@@ -364,6 +368,11 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/s/{signed}/click"): SURVEY_PAGE,
     ("GET", "/u/{signed}"): SURVEY_PAGE,
     ("POST", "/u/{signed}"): SURVEY_PAGE,
+    ("POST", "/w/v1/identify"): WEB_SURVEY,
+    ("POST", "/w/v1/track"): WEB_SURVEY,
+    ("POST", "/w/v1/survey"): WEB_SURVEY,
+    ("POST", "/w/v1/surveys/{token}/{action}"): WEB_SURVEY,
+    ("OPTIONS", "/w/v1/{path:path}"): WEB_SURVEY,
     ("GET", "/logos/{name}"): Elsewhere(
         "served to whoever has the URL, which carries the logo's hash: tests/web/test_logos.py"
     ),

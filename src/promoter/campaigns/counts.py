@@ -15,9 +15,9 @@ from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from promoter.campaigns.models import Campaign
 from promoter.domain.channels import CHANNELS
-from promoter.domain.eligibility import FLOOR, NOT_COUNTED, SUPPRESSED
+from promoter.domain.eligibility import NOT_COUNTED, SUPPRESSED, cooldown
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
-from promoter.storage.tables import contacts, list_memberships, responses, surveys
+from promoter.storage.tables import contacts, list_memberships, organizations, responses, surveys
 from promoter.storage.types import UTCDateTime
 
 
@@ -66,11 +66,16 @@ def _eligible(
 ) -> dict[int, int]:
     """Per campaign, its list's members that :func:`~promoter.domain.eligibility.decide`
     would let it survey now."""
+    cooldown_days = conn.execute(
+        select(organizations.c.cooldown_days).where(organizations.c.id == organization_id)
+    ).scalar()
+    between = cooldown(int(cooldown_days or 0))
     per_campaign = [
         select(
             literal(c.id).label("campaign_id"),
             literal(c.contact_list_id).label("list_id"),
             literal(now - timedelta(days=c.throttle_days), UTCDateTime).label("throttled_since"),
+            literal(c.channel == "email").label("needs_email"),
         )
         for c in campaigns
     ]
@@ -81,7 +86,7 @@ def _eligible(
         past.c.contact_id == list_memberships.c.contact_id,
         past.c.status.not_in(sorted(NOT_COUNTED)),
         or_(
-            past.c.created_at > now - FLOOR,
+            past.c.created_at > now - between,
             and_(
                 past.c.campaign_id == wanted.c.campaign_id,
                 or_(past.c.status == "scheduled", past.c.created_at > wanted.c.throttled_since),
@@ -97,7 +102,7 @@ def _eligible(
         )
         .where(
             contacts.c.status.not_in(sorted(SUPPRESSED)),
-            contacts.c.email != "",
+            or_(contacts.c.email != "", ~wanted.c.needs_email),
             ~blocking,
         )
         .group_by(wanted.c.campaign_id)

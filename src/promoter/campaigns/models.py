@@ -24,6 +24,7 @@ from promoter.campaigns.questions import (
     assign_ids,
     check_unique_ids,
 )
+from promoter.domain.channels import CampaignChannel
 from promoter.domain.colors import normalize_hex
 from promoter.domain.headers import is_one_line
 from promoter.domain.languages import Language
@@ -76,6 +77,8 @@ class CampaignSettings(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: CampaignKind = "segment"
     status: CampaignStatus = "active"
+    #: Email, the in-app web survey, or both (in the app first); a manual campaign emails.
+    channel: CampaignChannel = "email"
     trigger_events: list[str] = Field(default_factory=list, max_length=50)
     delay_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30)
     throttle_days: int = Field(default=90, ge=1, le=3650)
@@ -145,6 +148,12 @@ class CampaignSettings(BaseModel):
         if days is not None and days not in REMINDER_DAYS:
             raise ValueError("a reminder goes after 3, 5 or 7 days (or none)")
         return days
+
+    @model_validator(mode="after")
+    def _check_channel(self) -> CampaignSettings:
+        if self.kind == "manual" and self.channel != "email":
+            raise ValueError("a manual campaign sends by email: its channel is email")
+        return self
 
     @model_validator(mode="after")
     def _check_window(self) -> CampaignSettings:

@@ -19,6 +19,7 @@ from promoter.delivery.survey_templates import (
     surveys_with_templates,
     template_view,
 )
+from promoter.domain.channels import EMAIL
 from promoter.domain.eligibility import SUPPRESSED
 from promoter.jobs.claims import claim_due_ids
 from promoter.storage.tables import (
@@ -173,7 +174,8 @@ def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: dat
     conn.execute(
         update(surveys)
         .where(surveys.c.id == bindparam("sid"))
-        .values(status="sent", sent_at=now, reminder_due_at=bindparam("due")),
+        # A "both" campaign's survey not shown in the app first reaches them by email.
+        .values(status="sent", sent_at=now, reminder_due_at=bindparam("due"), channel=EMAIL),
         [{"sid": survey_id, "due": at} for survey_id, at in due.items()],
     )
     reminders = [

@@ -1,9 +1,12 @@
 """Who may be surveyed now: the rules, free of storage.
 
-- Unsubscribed, bounced and inactive contacts, and contacts without an email, never are.
+- Unsubscribed, bounced and inactive contacts never are, nor are contacts without an
+  email by email (the web survey needs none).
 - A contact has at most one scheduled (not yet sent) survey per campaign.
 - Within a campaign, a contact is surveyed at most once per ``throttle_days``.
-- Across all campaigns, at most once per 24 hours (the hard floor).
+- Across all campaigns and channels, at most once per the organization's
+  ``cooldown_days``, and never twice within 24 hours (the hard floor). A survey dismissed
+  in the app counts as one sent.
 
 A trigger that fails a rule is dropped, not queued for later.
 """
@@ -37,6 +40,12 @@ class Decision:
 ELIGIBLE = Decision(True, "eligible")
 
 
+def cooldown(cooldown_days: int) -> timedelta:
+    """The time between two surveys of a contact across campaigns: the organization's
+    cooldown, and never less than the hard floor."""
+    return max(timedelta(days=cooldown_days), FLOOR)
+
+
 def decide(
     *,
     contact_status: str,
@@ -45,13 +54,16 @@ def decide(
     throttle_days: int,
     history: Iterable[PastSurvey],
     now: datetime,
+    cooldown_days: int = 0,
+    needs_email: bool = True,
 ) -> Decision:
     """Whether a contact may get a survey of ``campaign_id`` now, and if not, why."""
     if contact_status in SUPPRESSED:
         return Decision(False, f"contact is {contact_status}")
-    if not has_email:
+    if needs_email and not has_email:
         return Decision(False, "contact has no email address")
     window = timedelta(days=throttle_days)
+    between = cooldown(cooldown_days)
     for past in history:
         if past.status in NOT_COUNTED:
             continue
@@ -65,9 +77,15 @@ def decide(
             )
         if now - past.created_at < FLOOR:
             return Decision(False, "throttled: surveyed less than 24 hours ago")
+        if now - past.created_at < between:
+            return Decision(
+                False,
+                f"cooldown: surveyed {past.created_at:%Y-%m-%d} "
+                f"(at most one survey every {cooldown_days} days across campaigns)",
+            )
     return ELIGIBLE
 
 
-def history_window(throttle_days: Iterable[int]) -> timedelta:
+def history_window(throttle_days: Iterable[int], cooldown_days: int = 0) -> timedelta:
     """How far back history matters for these campaigns' rules."""
-    return max([timedelta(days=d) for d in throttle_days] + [FLOOR])
+    return max([timedelta(days=d) for d in throttle_days] + [cooldown(cooldown_days)])

@@ -18,6 +18,7 @@ from promoter.segment_source import messages as m
 from promoter.segment_source.settings import (
     IDENTIFY,
     SURVEY_COMMENT_ADDED,
+    SURVEY_DISMISSED,
     SURVEY_RESPONDED,
     SURVEY_SENT,
     SourceSettings,
@@ -81,26 +82,61 @@ def _source(conn: Connection, organization_id: int, *kinds: str) -> SourceSettin
     return source
 
 
-def emit_survey_sent(
-    conn: Connection, *, organization_id: int, survey_id: int, reminder: bool, now: datetime
+def _survey_track(
+    conn: Connection,
+    *,
+    organization_id: int,
+    survey_id: int,
+    event: str,
+    fact: str,
+    now: datetime,
+    **properties: Any,
 ) -> None:
-    """A survey email (or its reminder) was sent."""
-    source = _source(conn, organization_id, SURVEY_SENT)
+    """Queue ``event`` about a survey, with the shared properties and ``properties``."""
+    source = _source(conn, organization_id, event)
     if source is None:
         return
     row = m.survey_facts(conn, survey_id=survey_id)
     if row is None or not row.user_id:
         return
-    what = "reminder" if reminder else "survey"
-    fact = f"survey:{survey_id}:sent:{what}:{m.timestamp(now)}"
     message = m.track(
         user_id=row.user_id,
-        event=SURVEY_SENT,
-        properties={**m.campaign_properties(row), "reminder": reminder},
-        mid=m.message_id(organization_id, fact),
+        event=event,
+        properties={**m.campaign_properties(row), **properties},
+        mid=m.message_id(organization_id, f"survey:{survey_id}:{fact}"),
         now=now,
     )
-    _queue(conn, source, kind=SURVEY_SENT, message=message, now=now)
+    _queue(conn, source, kind=event, message=message, now=now)
+
+
+def emit_survey_sent(
+    conn: Connection, *, organization_id: int, survey_id: int, reminder: bool, now: datetime
+) -> None:
+    """A survey email (or its reminder) was sent, or a web survey shown."""
+    what = "reminder" if reminder else "survey"
+    _survey_track(
+        conn,
+        organization_id=organization_id,
+        survey_id=survey_id,
+        event=SURVEY_SENT,
+        fact=f"sent:{what}:{m.timestamp(now)}",
+        now=now,
+        reminder=reminder,
+    )
+
+
+def emit_survey_dismissed(
+    conn: Connection, *, organization_id: int, survey_id: int, now: datetime
+) -> None:
+    """A web survey was closed without an answer."""
+    _survey_track(
+        conn,
+        organization_id=organization_id,
+        survey_id=survey_id,
+        event=SURVEY_DISMISSED,
+        fact="dismissed",
+        now=now,
+    )
 
 
 def emit_survey_responded(

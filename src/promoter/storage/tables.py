@@ -47,6 +47,8 @@ organizations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     #: Bumped when responses are deleted (a contact erased), so cached analytics reload.
     Column("analytics_epoch", Integer, nullable=False, server_default="0"),
+    #: Days after any survey (any campaign, any channel) before the next one.
+    Column("cooldown_days", Integer, nullable=False, server_default="30"),
 )
 
 api_keys = Table(
@@ -273,6 +275,8 @@ campaigns = Table(
     Column("answer_window_days", Integer, nullable=True, server_default="30"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: Where its surveys reach people: email, web (the in-app survey) or both.
+    Column("channel", String(8), nullable=False, server_default="email"),
 )
 
 surveys = Table(
@@ -295,6 +299,10 @@ surveys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     #: How the survey reaches the contact (domain.channels): email, web or link.
     Column("channel", String(8), nullable=False, server_default="email"),
+    #: A web survey: when it was shown in the app (and on which page), or dismissed there.
+    Column("shown_at", UTCDateTime, nullable=True),
+    Column("dismissed_at", UTCDateTime, nullable=True),
+    Column("page_url", String(2000), nullable=True),
     Index("ix_surveys_org_contact_created", "organization_id", "contact_id", "created_at"),
     Index("ix_surveys_campaign_status", "campaign_id", "status"),
     #: Delivery counts read a window of sent surveys from this index alone.

@@ -29,7 +29,7 @@ from promoter.storage.tables import contacts, surveys
 from promoter.surveys.scheduling import (
     load_contacts,
     load_history,
-    organization_zone,
+    organization_rules,
     planned_survey,
     write_surveys,
 )
@@ -57,9 +57,12 @@ class ManualOutcome:
 
     @property
     def reason_kind(self) -> str:
-        """The reason without its particulars (``throttled``, ``contact is unsubscribed``),
-        for counting."""
-        return "throttled" if self.reason.startswith("throttled") else self.reason
+        """The reason without its particulars (``throttled``, ``cooldown``, ``contact is
+        unsubscribed``), for counting."""
+        for kind in ("throttled", "cooldown"):
+            if self.reason.startswith(kind):
+                return kind
+        return self.reason
 
 
 class CampaignNotActive(ValueError):
@@ -95,7 +98,7 @@ def send_survey(
         campaign,
         [contact_id],
         survey_attributes(attributes),
-        organization_zone(conn, organization_id),
+        organization_rules(conn, organization_id),
         now,
     )
     return outcome
@@ -182,7 +185,9 @@ def _send_batch(
     outcomes = [ManualOutcome(i, False, ALREADY_SURVEYED) for i in ids if i in done]
     wanted = [i for i in ids if i not in done]
     if wanted:
-        outcomes += _send(conn, campaign, wanted, {}, organization_zone(conn, organization_id), now)
+        outcomes += _send(
+            conn, campaign, wanted, {}, organization_rules(conn, organization_id), now
+        )
     return (ids[-1] if len(ids) == limit else None), outcomes
 
 
@@ -211,7 +216,7 @@ def _send(
     campaign: Campaign,
     ids: list[int],
     attributes: dict[str, Any],
-    org_zone: str,
+    rules: tuple[str, int],
     now: datetime,
 ) -> list[ManualOutcome]:
     """Decide for each contact (the organization's, all of them) and schedule the
@@ -223,7 +228,8 @@ def _send(
     if campaign.status != "active":
         return [ManualOutcome(i, False, f"campaign is {campaign.status}") for i in ids]
     people = load_contacts(conn, ids)
-    since = now - history_window([campaign.throttle_days])
+    org_zone, cooldown_days = rules
+    since = now - history_window([campaign.throttle_days], cooldown_days)
     history = load_history(conn, campaign.organization_id, ids, since)
     planned: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
@@ -236,6 +242,8 @@ def _send(
             throttle_days=campaign.throttle_days,
             history=history[contact_id],
             now=now,
+            cooldown_days=cooldown_days,
+            needs_email=campaign.channel == "email",
         )
         reasons[contact_id] = decision.reason
         if decision.eligible:

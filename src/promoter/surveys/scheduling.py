@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from promoter.campaigns.models import Campaign
+from promoter.domain.channels import EMAIL, WEB, WEB_FIRST, uses_email
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
 from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
@@ -66,6 +67,7 @@ _SURVEY_COLUMNS = (
     "attributes",
     "scheduled_at",
     "created_at",
+    "channel",
 )
 _DELIVERY_COLUMNS = ("organization_id", "survey_id", "kind", "status", "due_at", "created_at")
 
@@ -100,10 +102,19 @@ def load_history(
 
 
 def organization_zone(conn: Connection, organization_id: int) -> str:
-    tz = conn.execute(
-        select(organizations.c.timezone).where(organizations.c.id == organization_id)
-    ).scalar()
-    return str(tz or "UTC")
+    return organization_rules(conn, organization_id)[0]
+
+
+def organization_rules(conn: Connection, organization_id: int) -> tuple[str, int]:
+    """The organization's time zone and its cooldown days across campaigns."""
+    row = conn.execute(
+        select(organizations.c.timezone, organizations.c.cooldown_days).where(
+            organizations.c.id == organization_id
+        )
+    ).one_or_none()
+    if row is None:
+        return "UTC", 0
+    return str(row.timezone or "UTC"), int(row.cooldown_days)
 
 
 def planned_survey(
@@ -118,7 +129,8 @@ def planned_survey(
 ) -> dict[str, Any]:
     """The survey row for ``contact_id``, due at the campaign's next permitted send time
     (its delay, weekdays and send window, in the contact's time zone or else the
-    organization's)."""
+    organization's). A web or both campaign's survey is a web survey: shown in the app from
+    then on (a "both" one is emailed ``WEB_FIRST`` later unless shown in the app first)."""
     at = send_time(
         triggered_at=now,
         delay_minutes=campaign.delay_minutes,
@@ -137,6 +149,8 @@ def planned_survey(
         "attributes": dict(attributes or {}),
         "scheduled_at": at,
         "created_at": now,
+        "channel": EMAIL if campaign.channel == EMAIL else WEB,
+        "email": uses_email(campaign.channel),
     }
 
 
@@ -152,7 +166,8 @@ class SurveyInserts:
 def write_surveys(
     conn: Connection, scheduled: list[dict[str, Any]], inserts: SurveyInserts | None = None
 ) -> dict[str, int]:
-    """Insert planned surveys and their pending deliveries; return token -> survey id."""
+    """Insert planned surveys and the pending deliveries of those that are emailed; return
+    token -> survey id."""
     if not scheduled:
         return {}
     inserts = inserts or SurveyInserts()
@@ -171,10 +186,18 @@ def write_surveys(
                 i,
                 "survey",
                 "pending",
-                s["scheduled_at"],
+                _email_due(s),
                 s["created_at"],
             )
             for s, i in zip(scheduled, ids, strict=True)
+            if s.get("email", True)
         ],
     )
     return {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
+
+
+def _email_due(survey: Mapping[str, Any]) -> datetime:
+    """When a planned survey is emailed: at its time, or, when it is offered in the app
+    first, ``WEB_FIRST`` later."""
+    at: datetime = survey["scheduled_at"]
+    return at + WEB_FIRST if survey["channel"] == WEB else at

@@ -25,7 +25,7 @@ from promoter.surveys.scheduling import (
     load_contacts,
     load_history,
     new_token,
-    organization_zone,
+    organization_rules,
     planned_survey,
     write_surveys,
 )
@@ -54,29 +54,30 @@ class SurveyTrigger:
         self._clock = clock
         self._ttl = campaign_ttl
         self._monotonic = monotonic
-        self._campaigns: dict[int, tuple[float, list[Campaign], str]] = {}
+        self._campaigns: dict[int, tuple[float, list[Campaign], str, int]] = {}
         self._inserts = SurveyInserts()
 
-    def _active(self, conn: Connection, organization_id: int) -> tuple[list[Campaign], str]:
-        """The organization's active Segment campaigns and its time zone, cached."""
+    def _active(self, conn: Connection, organization_id: int) -> tuple[list[Campaign], str, int]:
+        """The organization's active Segment campaigns, its time zone and cooldown days,
+        cached."""
         now = self._monotonic()
         cached = self._campaigns.get(organization_id)
         if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
+            return cached[1], cached[2], cached[3]
         active = [
             c
             for c in list_campaigns(conn, organization_id=organization_id, status="active")
             if c.kind == "segment"
         ]
-        org_zone = organization_zone(conn, organization_id)
+        org_zone, cooldown_days = organization_rules(conn, organization_id)
         if len(self._campaigns) > 10_000:
             self._campaigns.clear()
-        self._campaigns[organization_id] = (now + self._ttl, active, org_zone)
-        return active, org_zone
+        self._campaigns[organization_id] = (now + self._ttl, active, org_zone, cooldown_days)
+        return active, org_zone, cooldown_days
 
     def on_tracks(self, conn: Connection, tracks: Sequence[StoredTrack]) -> dict[int, str]:
         organization_id = tracks[0].organization_id
-        active, org_zone = self._active(conn, organization_id)
+        active, org_zone, cooldown_days = self._active(conn, organization_id)
         by_name: dict[str, list[Campaign]] = {}
         for name in {t.name for t in tracks}:
             by_name[name] = [c for c in active if c.triggered_by(name)]
@@ -87,13 +88,19 @@ class SurveyTrigger:
         now = self._clock.now(UTC)
         ids = {t.contact_id for t in relevant if t.contact_id is not None}
         people = load_contacts(conn, ids)
-        since = now - history_window(c.throttle_days for c in active)
+        since = now - history_window((c.throttle_days for c in active), cooldown_days)
         history = load_history(conn, organization_id, ids, since)
         notes: dict[int, str] = {}
         scheduled: list[dict[str, Any]] = []
         for track in relevant:
             notes[track.event_id] = self._decide(
-                track, matches[track.event_id], people, history, org_zone, now, scheduled
+                track,
+                matches[track.event_id],
+                people,
+                history,
+                (org_zone, cooldown_days),
+                now,
+                scheduled,
             )[:NOTE_LENGTH]
         write_surveys(conn, scheduled, self._inserts)
         return notes
@@ -104,7 +111,7 @@ class SurveyTrigger:
         campaigns: list[Campaign],
         people: dict[int, ContactFacts],
         history: dict[int, list[PastSurvey]],
-        org_zone: str,
+        rules: tuple[str, int],
         now: datetime,
         scheduled: list[dict[str, Any]],
     ) -> str:
@@ -115,6 +122,7 @@ class SurveyTrigger:
         contact = people.get(track.contact_id)
         if contact is None:  # erased by a later delete in the same request
             return "no survey: contact deleted"
+        org_zone, cooldown_days = rules
         parts = []
         for campaign in campaigns:
             if campaign.contact_list_id not in contact.lists:
@@ -127,6 +135,8 @@ class SurveyTrigger:
                 throttle_days=campaign.throttle_days,
                 history=history[track.contact_id],
                 now=now,
+                cooldown_days=cooldown_days,
+                needs_email=campaign.channel == "email",
             )
             if not decision.eligible:
                 parts.append(f"{campaign.name}: {decision.reason}")
@@ -142,5 +152,6 @@ class SurveyTrigger:
             scheduled.append(survey)
             history[track.contact_id].append(PastSurvey(campaign.id, "scheduled", now))
             at = survey["scheduled_at"]
-            parts.append(f"{campaign.name}: survey scheduled for {at:%Y-%m-%d %H:%M} UTC")
+            what = "survey" if campaign.channel == "email" else "web survey"
+            parts.append(f"{campaign.name}: {what} scheduled for {at:%Y-%m-%d %H:%M} UTC")
         return "; ".join(parts)

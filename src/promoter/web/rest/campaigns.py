@@ -90,6 +90,11 @@ class CampaignBody(ApiBody):
     )
     thanks_url: str | None = Field(default=None, max_length=2000)
     answer_window_days: int | None = None
+    channel: str | None = Field(
+        default=None,
+        description="email, web (the in-app web survey) or both (in the app first, email "
+        "after 3 days if not shown there); a manual campaign is email.",
+    )
 
 
 def campaign_changes(body: CampaignBody) -> tuple[dict[str, Any], dict[str, str]]:
@@ -214,6 +219,7 @@ def campaign_json(services: Services, c: Campaign, n: CampaignCounts) -> dict[st
         "questions": question_dicts(c.questions),
         "thanks_url": c.thanks_url,
         "answer_window_days": c.answer_window_days,
+        "channel": c.channel,
         "drip_duration": None,
         "all_count": n.all_count,
         "eligible_count": n.eligible_count,

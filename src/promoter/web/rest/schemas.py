@@ -167,6 +167,10 @@ class Campaign(BaseModel):
     answer_window_days: int | None = Field(
         description="Days after sending during which a survey can be answered; null: no limit."
     )
+    channel: Literal["email", "web", "both"] = Field(
+        description="How its surveys reach people: email, web (the in-app web survey), or "
+        "both (in the app first, by email after 3 days if not shown there)."
+    )
     drip_duration: None
     all_count: int
     eligible_count: int
