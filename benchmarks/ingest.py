@@ -373,10 +373,13 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float) ->
 
 
 @contextmanager
-def running_server(database_url: str, workdir: Path, worker: bool) -> Iterator[Server]:
+def running_server(
+    database_url: str, workdir: Path, worker: bool, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
     """``promoter serve`` on ``database_url`` (its working directory, where the file mail
-    backend writes, is ``workdir``); SIGKILLed when the block ends."""
-    env = server_environment(database_url)
+    backend writes, is ``workdir``), with ``settings`` (``PROMOTER_*`` variables) on top;
+    SIGKILLed when the block ends."""
+    env = server_environment(database_url) | (settings or {})
     key = create_organization(env)
     port = free_port()
     log = workdir / f"server-{port}.log"

@@ -109,8 +109,8 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         le=60,
-        description="How long an API key lookup is remembered; a revoked key stops working "
-        "within this time. 0 looks every key up on every request.",
+        description="How long an API key (or web survey site key) lookup is remembered; a "
+        "revoked key stops working within this time. 0 looks every key up on every request.",
     )
 
     rate_limit_api: str = Field(

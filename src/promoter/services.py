@@ -25,6 +25,8 @@ from promoter.surveys.settler import ClickSettler
 from promoter.surveys.trigger import SurveyTrigger
 from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.targets import TargetPolicy
+from promoter.websurveys.settings import WebSurveySettings, site_by_key
+from promoter.websurveys.sites import SiteCache
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Services:
     #: Requests a second each API key may send (PROMOTER_RATE_LIMIT_*); none by default.
     rate_limits: RateLimits = field(default_factory=RateLimits)
     _signer: list[TokenSigner] = field(default_factory=list, repr=False)
+    _sites: list[SiteCache] = field(default_factory=list, repr=False)
     _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -52,6 +55,19 @@ class Services:
                     secret = instance_secret(conn, configured=self.settings.secret_key)
                 self._signer.append(TokenSigner(secret))
             return self._signer[0]
+
+    @property
+    def sites(self) -> SiteCache:
+        """The web survey settings by site key, remembered for PROMOTER_KEY_CACHE_SECONDS."""
+        with self._signer_lock:
+            if not self._sites:
+
+                def lookup(site_key: str) -> WebSurveySettings | None:
+                    with self.database.read() as conn:
+                        return site_by_key(conn, site_key)
+
+                self._sites.append(SiteCache(lookup, ttl=self.settings.key_cache_seconds))
+            return self._sites[0]
 
     @property
     def attribute_limits(self) -> AttributeLimits:

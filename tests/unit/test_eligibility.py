@@ -64,3 +64,37 @@ def test_cancelled_and_failed_surveys_do_not_count() -> None:
 def test_history_window_covers_the_longest_rule() -> None:
     assert history_window([30, 90]) == timedelta(days=90)
     assert history_window([]) == timedelta(hours=24)
+
+
+def test_the_cooldown_spans_campaigns_and_channels() -> None:
+    def cooled(history: list[PastSurvey], days: int = 30) -> bool:
+        return not decide(
+            contact_status="active",
+            has_email=True,
+            campaign_id=1,
+            throttle_days=90,
+            history=history,
+            now=NOW,
+            cooldown_days=days,
+        ).eligible
+
+    assert cooled([PastSurvey(2, "sent", ago(days=29))])
+    assert cooled([PastSurvey(2, "dismissed", ago(days=29))])  # dismissed in the app
+    assert not cooled([PastSurvey(2, "sent", ago(days=31))])
+    assert not cooled([PastSurvey(2, "cancelled", ago(days=1))])
+    # 0 leaves the 24-hour floor.
+    assert not cooled([PastSurvey(2, "sent", ago(hours=25))], days=0)
+    assert cooled([PastSurvey(2, "sent", ago(hours=23))], days=0)
+    assert history_window([7], 30) == timedelta(days=30)
+
+
+def test_the_web_survey_needs_no_email() -> None:
+    assert decide(
+        contact_status="active",
+        has_email=False,
+        campaign_id=1,
+        throttle_days=90,
+        history=[],
+        now=NOW,
+        needs_email=False,
+    ).eligible

@@ -19,6 +19,7 @@ from promoter.websurveys.origins import (
     normalise_origins,
 )
 from promoter.websurveys.settings import WebSurveySettings, origin_allowed
+from promoter.websurveys.sites import SiteCache
 
 SECRET = "psi_test-secret"
 #: `printf '%s' 'user-42' | openssl dgst -sha256 -hmac 'psi_test-secret'`
@@ -203,3 +204,26 @@ def test_cors_headers_name_the_allowed_origin_only() -> None:
         cors_headers(_settings("https://app.example.com", enabled=False), "https://app.example.com")
         is None
     )
+
+
+def test_site_lookups_are_remembered_for_the_ttl_and_forgotten_on_change() -> None:
+    clock = [0.0]
+    lookups: list[str] = []
+    site = _settings("https://app.example.com")
+
+    def lookup(key: str) -> WebSurveySettings | None:
+        lookups.append(key)
+        return site if key == "ps_known_key_1" else None
+
+    cache = SiteCache(lookup, ttl=1.0, clock=lambda: clock[0])
+    assert cache.site("ps_known_key_1") is site
+    assert cache.site("ps_unknown_key") is None
+    assert cache.site("ps_known_key_1") is site
+    assert lookups == ["ps_known_key_1", "ps_unknown_key"]
+    clock[0] = 1.5
+    cache.site("ps_known_key_1")
+    assert lookups[-1] == "ps_known_key_1" and len(lookups) == 3
+    cache.forget_organization(site.organization_id)
+    cache.site("ps_known_key_1")
+    cache.site("ps_unknown_key")
+    assert len(lookups) == 5

@@ -33,12 +33,13 @@ from promoter.web.threads import in_thread
 from promoter.websurveys.cors import cors_headers
 from promoter.websurveys.display import survey_json, visitor_language
 from promoter.websurveys.identity import verify_user
-from promoter.websurveys.settings import WebSurveySettings, site_by_key
+from promoter.websurveys.settings import WebSurveySettings, looks_like_site_key
 from promoter.websurveys.visits import (
     SurveyGone,
     Visitor,
     answer,
     dismiss,
+    drop_stale,
     due_survey,
     find_visitor,
     mark_shown,
@@ -115,8 +116,8 @@ class Gate:
         self.client = client
         self.cors: dict[str, str] = {}
 
-    def site(self, conn: Connection, call: Call, now: datetime) -> WebSurveySettings:
-        site = site_by_key(conn, call.site_key)
+    def site(self, call: Call, now: datetime) -> WebSurveySettings:
+        site = self.services.sites.site(call.site_key)
         if site is None or not site.enabled:
             raise Refused(403, "unknown or disabled site key")
         headers = cors_headers(site, self.origin)
@@ -174,8 +175,7 @@ async def _handle(
     def run() -> Response:
         try:
             call = _parse(body, model)
-            with services.database.read() as conn:
-                site = gate.site(conn, call, now)
+            site = gate.site(call, now)
             status, content = work(services, site, call, now)
         except Refused as refused:
             return JSONResponse(
@@ -252,15 +252,21 @@ def _track(
 def _survey(
     services: Services, site: WebSurveySettings, call: SurveyCall, now: datetime
 ) -> tuple[int, dict[str, Any]]:
-    with services.database.write() as conn:
+    with services.database.read() as conn:
         visitor = find_visitor(conn, organization_id=site.organization_id, user_id=call.user_id)
-        survey = due_survey(conn, visitor, now=now) if visitor is not None else None
-        if visitor is None or survey is None:
+        if visitor is None:
             return 200, {"survey": None}
-        language = visitor_language(
-            conn, survey, contact_id=visitor.contact_id, browser=call.languages
-        )
-        token = survey_token(conn, survey_id=survey.survey_id)
+        survey, stale = due_survey(conn, visitor, now=now)
+        if survey is not None:
+            language = visitor_language(
+                conn, survey, contact_id=visitor.contact_id, browser=call.languages
+            )
+            token = survey_token(conn, survey_id=survey.survey_id)
+    if stale:
+        with services.database.write() as conn:
+            drop_stale(conn, stale)
+    if survey is None:
+        return 200, {"survey": None}
     return 200, {
         "survey": survey_json(
             survey, token=token, language=language, base_url=services.settings.public_url
@@ -373,8 +379,7 @@ async def preflight(request: Request, services: ServicesDep, path: str) -> Respo
     key = request.query_params.get("site_key", "")
 
     def run() -> Response:
-        with services.database.read() as conn:
-            site = site_by_key(conn, key)
+        site = services.sites.site(key) if looks_like_site_key(key) else None
         headers = cors_headers(site, request.headers.get("origin"), preflight=True)
         if headers is None:
             return Response(status_code=403)

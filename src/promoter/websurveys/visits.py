@@ -61,11 +61,13 @@ def page_url(value: object) -> str | None:
     return value[:MAX_PAGE_URL] if value.isprintable() else None
 
 
-def due_survey(conn: Connection, visitor: Visitor, *, now: datetime) -> SurveyView | None:
+def due_survey(
+    conn: Connection, visitor: Visitor, *, now: datetime
+) -> tuple[SurveyView | None, list[int]]:
     """The web survey to show the visitor now: of an active web or both campaign (an
     emailed one of a both campaign too), due, not shown, answered or dismissed yet, the
-    oldest first. A survey waiting longer than
-    ``WEB_PENDING`` is dropped (cancelled) instead: the person was not in the app."""
+    oldest first; and the ids of those waiting longer than ``WEB_PENDING``, to drop (the
+    person was not in the app then: see ``drop_stale``). Reads only."""
     s = surveys.c
     rows = conn.execute(
         select(s.id, s.scheduled_at)
@@ -85,20 +87,23 @@ def due_survey(conn: Connection, visitor: Visitor, *, now: datetime) -> SurveyVi
         .limit(5)
     ).all()
     stale = [row.id for row in rows if now - row.scheduled_at > WEB_PENDING]
-    if stale:
-        conn.execute(
-            update(surveys)
-            .where(surveys.c.id.in_(stale), surveys.c.status == "scheduled")
-            .values(status="cancelled")
-        )
-        _cancel_deliveries(conn, stale)
     for row in rows:
         if row.id in stale:
             continue
         survey = survey_by_id(conn, survey_id=row.id)
         if survey is not None and survey.score is None and survey.open_at(now):
-            return survey
-    return None
+            return survey, stale
+    return None, stale
+
+
+def drop_stale(conn: Connection, survey_ids: list[int]) -> None:
+    """Cancel web surveys never shown in time (see ``due_survey``), and their emails."""
+    conn.execute(
+        update(surveys)
+        .where(surveys.c.id.in_(survey_ids), surveys.c.status == "scheduled")
+        .values(status="cancelled")
+    )
+    _cancel_deliveries(conn, survey_ids)
 
 
 def visitor_survey(

@@ -120,6 +120,7 @@ async def web_survey_save(request: Request, services: ServicesDep, session: Sess
         return await _page(
             request, services, session, status=400, origins=origins, enabled=enabled, error=error
         )
+    services.sites.forget_organization(session.user.organization_id)
     if created:
         message = "Saved. Your site key and identity secret are ready."
         return await _page(
@@ -140,6 +141,7 @@ async def web_survey_rotate_secret(
             conn, organization_id=session.user.organization_id, now=datetime.now(UTC)
         ),
     )
+    services.sites.forget_organization(session.user.organization_id)
     if rotated is None:
         return see_other(PAGE)
     message = "A new identity secret. The previous one keeps working for 24 hours."
@@ -160,4 +162,5 @@ async def web_survey_rotate_site_key(
             conn, organization_id=session.user.organization_id, now=datetime.now(UTC)
         ),
     )
+    services.sites.forget_organization(session.user.organization_id)
     return see_other(PAGE + "?done=site-key")

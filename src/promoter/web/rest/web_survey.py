@@ -98,6 +98,7 @@ async def web_survey_save(services: ServicesDep, org: OrgDep, body: WebSurveyIn)
         )
     except InvalidSettings as exc:
         return JSONResponse(exc.errors, status_code=400)
+    services.sites.forget_organization(org.id)
     return JSONResponse(saved.to_json(reveal_secret=created))
 
 
@@ -109,6 +110,7 @@ async def _rotate(services: Services, org_id: int, rotation: Rotation) -> WebSur
         return rotation(conn, organization_id=org_id, now=_now())
 
     found = await threads.write(services, rotate)
+    services.sites.forget_organization(org_id)
     if found is None:
         raise HTTPException(404, "Not found.")
     return found
