@@ -469,7 +469,14 @@ def drive(
             with lock:
                 latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    seconds = run_threads(worker, concurrency, failures)
+    return Measurement(len(bodies), sum(counts), seconds, latencies)
+
+
+def run_threads(worker: Callable[[], None], count: int, failures: list[str]) -> float:
+    """Run ``worker`` in ``count`` threads at once: the seconds they took; the first of
+    ``failures`` they noted fails the run."""
+    threads = [threading.Thread(target=worker) for _ in range(count)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -478,7 +485,7 @@ def drive(
     seconds = time.perf_counter() - started
     if failures:
         raise RuntimeError(failures[0])
-    return Measurement(len(bodies), sum(counts), seconds, latencies)
+    return seconds
 
 
 def check_response(status: int, data: bytes, expected: int) -> str | None:

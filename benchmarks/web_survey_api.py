@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx2
 import orjson
-from ingest import HOST, running_server
+from ingest import HOST, run_threads, running_server
 from machine import describe
 
 from promoter.websurveys.identity import sign_user
@@ -144,15 +144,7 @@ def drive(
             with lock:
                 latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(failures[0])
+    seconds = run_threads(worker, connections, failures)
     return len(bodies) / seconds, latencies
 
 
