@@ -182,6 +182,8 @@ class Campaign(CampaignSettings):
     email_template_id: int
     created_at: datetime
     updated_at: datetime
+    #: The key of the campaign's public link (see campaigns/links.py), or None.
+    link_key: str | None = None
 
     def triggered_by(self, event: str) -> bool:
         return not self.trigger_events or event in self.trigger_events

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, func, select
 
+from promoter.contacts.service import listed
 from promoter.domain.nps import score_type
 from promoter.storage.tables import (
     campaigns,
@@ -201,7 +202,7 @@ def load_profile(
 def _identity(conn: Connection, organization_id: int, contact_id: int) -> Identity | None:
     row = conn.execute(
         select(contacts).where(
-            contacts.c.organization_id == organization_id, contacts.c.id == contact_id
+            contacts.c.organization_id == organization_id, contacts.c.id == contact_id, listed()
         )
     ).one_or_none()
     if row is None:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, update
 
 from promoter.contacts.events import emit_contact_unsubscribed
 from promoter.delivery.outbox import cancel_pending
 from promoter.domain.attributes import AttributeValue
-from promoter.domain.eligibility import SUPPRESSED
+from promoter.domain.eligibility import ANONYMOUS, SUPPRESSED
 from promoter.domain.emails import email_key
 from promoter.domain.orders import ORDER_FIELDS
 from promoter.domain.paging import Page
@@ -64,14 +64,20 @@ def contact_ids_by_email(conn: Connection, *, organization_id: int, email: str) 
             .where(
                 contacts.c.organization_id == organization_id,
                 contacts.c.email_key == email_key(email),
+                listed(),
             )
             .order_by(contacts.c.id)
         ).scalars()
     )
 
 
+def listed() -> ColumnElement[bool]:
+    """The contacts people see: every one but the anonymous contacts of link answers."""
+    return contacts.c.status != ANONYMOUS
+
+
 def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
-    query = select(contacts.c.id).where(contacts.c.organization_id == organization_id)
+    query = select(contacts.c.id).where(contacts.c.organization_id == organization_id, listed())
     if flt.email is not None:
         query = query.where(
             contacts.c.organization_id == organization_id,
@@ -133,7 +139,7 @@ def _load(conn: Connection, organization_id: int, ids: list[int]) -> list[Contac
         return []
     rows = conn.execute(
         select(contacts).where(
-            contacts.c.organization_id == organization_id, contacts.c.id.in_(ids)
+            contacts.c.organization_id == organization_id, contacts.c.id.in_(ids), listed()
         )
     ).all()
     attrs = attributes_of(conn, ids)
@@ -258,7 +264,9 @@ def change_status(
     replaces = STATUS_CHANGES.get(status)
     if replaces is None:
         raise StatusChangeRefused(f"{status!r} is not a status that can be set by hand")
-    mine = and_(contacts.c.organization_id == organization_id, contacts.c.id == contact_id)
+    mine = and_(
+        contacts.c.organization_id == organization_id, contacts.c.id == contact_id, listed()
+    )
     changed = conn.execute(
         update(contacts)
         .where(mine, contacts.c.status.in_(sorted(replaces)))

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, delete, exists, literal, select, text, union_
 from promoter.contacts.attribute_names import lock_names, organization_names
 from promoter.contacts.events import emit_feedback_removed
 from promoter.contacts.lists import add_members, existing_list_ids
-from promoter.contacts.service import ContactNotFound, contact_ids_by_email
+from promoter.contacts.service import ContactNotFound, contact_ids_by_email, listed
 from promoter.domain.attributes import AttributeLimits, AttributeValue, flatten_traits
+from promoter.domain.eligibility import ANONYMOUS
 from promoter.domain.emails import email_key
 from promoter.domain.errors import InvalidMessage
 from promoter.segment_source.events import forget_contact
@@ -107,6 +108,25 @@ def upsert_contact(
     return int(contact_id), created
 
 
+def create_anonymous_contact(conn: Connection, *, organization_id: int, now: datetime) -> int:
+    """A contact for one anonymous answer (a public link's): no userId, no address, never
+    listed, counted or surveyed (its status is ``ANONYMOUS``). Returns its id."""
+    contact_id = conn.execute(
+        contacts.insert()
+        .values(
+            organization_id=organization_id,
+            user_id=None,
+            email="",
+            email_key="",
+            status=ANONYMOUS,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(contacts.c.id)
+    ).scalar_one()
+    return int(contact_id)
+
+
 def update_contact(
     conn: Connection,
     *,
@@ -127,7 +147,7 @@ def update_contact(
     """
     current = conn.execute(
         select(contacts.c.email_key).where(
-            contacts.c.organization_id == organization_id, contacts.c.id == contact_id
+            contacts.c.organization_id == organization_id, contacts.c.id == contact_id, listed()
         )
     ).scalar()
     if current is None:

@@ -1,7 +1,8 @@
 """Who may be surveyed now: the rules, free of storage.
 
-- Unsubscribed, bounced and inactive contacts never are, nor are contacts without an
-  email by email (the web survey needs none).
+- Unsubscribed, bounced and inactive contacts, and the anonymous contacts of link
+  answers, never are; nor are contacts without an email by email (the web survey needs
+  none).
 - A contact has at most one scheduled (not yet sent) survey per campaign.
 - Within a campaign, a contact is surveyed at most once per ``throttle_days``.
 - Across all campaigns and channels, at most once per the organization's
@@ -17,8 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+#: The status of the contact an anonymous link answer belongs to (one per answer): never
+#: listed, counted or emailed.
+ANONYMOUS = "anonymous"
 #: Contact statuses that never receive a survey.
-SUPPRESSED = frozenset({"unsubscribed", "bounced", "inactive"})
+SUPPRESSED = frozenset({"unsubscribed", "bounced", "inactive", ANONYMOUS})
 #: Survey statuses that did not reach the contact and so do not count towards throttling.
 NOT_COUNTED = frozenset({"cancelled", "failed"})
 FLOOR = timedelta(hours=24)

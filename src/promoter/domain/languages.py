@@ -39,3 +39,26 @@ def choose_language(trait: object, fallback: str) -> str:
         return fallback
     primary = _SUBTAG.split(trait.strip(), maxsplit=1)[0].lower()
     return primary if primary in LANGUAGES else fallback
+
+
+def accepted_language(header: str | None, fallback: str) -> str:
+    """The supported language a browser's ``Accept-Language`` header prefers ("de-CH,
+    de;q=0.9, en;q=0.8"), or ``fallback`` when it names none (``*`` and ``q=0`` name
+    none)."""
+    if not header:
+        return fallback
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:30]):
+        tag, _, params = part.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        language = choose_language(tag, "")
+        if language and 0 < weight <= 1:
+            ranked.append((-weight, position, language))
+    return min(ranked)[2] if ranked else fallback

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import ColumnElement, Connection, Table, and_, exists, func, or_, select
 
-from promoter.contacts.service import attributes_of
+from promoter.contacts.service import attributes_of, listed
 from promoter.domain.nps import score_type
 from promoter.feedback.reading import Feedback, load_feedback
 from promoter.storage.tables import contact_attributes, contacts, events, responses, surveys
@@ -45,6 +45,13 @@ class ExportTable:
     #: Rows in this status may still change without stamping a time: an incremental
     #: export remembers their ids and reads them again the next time.
     open_status: str | None = None
+    #: The rows exported at all (None: every row of the organization).
+    only: ColumnElement[bool] | None = None
+
+    def scope(self, organization_id: int) -> list[ColumnElement[bool]]:
+        """The conditions every read of the table starts from."""
+        where = [self.table.c.organization_id == organization_id]
+        return where if self.only is None else [*where, self.only]
 
     def columns_for(self, fmt: str) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if fmt == "parquet" or not c.parquet_only)
@@ -125,6 +132,7 @@ CONTACTS = ExportTable(
     ),
     changed=_contacts_changed,
     load=_load_contacts,
+    only=listed(),  # not the anonymous contacts of link answers
 )
 
 # -- responses -------------------------------------------------------------------------------
@@ -279,7 +287,7 @@ def page_ids(
     """The next ids (ascending, past ``after_id``) of the rows changed since ``since``
     (``None``: every row)."""
     t = table.table.c
-    where = [t.organization_id == organization_id, t.id > after_id]
+    where = [*table.scope(organization_id), t.id > after_id]
     if since is not None:
         where.append(table.changed(since))
     stmt = select(t.id).where(*where).order_by(t.id).limit(limit)
@@ -299,7 +307,7 @@ def unchanged_ids(
     t = table.table.c
     stmt = (
         select(t.id)
-        .where(t.organization_id == organization_id, t.id.in_(list(ids)), ~table.changed(since))
+        .where(*table.scope(organization_id), t.id.in_(list(ids)), ~table.changed(since))
         .order_by(t.id)
     )
     return [int(i) for i in conn.execute(stmt).scalars()]
@@ -309,8 +317,7 @@ def count_rows(
     conn: Connection, table: ExportTable, *, organization_id: int, since: datetime | None
 ) -> int:
     """How many rows an export of the table reads (for a progress bar)."""
-    t = table.table.c
-    where = [t.organization_id == organization_id]
+    where = table.scope(organization_id)
     if since is not None:
         where.append(table.changed(since))
     stmt = select(func.count()).select_from(table.table).where(*where)

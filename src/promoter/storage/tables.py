@@ -277,6 +277,9 @@ campaigns = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     #: Where its surveys reach people: email, web (the in-app survey) or both.
     Column("channel", String(8), nullable=False, server_default="email"),
+    # The key of the campaign's public link (/l/<key>); NULL: no public link.
+    Column("link_key", String(32), nullable=True),
+    Index("uq_campaigns_link_key", "link_key", unique=True),
 )
 
 surveys = Table(

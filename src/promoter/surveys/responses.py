@@ -18,7 +18,8 @@ from promoter.delivery.language import contact_language
 from promoter.delivery.outbox import cancel_pending
 from promoter.delivery.survey_templates import surveys_with_templates
 from promoter.domain.attributes import MOST_ATTRIBUTES_PER_CONTACT, AttributeValue
-from promoter.domain.channels import EMAIL
+from promoter.domain.channels import EMAIL, LINK
+from promoter.domain.languages import choose_language
 from promoter.feedback.events import emit_feedback, emit_score_metrics, feedback_data
 from promoter.segment_source.events import emit_comment_added, emit_survey_responded
 from promoter.storage.tables import (
@@ -35,6 +36,8 @@ from promoter.storage.types import BigId
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 
 MAX_COMMENT_LENGTH = 5000
+#: The survey attribute of an answer through a public link: the language its page spoke.
+PAGE_LANGUAGE = "language"
 
 
 class InvalidAnswer(ValueError):
@@ -121,8 +124,9 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         brand_name=row.brand_name,
         brand_color=row.brand_color,
         logo=stored_logo(row),
-        # The pages speak the language the contact's email was written in.
-        language=contact_language(conn, contact_id=row.contact_id, fallback=row.language),
+        # The pages speak the language the contact's email was written in (a link's
+        # answer: the language its page was shown in).
+        language=contact_language(conn, contact_id=row.contact_id, fallback=_page_language(row)),
         logo_url=row.logo_url,
         survey_attributes=dict(row.attributes or {}),
         score=row.score,
@@ -134,6 +138,14 @@ def _survey_where(conn: Connection, condition: ColumnElement[bool]) -> SurveyVie
         sent_at=row.sent_at,
         channel=row.channel,
     )
+
+
+def _page_language(row: Any) -> str:
+    """A survey's language unless its contact's traits name one: its template's, or for
+    an answer through a public link, the language its page was shown in."""
+    if row.channel == LINK:
+        return choose_language((row.attributes or {}).get(PAGE_LANGUAGE), row.language)
+    return str(row.language)
 
 
 def lock_survey(conn: Connection, *, survey_id: int) -> None:
