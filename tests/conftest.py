@@ -119,6 +119,7 @@ def settings(database_url: str) -> Settings:
         rate_limit_ingest="0",
         rate_limit_failed_auth="0",
         rate_limit_survey_pages="0",
+        rate_limit_link_answers="0",
     )
 
 

@@ -17,12 +17,13 @@ from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
-from promoter.web import dashboard, health, logos, segment, survey_pages, web_survey_api
+from promoter.web import dashboard, health, link_pages, logos, segment, survey_pages, web_survey_api
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
 from promoter.web.rest import (
     analytics,
+    campaign_links,
     campaigns,
     contacts,
     exports,
@@ -121,6 +122,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(contacts.router)
     app.include_router(lists.router)
     app.include_router(campaigns.router)
+    app.include_router(campaign_links.router)
     app.include_router(templates.router)
     app.include_router(metrics.router)
     app.include_router(suppressions.router)
@@ -132,6 +134,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(web_survey.router)
     app.include_router(survey_pages.router)
     app.include_router(web_survey_api.router)
+    app.include_router(link_pages.router)
     app.include_router(logos.router)
     dashboard.install(app)
     return app

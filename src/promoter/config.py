@@ -147,7 +147,8 @@ class Settings(BaseSettings):
 
     rate_limit_survey_pages: str = Field(
         default="10,100",
-        description="Survey page requests (/s/..., /u/...) a second per client address, and "
+        description="Survey page requests (/s/..., /u/..., /l/...) a second per client "
+        "address, and "
         "the burst allowed: RATE[,BURST]; 0 for no limit.",
     )
 
@@ -162,6 +163,12 @@ class Settings(BaseSettings):
         "userId and client address), and the burst allowed: RATE[,BURST]; 0 for no limit.",
     )
 
+    rate_limit_link_answers: str = Field(
+        default="0.2,10",
+        description="Answers sent through public survey links (POST /l/...) a second per "
+        "client address, and the burst allowed: RATE[,BURST]; 0 for no limit.",
+    )
+
     @field_validator(
         "rate_limit_api",
         "rate_limit_ingest",
@@ -169,6 +176,7 @@ class Settings(BaseSettings):
         "rate_limit_survey_pages",
         "rate_limit_web_survey_site",
         "rate_limit_web_survey_visitor",
+        "rate_limit_link_answers",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

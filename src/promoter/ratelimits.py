@@ -99,6 +99,7 @@ class RateLimits:
     survey_pages: TokenBuckets | None = None
     web_survey_site: TokenBuckets | None = None
     web_survey_visitor: TokenBuckets | None = None
+    link_answers: TokenBuckets | None = None
 
     @classmethod
     def from_settings(
@@ -115,4 +116,5 @@ class RateLimits:
             survey_pages=buckets(settings.rate_limit_survey_pages),
             web_survey_site=buckets(settings.rate_limit_web_survey_site),
             web_survey_visitor=buckets(settings.rate_limit_web_survey_visitor),
+            link_answers=buckets(settings.rate_limit_link_answers),
         )

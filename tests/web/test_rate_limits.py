@@ -161,6 +161,7 @@ def test_zero_turns_the_limits_off(settings: Settings, database: Database, org: 
         rate_limit_survey_pages="0",
         rate_limit_web_survey_site="0",
         rate_limit_web_survey_visitor="0",
+        rate_limit_link_answers="0",
     )
     services = Services.build(settings, database)
     assert services.rate_limits == RateLimits()

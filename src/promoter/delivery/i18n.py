@@ -58,6 +58,7 @@ ENGLISH: dict[str, str] = {
     "bad_answer": "Please check this answer.",
     "score_group": "Score from 0 to 10",
     "logo_alt": "{brand} logo",
+    "form_expired": "This page has expired. Please choose your score again.",
 }
 
 #: What a translator needs to know besides the English text (shown as "#." in the files).
@@ -76,6 +77,7 @@ NOTES: dict[str, str] = {
     "scale_ends": "The ends of a 1 to 5 rating question.",
     "score_group": "Read out by screen readers for the 0 to 10 buttons.",
     "logo_alt": "The text of the brand's logo image, for screen readers.",
+    "form_expired": "Shown on a public survey link's page when its form was sent too late.",
 }
 #: Added to the note of every message with a placeholder.
 BRAND_NOTE = "{brand} is the organization's brand or product name: keep it as it is."

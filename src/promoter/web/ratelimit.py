@@ -147,8 +147,9 @@ class FailedAuthLimit:
         await self.app(scope, receive, counting)
 
 
-#: The pages a survey email links to (survey, comment, thanks; unsubscribe).
-SURVEY_PREFIXES = ("/s/", "/u/")
+#: The pages a survey email links to (survey, comment, thanks; unsubscribe), and the
+#: public links' pages.
+SURVEY_PREFIXES = ("/s/", "/u/", "/l/")
 
 
 def survey_pages_throttled(wait: float) -> HTMLResponse:

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from promoter.campaigns.questions import FIELD_PREFIX, AnswerErrors, parse_answers, questions_for
-from promoter.delivery.branding import branding
 from promoter.delivery.i18n import words
-from promoter.ingest.payload import PayloadError, read_body
 from promoter.services import Services
 from promoter.surveys.answering import OpenSurvey, answer_on_page, open_survey
 from promoter.surveys.clicks import add_click
@@ -32,16 +29,11 @@ from promoter.surveys.responses import (
     unsubscribe,
 )
 from promoter.web.state import ServicesDep
-from promoter.web.survey_rendering import SurveyPages
+from promoter.web.survey_forms import Form, last, parse_score, read_form
+from promoter.web.survey_rendering import SurveyPages, brand_context
 from promoter.web.threads import read, write
 
 router = APIRouter(include_in_schema=False)
-
-#: A form's body at the most: a comment of MAX_COMMENT_LENGTH four-byte characters,
-#: percent-encoded (12 bytes each), fits with room to spare.
-MAX_FORM_BYTES = 64 * 1024
-
-Form = dict[str, list[str]]
 
 
 def _pages(request: Request) -> SurveyPages:
@@ -65,20 +57,16 @@ def _not_found(request: Request) -> HTMLResponse:
 def _context(request: Request, survey: SurveyView, **extra: Any) -> dict[str, Any]:
     """What every page of a survey shows: its language, and the brand as the email has it."""
     services: Services = request.app.state.services
-    look = branding(
+    brand = brand_context(
         base_url=services.settings.public_url,
         brand_name=survey.brand_name,
         brand_color=survey.brand_color,
         logo=survey.logo,
-        external_logo_url=survey.logo_url,
+        logo_url=survey.logo_url,
     )
     return {
         "language": survey.language,
-        "brand": survey.brand_name,
-        "logo_url": look.logo_url,
-        "brand_color": look.brand_color,
-        "accent": look.accent,
-        "on_accent": look.text_on_accent,
+        **brand,
         "score": survey.score,
         "comment": survey.comment,
         **extra,
@@ -95,33 +83,6 @@ def _message(request: Request, survey: SurveyView, key: str) -> HTMLResponse:
 
 def _words(survey: SurveyView) -> dict[str, str]:
     return words(survey.language, survey.brand_name)
-
-
-async def _form(request: Request) -> Form | None:
-    """The form's fields, or ``None`` when the body is over MAX_FORM_BYTES or cannot be
-    read: never taken for an empty form."""
-    try:
-        body = await read_body(
-            request.stream(),
-            limit=MAX_FORM_BYTES,
-            content_encoding=request.headers.get("content-encoding"),
-        )
-    except PayloadError:
-        return None
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-
-
-def _last(form: Form, name: str) -> str | None:
-    values = form.get(name)
-    return values[-1] if values else None
-
-
-def _score(text: str | None) -> int | None:
-    text = (text or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 2:
-        return None
-    score = int(text)
-    return score if 0 <= score <= 10 else None
 
 
 # --- the answer page ------------------------------------------------------------------------
@@ -249,7 +210,7 @@ async def score_link(request: Request, services: ServicesDep, signed: str, score
         return _not_found(request)
     if not opened.survey.open_at(datetime.now(UTC)):
         return _closed(request, opened)
-    chosen = _score(score)
+    chosen = parse_score(score)
     if chosen is None:
         error = _words(opened.survey)["bad_score"]
         return _answer_page(request, opened, signed, score=None, error=error, http_status=400)
@@ -263,14 +224,14 @@ async def score_click(request: Request, services: ServicesDep, signed: str) -> R
     opened = await _open(services, signed)
     if opened is None:
         return _json({"error": words("en", "")["not_found"]}, 404)
-    form = await _form(request) or {}
-    score = _score(_last(form, "score"))
+    form = await read_form(request) or {}
+    score = parse_score(last(form, "score"))
     if score is None:
         return _json({"error": "a score is a whole number from 0 to 10"}, 400)
     now = datetime.now(UTC)
     if not opened.survey.open_at(now):
         return _json({"status": "closed"}, 409)
-    if _last(form, "source") == "page":
+    if last(form, "source") == "page":
         await write(
             services, answer_on_page, survey=opened.survey, score=score, comment=None, now=now
         )
@@ -297,17 +258,17 @@ async def answer_post(request: Request, services: ServicesDep, signed: str) -> R
     if not survey.open_at(now):
         return _closed(request, opened)
     said = _words(survey)
-    form = await _form(request)
+    form = await read_form(request)
     if form is None:
         error = said["comment_too_long"]
         return _answer_page(
             request, opened, signed, score=opened.score, error=error, http_status=413
         )
-    action = _last(form, "action") or "confirm"
-    score = _score(_last(form, "score"))
+    action = last(form, "action") or "confirm"
+    score = parse_score(last(form, "score"))
     if score is None and "score" not in form:
         score = opened.score  # Send or Skip on a page whose score was saved by its script
-    comment = _last(form, "comment") if action == "send" else None
+    comment = last(form, "comment") if action == "send" else None
 
     def again(error: str | None, answer_errors: dict[str, str] | None = None) -> HTMLResponse:
         """The page once more, with what was sent and what is wrong with it (a 400)."""
@@ -357,8 +318,8 @@ async def comment_post(request: Request, services: ServicesDep, signed: str) -> 
     survey = opened.survey
     if not survey.open_at(datetime.now(UTC)):
         return _closed(request, opened)
-    form = await _form(request)
-    comment = _last(form, "comment") if form is not None else None
+    form = await read_form(request)
+    comment = last(form, "comment") if form is not None else None
     if comment is None or survey.score is None:
         key = "comment_too_long" if form is None else "comment_missing"
         return _answer_page(

@@ -15,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from promoter.delivery.branding import StoredLogo, branding
 from promoter.delivery.i18n import words
 from promoter.domain.colors import DEFAULT_ACCENT, text_on
 from promoter.domain.languages import text_direction
@@ -56,3 +57,28 @@ class SurveyPages:
         context.setdefault("on_accent", text_on(DEFAULT_ACCENT))
         html = self._env.get_template("survey.html").render(context, script=self._script)
         return HTMLResponse(html, status_code=http_status, headers=self.headers)
+
+
+def brand_context(
+    *,
+    base_url: str,
+    brand_name: str,
+    brand_color: str | None,
+    logo: StoredLogo | None,
+    logo_url: str | None,
+) -> dict[str, Any]:
+    """What a survey page shows of its brand, as the email has it."""
+    look = branding(
+        base_url=base_url,
+        brand_name=brand_name,
+        brand_color=brand_color,
+        logo=logo,
+        external_logo_url=logo_url,
+    )
+    return {
+        "brand": brand_name,
+        "logo_url": look.logo_url,
+        "brand_color": look.brand_color,
+        "accent": look.accent,
+        "on_accent": look.text_on_accent,
+    }
