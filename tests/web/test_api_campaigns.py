@@ -19,6 +19,7 @@ from tests.web.rest_api import call, default_campaign, ok
 
 CAMPAIGN_FIELDS = {
     "id",
+    "public_link",
     "href",
     "name",
     "contact_list",

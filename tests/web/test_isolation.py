@@ -137,6 +137,7 @@ Probe = Owned | Listing | Ingest | Elsewhere
 
 OWNED = Owned()
 SURVEY_PAGE = Elsewhere("reached by survey token, not by key: tests/web/test_survey_tokens.py")
+LINK_PAGE = Elsewhere("reached by a campaign's link key, not by key: tests/web/test_link_pages.py")
 SIGN_IN = Elsewhere("signing in and out: tests/dashboard/test_auth.py")
 WEB_SURVEY = Elsewhere(
     "reached by site key and a signed userId, not by API key: "
@@ -259,6 +260,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v2/campaigns/{campaign_id}/pause/"): OWNED,
     ("POST", "/api/v2/campaigns/{campaign_id}/resume/"): OWNED,
     ("POST", "/api/v2/campaigns/{campaign_id}/complete/"): OWNED,
+    ("POST", "/api/v2/campaigns/{campaign_id}/link/"): OWNED,
+    ("DELETE", "/api/v2/campaigns/{campaign_id}/link/"): OWNED,
     ("GET", "/api/v2/email/"): Listing(_shows("")),
     ("POST", "/api/v2/email/"): Listing((Ask(body=TEMPLATE, status=201),)),
     ("GET", "/api/v2/email/{template_id}/"): OWNED,
@@ -373,6 +376,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/w/v1/survey"): WEB_SURVEY,
     ("POST", "/w/v1/surveys/{token}/{action}"): WEB_SURVEY,
     ("OPTIONS", "/w/v1/{path:path}"): WEB_SURVEY,
+    ("GET", "/l/{link_key}"): LINK_PAGE,
+    ("POST", "/l/{link_key}"): LINK_PAGE,
+    ("GET", "/l/{link_key}/qr.svg"): LINK_PAGE,
     ("GET", "/logos/{name}"): Elsewhere(
         "served to whoever has the URL, which carries the logo's hash: tests/web/test_logos.py"
     ),
@@ -423,6 +429,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/campaigns/{campaign_id}/template"): Owned((_campaign_form,)),
     ("POST", "/campaigns/{campaign_id}/pause"): OWNED,
     ("POST", "/campaigns/{campaign_id}/resume"): OWNED,
+    ("POST", "/campaigns/{campaign_id}/link"): Owned(({"action": "rotate"}, {"action": "off"})),
     ("GET", "/campaigns/{campaign_id}/preview"): OWNED,
     ("GET", "/campaigns/{campaign_id}/preview/email"): OWNED,
     ("GET", "/settings/segment"): Listing(_shows("")),

@@ -1,18 +1,20 @@
-"""``promoter campaign``: create, list, show, update and pause campaigns."""
+"""``promoter campaign``: create, list, show, update and pause campaigns; their public links."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
+from promoter.campaigns import links
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import Campaign, EmailTemplate, TemplateSettings
-from promoter.cli.common import migrated_database
+from promoter.cli.common import migrated_database, settings_from_env
 from promoter.domain.languages import LANGUAGES
 
 CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
@@ -316,3 +318,39 @@ def _update(
         except campaigns.NotFound as exc:
             raise click.ClickException(str(exc)) from None
     _show(updated, template)
+
+
+@campaign.command("link")
+@click.argument("org_id", type=int)
+@click.argument("campaign_id", type=int)
+@click.option("--rotate", is_flag=True, help="A new link; the old one stops working.")
+@click.option("--off", is_flag=True, help="Take the link away; it stops working.")
+def campaign_link(org_id: int, campaign_id: int, rotate: bool, off: bool) -> None:
+    """Print the campaign's public link and its QR code's address (made if it has none).
+    Anyone with the link can answer; see docs/link-surveys.md."""
+    if rotate and off:
+        raise click.UsageError("--rotate and --off cannot go together")
+    base_url = settings_from_env().public_url
+    now = datetime.now(UTC)
+    with migrated_database() as database:
+        try:
+            with database.write() as conn:
+                found = campaigns.get_campaign(
+                    conn, organization_id=org_id, campaign_id=campaign_id
+                )
+                if off:
+                    found = links.remove_link(
+                        conn, organization_id=org_id, campaign_id=campaign_id, now=now
+                    )
+                elif rotate or found.link_key is None:
+                    found = links.set_link(
+                        conn, organization_id=org_id, campaign_id=campaign_id, now=now
+                    )
+        except campaigns.NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    link = links.public_link(base_url, found)
+    if link is None:
+        click.echo(f"campaign {campaign_id} has no public link")
+        return
+    click.echo(link.url)
+    click.echo(f"QR code: {link.qr_url}")

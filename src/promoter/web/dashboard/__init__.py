@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response
 from promoter.web.dashboard import (
     auth,
     breakdown,
+    campaign_link,
     campaigns,
     contacts,
     feedback,
@@ -57,6 +58,7 @@ def install(app: FastAPI) -> None:
         feedback,
         contacts,
         campaigns,
+        campaign_link,
         settings,
         webhooks,
         segment_source,

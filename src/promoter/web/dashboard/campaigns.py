@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from promoter.accounts.sessions import Session
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignResults, campaign_results
+from promoter.campaigns.links import public_link
 from promoter.campaigns.logos import (
     Logo,
     LogoRefused,
@@ -606,6 +607,7 @@ def _edit_page(
         t=template or template_values(editing.template),
         errors=errors or {},
         template_errors=template_errors or {},
+        link=public_link(request.app.state.services.settings.public_url, editing.campaign),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from promoter.campaigns import service
 from promoter.campaigns.counts import CampaignCounts, campaign_counts
+from promoter.campaigns.links import public_link
 from promoter.campaigns.models import Campaign, CampaignSettings
 from promoter.campaigns.questions import question_dicts
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
@@ -54,6 +55,7 @@ CAMPAIGN_READ_ONLY = frozenset(
         "eligible_count",
         "last_surveyed_date",
         "launch_date",
+        "public_link",
         "created_at",
         "updated_at",
     }
@@ -220,6 +222,7 @@ def campaign_json(services: Services, c: Campaign, n: CampaignCounts) -> dict[st
         "thanks_url": c.thanks_url,
         "answer_window_days": c.answer_window_days,
         "channel": c.channel,
+        "public_link": _public_link(services, c),
         "drip_duration": None,
         "all_count": n.all_count,
         "eligible_count": n.eligible_count,
@@ -228,6 +231,11 @@ def campaign_json(services: Services, c: Campaign, n: CampaignCounts) -> dict[st
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     }
+
+
+def _public_link(services: Services, c: Campaign) -> dict[str, str] | None:
+    found = public_link(services.settings.public_url, c)
+    return found.to_json() if found else None
 
 
 def _campaign_page(

@@ -146,6 +146,11 @@ class Question(BaseModel):
     required: bool
 
 
+class PublicLink(BaseModel):
+    url: str = Field(description="The campaign's public link: anyone with it can answer.")
+    qr_url: str = Field(description="The link as a QR code (SVG).")
+
+
 class Campaign(BaseModel):
     id: int
     href: str
@@ -170,6 +175,9 @@ class Campaign(BaseModel):
     channel: Literal["email", "web", "both"] = Field(
         description="How its surveys reach people: email, web (the in-app web survey), or "
         "both (in the app first, by email after 3 days if not shown there)."
+    )
+    public_link: PublicLink | None = Field(
+        description="The campaign's public link and its QR code; null: it has none."
     )
     drip_duration: None
     all_count: int
