@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from promoter.accounts.passwords import Passwords
 from promoter.accounts.users import create_user
@@ -121,6 +122,22 @@ EXPECTED_REFUSALS = tuple(
 
 def _unexpected(kind: str, text: str) -> bool:
     return kind == "error" and not text.startswith(EXPECTED_REFUSALS)
+
+
+@contextmanager
+def phone_context(
+    chromium: Browser, site: ServerProcess, *, bypass_csp: bool
+) -> Iterator[BrowserContext]:
+    """A phone-sized browser context on the site (``bypass_csp``: so that axe-core can be
+    injected), closed at the end."""
+    context = chromium.new_context(
+        base_url=site.url, viewport={"width": 390, "height": 844}, bypass_csp=bypass_csp
+    )
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def sign_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:

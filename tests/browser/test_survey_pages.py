@@ -21,7 +21,7 @@ from promoter.storage.instance import instance_secret
 from promoter.storage.tables import contacts, email_templates, responses, score_clicks, surveys
 from promoter.surveys.clicks import QUIET, settle_clicks
 from tests.browser.axe import violations
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import phone_context, screenshot
 from tests.conftest import Org
 from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
@@ -115,12 +115,8 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def phone(chromium: Browser, site: ServerProcess) -> Iterator[BrowserContext]:
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, bypass_csp=False)
-    context.set_default_timeout(20_000)
-    try:
+    with phone_context(chromium, site, bypass_csp=False) as context:
         yield context
-    finally:
-        context.close()
 
 
 def test_one_click_saves_the_score_and_the_page_takes_the_rest(

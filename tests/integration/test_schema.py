@@ -86,6 +86,14 @@ def _old_organization(conn: Connection) -> None:
     )
 
 
+def _old_organization_at(scratch: Database, revision: str) -> None:
+    """The scratch database at ``revision`` with organization 1 made at the first one."""
+    upgrade(scratch.engine, "0001")
+    with scratch.engine.begin() as conn:
+        _old_organization(conn)
+    upgrade(scratch.engine, revision)
+
+
 @contextmanager
 def _scratch_database(backend: str, tmp_path: Path, database_url: str) -> Iterator[Database]:
     if backend == "sqlite":
@@ -129,10 +137,7 @@ def test_upgrade_from_0002_types_the_snapshots_of_earlier_responses(
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with _scratch_database(backend, tmp_path, database_url) as scratch:
         # 0002 gives the organization its default campaign.
-        upgrade(scratch.engine, "0001")
-        with scratch.engine.begin() as conn:
-            _old_organization(conn)
-        upgrade(scratch.engine, "0002")
+        _old_organization_at(scratch, "0002")
         with scratch.engine.begin() as conn:
             org_id = 1
             campaign_id = conn.execute(select(campaigns.c.id)).scalar_one()
@@ -211,10 +216,7 @@ def test_upgrade_to_0012_puts_existing_surveys_and_responses_on_email(
 ) -> None:
     with _scratch_database(backend, tmp_path, database_url) as scratch:
         # 0002 gives the organization its default campaign.
-        upgrade(scratch.engine, "0001")
-        with scratch.engine.begin() as conn:
-            _old_organization(conn)
-        upgrade(scratch.engine, "0011")
+        _old_organization_at(scratch, "0011")
         with scratch.engine.begin() as conn:
             for statement in (
                 "INSERT INTO contacts (id, organization_id, user_id, email, email_key, status, "
@@ -235,4 +237,36 @@ def test_upgrade_to_0012_puts_existing_surveys_and_responses_on_email(
             found = conn.execute(text("SELECT channel, page_url FROM responses")).all()
         assert [tuple(row) for row in found] == [("email", None)]
         command.downgrade(alembic_config(scratch.engine), "0011")
+        upgrade(scratch.engine)
+
+
+def test_upgrade_to_0015_adds_link_keys_and_keeps_every_survey(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    """Adding the column must not rebuild campaigns: on SQLite that would cascade to the
+    campaigns' surveys."""
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        _old_organization_at(scratch, "0013")
+        with scratch.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (id, organization_id, user_id, email, email_key, "
+                    "status, created_at, updated_at) VALUES (1, 1, 'u', 'u@example.com', "
+                    "'u@example.com', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO surveys (id, organization_id, campaign_id, contact_id, status, "
+                    "token, attributes, scheduled_at, created_at) SELECT 1, 1, id, 1, 'sent', "
+                    "'t', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM campaigns"
+                )
+            )
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            assert conn.execute(text("SELECT link_key FROM campaigns")).scalars().all() == [None]
+            assert conn.execute(text("SELECT count(*) FROM surveys")).scalar_one() == 1
+        command.downgrade(alembic_config(scratch.engine), "0013")
+        with scratch.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM surveys")).scalar_one() == 1
         upgrade(scratch.engine)
