@@ -237,14 +237,16 @@ def test_upgrade_to_0012_puts_existing_surveys_and_responses_on_email(
             found = conn.execute(text("SELECT channel, page_url FROM responses")).all()
         assert [tuple(row) for row in found] == [("email", None)]
         command.downgrade(alembic_config(scratch.engine), "0011")
+        with scratch.read() as conn:  # dropped in place: nothing cascaded
+            assert conn.execute(text("SELECT count(*) FROM responses")).scalar_one() == 1
         upgrade(scratch.engine)
 
 
-def test_upgrade_to_0015_adds_link_keys_and_keeps_every_survey(
+def test_upgrade_to_0015_adds_channels_and_link_keys_and_keeps_every_survey(
     backend: str, tmp_path: Path, database_url: str
 ) -> None:
-    """Adding the column must not rebuild campaigns: on SQLite that would cascade to the
-    campaigns' surveys."""
+    """Adding the columns (0014's channel and cooldown, 0015's link key) must not rebuild
+    campaigns: on SQLite that would cascade to the campaigns' surveys."""
     with _scratch_database(backend, tmp_path, database_url) as scratch:
         _old_organization_at(scratch, "0013")
         with scratch.engine.begin() as conn:
@@ -266,6 +268,12 @@ def test_upgrade_to_0015_adds_link_keys_and_keeps_every_survey(
         with scratch.read() as conn:
             assert conn.execute(text("SELECT link_key FROM campaigns")).scalars().all() == [None]
             assert conn.execute(text("SELECT count(*) FROM surveys")).scalar_one() == 1
+            # 0014: campaigns email, surveys were not shown in an app, a 30-day cooldown.
+            assert conn.execute(text("SELECT channel FROM campaigns")).scalars().all() == ["email"]
+            shown = conn.execute(text("SELECT shown_at, dismissed_at FROM surveys")).one()
+            assert tuple(shown) == (None, None)
+            cooldown = conn.execute(text("SELECT cooldown_days FROM organizations")).scalar()
+            assert cooldown == 30
         command.downgrade(alembic_config(scratch.engine), "0013")
         with scratch.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM surveys")).scalar_one() == 1

@@ -29,8 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("responses") as batch_op:
-        batch_op.drop_column("page_url")
-        batch_op.drop_column("channel")
-    with op.batch_alter_table("surveys") as batch_op:
-        batch_op.drop_column("channel")
+    # In place (SQLite 3.35+): recreating surveys would cascade to their responses.
+    op.drop_column("responses", "page_url")
+    op.drop_column("responses", "channel")
+    op.drop_column("surveys", "channel")

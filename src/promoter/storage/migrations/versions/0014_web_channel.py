@@ -19,31 +19,30 @@ branch_labels = None
 depends_on = None
 
 
+#: The columns added, by table. Added and dropped in place (SQLite's ADD and DROP COLUMN):
+#: recreating campaigns or organizations would cascade their deletion to what they own.
+COLUMNS = {
+    "campaigns": [
+        sa.Column("channel", sa.String(length=8), server_default="email", nullable=False)
+    ],
+    "organizations": [
+        sa.Column("cooldown_days", sa.Integer(), server_default="30", nullable=False)
+    ],
+    "surveys": [
+        sa.Column("shown_at", promoter.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("dismissed_at", promoter.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("page_url", sa.String(length=2000), nullable=True),
+    ],
+}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch_op:
-        batch_op.add_column(
-            sa.Column("channel", sa.String(length=8), server_default="email", nullable=False)
-        )
-    with op.batch_alter_table("organizations") as batch_op:
-        batch_op.add_column(
-            sa.Column("cooldown_days", sa.Integer(), server_default="30", nullable=False)
-        )
-    with op.batch_alter_table("surveys") as batch_op:
-        batch_op.add_column(
-            sa.Column("shown_at", promoter.storage.types.UTCDateTime(), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("dismissed_at", promoter.storage.types.UTCDateTime(), nullable=True)
-        )
-        batch_op.add_column(sa.Column("page_url", sa.String(length=2000), nullable=True))
+    for table, columns in COLUMNS.items():
+        for column in columns:
+            op.add_column(table, column)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("surveys") as batch_op:
-        batch_op.drop_column("page_url")
-        batch_op.drop_column("dismissed_at")
-        batch_op.drop_column("shown_at")
-    with op.batch_alter_table("organizations") as batch_op:
-        batch_op.drop_column("cooldown_days")
-    with op.batch_alter_table("campaigns") as batch_op:
-        batch_op.drop_column("channel")
+    for table, columns in reversed(COLUMNS.items()):
+        for column in reversed(columns):
+            op.drop_column(table, column.name)
