@@ -30,6 +30,7 @@ from promoter.web.rest import (
     feedback,
     lists,
     metrics,
+    organization,
     segment_source,
     suppressions,
     templates,
@@ -132,6 +133,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(exports.router)
     app.include_router(segment_source.router)
     app.include_router(web_survey.router)
+    app.include_router(organization.router)
     app.include_router(survey_pages.router)
     app.include_router(web_survey_api.router)
     app.include_router(link_pages.router)

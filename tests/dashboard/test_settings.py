@@ -1,5 +1,6 @@
 """The Settings page for Segment: API keys (shown once, revoked for good), the endpoint URLs, the
-webhook shared secret, the time zone and the live view of received messages."""
+webhook shared secret, the time zone, the survey cooldown and the live view of received
+messages."""
 
 from __future__ import annotations
 
@@ -169,6 +170,7 @@ def test_forms_without_csrf_are_refused(browser: Browser, database: Database) ->
         ("/settings/segment/secret", {"secret": "s3cret"}),
         ("/settings/segment/secret/clear", {}),
         ("/settings/segment/timezone", {"timezone": "Europe/Paris"}),
+        ("/settings/segment/cooldown", {"cooldown_days": "3"}),
     ]
     for url, data in posts:
         for token in (None, "wrong"):
@@ -181,6 +183,7 @@ def test_forms_without_csrf_are_refused(browser: Browser, database: Database) ->
         org = get_organization(conn, organization_id=browser.org.id)
     assert [k.active for k in keys] == [True]
     assert org.webhook_secret is None and org.timezone == "UTC"
+    assert org.cooldown_days == 30
 
 
 def test_shared_secret_set_and_cleared(browser: Browser, database: Database, clock: Clock) -> None:
@@ -248,6 +251,32 @@ def test_time_zone_is_validated(browser: Browser, database: Database) -> None:
     assert "Unknown time zone &#39;Mars/Olympus_Mons&#39;" in explained.text  # type: ignore[attr-defined]
     with database.read() as conn:
         assert get_organization(conn, organization_id=browser.org.id).timezone == "Europe/Paris"
+
+
+def test_survey_cooldown_is_shown_saved_and_validated(browser: Browser, database: Database) -> None:
+    page = browser.client.get("/settings/segment")
+    assert 'data-testid="cooldown">30 days<' in page.text
+    assert 'id="cooldown_days" name="cooldown_days" type="number"' in page.text
+    assert "no campaign surveys the same person again" in page.text
+    saved = browser.post("/settings/segment/cooldown", {"cooldown_days": " 7 "})
+    assert status(saved) == 303
+    location = saved.headers["location"]  # type: ignore[attr-defined]
+    assert location == "/settings/segment?done=cooldown-saved#cooldown-h"
+    shown = browser.client.get(location)
+    assert "Survey cooldown saved." in shown.text
+    assert 'data-testid="cooldown">7 days<' in shown.text
+    assert status(browser.post("/settings/segment/cooldown", {"cooldown_days": "0"})) == 303
+    with database.read() as conn:
+        assert get_organization(conn, organization_id=browser.org.id).cooldown_days == 0
+    for bad in ("", "-1", "366", "1.5", "soon", "٣", "9" * 30):
+        refused = browser.post("/settings/segment/cooldown", {"cooldown_days": bad})
+        assert status(refused) == 400, bad
+        text = refused.text  # type: ignore[attr-defined]
+        assert 'class="error" role="alert" id="cooldown-error"' in text
+        assert "Enter a whole number of days from 0 to 365." in text
+        assert 'aria-invalid="true"' in text
+    with database.read() as conn:
+        assert get_organization(conn, organization_id=browser.org.id).cooldown_days == 0
 
 
 def test_received_messages_show_their_outcome(browser: Browser) -> None:

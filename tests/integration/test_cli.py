@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from promoter.cli import main
-from promoter.orgs.service import authenticate
+from promoter.orgs.service import authenticate, get_organization
 from promoter.storage.engine import Database
 
 
@@ -39,6 +39,21 @@ def test_webhook_secret(run) -> None:  # type: ignore[no-untyped-def]
     assert "cleared" in run("org", "secret", "1", "--clear")
     run("org", "secret", "1", code=2)
     assert "no organization" in run("org", "secret", "42", "x", code=1)
+
+
+def test_survey_cooldown(run, database: Database) -> None:  # type: ignore[no-untyped-def]
+    run("org", "create", "Acme")
+    assert run("org", "cooldown", "1").strip() == "survey cooldown: 30 days across campaigns"
+    assert "1 day across" in run("org", "cooldown", "1", "1")
+    assert "0 days across" in run("org", "cooldown", "1", "0")
+    with database.read() as conn:
+        assert get_organization(conn, organization_id=1).cooldown_days == 0
+    for bad in ("366", "soon"):
+        assert "Invalid value for '[DAYS]'" in run("org", "cooldown", "1", bad, code=2)
+    assert "Invalid value for '[DAYS]'" in run("org", "cooldown", "1", "--", "-1", code=2)
+    assert "no organization" in run("org", "cooldown", "42", code=1)
+    assert "no organization" in run("org", "cooldown", "42", "5", code=1)
+    assert "0 days" in run("org", "cooldown", "1")
 
 
 def test_db_commands(run, database: Database) -> None:  # type: ignore[no-untyped-def]

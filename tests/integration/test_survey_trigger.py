@@ -12,10 +12,12 @@ from promoter.campaigns import service as campaigns
 from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
+from promoter.orgs.service import set_cooldown
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, deliveries, events, surveys
 from promoter.surveys.trigger import SurveyTrigger
 from tests.conftest import Org
+from tests.dashboard.campaign_form import add_campaign
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -190,3 +192,42 @@ def test_campaign_changes_reach_a_running_trigger_within_its_ttl(
     send_with(identify("c"), track("c"))
     assert [n for _, n in notes(database)][2] is None
     assert len(scheduled(database)) == 2
+
+
+def test_the_organizations_cooldown_decides_across_campaigns(database: Database, org: Org) -> None:
+    """Changing the cooldown changes what the next trigger decides: 30 days (the default)
+    keeps a second campaign from surveying the next day, 0 lets it (the floor is 24 hours)."""
+    change(database, org, trigger_events=["Signed Up"])
+    second = add_campaign(database, org.id)  # triggered by Order Completed
+    send(database, org, identify("u1"), track("u1", "Signed Up"))
+    with database.write() as conn:
+        conn.execute(update(surveys).values(status="sent", sent_at=NOW))
+    Clock.current = NOW + timedelta(days=1, hours=1)
+    send(database, org, track("u1", "Order Completed"))
+    assert notes(database)[-1] == (
+        "Order Completed",
+        "Post-purchase: cooldown: surveyed 2026-06-10 "
+        "(at most one survey every 30 days across campaigns)",
+    )
+    with database.write() as conn:
+        set_cooldown(conn, organization_id=org.id, cooldown_days=0)
+    send(database, org, track("u1", "Order Completed"))
+    assert notes(database)[-1] == (
+        "Order Completed",
+        "Post-purchase: survey scheduled for 2026-06-11 13:00 UTC",
+    )
+    assert [s.campaign_id for s in scheduled(database)][-1] == second.id
+    # The 24-hour floor stays: a third campaign the same day is refused all the same.
+    third = add_campaign(database, org.id, "Third")
+    with database.write() as conn:
+        campaigns.update_campaign(
+            conn,
+            organization_id=org.id,
+            campaign_id=third.id,
+            changes={"trigger_events": ["Upgraded"]},
+        )
+    send(database, org, track("u1", "Upgraded"))
+    assert notes(database)[-1] == (
+        "Upgraded",
+        "Third: throttled: surveyed less than 24 hours ago",
+    )

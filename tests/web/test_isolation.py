@@ -361,6 +361,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/api/v2/web-survey/rotate-secret/"): Listing((Ask(status=200),)),
     ("POST", "/api/v2/web-survey/rotate-site-key/"): Listing((Ask(status=200),)),
+    # The organization (B's own, whichever id the body names)
+    ("GET", "/api/v2/organization/"): Listing(),
+    ("PATCH", "/api/v2/organization/"): Listing((Ask(body={"cooldown_days": 7}),)),
     # Survey pages
     ("GET", "/s/{signed}/comment"): SURVEY_PAGE,
     ("POST", "/s/{signed}/comment"): SURVEY_PAGE,
@@ -439,6 +442,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/settings/segment/secret"): Listing((Ask(body={"secret": "globex-secret"}),)),
     ("POST", "/settings/segment/secret/clear"): Listing((Ask(status=303),)),
     ("POST", "/settings/segment/timezone"): Listing((Ask(body={"timezone": "Asia/Tokyo"}),)),
+    ("POST", "/settings/segment/cooldown"): Listing(
+        (Ask(body={"cooldown_days": "7"}, status=303),)
+    ),
     ("GET", "/settings/webhooks"): Listing(_shows("")),
     ("POST", "/settings/webhooks"): Listing(
         (Ask(body={**NEW_HOOK, "campaign": "{campaign_id}"}, status=400),)

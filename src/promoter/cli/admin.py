@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from promoter.cli.common import migrated_database, open_database, settings_from_env
+from promoter.domain.eligibility import MAX_COOLDOWN_DAYS
 from promoter.orgs import service as orgs
 from promoter.storage.migrate import current_revision
 
@@ -84,6 +85,22 @@ def org_secret(org_id: int, secret: str | None, clear: bool) -> None:
         except orgs.NotFound as exc:
             raise click.ClickException(str(exc)) from None
         click.echo("webhook secret cleared" if clear else "webhook secret set")
+
+
+@org.command("cooldown")
+@click.argument("org_id", type=int)
+@click.argument("days", type=click.IntRange(0, MAX_COOLDOWN_DAYS), required=False)
+def org_cooldown(org_id: int, days: int | None) -> None:
+    """Print the survey cooldown, or set it to DAYS: after any survey (any campaign, email
+    or in the app) a contact gets no other for this many days; 0 leaves the 24-hour floor."""
+    with migrated_database() as database, database.write() as conn:
+        try:
+            if days is not None:
+                orgs.set_cooldown(conn, organization_id=org_id, cooldown_days=days)
+            days = orgs.get_organization(conn, organization_id=org_id).cooldown_days
+        except orgs.NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"survey cooldown: {days} day{'s' if days != 1 else ''} across campaigns")
 
 
 # --- API keys ---------------------------------------------------------------------------

@@ -26,6 +26,10 @@ SUPPRESSED = frozenset({"unsubscribed", "bounced", "inactive", ANONYMOUS})
 #: Survey statuses that did not reach the contact and so do not count towards throttling.
 NOT_COUNTED = frozenset({"cancelled", "failed"})
 FLOOR = timedelta(hours=24)
+#: An organization's cooldown across campaigns, in days: its default and its bounds (0:
+#: only the hard floor).
+DEFAULT_COOLDOWN_DAYS = 30
+MAX_COOLDOWN_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from promoter.campaigns.service import create_default_campaign
 from promoter.contacts.lists import SEGMENT_LIST_NAME
+from promoter.domain.eligibility import DEFAULT_COOLDOWN_DAYS, MAX_COOLDOWN_DAYS
 from promoter.orgs.keys import generate_key, hash_key, looks_like_key, visible_prefix
 from promoter.storage.tables import api_keys, contact_lists, organizations
 
@@ -30,6 +31,8 @@ class Organization:
     webhook_secret: str | None
     timezone: str
     created_at: datetime
+    #: Days after any survey (any campaign, any channel) before the contact's next one.
+    cooldown_days: int = DEFAULT_COOLDOWN_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ _COLUMNS = (
     organizations.c.webhook_secret,
     organizations.c.timezone,
     organizations.c.created_at,
+    organizations.c.cooldown_days,
 )
 
 
@@ -95,13 +99,14 @@ def get_organization(conn: Connection, *, organization_id: int) -> Organization:
     return _organization(row)
 
 
-def _organization(row: Row[Any, Any, Any, Any, Any]) -> Organization:
+def _organization(row: Row[Any, Any, Any, Any, Any, Any]) -> Organization:
     return Organization(
         id=row.id,
         name=row.name,
         webhook_secret=row.webhook_secret,
         timezone=row.timezone,
         created_at=row.created_at,
+        cooldown_days=row.cooldown_days,
     )
 
 
@@ -204,3 +209,18 @@ def set_timezone(conn: Connection, *, organization_id: int, timezone: str) -> st
         update(organizations).where(organizations.c.id == organization_id).values(timezone=name)
     )
     return name
+
+
+def set_cooldown(conn: Connection, *, organization_id: int, cooldown_days: int) -> int:
+    """Set the organization's cooldown: the days after any survey, of any campaign on any
+    channel, before a contact gets another (0: only the 24-hour floor). Returns the days
+    stored; ``ValueError`` says why a number is refused."""
+    if isinstance(cooldown_days, bool) or not 0 <= cooldown_days <= MAX_COOLDOWN_DAYS:
+        raise ValueError(f"the cooldown is a whole number of days from 0 to {MAX_COOLDOWN_DAYS}")
+    get_organization(conn, organization_id=organization_id)
+    conn.execute(
+        update(organizations)
+        .where(organizations.c.id == organization_id)
+        .values(cooldown_days=cooldown_days)
+    )
+    return cooldown_days

@@ -1,5 +1,6 @@
 """The Settings page for Segment: API keys, the URLs to paste into Segment, the webhook
-shared secret, the organization's time zone, and a live view of the last messages received."""
+shared secret, the organization's time zone and survey cooldown, and a live view of the
+last messages received."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from promoter.accounts.sessions import Session
 from promoter.analytics.params import zone_of
+from promoter.domain.eligibility import MAX_COOLDOWN_DAYS
 from promoter.ingest.received import Received
 from promoter.orgs.service import (
     ApiKeyInfo,
@@ -26,6 +28,7 @@ from promoter.orgs.service import (
     get_organization,
     list_api_keys,
     revoke_api_key,
+    set_cooldown,
     set_timezone,
     set_webhook_secret,
 )
@@ -105,6 +108,8 @@ async def _page(
     context.setdefault("secret_error", "")
     context.setdefault("timezone_error", "")
     context.setdefault("timezone_value", view.org.timezone)
+    context.setdefault("cooldown_error", "")
+    context.setdefault("cooldown_value", str(view.org.cooldown_days))
     return render(
         request,
         "settings_segment.html",
@@ -119,6 +124,7 @@ async def _page(
         zones=_zones(),
         received=_received(services, session),
         zone=zone_of(view.org.timezone),
+        max_cooldown=MAX_COOLDOWN_DAYS,
         **context,
     )
 
@@ -289,3 +295,39 @@ async def save_timezone(request: Request, services: ServicesDep, session: Sessio
             timezone_value=wanted[:80],
         )
     return await _page(request, services, session, message="Time zone saved.")
+
+
+# --- Survey cooldown -----------------------------------------------------------------------
+
+
+def _cooldown_days(text: str) -> int | None:
+    """The days typed, or ``None`` when they are not a whole number in range."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        return None
+    days = int(text)
+    return days if days <= MAX_COOLDOWN_DAYS else None
+
+
+@router.post(PAGE + "/cooldown")
+async def save_cooldown(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    wanted = form.get("cooldown_days")
+    days = _cooldown_days(wanted)
+    if days is None:
+        return await _page(
+            request,
+            services,
+            session,
+            status=400,
+            cooldown_error=f"Enter a whole number of days from 0 to {MAX_COOLDOWN_DAYS}.",
+            cooldown_value=wanted[:20],
+        )
+    await write(
+        services,
+        lambda conn: set_cooldown(
+            conn, organization_id=session.user.organization_id, cooldown_days=days
+        ),
+    )
+    return see_other(PAGE + "?done=cooldown-saved#cooldown-h")
