@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from promoter.campaigns import service
 from promoter.campaigns.models import Campaign, CampaignSettings, EmailTemplate, TemplateSettings
+from promoter.domain.messages import Envelope
+from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
+from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
+from promoter.storage.tables import contacts
 
 
 #: A form with every campaign and template setting, all different from the defaults.
@@ -15,6 +22,7 @@ def every_setting(list_id: int) -> dict[str, object]:
         "name": "Onboarding <b>NPS</b>",
         "kind": "segment",
         "status": "paused",
+        "channel": "both",
         "trigger_events": "Signed Up\r\nOrder Completed\r\n\r\nSigned Up",
         "delay_minutes": "120",
         "throttle_days": "30",
@@ -62,4 +70,28 @@ def add_campaign(database: Database, org_id: int, name: str = "Post-purchase") -
             organization_id=org_id,
             settings=CampaignSettings(name=name, trigger_events=["Order Completed"]),
             template_id=template.id,
+        )
+
+
+def add_contact(database: Database, org_id: int, user_id: str) -> int:
+    """A contact identified through the Tracking API (with an email): its id."""
+    now = datetime.now(UTC)
+    results = ingest_messages(
+        database=database,
+        ingestor=Ingestor(),
+        organization_id=org_id,
+        messages=[
+            {"type": "identify", "userId": user_id, "traits": {"email": f"{user_id}@example.com"}}
+        ],
+        envelope=Envelope(received_at=now),
+        allowed=TRACKING_API_TYPES,
+    )
+    assert all(r.status == "accepted" for r in results), results
+    with database.read() as conn:
+        return int(
+            conn.execute(
+                select(contacts.c.id).where(
+                    contacts.c.organization_id == org_id, contacts.c.user_id == user_id
+                )
+            ).scalar_one()
         )

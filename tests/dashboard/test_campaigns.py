@@ -9,18 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert, update
 
 from promoter.campaigns import service
 from promoter.campaigns.models import Campaign, CampaignSettings, EmailTemplate, TemplateSettings
-from promoter.domain.messages import Envelope
-from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
-from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contact_lists, contacts
+from promoter.storage.tables import contact_lists, surveys
 from tests.analytics.dataset import answer_survey, send_survey
 from tests.conftest import make_org
 from tests.dashboard.campaign_form import add_campaign, every_setting, load, status_of
+from tests.dashboard.campaign_form import add_contact as contact
 from tests.dashboard.conftest import Browser
 
 SENT = re.compile(
@@ -55,6 +53,7 @@ CAMPAIGN_KEYS = [
     "name",
     "kind",
     "status",
+    "channel",
     "trigger_events",
     "delay_minutes",
     "throttle_days",
@@ -70,6 +69,7 @@ CAMPAIGN_KEYS = [
 def assert_every_setting(campaign: Campaign, template: EmailTemplate, list_id: int) -> None:
     assert campaign.name == "Onboarding <b>NPS</b>"
     assert campaign.kind == "segment" and campaign.status == "paused"
+    assert campaign.channel == "both"
     assert campaign.trigger_events == ["Signed Up", "Order Completed"]
     assert campaign.delay_minutes == 120 and campaign.throttle_days == 30
     assert campaign.weekdays_only is True
@@ -84,29 +84,6 @@ def assert_every_setting(campaign: Campaign, template: EmailTemplate, list_id: i
     assert template.brand_name == "Acme Shop"
     assert template.language == "fr"
     assert template.logo_url == "https://acme.example.com/logo.png"
-
-
-def contact(database: Database, org_id: int, user_id: str) -> int:
-    now = datetime.now(UTC)
-    results = ingest_messages(
-        database=database,
-        ingestor=Ingestor(),
-        organization_id=org_id,
-        messages=[
-            {"type": "identify", "userId": user_id, "traits": {"email": f"{user_id}@example.com"}}
-        ],
-        envelope=Envelope(received_at=now),
-        allowed=TRACKING_API_TYPES,
-    )
-    assert all(r.status == "accepted" for r in results), results
-    with database.read() as conn:
-        return int(
-            conn.execute(
-                select(contacts.c.id).where(
-                    contacts.c.organization_id == org_id, contacts.c.user_id == user_id
-                )
-            ).scalar_one()
-        )
 
 
 # The list ---------------------------------------------------------------------------
@@ -152,7 +129,8 @@ def test_create_with_every_setting(browser: Browser, database: Database) -> None
     form = browser.client.get("/campaigns/new")
     assert status_of(form) == 200 and 'action="/campaigns"' in form.text
     for name in [*CAMPAIGN_KEYS, *TemplateSettings.model_fields]:
-        assert f'for="{name}"' in form.text, name  # every field has a label
+        # Every field has a label (each of a radio group's choices its own).
+        assert f'for="{name}"' in form.text or f'for="{name}-' in form.text, name
     list_id = add_list(database, org)
     created = browser.post("/campaigns", every_setting(list_id))
     assert status_of(created) == 303
@@ -295,6 +273,7 @@ def test_edit_every_setting(browser: Browser, database: Database) -> None:
             "forward_email": "",
             "status": "active",
             "kind": "manual",
+            "channel": "email",
             "weekdays_only": None,
         },
     )
@@ -305,6 +284,7 @@ def test_edit_every_setting(browser: Browser, database: Database) -> None:
     assert status_of(saved) == 303
     updated, template = load(database, org, campaign.id)
     assert updated.trigger_events == [] and updated.kind == "manual"
+    assert updated.channel == "email"
     assert updated.status == "active" and updated.weekdays_only is False
     assert updated.send_window_start is None and updated.send_window_end is None
     assert updated.reminder_days is None and updated.forward_email is None
@@ -540,12 +520,21 @@ def test_list_shows_sent_responses_and_rate_per_channel(
     (default,) = campaigns_of(database, org)
     second = add_campaign(database, org, "Channels")
     at = datetime.now(UTC) - timedelta(days=1)
-    people = [contact(database, org, f"c{i}") for i in range(4)]
+    people = [contact(database, org, f"c{i}") for i in range(6)]
     with database.write() as conn:
         answer_survey(conn, org, people[0], second.id, 10, at)
         answer_survey(conn, org, people[1], second.id, 9, at, channel="web")
         answer_survey(conn, org, people[2], second.id, 0, at, channel="link")
         send_survey(conn, org, people[3], second.id, at, channel="web")
+        # Dismissed in the app; and emailed, then shown in the app as well.
+        dismissed = send_survey(conn, org, people[4], second.id, at, channel="web")
+        emailed = send_survey(conn, org, people[5], second.id, at)
+        conn.execute(
+            update(surveys)
+            .where(surveys.c.token == dismissed)
+            .values(status="dismissed", shown_at=at, dismissed_at=at)
+        )
+        conn.execute(update(surveys).where(surveys.c.token == emailed).values(shown_at=at))
     other = make_org(database, "Other")
     (theirs,) = campaigns_of(database, other.id)
     stranger = contact(database, other.id, "s")
@@ -553,8 +542,9 @@ def test_list_shows_sent_responses_and_rate_per_channel(
         answer_survey(conn, other.id, stranger, theirs.id, 5, at, channel="web")
     text = browser.client.get("/campaigns").text
     row = text.split(f'data-campaign="{second.id}"')[1].split("</tr>")[0]
-    assert '<li data-channel="email">email: 1 sent, 1 responses, 100%</li>' in row
-    assert '<li data-channel="web">web: 2 sent, 1 responses, 50%</li>' in row
+    # In the app a survey is sent when it is shown: the emailed one shown there counts.
+    assert '<li data-channel="email">email: 2 sent, 1 responses, 50%</li>' in row
+    assert '<li data-channel="web">web: 4 shown, 1 responses, 25%, 1 dismissed</li>' in row
     assert '<li data-channel="link">link: 1 sent, 1 responses, 100%</li>' in row
     assert row.index('data-channel="email"') < row.index('data-channel="web"')
     mine = text.split(f'data-campaign="{default.id}"')[1].split("</tr>")[0]

@@ -112,3 +112,32 @@ def test_cli_create_show_update_pause(
     refused = run("campaign", "update", org.id, 2, "--brand-color", "teal", code=1)
     assert "a colour is written #RRGGBB" in refused
     assert "brand colour  default" in run("campaign", "update", org.id, 2, "--brand-color", "off")
+
+
+def test_cli_channel(
+    database: Database, database_url: str, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def run(*args: str | int, code: int = 0) -> str:
+        result = runner.invoke(main, [str(a) for a in args])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    out = run("campaign", "create", org.id, "--name", "In app", "--channel", "web")
+    assert "channel  in the app (web survey)" in out
+    assert "\tIn app\tsegment\tweb\tactive\t" in run("campaign", "list", org.id)
+    out = run("campaign", "update", org.id, 2, "--channel", "both")
+    assert "channel  in the app first, email after 3 days if not shown there" in out
+    assert "channel  email" in run("campaign", "show", org.id, 1)
+    assert "Invalid value for '--channel'" in run(
+        "campaign", "update", org.id, 2, "--channel", "sms", code=2
+    )
+    refused = run("campaign", "update", org.id, 2, "--kind", "manual", code=1)
+    assert "channel: a manual campaign sends by email" in refused
+    out = run("campaign", "update", org.id, 2, "--kind", "manual", "--channel", "email")
+    assert "channel  email" in out
+    with database.read() as conn:
+        found = campaigns.get_campaign(conn, organization_id=org.id, campaign_id=2)
+    assert (found.kind, found.channel) == ("manual", "email")

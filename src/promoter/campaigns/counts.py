@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select, true
 
 from promoter.campaigns.models import Campaign
-from promoter.domain.channels import CHANNELS
+from promoter.domain.channels import CHANNELS, WEB
 from promoter.domain.eligibility import NOT_COUNTED, SUPPRESSED, cooldown
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
 from promoter.storage.tables import contacts, list_memberships, organizations, responses, surveys
@@ -127,10 +128,14 @@ def _dates(
 
 @dataclass
 class ChannelResults:
-    """Surveys a campaign sent on one channel, and the responses they got."""
+    """Surveys a campaign sent on one channel, and the responses they got. In the app a
+    survey is sent when it is shown: ``sent`` counts the surveys shown there (an emailed
+    one of a "both" campaign too, when it was shown in the app later), and ``dismissed``
+    those closed without an answer."""
 
     sent: int = 0
     responses: int = 0
+    dismissed: int = 0
 
     @property
     def response_rate(self) -> float | None:
@@ -156,19 +161,28 @@ class CampaignResults:
         return (self.promoters - self.detractors) * 100 / self.responses
 
 
-def campaign_results(conn: Connection, *, organization_id: int) -> dict[int, CampaignResults]:
+def campaign_results(
+    conn: Connection, *, organization_id: int, campaign_id: int | None = None
+) -> dict[int, CampaignResults]:
     """Surveys sent and responses (promoters, detractors) of each of the organization's
-    campaigns that has any, by campaign id."""
+    campaigns that has any (or of ``campaign_id`` alone), by campaign id."""
     results: dict[int, CampaignResults] = {}
     per_channel: dict[int, dict[str, ChannelResults]] = {}
+    mine = [surveys.c.organization_id == organization_id]
+    if campaign_id is not None:
+        mine.append(surveys.c.campaign_id == campaign_id)
     sent = conn.execute(
         select(surveys.c.campaign_id, surveys.c.channel, func.count())
-        .where(surveys.c.organization_id == organization_id, surveys.c.sent_at.is_not(None))
+        .where(*mine, surveys.c.sent_at.is_not(None))
         .group_by(surveys.c.campaign_id, surveys.c.channel)
     )
-    for campaign_id, channel, number in sent:
-        results.setdefault(campaign_id, CampaignResults()).sent += number
-        per_channel.setdefault(campaign_id, {}).setdefault(channel, ChannelResults()).sent = number
+    for found_id, channel, number in sent:
+        results.setdefault(found_id, CampaignResults()).sent += number
+        per_channel.setdefault(found_id, {}).setdefault(channel, ChannelResults()).sent = number
+    for found_id, shown, dismissed in _in_the_app(conn, mine):
+        results.setdefault(found_id, CampaignResults())
+        web = per_channel.setdefault(found_id, {}).setdefault(WEB, ChannelResults())
+        web.sent, web.dismissed = shown, dismissed
     answered = conn.execute(
         select(
             responses.c.campaign_id,
@@ -177,16 +191,32 @@ def campaign_results(conn: Connection, *, organization_id: int) -> dict[int, Cam
             func.count().filter(responses.c.score >= PROMOTER_MIN),
             func.count().filter(responses.c.score <= DETRACTOR_MAX),
         )
-        .where(responses.c.organization_id == organization_id)
+        .where(
+            responses.c.organization_id == organization_id,
+            true() if campaign_id is None else responses.c.campaign_id == campaign_id,
+        )
         .group_by(responses.c.campaign_id, responses.c.channel)
     )
-    for campaign_id, channel, number, promoters, detractors in answered:
-        found = results.setdefault(campaign_id, CampaignResults())
+    for found_id, channel, number, promoters, detractors in answered:
+        found = results.setdefault(found_id, CampaignResults())
         found.responses += number
         found.promoters += promoters
         found.detractors += detractors
-        channels = per_channel.setdefault(campaign_id, {})
+        channels = per_channel.setdefault(found_id, {})
         channels.setdefault(channel, ChannelResults()).responses = number
-    for campaign_id, channels in per_channel.items():
-        results[campaign_id].channels = {c: channels[c] for c in CHANNELS if c in channels}
+    for found_id, channels in per_channel.items():
+        results[found_id].channels = {c: channels[c] for c in CHANNELS if c in channels}
     return results
+
+
+def _in_the_app(conn: Connection, mine: list[Any]) -> list[tuple[int, int, int]]:
+    """Per campaign with any: its surveys shown in the app (sent there, or emailed and
+    shown there later) and those dismissed there."""
+    s = surveys.c
+    shown = or_(s.shown_at.is_not(None), and_(s.channel == WEB, s.sent_at.is_not(None)))
+    rows = conn.execute(
+        select(s.campaign_id, func.count(), func.count().filter(s.dismissed_at.is_not(None)))
+        .where(*mine, shown)
+        .group_by(s.campaign_id)
+    )
+    return [(found_id, number, dismissed) for found_id, number, dismissed in rows]

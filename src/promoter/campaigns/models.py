@@ -149,11 +149,13 @@ class CampaignSettings(BaseModel):
             raise ValueError("a reminder goes after 3, 5 or 7 days (or none)")
         return days
 
-    @model_validator(mode="after")
-    def _check_channel(self) -> CampaignSettings:
-        if self.kind == "manual" and self.channel != "email":
+    @field_validator("channel")
+    @classmethod
+    def _check_channel(cls, channel: str, info: ValidationInfo) -> str:
+        # ``kind`` is declared before ``channel``: it is in ``info.data`` once valid.
+        if info.data.get("kind") == "manual" and channel != "email":
             raise ValueError("a manual campaign sends by email: its channel is email")
-        return self
+        return channel
 
     @model_validator(mode="after")
     def _check_window(self) -> CampaignSettings:

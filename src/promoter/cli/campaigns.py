@@ -15,11 +15,20 @@ from promoter.campaigns import links
 from promoter.campaigns import service as campaigns
 from promoter.campaigns.models import Campaign, EmailTemplate, TemplateSettings
 from promoter.cli.common import migrated_database, settings_from_env
+from promoter.domain.channels import CAMPAIGN_CHANNELS, WEB_FIRST
 from promoter.domain.languages import LANGUAGES
 
 CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--name", {"help": "Campaign name."}),
     ("--kind", {"type": click.Choice(["segment", "manual"]), "help": "How surveys start."}),
+    (
+        "--channel",
+        {
+            "type": click.Choice(CAMPAIGN_CHANNELS),
+            "help": "How surveys reach people: email, web (in the app, the web survey), or "
+            f"both (in the app first, email after {WEB_FIRST.days} days). Manual: email.",
+        },
+    ),
     (
         "--event",
         {
@@ -54,6 +63,12 @@ CAMPAIGN_OPTIONS: list[tuple[Any, ...]] = [
     ("--brand-color", {"help": "Brand colour, #RRGGBB; 'off' for the default (#1f2933)."}),
 ]
 
+CHANNEL_TEXT = {
+    "email": "email",
+    "web": "in the app (web survey)",
+    "both": f"in the app first, email after {WEB_FIRST.days} days if not shown there",
+}
+
 TEMPLATE_FIELDS = {
     "subject": "subject",
     "from_name": "from_name",
@@ -76,7 +91,7 @@ def _campaign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _campaign_changes(options: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    simple = {"name": "name", "kind": "kind", "delay": "delay_minutes"}
+    simple = {"name": "name", "kind": "kind", "channel": "channel", "delay": "delay_minutes"}
     simple |= {"throttle": "throttle_days", "weekdays_only": "weekdays_only"}
     for option, field in simple.items():
         if options.get(option) is not None:
@@ -149,7 +164,10 @@ def _template_changes(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _invalid(exc: ValidationError) -> click.ClickException:
-    lines = [f"  {'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg']}" for e in exc.errors()]
+    lines = [
+        f"  {'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    ]
     return click.ClickException("invalid campaign settings:\n" + "\n".join(lines))
 
 
@@ -162,10 +180,11 @@ def _show(campaign: Campaign, template: EmailTemplate) -> None:
     )
     rows = [
         ("campaign", f"{campaign.id}: {campaign.name} ({campaign.kind}, {campaign.status})"),
+        ("channel", CHANNEL_TEXT[campaign.channel]),
         ("contact list", str(campaign.contact_list_id)),
         ("triggered by", events if campaign.kind == "segment" else "manual sends only"),
         ("delay", f"{campaign.delay_minutes} minutes"),
-        ("throttle", f"once per {campaign.throttle_days} days (24 h across campaigns)"),
+        ("throttle", f"once per {campaign.throttle_days} days (and the organization's cooldown)"),
         ("days", "weekdays only" if campaign.weekdays_only else "any day"),
         ("send window", window),
         ("reminder", f"after {campaign.reminder_days} days" if campaign.reminder_days else "off"),
@@ -206,7 +225,7 @@ def _question_rows(campaign: Campaign) -> list[tuple[str, str]]:
 
 @click.group()
 def campaign() -> None:
-    """Campaigns: which events send which survey email, when."""
+    """Campaigns: which events send which survey, when, by email or in the app."""
 
 
 @campaign.command("list")
@@ -219,7 +238,7 @@ def campaign_list(org_id: int) -> None:
         click.echo(f"no campaigns in organization {org_id}")
     for c in found:
         events = ", ".join(c.trigger_events) or "any event"
-        click.echo(f"{c.id}\t{c.name}\t{c.kind}\t{c.status}\t{events}")
+        click.echo(f"{c.id}\t{c.name}\t{c.kind}\t{c.channel}\t{c.status}\t{events}")
 
 
 @campaign.command("show")

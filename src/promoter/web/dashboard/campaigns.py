@@ -41,7 +41,8 @@ from promoter.domain.colors import DEFAULT_ACCENT
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.languages import LANGUAGE_NAMES
 from promoter.services import Services
-from promoter.web.dashboard import campaign_questions
+from promoter.web.dashboard import campaign_channels, campaign_questions
+from promoter.web.dashboard.campaign_channels import WebSurveyState, web_survey_state
 from promoter.web.dashboard.forms import Form, Upload, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
 from promoter.web.state import ServicesDep
@@ -56,6 +57,7 @@ CAMPAIGN_FIELDS = (
     "name",
     "kind",
     "status",
+    "channel",
     "trigger_events",
     "delay_minutes",
     "throttle_days",
@@ -74,6 +76,7 @@ LABELS = {
     "name": "Name",
     "kind": "Kind",
     "status": "Status",
+    "channel": "Channel",
     "trigger_events": "Trigger events",
     "delay_minutes": "Delay",
     "throttle_days": "Throttle",
@@ -125,6 +128,7 @@ def campaign_values(campaign: Campaign | None = None) -> Values:
         "name": settings.name,
         "kind": settings.kind,
         "status": settings.status,
+        "channel": settings.channel,
         "trigger_events": "\n".join(settings.trigger_events),
         "delay_minutes": str(settings.delay_minutes),
         "throttle_days": str(settings.throttle_days),
@@ -177,6 +181,8 @@ def campaign_input(values: Values) -> tuple[dict[str, Any], int | None, Errors]:
         "name": values["name"],
         "kind": values["kind"] or "segment",
         "status": values["status"] or "active",
+        # A manual campaign's radios are disabled, so the browser sends none: email.
+        "channel": values["channel"] or "email",
         "trigger_events": [e for e in values["trigger_events"].splitlines() if e.strip()],
         "delay_minutes": values["delay_minutes"].strip(),
         "throttle_days": values["throttle_days"].strip(),
@@ -251,7 +257,7 @@ def _message(error: ErrorDetails) -> str:
         return "Must start with http:// or https://."
     if kind == "literal_error":
         return f"Choose {ctx.get('expected', 'one of the options')}."
-    if kind == "value_error" and "email" in error["msg"]:
+    if kind == "value_error" and "email address" in error["msg"]:
         reason = error["msg"].split(":", 1)[-1].strip()
         return f"Not a valid email address: {reason}"
     message = error["msg"].removeprefix("Value error, ")
@@ -288,6 +294,10 @@ class Editing:
     sharing: list[Campaign] = field(default_factory=list)
     #: The template's uploaded logo.
     logo: Logo | None = None
+    #: Whether the organization's web survey can show the campaign's in-app surveys.
+    web_survey: WebSurveyState = "ready"
+    #: What it sent and got back, in all and per channel.
+    results: CampaignResults = field(default_factory=CampaignResults)
 
 
 def load_editing(services: Services, organization_id: int, campaign_id: int) -> Editing | None:
@@ -309,8 +319,15 @@ def load_editing(services: Services, organization_id: int, campaign_id: int) -> 
             if c.email_template_id == template.id and c.id != campaign.id
         ]
         logo = template_logo(conn, organization_id=organization_id, logo_id=template.logo_id)
+        results = campaign_results(conn, organization_id=organization_id, campaign_id=campaign.id)
         return Editing(
-            campaign, template, list_names(conn, organization_id=organization_id), sharing, logo
+            campaign,
+            template,
+            list_names(conn, organization_id=organization_id),
+            sharing,
+            logo,
+            web_survey_state(conn, organization_id),
+            results.get(campaign.id, CampaignResults()),
         )
 
 
@@ -500,9 +517,11 @@ def _not_found(request: Request, session: Session) -> Response:
     )
 
 
-def _choices(lists: dict[int, str]) -> dict[str, Any]:
+def _choices(lists: dict[int, str], web_survey: WebSurveyState) -> dict[str, Any]:
     """The options of the forms' menus, as (value, label)."""
     return {
+        "channel_options": campaign_channels.OPTIONS,
+        "web_survey": web_survey,
         "kind_options": [
             ("segment", "Segment: track events trigger it"),
             ("manual", "Manual: sent only when asked through the API"),
@@ -532,13 +551,14 @@ async def campaign_list(request: Request, services: ServicesDep, session: Sessio
         extra_css=CSS,
         listing=listing,
         empty=CampaignResults(),
+        channel_names=campaign_channels.NAMES,
     )
 
 
 def _new_page(
     request: Request,
     session: Session,
-    lists: dict[int, str],
+    form: tuple[dict[int, str], WebSurveyState],
     campaign: Values,
     template: Values,
     errors: Errors,
@@ -550,22 +570,25 @@ def _new_page(
         status=400 if errors else 200,
         section="campaigns",
         extra_css=CSS,
-        **_choices(lists),
+        **_choices(*form),
         c=campaign,
         t=template,
         errors=errors,
+        locked=False,
     )
 
 
-def _org_lists(services: Services, organization_id: int) -> dict[int, str]:
+def _form_data(services: Services, organization_id: int) -> tuple[dict[int, str], WebSurveyState]:
+    """The organization's lists and its web survey's state, for the new campaign form."""
     with services.database.read() as conn:
-        return list_names(conn, organization_id=organization_id)
+        lists = list_names(conn, organization_id=organization_id)
+        return lists, web_survey_state(conn, organization_id)
 
 
 @router.get("/campaigns/new")
 async def new_campaign(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    lists = await in_thread(_org_lists, services, session.user.organization_id)
-    return _new_page(request, session, lists, campaign_values(), template_values(), {})
+    form = await in_thread(_form_data, services, session.user.organization_id)
+    return _new_page(request, session, form, campaign_values(), template_values(), {})
 
 
 @router.post("/campaigns")
@@ -577,8 +600,8 @@ async def create_campaign(request: Request, services: ServicesDep, session: Sess
     result = await in_thread(create, services, org, campaign, template)
     if isinstance(result, Campaign):
         return see_other(f"/campaigns/{result.id}?done=campaign-created")
-    lists = await in_thread(_org_lists, services, org)
-    return _new_page(request, session, lists, campaign, template, result)
+    form_data = await in_thread(_form_data, services, org)
+    return _new_page(request, session, form_data, campaign, template, result)
 
 
 def _edit_page(
@@ -599,8 +622,11 @@ def _edit_page(
         status=400 if failed else 200,
         section="campaigns",
         extra_css=CSS,
-        **_choices(editing.lists),
+        **_choices(editing.lists, editing.web_survey),
         editing=editing,
+        # A manual campaign emails: its channel cannot be chosen.
+        locked=editing.campaign.kind == "manual",
+        channel_names=campaign_channels.NAMES,
         logo=editing.logo,
         campaign=editing.campaign,
         c=campaign or campaign_values(editing.campaign),
