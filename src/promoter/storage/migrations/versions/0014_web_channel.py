@@ -8,6 +8,8 @@ Create Date: 2026-12-09
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +23,7 @@ depends_on = None
 
 #: The columns added, by table. Added and dropped in place (SQLite's ADD and DROP COLUMN):
 #: recreating campaigns or organizations would cascade their deletion to what they own.
-COLUMNS = {
+COLUMNS: dict[str, list[sa.Column[Any]]] = {
     "campaigns": [
         sa.Column("channel", sa.String(length=8), server_default="email", nullable=False)
     ],
