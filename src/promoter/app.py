@@ -17,7 +17,16 @@ from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
-from promoter.web import dashboard, health, link_pages, logos, segment, survey_pages, web_survey_api
+from promoter.web import (
+    dashboard,
+    health,
+    link_pages,
+    logos,
+    segment,
+    survey_pages,
+    web_survey_api,
+    widget_script,
+)
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
@@ -39,6 +48,7 @@ from promoter.web.rest import (
 )
 from promoter.web.rest.v1 import PromoterV1Paths
 from promoter.web.survey_rendering import SurveyPages
+from promoter.web.widget_script import WidgetScript
 
 log = logging.getLogger("promoter.app")
 
@@ -108,6 +118,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     )
     app.state.services = services
     app.state.survey_pages = SurveyPages()
+    app.state.widget_script = WidgetScript.load()
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
@@ -138,6 +149,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(web_survey_api.router)
     app.include_router(link_pages.router)
     app.include_router(logos.router)
+    app.include_router(widget_script.router)
     dashboard.install(app)
     return app
 

@@ -385,6 +385,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/logos/{name}"): Elsewhere(
         "served to whoever has the URL, which carries the logo's hash: tests/web/test_logos.py"
     ),
+    ("GET", "/w/promoter.js"): Elsewhere(
+        "the same script for every organization: tests/web/test_widget_script.py"
+    ),
     # Dashboard
     ("GET", "/login"): Listing(),
     ("POST", "/login"): SIGN_IN,
