@@ -20,6 +20,7 @@ from promoter.accounts.passwords import Passwords
 from promoter.accounts.users import create_user
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
+from tests.browser.customer_site import CustomerSite, customer_site
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
 
@@ -154,3 +155,10 @@ def screenshot(page: Page, backend: str, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def customer() -> Iterator[CustomerSite]:
+    """The customer's web app on a second origin (its own port)."""
+    with customer_site() as site:
+        yield site

@@ -208,11 +208,13 @@
     done = true;
     const t = s.text || {};
     const brand = s.brand || {};
-    const color = /^#[0-9a-f]{6}$/i.test(brand.color || "") ? brand.color : "#1f2933";
+    const hex = (c) => /^#[0-9a-f]{6}$/i.test(c || "");
+    const color = hex(brand.color) ? brand.color : "#1f2933";
     const host = el("promoter-survey", { dir: s.dir === "rtl" ? "rtl" : "ltr" });
     const root = host.attachShadow({ mode: "open" });
-    style(root, CSS + `:host{--brand:${color};--accent:${accent(color)}}`);
+    style(root, CSS + `:host{--brand:${color};--accent:${hex(brand.accent) ? brand.accent : accent(color)}}`);
     const state = { s, t, host, root, score: null, saved: null, timer: 0, answered: false };
+    state.say = (...keys) => keys.map((k) => t[k]).find((v) => typeof v === "string") || "";
     const live = el("div", { class: "sr", "aria-live": "polite" });
     const card = build(state);
     root.append(live, card);
@@ -252,7 +254,7 @@
     state.status = el("p", { class: "st", role: "status" });
     state.comment = el("textarea", { id: "pc", maxlength: "5000", dir: "auto", placeholder: t.comment_placeholder });
     state.label = el("label", { for: "pc", class: "lb" });
-    state.questions = (s.questions || []).map(question);
+    state.questions = (s.questions || []).map((q) => question(q, state.say));
     state.more = el(
       "form",
       { hidden: true, novalidate: true, onsubmit: (e) => (e.preventDefault(), send(state)) },
@@ -260,13 +262,13 @@
         state.label,
         state.comment,
         ...state.questions.map((q) => q.box),
-        el("div", { class: "ac" }, [el("button", { type: "submit", class: "send", text: t.send || "Send" })]),
+        el("div", { class: "ac" }, [el("button", { type: "submit", class: "send", text: state.say("send") || "Send" })]),
       ],
     );
     const close = el("button", {
       type: "button",
       class: "x",
-      "aria-label": t.close || "Close",
+      "aria-label": state.say("close") || "Close",
       text: "\u00d7",
       onclick: () => dismiss(state),
     });
@@ -274,8 +276,8 @@
       el("p", { id: "pq", class: "q", text: t.question }),
       scale,
       el("div", { class: "ends" }, [
-        el("span", { text: `0 = ${t.low || ""}` }),
-        el("span", { text: `10 = ${t.high || ""}` }),
+        el("span", { text: `0 = ${state.say("low", "not_likely")}` }),
+        el("span", { text: `10 = ${state.say("high", "very_likely")}` }),
       ]),
       state.status,
       state.more,
@@ -283,29 +285,31 @@
     const card = el(
       "div",
       { class: "card", role: "dialog", "aria-modal": "false", "aria-labelledby": "pq", lang: s.language, dir: s.dir === "rtl" ? "rtl" : "ltr" },
-      [close, logo && el("img", { class: "logo", src: logo, alt: brand.name || "" }), state.body],
+      [close, logo && el("img", { class: "logo", src: logo, alt: state.say("logo_alt") || brand.name || "" }), state.body],
     );
     card.addEventListener("keydown", (e) => e.key === "Escape" && dismiss(state));
     return card;
   }
 
-  function question(q) {
+  function question(q, say) {
     const id = "q-" + q.id;
+    const kind = q.kind || q.type;
     const err = el("p", { class: "err", id: id + "-e", hidden: true });
     let box;
     let value;
-    if (q.kind === "text") {
+    if (kind === "text") {
       const input = el("textarea", { id, maxlength: "2000", dir: "auto", "aria-describedby": id + "-e" });
       box = el("div", { class: "qu" }, [el("label", { for: id, class: "lb", dir: "auto", text: q.text }), err, input]);
       value = () => (input.value.trim() ? [input.value] : []);
     } else {
-      const options = q.kind === "scale" ? ["1", "2", "3", "4", "5"] : q.options || [];
-      const type = q.kind === "multiple" ? "checkbox" : "radio";
+      const options = kind === "scale" ? ["1", "2", "3", "4", "5"] : q.options || q.choices || [];
+      const type = kind === "multiple" ? "checkbox" : "radio";
+      const hint = say({ scale: "scale_ends", multiple: "choose_any", single: "choose_one" }[kind]);
       const inputs = options.map((o) => el("input", { type, name: id, value: o }));
       box = el("fieldset", { class: "qu", "aria-describedby": id + "-e" }, [
-        el("legend", { class: "lb", dir: "auto", text: q.text }),
+        el("legend", { class: "lb" }, [el("span", { dir: "auto", text: q.text }), hint && el("span", { class: "hi", text: hint })]),
         err,
-        el("div", { class: q.kind === "scale" ? "ch sc" : "ch" },
+        el("div", { class: "ch" },
           inputs.map((input, i) => el("label", {}, [input, el("span", { dir: "auto", text: options[i] })])),
         ),
       ]);
@@ -323,7 +327,7 @@
       b.setAttribute("aria-checked", String(i === n));
       b.tabIndex = i === n ? 0 : -1;
     });
-    state.label.textContent = (state.t.comment || {})[category(n)] || "";
+    state.label.textContent = (state.t.comment || {})[category(n)] || state.say("comment_prompt");
     state.questions.forEach((q) => {
       const range = RANGES[q.q.audience];
       q.box.hidden = !!range && (n < range[0] || n > range[1]);
@@ -340,7 +344,7 @@
     return post(`surveys/${state.s.token}/answer`, { score: n }).then(
       () => {
         state.saved = n;
-        state.status.textContent = state.t.saved || "";
+        state.status.textContent = state.say("saved");
       },
       (e) => (e.status === 409 ? remove() : log(e)),
     );
@@ -363,7 +367,7 @@
       const v = q.box.hidden ? [] : q.value();
       const missing = q.q.required && !q.box.hidden && !v.length;
       q.err.hidden = !missing;
-      q.err.textContent = missing ? state.t.required || "Required" : "";
+      q.err.textContent = missing ? state.say("required", "answer_required") || "Required" : "";
       if (missing && !wrong) wrong = q;
       if (v.length) answers[q.q.id] = v;
     });
@@ -391,14 +395,15 @@
   function thanks(state) {
     state.answered = true;
     const link = safeUrl(state.s.thanks_url);
-    const said = el("p", { class: "q", tabindex: "-1", text: state.t.thanks || "Thank you!" });
+    const said = el("p", { class: "q", tabindex: "-1", text: state.say("thanks") || "Thank you!" });
     const kids = [said];
     if (link) {
       const u = new URL(link);
       kids.push(el("p", {}, [el("a", { href: link, target: "_blank", rel: "noopener", text: u.host + u.pathname })]));
     }
+    const had = !!state.root.activeElement;
     state.body.replaceChildren(...kids);
-    if (state.root.activeElement) said.focus();
+    if (had) said.focus();
   }
 
   function dismiss(state) {
@@ -450,6 +455,7 @@ textarea{display:block;width:100%;min-height:80px;padding:8px;border:1px solid #
 .ch label{display:inline-flex;align-items:center;gap:6px;margin:0 12px 6px 0;min-height:32px;cursor:pointer}
 .ch input{accent-color:var(--accent);width:18px;height:18px}
 .err{color:#ab091e;font-weight:bold;margin:4px 0}
+.hi{display:block;font-size:14px;font-weight:normal;color:#52606d}
 .ac{margin-top:12px}
 .send{min-height:44px;padding:8px 20px;font-weight:bold;border:2px solid var(--accent);border-radius:4px;background:var(--accent);color:#fff;cursor:pointer}
 .logo{display:block;height:32px;max-width:70%;margin:0 0 10px}

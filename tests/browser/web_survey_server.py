@@ -1,0 +1,108 @@
+"""A real Promoter server made ready for the web survey, through its REST API as a customer
+would: the web survey enabled for the customer's origin, a web campaign triggered by a
+track event (every other campaign paused), and what the database then holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+from sqlalchemy import Connection, select
+
+from promoter.storage.engine import Database
+from promoter.storage.tables import contacts, responses, surveys
+from promoter.websurveys.identity import sign_user
+from tests.conftest import Org
+from tests.credentials import token
+from tests.e2e.conftest import ServerProcess
+
+TRIGGER = "Report Viewed"
+QUESTIONS = [
+    {"id": "why", "text": "What matters most?", "type": "single",
+     "choices": ["Price", "Support"]},
+    {"id": "more", "text": "Anything else?", "type": "text"},
+]  # fmt: skip
+
+
+def serves_the_widget_endpoints(site: ServerProcess) -> bool:
+    """Whether the server has the widget's /w/v1/ endpoints (a body without a site key is
+    refused by them, and unknown to a server without them)."""
+    return httpx.post(f"{site.url}/w/v1/survey", json={}).status_code != 404
+
+
+@dataclass(frozen=True)
+class WebSurvey:
+    """The organization's web survey settings and its web campaign."""
+
+    site_key: str
+    secret: str
+    campaign_id: int
+
+    def sign(self, user_id: str) -> str:
+        return sign_user(self.secret, user_id)
+
+
+def _api(site: ServerProcess, org: Org, method: str, path: str, **body: Any) -> Any:
+    answer = httpx.request(
+        method, f"{site.url}/api/v2/{path}", json=body or None, headers=token(org.key)
+    )
+    assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
+    return answer.json() if answer.content else None
+
+
+def set_up(site: ServerProcess, org: Org, origin: str, channel: str = "web") -> WebSurvey:
+    """Web survey enabled for ``origin``; a campaign on ``channel`` triggered by TRIGGER
+    with no delay; every other campaign of the organization paused."""
+    settings = _api(site, org, "PUT", "web-survey/", allowed_origins=[origin], enabled=True)
+    existing = _api(site, org, "GET", "campaigns/")["results"]
+    for campaign in existing:
+        if campaign["status"] == "active":
+            _api(site, org, "POST", f"campaigns/{campaign['id']}/pause/")
+    campaign = _api(
+        site,
+        org,
+        "POST",
+        "campaigns/",
+        name="In the app",
+        email=existing[0]["email"],
+        channel=channel,
+        trigger_events=[TRIGGER],
+        delay_minutes=0,
+        questions=QUESTIONS,
+    )
+    return WebSurvey(settings["site_key"], settings["identity_secret"], campaign["id"])
+
+
+def surveys_of(database: Database, user_id: str) -> list[dict[str, Any]]:
+    """The surveys of the contact with ``user_id``, oldest first, as rows."""
+    with database.read() as conn:
+        found = conn.execute(
+            select(surveys)
+            .join(contacts, contacts.c.id == surveys.c.contact_id)
+            .where(contacts.c.user_id == user_id)
+            .order_by(surveys.c.id)
+        )
+        return [dict(row._mapping) for row in found]
+
+
+def responses_of(database: Database, user_id: str) -> list[dict[str, Any]]:
+    with database.read() as conn:
+        found = conn.execute(
+            select(responses)
+            .join(contacts, contacts.c.id == responses.c.contact_id)
+            .where(contacts.c.user_id == user_id)
+            .order_by(responses.c.id)
+        )
+        return [dict(row._mapping) for row in found]
+
+
+def contact_exists(database: Database, user_id: str) -> bool:
+    with database.read() as conn:
+        found = conn.execute(select(contacts.c.id).where(contacts.c.user_id == user_id))
+        return found.first() is not None
+
+
+def contact_id_of(conn: Connection, user_id: str) -> int:
+    found = conn.execute(select(contacts.c.id).where(contacts.c.user_id == user_id))
+    return int(found.scalar_one())
