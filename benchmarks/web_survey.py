@@ -1,0 +1,196 @@
+"""Web survey benchmark: the time from a customer's page starting to load to the survey
+shown, in Chromium, and the script's weight.
+
+A customer's page (its own origin, a small threaded HTTP server) loads /w/promoter.js
+from a real ``promoter serve`` (SQLite) set up as a customer would through the REST API:
+the web survey enabled for the page's origin, a web campaign triggered by a track event.
+Each run is a new visitor in a fresh browser context: the page identifies them (signed)
+and tracks the trigger; the script sends identify, track and survey, and shows the
+survey. Measured from the navigation's start to the widget's ``promoter:shown``
+performance mark (the frame after the card is in the page), the median over ``--runs``.
+
+``--stand-in`` answers the widget's endpoints inside the browser instead (no server):
+the script's own cost, without the server's.
+
+    .venv/bin/python benchmarks/web_survey.py [--runs 20] [--stand-in]
+
+See benchmarks/README.md ("Web survey").
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from machine import describe
+from playwright.sync_api import Browser, Route, sync_playwright
+from survey_page import CHROMIUM, CHROMIUM_ARGS, running
+
+from promoter.web.widget_script import MEDIA_TYPE, SCRIPT
+from promoter.websurveys.identity import sign_user
+
+TRIGGER = "Bench Viewed"
+STAND_IN = "http://localhost:9"
+SURVEY = {
+    "token": "bench",
+    "language": "en",
+    "dir": "ltr",
+    "brand": {"name": "Acme", "color": "#0b7285", "logo_url": None},
+    "text": {"question": "How likely are you to recommend Acme to a friend or colleague?"},
+    "questions": [],
+    "thanks_url": None,
+}
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>App</title>
+<script src="/app.js"></script>
+<script src="{promoter}/w/promoter.js" data-site-key="{site_key}" async></script>
+</head><body><h1>App</h1></body></html>"""
+APP = (
+    "window.promoter = window.promoter || function () {"
+    " (promoter.q = promoter.q || []).push(arguments); };\n"
+    "const given = new URLSearchParams(location.search);\n"
+    "promoter('identify', given.get('u'), {}, {signature: given.get('s')});\n"
+    f"promoter('track', {json.dumps(TRIGGER)});\n"
+)
+
+
+@contextmanager
+def customer_site() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """The customer's site: its URL, and its files by path (``/`` is the page, which the
+    caller writes once it knows the Promoter URL; ``/app.js`` its script)."""
+    files = {"/app.js": APP.encode()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            body = files.get(path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header(
+                "Content-Type", "text/javascript" if path.endswith(".js") else "text/html"
+            )
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", files
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def set_up(url: str, key: str, origin: str) -> tuple[str, str]:
+    """The web survey enabled for ``origin``, a web campaign on TRIGGER (the others
+    paused): the site key and the identity secret."""
+    auth = {"Authorization": f"Token {key}"}
+
+    def call(method: str, path: str, **body: Any) -> Any:
+        answer = httpx2.request(method, f"{url}/api/v2/{path}", json=body or None, headers=auth)
+        answer.raise_for_status()
+        return answer.json()
+
+    settings = call("PUT", "web-survey/", allowed_origins=[origin], enabled=True)
+    campaigns = call("GET", "campaigns/")["results"]
+    for campaign in campaigns:
+        call("POST", f"campaigns/{campaign['id']}/pause/")
+    call(
+        "POST",
+        "campaigns/",
+        name="In the app",
+        email=campaigns[0]["email"],
+        channel="web",
+        trigger_events=[TRIGGER],
+        delay_minutes=0,
+    )
+    return settings["site_key"], settings["identity_secret"]
+
+
+def stand_in(route: Route) -> None:
+    if route.request.url.endswith("/w/promoter.js"):
+        route.fulfill(body=SCRIPT.read_bytes(), content_type=MEDIA_TYPE)
+        return
+    body: dict[str, Any] = {"survey": SURVEY} if route.request.url.endswith("/survey") else {}
+    origin = route.request.headers.get("origin", "")
+    route.fulfill(json=body or {"ok": True}, headers={"Access-Control-Allow-Origin": origin})
+
+
+def shown_ms(browser: Browser, page_url: str, fake: bool) -> float:
+    context = browser.new_context()
+    if fake:
+        context.route(f"{STAND_IN}/w/**", stand_in)
+    try:
+        page = context.new_page()
+        page.goto(page_url)
+        page.locator("promoter-survey [role=dialog]").wait_for(timeout=20_000)
+        page.wait_for_function("() => performance.getEntriesByName('promoter:shown').length")
+        mark: float = page.evaluate(
+            "() => performance.getEntriesByName('promoter:shown')[0].startTime"
+        )
+        return mark
+    finally:
+        context.close()
+
+
+def run(runs: int, fake: bool) -> list[float]:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        sync_playwright() as p,
+        customer_site() as (site, files),
+    ):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            if fake:
+                files["/"] = PAGE.format(promoter=STAND_IN, site_key="ps_bench").encode()
+                pages = [f"{site}/?u=u{n}&s={'0' * 64}" for n in range(runs)]
+                return [shown_ms(browser, page, True) for page in pages]
+            with running(Path(workdir), None) as server:
+                site_key, secret = set_up(server.url, server.key, site)
+                files["/"] = PAGE.format(promoter=server.url, site_key=site_key).encode()
+                users = [f"visitor-{n}" for n in range(runs)]
+                pages = [f"{site}/?u={u}&s={sign_user(secret, u)}" for u in users]
+                return [shown_ms(browser, page, False) for page in pages]
+        finally:
+            browser.close()
+
+
+def browser_version() -> str:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        version = browser.version
+        browser.close()
+    return version
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--stand-in", action="store_true", help="no server: the script alone")
+    args = parser.parse_args()
+    size = len(gzip.compress(SCRIPT.read_bytes(), compresslevel=9))
+    times = run(args.runs, args.stand_in)
+    args.backend = "sqlite"
+    print(describe(args, f"Chromium {browser_version()}"))
+    print(f"promoter.js: {len(SCRIPT.read_bytes()):,} bytes, {size:,} gzipped")
+    against = "a stand-in (no server)" if args.stand_in else "promoter serve (SQLite)"
+    print(
+        f"page load to survey shown, against {against}, {args.runs} runs: "
+        f"median {statistics.median(times):.0f} ms, min {min(times):.0f}, max {max(times):.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
