@@ -25,6 +25,7 @@ from tests.browser.web_survey import (
     on_load,
     open_tab,
     score,
+    settle,
     wait_until,
     widget,
 )
@@ -128,8 +129,7 @@ def test_no_valid_signature_shows_and_records_nothing(
     signature: str,
 ) -> None:
     tab.page.goto(app_page(site, web, customer, "app", signed_in(web, "web-3", signature)))
-    tab.page.wait_for_load_state("networkidle")
-    tab.page.wait_for_timeout(500)
+    settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
     assert not contact_exists(database, "web-3")
     tab.check_clean(allowed_errors=REFUSED)
@@ -145,8 +145,7 @@ def test_dismissed_is_recorded_and_not_shown_again(
     expect(widget(tab.page)).to_have_count(0)
     wait_until(tab.page, lambda: surveys_of(database, "web-4")[0]["status"] == "dismissed")
     tab.page.goto(url)
-    tab.page.wait_for_load_state("networkidle")
-    tab.page.wait_for_timeout(500)
+    settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
     assert responses_of(database, "web-4") == []
     tab.check_clean()
@@ -171,8 +170,7 @@ def test_a_contact_surveyed_by_email_is_not_shown_the_web_survey(
         contact_id = contact_id_of(conn, user)
         send_survey(conn, seeded.id, contact_id, web.campaign_id, datetime.now(UTC))
     tab.page.goto(app_page(site, web, customer, "app", signed_in(web, user)))
-    tab.page.wait_for_load_state("networkidle")
-    tab.page.wait_for_timeout(500)
+    settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
     assert [s["channel"] for s in surveys_of(database, user)] == ["email"]
     tab.check_clean()

@@ -8,6 +8,7 @@ real server."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from tests.browser.web_survey import (
     on_load,
     open_tab,
     score,
+    settle,
     survey,
     wait_until,
     widget,
@@ -55,15 +57,22 @@ def promoter() -> FakePromoter:
     return FakePromoter()
 
 
-@pytest.fixture
-def tab(chromium: Browser, promoter: FakePromoter) -> Iterator[Tab]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+@contextmanager
+def stand_in_tab(chromium: Browser, promoter: FakePromoter, **options: Any) -> Iterator[Tab]:
+    """A tab of a new context (``options``) whose Promoter is ``promoter``."""
+    context = chromium.new_context(**options)
     opened = open_tab(context)
     promoter.install(context)
     try:
         yield opened
     finally:
         context.close()
+
+
+@pytest.fixture
+def tab(chromium: Browser, promoter: FakePromoter) -> Iterator[Tab]:
+    with stand_in_tab(chromium, promoter, viewport={"width": 1280, "height": 900}) as opened:
+        yield opened
 
 
 def page_of(customer: CustomerSite, name: str, **options: Any) -> str:
@@ -123,8 +132,7 @@ def test_nothing_is_sent_without_a_signature(
 ) -> None:
     script = identify("user-42", signature) + "promoter('track', 'Signed Up');"
     tab.page.goto(page_of(customer, "app", script=script))
-    tab.page.wait_for_load_state("networkidle")
-    tab.page.wait_for_timeout(300)
+    settle(tab.page)
     assert promoter.calls == []
     expect(widget(tab.page)).to_have_count(0)
     tab.check_clean()
@@ -264,11 +272,11 @@ def test_hostile_css_on_the_host_page(
     tab.check_clean()
 
 
-def test_a_bottom_sheet_on_a_phone(chromium: Browser, customer: CustomerSite) -> None:
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    tab = open_tab(context)
-    FakePromoter().install(context)
-    try:
+def test_a_bottom_sheet_on_a_phone(
+    chromium: Browser, customer: CustomerSite, promoter: FakePromoter
+) -> None:
+    phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+    with stand_in_tab(chromium, promoter, **phone) as tab:
         tab.page.goto(page_of(customer, "phone"))
         expect(widget(tab.page)).to_be_visible()
         score(tab.page, 9).tap()
@@ -282,23 +290,18 @@ def test_a_bottom_sheet_on_a_phone(chromium: Browser, customer: CustomerSite) ->
             assert left["right"] <= right["left"]
         assert all(b["width"] >= 24 and b["height"] >= 44 for b in styles["buttons"])
         tab.check_clean()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("motion", ["reduce", "no-preference"])
-def test_reduced_motion(chromium: Browser, customer: CustomerSite, motion: str) -> None:
-    context = chromium.new_context(reduced_motion=motion)  # type: ignore[arg-type]
-    tab = open_tab(context)
-    FakePromoter().install(context)
-    try:
+def test_reduced_motion(
+    chromium: Browser, customer: CustomerSite, promoter: FakePromoter, motion: str
+) -> None:
+    with stand_in_tab(chromium, promoter, reduced_motion=motion) as tab:
         tab.page.goto(page_of(customer, "motion"))
         expect(widget(tab.page)).to_be_visible()
         animation = computed(tab.page)["card"]["animation-name"]
         assert animation == ("none" if motion == "reduce" else "pin")
         tab.check_clean()
-    finally:
-        context.close()
 
 
 def test_right_to_left(tab: Tab, customer: CustomerSite, promoter: FakePromoter) -> None:
@@ -386,7 +389,6 @@ def test_a_forged_signature_is_sent_and_refused_quietly(
         ),
     )
     tab.page.goto(page_of(customer, "forged", script=identify("user-42", FORGED)))
-    tab.page.wait_for_load_state("networkidle")
-    tab.page.wait_for_timeout(300)
+    settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
     tab.check_clean(allowed_errors=REFUSED)

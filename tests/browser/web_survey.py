@@ -218,3 +218,10 @@ def on_load(script: str) -> str:
     """``script`` run once the page has loaded (after the async promoter.js has run), as a
     signed-in app calls analytics.identify after a sign-in."""
     return f"addEventListener('load', () => {{\n{script}}});\n"
+
+
+def settle(page: Page) -> None:
+    """Let the page load and its scripts finish talking, for a test that checks that
+    nothing was shown or sent."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(400)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, responses, surveys
@@ -76,23 +76,20 @@ def set_up(site: ServerProcess, org: Org, origin: str, channel: str = "web") -> 
 
 def surveys_of(database: Database, user_id: str) -> list[dict[str, Any]]:
     """The surveys of the contact with ``user_id``, oldest first, as rows."""
-    with database.read() as conn:
-        found = conn.execute(
-            select(surveys)
-            .join(contacts, contacts.c.id == surveys.c.contact_id)
-            .where(contacts.c.user_id == user_id)
-            .order_by(surveys.c.id)
-        )
-        return [dict(row._mapping) for row in found]
+    return _rows_of(database, surveys, user_id)
 
 
 def responses_of(database: Database, user_id: str) -> list[dict[str, Any]]:
+    return _rows_of(database, responses, user_id)
+
+
+def _rows_of(database: Database, table: Table, user_id: str) -> list[dict[str, Any]]:
     with database.read() as conn:
         found = conn.execute(
-            select(responses)
-            .join(contacts, contacts.c.id == responses.c.contact_id)
+            select(table)
+            .join(contacts, contacts.c.id == table.c.contact_id)
             .where(contacts.c.user_id == user_id)
-            .order_by(responses.c.id)
+            .order_by(table.c.id)
         )
         return [dict(row._mapping) for row in found]
 
