@@ -5,14 +5,15 @@ across channels, under a strict Content-Security-Policy. Nothing leaves this mac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from promoter.delivery.i18n import ENGLISH
 from promoter.storage.engine import Database
 from tests.analytics.dataset import send_survey
 from tests.browser.customer_site import CustomerPage, CustomerSite
@@ -32,25 +33,30 @@ from tests.browser.web_survey import (
 from tests.browser.web_survey_server import (
     TRIGGER,
     WebSurvey,
-    contact_exists,
+    answers_of,
     contact_id_of,
+    events_of,
+    known_contact,
     responses_of,
     serves_the_widget_endpoints,
     set_up,
     surveys_of,
 )
 from tests.conftest import Org
-from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
 
 pytestmark = pytest.mark.browser
+SAVED = re.compile("Your score is saved")
 
 
 @pytest.fixture
 def web(site: ServerProcess, seeded: Org, customer: CustomerSite) -> WebSurvey:
     if not serves_the_widget_endpoints(site):
         pytest.skip("waits for the /w/v1/ web survey endpoints (docs/web-survey.md)")
-    return set_up(site, seeded, customer.url)
+    web = set_up(site, seeded, customer.url)
+    for n in range(1, 7):
+        known_contact(site, seeded, f"web-{n}")
+    return web
 
 
 @pytest.fixture
@@ -89,15 +95,16 @@ def test_answer_recorded_on_the_web_channel(
     wait_until(tab.page, lambda: surveys_of(database, "web-1"))
     score(tab.page, 9).click()
     card = widget(tab.page)
-    expect(card.get_by_role("status")).to_have_text("Your score is saved")
-    card.get_by_label("What do you like most?").fill("The reports")
+    expect(card.get_by_role("status")).to_have_text(SAVED)
+    card.get_by_label(ENGLISH["comment_prompt"]).fill("The reports")
     card.get_by_label("Support").check()
     card.get_by_role("button", name="Send").click()
-    expect(card.get_by_text("Thank you!")).to_be_visible()
+    expect(card.get_by_text(ENGLISH["thanks"])).to_be_visible()
     (response,) = responses_of(database, "web-1")
     assert (response["score"], response["comment"]) == (9, "The reports")
     assert response["channel"] == "web"
     assert response["page_url"] == f"{customer.url}/app"
+    assert answers_of(database, response["id"]) == {"why": ["Support"]}
     (survey,) = surveys_of(database, "web-1")
     assert survey["channel"] == "web"
     assert survey["campaign_id"] == web.campaign_id
@@ -131,7 +138,8 @@ def test_no_valid_signature_shows_and_records_nothing(
     tab.page.goto(app_page(site, web, customer, "app", signed_in(web, "web-3", signature)))
     settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
-    assert not contact_exists(database, "web-3")
+    assert surveys_of(database, "web-3") == []
+    assert events_of(database, "web-3") == []
     tab.check_clean(allowed_errors=REFUSED)
 
 
@@ -160,15 +168,9 @@ def test_a_contact_surveyed_by_email_is_not_shown_the_web_survey(
     database: Database,
 ) -> None:
     user = "web-5"
-    known = httpx.post(
-        f"{site.url}/v1/identify",
-        json={"userId": user, "traits": {"email": f"{user}@example.com"}},
-        headers=basic(seeded.key),
-    )
-    assert known.status_code == 200, known.text
     with database.write() as conn:
         contact_id = contact_id_of(conn, user)
-        send_survey(conn, seeded.id, contact_id, web.campaign_id, datetime.now(UTC))
+        send_survey(conn, seeded.id, contact_id, web.email_campaign_id, datetime.now(UTC))
     tab.page.goto(app_page(site, web, customer, "app", signed_in(web, user)))
     settle(tab.page)
     expect(widget(tab.page)).to_have_count(0)
@@ -186,6 +188,6 @@ def test_strict_csp_on_the_host_page(
     tab.page.goto(app_page(site, web, customer, "csp", signed_in(web, "web-6"), csp=csp))
     expect(widget(tab.page)).to_be_visible()
     score(tab.page, 7).click()
-    expect(widget(tab.page).get_by_role("status")).to_have_text("Your score is saved")
+    expect(widget(tab.page).get_by_role("status")).to_have_text(SAVED)
     assert tab.page.evaluate("() => window.cspViolations") == []
     tab.check_clean()

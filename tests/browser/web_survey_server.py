@@ -11,10 +11,10 @@ import httpx2 as httpx
 from sqlalchemy import Connection, Table, select
 
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, responses, surveys
+from promoter.storage.tables import contacts, events, response_answers, responses, surveys
 from promoter.websurveys.identity import sign_user
 from tests.conftest import Org
-from tests.credentials import token
+from tests.credentials import basic, token
 from tests.e2e.conftest import ServerProcess
 
 TRIGGER = "Report Viewed"
@@ -38,6 +38,8 @@ class WebSurvey:
     site_key: str
     secret: str
     campaign_id: int
+    #: A campaign by email (paused), for surveys sent before the visit.
+    email_campaign_id: int
 
     def sign(self, user_id: str) -> str:
         return sign_user(self.secret, user_id)
@@ -71,7 +73,20 @@ def set_up(site: ServerProcess, org: Org, origin: str, channel: str = "web") -> 
         delay_minutes=0,
         questions=QUESTIONS,
     )
-    return WebSurvey(settings["site_key"], settings["identity_secret"], campaign["id"])
+    secret = settings["identity_secret"]
+    return WebSurvey(settings["site_key"], secret, campaign["id"], existing[0]["id"])
+
+
+def known_contact(site: ServerProcess, org: Org, user_id: str) -> None:
+    """The contact, from the customer's server through Segment (a page cannot create
+    contacts, only describe and survey known ones)."""
+    traits = {"email": f"{user_id}@example.com"}
+    sent = httpx.post(
+        f"{site.url}/v1/identify",
+        json={"userId": user_id, "traits": traits},
+        headers=basic(org.key),
+    )
+    assert sent.status_code == 200, sent.text
 
 
 def surveys_of(database: Database, user_id: str) -> list[dict[str, Any]]:
@@ -94,12 +109,25 @@ def _rows_of(database: Database, table: Table, user_id: str) -> list[dict[str, A
         return [dict(row._mapping) for row in found]
 
 
-def contact_exists(database: Database, user_id: str) -> bool:
-    with database.read() as conn:
-        found = conn.execute(select(contacts.c.id).where(contacts.c.user_id == user_id))
-        return found.first() is not None
+def events_of(database: Database, user_id: str) -> list[dict[str, Any]]:
+    """The events recorded for the contact (an identify records none, a track one)."""
+    return _rows_of(database, events, user_id)
 
 
 def contact_id_of(conn: Connection, user_id: str) -> int:
     found = conn.execute(select(contacts.c.id).where(contacts.c.user_id == user_id))
     return int(found.scalar_one())
+
+
+def answers_of(database: Database, response_id: int) -> dict[str, list[str]]:
+    """A response's answers to follow-up questions, by question id."""
+    with database.read() as conn:
+        found = conn.execute(
+            select(response_answers.c.question_id, response_answers.c.value)
+            .where(response_answers.c.response_id == response_id)
+            .order_by(response_answers.c.question_id, response_answers.c.position)
+        )
+        answers: dict[str, list[str]] = {}
+        for question_id, value in found:
+            answers.setdefault(question_id, []).append(value)
+        return answers

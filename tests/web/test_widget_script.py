@@ -84,3 +84,10 @@ def test_nothing_a_strict_csp_forbids(forbidden: str) -> None:
     """No eval, no HTML strings and no inline style: the host page's CSP needs neither
     'unsafe-eval' nor 'unsafe-inline' (the browser tests load it under such a policy)."""
     assert not re.search(forbidden, SCRIPT.read_text(encoding="utf-8"))
+
+
+def test_no_function_is_declared_twice() -> None:
+    """A second ``function name`` in the same scope silently replaces the first (the
+    script has no build step and no linter to say so)."""
+    names = re.findall(r"\bfunction\s+(\w+)", SCRIPT.read_text(encoding="utf-8"))
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

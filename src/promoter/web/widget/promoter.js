@@ -21,21 +21,28 @@
   const sigs = {}; // signatures seen in analytics.js calls' integrations.Promoter
   let pending = []; // track calls made before the visitor was known
   let chain = Promise.resolve();
-  let checking = false;
+  let checking = 0; // a survey check is coming
   let done = false; // a survey was shown on this page view
   let ui = null;
 
   const pageUrl = () => location.origin + location.pathname;
-  const queue = (fn) => (chain = chain.then(fn).catch(log));
 
+  // One call at a time, in the order made: an identify before its track, shown before a
+  // dismiss. The caller handles the answer (or its failure).
   function post(path, body, keepalive) {
     const who = { site_key: siteKey, user_id: user.id, signature: user.sig, url: pageUrl() };
+    const sent = chain.then(() => request(path, Object.assign(who, body), keepalive));
+    chain = sent.catch(() => 0);
+    return sent;
+  }
+
+  function request(path, body, keepalive) {
     return fetch(base + "/w/v1/" + path, {
       method: "POST",
       mode: "cors",
       credentials: "omit",
       keepalive: !!keepalive,
-      body: JSON.stringify(Object.assign(who, body)),
+      body: JSON.stringify(body),
     }).then((r) =>
       r.json().then(
         (j) => (r.ok ? j : Promise.reject(Object.assign(j, { status: r.status }))),
@@ -54,7 +61,7 @@
     if (!s) return log("no signature for", id);
     if (user && user.id !== id) remove();
     user = { id, sig: s };
-    if (announce) queue(() => post("identify", { traits: traits || {} }));
+    if (announce) post("identify", { traits: traits || {} }).catch(log);
     const tracks = pending;
     pending = [];
     tracks.forEach((t) => track(t[0], t[1]));
@@ -69,23 +76,27 @@
   function track(event, properties) {
     if (typeof event !== "string" || !event) return;
     if (!user) return pending.length < 20 && pending.push([event, properties]);
-    queue(() => post("track", { event, properties: properties || {} }));
+    post("track", { event, properties: properties || {} }).catch(log);
     check();
   }
 
+  // Asks once the calls made in this task (an identify and a track, say) have been sent.
   function check() {
     if (!user || done || checking) return;
-    checking = true;
-    queue(() => {
-      checking = false;
+    checking = setTimeout(() => {
+      checking = 0;
       if (done || !user) return;
       const languages = opt.language ? [opt.language] : [...(navigator.languages || [])];
-      return post("survey", { languages }).then((r) => r.survey && !done && open(r.survey));
+      post("survey", { languages })
+        .then((r) => r.survey && !done && open(r.survey))
+        .catch(log);
     });
   }
 
   function reset() {
     remove();
+    clearTimeout(checking);
+    checking = 0;
     user = sig = null;
     pending = [];
   }
