@@ -4,11 +4,16 @@ shown, in Chromium, and the script's weight.
 A customer's page (its own origin, a small threaded HTTP server) loads /w/promoter.js
 from a real ``promoter serve`` (SQLite) set up as a customer would through the REST API:
 the web survey enabled for the page's origin, a web campaign triggered by a track event.
-Each run is a new visitor in a fresh browser context: the page identifies them (signed)
-and tracks the trigger; the script sends identify, track and survey, and shows the
-survey. Measured from the navigation's start to the widget's ``promoter:shown``
-performance mark (the frame after the card is in the page), the median over ``--runs``.
+Each run is a new visitor (a contact the customer's server made through the Tracking API)
+in a fresh browser context, the page identifying them (signed), in two cases:
 
+- **due**: the customer's server sent the trigger event before the visit, so the survey
+  is due when the page loads: the script asks for it (one call) and shows it;
+- **tracked on the page**: the page itself tracks the trigger: the script sends the
+  track, then asks (two calls, one after the other).
+
+Measured from the navigation's start to the widget's ``promoter:shown`` performance mark
+(the frame after the card is in the page); the median over ``--runs`` of each case.
 ``--stand-in`` answers the widget's endpoints inside the browser instead (no server):
 the script's own cost, without the server's.
 
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import statistics
 import tempfile
 import threading
@@ -59,7 +63,7 @@ APP = (
     " (promoter.q = promoter.q || []).push(arguments); };\n"
     "const given = new URLSearchParams(location.search);\n"
     "promoter('identify', given.get('u'), {}, {signature: given.get('s')});\n"
-    f"promoter('track', {json.dumps(TRIGGER)});\n"
+    "if (given.get('t')) promoter('track', given.get('t'));\n"
 )
 
 
@@ -119,6 +123,19 @@ def set_up(url: str, key: str, origin: str) -> tuple[str, str]:
     return settings["site_key"], settings["identity_secret"]
 
 
+def known_contacts(url: str, key: str, users: list[str], triggered: list[str]) -> None:
+    """The visitors as contacts, from the customer's server through the Tracking API (a
+    page describes and surveys known contacts only); the ``triggered`` ones with the
+    trigger event too."""
+    batch: list[dict[str, Any]] = [
+        {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}}
+        for user in users
+    ]
+    batch += [{"type": "track", "userId": user, "event": TRIGGER} for user in triggered]
+    sent = httpx2.post(f"{url}/v1/batch", json={"batch": batch}, auth=(key, ""))
+    sent.raise_for_status()
+
+
 def stand_in(route: Route) -> None:
     if route.request.url.endswith("/w/promoter.js"):
         route.fulfill(body=SCRIPT.read_bytes(), content_type=MEDIA_TYPE)
@@ -128,7 +145,17 @@ def stand_in(route: Route) -> None:
     route.fulfill(json=body or {"ok": True}, headers={"Access-Control-Allow-Origin": origin})
 
 
-def shown_ms(browser: Browser, page_url: str, fake: bool) -> float:
+#: Milestones of one page view (ms from the navigation's start): the script loaded, the
+#: survey's answer received, the survey shown.
+MILESTONES = """() => {
+  const end = (part) => Math.max(0, ...performance.getEntriesByType('resource')
+    .filter(e => e.name.endsWith(part)).map(e => e.responseEnd));
+  return [end('/w/promoter.js'), end('/w/v1/survey'),
+          performance.getEntriesByName('promoter:shown')[0].startTime];
+}"""
+
+
+def shown_ms(browser: Browser, page_url: str, fake: bool) -> list[float]:
     context = browser.new_context()
     if fake:
         context.route(f"{STAND_IN}/w/**", stand_in)
@@ -137,15 +164,14 @@ def shown_ms(browser: Browser, page_url: str, fake: bool) -> float:
         page.goto(page_url)
         page.locator("promoter-survey [role=dialog]").wait_for(timeout=20_000)
         page.wait_for_function("() => performance.getEntriesByName('promoter:shown').length")
-        mark: float = page.evaluate(
-            "() => performance.getEntriesByName('promoter:shown')[0].startTime"
-        )
-        return mark
+        milestones: list[float] = page.evaluate(MILESTONES)
+        return milestones
     finally:
         context.close()
 
 
-def run(runs: int, fake: bool) -> list[float]:
+def run(runs: int, fake: bool) -> dict[str, list[list[float]]]:
+    """The milestones of each run of each case."""
     with (
         tempfile.TemporaryDirectory() as workdir,
         sync_playwright() as p,
@@ -156,13 +182,19 @@ def run(runs: int, fake: bool) -> list[float]:
             if fake:
                 files["/"] = PAGE.format(promoter=STAND_IN, site_key="ps_bench").encode()
                 pages = [f"{site}/?u=u{n}&s={'0' * 64}" for n in range(runs)]
-                return [shown_ms(browser, page, True) for page in pages]
+                return {"due": [shown_ms(browser, page, True) for page in pages]}
             with running(Path(workdir), None) as server:
                 site_key, secret = set_up(server.url, server.key, site)
                 files["/"] = PAGE.format(promoter=server.url, site_key=site_key).encode()
-                users = [f"visitor-{n}" for n in range(runs)]
-                pages = [f"{site}/?u={u}&s={sign_user(secret, u)}" for u in users]
-                return [shown_ms(browser, page, False) for page in pages]
+                due = [f"due-{n}" for n in range(runs)]
+                tracked = [f"tracked-{n}" for n in range(runs)]
+                known_contacts(server.url, server.key, due + tracked, triggered=due)
+                cases = {"due": (due, ""), "tracked on the page": (tracked, f"&t={TRIGGER}")}
+                times = {}
+                for case, (users, track) in cases.items():
+                    pages = [f"{site}/?u={u}&s={sign_user(secret, u)}{track}" for u in users]
+                    times[case] = [shown_ms(browser, page, False) for page in pages]
+                return times
         finally:
             browser.close()
 
@@ -186,10 +218,14 @@ def main() -> None:
     print(describe(args, f"Chromium {browser_version()}"))
     print(f"promoter.js: {len(SCRIPT.read_bytes()):,} bytes, {size:,} gzipped")
     against = "a stand-in (no server)" if args.stand_in else "promoter serve (SQLite)"
-    print(
-        f"page load to survey shown, against {against}, {args.runs} runs: "
-        f"median {statistics.median(times):.0f} ms, min {min(times):.0f}, max {max(times):.0f}"
-    )
+    print(f"page load to survey shown, against {against}, {args.runs} runs each:")
+    for case, runs in times.items():
+        script, answered, shown = (statistics.median(m) for m in zip(*runs, strict=True))
+        low, high = min(r[2] for r in runs), max(r[2] for r in runs)
+        print(
+            f"  {case}: median {shown:.0f} ms (min {low:.0f}, max {high:.0f}); medians of "
+            f"the script loaded {script:.0f} ms, the survey's answer {answered:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

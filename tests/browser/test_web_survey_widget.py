@@ -148,6 +148,7 @@ def test_escape_dismisses_and_gives_focus_back(
         tab.page.evaluate("() => document.activeElement.shadowRoot.activeElement.textContent")
         == "0"
     )
+    assert promoter.paths()[0] == "survey"  # no traits: no identify call
     tab.page.keyboard.press("Escape")
     expect(widget(tab.page)).to_have_count(0)
     assert promoter.bodies("surveys/tok-1/dismiss")[0]["user_id"] == "user-42"

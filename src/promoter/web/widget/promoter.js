@@ -61,7 +61,8 @@
     if (!s) return log("no signature for", id);
     if (user && user.id !== id) remove();
     user = { id, sig: s };
-    if (announce) post("identify", { traits: traits || {} }).catch(log);
+    const described = traits && typeof traits === "object" && Object.keys(traits).length;
+    if (announce && described) post("identify", { traits }).catch(log);
     const tracks = pending;
     pending = [];
     tracks.forEach((t) => track(t[0], t[1]));
