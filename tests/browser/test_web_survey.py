@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, expect
 from promoter.delivery.i18n import ENGLISH
 from promoter.storage.engine import Database
 from tests.analytics.dataset import send_survey
+from tests.browser.axe import violations
+from tests.browser.conftest import screenshot
 from tests.browser.customer_site import CustomerPage, CustomerSite
 from tests.browser.web_survey import (
     COUNT_VIOLATIONS,
@@ -88,7 +90,12 @@ def signed_in(web: WebSurvey, user: str, signature: str | None = None) -> str:
 
 
 def test_answer_recorded_on_the_web_channel(
-    tab: Tab, site: ServerProcess, web: WebSurvey, customer: CustomerSite, database: Database
+    tab: Tab,
+    site: ServerProcess,
+    web: WebSurvey,
+    customer: CustomerSite,
+    database: Database,
+    backend: str,
 ) -> None:
     tab.page.goto(app_page(site, web, customer, "app", signed_in(web, "web-1")))
     expect(widget(tab.page)).to_be_visible()
@@ -98,6 +105,8 @@ def test_answer_recorded_on_the_web_channel(
     expect(card.get_by_role("status")).to_have_text(SAVED)
     card.get_by_label(ENGLISH["comment_prompt"]).fill("The reports")
     card.get_by_label("Support").check()
+    assert violations(tab.page) == []
+    screenshot(tab.page, backend, "web-survey-answering")
     card.get_by_role("button", name="Send").click()
     expect(card.get_by_text(ENGLISH["thanks"])).to_be_visible()
     (response,) = responses_of(database, "web-1")

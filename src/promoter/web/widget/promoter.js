@@ -212,7 +212,10 @@
   function typing() {
     let a = d.activeElement;
     while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
-    return !!a && (a.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName));
+    if (!a) return false;
+    const box = /^(button|submit|reset|checkbox|radio|image|range|color|file)$/;
+    if (a.tagName === "INPUT") return !box.test(a.type);
+    return a.isContentEditable || a.tagName === "TEXTAREA" || a.tagName === "SELECT";
   }
 
   function open(s) {
