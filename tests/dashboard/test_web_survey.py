@@ -37,7 +37,8 @@ def test_the_dashboard_page(browser: Browser, services: Services) -> None:
         f'<script src="http://testserver/w/promoter.js" data-site-key="{found.site_key}" '
         "async></script>"
     )
-    assert snippet in html.unescape(created.text) and "not served yet" in created.text
+    shown = html.unescape(created.text)
+    assert snippet in shown and 'promoter("identify", userId, traits, {signature})' in shown
 
     page = browser.client.get(PAGE)
     assert found.identity_secret not in page.text and found.masked_secret in page.text
