@@ -40,7 +40,6 @@ from tests.browser.web_survey_server import (
     events_of,
     known_contact,
     responses_of,
-    serves_the_widget_endpoints,
     set_up,
     surveys_of,
 )
@@ -53,8 +52,6 @@ SAVED = re.compile("Your score is saved")
 
 @pytest.fixture
 def web(site: ServerProcess, seeded: Org, customer: CustomerSite) -> WebSurvey:
-    if not serves_the_widget_endpoints(site):
-        pytest.skip("waits for the /w/v1/ web survey endpoints (docs/web-survey.md)")
     web = set_up(site, seeded, customer.url)
     for n in range(1, 7):
         known_contact(site, seeded, f"web-{n}")

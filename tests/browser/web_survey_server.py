@@ -25,12 +25,6 @@ QUESTIONS = [
 ]  # fmt: skip
 
 
-def serves_the_widget_endpoints(site: ServerProcess) -> bool:
-    """Whether the server has the widget's /w/v1/ endpoints (a body without a site key is
-    refused by them, and unknown to a server without them)."""
-    return httpx.post(f"{site.url}/w/v1/survey", json={}).status_code != 404
-
-
 @dataclass(frozen=True)
 class WebSurvey:
     """The organization's web survey settings and its web campaign."""
