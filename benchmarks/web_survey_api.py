@@ -89,7 +89,10 @@ def set_up(port: int, key: str, visitors: int) -> Site:
         saved.raise_for_status()
         settings = saved.json()
         campaign = client.get("/api/v2/campaigns/").json()["results"][0]
-        client.patch(f"/api/v2/campaigns/{campaign['id']}/", json={"channel": "web"})
+        client.patch(
+            f"/api/v2/campaigns/{campaign['id']}/",
+            json={"channel": "web", "trigger_events": ["Opened"]},
+        ).raise_for_status()
         for start in range(0, visitors, 100):
             batch = []
             for n in range(start, min(start + 100, visitors)):
