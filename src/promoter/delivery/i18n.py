@@ -59,6 +59,7 @@ ENGLISH: dict[str, str] = {
     "score_group": "Score from 0 to 10",
     "logo_alt": "{brand} logo",
     "form_expired": "This page has expired. Please choose your score again.",
+    "close": "Close",
 }
 
 #: What a translator needs to know besides the English text (shown as "#." in the files).
@@ -78,6 +79,7 @@ NOTES: dict[str, str] = {
     "score_group": "Read out by screen readers for the 0 to 10 buttons.",
     "logo_alt": "The text of the brand's logo image, for screen readers.",
     "form_expired": "Shown on a public survey link's page when its form was sent too late.",
+    "close": "A button that closes the in-app survey.",
 }
 #: Added to the note of every message with a placeholder.
 BRAND_NOTE = "{brand} is the organization's brand or product name: keep it as it is."
