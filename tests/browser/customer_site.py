@@ -77,7 +77,7 @@ class CustomerSite:
             return self.pages[path]
         if path.startswith("/segment/"):
             file = ANALYTICS / path.removeprefix("/segment/")
-            if file.resolve().parent == ANALYTICS and file.is_file():
+            if file.resolve().parent == ANALYTICS.resolve() and file.is_file():
                 kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
                 return Page(file.read_bytes(), kind)
         return None
