@@ -14,10 +14,8 @@ in a fresh browser context, the page identifying them (signed), in two cases:
 
 Measured from the navigation's start to the widget's ``promoter:shown`` performance mark
 (the frame after the card is in the page); the median over ``--runs`` of each case.
-``--stand-in`` answers the widget's endpoints inside the browser instead (no server):
-the script's own cost, without the server's.
 
-    .venv/bin/python benchmarks/web_survey.py [--runs 20] [--stand-in]
+    .venv/bin/python benchmarks/web_survey.py [--runs 20]
 
 See benchmarks/README.md ("Web survey").
 """
@@ -37,23 +35,13 @@ from typing import Any
 
 import httpx2
 from machine import describe
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 from survey_page import CHROMIUM, CHROMIUM_ARGS, running
 
-from promoter.web.widget_script import MEDIA_TYPE, SCRIPT
+from promoter.web.widget_script import SCRIPT
 from promoter.websurveys.identity import sign_user
 
 TRIGGER = "Bench Viewed"
-STAND_IN = "http://localhost:9"
-SURVEY = {
-    "token": "bench",
-    "language": "en",
-    "dir": "ltr",
-    "brand": {"name": "Acme", "color": "#0b7285", "logo_url": None},
-    "text": {"question": "How likely are you to recommend Acme to a friend or colleague?"},
-    "questions": [],
-    "thanks_url": None,
-}
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>App</title>
 <script src="/app.js"></script>
 <script src="{promoter}/w/promoter.js" data-site-key="{site_key}" async></script>
@@ -136,15 +124,6 @@ def known_contacts(url: str, key: str, users: list[str], triggered: list[str]) -
     sent.raise_for_status()
 
 
-def stand_in(route: Route) -> None:
-    if route.request.url.endswith("/w/promoter.js"):
-        route.fulfill(body=SCRIPT.read_bytes(), content_type=MEDIA_TYPE)
-        return
-    body: dict[str, Any] = {"survey": SURVEY} if route.request.url.endswith("/survey") else {}
-    origin = route.request.headers.get("origin", "")
-    route.fulfill(json=body or {"ok": True}, headers={"Access-Control-Allow-Origin": origin})
-
-
 #: Milestones of one page view (ms from the navigation's start): the script loaded, the
 #: survey's answer received, the survey shown.
 MILESTONES = """() => {
@@ -155,10 +134,8 @@ MILESTONES = """() => {
 }"""
 
 
-def shown_ms(browser: Browser, page_url: str, fake: bool) -> list[float]:
+def shown_ms(browser: Browser, page_url: str) -> list[float]:
     context = browser.new_context()
-    if fake:
-        context.route(f"{STAND_IN}/w/**", stand_in)
     try:
         page = context.new_page()
         page.goto(page_url)
@@ -170,7 +147,7 @@ def shown_ms(browser: Browser, page_url: str, fake: bool) -> list[float]:
         context.close()
 
 
-def run(runs: int, fake: bool) -> dict[str, list[list[float]]]:
+def run(runs: int) -> dict[str, list[list[float]]]:
     """The milestones of each run of each case."""
     with (
         tempfile.TemporaryDirectory() as workdir,
@@ -179,10 +156,6 @@ def run(runs: int, fake: bool) -> dict[str, list[list[float]]]:
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            if fake:
-                files["/"] = PAGE.format(promoter=STAND_IN, site_key="ps_bench").encode()
-                pages = [f"{site}/?u=u{n}&s={'0' * 64}" for n in range(runs)]
-                return {"due": [shown_ms(browser, page, True) for page in pages]}
             with running(Path(workdir), None) as server:
                 site_key, secret = set_up(server.url, server.key, site)
                 files["/"] = PAGE.format(promoter=server.url, site_key=site_key).encode()
@@ -193,7 +166,7 @@ def run(runs: int, fake: bool) -> dict[str, list[list[float]]]:
                 times = {}
                 for case, (users, track) in cases.items():
                     pages = [f"{site}/?u={u}&s={sign_user(secret, u)}{track}" for u in users]
-                    times[case] = [shown_ms(browser, page, False) for page in pages]
+                    times[case] = [shown_ms(browser, page) for page in pages]
                 return times
         finally:
             browser.close()
@@ -210,15 +183,13 @@ def browser_version() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--stand-in", action="store_true", help="no server: the script alone")
     args = parser.parse_args()
     size = len(gzip.compress(SCRIPT.read_bytes(), compresslevel=9))
-    times = run(args.runs, args.stand_in)
+    times = run(args.runs)
     args.backend = "sqlite"
     print(describe(args, f"Chromium {browser_version()}"))
     print(f"promoter.js: {len(SCRIPT.read_bytes()):,} bytes, {size:,} gzipped")
-    against = "a stand-in (no server)" if args.stand_in else "promoter serve (SQLite)"
-    print(f"page load to survey shown, against {against}, {args.runs} runs each:")
+    print(f"page load to survey shown, against promoter serve (SQLite), {args.runs} runs each:")
     for case, runs in times.items():
         script, answered, shown = (statistics.median(m) for m in zip(*runs, strict=True))
         low, high = min(r[2] for r in runs), max(r[2] for r in runs)
