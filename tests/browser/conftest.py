@@ -21,6 +21,14 @@ from promoter.accounts.users import create_user
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
 from tests.browser.customer_site import CustomerSite, customer_site
+from tests.browser.web_survey import (
+    VISITOR,
+    CustomerApp,
+    Tab,
+    customer_tab,
+    known_contact,
+    set_up,
+)
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
 
@@ -162,3 +170,21 @@ def customer() -> Iterator[CustomerSite]:
     """The customer's web app on a second origin (its own port)."""
     with customer_site() as site:
         yield site
+
+
+@pytest.fixture
+def app(
+    site: ServerProcess, seeded: Org, customer: CustomerSite, database: Database
+) -> CustomerApp:
+    """The ``customer``'s app surveying its visitors with ``site``: the web survey set up
+    for its origin, ``VISITOR`` a known contact."""
+    web = set_up(site, seeded, customer.url)
+    known_contact(site, seeded, VISITOR)
+    return CustomerApp(site, seeded, web, customer, database)
+
+
+@pytest.fixture
+def tab(chromium: Browser) -> Iterator[Tab]:
+    """A tab for the customer's site, in a fresh browser context."""
+    with customer_tab(chromium, viewport={"width": 1280, "height": 900}) as opened:
+        yield opened
