@@ -20,7 +20,7 @@ from promoter.orgs.service import Organization, authenticate, get_organization, 
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.conftest import make_org
-from tests.dashboard.conftest import Browser
+from tests.dashboard.conftest import Browser, add_user, sign_in
 
 KEY = re.compile(r"pk_[A-Za-z0-9_-]{20,}")
 NEW_KEY = re.compile(r'data-testid="new-key">([^<]+)<')
@@ -99,26 +99,61 @@ def test_page_shows_keys_by_prefix_and_the_endpoints(browser: Browser) -> None:
     assert " style=" not in page.text and "<script>" not in page.text
 
 
-def test_a_new_key_is_shown_once_and_works(browser: Browser, database: Database) -> None:
-    created = browser.post("/settings/segment/keys", {"name": "Segment prod"})
-    assert status(created) == 200
-    text = created.text  # type: ignore[attr-defined]
-    match = NEW_KEY.search(text)
-    assert match, "the new key is on the page"
+def created_then_shown(browser: Browser, url: str, data: dict[str, object], anchor: str) -> Any:
+    """Post a form that makes a secret: a 303 to the settings page, which shows it once."""
+    created = browser.post(url, data)
+    assert status(created) == 303
+    location = created.headers["location"]  # type: ignore[attr-defined]
+    assert location == f"/settings/segment#{anchor}"
+    assert "no-store" in created.headers["cache-control"]  # type: ignore[attr-defined]
+    assert not KEY.search(created.text)  # type: ignore[attr-defined]
+    return browser.client.get(location)
+
+
+def test_a_new_key_is_shown_once_after_a_redirect_and_works(
+    browser: Browser, database: Database
+) -> None:
+    shown = created_then_shown(
+        browser, "/settings/segment/keys", {"name": "Segment prod"}, "keys-h"
+    )
+    assert shown.status_code == 200 and "no-store" in shown.headers["cache-control"]
+    assert "API key created. Copy it now" in shown.text
+    match = NEW_KEY.search(shown.text)
+    assert match, "the new key is on the page redirected to"
     key = match.group(1)
     assert key != browser.org.key and KEY.fullmatch(key)
-    assert "no-store" in created.headers["cache-control"]  # type: ignore[attr-defined]
+    assert key not in str(shown.url) and all(
+        key not in r.headers.get("location", "") for r in shown.history
+    )
     assert identify(browser.client, key) == 200
+    listed = browser.client.get("/api/v2/contacts/", headers={"Authorization": f"Bearer {key}"})
+    assert listed.status_code == 200
     again = browser.client.get("/settings/segment")
+    assert not NEW_KEY.search(again.text) and "Copy it now" not in again.text
     assert key not in again.text and key[:10] in again.text and "Segment prod" in again.text
     assert 'data-testid="last-key-warning"' not in again.text  # two active keys now
     with database.read() as conn:
-        names = [k.name for k in list_api_keys(conn, organization_id=browser.org.id)]
-    assert names == ["default", "Segment prod"]
-    unnamed = browser.post("/settings/segment/keys", {"name": "  "})
-    assert status(unnamed) == 200 and NEW_KEY.search(unnamed.text)  # type: ignore[attr-defined]
+        stored = list_api_keys(conn, organization_id=browser.org.id)
+    assert [k.name for k in stored] == ["default", "Segment prod"]
+    assert all(key not in repr(k) for k in stored)
+    unnamed = created_then_shown(browser, "/settings/segment/keys", {"name": "  "}, "keys-h")
+    assert NEW_KEY.search(unnamed.text)
     too_long = browser.post("/settings/segment/keys", {"name": "x" * 101})
     assert status(too_long) == 400 and not NEW_KEY.search(too_long.text)  # type: ignore[attr-defined]
+    assert not NEW_KEY.search(browser.client.get("/settings/segment").text)
+
+
+def test_a_new_key_is_shown_only_to_the_session_that_made_it(
+    browser: Browser, app_client: TestClient, services: Services
+) -> None:
+    other_email = "bo@example.com"
+    add_user(services, browser.org, other_email)
+    with TestClient(app_client.app) as other:
+        sign_in(other, other_email)
+        created = browser.post("/settings/segment/keys", {"name": "mine"})
+        assert status(created) == 303
+        assert not NEW_KEY.search(other.get("/settings/segment").text)
+    assert NEW_KEY.search(browser.client.get("/settings/segment").text)
 
 
 def test_revoking_a_key_stops_it(browser: Browser, database: Database, clock: Clock) -> None:
@@ -189,9 +224,10 @@ def test_forms_without_csrf_are_refused(browser: Browser, database: Database) ->
 def test_shared_secret_set_and_cleared(browser: Browser, database: Database, clock: Clock) -> None:
     client, key = browser.client, browser.org.key
     assert to_segment(client, key) == 200
-    saved = browser.post("/settings/segment/secret", {"secret": "  open sesame  "})
-    assert status(saved) == 200
-    text = saved.text  # type: ignore[attr-defined]
+    saved = created_then_shown(
+        browser, "/settings/segment/secret", {"secret": "  open sesame  "}, "secret-h"
+    )
+    text = saved.text
     assert "Webhook shared secret saved." in text
     match = NEW_SECRET.search(text)
     assert match and match.group(1) == "open sesame"
@@ -217,9 +253,10 @@ def test_shared_secret_set_and_cleared(browser: Browser, database: Database, clo
 
 
 def test_a_generated_secret_is_shown_once(browser: Browser, database: Database) -> None:
-    saved = browser.post("/settings/segment/secret", {"secret": "", "generate": "1"})
-    assert status(saved) == 200
-    match = NEW_SECRET.search(saved.text)  # type: ignore[attr-defined]
+    saved = created_then_shown(
+        browser, "/settings/segment/secret", {"secret": "", "generate": "1"}, "secret-h"
+    )
+    match = NEW_SECRET.search(saved.text)
     assert match and len(match.group(1)) >= 32
     with database.read() as conn:
         org = get_organization(conn, organization_id=browser.org.id)
@@ -239,7 +276,10 @@ def test_time_zone_is_validated(browser: Browser, database: Database) -> None:
     assert '<option value="Europe/Paris">' in page.text
     assert 'name="timezone" list="zones" value="UTC"' in page.text
     saved = browser.post("/settings/segment/timezone", {"timezone": " Europe/Paris "})
-    assert status(saved) == 200 and "Time zone saved." in saved.text  # type: ignore[attr-defined]
+    assert status(saved) == 303
+    location = saved.headers["location"]  # type: ignore[attr-defined]
+    assert location == "/settings/segment?done=timezone-saved#timezone-h"
+    assert "Time zone saved." in browser.client.get(location).text
     with database.read() as conn:
         assert get_organization(conn, organization_id=browser.org.id).timezone == "Europe/Paris"
     for bad in ("Mars/Olympus_Mons", "", "../../etc/passwd", "localtime", "Europe/" + "x" * 80):

@@ -22,17 +22,25 @@ def _post(browser: Browser, url: str, data: dict[str, object] | None = None) -> 
     return browser.post(url, data)
 
 
+def _shown_once(browser: Browser, response: Any) -> Any:
+    """A form that makes a secret redirects (303) to the page, which shows it once."""
+    assert response.status_code == 303 and response.headers["location"] == PAGE
+    return browser.client.get(PAGE)
+
+
 def test_the_dashboard_page(browser: Browser, services: Services) -> None:
     page = browser.client.get(PAGE)
     assert page.status_code == 200 and "Create the site key and secret" in page.text
     assert 'data-testid="site-key"' not in page.text
-    created = _post(browser, PAGE, {"allowed_origins": ORIGINS, "enabled": "on"})
-    assert created.status_code == 200, created.text
+    made = _post(browser, PAGE, {"allowed_origins": ORIGINS, "enabled": "on"})
+    created = _shown_once(browser, made)
+    assert created.status_code == 200 and "identity secret are ready" in created.text
     with services.database.read() as conn:
         found = get_settings(conn, organization_id=browser.org.id)
     assert found is not None and found.enabled
     assert found.allowed_origins == ("https://app.example.com", "http://localhost:3000")
     assert found.identity_secret in created.text and 'data-testid="new-secret"' in created.text
+    assert found.identity_secret not in made.text
     snippet = (
         f'<script src="http://testserver/w/promoter.js" data-site-key="{found.site_key}" '
         "async></script>"
@@ -56,7 +64,7 @@ def test_the_dashboard_page(browser: Browser, services: Services) -> None:
     too_many = "\n".join(f"https://s{n}.example" for n in range(51))
     assert _post(browser, PAGE, {"allowed_origins": too_many}).status_code == 400
 
-    rotated = _post(browser, PAGE + "/rotate-secret")
+    rotated = _shown_once(browser, _post(browser, PAGE + "/rotate-secret"))
     assert rotated.status_code == 200 and "24 hours" in rotated.text
     with services.database.read() as conn:
         after = get_settings(conn, organization_id=browser.org.id)

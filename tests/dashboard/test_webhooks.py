@@ -50,9 +50,12 @@ def test_create_and_list(browser: Browser, database: Database, receiver: Receive
         "/settings/webhooks",
         {"event": FEEDBACK_ADDED_OR_CHANGED, "target_url": receiver.url, "campaign": ""},
     )
-    assert status(created) == 200
-    text = created.text  # type: ignore[attr-defined]
+    assert status(created) == 303
+    assert created.headers["location"] == "/settings/webhooks"  # type: ignore[attr-defined]
+    text = browser.client.get("/settings/webhooks").text
     (row,) = subscriptions(database)
+    assert row.secret not in created.text  # type: ignore[attr-defined]
+    assert "Webhook created." in text
     match = SECRET.search(text)
     assert match and match.group(1) == row.secret
     assert row.event == FEEDBACK_ADDED_OR_CHANGED and row.campaign_id is None
@@ -76,7 +79,7 @@ def test_create_for_a_campaign_in_slack_format(browser: Browser, database: Datab
             "format": "slack",
         },
     )
-    assert status(created) == 200
+    assert status(created) == 303
     (row,) = subscriptions(database)
     assert row.campaign_id == campaign_id and row.format == "slack"
     assert "Segment campaign" in browser.client.get("/settings/webhooks").text

@@ -440,11 +440,15 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/campaigns/{campaign_id}/preview/email"): OWNED,
     ("GET", "/settings/segment"): Listing(_shows("")),
     ("GET", "/settings/segment/received"): Listing(_shows("")),
-    ("POST", "/settings/segment/keys"): Listing((Ask(body={"name": "Globex key"}),)),
+    ("POST", "/settings/segment/keys"): Listing((Ask(body={"name": "Globex key"}, status=303),)),
     ("POST", "/settings/segment/keys/{key_id}/revoke"): OWNED,
-    ("POST", "/settings/segment/secret"): Listing((Ask(body={"secret": "globex-secret"}),)),
+    ("POST", "/settings/segment/secret"): Listing(
+        (Ask(body={"secret": "globex-secret"}, status=303),)
+    ),
     ("POST", "/settings/segment/secret/clear"): Listing((Ask(status=303),)),
-    ("POST", "/settings/segment/timezone"): Listing((Ask(body={"timezone": "Asia/Tokyo"}),)),
+    ("POST", "/settings/segment/timezone"): Listing(
+        (Ask(body={"timezone": "Asia/Tokyo"}, status=303),)
+    ),
     ("POST", "/settings/segment/cooldown"): Listing(
         (Ask(body={"cooldown_days": "7"}, status=303),)
     ),
@@ -467,7 +471,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/settings/web-survey"): Listing(
         (Ask(body={"allowed_origins": "https://b.example"}, status=303),)
     ),
-    ("POST", "/settings/web-survey/rotate-secret"): Listing((Ask(status=200),)),
+    ("POST", "/settings/web-survey/rotate-secret"): Listing((Ask(status=303),)),
     ("POST", "/settings/web-survey/rotate-site-key"): Listing((Ask(status=303),)),
     ("GET", "/outbox"): Listing(_shows("")),
     ("GET", "/outbox/{name}"): OWNED,

@@ -51,6 +51,7 @@ FLASHES = {
     "key-revoked": "API key revoked.",
     "secret-saved": "Webhook shared secret saved.",
     "secret-cleared": "Webhook shared secret removed: X-Signature is no longer required.",
+    "timezone-saved": "Time zone saved.",
     "cooldown-saved": "Survey cooldown saved.",
     "contact-unsubscribed": "Contact unsubscribed: no more surveys will be sent.",
     "contact-inactive": "Contact marked inactive.",

@@ -35,6 +35,7 @@ from promoter.orgs.service import (
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import FLASHES, SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread, write
 
@@ -137,7 +138,7 @@ def _not_found(request: Request, session: Session, what: str) -> Response:
 async def segment_settings(
     request: Request, services: ServicesDep, session: SessionDep
 ) -> Response:
-    return await _page(request, services, session)
+    return await _page(request, services, session, **take_for_page(request, PAGE))
 
 
 @router.get(PAGE + "/received")
@@ -184,15 +185,17 @@ async def create_key(request: Request, services: ServicesDep, session: SessionDe
         )
 
     key = await write(services, create)
-    # The full key is in this page only: never in a URL, never stored.
-    return await _page(
+    # The full key is shown once by the page redirected to: never in a URL, never stored.
+    keep_for_page(
         request,
-        services,
-        session,
-        new_key=key,
-        new_key_basic="Basic " + base64.b64encode(f"{key.key}:".encode()).decode("ascii"),
-        message="API key created. Copy it now: it is not shown again.",
+        PAGE,
+        {
+            "new_key": key,
+            "new_key_basic": "Basic " + base64.b64encode(f"{key.key}:".encode()).decode("ascii"),
+            "message": "API key created. Copy it now: it is not shown again.",
+        },
     )
+    return see_other(PAGE + "#keys-h")
 
 
 @router.post(PAGE + "/keys/{key_id}/revoke")
@@ -247,10 +250,9 @@ async def save_secret(request: Request, services: ServicesDep, session: SessionD
         services.keys.forget_organization(session.user.organization_id)
 
     await in_thread(save)
-    # Shown on this page only, so that it can be copied into Segment.
-    return await _page(
-        request, services, session, new_secret=secret, message=FLASHES["secret-saved"]
-    )
+    # Shown once by the page redirected to, so that it can be copied into Segment.
+    keep_for_page(request, PAGE, {"new_secret": secret, "message": FLASHES["secret-saved"]})
+    return see_other(PAGE + "#secret-h")
 
 
 @router.post(PAGE + "/secret/clear")
@@ -294,7 +296,7 @@ async def save_timezone(request: Request, services: ServicesDep, session: Sessio
             timezone_error=problem[0].upper() + problem[1:] + ".",
             timezone_value=wanted[:80],
         )
-    return await _page(request, services, session, message="Time zone saved.")
+    return see_other(PAGE + "?done=timezone-saved#timezone-h")
 
 
 # --- Survey cooldown -----------------------------------------------------------------------

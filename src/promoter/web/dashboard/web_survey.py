@@ -15,6 +15,7 @@ from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import read, write
 from promoter.websurveys.origins import MAX_ORIGINS
@@ -94,7 +95,8 @@ async def _page(
 @router.get(PAGE)
 async def web_survey_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     done = request.query_params.get("done", "")
-    return await _page(request, services, session, message=MESSAGES.get(done, ""))
+    shown = {"message": MESSAGES.get(done, ""), **take_for_page(request, PAGE)}
+    return await _page(request, services, session, **shown)
 
 
 @router.post(PAGE)
@@ -123,10 +125,14 @@ async def web_survey_save(request: Request, services: ServicesDep, session: Sess
     services.sites.forget_organization(session.user.organization_id)
     if created:
         message = "Saved. Your site key and identity secret are ready."
-        return await _page(
-            request, services, session, message=message, new_secret=saved.identity_secret
-        )
+        return _show_secret(request, message, saved.identity_secret)
     return see_other(PAGE + "?done=saved")
+
+
+def _show_secret(request: Request, message: str, secret: str) -> Response:
+    """To the page, which shows the identity secret once: never in a URL."""
+    keep_for_page(request, PAGE, {"message": message, "new_secret": secret})
+    return see_other(PAGE)
 
 
 @router.post(PAGE + "/rotate-secret")
@@ -145,9 +151,7 @@ async def web_survey_rotate_secret(
     if rotated is None:
         return see_other(PAGE)
     message = "A new identity secret. The previous one keeps working for 24 hours."
-    return await _page(
-        request, services, session, message=message, new_secret=rotated.identity_secret
-    )
+    return _show_secret(request, message, rotated.identity_secret)
 
 
 @router.post(PAGE + "/rotate-site-key")

@@ -19,6 +19,7 @@ from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import read, write
 from promoter.webhooks.events import EVENTS
@@ -156,7 +157,7 @@ async def _list_page(
 
 @router.get(PAGE)
 async def webhooks_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    return await _list_page(request, services, session)
+    return await _list_page(request, services, session, **take_for_page(request, PAGE))
 
 
 @router.post(PAGE)
@@ -199,13 +200,10 @@ async def webhooks_create(request: Request, services: ServicesDep, session: Sess
                 for field, messages in exc.errors.items()
             }
         else:
-            return await _list_page(
-                request,
-                services,
-                session,
-                created=created,
-                message="Webhook created. Its signing secret is below.",
-            )
+            # Its signing secret is shown once by the page redirected to: never in a URL.
+            shown = {"created": created, "message": "Webhook created. Its signing secret is below."}
+            keep_for_page(request, PAGE, shown)
+            return see_other(PAGE)
     return await _list_page(request, services, session, status=400, errors=errors, values=values)
 
 
