@@ -4,7 +4,9 @@ same notes the API reads; another organization's feedback out of reach."""
 
 from __future__ import annotations
 
+import html
 import random
+import re
 from typing import Any
 
 import pytest
@@ -113,3 +115,24 @@ def test_signed_out_users_are_sent_to_sign_in(browser: Browser, rid: int) -> Non
     page = browser.client.get(f"/feedback/{rid}", follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login?next=")
+
+
+def test_repeated_actions_leave_one_done_in_the_url(browser: Browser, rid: int) -> None:
+    back = f"/feedback?range=all&done=old#f{rid}"
+    item_return = re.compile(rf'name="return" value="([^"]+#f{rid})"')
+    actions = [
+        (f"/feedback/{rid}/tags", {"tags": "call back"}, "tags-saved"),
+        (f"/feedback/{rid}/notes", {"body": "Called."}, "note-saved"),
+        (f"/feedback/{rid}/status", {"status": "CLOSED"}, "status-saved"),
+        (f"/feedback/{rid}/tags", {"tags": "vip"}, "tags-saved"),
+    ]
+    for url, fields, done in actions:
+        page = browser.client.get(back.partition("#")[0])
+        assert page.status_code == 200
+        returned = html.unescape(item_return.search(page.text).group(1))  # type: ignore[union-attr]
+        assert returned == f"{back.partition('#')[0]}#f{rid}"
+        saved = browser.post(url, {**fields, "return": returned})
+        assert saved.status_code == 303  # type: ignore[attr-defined]
+        back = saved.headers["location"]  # type: ignore[attr-defined]
+        assert back == f"/feedback?range=all&done={done}#f{rid}"
+        assert back.count("done=") == 1

@@ -12,7 +12,7 @@ from promoter.campaigns.links import remove_link, set_link
 from promoter.domain.ids import MAX_INT_ID
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread
 
@@ -58,4 +58,4 @@ async def campaign_link(
             heading="Not found" if action in ACTIONS else "Something is wrong with this request",
             message="There is no such campaign." if action in ACTIONS else "Unknown action.",
         )
-    return see_other(f"/campaigns/{campaign_id}?done={ACTIONS[action]}#link")
+    return see_other(with_done(f"/campaigns/{campaign_id}#link", ACTIONS[action]))

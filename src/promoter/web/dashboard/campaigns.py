@@ -44,7 +44,7 @@ from promoter.services import Services
 from promoter.web.dashboard import campaign_channels, campaign_questions
 from promoter.web.dashboard.campaign_channels import WebSurveyState, web_survey_state
 from promoter.web.dashboard.forms import Form, Upload, read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread
 
@@ -599,7 +599,7 @@ async def create_campaign(request: Request, services: ServicesDep, session: Sess
     campaign, template = campaign_values_from(form), template_values_from(form)
     result = await in_thread(create, services, org, campaign, template)
     if isinstance(result, Campaign):
-        return see_other(f"/campaigns/{result.id}?done=campaign-created")
+        return see_other(with_done(f"/campaigns/{result.id}", "campaign-created"))
     form_data = await in_thread(_form_data, services, org)
     return _new_page(request, session, form_data, campaign, template, result)
 
@@ -661,7 +661,7 @@ async def update_campaign(
     except Missing:
         return _not_found(request, session)
     if not errors:
-        return see_other(f"/campaigns/{campaign_id}?done=campaign-saved")
+        return see_other(with_done(f"/campaigns/{campaign_id}", "campaign-saved"))
     editing = await in_thread(load_editing, services, org, campaign_id)
     if editing is None:
         return _not_found(request, session)
@@ -682,7 +682,7 @@ async def update_template(
     except Missing:
         return _not_found(request, session)
     if not errors:
-        return see_other(f"/campaigns/{campaign_id}?done=template-saved#template")
+        return see_other(with_done(f"/campaigns/{campaign_id}#template", "template-saved"))
     editing = await in_thread(load_editing, services, org, campaign_id)
     if editing is None:
         return _not_found(request, session)
@@ -701,7 +701,7 @@ async def _change_status(
         return _not_found(request, session)
     done = "campaign-paused" if status == "paused" else "campaign-resumed"
     back = "/campaigns" if form.get("return") == "list" else f"/campaigns/{campaign_id}"
-    return see_other(f"{back}?done={done}")
+    return see_other(with_done(back, done))
 
 
 @router.post("/campaigns/{campaign_id}/pause")

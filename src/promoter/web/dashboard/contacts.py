@@ -28,7 +28,7 @@ from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.domain.paging import Page
 from promoter.orgs.service import get_organization
 from promoter.web.dashboard.forms import read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread, write
 
@@ -290,4 +290,4 @@ async def contact_action(
             heading="The contact was not changed",
             message=problem[:1].upper() + problem[1:] + ".",
         )
-    return see_other(f"/contacts/{number}?done={done}")
+    return see_other(with_done(f"/contacts/{number}", done))

@@ -35,6 +35,7 @@ from promoter.web.dashboard.session import (
     render,
     safe_next,
     see_other,
+    with_done,
 )
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread, iterate_in_thread, read
@@ -210,10 +211,7 @@ async def _change(
         return render(
             request, "error.html", session, status=400, heading="Not saved", message=outcome
         )
-    back = safe_next(form.get("return") or "/feedback")
-    path, _, fragment = back.partition("#")
-    separator = "&" if "?" in path else "?"
-    return see_other(f"{path}{separator}done={done}" + (f"#{fragment}" if fragment else ""))
+    return see_other(with_done(safe_next(form.get("return") or "/feedback"), done))
 
 
 @router.post("/feedback/{response_id}/status")

@@ -27,7 +27,7 @@ from promoter.segment_source.settings import (
 )
 from promoter.services import Services
 from promoter.web.dashboard.forms import Form, read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
 from promoter.web.threads import read, write
 
@@ -150,7 +150,7 @@ async def source_save(request: Request, services: ServicesDep, session: SessionD
             "trait_prefix": values["trait_prefix"][:40],
         }
         return await _page(request, services, session, status=400, values=shown, errors=errors)
-    return see_other(PAGE + "?done=saved")
+    return see_other(with_done(PAGE, "saved"))
 
 
 @router.post(PAGE + "/delete")
@@ -160,4 +160,4 @@ async def source_delete(request: Request, services: ServicesDep, session: Sessio
     await write(
         services, lambda conn: delete_source(conn, organization_id=session.user.organization_id)
     )
-    return see_other(PAGE + "?done=removed")
+    return see_other(with_done(PAGE, "removed"))

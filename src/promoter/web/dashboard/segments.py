@@ -17,7 +17,14 @@ from promoter.analytics.segments import (
 )
 from promoter.web.dashboard.forms import Form, read_form
 from promoter.web.dashboard.question import filter_from_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, safe_next, see_other
+from promoter.web.dashboard.session import (
+    SessionDep,
+    check_csrf,
+    render,
+    safe_next,
+    see_other,
+    with_done,
+)
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread
 
@@ -90,8 +97,7 @@ async def save_segment(request: Request, services: ServicesDep, session: Session
             heading="The segment was not saved",
             message=problem,
         )
-    separator = "&" if "?" in back else "?"
-    return see_other(f"{back}{separator}done=segment-saved")
+    return see_other(with_done(back, "segment-saved"))
 
 
 @router.post("/segments/{segment_id}/delete")
@@ -120,4 +126,4 @@ async def remove_segment(
             heading="Not found",
             message="There is no such segment.",
         )
-    return see_other(safe_next(form.get("return")) + "?done=segment-deleted")
+    return see_other(with_done(safe_next(form.get("return")), "segment-deleted"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import jinja2
 from fastapi import Depends, Request
@@ -151,6 +151,15 @@ def render(
         )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def with_done(url: str, done: str) -> str:
+    """``url`` asking its page to show the message ``done`` (``?done=CODE``): any ``done``
+    already there is replaced; the other parameters and the fragment are kept."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "done"]
+    query.append(("done", done))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def see_other(url: str) -> Response:

@@ -34,7 +34,14 @@ from promoter.orgs.service import (
 )
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
-from promoter.web.dashboard.session import FLASHES, SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import (
+    FLASHES,
+    SessionDep,
+    check_csrf,
+    render,
+    see_other,
+    with_done,
+)
 from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread, write
@@ -216,7 +223,7 @@ async def revoke_key(
 
     if not await in_thread(revoke):
         return _not_found(request, session, "There is no such active API key.")
-    return see_other(PAGE + "?done=key-revoked")
+    return see_other(with_done(PAGE, "key-revoked"))
 
 
 # --- Webhook shared secret -----------------------------------------------------------------
@@ -266,7 +273,7 @@ async def clear_secret(request: Request, services: ServicesDep, session: Session
         services.keys.forget_organization(session.user.organization_id)
 
     await in_thread(clear)
-    return see_other(PAGE + "?done=secret-cleared")
+    return see_other(with_done(PAGE, "secret-cleared"))
 
 
 # --- Time zone -----------------------------------------------------------------------------
@@ -296,7 +303,7 @@ async def save_timezone(request: Request, services: ServicesDep, session: Sessio
             timezone_error=problem[0].upper() + problem[1:] + ".",
             timezone_value=wanted[:80],
         )
-    return see_other(PAGE + "?done=timezone-saved#timezone-h")
+    return see_other(with_done(PAGE + "#timezone-h", "timezone-saved"))
 
 
 # --- Survey cooldown -----------------------------------------------------------------------
@@ -332,4 +339,4 @@ async def save_cooldown(request: Request, services: ServicesDep, session: Sessio
             conn, organization_id=session.user.organization_id, cooldown_days=days
         ),
     )
-    return see_other(PAGE + "?done=cooldown-saved#cooldown-h")
+    return see_other(with_done(PAGE + "#cooldown-h", "cooldown-saved"))

@@ -14,7 +14,7 @@ from promoter.accounts.sessions import Session
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import read, write
@@ -126,7 +126,7 @@ async def web_survey_save(request: Request, services: ServicesDep, session: Sess
     if created:
         message = "Saved. Your site key and identity secret are ready."
         return _show_secret(request, message, saved.identity_secret)
-    return see_other(PAGE + "?done=saved")
+    return see_other(with_done(PAGE, "saved"))
 
 
 def _show_secret(request: Request, message: str, secret: str) -> Response:
@@ -167,4 +167,4 @@ async def web_survey_rotate_site_key(
         ),
     )
     services.sites.forget_organization(session.user.organization_id)
-    return see_other(PAGE + "?done=site-key")
+    return see_other(with_done(PAGE, "site-key"))

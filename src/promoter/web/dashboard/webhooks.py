@@ -18,7 +18,7 @@ from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.forms import read_form
-from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other
+from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
 from promoter.web.state import ServicesDep
 from promoter.web.threads import read, write
@@ -226,7 +226,7 @@ async def _change(
         await write(services, run)
     except WebhookNotFound:
         return _not_found(request, session)
-    return see_other(f"{PAGE}?done={done}")
+    return see_other(with_done(PAGE, done))
 
 
 @router.post(PAGE + "/{webhook_id}/enable")
