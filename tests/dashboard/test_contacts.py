@@ -144,6 +144,41 @@ def test_search_by_email_user_id_list_and_status(browser: Browser, database: Dat
         assert len(found(**params)) == 25, params
 
 
+def test_search_by_name(browser: Browser, database: Database) -> None:
+    other = make_org(database, "Other")
+    batch(
+        browser.client,
+        browser.org,
+        identify("u1", "a1@example.com", firstName="Uma", lastName="Tester"),
+        identify("u2", "a2@example.com", firstName="Zoë", lastName="Ångström"),
+        identify("u3", "a3@example.com", firstName="Ulrich"),
+        identify("u4", "a4@example.com", lastName="Umarov"),
+        identify("u5", "a5@example.com"),
+    )
+    batch(
+        browser.client,
+        other,
+        identify("o1", "o1@other.example", firstName="Uma", lastName="Tester"),
+        identify("o2", "o2@other.example", firstName="Zoë", lastName="Ångström"),
+    )
+    uma, zoe, umarov = (contact_id(database, browser.org, u) for u in ("u1", "u2", "u4"))
+
+    def found(text: str) -> set[int]:
+        page = browser.client.get("/contacts", params={"q": text})
+        assert page.status_code == 200, page.text
+        return set(listed(page.text))
+
+    assert found("uma") == {uma, umarov}
+    assert found("Uma Tester") == found("uma tester") == found("A TES") == {uma}
+    assert found("tester") == {uma}
+    assert found("zoë") == found("ZOË") == found("ångström") == found("ÅNGSTRÖM") == {zoe}
+    assert found("zoë ång") == {zoe}
+    assert found("ulrich") == {contact_id(database, browser.org, "u3")}
+    assert found("zoe") == set()  # no accent folding: the letters as typed
+    assert found("a2@") == {zoe}  # with the email and userId, as before
+    assert found("Tester Uma") == found("%") == set()
+
+
 # -- the profile ------------------------------------------------------------------------------
 
 

@@ -36,7 +36,8 @@ class ContactFilter:
     status: str | None = None
     #: attribute name -> value, compared with the value's text form (``42``, ``true``...).
     attributes: tuple[tuple[str, str], ...] = ()
-    #: Text found in the email address or the userId, ignoring case.
+    #: Text found in the email address, the userId, the first name, the last name or
+    #: "first last", ignoring case.
     text: str | None = None
 
 
@@ -94,10 +95,18 @@ def _filtered(organization_id: int, flt: ContactFilter) -> Select[Any]:
         query = query.where(contacts.c.id.in_(member))
     if flt.text is not None and flt.text.strip():
         needle = flt.text.strip()
+        lowered = needle.lower()
+        full_name = (
+            func.coalesce(contacts.c.first_name, "") + " " + func.coalesce(contacts.c.last_name, "")
+        )
         query = query.where(
             or_(
                 contacts.c.email_key.contains(email_key(needle), autoescape=True),
-                func.lower(contacts.c.user_id).contains(needle.lower(), autoescape=True),
+                *(
+                    func.lower(text).contains(lowered, autoescape=True)
+                    for text in (contacts.c.user_id, contacts.c.first_name, contacts.c.last_name)
+                ),
+                func.lower(full_name).contains(lowered, autoescape=True),
             )
         )
     for name, value in flt.attributes:

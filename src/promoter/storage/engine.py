@@ -24,11 +24,19 @@ R = TypeVar("R")
 _WRITE_OPTION = "promoter_write"
 
 
+def _lower(value: object) -> object:
+    """SQL ``lower()`` as PostgreSQL's: every letter, not ASCII only as SQLite's own."""
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event decide how transactions start.
         dbapi_connection.isolation_level = None
+        # Case-insensitive searches (contact names) then work beyond ASCII. No index uses
+        # lower(), so none was built with SQLite's own.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before the caller acknowledges anything.
