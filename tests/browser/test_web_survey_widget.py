@@ -31,6 +31,16 @@ from tests.browser.web_survey import (
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(autouse=True)
+def _one_database(database_url: str) -> None:
+    """How the widget looks and behaves in the browser does not depend on the database
+    behind the server: these run on SQLite only, to keep the serial run short; what the
+    widget records is checked on both databases in test_web_survey.py."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the widget's look and behaviour: checked once, on SQLite")
+
+
 HOSTILE_CSS = """
 * { all: unset; font-size: 40px !important; color: red !important; }
 button { display: none !important; }
