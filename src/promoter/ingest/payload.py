@@ -65,8 +65,12 @@ async def read_body(
     return bytes(body)
 
 
+class BodyTooLarge(PayloadError):
+    """The body passed the limit (413 where the caller tells it apart)."""
+
+
 def _too_large(limit: int) -> PayloadError:
-    return PayloadError(f"the body exceeds the {limit // 1024} KB limit")
+    return BodyTooLarge(f"the body exceeds the {limit // 1024} KB limit")
 
 
 def parse_json(body: bytes) -> Any:

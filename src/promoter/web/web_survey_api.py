@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from promoter.campaigns.questions import AnswerErrors, parse_answers
 from promoter.domain.messages import Envelope
-from promoter.ingest.payload import PayloadError, read_body
+from promoter.ingest.payload import BodyTooLarge, PayloadError, read_body
 from promoter.ingest.pipeline import ingest_messages
 from promoter.services import Services
 from promoter.surveys.responses import InvalidAnswer
@@ -168,7 +168,7 @@ async def _handle(
             content_encoding=request.headers.get("content-encoding"),
         )
     except PayloadError as exc:
-        return _error(413 if "exceeds" in str(exc) else 400, str(exc))
+        return _error(413 if isinstance(exc, BodyTooLarge) else 400, str(exc))
     client = request.client.host if request.client else "unknown"
     gate = Gate(services, request.headers.get("origin"), client)
 
