@@ -28,7 +28,7 @@ from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, deliveries, surveys
+from promoter.storage.tables import contacts, deliveries, responses, surveys
 from promoter.surveys.responses import find_survey
 from promoter.surveys.trigger import SurveyTrigger
 from tests.conftest import Org
@@ -439,3 +439,107 @@ def test_the_contacts_language_or_locale_trait_chooses_the_language_of_its_email
         token = conn.execute(select(surveys.c.token)).scalar_one()
         view = find_survey(conn, token=token)
     assert view is not None and view.language == language  # the survey pages' language
+
+
+def _answer_and_reply(database: Database, org: Org, *, subject: str, body: str) -> None:
+    """Ann answers the survey she was sent; Ana (a user) replies from the dashboard."""
+    from promoter.surveys.responses import record_comment, record_score
+
+    now = datetime.now(UTC)
+    with database.write() as conn:
+        token = conn.execute(select(surveys.c.token)).scalar_one()
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        record_score(conn, survey, score=4, now=now)
+        survey = find_survey(conn, token=token)
+        assert survey is not None
+        record_comment(conn, survey, comment="Too slow", now=now)
+    _reply(database, org, subject=subject, body=body)
+
+
+def _reply(database: Database, org: Org, *, subject: str, body: str) -> None:
+    from promoter.feedback.replies import Replier, send_reply
+
+    with database.write() as conn:
+        send_reply(
+            conn,
+            organization_id=org.id,
+            response_id=conn.execute(select(responses.c.id)).scalar_one(),
+            replier=Replier("ana@acme.example.com", "Ana"),
+            subject=subject,
+            body=body,
+            close=True,
+            now=datetime.now(UTC),
+        )
+
+
+def test_a_reply_reaches_the_respondent_from_the_campaigns_sender(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    schedule(database, org, "ann")
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        run = worker(database, mailer)
+        assert await run.run_once() == 1  # the survey
+        _answer_and_reply(
+            database,
+            org,
+            subject="Réponse à votre avis",
+            body="Hello Ann,\r\n\r\nsorry about the wait. Fixed now.\r\n\r\nAna",
+        )
+        # Unsubscribing stops surveys, not a person's answer to the feedback given.
+        with database.write() as conn:
+            conn.execute(update(contacts).values(status="unsubscribed"))
+        assert await run.run_once() == 1
+        await mailer.close()
+
+    asyncio.run(scenario())
+    survey_email, received = (
+        email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in inbox.messages
+    )
+    assert str(received["From"]) == "Ana at Acme <s@nps.example.com>"
+    assert str(received["Reply-To"]) == "ana@acme.example.com"
+    assert str(received["To"]) == "Ann <ann@example.com>"
+    assert str(received["Subject"]) == "Réponse à votre avis"
+    assert received["In-Reply-To"] == survey_email["Message-ID"]
+    assert received["Message-ID"].endswith("@nps.example.com>")
+    for header in ("List-Unsubscribe", "Auto-Submitted"):
+        assert header not in received and header in survey_email
+    assert not received.is_multipart()
+    assert received.get_content() == "Hello Ann,\n\nsorry about the wait. Fixed now.\n\nAna\n"
+    (_survey, reply) = rows(database, deliveries)
+    assert (reply.kind, reply.status) == ("reply", "sent")
+    assert reply.message_id == received["Message-ID"]
+    assert rows(database, surveys)[0].status == "answered"
+
+
+def test_replies_respect_bounces(database: Database, org: Org, smtp: tuple[Inbox, int]) -> None:
+    """A reply queued before the address bounced is not sent; a reply the server refuses
+    for good bounces the contact (and fails no survey)."""
+    inbox, port = smtp
+    schedule(database, org, "ann")
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        run = worker(database, mailer)
+        assert await run.run_once() == 1  # the survey
+        _answer_and_reply(database, org, subject="Re: your feedback", body="Thanks!")
+        with database.write() as conn:
+            conn.execute(update(contacts).values(status="bounced"))
+        assert await run.run_once() == 1  # cancelled
+        assert [d.status for d in rows(database, deliveries)] == ["sent", "cancelled"]
+        with database.write() as conn:
+            conn.execute(update(contacts).values(status="active"))
+        _reply(database, org, subject="Re: your feedback", body="Thanks again!")
+        inbox.reply = "550 5.1.1 no such user"
+        assert await run.run_once() == 1
+        await mailer.close()
+
+    asyncio.run(scenario())
+    assert len(inbox.messages) == 1  # the survey alone
+    refused = rows(database, deliveries)[-1]
+    assert (refused.kind, refused.status) == ("reply", "failed") and "550" in refused.last_error
+    assert rows(database, contacts)[0].status == "bounced"
+    assert rows(database, surveys)[0].status == "answered"

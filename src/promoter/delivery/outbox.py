@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
 from promoter.delivery.language import contact_languages
-from promoter.delivery.render import FeedbackNote, SurveyEmail, TemplateView
+from promoter.delivery.render import FeedbackNote, ReplyEmail, SurveyEmail, TemplateView
 from promoter.delivery.survey_templates import (
     TEMPLATE_COLUMNS,
     display_name,
@@ -20,12 +21,13 @@ from promoter.delivery.survey_templates import (
     template_view,
 )
 from promoter.domain.channels import EMAIL
-from promoter.domain.eligibility import SUPPRESSED
+from promoter.domain.eligibility import ANONYMOUS, SUPPRESSED
 from promoter.jobs.claims import claim_due_ids
 from promoter.storage.tables import (
     campaigns,
     contacts,
     deliveries,
+    feedback_replies,
     responses,
     surveys,
 )
@@ -46,12 +48,32 @@ class Claimed:
     #: For a "forward" delivery: the feedback to tell the campaign's team about.
     feedback: FeedbackNote | None = None
     campaign_id: int | None = None
+    #: For a "reply" delivery: what a person wrote to the respondent.
+    reply: ReplyEmail | None = None
 
 
 #: The survey status a survey or reminder delivery still needs when it is sent.
 _WANTED = {"survey": "scheduled", "reminder": "sent"}
 #: A notification to the campaign's team about new feedback (not to the contact).
 FORWARD = "forward"
+#: A person's reply to the respondent, written in the dashboard (``feedback_replies``).
+REPLY = "reply"
+#: Contact statuses a reply is not sent to: the address refused mail, or there is none.
+#: (An unsubscribed contact still gets a person's answer to their own feedback.)
+NO_REPLY = frozenset({"bounced", ANONYMOUS})
+_REPLY_COLUMNS = tuple(
+    feedback_replies.c[name].label(f"reply_{name}")
+    for name in (
+        "id",
+        "to_address",
+        "to_name",
+        "from_name",
+        "reply_to",
+        "subject",
+        "body",
+        "in_reply_to",
+    )
+)
 
 
 def claim_due(
@@ -83,11 +105,13 @@ def claim_due(
             responses.c.score,
             responses.c.comment,
             *TEMPLATE_COLUMNS,
+            *_REPLY_COLUMNS,
         )
         .select_from(
             deliveries.join(surveys_with_templates(), surveys.c.id == deliveries.c.survey_id)
         )
         .outerjoin(responses, responses.c.survey_id == surveys.c.id)
+        .outerjoin(feedback_replies, feedback_replies.c.delivery_id == deliveries.c.id)
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.due_at, deliveries.c.id)
     ).all()
@@ -97,7 +121,13 @@ def claim_due(
     stale: list[int] = []
     for r in rows:
         name = display_name(r.first_name, r.last_name)
-        if r.kind == FORWARD:
+        reply = None
+        if r.kind == REPLY:
+            if r.reply_id is None or r.contact_status in NO_REPLY:
+                stale.append(r.id)
+                continue
+            note, reply = None, _reply(r)
+        elif r.kind == FORWARD:
             if r.score is None or not r.forward_email:
                 stale.append(r.id)
                 continue
@@ -127,6 +157,7 @@ def claim_due(
                 reminder_days=r.reminder_days,
                 feedback=note,
                 campaign_id=r.campaign_id,
+                reply=reply,
             )
         )
     if stale:
@@ -136,6 +167,18 @@ def claim_due(
             .values(status="cancelled", claimed_until=None)
         )
     return claimed, len(stale)
+
+
+def _reply(row: Any) -> ReplyEmail:
+    return ReplyEmail(
+        to_address=row.reply_to_address,
+        to_name=row.reply_to_name,
+        from_name=row.reply_from_name,
+        reply_to=row.reply_reply_to,
+        subject=row.reply_subject,
+        body=row.reply_body,
+        in_reply_to=row.reply_in_reply_to,
+    )
 
 
 def _in_language(template: TemplateView, language: str | None) -> TemplateView:
@@ -154,7 +197,7 @@ def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: dat
         [{"did": item.delivery_id, "mid": message_id} for item, message_id in sent],
     )
     for item, message_id in sent:
-        if item.kind != FORWARD and item.campaign_id is not None:
+        if item.kind in _WANTED and item.campaign_id is not None:
             emit_survey_sent(
                 conn,
                 organization_id=item.organization_id,
@@ -219,8 +262,9 @@ def mark_failed(conn: Connection, item: Claimed, *, error: str) -> None:
 
 
 def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) -> None:
-    """The address was refused for good: the contact is suppressed, its sends cancelled.
-    (A refused forwarding address only fails that delivery: it is the team's.)"""
+    """The address was refused for good: the contact is suppressed, its sends cancelled
+    (a refused reply too: it is the contact's address). A refused forwarding address only
+    fails that delivery: it is the team's."""
     conn.execute(
         update(deliveries)
         .where(deliveries.c.id == item.delivery_id)
@@ -228,7 +272,7 @@ def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) 
     )
     if item.kind == FORWARD:
         return
-    if item.campaign_id is not None:
+    if item.kind in _WANTED and item.campaign_id is not None:
         emit_survey_bounced(
             conn,
             organization_id=item.organization_id,
@@ -252,7 +296,9 @@ def mark_bounced(conn: Connection, item: Claimed, *, error: str, now: datetime) 
 
 
 def cancel_pending(conn: Connection, *, contact_id: int) -> None:
-    """Cancel a contact's scheduled surveys and pending deliveries (unsubscribe, bounce)."""
+    """Cancel a contact's scheduled surveys and their pending deliveries (unsubscribe,
+    bounce). The team's forwarded feedback and replies written to the contact are left to
+    the claim, which checks the contact then."""
     pending = select(surveys.c.id).where(surveys.c.contact_id == contact_id)
     conn.execute(
         update(deliveries)
@@ -260,7 +306,7 @@ def cancel_pending(conn: Connection, *, contact_id: int) -> None:
             and_(
                 deliveries.c.survey_id.in_(pending),
                 deliveries.c.status == "pending",
-                deliveries.c.kind != FORWARD,  # the team still hears about given feedback
+                deliveries.c.kind.in_(tuple(_WANTED)),
             )
         )
         .values(status="cancelled", claimed_until=None)

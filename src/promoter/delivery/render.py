@@ -70,6 +70,22 @@ class FeedbackNote:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyEmail:
+    """A person's reply to a respondent, as written in the dashboard."""
+
+    to_address: str
+    to_name: str | None
+    #: "Ana at Acme": who writes, for whom (the address is the instance's sender).
+    from_name: str
+    #: The writer's own address: answers to the reply go there, not to Promoter.
+    reply_to: str
+    subject: str
+    body: str
+    #: The Message-ID of the survey email answered, so that mail programs thread them.
+    in_reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateView:
     subject: str
     from_name: str
@@ -100,7 +116,14 @@ class EmailRenderer:
         return scores, f"{self._base_url}/u/{signed}"
 
     def _headers(
-        self, message: Message, *, subject: str, from_name: str, to: str, to_name: str | None
+        self,
+        message: Message,
+        *,
+        subject: str,
+        from_name: str,
+        to: str,
+        to_name: str | None,
+        automatic: bool = True,
     ) -> str:
         # Templates saved before line breaks were refused still render, on one line.
         subject, from_name, to_name = (
@@ -110,12 +133,12 @@ class EmailRenderer:
         )
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["From"] = formataddr((from_name, self._sender), charset="utf-8")
-        if to.isascii():
-            message["To"] = formataddr((to_name, to), charset="utf-8")
+        message["To"] = formataddr((to_name, _ascii_or_placeholder(to)), charset="utf-8")
         message["Date"] = format_datetime(datetime.now(UTC))
         message_id = make_msgid(domain=self._sender.rpartition("@")[2] or "localhost")
         message["Message-ID"] = message_id
-        message["Auto-Submitted"] = "auto-generated"
+        if automatic:
+            message["Auto-Submitted"] = "auto-generated"
         return message_id
 
     def render_feedback(self, note: FeedbackNote) -> OutgoingEmail:
@@ -137,9 +160,31 @@ class EmailRenderer:
             to_name=None,
         )
         message["Reply-To"] = note.contact_email
-        return OutgoingEmail(
-            self._sender, note.to_address, message_id, message.as_bytes(policy=_CRLF)
+        data = _with_addresses(message, {"To": (None, note.to_address)})
+        return OutgoingEmail(self._sender, note.to_address, message_id, data)
+
+    def render_reply(self, reply: ReplyEmail) -> OutgoingEmail:
+        """A person's reply to a respondent: their text, plain, with no links, images or
+        list headers; written by a person, so not marked ``Auto-Submitted``. Answers go to
+        the writer (``Reply-To``)."""
+        body = reply.body.replace("\r\n", "\n").replace("\r", "\n").rstrip() + "\n"
+        message = MIMEText(body, "plain", "utf-8")
+        message_id = self._headers(
+            message,
+            subject=reply.subject,
+            from_name=reply.from_name,
+            to=reply.to_address,
+            to_name=reply.to_name,
+            automatic=False,
         )
+        message["Reply-To"] = _ascii_or_placeholder(reply.reply_to)
+        if reply.in_reply_to:
+            message["In-Reply-To"] = reply.in_reply_to
+            message["References"] = reply.in_reply_to
+        data = _with_addresses(
+            message, {"To": (reply.to_name, reply.to_address), "Reply-To": (None, reply.reply_to)}
+        )
+        return OutgoingEmail(self._sender, reply.to_address, message_id, data)
 
     def render(self, email: SurveyEmail, template: TemplateView) -> OutgoingEmail:
         score_links, unsubscribe_url = self.links(email.token)
@@ -185,9 +230,8 @@ class EmailRenderer:
         html = self._html.get_template("survey.html").render(context)
         message.attach(MIMEText(text, "plain", "utf-8"))
         message.attach(MIMEText(html, "html", "utf-8"))
-        return OutgoingEmail(
-            self._sender, email.to_address, message_id, _with_recipient(message, email)
-        )
+        data = _with_addresses(message, {"To": (email.to_name, email.to_address)})
+        return OutgoingEmail(self._sender, email.to_address, message_id, data)
 
 
 #: Names the organization a message is sent for: the dashboard's outbox shows each
@@ -209,17 +253,22 @@ _CRLF = compat32.clone(linesep="\r\n", max_line_length=998)
 _PLACEHOLDER = "recipient@promoter.invalid"
 
 
-def _with_recipient(message: Message, email: SurveyEmail) -> bytes:
-    """The message's bytes. An internationalised address (``zoë@example.com``) needs
-    SMTPUTF8: its To header is written in UTF-8 by the modern email policy."""
-    if email.to_address.isascii():
+def _ascii_or_placeholder(address: str) -> str:
+    return address if address.isascii() else _PLACEHOLDER
+
+
+def _with_addresses(message: Message, addresses: dict[str, tuple[str | None, str]]) -> bytes:
+    """The message's bytes. An internationalised address (``zoë@example.com``) in one of
+    ``addresses`` (header: name and address; set with a placeholder while the message is
+    built) needs SMTPUTF8: its header is written in UTF-8 by the modern email policy."""
+    wide = {h: (n, a) for h, (n, a) in addresses.items() if not a.isascii()}
+    if not wide:
         return message.as_bytes(policy=_CRLF)
-    del message["To"]
-    name = one_line(email.to_name or "")
-    message["To"] = formataddr((name, _PLACEHOLDER), charset="utf-8")
     utf8 = message_from_bytes(message.as_bytes(policy=_CRLF), policy=SMTPUTF8)
-    del utf8["To"]
-    if any(c in name for c in '()<>[]:;@\\,."'):
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    utf8["To"] = f"{name} <{email.to_address}>".strip()
+    for header, (to_name, address) in wide.items():
+        del utf8[header]
+        name = one_line(to_name or "")
+        if any(c in name for c in '()<>[]:;@\\,."'):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        utf8[header] = f"{name} <{address}>".strip()
     return utf8.as_bytes()

@@ -81,7 +81,9 @@ class DeliveryWorker:
 
     async def _send(self, item: Claimed) -> _Outcome:
         try:
-            if item.feedback is not None:
+            if item.reply is not None:
+                message = self._renderer.render_reply(item.reply)
+            elif item.feedback is not None:
                 message = self._renderer.render_feedback(item.feedback)
             else:
                 message = self._renderer.render(item.email, item.template)
@@ -101,7 +103,7 @@ class DeliveryWorker:
                 "delivery %s to %s bounced: %s", item.delivery_id, item.email.to_address, exc
             )
             return _Outcome(item, bounce_error=str(exc))
-        if isinstance(self._mailer, FileMailer) and item.feedback is None:
+        if isinstance(self._mailer, FileMailer) and item.kind in ("survey", "reminder"):
             links, _ = self._renderer.links(item.email.token)
             log.info(
                 "%s for %s written to %s; answer at %s<0-10>",

@@ -506,6 +506,35 @@ feedback_notes = Table(
     Index("ix_feedback_notes_response", "response_id"),
 )
 
+#: Replies written to a respondent from the dashboard: what the email says, sent through
+#: the outbox (its ``deliveries`` row, kind "reply").
+feedback_replies = Table(
+    "feedback_replies",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("response_id", BigId, ForeignKey("responses.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "delivery_id",
+        BigId,
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("to_address", String(320), nullable=False),
+    Column("to_name", String(255), nullable=True),
+    #: The From header's name ("Ana at Acme"); the address is the instance's sender.
+    Column("from_name", String(400), nullable=False),
+    #: The signed-in user who wrote it: answers to the email go there.
+    Column("reply_to", String(320), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    #: The Message-ID of the survey email it answers, when there was one.
+    Column("in_reply_to", String(255), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_feedback_replies_response", "response_id"),
+)
+
 #: Outbound webhooks: which events go to which URL (optionally for one campaign).
 webhook_subscriptions = Table(
     "webhook_subscriptions",
