@@ -420,6 +420,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/feedback/{response_id}/tags"): Owned(({"tags": "b"},)),
     ("POST", "/feedback/{response_id}/tags/remove"): Owned(({"tag": "{tag}"},)),
     ("POST", "/feedback/{response_id}/notes"): Owned(({"body": "Globex was here"},)),
+    ("POST", "/feedback/{response_id}/reply"): Owned(
+        ({"subject": "Re: your feedback", "body": "Globex was here", "close": "1"},)
+    ),
     ("GET", "/contacts"): Listing(
         _shows("", f"q={MARK[:5]}", "list={list_id}", "status=active", f"q={A_USER[:-1]}")
     ),

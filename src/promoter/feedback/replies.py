@@ -88,6 +88,27 @@ class SentReply:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """What the reply form shows: whom a reply goes to, and the replies written so far."""
+
+    recipient: Recipient
+    replies: list[SentReply]
+    subject: str = DEFAULT_SUBJECT
+
+
+def conversation(
+    conn: Connection, *, organization_id: int, response_id: int, replier: Replier
+) -> Conversation | None:
+    """None when the organization has no such response."""
+    to = recipient(conn, organization_id=organization_id, response_id=response_id, replier=replier)
+    if to is None:
+        return None
+    return Conversation(
+        to, replies_of(conn, organization_id=organization_id, response_id=response_id)
+    )
+
+
 def recipient(
     conn: Connection, *, organization_id: int, response_id: int, replier: Replier
 ) -> Recipient | None:

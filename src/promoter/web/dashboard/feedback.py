@@ -25,6 +25,7 @@ from promoter.domain.paging import Page
 from promoter.feedback.followup import FeedbackStatus, InvalidTag, add_tags, remove_tags, set_status
 from promoter.feedback.notes import InvalidNote, Note, add_note, notes_by_response
 from promoter.feedback.reading import Feedback, export_csv, feedback_page, get_feedback
+from promoter.feedback.replies import Conversation, Replier, conversation
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.answers import ask_async
@@ -63,6 +64,7 @@ class FeedbackOne:
     notes: dict[int, list[Note]]
     timezone: str
     campaign_names: dict[int, str]
+    reply: Conversation | None = None
 
 
 def _page_number(request: Request) -> int:
@@ -135,7 +137,7 @@ async def feedback_export(request: Request, services: ServicesDep, session: Sess
     )
 
 
-def _not_found(request: Request, session: Session) -> Response:
+def not_found(request: Request, session: Session) -> Response:
     return render(
         request,
         "error.html",
@@ -146,44 +148,66 @@ def _not_found(request: Request, session: Session) -> Response:
     )
 
 
-@router.get("/feedback/{response_id}")
-async def feedback_one(
-    request: Request, services: ServicesDep, session: SessionDep, response_id: ResponseId
-) -> Response:
-    """One piece of feedback with all its notes: where the API's ``followup_href`` leads."""
+def load_one(conn: Connection, *, session: Session, response_id: int) -> FeedbackOne | None:
+    """One piece of feedback of the session's organization, with what its page shows."""
     organization_id = session.user.organization_id
+    item = get_feedback(conn, organization_id=organization_id, response_id=response_id)
+    if item is None:
+        return None
+    org = get_organization(conn, organization_id=organization_id)
+    return FeedbackOne(
+        item=item,
+        tags=tag_names(conn, organization_id=organization_id),
+        notes=notes_by_response(conn, organization_id=organization_id, response_ids=[response_id]),
+        timezone=zone_of(org.timezone).key,
+        campaign_names={
+            c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)
+        },
+        reply=conversation(
+            conn,
+            organization_id=organization_id,
+            response_id=response_id,
+            replier=Replier(session.user.email, session.user.name),
+        ),
+    )
 
-    def load(conn: Connection) -> FeedbackOne | None:
-        item = get_feedback(conn, organization_id=organization_id, response_id=response_id)
-        if item is None:
-            return None
-        org = get_organization(conn, organization_id=organization_id)
-        return FeedbackOne(
-            item=item,
-            tags=tag_names(conn, organization_id=organization_id),
-            notes=notes_by_response(
-                conn, organization_id=organization_id, response_ids=[response_id]
-            ),
-            timezone=zone_of(org.timezone).key,
-            campaign_names={
-                c.id: c.name for c in list_campaigns(conn, organization_id=organization_id)
-            },
-        )
 
-    found = await read(services, load)
-    if found is None:
-        return _not_found(request, session)
+def render_one(
+    request: Request,
+    services: Services,
+    session: Session,
+    found: FeedbackOne,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The page of one piece of feedback (``context``: a reply form sent back, say)."""
     return render(
         request,
         "feedback.html",
         session,
+        status=status,
         section="feedback",
         single=found.item,
         result=found,
         campaign_names=found.campaign_names,
         timezone=found.timezone,
         here=request.url.path,
+        sender_address=services.settings.sender_address,
+        extra_css=["replies.css"],
+        **context,
     )
+
+
+@router.get("/feedback/{response_id}")
+async def feedback_one(
+    request: Request, services: ServicesDep, session: SessionDep, response_id: ResponseId
+) -> Response:
+    """One piece of feedback with all its notes: where the API's ``followup_href`` leads."""
+    found = await read(services, load_one, session=session, response_id=response_id)
+    if found is None:
+        return not_found(request, session)
+    return render_one(request, services, session, found)
 
 
 async def _change(
@@ -206,7 +230,7 @@ async def _change(
 
     outcome = await in_thread(run)
     if outcome is False:
-        return _not_found(request, session)
+        return not_found(request, session)
     if isinstance(outcome, str):
         return render(
             request, "error.html", session, status=400, heading="Not saved", message=outcome

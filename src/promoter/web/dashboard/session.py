@@ -40,6 +40,7 @@ FLASHES = {
     "tags-saved": "Tags saved.",
     "note-saved": "Note added.",
     "status-saved": "Status changed.",
+    "reply-queued": "Reply queued: it is sent within a minute, and answers go to your address.",
     "campaign-created": "Campaign created.",
     "campaign-saved": "Campaign saved.",
     "campaign-paused": "Campaign paused.",
