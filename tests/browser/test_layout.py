@@ -11,6 +11,7 @@ PAGES = [
     "/?range=all",
     "/breakdown?range=all",
     "/feedback?range=all",
+    "/feedback/1",
     "/contacts",
     "/contacts/1",
     "/campaigns",
