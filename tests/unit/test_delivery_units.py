@@ -11,7 +11,7 @@ import pytest
 
 from promoter.delivery.branding import StoredLogo
 from promoter.delivery.mailers import FileMailer, SmtpMailer, mailer_from_url
-from promoter.delivery.render import EmailRenderer, SurveyEmail, TemplateView
+from promoter.delivery.render import EmailRenderer, ReplyEmail, SurveyEmail, TemplateView
 from promoter.delivery.tokens import TokenSigner
 
 TEMPLATE = TemplateView(
@@ -187,6 +187,37 @@ def test_line_breaks_in_names_and_old_templates_are_folded_into_one_header_line(
         assert message["To"] == f"Ted Mosby Jr <{to}>"
         assert message["Bcc"] is None
         assert len(message.get_body(("html",)).get_content()) > 1000  # type: ignore[union-attr]
+
+
+def test_a_reply_keeps_its_headers_on_one_line_and_its_addresses_in_utf8() -> None:
+    """A reply's names come from a user and a contact's traits: header-safe whatever they
+    hold; internationalised addresses (the respondent's, the writer's) go as UTF-8."""
+    renderer = EmailRenderer(
+        base_url="https://x.example.com", sender="s@x.example.com", signer=TokenSigner("s")
+    )
+    reply = ReplyEmail(
+        to_address="zoe@x.example.com",
+        to_name="Zoë\r\nBcc: all@x.example.com",
+        from_name="Ana\nat Acme",
+        reply_to="ana@acme.example.com",
+        subject="Réponse à votre avis",
+        body="Merci !\r\n\r\nAna\r\n",
+        in_reply_to="<survey@x.example.com>",
+    )
+    for to, writer in (
+        ("zoe@x.example.com", "ana@acme.example.com"),
+        ("zoë@x.example.com", "ána@acme.example.com"),
+    ):
+        out = renderer.render_reply(dataclasses.replace(reply, to_address=to, reply_to=writer))
+        assert out.recipient == to and out.data.isascii() == (to.isascii() and writer.isascii())
+        message = parse(out.data)
+        assert message["To"] == f'"Zoë Bcc: all@x.example.com" <{to}>' and message["Bcc"] is None
+        assert message["From"] == "Ana at Acme <s@x.example.com>"
+        assert message["Reply-To"] == writer
+        assert message["Subject"] == "Réponse à votre avis"
+        assert message["In-Reply-To"] == message["References"] == "<survey@x.example.com>"
+        assert message["Message-ID"] == out.message_id
+        assert message.get_content() == "Merci !\n\nAna\n"
 
 
 def test_survey_email_branding_colour_and_logo() -> None:
