@@ -19,12 +19,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from promoter.campaigns import service as campaigns
+from promoter.contacts.suppressions import list_bounced
 from promoter.delivery.i18n import words
 from promoter.delivery.mailers import FileMailer, Mailer, SmtpMailer
 from promoter.delivery.render import EmailRenderer
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
 from promoter.domain.messages import Envelope
+from promoter.domain.paging import Page
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
@@ -543,3 +545,6 @@ def test_replies_respect_bounces(database: Database, org: Org, smtp: tuple[Inbox
     assert (refused.kind, refused.status) == ("reply", "failed") and "550" in refused.last_error
     assert rows(database, contacts)[0].status == "bounced"
     assert rows(database, surveys)[0].status == "answered"
+    with database.read() as conn:  # what the bounces API shows
+        _, (bounced,) = list_bounced(conn, organization_id=org.id, page=Page(1, 10))
+    assert (bounced.kind, bounced.error) == ("reply", refused.last_error)

@@ -68,8 +68,8 @@ def list_unsubscribed(
 def list_bounced(
     conn: Connection, *, organization_id: int, page: Page, email: str | None = None
 ) -> tuple[int, list[Bounced]]:
-    """Bounced contacts, each with its latest failed survey or reminder delivery (the one
-    the mail server refused), the latest first."""
+    """Bounced contacts, each with its latest failed delivery to the contact (survey,
+    reminder or reply: the one the mail server refused), the latest first."""
     where = _with_status(organization_id, "bounced", email)
     total = conn.execute(select(func.count()).select_from(contacts).where(*where)).scalar()
     refused = (

@@ -137,9 +137,9 @@ async def bounces_list(
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> JSONResponse:
-    """Each with the survey or reminder delivery the mail server refused (`campaign`,
-    `survey`, `kind`, `error`, `date`: when it was due), or nulls and the contact's last
-    change when it was marked bounced otherwise."""
+    """Each with the delivery the mail server refused (`campaign`, `survey`, `kind`:
+    survey, reminder or reply, `error`, `date`: when it was due), or nulls and the
+    contact's last change when it was marked bounced otherwise."""
     _no_nul(email)
     paging = Page(page, page_size)
     total, found = await read(
