@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select, update
 
+from promoter.contacts.writes import erase_contact
 from promoter.domain.eligibility import ANONYMOUS
 from promoter.feedback.replies import (
     MAX_BODY_LENGTH,
@@ -178,3 +179,15 @@ def test_another_organizations_feedback_cannot_be_replied_to(database: Database,
         assert replies_of(conn, organization_id=other.id, response_id=rid) == []
     assert rows(database, feedback_replies) == [] and rows(database, feedback_notes) == []
     assert [r.status for r in rows(database, responses)] == ["OPEN"]
+
+
+def test_erasing_the_contact_takes_its_replies_with_it(database: Database, org: Org) -> None:
+    """An erased contact's feedback is gone (a reply answers 404), and so are the replies
+    written to it, the one still waiting in the outbox included: nothing is sent."""
+    answer(database, org, "ann", 3, "Too slow")
+    rid = response_of(database, org, "ann")
+    assert reply(database, org, rid) is not None
+    with database.write() as conn:
+        assert erase_contact(conn, organization_id=org.id, user_id="ann")
+    assert rows(database, feedback_replies) == [] and rows(database, deliveries) == []
+    assert reply(database, org, rid) is None
