@@ -325,7 +325,8 @@ deliveries = Table(
     Column("id", BigId, primary_key=True),
     Column("organization_id", Integer, nullable=False),
     Column("survey_id", BigId, ForeignKey("surveys.id", ondelete="CASCADE"), nullable=False),
-    #: survey or reminder
+    #: survey or reminder; forward (new feedback, to the campaign's team) or reply (a
+    #: person's reply to the respondent, its text in feedback_replies)
     Column("kind", String(16), nullable=False),
     #: pending -> sent; or failed / cancelled
     Column("status", String(16), nullable=False),
