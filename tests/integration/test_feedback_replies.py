@@ -191,3 +191,16 @@ def test_erasing_the_contact_takes_its_replies_with_it(database: Database, org: 
         assert erase_contact(conn, organization_id=org.id, user_id="ann")
     assert rows(database, feedback_replies) == [] and rows(database, deliveries) == []
     assert reply(database, org, rid) is None
+
+
+def test_the_same_reply_sent_twice_is_sent_once(database: Database, org: Org) -> None:
+    """A double click, or the form sent again from the browser's history."""
+    answer(database, org, "ann", 3, "Too slow")
+    rid = response_of(database, org, "ann")
+    first = reply(database, org, rid, body="Sorry!")
+    again = reply(database, org, rid, body="Sorry!\r\n")
+    assert first is not None and again is not None and again.id == first.id
+    assert len(rows(database, feedback_replies)) == len(rows(database, feedback_notes)) == 1
+    # Other words are another reply.
+    assert reply(database, org, rid, body="Also: fixed.") is not None
+    assert len(rows(database, feedback_replies)) == len(rows(database, feedback_notes)) == 2

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 
 from promoter.delivery.outbox import REPLY
 from promoter.domain.eligibility import ANONYMOUS
@@ -38,6 +38,8 @@ from promoter.storage.tables import (
 DEFAULT_SUBJECT = "Re: your feedback"
 MAX_SUBJECT_LENGTH = 200
 MAX_BODY_LENGTH = 8_000
+#: The same reply sent again this soon (a double click, a form sent again) is the same one.
+SAME_REPLY_WINDOW = timedelta(minutes=10)
 #: Control characters a message may not hold (tab and line feed are text).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -213,14 +215,19 @@ def send_reply(
     now: datetime,
 ) -> SentReply | None:
     """Queue a reply to the respondent, note it on the feedback and, when ``close``,
-    close the loop (as the status change does, announced to webhooks). None when the
-    organization has no such response; ``ReplyRefused`` when it cannot be sent."""
+    close the loop (as the status change does, announced to webhooks). The same text
+    sent again by the same writer within ``SAME_REPLY_WINDOW`` is the reply already
+    queued: nothing more is sent or noted. None when the organization has no such
+    response; ``ReplyRefused`` when it cannot be sent."""
     subject, body = clean_subject(subject), clean_body(body)
     to = recipient(conn, organization_id=organization_id, response_id=response_id, replier=replier)
     if to is None:
         return None
     if to.refused:
         raise ReplyRefused(to.refused)
+    same = _same_reply(conn, organization_id, response_id, replier, subject, body, now)
+    if same is not None:
+        return same
     delivery_id = conn.execute(
         insert(deliveries)
         .values(
@@ -271,13 +278,46 @@ def send_reply(
     )
 
 
+def _same_reply(
+    conn: Connection,
+    organization_id: int,
+    response_id: int,
+    replier: Replier,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> SentReply | None:
+    """The reply already written with this text by this writer a moment ago, if any."""
+    r = feedback_replies.c
+    for sent in replies_of(
+        conn,
+        organization_id=organization_id,
+        response_id=response_id,
+        where=(
+            r.reply_to == replier.email,
+            r.subject == subject,
+            r.created_at >= now - SAME_REPLY_WINDOW,
+        ),
+    ):
+        if sent.body == body:
+            return sent
+    return None
+
+
 def _note(to: Recipient, subject: str, body: str) -> str:
     who = f"{to.name} <{to.address}>" if to.name else to.address
     return f"Replied by email to {who}\nSubject: {subject}\n\n{body}"
 
 
-def replies_of(conn: Connection, *, organization_id: int, response_id: int) -> list[SentReply]:
-    """The replies written to the response's respondent, oldest first."""
+def replies_of(
+    conn: Connection,
+    *,
+    organization_id: int,
+    response_id: int,
+    where: tuple[ColumnElement[bool], ...] = (),
+) -> list[SentReply]:
+    """The replies written to the response's respondent (those matching ``where``),
+    oldest first."""
     r, d = feedback_replies.c, deliveries.c
     rows = conn.execute(
         select(
@@ -292,7 +332,7 @@ def replies_of(conn: Connection, *, organization_id: int, response_id: int) -> l
             d.last_error,
         )
         .select_from(feedback_replies.join(deliveries, d.id == r.delivery_id))
-        .where(r.organization_id == organization_id, r.response_id == response_id)
+        .where(r.organization_id == organization_id, r.response_id == response_id, *where)
         .order_by(r.created_at, r.id)
     )
     return [_sent(row) for row in rows]
