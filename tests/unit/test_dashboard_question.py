@@ -2,30 +2,79 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from promoter.analytics.query import Window
 from promoter.analytics.trend import TrendPoint
 from promoter.domain.nps import NpsSummary
 from promoter.web.dashboard import charts
 from promoter.web.dashboard.forms import Form
 from promoter.web.dashboard.question import builder, filter_from_form, read_question
+from promoter.web.dashboard.ranges import (
+    Days,
+    Period,
+    first_day,
+    last_day,
+    months_before,
+    preset_days,
+    previous,
+    window_of,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # already the 30th in Berlin
 
 
-def test_the_default_range_is_twelve_whole_months_in_local_time() -> None:
-    q = read_question([], BERLIN, NOW)
-    assert q.range == "365" and q.params.since == "2025-12-01" and q.params.until is None
-    assert read_question([("range", "30")], BERLIN, NOW).params.since == "2026-11-01"
+def test_ranges_are_whole_local_days_ending_today() -> None:
+    q = read_question([], BERLIN, NOW)  # the 12 months ending today, the 30th in Berlin
+    assert q.range == "365" and (q.params.since, q.params.until) == ("2025-12-01", "2026-11-30")
+    assert q.previous == Period(Days(date(2024, 12, 1), date(2025, 11, 30)), "previous 12 months")
+    thirty = read_question([("range", "30")], BERLIN, NOW)
+    assert (thirty.params.since, thirty.params.until) == ("2026-11-01", "2026-11-30")
+    before = Days(date(2026, 10, 2), date(2026, 10, 31))
+    assert thirty.previous == Period(before, "previous 30 days")
+    week = read_question([("range", "7")], BERLIN, NOW)
+    assert (week.params.since, week.params.until) == ("2026-11-24", "2026-11-30")
+    ninety = read_question([("range", "90")], BERLIN, NOW)
+    assert ninety.params.since == "2026-09-02" and ninety.previous is not None
+    assert ninety.previous.days.count == 90 and ninety.previous.days.last == date(2026, 9, 1)
+    everything = read_question([("range", "all")], BERLIN, NOW)
+    assert everything.params.until == "2026-11-30" and everything.previous is None
     custom = read_question(
         [("range", "custom"), ("since", "2026-01-01"), ("until", "2026-02-01")], BERLIN, NOW
     )
     assert (custom.params.since, custom.params.until) == ("2026-01-01", "2026-02-01")
     assert ("since", "2026-01-01") in custom.pairs
+    assert custom.previous == Period(
+        Days(date(2025, 11, 30), date(2025, 12, 31)), "previous 32 days"
+    )
+    timed = read_question(
+        [("range", "custom"), ("since", "2026-01-01T09:00"), ("until", "2026-02-01")], BERLIN, NOW
+    )
+    assert timed.previous is None  # a period before times is not days
+
+
+def test_twelve_months_and_their_odd_days() -> None:
+    assert preset_days("365", date(2026, 12, 6)) == Days(date(2025, 12, 7), date(2026, 12, 6))
+    # A year ago has no 29 February: the month's last day, and the period starts after it.
+    assert preset_days("365", date(2028, 2, 29)) == Days(date(2027, 3, 1), date(2028, 2, 29))
+    assert months_before(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert months_before(date(2026, 1, 15), 12) == date(2025, 1, 15)
+    assert previous("1", Days(date(2026, 5, 5), date(2026, 5, 5))).label == "previous day"
+
+
+def test_captions_show_the_last_day_a_window_covers() -> None:
+    # A custom range to 31 August ends at midnight on 1 September, local time.
+    window = Window(datetime(2026, 8, 1, tzinfo=BERLIN), datetime(2026, 9, 1, tzinfo=BERLIN))
+    assert first_day(window, BERLIN) == date(2026, 8, 1)
+    assert last_day(window, BERLIN) == date(2026, 8, 31)
+    assert window_of(Days(date(2026, 8, 1), date(2026, 8, 31)), BERLIN) == window
+    # An API window ending just after the latest response ends on that response's day.
+    latest = datetime(2026, 8, 31, 21, 59, tzinfo=UTC) + timedelta(microseconds=1)
+    assert last_day(Window(window.since, latest), BERLIN) == date(2026, 8, 31)
 
 
 def test_problems_are_listed_not_raised() -> None:

@@ -24,7 +24,6 @@ from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.question import (
     OP_LABELS,
-    RANGES,
     Builder,
     PageQuestion,
     Row,
@@ -32,6 +31,7 @@ from promoter.web.dashboard.question import (
     read_question,
     since_first,
 )
+from promoter.web.dashboard.ranges import RANGES
 from promoter.web.threads import in_thread
 
 T = TypeVar("T")

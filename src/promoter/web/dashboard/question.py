@@ -12,7 +12,7 @@ condition or "did / did not do event X". Anything else is edited as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -25,9 +25,16 @@ from promoter.domain.channels import CHANNELS
 from promoter.domain.ids import MAX_INT_ID
 from promoter.domain.nps import SCORE_TYPES, ScoreType
 from promoter.web.dashboard.forms import Form
+from promoter.web.dashboard.ranges import (
+    DEFAULT_RANGE,
+    RANGES,
+    Days,
+    Period,
+    preset_days,
+    previous,
+    today_in,
+)
 
-RANGES = {"30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months", "all": "All time"}
-DEFAULT_RANGE = "365"
 STATUSES = ("OPEN", "CLOSED")
 MAX_ROWS = 30
 
@@ -90,6 +97,8 @@ class PageQuestion:
     errors: list[str]
     #: The query pairs that define the question (kept in links between pages).
     pairs: list[tuple[str, str]]
+    #: The period before the range, as long (None: all time, or a range given as times).
+    previous: Period | None = None
 
 
 def since_first(question: PageQuestion, first: datetime | None, zone: ZoneInfo) -> None:
@@ -100,8 +109,13 @@ def since_first(question: PageQuestion, first: datetime | None, zone: ZoneInfo) 
         question.params = replace(question.params, since=day)
 
 
-def _today(zone: ZoneInfo, now: datetime) -> date:
-    return now.astimezone(zone).date()
+def _custom_days(since: str, until: str) -> Days | None:
+    """A custom range given as two dates (the date pickers), else None."""
+    try:
+        first, last = date.fromisoformat(since), date.fromisoformat(until)
+    except ValueError:
+        return None
+    return Days(first, last) if len(since) == len(until) == 10 and first <= last else None
 
 
 def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -> PageQuestion:
@@ -124,21 +138,20 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
             errors.append(f"filter: not valid JSON ({exc})")
             filter_text = ""
     range_ = one("range") or DEFAULT_RANGE
-    since, until = one("since"), one("until")
-    if range_ in RANGES:
-        if range_ == "365":  # twelve calendar months, this one included: whole months to chart
-            today = _today(zone, now)
-            months = today.year * 12 + today.month - 1 - 11
-            since, until = date(months // 12, months % 12 + 1, 1).isoformat(), ""
-        elif range_ != "all":
-            since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
-            until = ""
-        else:
-            since, until = "", ""  # from the first response: see ``first_day``
-    elif range_ != "custom":
+    if range_ not in RANGES and range_ != "custom":
         errors.append(f"range: unknown range {range_!r}")
         range_ = DEFAULT_RANGE
-        since = (_today(zone, now) - timedelta(days=int(range_) - 1)).isoformat()
+    since, until = one("since"), one("until")
+    period: Period | None = None
+    if range_ == "all":  # from the first response (see ``since_first``) to today
+        since, until = "", today_in(zone, now).isoformat()
+    elif range_ != "custom":
+        days = preset_days(range_, today_in(zone, now))
+        since, until = days.first.isoformat(), days.last.isoformat()
+        period = previous(range_, days)
+    else:
+        custom = _custom_days(since, until)
+        period = previous(range_, custom) if custom else None
     campaigns: list[int] = []
     for raw in values.get("campaign", []):
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_INT_ID:
@@ -197,6 +210,7 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         comment=comment,
         errors=errors,
         pairs=pairs,
+        previous=period,
     )
 
 
