@@ -75,3 +75,75 @@ def test_no_change_line_without_a_previous_period(browser: Browser, data: None) 
     assert shown(first.text, "nps-change") == (
         "No responses in the previous 181 days to compare with"
     )
+
+
+TWO = '{"and":[{"attribute":"plan","op":"eq","value":"Enterprise"},{"attribute":"country","op":"in","value":["DE","US"]}]}'  # noqa: E501
+
+
+def chip_links(html: str) -> dict[str, str]:
+    """The active filter's remove links, by their accessible name."""
+    return {
+        unescape(name): unescape(href)
+        for href, name in re.findall(r'<a href="([^"]+)" class="remove" aria-label="([^"]+)"', html)
+    }
+
+
+def test_the_active_filter_shows_as_chips_each_removable(browser: Browser, data: None) -> None:
+    page = browser.client.get(
+        "/breakdown", params={**CUSTOM, "filter": TWO, "pending": "seats", "by": "plan"}
+    )
+    chips = " ".join(shown(page.text, "active-filter").split())
+    assert chips == "plan is Enterprise \u00d7 AND country is any of DE, US \u00d7"
+    assert "(2 conditions)" in page.text  # the pending row is not a condition yet
+    links = chip_links(page.text)
+    assert set(links) == {"Remove plan is Enterprise", "Remove country is any of DE, US"}
+    kept = browser.client.get(links["Remove plan is Enterprise"])
+    # Only that condition goes: the window, the pending row and the breakdown stay.
+    assert chip_links(kept.text).keys() == {"Remove country is any of DE, US"}
+    assert "(1 condition)" in kept.text
+    for part in ("range=custom", "since=2026-05-01", "pending=seats", "by=plan"):
+        assert part in links["Remove plan is Enterprise"]
+    last = browser.client.get(chip_links(kept.text)["Remove country is any of DE, US"])
+    assert last.status_code == 200 and 'data-testid="active-filter"' not in last.text
+    assert "filter=" not in chip_links(kept.text)["Remove country is any of DE, US"]
+
+
+def test_a_nested_filter_is_one_chip(browser: Browser, data: None) -> None:
+    nested = '{"not":{"attribute":"plan","op":"eq","value":"Pro"}}'
+    page = browser.client.get("/feedback", params={"filter": nested, "status": "OPEN"})
+    links = chip_links(page.text)
+    assert list(links) == [f"Remove filter {nested}"]
+    assert "filter=" not in links[f"Remove filter {nested}"]
+    assert "status=OPEN" in links[f"Remove filter {nested}"]
+
+
+def nav(html: str) -> dict[str, str]:
+    menu = re.search(r'<nav aria-label="Main">(.*?)</nav>', html, re.S)
+    assert menu
+    return {
+        label: unescape(href)
+        for href, label in re.findall(r'<a href="([^"]*)"[^>]*>([^<]+)</a>', menu.group(1))
+    }
+
+
+def test_the_menu_keeps_the_filter_and_the_window(browser: Browser, data: None) -> None:
+    page = browser.client.get(
+        "/feedback",
+        params={**CUSTOM, "filter": TWO, "campaign": "1", "status": "OPEN", "page": "2"},
+    )
+    menu = nav(page.text)
+    for label, path in (("Overview", "/"), ("Breakdown", "/breakdown"), ("Feedback", "/feedback")):
+        href = menu[label]
+        assert href.startswith(path + "?"), href
+        query = dict(re.findall(r"([^?&=]+)=([^&]*)", href))
+        assert set(query) == {"filter", "range", "since", "until", "campaign"}, href
+    assert menu["Contacts"] == "/contacts"
+    overview = browser.client.get(menu["Overview"])
+    assert shown(overview.text, "window").startswith("Responses from 2026-05-01 to 2026-06-30")
+    assert chip_links(overview.text).keys() == {
+        "Remove plan is Enterprise",
+        "Remove country is any of DE, US",
+    }
+    # Without a filter and on the default range, the menu's links are plain.
+    plain = nav(browser.client.get("/").text)
+    assert plain["Feedback"] == "/feedback" and plain["Breakdown"] == "/breakdown"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -22,6 +23,7 @@ from promoter.analytics.trend import TrendError
 from promoter.campaigns.service import list_campaigns
 from promoter.orgs.service import get_organization
 from promoter.services import Services
+from promoter.web.dashboard.chips import chips
 from promoter.web.dashboard.question import (
     OP_LABELS,
     Builder,
@@ -83,6 +85,8 @@ def ask(
         bar = {
             "q": q,
             "builder": rows,
+            "chips": chips(q.filter_data, q.filter_text, rows),
+            "carry": "?" + urlencode(q.shared()) if q.shared() else "",
             "ranges": RANGES,
             "op_labels": OP_LABELS,
             "attribute_names": names,

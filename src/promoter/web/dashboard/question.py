@@ -36,6 +36,8 @@ from promoter.web.dashboard.ranges import (
 )
 
 STATUSES = ("OPEN", "CLOSED")
+#: The filter bar's parameters: kept when moving between Overview, Breakdown and Feedback.
+SHARED = frozenset({"filter", "segment", "range", "since", "until", "campaign", "channel"})
 MAX_ROWS = 30
 
 OP_LABELS = {
@@ -99,6 +101,14 @@ class PageQuestion:
     pairs: list[tuple[str, str]]
     #: The period before the range, as long (None: all time, or a range given as times).
     previous: Period | None = None
+
+    def shared(self) -> list[tuple[str, str]]:
+        """The pairs another page of the three keeps (not the default range)."""
+        return [
+            (name, value)
+            for name, value in self.pairs
+            if name in SHARED and (name, value) != ("range", DEFAULT_RANGE)
+        ]
 
 
 def since_first(question: PageQuestion, first: datetime | None, zone: ZoneInfo) -> None:
