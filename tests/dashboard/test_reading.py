@@ -9,12 +9,18 @@ import re
 from html import unescape
 from typing import Any
 
+import orjson
 import pytest
+from sqlalchemy import select
 
 from promoter.analytics.change import nps_change
+from promoter.campaigns.service import list_campaigns
 from promoter.domain.nps import NpsSummary
 from promoter.storage.engine import Database
-from tests.analytics.dataset import build
+from promoter.storage.tables import contacts
+from tests.analytics.dataset import NOW, answer_survey, build, send_survey
+from tests.analytics.writes import identify
+from tests.conftest import Org
 from tests.credentials import token
 from tests.dashboard.conftest import Browser
 
@@ -147,3 +153,61 @@ def test_the_menu_keeps_the_filter_and_the_window(browser: Browser, data: None) 
     # Without a filter and on the default range, the menu's links are plain.
     plain = nav(browser.client.get("/").text)
     assert plain["Feedback"] == "/feedback" and plain["Breakdown"] == "/breakdown"
+
+
+def contact(database: Database, org: Org, user_id: str, plan: str) -> int:
+    identify(database, org, user_id, plan=plan)
+    with database.read() as conn:
+        return int(
+            conn.execute(
+                select(contacts.c.id).where(
+                    contacts.c.organization_id == org.id, contacts.c.user_id == user_id
+                )
+            ).scalar_one()
+        )
+
+
+def test_delivery_counts_read_attributes_as_the_nps_does(
+    browser: Browser, database: Database
+) -> None:
+    """Ann answered on Enterprise and is on Free now; Bob, on Enterprise, has not answered."""
+    org = browser.org
+    with database.read() as conn:
+        campaign_id = list_campaigns(conn, organization_id=org.id)[0].id
+    ann = contact(database, org, "ann", "Enterprise")
+    with database.write() as conn:
+        answer_survey(conn, org.id, ann, campaign_id, 10, NOW)
+    contact(database, org, "ann", "Free")  # after answering
+    bob = contact(database, org, "bob", "Enterprise")
+    with database.write() as conn:
+        send_survey(conn, org.id, bob, campaign_id, NOW)
+
+    def counts(plan: str) -> tuple[str, str, str]:
+        flt = orjson.dumps({"attribute": "plan", "op": "eq", "value": plan}).decode()
+        page = browser.client.get("/", params={**CUSTOM, "filter": flt})
+        responses = re.search(r"([\d,]+) responses?</span>", page.text)
+        assert responses, "the NPS says how many responses it counts"
+        return responses.group(1), shown(page.text, "sent"), shown(page.text, "responded")
+
+    # Ann's response counts as Enterprise in the NPS, and so does her survey.
+    assert counts("Enterprise") == ("1", "2", "1")
+    assert counts("Free") == ("0", "0", "0")
+    assert "as for the NPS" in browser.client.get("/", params=CUSTOM).text
+    # The API's delivery counts agree, and read attributes as they are now when asked to.
+    for attributes_at, plan, sent, responded in (
+        ("response", "Enterprise", 2, 1),
+        ("now", "Free", 1, 1),
+        ("now", "Enterprise", 1, 0),
+    ):
+        body = browser.client.get(
+            "/api/v2/nps/",
+            params={
+                "since": "2026-05-01",
+                "until": "2026-06-30",
+                "attributes[plan]": plan,
+                "attributes_at": attributes_at,
+            },
+            headers=token(org.key),
+        ).json()
+        assert (body["responses"], body["delivery"]["sent"]) == (responded, sent), plan
+        assert body["delivery"]["responded"] == responded

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, null, or_, select
 
 from promoter.analytics.compile import Target, compile_filter
-from promoter.analytics.filters import mentions_channel
+from promoter.analytics.filters import Expr, mentions_channel
 from promoter.analytics.query import Scope, Window, matching
 from promoter.domain.nps import NpsSummary
-from promoter.storage.tables import contacts, surveys
+from promoter.storage.tables import contacts, responses, surveys
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,45 +66,66 @@ class DeliveryStats:
         }
 
 
+def _response_matches(scope: Scope, where: Expr) -> ColumnElement[bool]:
+    """The survey's response matches ``where`` on the NPS's own terms."""
+    target = Target(
+        response_id=responses.c.id,
+        contact_id=responses.c.contact_id,
+        organization_id=scope.query.organization_id,
+        source=scope.query.attributes,
+        now=scope.now,
+        dialect=scope.dialect,
+        channel=responses.c.channel,
+    )
+    return exists().where(responses.c.survey_id == surveys.c.id, compile_filter(where, target))
+
+
+def _contact_matches(scope: Scope, where: Expr) -> ColumnElement[bool]:
+    """The survey's contact, as it is now, matches ``where`` (no answers to match).
+
+    A filter about contacts alone is decided once per contact, not once per survey; one
+    that mentions the channel, per survey (on the survey's channel)."""
+    organization_id = scope.query.organization_id
+    per_survey = mentions_channel(where)
+    target = Target(
+        response_id=null(),
+        contact_id=surveys.c.contact_id if per_survey else contacts.c.id,
+        organization_id=organization_id,
+        source="current",
+        now=scope.now,
+        dialect=scope.dialect,
+        channel=surveys.c.channel if per_survey else None,
+    )
+    if per_survey:
+        return compile_filter(where, target)
+    matching = select(contacts.c.id).where(
+        contacts.c.organization_id == organization_id, compile_filter(where, target)
+    )
+    return surveys.c.contact_id.in_(matching)
+
+
 def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
     """Surveys of the window's campaigns sent (or refused) in the window.
 
-    A survey has no snapshot until it is answered, so the attribute and behaviour filter
-    applies to contacts as they are now (a channel condition, to the survey's channel);
-    score, comment, status and tag filters concern responses and do not apply here.
+    The attribute, behaviour and answer filter decides an answered survey on its response,
+    as the NPS does (attributes as they were when it was answered, unless the question
+    asks for them as they are now). A survey not answered has no snapshot: it is decided
+    on its contact as it is now (a channel condition, on the survey's channel). Score,
+    comment, status and tag filters concern responses and do not apply here.
     """
     query = scope.query
     window = scope.window
     conditions = [surveys.c.organization_id == query.organization_id]
     if query.campaign_ids:
         conditions.append(surveys.c.campaign_id.in_(query.campaign_ids))
-    if query.where is not None and mentions_channel(query.where):
-        # The filter is about contacts and the survey's channel: decide it per survey.
-        survey_target = Target(
-            response_id=surveys.c.contact_id,
-            contact_id=surveys.c.contact_id,
-            organization_id=query.organization_id,
-            source="current",
-            now=scope.now,
-            dialect=scope.dialect,
-            channel=surveys.c.channel,
+    if query.where is not None:
+        answered = surveys.c.status == "answered"
+        conditions.append(
+            or_(
+                and_(answered, _response_matches(scope, query.where)),
+                and_(~answered, _contact_matches(scope, query.where)),
+            )
         )
-        conditions.append(compile_filter(query.where, survey_target))
-    elif query.where is not None:
-        # The filter is about contacts: decide it once per contact, not once per survey.
-        target = Target(
-            response_id=contacts.c.id,
-            contact_id=contacts.c.id,
-            organization_id=query.organization_id,
-            source="current",
-            now=scope.now,
-            dialect=scope.dialect,
-        )
-        matching = select(contacts.c.id).where(
-            contacts.c.organization_id == query.organization_id,
-            compile_filter(query.where, target),
-        )
-        conditions.append(surveys.c.contact_id.in_(matching))
     in_window = [surveys.c.sent_at >= window.since, surveys.c.sent_at < window.until]
     # Each statement is bounded by the window through an index: surveys sent in it
     # (read from ix_surveys_org_sent_covering alone), the few of them whose contact
