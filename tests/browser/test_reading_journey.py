@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +45,7 @@ def test_chips_the_menu_and_the_change(page: Page) -> None:
     page.get_by_label("Value").nth(1).press("Enter")
     expect(chips).to_have_text(re.compile(rf"plan is Enterprise{X}AND\s+country is DE{X}"))
     expect(page.get_by_text("(2 conditions)")).to_be_visible()
+    screenshot(page, "sqlite", "overview-chips")
 
     page.get_by_role("link", name="Remove country is DE").click()
     expect(chips.get_by_role("link")).to_have_count(1)
@@ -60,5 +61,6 @@ def test_chips_the_menu_and_the_change(page: Page) -> None:
     menu.get_by_role("link", name="Overview").click()
     expect(page.get_by_test_id("window")).to_contain_text("to 2026-06-30, both days included")
     expect(page.get_by_test_id("nps-change")).to_have_text(
-        re.compile(r"^[+-]?\d+ vs previous 61 days \([+-]?\d+\), (within|beyond) the margin")
+        re.compile(r"^[+-]?\d+ vs previous 61 days \(was [+-]?\d+\), (within|beyond) the margin")
     )
+    screenshot(page, "sqlite", "overview-change")

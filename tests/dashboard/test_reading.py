@@ -69,7 +69,7 @@ def test_the_change_from_the_previous_period(browser: Browser, data: None) -> No
     verdict = "beyond" if change.significant else "within"
     assert before.nps is not None
     assert shown(page.text, "nps-change") == (
-        f"{signed(change.points)} vs previous 61 days ({signed(before.nps)}), "
+        f"{signed(change.points)} vs previous 61 days (was {signed(before.nps)}), "
         f"{verdict} the margin of error (±{change.margin:.0f})"
     )
 
@@ -77,6 +77,9 @@ def test_the_change_from_the_previous_period(browser: Browser, data: None) -> No
 def test_no_change_line_without_a_previous_period(browser: Browser, data: None) -> None:
     everything = browser.client.get("/", params={"range": "all"})
     assert 'data-testid="nps-change"' not in everything.text
+    for since, until in (("1900-01-01", "8999-12-31"), ("0001-01-01", "9999-12-31")):
+        page = browser.client.get("/", params={**CUSTOM, "since": since, "until": until})
+        assert page.status_code == 200 and 'data-testid="nps-change"' not in page.text
     first = browser.client.get("/", params={**CUSTOM, "since": "2026-01-01"})
     assert shown(first.text, "nps-change") == (
         "No responses in the previous 181 days to compare with"

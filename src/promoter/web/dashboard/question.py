@@ -161,7 +161,10 @@ def read_question(query: list[tuple[str, str]], zone: ZoneInfo, now: datetime) -
         period = previous(range_, days)
     else:
         custom = _custom_days(since, until)
-        period = previous(range_, custom) if custom else None
+        try:
+            period = previous(range_, custom) if custom else None
+        except OverflowError:  # centuries long: nothing before it to compare with
+            period = None
     campaigns: list[int] = []
     for raw in values.get("campaign", []):
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_INT_ID:
