@@ -1,9 +1,10 @@
 """The question a dashboard page asks, read from its URL, and the filter builder's rows.
 
 A page's URL holds everything that shapes its numbers, so it can be shared:
-``filter`` (the JSON filter expression), ``segment``, ``range`` (days back, or ``all``,
-or ``custom`` with ``since``/``until``), ``campaign`` and ``channel`` (repeatable), and
-``pending`` (a builder row whose attribute is chosen but whose value is not yet typed).
+``filter`` (the JSON filter expression), ``segment``, ``range`` (a preset of ranges.py,
+local days ending today, or ``custom`` with ``since``/``until``, both days included),
+``campaign`` and ``channel`` (repeatable), and ``pending`` (a builder row whose attribute
+is chosen but whose value is not yet typed).
 
 The builder edits flat filters: conditions joined by one AND or OR, each an attribute
 condition or "did / did not do event X". Anything else is edited as JSON.
