@@ -165,3 +165,25 @@ def test_breakdown_bars_start_at_zero() -> None:
     assert pro.x == bars.zero and not pro.negative
     assert free.x + free.width == bars.zero and free.negative
     assert missing.value == "\u2013" and missing.width == 0
+
+
+def test_narrow_charts_label_fewer_periods_and_put_labels_above_the_bars() -> None:
+    from promoter.analytics.breakdown import BreakdownRow
+
+    points = [_point(day, 10, 5, 2) for day in range(1, 17)]
+    trend = charts.fitted_trend(points, "day", ZoneInfo("UTC"))
+    assert len(trend.wide.x_ticks) == 8 and len(trend.narrow.x_ticks) == 3
+    assert trend.narrow.width == charts.NARROW < trend.wide.width
+    rows = [
+        BreakdownRow("A plan with a name far too long to show", NpsSummary.of(10, 8, 1)),
+        BreakdownRow("Free", NpsSummary.of(10, 1, 8)),
+    ]
+    bars = charts.fitted_breakdown(rows)
+    wide, narrow = bars.wide, bars.narrow
+    assert wide.label_anchor == "end" and wide.label_x < wide.left  # to the left
+    assert narrow.label_anchor == "start" and narrow.label_x == narrow.left
+    assert narrow.label_dy < narrow.bar_dy  # above
+    assert narrow.height == narrow.row_height * 2 + 30
+    for bar in wide.bars + narrow.bars:
+        assert len(bar.label) <= charts.LABEL_CHARS
+    assert all(narrow.left <= b.x and b.x + b.width <= narrow.right for b in narrow.bars)

@@ -119,7 +119,7 @@ async def breakdown_page(request: Request, services: ServicesDep, session: Sessi
         section="breakdown",
         asked=asked,
         result=result,
-        chart=charts.breakdown_bars(result.rows) if result else None,
+        chart=charts.fitted_breakdown(result.rows) if result else None,
         links=links,
         choice=choice,
         sorts=SORTS,

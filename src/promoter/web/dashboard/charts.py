@@ -1,7 +1,10 @@
 """Chart geometry for the dashboard's inline SVG (drawn by templates/_charts.html).
 
 Every NPS axis runs from -100 to +100 so charts compare at a glance; margins of error
-are drawn as a band (trend) or whiskers (breakdown).
+are drawn as a band (trend) or whiskers (breakdown). An SVG scales its text with its
+width, so the trend and the breakdown are drawn twice (``Fitted``): for a wide box and
+for a narrow one (a phone), with fewer ticks and labels over the bars; the page shows the
+one that fits its box (app.css).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from promoter.analytics.breakdown import BreakdownRow
@@ -19,6 +23,20 @@ NPS_TICKS = (-100, -50, 0, 50, 100)
 
 #: Shown where there is no value.
 DASH = "\u2013"
+#: The width of a chart drawn for a narrow box, in its own units.
+NARROW = 360
+#: A breakdown's labels are cut to this many characters (the full value is its title).
+LABEL_CHARS = 24
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Fitted(Generic[C]):
+    """One chart drawn for a wide box and for a narrow one."""
+
+    wide: C
+    narrow: C
 
 
 @dataclass(frozen=True)
@@ -112,8 +130,10 @@ def trend(
     zone: ZoneInfo,
     width: int = 760,
     height: int = 260,
+    most_ticks: int = 8,
 ) -> Trend:
-    left, right, top, bottom = 52.0, width - 34.0, 12.0, height - 30.0
+    """The NPS over time; at most ``most_ticks`` periods are labelled."""
+    left, right, top, bottom = 52.0 if width > NARROW else 40.0, width - 34.0, 12.0, height - 30.0
     n = len(points)
     step = (right - left) / max(n - 1, 1)
 
@@ -121,7 +141,7 @@ def trend(
         return left + i * step if n > 1 else (left + right) / 2
 
     y_ticks = [Tick(_y(v, top, bottom), f"{v:+d}" if v else "0") for v in NPS_TICKS]
-    every = max(1, -(-n // 8))
+    every = max(1, -(-n // most_ticks))
     x_ticks = [Tick(x(i), _label(p.start, interval, zone)) for i, p in enumerate(points)][::every]
     lines: list[str] = []
     bands: list[str] = []
@@ -174,6 +194,13 @@ def trend(
     )
 
 
+def fitted_trend(points: Sequence[TrendPoint], interval: str, zone: ZoneInfo) -> Fitted[Trend]:
+    return Fitted(
+        trend(points, interval, zone),
+        trend(points, interval, zone, width=NARROW, height=220, most_ticks=3),
+    )
+
+
 @dataclass(frozen=True)
 class HBar:
     y: float
@@ -197,11 +224,28 @@ class Bars:
     row_height: float
     x_ticks: list[Tick]
     bars: list[HBar]
+    #: Where a row's label sits: its x, its baseline below the row's top, its anchor.
+    label_x: float
+    label_dy: float
+    label_anchor: str
+    #: The bar's top below the row's top, its thickness, the value's baseline.
+    bar_dy: float
+    bar_height: float
+    value_dy: float
 
 
-def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760) -> Bars:
-    row_height = 28.0
-    left, right = 180.0, width - 60.0
+def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760, stacked: bool = False) -> Bars:
+    """One bar per row from 0 to its NPS; ``stacked`` puts each label above its bar
+    instead of to its left (a narrow box)."""
+    if stacked:
+        row_height, left = 44.0, 18.0
+        label = (left, 13.0, "start")
+        bar_dy, bar_height, value_dy = 19.0, 16.0, 32.0
+    else:
+        row_height, left = 28.0, 200.0
+        label = (left - 8, 16.0, "end")
+        bar_dy, bar_height, value_dy = 4.0, 18.0, 16.0
+    right = width - (44.0 if stacked else 60.0)
     height = int(row_height * len(rows) + 30)
 
     def x(value: float) -> float:
@@ -214,9 +258,9 @@ def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760) -> Bars:
         s = row.summary
         nps = s.nps
         y = 4 + i * row_height
-        label = row.value if len(row.value) <= 28 else row.value[:27] + "…"
+        cut = row.value if len(row.value) <= LABEL_CHARS else row.value[: LABEL_CHARS - 1] + "…"
         if nps is None:
-            bars.append(HBar(y, zero, 0, False, None, None, label, DASH, f"{row.value}: none"))
+            bars.append(HBar(y, zero, 0, False, None, None, cut, DASH, f"{row.value}: none"))
             continue
         start, end = sorted((zero, x(nps)))
         low = high = None
@@ -230,7 +274,7 @@ def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760) -> Bars:
                 nps < 0,
                 low,
                 high,
-                label,
+                cut,
                 f"{nps:+.0f}" if round(nps) else "0",
                 f"{row.value}: NPS {nps:+.0f}"
                 + (f" ±{s.margin:.0f}" if s.margin is not None else "")
@@ -238,4 +282,21 @@ def breakdown_bars(rows: Sequence[BreakdownRow], width: int = 760) -> Bars:
             )
         )
     ticks = [Tick(x(v), f"{v:+d}" if v else "0") for v in NPS_TICKS]
-    return Bars(width, height, left, right, zero, row_height, ticks, bars)
+    return Bars(
+        width,
+        height,
+        left,
+        right,
+        zero,
+        row_height,
+        ticks,
+        bars,
+        *label,
+        bar_dy,
+        bar_height,
+        value_dy,
+    )
+
+
+def fitted_breakdown(rows: Sequence[BreakdownRow]) -> Fitted[Bars]:
+    return Fitted(breakdown_bars(rows), breakdown_bars(rows, width=NARROW, stacked=True))

@@ -179,7 +179,7 @@ def score_chart(
     """Scores over time (placed by date), coloured by promoter, passive or detractor."""
     if not answers:
         return None
-    left, right, top, bottom = 28.0, width - 12.0, 10.0, height - 24.0
+    left, right, top, bottom = 36.0, width - 12.0, 18.0, height - 24.0
     ordered = sorted(answers, key=lambda a: (a.created_at, a.id))
     first, last = ordered[0].created_at, ordered[-1].created_at
     span = (last - first).total_seconds()

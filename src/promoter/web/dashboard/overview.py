@@ -106,7 +106,7 @@ async def overview(request: Request, services: ServicesDep, session: SessionDep)
         window = result.report.window
         context["days"] = Days(first_day(window, zone), last_day(window, zone))
         context["distribution"] = charts.distribution(result.report.distribution)
-        context["trend"] = charts.trend(result.points, result.interval, zone)
+        context["trend"] = charts.fitted_trend(result.points, result.interval, zone)
         if previous is not None:
             context["change"] = await read(services, _change, services, result, previous.days, zone)
     return render(
