@@ -35,3 +35,22 @@ document.addEventListener("input", (event) => {
   const shown = picker.form && picker.form.querySelector(`[data-color-shown-for="${field.id}"]`);
   if (shown) shown.value = picker.value;
 });
+// Wide screens show the folded filter panel open (app.css does it where it can).
+if (window.matchMedia("(min-width: 641px)").matches && !CSS.supports("selector(::details-content)")) {
+  for (const panel of document.querySelectorAll("details.filter-panel")) panel.open = true;
+}
+// The menu scrolls sideways on a phone: the current page's link is brought into view.
+const menu = document.querySelector("header.top nav");
+const current = menu && menu.querySelector("[aria-current]");
+if (current && menu.scrollWidth > menu.clientWidth) {
+  menu.scrollLeft = current.offsetLeft + current.offsetWidth / 2 - menu.clientWidth / 2;
+}
+// A box that scrolls (a wide table on a phone, a long email) can be scrolled from the keyboard.
+const scrolling = () => {
+  for (const box of document.querySelectorAll("main .table-wrap, main .card, main pre")) {
+    const scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+    if (scrolls && !box.hasAttribute("tabindex")) box.tabIndex = 0;
+  }
+};
+scrolling();
+window.addEventListener("resize", scrolling);
