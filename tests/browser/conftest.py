@@ -1,8 +1,9 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against a real server process.
 
 Chromium is installed by ``scripts/ensure-chromium`` (part of ``make test``); no browser is
-downloaded. Screenshots of the main pages are written to ``build/screenshots/`` (or
-``PROMOTER_SCREENSHOTS``), one folder per database backend.
+downloaded. Screenshots are written to ``build/screenshots/`` (or ``PROMOTER_SCREENSHOTS``):
+every dashboard page on a desktop and on a phone in ``pages/`` (test_layout.py), the
+journeys' steps in one folder per database backend.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
 
 from promoter.accounts.passwords import Passwords
 from promoter.accounts.users import create_user
@@ -133,20 +141,36 @@ def _unexpected(kind: str, text: str) -> bool:
     return kind == "error" and not text.startswith(EXPECTED_REFUSALS)
 
 
+#: The viewports the dashboard is looked at in: a laptop's and a phone's.
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @contextmanager
-def phone_context(
-    chromium: Browser, site: ServerProcess, *, bypass_csp: bool
+def browser_context(
+    chromium: Browser,
+    site: ServerProcess,
+    viewport: ViewportSize,
+    *,
+    bypass_csp: bool = False,
 ) -> Iterator[BrowserContext]:
-    """A phone-sized browser context on the site (``bypass_csp``: so that axe-core can be
-    injected), closed at the end."""
-    context = chromium.new_context(
-        base_url=site.url, viewport={"width": 390, "height": 844}, bypass_csp=bypass_csp
-    )
+    """A browser context on the site, closed at the end (``bypass_csp``: so that axe-core
+    can be injected)."""
+    context = chromium.new_context(base_url=site.url, viewport=viewport, bypass_csp=bypass_csp)
     context.set_default_timeout(20_000)
     try:
         yield context
     finally:
         context.close()
+
+
+@contextmanager
+def phone_context(
+    chromium: Browser, site: ServerProcess, *, bypass_csp: bool
+) -> Iterator[BrowserContext]:
+    """A phone-sized browser context on the site, closed at the end."""
+    with browser_context(chromium, site, PHONE, bypass_csp=bypass_csp) as context:
+        yield context
 
 
 def sign_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
@@ -157,10 +181,12 @@ def sign_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
     page.wait_for_url("**/")
 
 
-def screenshot(page: Page, backend: str, name: str) -> Path:
-    folder = SCREENSHOTS / backend
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
+def screenshot(page: Page, folder: str, name: str) -> Path:
+    """The whole page as ``<folder>/<name>.png`` under ``SCREENSHOTS`` (the folder: the
+    database backend, or ``pages`` for the walk over every page)."""
+    into = SCREENSHOTS / folder
+    into.mkdir(parents=True, exist_ok=True)
+    path = into / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -1,51 +1,168 @@
-"""Usable on a phone and from the keyboard: no sideways scrolling at 375 px, a skip link,
-labelled fields, and visible focus."""
+"""Every dashboard page, on a desktop and on a phone: a screenshot of each (for review by
+eye, in ``build/screenshots/pages/``), axe-core, labelled fields, readable charts, no
+script errors, and on the phone no sideways scrolling, a one-row menu, readable text,
+controls large enough to tap, and the feedback first; then a skip link and visible focus
+from the keyboard."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from pathlib import Path
+from typing import Any
 
-from tests.browser.conftest import screenshot, sign_in
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
-PAGES = [
-    "/?range=all",
-    "/breakdown?range=all",
-    "/feedback?range=all",
-    "/feedback/1",
-    "/contacts",
-    "/contacts/1",
-    "/campaigns",
-    "/campaigns/new",
-    "/campaigns/1",
-    "/campaigns/1/preview",
-    "/settings/segment",
-    "/outbox",
-]
+from promoter.app import create_app
+from promoter.services import Services
+from promoter.storage.engine import Database
+from tests.browser.axe import violations
+from tests.browser.conftest import DESKTOP, PHONE, browser_context, screenshot, sign_in
+from tests.browser.dashboard_pages import (
+    PAGES,
+    example_ids,
+    page_name,
+    send_a_survey,
+    unlisted,
+)
+from tests.conftest import Org
+from tests.e2e.conftest import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+#: The menu takes at most one row on a phone.
+MENU_HEIGHT = 64
+#: Smallest text, chart labels and tap targets on a phone, in CSS pixels.
+SMALLEST_TEXT = 12
+SMALLEST_CHART_TEXT = 11
+SMALLEST_TARGET = 24
+
+
+@pytest.fixture(autouse=True)
+def _one_database(database_url: str) -> None:
+    """How the pages look does not depend on the database behind the server: checked on
+    SQLite only, to keep the serial run short."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the dashboard's layout: checked once, on SQLite")
+
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && !e.closest('[aria-hidden=true]'))
   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
   .map(e => e.name || e.id)"""
+#: Chart labels as rendered: the font size times the SVG's scale.
+CHART_TEXT = """() => [...document.querySelectorAll('svg.chart text')]
+  .filter(t => t.checkVisibility() && t.textContent.trim())
+  .map(t => {
+    const svg = t.ownerSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return [t.textContent.trim(), parseFloat(getComputedStyle(t).fontSize) * scale];
+  })"""
+#: Text smaller than the given size, outside the charts.
+SMALL_TEXT = """(smallest) => [...document.body.querySelectorAll('*')]
+  .filter(e => !e.closest('svg, .sr') && e.checkVisibility())
+  .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .filter(e => parseFloat(getComputedStyle(e).fontSize) < smallest)
+  .map(e => `${e.tagName.toLowerCase()}.${e.className}: ${e.textContent.trim().slice(0, 30)}`)"""
+#: Controls smaller than the given size, by their own box or their label's (links in
+#: running text are exempt, as WCAG's target size allows; so is the skip link, off screen).
+SMALL_TARGETS = """(smallest) => [...document.querySelectorAll(
+    'a, button, select, input:not([type=hidden]), textarea, summary')]
+  .filter(e => e.checkVisibility() && !e.closest('.sr'))
+  .filter(e => !(e.tagName === 'A' && getComputedStyle(e).display === 'inline'))
+  .filter(e => e.getBoundingClientRect().right > 0)
+  .filter(e => [e, ...(e.labels || [])].every(box => {
+    const r = box.getBoundingClientRect();
+    return r.width < smallest || r.height < smallest;
+  }))
+  .map(e => `${e.tagName.toLowerCase()} ${e.name || e.textContent.trim().slice(0, 30)}`)"""
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+MENU = "() => document.querySelector('header.top').getBoundingClientRect().height"
+FIRST_FEEDBACK = """() => document.querySelector('[data-testid=feedback-item]')
+  .getBoundingClientRect().top"""
 
 
-def test_phone_width_has_no_sideways_scrolling(page: Page, backend: str) -> None:
-    sign_in(page)
-    page.set_viewport_size({"width": 375, "height": 800})
-    for url in PAGES:
-        page.goto(url)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 1, (url, overflow)
-    page.goto("/?range=all")
-    screenshot(page, backend, "overview-phone")
+def _watch(page: Page, found: list[str]) -> None:
+    """Errors the page's scripts throw or log, added to ``found``."""
+    page.on("pageerror", lambda e: found.append(f"{page.url}: {e}"))
+    page.on(
+        "console", lambda m: found.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
 
 
-def test_every_field_has_a_label(page: Page) -> None:
-    sign_in(page)
-    for url in PAGES:
-        page.goto(url)
-        assert page.evaluate(UNLABELLED) == [], url
+def _visit(page: Page, url: str) -> None:
+    response = page.goto(url)
+    assert response is not None and response.status == 200, (url, response and response.status)
+
+
+def _charts(page: Page, url: str) -> list[str]:
+    sizes: list[Any] = page.evaluate(CHART_TEXT)
+    return [f"{url}: chart text {t!r} at {px:.1f}px" for t, px in sizes if px < SMALLEST_CHART_TEXT]
+
+
+def _desktop(page: Page, url: str) -> list[str]:
+    found = [f"{url}: axe {v}" for v in violations(page)]
+    found += [f"{url}: unlabelled field {name}" for name in page.evaluate(UNLABELLED)]
+    return found + _charts(page, url)
+
+
+def _phone(page: Page, url: str) -> list[str]:
+    found = [f"{url}: axe {v}" for v in violations(page)] + _charts(page, url)
+    if (overflow := page.evaluate(OVERFLOW)) > 1:
+        found.append(f"{url}: scrolls sideways by {overflow}px")
+    found += [f"{url}: small text {t}" for t in page.evaluate(SMALL_TEXT, SMALLEST_TEXT)]
+    found += [f"{url}: small target {t}" for t in page.evaluate(SMALL_TARGETS, SMALLEST_TARGET)]
+    if url != "/login" and (height := page.evaluate(MENU)) > MENU_HEIGHT:
+        found.append(f"{url}: the menu is {height}px tall")
+    if url.startswith("/feedback?") and (top := page.evaluate(FIRST_FEEDBACK)) > PHONE["height"]:
+        found.append(f"{url}: the first feedback is {top}px down, below the first screen")
+    return found
+
+
+def test_every_dashboard_page_on_a_desktop_and_a_phone(
+    chromium: Browser,
+    site: ServerProcess,
+    seeded: Org,
+    database: Database,
+    services: Services,
+    mail_dir: Path,
+) -> None:
+    problems = unlisted(create_app(services))
+    assert not problems, "\n".join(problems)
+    send_a_survey(site, seeded)
+    ids = example_ids(database, seeded, mail_dir)
+    urls = {route: url.format(**ids) for route, url in PAGES.items()}
+    found: list[str] = []
+    with browser_context(chromium, site, DESKTOP, bypass_csp=True) as desktop:
+        page = desktop.new_page()
+        _watch(page, found)
+        for route, url in urls.items():  # the sign-in page first, then signed in
+            _visit(page, url)
+            screenshot(page, "pages", f"{page_name(route)}-desktop")
+            found += _desktop(page, url)
+            if route == "/login":
+                sign_in(page)
+        with browser_context(chromium, site, PHONE, bypass_csp=True) as phone:
+            phone.add_cookies(desktop.cookies())  # signed in
+            page = phone.new_page()
+            _watch(page, found)
+            for route, url in urls.items():
+                _visit(page, url)
+                screenshot(page, "pages", f"{page_name(route)}-phone")
+                found += _phone(page, url)
+    assert not found, "\n".join(found)
+
+
+def test_a_new_dashboard_page_is_walked_or_excluded(services: Services) -> None:
+    app = create_app(services)
+    assert unlisted(app) == []
+
+    async def new_page() -> None:
+        return None
+
+    new_page.__module__ = "promoter.web.dashboard.new_page"
+    app.add_api_route("/settings/new-page", new_page, methods=["GET"])
+    (problem,) = unlisted(app)
+    assert "no walk visits: ['/settings/new-page']" in problem
 
 
 def test_keyboard_reaches_the_content(page: Page) -> None:
