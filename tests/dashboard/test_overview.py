@@ -153,3 +153,23 @@ def test_delete_a_segment(browser: Browser, data: None) -> None:
     assert done.headers["location"] == "/?done=segment-deleted"  # type: ignore[attr-defined]
     assert browser.post(f"/segments/{segment_id}/delete", {}).status_code == 404  # type: ignore[attr-defined]
     assert "Pro plan" not in browser.client.get("/").text
+
+
+def test_the_folded_filter_panel_counts_the_conditions_and_opens_on_an_error(
+    browser: Browser, data: None
+) -> None:
+    """On a phone the filters fold into a closed panel: its summary tells a filter is on."""
+    both = '{"and":[{"attribute":"plan","op":"eq","value":"Pro"},{"attribute":"country","op":"eq","value":"DE"}]}'  # noqa: E501
+    one = '{"attribute":"plan","op":"eq","value":"Pro"}'
+    panels = {
+        ("/", both): '<details class="filter-panel"><summary>Filters · 2 conditions</summary>',
+        (
+            "/breakdown",
+            one,
+        ): '<details class="filter-panel"><summary>Filters · 1 condition</summary>',
+        ("/feedback", ""): '<details class="filter-panel"><summary>Filters</summary>',
+        ("/", "{not json"): '<details class="filter-panel" open><summary>Filters</summary>',
+    }
+    for (path, flt), panel in panels.items():
+        page = browser.client.get(path, params={"filter": flt} if flt else {})
+        assert page.status_code == 200 and panel in page.text, (path, flt)
