@@ -1,5 +1,5 @@
-"""In Chromium: create a campaign with its settings and email, see a mistake explained,
-preview the email, pause it."""
+"""In Chromium: create a campaign from the organization's defaults and a suggested event,
+with its settings and email, see a mistake explained, preview the email, pause it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,17 @@ def test_create_preview_and_pause_a_campaign(page: Page, backend: str) -> None:
     sign_in(page)
     page.goto("/campaigns")
     page.get_by_role("link", name="New campaign").click()
+    # The email starts from the organization; required fields say so.
+    expect(page.get_by_label("Subject")).to_have_value(
+        re.compile("^How likely are you to recommend")
+    )
+    expect(page.get_by_label("Name", exact=True)).to_have_attribute("aria-required", "true")
     page.get_by_label("Name", exact=True).fill("After a purchase")
-    page.get_by_label("Trigger events").fill("Order Completed")
+    # An event the organization tracks is suggested, and added to the triggers.
+    expect(page.locator("datalist#event-names option").first).to_be_attached()
+    page.get_by_label("Add an event you track").fill("Order Completed")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_label("Trigger events")).to_have_value("Order Completed")
     page.get_by_label("Delay (minutes)").fill("60")
     page.get_by_label("Throttle (days)").fill("30")
     page.get_by_label("From", exact=True).select_option(label="18:00")  # a mistake first

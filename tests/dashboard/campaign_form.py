@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from promoter.campaigns import service
 from promoter.campaigns.models import Campaign, CampaignSettings, EmailTemplate, TemplateSettings
@@ -13,7 +13,8 @@ from promoter.domain.messages import Envelope
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts
+from promoter.storage.tables import contacts, events
+from tests.conftest import Org
 
 
 #: A form with every campaign and template setting, all different from the defaults.
@@ -94,4 +95,25 @@ def add_contact(database: Database, org_id: int, user_id: str) -> int:
                     contacts.c.organization_id == org_id, contacts.c.user_id == user_id
                 )
             ).scalar_one()
+        )
+
+
+def track(database: Database, org: Org, name: str, *, times: int = 1, days_ago: int = 0) -> None:
+    """``times`` events ``name`` of the organization, ``days_ago`` days old."""
+    at = datetime.now(UTC) - timedelta(days=days_ago)
+    with database.write() as conn:
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "organization_id": org.id,
+                    "user_id": f"u{i}",
+                    "name": name,
+                    "properties": {},
+                    "timestamp": at,
+                    "received_at": at,
+                    "message_id": f"{name}-{days_ago}-{i}",
+                }
+                for i in range(times)
+            ],
         )

@@ -43,6 +43,13 @@ from promoter.domain.languages import LANGUAGE_NAMES
 from promoter.services import Services
 from promoter.web.dashboard import campaign_channels, campaign_questions
 from promoter.web.dashboard.campaign_channels import WebSurveyState, web_survey_state
+from promoter.web.dashboard.campaign_prefill import (
+    ADD_EVENT,
+    FormHelp,
+    form_help,
+    new_template,
+    with_added_event,
+)
 from promoter.web.dashboard.forms import Form, Upload, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
@@ -159,6 +166,7 @@ def _text(value: object) -> str:
 
 def campaign_values_from(form: Form) -> Values:
     values: Values = {name: form.get(name) for name in CAMPAIGN_FIELDS}
+    values["trigger_events"] = with_added_event(values["trigger_events"], form.get(ADD_EVENT))
     values["weekdays_only"] = form.get("weekdays_only") in {"on", "true", "1", "yes"}
     values["questions"] = campaign_questions.slots_from(form)
     return values
@@ -298,6 +306,8 @@ class Editing:
     web_survey: WebSurveyState = "ready"
     #: What it sent and got back, in all and per channel.
     results: CampaignResults = field(default_factory=CampaignResults)
+    #: The organization's event names and time zone.
+    help: FormHelp = field(default_factory=FormHelp)
 
 
 def load_editing(services: Services, organization_id: int, campaign_id: int) -> Editing | None:
@@ -328,6 +338,7 @@ def load_editing(services: Services, organization_id: int, campaign_id: int) -> 
             logo,
             web_survey_state(conn, organization_id),
             results.get(campaign.id, CampaignResults()),
+            form_help(conn, organization_id),
         )
 
 
@@ -517,9 +528,9 @@ def _not_found(request: Request, session: Session) -> Response:
     )
 
 
-def _choices(lists: dict[int, str], web_survey: WebSurveyState) -> dict[str, Any]:
-    """The options of the forms' menus, as (value, label)."""
-    return {
+def _choices(lists: dict[int, str], web_survey: WebSurveyState, help: FormHelp) -> dict[str, Any]:
+    """The options of the forms' menus, as (value, label), and the suggestions."""
+    return help.context() | {
         "channel_options": campaign_channels.OPTIONS,
         "web_survey": web_survey,
         "kind_options": [
@@ -555,10 +566,21 @@ async def campaign_list(request: Request, services: ServicesDep, session: Sessio
     )
 
 
+@dataclass(frozen=True)
+class NewForm:
+    """What the new campaign form needs of the organization."""
+
+    lists: dict[int, str]
+    web_survey: WebSurveyState
+    help: FormHelp
+    #: The email it starts with.
+    template: TemplateSettings
+
+
 def _new_page(
     request: Request,
     session: Session,
-    form: tuple[dict[int, str], WebSurveyState],
+    form: NewForm,
     campaign: Values,
     template: Values,
     errors: Errors,
@@ -570,7 +592,7 @@ def _new_page(
         status=400 if errors else 200,
         section="campaigns",
         extra_css=CSS,
-        **_choices(*form),
+        **_choices(form.lists, form.web_survey, form.help),
         c=campaign,
         t=template,
         errors=errors,
@@ -578,17 +600,20 @@ def _new_page(
     )
 
 
-def _form_data(services: Services, organization_id: int) -> tuple[dict[int, str], WebSurveyState]:
-    """The organization's lists and its web survey's state, for the new campaign form."""
+def _form_data(services: Services, organization_id: int) -> NewForm:
     with services.database.read() as conn:
-        lists = list_names(conn, organization_id=organization_id)
-        return lists, web_survey_state(conn, organization_id)
+        return NewForm(
+            list_names(conn, organization_id=organization_id),
+            web_survey_state(conn, organization_id),
+            form_help(conn, organization_id),
+            new_template(conn, organization_id),
+        )
 
 
 @router.get("/campaigns/new")
 async def new_campaign(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     form = await in_thread(_form_data, services, session.user.organization_id)
-    return _new_page(request, session, form, campaign_values(), template_values(), {})
+    return _new_page(request, session, form, campaign_values(), template_values(form.template), {})
 
 
 @router.post("/campaigns")
@@ -622,7 +647,7 @@ def _edit_page(
         status=400 if failed else 200,
         section="campaigns",
         extra_css=CSS,
-        **_choices(editing.lists, editing.web_survey),
+        **_choices(editing.lists, editing.web_survey, editing.help),
         editing=editing,
         # A manual campaign emails: its channel cannot be chosen.
         locked=editing.campaign.kind == "manual",

@@ -54,3 +54,17 @@ const scrolling = () => {
 };
 scrolling();
 window.addEventListener("resize", scrolling);
+// An Add button (data-add-line) adds its field's value as one more line of the text area
+// it names (data-add-line-to), then empties the field. Without it, the form adds it on save.
+document.addEventListener("click", (event) => {
+  const button = event.target instanceof HTMLElement ? event.target.closest("[data-add-line]") : null;
+  if (!button) return;
+  const field = document.getElementById(button.getAttribute("data-add-line"));
+  const list = document.getElementById(button.getAttribute("data-add-line-to"));
+  if (!field || !list) return;
+  const added = field.value.trim();
+  const lines = list.value.split("\n").map((line) => line.trim()).filter((line) => line);
+  if (added && !lines.includes(added)) list.value = [...lines, added].join("\n");
+  field.value = "";
+  field.focus();
+});
