@@ -63,12 +63,15 @@ def run_once(webhooks: WebhookSender) -> int:
     return asyncio.run(webhooks.run_once())
 
 
-def subscribe(database: Database, org: Org, event: str, url: str, **options: Any) -> Subscription:
+def subscribe(
+    database: Database, org: Org, event: str | list[str], url: str, **options: Any
+) -> Subscription:
+    """A webhook of ``org`` sending ``event`` (or each of a list of events) to ``url``."""
     with database.write() as conn:
         return create_subscription(
             conn,
             organization_id=org.id,
-            event=event,
+            events=[event] if isinstance(event, str) else event,
             target_url=url,
             now=T0,
             **{"policy": LOOPBACK_ALLOWED, **options},

@@ -18,7 +18,7 @@ from promoter.storage.tables import webhook_deliveries
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT, emit
 from tests.conftest import Org, make_org
 from tests.dashboard.conftest import Browser
-from tests.dashboard.webhooks import status, subscribe, subscriptions
+from tests.dashboard.webhooks import events_of, status, subscribe, subscriptions
 from tests.receiver import Receiver
 from tests.webhooks import Clock, drive, run_once, sender
 
@@ -48,7 +48,11 @@ def test_create_and_list(browser: Browser, database: Database, receiver: Receive
     assert 'href="/settings/webhooks"' in browser.client.get("/settings/segment").text
     created = browser.post(
         "/settings/webhooks",
-        {"event": FEEDBACK_ADDED_OR_CHANGED, "target_url": receiver.url, "campaign": ""},
+        {
+            "events": [FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT],
+            "target_url": receiver.url,
+            "campaign": "",
+        },
     )
     assert status(created) == 303
     assert created.headers["location"] == "/settings/webhooks"  # type: ignore[attr-defined]
@@ -58,7 +62,8 @@ def test_create_and_list(browser: Browser, database: Database, receiver: Receive
     assert "Webhook created." in text
     match = SECRET.search(text)
     assert match and match.group(1) == row.secret
-    assert row.event == FEEDBACK_ADDED_OR_CHANGED and row.campaign_id is None
+    assert events_of(database, row.id) == [FEEDBACK_ADDED_OR_CHANGED, SURVEY_SENT]
+    assert row.campaign_id is None
     assert row.format == "json" and row.status == "active"
     listed = browser.client.get("/settings/webhooks").text
     assert f'data-testid="webhook-{row.id}"' in listed and receiver.url in listed
@@ -73,7 +78,7 @@ def test_create_for_a_campaign_in_slack_format(browser: Browser, database: Datab
     created = browser.post(
         "/settings/webhooks",
         {
-            "event": SURVEY_SENT,
+            "events": SURVEY_SENT,
             "target_url": "https://hooks.slack.com/services/T/B/X",
             "campaign": str(campaign_id),
             "format": "slack",
@@ -91,7 +96,8 @@ def test_create_for_a_campaign_in_slack_format(browser: Browser, database: Datab
         ({"target_url": "https://me:pw@example.com/h"}, "Remove the user name and password"),
         ({"target_url": "ftp://example.com/h"}, "Enter an http:// or https:// URL."),
         ({"target_url": ""}, "This field may not be blank."),
-        ({"event": "feedback.eaten"}, "is not a valid choice"),
+        ({"events": ["feedback.eaten"]}, "is not a valid choice"),
+        ({"events": []}, "Choose at least one event."),
         ({"campaign": "999999"}, "object does not exist"),
         ({"campaign": "first"}, "Choose a campaign from the list."),
     ],
@@ -99,7 +105,7 @@ def test_create_for_a_campaign_in_slack_format(browser: Browser, database: Datab
 def test_mistakes_are_explained(
     browser: Browser, database: Database, fields: dict[str, str], message: str
 ) -> None:
-    form = {"event": SURVEY_SENT, "target_url": "https://example.com/h", "campaign": "", **fields}
+    form = {"events": SURVEY_SENT, "target_url": "https://example.com/h", "campaign": "", **fields}
     refused = browser.post("/settings/webhooks", form)
     assert status(refused) == 400
     assert message in html.unescape(refused.text)  # type: ignore[attr-defined]
@@ -110,7 +116,7 @@ def test_mistakes_are_explained(
 def test_forms_need_the_csrf_token(browser: Browser, database: Database, org: Org) -> None:
     refused = browser.client.post(
         "/settings/webhooks",
-        data={"event": SURVEY_SENT, "target_url": "https://example.com/h"},
+        data={"events": SURVEY_SENT, "target_url": "https://example.com/h"},
         follow_redirects=False,
     )
     assert status(refused) == 403 and subscriptions(database) == []

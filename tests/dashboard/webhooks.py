@@ -1,5 +1,6 @@
 """Helpers of the dashboard's webhook tests: a response's status code, the subscriptions
-table, and a subscription made now (its id; ``tests.webhooks.subscribe`` makes one at T0)."""
+table and each one's stored events, and a subscription made now (its id;
+``tests.webhooks.subscribe`` makes one at T0)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from promoter.storage.engine import Database
-from promoter.storage.tables import webhook_subscriptions
+from promoter.storage.tables import webhook_subscription_events, webhook_subscriptions
 from promoter.webhooks.events import SURVEY_SENT
 from promoter.webhooks.subscriptions import create_subscription
 from tests.conftest import Org
@@ -27,12 +28,24 @@ def subscriptions(database: Database) -> list[Any]:
         return list(conn.execute(select(webhook_subscriptions)).all())
 
 
+def events_of(database: Database, webhook_id: int) -> list[str]:
+    """The events the webhook receives, as stored, by name."""
+    with database.read() as conn:
+        return list(
+            conn.execute(
+                select(webhook_subscription_events.c.event)
+                .where(webhook_subscription_events.c.subscription_id == webhook_id)
+                .order_by(webhook_subscription_events.c.event)
+            ).scalars()
+        )
+
+
 def subscribe(database: Database, org: Org, url: str, event: str = SURVEY_SENT) -> int:
     with database.write() as conn:
         return create_subscription(
             conn,
             organization_id=org.id,
-            event=event,
+            events=[event],
             target_url=url,
             now=datetime.now(UTC),
             policy=LOOPBACK_ALLOWED,

@@ -278,3 +278,64 @@ def test_upgrade_to_0015_adds_channels_and_link_keys_and_keeps_every_survey(
         with scratch.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM surveys")).scalar_one() == 1
         upgrade(scratch.engine)
+
+
+def test_upgrade_to_0018_keeps_each_webhook_with_its_event_and_deliveries(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    """A webhook of one event keeps it, and its deliveries; going back, a webhook of two
+    events becomes two webhooks of one (the same URL and secret), losing nothing."""
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        _old_organization_at(scratch, "0015")
+        with scratch.engine.begin() as conn:
+            hook = conn.execute(
+                text(
+                    "INSERT INTO webhook_subscriptions (organization_id, event, target_url, "
+                    "format, secret, status, consecutive_failures, created_at, updated_at) "
+                    "VALUES (1, 'survey.sent', 'https://a.example/h', 'json', 'whsec_1', "
+                    "'active', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00') RETURNING id"
+                )
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries (organization_id, subscription_id, event_id, "
+                    "event, payload, status, attempts, due_at, created_at) VALUES (1, :hook, "
+                    "'e1', 'survey.sent', '{}', 'delivered', 1, '2026-01-01 00:00:00', "
+                    "'2026-01-01 00:00:00')"
+                ),
+                {"hook": hook},
+            )
+        upgrade(scratch.engine)
+        with scratch.engine.begin() as conn:
+            kept = conn.execute(
+                text(
+                    "SELECT subscription_id, event, organization_id "
+                    "FROM webhook_subscription_events"
+                )
+            ).all()
+            assert [tuple(row) for row in kept] == [(hook, "survey.sent", 1)]
+            assert conn.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one() == 1
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_subscription_events (subscription_id, event, "
+                    "organization_id) VALUES (:hook, 'feedback.added_or_changed', 1)"
+                ),
+                {"hook": hook},
+            )
+        command.downgrade(alembic_config(scratch.engine), "0015")
+        with scratch.read() as conn:
+            split = conn.execute(
+                text("SELECT id, event, target_url, secret FROM webhook_subscriptions ORDER BY id")
+            ).all()
+            delivery = conn.execute(text("SELECT subscription_id FROM webhook_deliveries")).all()
+        assert [tuple(row)[1:] for row in split] == [
+            ("feedback.added_or_changed", "https://a.example/h", "whsec_1"),
+            ("survey.sent", "https://a.example/h", "whsec_1"),
+        ]
+        assert split[0].id == hook and [tuple(row) for row in delivery] == [(hook,)]
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            back = conn.execute(
+                text("SELECT event FROM webhook_subscription_events ORDER BY subscription_id")
+            ).all()
+        assert [row.event for row in back] == ["feedback.added_or_changed", "survey.sent"]

@@ -457,7 +457,7 @@ def test_redelivery_waits_for_a_sender_holding_the_delivery(database: Database, 
 
 
 def test_ping(database: Database, org: Org, receiver: Receiver) -> None:
-    sub = subscribe(database, org, METRIC_SCORE_CHANGED, receiver.url)
+    sub = subscribe(database, org, [SURVEY_SENT, METRIC_SCORE_CHANGED], receiver.url)
     result = asyncio.run(
         sender(database, Clock(datetime.now(UTC))).ping(
             organization_id=org.id, subscription_id=sub.id
@@ -466,7 +466,11 @@ def test_ping(database: Database, org: Org, receiver: Receiver) -> None:
     assert result.event == "ping" and result.status == "delivered" and result.attempts == 1
     (request,) = receiver.requests
     assert request.json["event"] == "ping" and request.headers["Promoter-Event"] == "ping"
-    assert request.json["data"] == {"webhook_id": sub.id, "subscribed_event": METRIC_SCORE_CHANGED}
+    assert request.json["data"] == {
+        "webhook_id": sub.id,
+        "subscribed_events": [METRIC_SCORE_CHANGED, SURVEY_SENT],  # in the documented order
+        "subscribed_event": METRIC_SCORE_CHANGED,  # the first, for one-event receivers
+    }
     assert verify_signature(sub.secret, request.headers["Promoter-Signature"], request.body)
     receiver.respond = lambda request: 404
     failed = asyncio.run(
@@ -722,7 +726,7 @@ def test_target_urls_are_checked(database: Database, org: Org, url: str, message
         create_subscription(
             conn,
             organization_id=org.id,
-            event=SURVEY_SENT,
+            events=[SURVEY_SENT],
             target_url=url,
             now=T0,
             policy=TargetPolicy(),

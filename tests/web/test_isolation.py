@@ -150,6 +150,8 @@ B_FILTER = {"attribute": "plan", "value": "globex"}
 TEMPLATE = {"name": "T", "subject": "S?", "from_name": "F", "company_brand_product_name": "B"}
 B_SOURCE = {"write_key": "wk_globex", "host": "https://b.example"}
 NEW_HOOK = {"event": FEEDBACK_ADDED_OR_CHANGED, "target_url": "https://b.example/hook"}
+#: The dashboard's webhook form (adding one, changing one).
+HOOK_FORM = {"events": FEEDBACK_ADDED_OR_CHANGED, "target_url": "https://b.example/hook"}
 
 
 def _campaign_put(ids: dict[str, str]) -> dict[str, Any]:
@@ -341,7 +343,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (Ask(body={**NEW_HOOK, "campaign_id": "{campaign_id}"}, status=400),)
     ),
     ("GET", "/api/v2/webhooks/{webhook_id}/"): OWNED,
-    ("PATCH", "/api/v2/webhooks/{webhook_id}/"): Owned(({"status": "disabled"},)),
+    ("PATCH", "/api/v2/webhooks/{webhook_id}/"): Owned(
+        ({"status": "disabled"}, {"events": [FEEDBACK_ADDED_OR_CHANGED]})
+    ),
     ("DELETE", "/api/v2/webhooks/{webhook_id}/"): OWNED,
     ("GET", "/api/v2/webhooks/{webhook_id}/deliveries/"): OWNED,
     ("GET", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/"): OWNED,
@@ -457,8 +461,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/settings/webhooks"): Listing(_shows("")),
     ("POST", "/settings/webhooks"): Listing(
-        (Ask(body={**NEW_HOOK, "campaign": "{campaign_id}"}, status=400),)
+        (Ask(body={**HOOK_FORM, "campaign": "{campaign_id}"}, status=400),)
     ),
+    ("POST", "/settings/webhooks/{webhook_id}"): Owned(({**HOOK_FORM, "campaign": ""},)),
     ("POST", "/settings/webhooks/{webhook_id}/enable"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/disable"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/delete"): OWNED,
@@ -497,6 +502,7 @@ B_POINTING_AT_A = tuple(
         ("POST", "/api/v2/lists/{b_list_id}/contacts/", {"contact": "{contact_id}"}),
         ("PATCH", "/api/v2/webhooks/{b_webhook_id}/", {"campaign_id": "{campaign_id}"}),
         ("POST", "/campaigns/{b_campaign_id}", _campaign_form),
+        ("POST", "/settings/webhooks/{b_webhook_id}", {**HOOK_FORM, "campaign": "{campaign_id}"}),
     )
 )
 

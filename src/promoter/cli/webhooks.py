@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Connection
@@ -72,7 +72,7 @@ def _line(s: Subscription) -> str:
         state += f" ({s.disabled_reason})"
     elif s.consecutive_failures:
         state += f", {s.consecutive_failures} failed attempts in a row"
-    return f"{s.id}\t{s.event}\t{s.target_url}\t{s.format}\t{campaign}\t{state}"
+    return f"{s.id}\t{','.join(s.events)}\t{s.target_url}\t{s.format}\t{campaign}\t{state}"
 
 
 def _delivery_line(d: Delivery) -> str:
@@ -103,9 +103,21 @@ def webhook_list(org_id: int) -> None:
         click.echo(_line(subscription))
 
 
-@webhook.command("create")
+def _events(text: str) -> list[str]:
+    """Event names separated by commas."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+#: The events, for the commands' help.
+_EVENTS_HELP = "EVENTS is one event or several separated by commas: " + ", ".join(EVENTS) + "."
+
+
+@webhook.command(
+    "create",
+    help="Send EVENTS to URL; prints the webhook's signing secret.\n\n" + _EVENTS_HELP,
+)
 @click.argument("org_id", type=int)
-@click.argument("event", type=click.Choice(EVENTS))
+@click.argument("events")
 @click.argument("url")
 @click.option("--campaign", type=int, help="Only events about this campaign (its id).")
 @click.option(
@@ -116,8 +128,7 @@ def webhook_list(org_id: int) -> None:
     show_default=True,
     help="json: the signed event; slack: a Slack incoming-webhook message.",
 )
-def webhook_create(org_id: int, event: str, url: str, campaign: int | None, format_: str) -> None:
-    """Send EVENT to URL; prints the webhook's signing secret."""
+def webhook_create(org_id: int, events: str, url: str, campaign: int | None, format_: str) -> None:
     with _database() as database:
         created = _write(
             database,
@@ -125,7 +136,7 @@ def webhook_create(org_id: int, event: str, url: str, campaign: int | None, form
             lambda c: create_subscription(
                 c,
                 organization_id=org_id,
-                event=event,
+                events=_events(events),
                 target_url=url,
                 campaign_id=campaign,
                 format=format_,
@@ -133,8 +144,65 @@ def webhook_create(org_id: int, event: str, url: str, campaign: int | None, form
                 policy=webhook_policy(settings_from_env()),
             ),
         )
-    click.echo(f"webhook {created.id}: {created.event} -> {created.target_url}")
+    click.echo(f"webhook {created.id}: {', '.join(created.events)} -> {created.target_url}")
     click.echo(f"signing secret: {created.secret}")
+
+
+@webhook.command(
+    "update",
+    help="Change a webhook's events, URL, campaign or format (what is not given stays).\n\n"
+    + _EVENTS_HELP,
+)
+@click.argument("org_id", type=int)
+@click.argument("webhook_id", type=int)
+@click.option("--events", "events", help="The events it receives from now on.")
+@click.option("--url", help="The new target URL.")
+@click.option("--campaign", type=int, help="Only events about this campaign (its id).")
+@click.option("--all-campaigns", is_flag=True, help="Events about every campaign.")
+@click.option("--format", "format_", type=click.Choice(FORMATS))
+def webhook_update(
+    org_id: int,
+    webhook_id: int,
+    events: str | None,
+    url: str | None,
+    campaign: int | None,
+    all_campaigns: bool,
+    format_: str | None,
+) -> None:
+    if campaign is not None and all_campaigns:
+        raise click.UsageError("give --campaign or --all-campaigns, not both")
+    changes: dict[str, Any] = {}
+    if events is not None:
+        changes["events"] = _events(events)
+    if url is not None:
+        changes["target_url"] = url
+    if campaign is not None or all_campaigns:
+        changes["campaign_id"] = campaign
+    if format_ is not None:
+        changes["format"] = format_
+    if not changes:
+        raise click.UsageError(
+            "nothing to change: give --events, --url, --campaign, --all-campaigns or --format"
+        )
+    _update(org_id, webhook_id, changes)
+
+
+def _update(org_id: int, webhook_id: int, changes: dict[str, Any]) -> None:
+    """Change what ``changes`` names, and print the webhook as it is then."""
+    with _database() as database:
+        changed = _write(
+            database,
+            org_id,
+            lambda c: update_subscription(
+                c,
+                organization_id=org_id,
+                subscription_id=webhook_id,
+                now=datetime.now(UTC),
+                policy=webhook_policy(settings_from_env()),
+                **changes,
+            ),
+        )
+    click.echo(_line(changed))
 
 
 @webhook.command("show")
@@ -153,20 +221,7 @@ def webhook_show(org_id: int, webhook_id: int) -> None:
 
 
 def _set_status(org_id: int, webhook_id: int, status: str) -> None:
-    with _database() as database:
-        changed = _write(
-            database,
-            org_id,
-            lambda c: update_subscription(
-                c,
-                organization_id=org_id,
-                subscription_id=webhook_id,
-                status=status,
-                now=datetime.now(UTC),
-                policy=webhook_policy(settings_from_env()),
-            ),
-        )
-    click.echo(_line(changed))
+    _update(org_id, webhook_id, {"status": status})
 
 
 @webhook.command("enable")

@@ -536,7 +536,8 @@ feedback_replies = Table(
     Index("ix_feedback_replies_response", "response_id"),
 )
 
-#: Outbound webhooks: which events go to which URL (optionally for one campaign).
+#: Outbound webhooks: a URL and how it is sent to (optionally for one campaign); the
+#: events it receives are in ``webhook_subscription_events``.
 webhook_subscriptions = Table(
     "webhook_subscriptions",
     metadata,
@@ -547,7 +548,6 @@ webhook_subscriptions = Table(
         ForeignKey("organizations.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("event", String(64), nullable=False),
     Column("target_url", String(2000), nullable=False),
     Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True),
     #: "json" (signed event envelope) or "slack" (incoming-webhook message).
@@ -561,7 +561,23 @@ webhook_subscriptions = Table(
     Column("disabled_reason", String(500), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_webhook_subscriptions_org_event", "organization_id", "event"),
+    Index("ix_webhook_subscriptions_org", "organization_id"),
+)
+
+#: The events each webhook receives (one row per event): emitting an event finds its
+#: subscriptions by ``(organization_id, event)``.
+webhook_subscription_events = Table(
+    "webhook_subscription_events",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("event", String(64), primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Index("ix_webhook_subscription_events_org_event", "organization_id", "event"),
 )
 
 #: One event for one subscription, delivered from this outbox at least once.

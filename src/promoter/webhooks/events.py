@@ -15,9 +15,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
-from promoter.storage.tables import webhook_deliveries, webhook_subscriptions
+from promoter.storage.tables import (
+    webhook_deliveries,
+    webhook_subscription_events,
+    webhook_subscriptions,
+)
 
 FEEDBACK_ADDED_OR_CHANGED: Final = "feedback.added_or_changed"
 FEEDBACK_TAGS_ADDED_OR_CHANGED: Final = "feedback.tags_added_or_changed"
@@ -85,13 +89,7 @@ def emit(
     some subscription wants the event. Returns the event's id, or ``None`` when nothing
     subscribes to it. Nothing is committed here: the caller's transaction decides.
     """
-    subscriptions = conn.execute(
-        select(webhook_subscriptions.c.id, webhook_subscriptions.c.campaign_id).where(
-            webhook_subscriptions.c.organization_id == organization_id,
-            webhook_subscriptions.c.event == event,
-            webhook_subscriptions.c.status == "active",
-        )
-    ).all()
+    subscriptions = conn.execute(_active(organization_id, event)).all()
     targets = [
         row.id for row in subscriptions if row.campaign_id is None or row.campaign_id == campaign_id
     ]
@@ -127,13 +125,20 @@ def emit(
 def subscribed(conn: Connection, *, organization_id: int, event: str) -> bool:
     """Whether an active subscription of the organization wants ``event`` (one indexed
     lookup): the test to pass before preparing data that needs more queries."""
-    found = conn.execute(
-        select(webhook_subscriptions.c.id)
+    found = conn.execute(_active(organization_id, event).limit(1)).first()
+    return found is not None
+
+
+def _active(organization_id: int, event: str) -> Select[tuple[int, int | None]]:
+    """The active subscriptions of the organization to ``event`` (id, campaign), found
+    through the ``(organization_id, event)`` index of their events."""
+    wanted = webhook_subscription_events.c
+    return (
+        select(webhook_subscriptions.c.id, webhook_subscriptions.c.campaign_id)
+        .join(webhook_subscriptions, webhook_subscriptions.c.id == wanted.subscription_id)
         .where(
-            webhook_subscriptions.c.organization_id == organization_id,
-            webhook_subscriptions.c.event == event,
+            wanted.organization_id == organization_id,
+            wanted.event == event,
             webhook_subscriptions.c.status == "active",
         )
-        .limit(1)
-    ).first()
-    return found is not None
+    )

@@ -232,7 +232,12 @@ def create_ping(
         event_id=event_id,
         event=PING,
         organization_id=organization_id,
-        data={"webhook_id": subscription.id, "subscribed_event": subscription.event},
+        data={
+            "webhook_id": subscription.id,
+            "subscribed_events": list(subscription.events),
+            # What receivers written when a webhook had one event read.
+            "subscribed_event": subscription.events[0] if subscription.events else None,
+        },
         now=now,
     )
     delivery_id = conn.execute(

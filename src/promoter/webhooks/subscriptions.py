@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -21,7 +22,7 @@ from promoter.storage.tables import (
     webhook_deliveries,
     webhook_subscriptions,
 )
-from promoter.webhooks.events import EVENTS
+from promoter.webhooks.event_sets import check_events, events_of, set_events
 from promoter.webhooks.targets import TargetPolicy, check_url
 
 MAX_TARGET_URL: Final = 2000
@@ -58,7 +59,8 @@ class InvalidWebhook(ValueError):
 class Subscription:
     id: int
     organization_id: int
-    event: str
+    #: The events it receives, in the order ``events.EVENTS`` lists them (at least one).
+    events: tuple[str, ...]
     target_url: str
     campaign_id: int | None
     format: str
@@ -78,7 +80,9 @@ class Subscription:
     def to_json(self, *, secret: bool) -> dict[str, Any]:
         shown: dict[str, Any] = {
             "id": self.id,
-            "event": self.event,
+            "events": list(self.events),
+            # What clients written when a webhook had one event read.
+            "event": self.events[0] if self.events else None,
             "target_url": self.target_url,
             "campaign_id": self.campaign_id,
             "format": self.format,
@@ -234,11 +238,11 @@ def new_secret() -> str:
 # --- subscriptions ---------------------------------------------------------------------------
 
 
-def _subscription(row: Any) -> Subscription:
+def _subscription(row: Any, events: tuple[str, ...]) -> Subscription:
     return Subscription(
         id=row.id,
         organization_id=row.organization_id,
-        event=row.event,
+        events=events,
         target_url=row.target_url,
         campaign_id=row.campaign_id,
         format=row.format,
@@ -254,20 +258,28 @@ def _subscription(row: Any) -> Subscription:
     )
 
 
+def _subscriptions(conn: Connection, rows: Iterable[Any]) -> list[Subscription]:
+    rows = list(rows)
+    events = events_of(conn, [row.id for row in rows])
+    return [_subscription(row, events[row.id]) for row in rows]
+
+
 def create_subscription(
     conn: Connection,
     *,
     organization_id: int,
-    event: str,
+    events: Iterable[str],
     target_url: str,
     now: datetime,
     policy: TargetPolicy,
     campaign_id: int | None = None,
     format: str = "json",
 ) -> Subscription:
+    """A webhook sending ``events`` to ``target_url``, with a new signing secret."""
     errors: dict[str, list[str]] = {}
-    if problem := _choice(event, EVENTS):
-        errors["event"] = [problem]
+    chosen, problems = check_events(events)
+    if problems:
+        errors["events"] = problems
     try:
         target_url = check_target_url(target_url, policy)
     except ValueError as exc:
@@ -293,7 +305,6 @@ def create_subscription(
         insert(webhook_subscriptions)
         .values(
             organization_id=organization_id,
-            event=event,
             target_url=target_url,
             campaign_id=campaign_id,
             format=format,
@@ -305,6 +316,7 @@ def create_subscription(
         )
         .returning(webhook_subscriptions.c.id)
     ).scalar_one()
+    set_events(conn, organization_id=organization_id, subscription_id=inserted, events=chosen)
     return get_subscription(conn, organization_id=organization_id, subscription_id=inserted)
 
 
@@ -319,7 +331,7 @@ def get_subscription(
     ).one_or_none()
     if row is None:
         raise WebhookNotFound(f"no webhook {subscription_id}")
-    return _subscription(row)
+    return _subscriptions(conn, [row])[0]
 
 
 def list_subscriptions(conn: Connection, *, organization_id: int) -> list[Subscription]:
@@ -328,7 +340,7 @@ def list_subscriptions(conn: Connection, *, organization_id: int) -> list[Subscr
         .where(webhook_subscriptions.c.organization_id == organization_id)
         .order_by(webhook_subscriptions.c.id)
     )
-    return [_subscription(row) for row in rows]
+    return _subscriptions(conn, rows)
 
 
 def disabled_after_failing(conn: Connection, *, organization_id: int) -> list[Subscription]:
@@ -342,7 +354,7 @@ def disabled_after_failing(conn: Connection, *, organization_id: int) -> list[Su
         )
         .order_by(webhook_subscriptions.c.id)
     )
-    return [_subscription(row) for row in rows]
+    return _subscriptions(conn, rows)
 
 
 class Unchanged:
@@ -360,18 +372,25 @@ def update_subscription(
     subscription_id: int,
     now: datetime,
     policy: TargetPolicy,
+    events: Iterable[str] | Unchanged = UNCHANGED,
     target_url: str | Unchanged = UNCHANGED,
     campaign_id: int | Unchanged | None = UNCHANGED,
     format: str | Unchanged = UNCHANGED,
     status: str | Unchanged = UNCHANGED,
 ) -> Subscription:
     """Change what is given. Enabling resets the failure count; disabling (by a person)
-    fails the pending deliveries."""
+    fails the pending deliveries. Deliveries already queued for an event taken away are
+    still sent."""
     current = get_subscription(
         conn, organization_id=organization_id, subscription_id=subscription_id
     )
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
+    chosen: tuple[str, ...] = current.events
+    if not isinstance(events, Unchanged):
+        chosen, problems = check_events(events)
+        if problems:
+            errors["events"] = problems
     if not isinstance(target_url, Unchanged):
         try:
             values["target_url"] = check_target_url(target_url, policy)
@@ -398,11 +417,16 @@ def update_subscription(
     if values.get("status") == "disabled" and current.status != "disabled":
         values.update(disabled_at=now, disabled_reason=None)
         fail_pending(conn, subscription_id=subscription_id, error=DISABLED_ERROR)
+    if chosen != current.events:
+        set_events(
+            conn, organization_id=organization_id, subscription_id=subscription_id, events=chosen
+        )
+        values["updated_at"] = now
     if values:
         conn.execute(
             update(webhook_subscriptions)
             .where(webhook_subscriptions.c.id == subscription_id)
-            .values(updated_at=now, **values)
+            .values(**{"updated_at": now, **values})
         )
     return get_subscription(conn, organization_id=organization_id, subscription_id=subscription_id)
 

@@ -26,6 +26,7 @@ from promoter.web.dashboard import (
     segments,
     settings,
     web_survey,
+    webhook_edit,
     webhooks,
 )
 from promoter.web.dashboard.session import (
@@ -65,6 +66,7 @@ def install(app: FastAPI) -> None:
         campaign_link,
         settings,
         webhooks,
+        webhook_edit,
         segment_source,
         web_survey,
         mail_folder,

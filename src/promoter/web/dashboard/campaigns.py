@@ -50,7 +50,7 @@ from promoter.web.dashboard.campaign_prefill import (
     new_template,
     with_added_event,
 )
-from promoter.web.dashboard.forms import Form, Upload, read_form
+from promoter.web.dashboard.forms import Form, Upload, chosen_id, read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.state import ServicesDep
 from promoter.web.threads import in_thread
@@ -206,14 +206,8 @@ def campaign_input(values: Values) -> tuple[dict[str, Any], int | None, Errors]:
     list_id: int | None = None
     chosen = values["contact_list_id"].strip()
     if chosen:
-        if (
-            chosen.isascii()
-            and chosen.isdigit()
-            and len(chosen) <= 10
-            and int(chosen) <= MAX_INT_ID
-        ):
-            list_id = int(chosen)
-        else:
+        list_id = chosen_id(chosen)
+        if list_id is None:
             errors["contact_list_id"] = "Choose one of the lists."
     return data, list_id, errors
 

@@ -11,6 +11,7 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from promoter.domain.ids import MAX_INT_ID
 from promoter.ingest.payload import PayloadError, read_body
 
 MAX_FORM_BYTES = 256 * 1024
@@ -49,6 +50,14 @@ class Form:
 
     def __contains__(self, name: object) -> bool:
         return any(key == name for key, _ in self.pairs)
+
+
+def chosen_id(text: str) -> int | None:
+    """The id a menu's value names (digits, 1 to ``MAX_INT_ID``), or None if it is not one."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_INT_ID:
+        return int(text)
+    return None
 
 
 async def read_form(request: Request) -> Form:

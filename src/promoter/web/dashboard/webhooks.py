@@ -1,5 +1,6 @@
 """Settings > Webhooks: the organization's outbound webhooks (create, enable or disable,
-test, delete) and each one's recent deliveries with their answers (redeliver)."""
+test, delete) and each one's page: its settings and recent deliveries with their answers
+(redeliver). Changing a webhook's settings is in ``webhook_edit``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from promoter.campaigns.service import list_campaigns
 from promoter.domain.ids import MAX_BIGINT_ID, MAX_INT_ID
 from promoter.orgs.service import get_organization
 from promoter.services import Services
+from promoter.web.dashboard import webhook_form
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
 from promoter.web.dashboard.shown_once import keep_for_page, take_for_page
@@ -53,16 +55,7 @@ MESSAGES = {
     "enabled": "Webhook enabled: events are sent to it again.",
     "disabled": "Webhook disabled: nothing is sent to it, and what was pending was dropped.",
     "deleted": "Webhook deleted, with its deliveries.",
-}
-EVENT_HINTS = {
-    "feedback.added_or_changed": "a score or a comment recorded",
-    "feedback.tags_added_or_changed": "tags added or removed",
-    "feedback.status_changed": "feedback closed or reopened",
-    "feedback.removed": "responses deleted when their contact is erased",
-    "metric.score_changed": "the NPS of the last 30 days changed",
-    "contact.unsubscribed": "a contact unsubscribed",
-    "survey.sent": "a survey or reminder email sent",
-    "survey.bounced": "a survey email refused for good",
+    "saved": "Webhook saved.",
 }
 
 
@@ -91,7 +84,7 @@ def _sender(services: Services) -> WebhookSender:
     return services.webhook_sender()
 
 
-def _not_found(request: Request, session: Session) -> Response:
+def not_found(request: Request, session: Session) -> Response:
     return render(
         request,
         "error.html",
@@ -139,7 +132,7 @@ async def _list_page(
     context.setdefault("message", MESSAGES.get(request.query_params.get("done", ""), ""))
     context.setdefault("created", None)
     context.setdefault("errors", {})
-    context.setdefault("values", {"event": "", "target_url": "", "campaign": "", "format": "json"})
+    context.setdefault("values", webhook_form.blank())
     return render(
         request,
         "webhooks.html",
@@ -147,12 +140,14 @@ async def _list_page(
         status=status,
         section="settings",
         extra_css=["settings.css", "webhooks.css"],
-        events=EVENTS,
-        hints=EVENT_HINTS,
-        formats=FORMATS,
+        **_form_choices(),
         **loaded,
         **context,
     )
+
+
+def _form_choices() -> dict[str, Any]:
+    return {"events": EVENTS, "hints": webhook_form.EVENT_HINTS, "formats": FORMATS}
 
 
 @router.get(PAGE)
@@ -164,41 +159,22 @@ async def webhooks_page(request: Request, services: ServicesDep, session: Sessio
 async def webhooks_create(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     form = await read_form(request)
     check_csrf(request, session, form)
-    values = {
-        "event": form.get("event"),
-        "target_url": form.get("target_url"),
-        "campaign": form.get("campaign"),
-        "format": form.get("format", "json"),
-    }
-    campaign = values["campaign"].strip()
-    errors: dict[str, str] = {}
-    campaign_id: int | None = None
-    if campaign:
-        if campaign.isascii() and campaign.isdigit() and len(campaign) <= 10:
-            campaign_id = int(campaign)
-        else:
-            errors["campaign"] = "Choose a campaign from the list."
+    values, campaign_id, errors = webhook_form.read(form)
 
     def create(conn: Connection) -> Subscription:
         return create_subscription(
             conn,
             organization_id=session.user.organization_id,
-            event=values["event"],
-            target_url=values["target_url"],
-            campaign_id=campaign_id,
-            format=values["format"],
             now=datetime.now(UTC),
             policy=services.webhook_policy,
+            **webhook_form.settings(values, campaign_id),
         )
 
     if not errors:
         try:
             created = await write(services, create)
         except InvalidWebhook as exc:
-            errors = {
-                ("campaign" if field == "campaign_id" else field): " ".join(messages)
-                for field, messages in exc.errors.items()
-            }
+            errors = webhook_form.errors_of(exc)
         else:
             # Its signing secret is shown once by the page redirected to: never in a URL.
             shown = {"created": created, "message": "Webhook created. Its signing secret is below."}
@@ -225,7 +201,7 @@ async def _change(
     try:
         await write(services, run)
     except WebhookNotFound:
-        return _not_found(request, session)
+        return not_found(request, session)
     return see_other(with_done(PAGE, done))
 
 
@@ -303,6 +279,21 @@ def _number(raw: str, limit: int) -> int | None:
 async def webhook_page(
     request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
 ) -> Response:
+    return await detail_page(request, services, session, webhook_id)
+
+
+async def detail_page(
+    request: Request,
+    services: Services,
+    session: Session,
+    webhook_id: int,
+    *,
+    status: int = 200,
+    values: webhook_form.Values | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """The webhook's page; ``values`` and ``errors``: its settings' form sent back with
+    mistakes."""
     organization_id = session.user.organization_id
     number = _page_number(request)
     #: A redelivery or test just made: its outcome is shown on top.
@@ -333,6 +324,8 @@ async def webhook_page(
         names = _campaign_names(conn, organization_id)
         return {
             "s": subscription,
+            "values": values or webhook_form.values_of(subscription),
+            "campaigns": names,
             "campaign": _campaign_label(names, subscription.campaign_id),
             "deliveries": found,
             "total": total,
@@ -345,14 +338,17 @@ async def webhook_page(
     try:
         loaded = await read(services, load)
     except WebhookNotFound:
-        return _not_found(request, session)
+        return not_found(request, session)
     return render(
         request,
         "webhooks_detail.html",
         session,
+        status=status,
         section="settings",
         extra_css=["settings.css", "webhooks.css"],
         message=MESSAGES.get(request.query_params.get("done", ""), ""),
+        errors=errors or {},
+        **_form_choices(),
         **loaded,
     )
 
@@ -368,7 +364,7 @@ async def _by_hand(
     try:
         delivery = await send()
     except WebhookNotFound:
-        return _not_found(request, session)
+        return not_found(request, session)
     except DeliveryBusy as exc:
         return render(
             request,

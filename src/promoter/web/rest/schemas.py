@@ -434,7 +434,8 @@ class FeedbackDetail(Feedback):
 class Webhook(BaseModel):
     href: str
     id: int
-    event: str
+    events: list[str] = Field(description="The events it receives.")
+    event: str | None = Field(description="The first of `events` (for one-event clients).")
     target_url: str
     campaign_id: int | None
     format: str

@@ -47,8 +47,13 @@ CampaignId = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    event: str = Field(description="The event to receive (see docs/webhooks.md).")
-    target_url: str = Field(description="Where to POST it: an http(s) URL.")
+    events: list[str] | None = Field(
+        default=None, description="The events to receive, one or more (see docs/webhooks.md)."
+    )
+    event: str | None = Field(
+        default=None, description="One event to receive: the same as `events` with one name."
+    )
+    target_url: str = Field(description="Where to POST them: an http(s) URL.")
     campaign_id: CampaignId | None = Field(
         default=None, description="Only events about this campaign."
     )
@@ -57,6 +62,9 @@ class WebhookIn(BaseModel):
 
 class WebhookPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    events: list[str] | None = Field(
+        default=None, description="The events to receive from now on, one or more."
+    )
     target_url: str | None = None
     campaign_id: CampaignId | None = None
     format: str | None = None
@@ -77,6 +85,18 @@ async def _run(services: Services, fn: Callable[[Connection], T], *, write: bool
 def _invalid(errors: dict[str, list[str]]) -> JSONResponse:
     """Field errors, in Django REST Framework's shape."""
     return JSONResponse(errors, status_code=400)
+
+
+def _events_given(body: WebhookIn) -> list[str] | dict[str, list[str]]:
+    """The events a new webhook asks for (``events``, or the single ``event`` of clients
+    written before a webhook had several), or what is wrong."""
+    if body.events is not None and body.event is not None:
+        return {"events": ["Give events or event, not both."]}
+    if body.events is not None:
+        return body.events
+    if body.event is not None:
+        return [body.event]
+    return {"events": ["This field is required."]}
 
 
 def _json(services: Services, subscription: Subscription, *, secret: bool) -> dict[str, Any]:
@@ -109,19 +129,23 @@ async def webhooks_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
 
 @router.post(
     "/webhooks/",
-    summary="Subscribe a URL to an event",
+    summary="Subscribe a URL to events",
     status_code=201,
     responses=schemas.success(schemas.WebhookWithSecret, 201),
 )
 async def webhooks_create(services: ServicesDep, org: OrgDep, body: WebhookIn) -> JSONResponse:
-    """Answers the webhook with its signing `secret`."""
+    """Answers the webhook with its signing `secret`. `event` (one name) is accepted
+    instead of `events`."""
+    events = _events_given(body)
+    if isinstance(events, dict):
+        return _invalid(events)
     try:
         created = await _run(
             services,
             lambda conn: create_subscription(
                 conn,
                 organization_id=org.id,
-                event=body.event,
+                events=events,
                 target_url=body.target_url,
                 campaign_id=body.campaign_id,
                 format=body.format,
@@ -131,7 +155,10 @@ async def webhooks_create(services: ServicesDep, org: OrgDep, body: WebhookIn) -
             write=True,
         )
     except InvalidWebhook as exc:
-        return _invalid(exc.errors)
+        errors = exc.errors
+        if body.event is not None and "events" in errors:  # named as the client named it
+            errors = {("event" if k == "events" else k): v for k, v in errors.items()}
+        return _invalid(errors)
     return JSONResponse(_json(services, created, secret=True), status_code=201)
 
 
@@ -153,14 +180,17 @@ async def webhooks_retrieve(
 
 @router.patch(
     "/webhooks/{webhook_id}/",
-    summary="Change a webhook (enabling resets failures)",
+    summary="Change a webhook: its events, URL, campaign, format or state",
     responses=schemas.success(schemas.WebhookWithSecret),
 )
 async def webhooks_update(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId, body: WebhookPatch
 ) -> JSONResponse:
     given = body.model_fields_set
-    nulls = {name: ["This field may not be null."] for name in ("target_url", "format", "status")}
+    nulls = {
+        name: ["This field may not be null."]
+        for name in ("events", "target_url", "format", "status")
+    }
     refused = {k: v for k, v in nulls.items() if k in given and getattr(body, k) is None}
     if refused:
         return _invalid(refused)
@@ -176,6 +206,7 @@ async def webhooks_update(
                 conn,
                 organization_id=org.id,
                 subscription_id=webhook_id,
+                events=pick("events"),
                 target_url=pick("target_url"),
                 campaign_id=campaign,
                 format=pick("format"),
