@@ -129,3 +129,20 @@ def test_the_form_needs_the_csrf_token(browser: Browser, database: Database, org
         follow_redirects=False,
     )
     assert status(refused) == 403 and events_of(database, webhook_id) == [SURVEY_SENT]
+
+
+def test_rotate_the_secret(browser: Browser, database: Database, org: Org) -> None:
+    webhook_id = subscribe(database, org, "https://a.example/h")
+    (before,) = subscriptions(database)
+    done = browser.post(f"/settings/webhooks/{webhook_id}/rotate-secret")
+    assert status(done) == 303
+    location = done.headers["location"]  # type: ignore[attr-defined]
+    assert location == f"/settings/webhooks/{webhook_id}?done=rotated#secret"
+    (after,) = subscriptions(database)
+    assert after.secret != before.secret and after.previous_secret == before.secret
+    page = browser.client.get(location).text
+    assert "New signing secret made" in page and '<details class="secret" id="secret" open>' in page
+    assert f'id="webhook-secret">{after.secret}<' in page and before.secret not in page
+    assert 'data-testid="previous-secret"' in page
+    theirs = subscribe(database, make_org(database, "Globex"), "https://globex.example/h")
+    assert status(browser.post(f"/settings/webhooks/{theirs}/rotate-secret")) == 404

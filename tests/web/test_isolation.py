@@ -347,6 +347,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
         ({"status": "disabled"}, {"events": [FEEDBACK_ADDED_OR_CHANGED]})
     ),
     ("DELETE", "/api/v2/webhooks/{webhook_id}/"): OWNED,
+    ("POST", "/api/v2/webhooks/{webhook_id}/rotate-secret/"): OWNED,
     ("GET", "/api/v2/webhooks/{webhook_id}/deliveries/"): OWNED,
     ("GET", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/"): OWNED,
     ("POST", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"): OWNED,
@@ -464,6 +465,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (Ask(body={**HOOK_FORM, "campaign": "{campaign_id}"}, status=400),)
     ),
     ("POST", "/settings/webhooks/{webhook_id}"): Owned(({**HOOK_FORM, "campaign": ""},)),
+    ("POST", "/settings/webhooks/{webhook_id}/rotate-secret"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/enable"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/disable"): OWNED,
     ("POST", "/settings/webhooks/{webhook_id}/delete"): OWNED,

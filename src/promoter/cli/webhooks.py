@@ -17,6 +17,7 @@ from promoter.services import webhook_policy
 from promoter.storage.engine import Database
 from promoter.webhooks.events import EVENTS
 from promoter.webhooks.outbox import DeliveryBusy
+from promoter.webhooks.rotation import rotate_secret
 from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.subscriptions import (
     FORMATS,
@@ -218,6 +219,26 @@ def webhook_show(org_id: int, webhook_id: int) -> None:
         )
     click.echo(_line(found))
     click.echo(f"signing secret: {found.secret}")
+
+
+@webhook.command("rotate-secret")
+@click.argument("org_id", type=int)
+@click.argument("webhook_id", type=int)
+def webhook_rotate_secret(org_id: int, webhook_id: int) -> None:
+    """Give a webhook a new signing secret, and print it; for 24 hours requests carry a
+    signature with the previous one too."""
+    with _database() as database:
+        rotated = _write(
+            database,
+            org_id,
+            lambda c: rotate_secret(
+                c, organization_id=org_id, subscription_id=webhook_id, now=datetime.now(UTC)
+            ),
+        )
+    until = rotated.previous_secret_until
+    click.echo(f"signing secret: {rotated.secret}")
+    if until is not None:
+        click.echo(f"the previous secret also signs until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _set_status(org_id: int, webhook_id: int, status: str) -> None:

@@ -554,6 +554,9 @@ webhook_subscriptions = Table(
     Column("format", String(16), nullable=False, server_default="json"),
     #: Signs each request (HMAC-SHA256); shown to the organization.
     Column("secret", String(100), nullable=False),
+    #: The secret before the last rotation: it signs too (a second signature) until then.
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_until", UTCDateTime, nullable=True),
     #: "active" or "disabled" (after failing for too long, or by hand).
     Column("status", String(16), nullable=False, server_default="active"),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),

@@ -77,6 +77,16 @@ class Claimed:
     #: For Slack messages: the name of the campaign the event is about.
     campaign_name: str | None = None
     mode: Mode = "scheduled"
+    #: The secret before a rotation, and until when it signs too.
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets that sign a request made at ``now``: the current one first."""
+        previous, until = self.previous_secret, self.previous_secret_until
+        if previous and until is not None and now < until:
+            return (self.secret, previous)
+        return (self.secret,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,8 @@ _CLAIM_COLUMNS = (
     webhook_subscriptions.c.target_url,
     webhook_subscriptions.c.format,
     webhook_subscriptions.c.secret,
+    webhook_subscriptions.c.previous_secret,
+    webhook_subscriptions.c.previous_secret_until,
     webhook_subscriptions.c.status.label("subscription_status"),
 )
 
@@ -143,6 +155,8 @@ def _claimed(conn: Connection, rows: Sequence[Any], mode: Mode) -> list[Claimed]
                 secret=row.secret,
                 campaign_name=names.get(campaign_id) if isinstance(campaign_id, int) else None,
                 mode=mode,
+                previous_secret=row.previous_secret,
+                previous_secret_until=row.previous_secret_until,
             )
         )
     return out
@@ -269,6 +283,8 @@ def create_ping(
         format=subscription.format,
         secret=subscription.secret,
         mode="ping",
+        previous_secret=subscription.previous_secret,
+        previous_secret_until=subscription.previous_secret_until,
     )
 
 

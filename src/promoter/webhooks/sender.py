@@ -89,10 +89,11 @@ class WebhookSender:
         else:
             document = item.payload
         body = orjson.dumps(document)
+        current, *previous = item.signing_secrets(now)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(item.secret, body, int(now.timestamp())),
+            SIGNATURE_HEADER: sign(current, body, int(now.timestamp()), *previous),
             EVENT_ID_HEADER: item.event_id,
             EVENT_HEADER: item.event,
         }

@@ -28,9 +28,11 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``Promoter-Signature`` header's value."""
-    return f"t={timestamp},v1={signature(secret, body, timestamp)}"
+def sign(secret: str, body: bytes, timestamp: int, *also: str) -> str:
+    """The ``Promoter-Signature`` header's value: one ``v1`` per secret (``also``: the
+    previous secret, for a while after a rotation)."""
+    signatures = ",".join(f"v1={signature(s, body, timestamp)}" for s in (secret, *also))
+    return f"t={timestamp},{signatures}"
 
 
 def verify_signature(

@@ -71,6 +71,9 @@ class Subscription:
     disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
+    #: The secret before the last rotation, which also signs requests until then.
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = None
 
     @property
     def disabled_automatically(self) -> bool:
@@ -92,6 +95,7 @@ class Subscription:
             "disabled_reason": self.disabled_reason,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "previous_secret_until": self.previous_secret_until,
         }
         if secret:
             shown["secret"] = self.secret
@@ -255,6 +259,8 @@ def _subscription(row: Any, events: tuple[str, ...]) -> Subscription:
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        previous_secret=row.previous_secret,
+        previous_secret_until=row.previous_secret_until,
     )
 
 

@@ -1,5 +1,6 @@
 """Settings > Webhooks > a webhook: changing its events, URL, campaign and format (the
-form on its page; a form with mistakes comes back explained, nothing changed)."""
+form on its page; a form with mistakes comes back explained, nothing changed), and
+rotating its signing secret."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from promoter.web.dashboard.session import SessionDep, check_csrf, see_other, wi
 from promoter.web.dashboard.webhooks import PAGE, WebhookId, detail_page, not_found
 from promoter.web.state import ServicesDep
 from promoter.web.threads import write
+from promoter.webhooks.rotation import rotate_secret
 from promoter.webhooks.subscriptions import (
     InvalidWebhook,
     Subscription,
@@ -55,3 +57,25 @@ async def webhook_save(
     return await detail_page(
         request, services, session, webhook_id, status=400, values=values, errors=errors
     )
+
+
+@router.post(PAGE + "/{webhook_id}/rotate-secret")
+async def webhook_rotate_secret(
+    request: Request, services: ServicesDep, session: SessionDep, webhook_id: WebhookId
+) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+
+    def rotate(conn: Connection) -> Subscription:
+        return rotate_secret(
+            conn,
+            organization_id=session.user.organization_id,
+            subscription_id=webhook_id,
+            now=datetime.now(UTC),
+        )
+
+    try:
+        await write(services, rotate)
+    except WebhookNotFound:
+        return not_found(request, session)
+    return see_other(with_done(f"{PAGE}/{webhook_id}#secret", "rotated"))

@@ -56,6 +56,8 @@ MESSAGES = {
     "disabled": "Webhook disabled: nothing is sent to it, and what was pending was dropped.",
     "deleted": "Webhook deleted, with its deliveries.",
     "saved": "Webhook saved.",
+    "rotated": "New signing secret made: it signs every request from now on; for 24 hours "
+    "each request carries a signature with the previous one too.",
 }
 
 
@@ -333,6 +335,9 @@ async def detail_page(
             "pages": max(1, -(-total // DELIVERIES_PER_PAGE)),
             "sent": sent,
             "timezone": _timezone(conn, organization_id),
+            "now": datetime.now(UTC),
+            # Just rotated: the new secret is shown.
+            "secret_open": request.query_params.get("done") == "rotated",
         }
 
     try:

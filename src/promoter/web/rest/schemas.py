@@ -445,6 +445,9 @@ class Webhook(BaseModel):
     disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
+    previous_secret_until: datetime | None = Field(
+        description="After a rotation: until when the previous secret signs too."
+    )
 
 
 class WebhookPage(Page[Webhook]):

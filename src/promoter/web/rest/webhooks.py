@@ -20,6 +20,7 @@ from promoter.web.rest import schemas
 from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
 from promoter.web.state import ServicesDep
 from promoter.webhooks.outbox import DeliveryBusy
+from promoter.webhooks.rotation import rotate_secret
 from promoter.webhooks.sender import WebhookSender
 from promoter.webhooks.subscriptions import (
     UNCHANGED,
@@ -219,6 +220,26 @@ async def webhooks_update(
     except InvalidWebhook as exc:
         return _invalid(exc.errors)
     return JSONResponse(_json(services, updated, secret=True))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret/",
+    summary="Give a webhook a new signing secret",
+    responses=schemas.success(schemas.WebhookWithSecret),
+)
+async def webhooks_rotate_secret(
+    services: ServicesDep, org: OrgDep, webhook_id: WebhookId
+) -> JSONResponse:
+    """Answers the webhook with its new `secret`. For 24 hours (until
+    `previous_secret_until`) each request also carries a signature with the previous one."""
+    rotated = await _run(
+        services,
+        lambda conn: rotate_secret(
+            conn, organization_id=org.id, subscription_id=webhook_id, now=_now()
+        ),
+        write=True,
+    )
+    return JSONResponse(_json(services, rotated, secret=True))
 
 
 @router.delete("/webhooks/{webhook_id}/", summary="Delete a webhook and its log", status_code=204)

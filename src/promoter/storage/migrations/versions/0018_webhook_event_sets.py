@@ -1,4 +1,5 @@
-"""webhook event sets: a webhook receives several events (webhook_subscription_events)
+"""webhook event sets: a webhook receives several events (webhook_subscription_events);
+its previous signing secret, which signs too for a while after a rotation
 
 Revision ID: 0018
 Revises: 0015
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import promoter.storage.types
 
 revision = "0018"
 down_revision = "0015"
@@ -41,6 +44,14 @@ def upgrade() -> None:
     op.drop_index("ix_webhook_subscriptions_org_event", table_name="webhook_subscriptions")
     # Dropped in place (SQLite 3.35+): rebuilding the table would cascade to its deliveries.
     op.drop_column("webhook_subscriptions", "event")
+    op.add_column(
+        "webhook_subscriptions",
+        sa.Column("previous_secret", sa.String(length=100), nullable=True),
+    )
+    op.add_column(
+        "webhook_subscriptions",
+        sa.Column("previous_secret_until", promoter.storage.types.UTCDateTime(), nullable=True),
+    )
 
 
 _COPIED = (
@@ -52,6 +63,8 @@ _COPIED = (
 def downgrade() -> None:
     """A webhook with several events becomes one webhook per event (the same URL, secret
     and state); its first event (by name) keeps its id and deliveries."""
+    op.drop_column("webhook_subscriptions", "previous_secret_until")
+    op.drop_column("webhook_subscriptions", "previous_secret")
     op.add_column(
         "webhook_subscriptions",
         sa.Column("event", sa.String(length=64), nullable=False, server_default=""),
