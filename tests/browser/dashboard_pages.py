@@ -120,7 +120,7 @@ def example_ids(database: Database, org: Org, mail_dir: Path) -> dict[str, str]:
         webhook = create_subscription(
             conn,
             organization_id=org.id,
-            event="feedback.added_or_changed",
+            events=["feedback.added_or_changed"],
             target_url="https://hooks.example.com/promoter",
             now=datetime.now(UTC),
             policy=TargetPolicy(),

@@ -280,13 +280,13 @@ def test_upgrade_to_0015_adds_channels_and_link_keys_and_keeps_every_survey(
         upgrade(scratch.engine)
 
 
-def test_upgrade_to_0018_keeps_each_webhook_with_its_event_and_deliveries(
+def test_upgrade_to_0017_keeps_each_webhook_with_its_event_and_deliveries(
     backend: str, tmp_path: Path, database_url: str
 ) -> None:
     """A webhook of one event keeps it, and its deliveries; going back, a webhook of two
     events becomes two webhooks of one (the same URL and secret), losing nothing."""
     with _scratch_database(backend, tmp_path, database_url) as scratch:
-        _old_organization_at(scratch, "0015")
+        _old_organization_at(scratch, "0016")
         with scratch.engine.begin() as conn:
             hook = conn.execute(
                 text(
@@ -322,7 +322,7 @@ def test_upgrade_to_0018_keeps_each_webhook_with_its_event_and_deliveries(
                 ),
                 {"hook": hook},
             )
-        command.downgrade(alembic_config(scratch.engine), "0015")
+        command.downgrade(alembic_config(scratch.engine), "0016")
         with scratch.read() as conn:
             split = conn.execute(
                 text("SELECT id, event, target_url, secret FROM webhook_subscriptions ORDER BY id")

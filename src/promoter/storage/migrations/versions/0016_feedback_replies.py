@@ -1,6 +1,6 @@
 """feedback replies: emails written to a respondent from the dashboard, sent by the outbox
 
-Revision ID: 0019
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-06
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import promoter.storage.types
 
-revision = "0019"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None

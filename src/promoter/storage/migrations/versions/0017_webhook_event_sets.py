@@ -1,8 +1,8 @@
 """webhook event sets: a webhook receives several events (webhook_subscription_events);
 its previous signing secret, which signs too for a while after a rotation
 
-Revision ID: 0018
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import promoter.storage.types
 
-revision = "0018"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
