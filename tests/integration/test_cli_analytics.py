@@ -17,6 +17,7 @@ from promoter.analytics.query import NpsQuery
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
+from tests.comments import say_comments
 from tests.conftest import Org
 from tests.integration.conftest import Run
 
@@ -165,4 +166,16 @@ def test_answer_filters_and_question_settings(
     )
     assert "number of days" in run(
         "campaign", "update", str(org.id), campaign_id, "--answer-window", "soon", code=2
+    )
+
+
+def test_export_searches_the_comments(run: Run, database: Database, org: Org) -> None:
+    said = say_comments(database, org)
+    window = ("--since", "2000-01-01")
+    exported = run("nps", str(org.id), *window, "--search", "great service", "--export", "-")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert {int(row["response_id"]) for row in rows} == {said["fast"], said["slow"]}
+    assert "add --export" in run("nps", str(org.id), "--search", "great", code=2)
+    assert "200 characters" in run(
+        "nps", str(org.id), "--search", "x" * 201, "--export", "-", code=2
     )

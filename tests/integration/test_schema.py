@@ -7,20 +7,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
+from promoter.storage.comment_search import PG_INDEX, compared
 from promoter.storage.engine import Database
 from promoter.storage.migrate import alembic_config, current_revision, upgrade
 from promoter.storage.tables import metadata
 
 
+# SQLite has no such index (its comments are searched through FTS5): Alembic says it skips it.
+@pytest.mark.filterwarnings(f"ignore:autogenerate skipping .*{PG_INDEX}")
 def test_migrations_match_the_declared_tables(database: Database) -> None:
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": compared}
+        )
         assert compare_metadata(context, metadata) == []
 
 
@@ -211,26 +217,32 @@ def test_sqlite_planner_statistics_are_refreshed(database: Database) -> None:
         assert "sqlite_stat1" in names
 
 
+def _one_answer(scratch: Database, comment: str | None = None) -> None:
+    """Contact 1 of organization 1 answered survey 1 (response 1), written in SQL that
+    schemas from 0002 on take."""
+    with scratch.engine.begin() as conn:
+        for statement in (
+            "INSERT INTO contacts (id, organization_id, user_id, email, email_key, status, "
+            "created_at, updated_at) VALUES (1, 1, 'u', 'u@example.com', 'u@example.com', "
+            "'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            "INSERT INTO surveys (id, organization_id, campaign_id, contact_id, status, token, "
+            "attributes, scheduled_at, created_at) SELECT 1, 1, id, 1, 'answered', 't', '{}', "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM campaigns",
+            "INSERT INTO responses (id, organization_id, survey_id, campaign_id, contact_id, "
+            "score, comment, contact_snapshot, survey_attributes, created_at, updated_at) "
+            "SELECT 1, 1, 1, campaign_id, 1, 9, :comment, '{}', '{}', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00' FROM surveys",
+        ):
+            conn.execute(text(statement), {"comment": comment})
+
+
 def test_upgrade_to_0012_puts_existing_surveys_and_responses_on_email(
     backend: str, tmp_path: Path, database_url: str
 ) -> None:
     with _scratch_database(backend, tmp_path, database_url) as scratch:
         # 0002 gives the organization its default campaign.
         _old_organization_at(scratch, "0011")
-        with scratch.engine.begin() as conn:
-            for statement in (
-                "INSERT INTO contacts (id, organization_id, user_id, email, email_key, status, "
-                "created_at, updated_at) VALUES (1, 1, 'u', 'u@example.com', 'u@example.com', "
-                "'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-                "INSERT INTO surveys (id, organization_id, campaign_id, contact_id, status, token, "
-                "attributes, scheduled_at, created_at) SELECT 1, 1, id, 1, 'answered', 't', '{}', "
-                "'2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM campaigns",
-                "INSERT INTO responses (id, organization_id, survey_id, campaign_id, contact_id, "
-                "score, contact_snapshot, survey_attributes, created_at, updated_at) "
-                "SELECT 1, 1, 1, campaign_id, 1, 9, '{}', '{}', '2026-01-01 00:00:00', "
-                "'2026-01-01 00:00:00' FROM surveys",
-            ):
-                conn.execute(text(statement))
+        _one_answer(scratch)
         upgrade(scratch.engine)
         with scratch.read() as conn:
             assert conn.execute(text("SELECT channel FROM surveys")).scalars().all() == ["email"]
@@ -339,3 +351,40 @@ def test_upgrade_to_0017_keeps_each_webhook_with_its_event_and_deliveries(
                 text("SELECT event FROM webhook_subscription_events ORDER BY subscription_id")
             ).all()
         assert [row.event for row in back] == ["feedback.added_or_changed", "survey.sent"]
+
+
+def _search_objects(conn: Connection) -> list[str]:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE name LIKE '%comment_search%' ORDER BY name"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%comment_search%'"
+    return list(conn.execute(text(query)).scalars())
+
+
+def test_upgrade_to_0018_indexes_the_comments_there_and_downgrade_drops_the_index(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    from sqlalchemy import select
+
+    from promoter.feedback.search import comment_matches, parse_search
+    from promoter.storage.tables import responses
+
+    def searched(scratch: Database, typed: str) -> list[int]:
+        search = parse_search(typed)
+        assert search is not None
+        with scratch.read() as conn:
+            condition = comment_matches(conn.dialect.name, responses.c.id, search)
+            return list(conn.execute(select(responses.c.id).where(condition)).scalars())
+
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        _old_organization_at(scratch, "0015")
+        _one_answer(scratch, "Les prix du café")
+        upgrade(scratch.engine)
+        assert searched(scratch, "café prix") == [1]
+        assert searched(scratch, "thé") == []
+        command.downgrade(alembic_config(scratch.engine), "0015")
+        with scratch.read() as conn:
+            assert _search_objects(conn) == []
+            assert conn.execute(text("SELECT count(*) FROM responses")).scalar_one() == 1
+        upgrade(scratch.engine)
+        assert searched(scratch, "caf") == [1]

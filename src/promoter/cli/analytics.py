@@ -35,6 +35,7 @@ from promoter.cli.common import migrated_database
 from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import SCORE_TYPES, NpsSummary
 from promoter.feedback.reading import export_csv
+from promoter.feedback.search import CommentSearch, SearchError, parse_search
 from promoter.orgs.service import NotFound, Organization, get_organization
 from promoter.storage.engine import Database
 
@@ -115,6 +116,11 @@ def _dump(data: object) -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write the matching feedback as CSV to this file ('-': standard output).",
 )
+@click.option(
+    "--search",
+    help="With --export: only the feedback whose comment has these words "
+    '(the last may be the start of a word; "a phrase" in quotes).',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def nps_command(org_id: int, **options: Any) -> None:
     """The NPS of organization ORG_ID's responses: filtered, by segment, over time.
@@ -125,7 +131,9 @@ def nps_command(org_id: int, **options: Any) -> None:
       promoter nps 1 --where plan=Premium --where 'seats>=10' --since 2026-01-01
       promoter nps 1 --by plan --trend month --json
       promoter nps 1 --by channel --channel web --channel link
+      promoter nps 1 --search 'pricing "too expensive"' --export -
     """
+    search = _search(options["search"], exporting=bool(options["export_path"]))
     params = QuestionParams(
         filter=options["filter_json"],
         attributes=[_where(text) for text in options["wheres"]],
@@ -151,7 +159,7 @@ def nps_command(org_id: int, **options: Any) -> None:
 
         if options["export_path"]:
             resolved = _ask(database, question)
-            _export(database, resolved, options["export_path"])
+            _export(database, resolved, options["export_path"], search)
             return
 
         def report(conn: Connection) -> dict[str, Any]:
@@ -216,11 +224,20 @@ def _ask(database: Database, fn: Callable[[Connection], T]) -> T:
             raise click.UsageError(str(exc)) from None
 
 
-def _export(database: Database, resolved: Scope, path: str) -> None:
+def _search(typed: str | None, *, exporting: bool) -> CommentSearch | None:
+    if typed is not None and not exporting:
+        raise click.UsageError("--search narrows the exported feedback: add --export")
+    try:
+        return parse_search(typed)
+    except SearchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--search") from None
+
+
+def _export(database: Database, resolved: Scope, path: str, search: CommentSearch | None) -> None:
     rows = 0
     out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
-        for chunk in export_csv(database.read, resolved):
+        for chunk in export_csv(database.read, resolved, search):
             out.write(chunk)
             rows += chunk.count("\r\n")
     finally:

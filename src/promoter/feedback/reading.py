@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, select, tuple_
 
 from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
@@ -26,6 +26,7 @@ from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
 from promoter.feedback.answered import Answer, answers_of
 from promoter.feedback.notes import note_counts
+from promoter.feedback.search import CommentSearch, comment_matches
 from promoter.storage.tables import (
     campaigns,
     contacts,
@@ -126,8 +127,10 @@ def find_feedback(
     zone: ZoneInfo,
     page: Page,
     now: datetime,
+    search: CommentSearch | None = None,
 ) -> tuple[int, list[Feedback]]:
-    """A page of the feedback that answers both the question and Promoter's filters.
+    """A page of the feedback that answers both the question and Promoter's filters (and
+    whose comment has the words of ``search``).
 
     Unlike the NPS endpoints, a question without ``since``/``until`` covers all time, as
     Promoter's feedback list did.
@@ -147,7 +150,9 @@ def find_feedback(
         )
         if not contact_ids:
             return 0, []
-    return feedback_page(conn, scope(conn, narrowed, now=now), page, contact_ids=contact_ids)
+    return feedback_page(
+        conn, scope(conn, narrowed, now=now), page, contact_ids=contact_ids, search=search
+    )
 
 
 def _narrowed(
@@ -186,12 +191,22 @@ def get_feedback(conn: Connection, *, organization_id: int, response_id: int) ->
 
 
 def feedback_page(
-    conn: Connection, scope: Scope, page: Page, *, contact_ids: Collection[int] | None = None
+    conn: Connection,
+    scope: Scope,
+    page: Page,
+    *,
+    contact_ids: Collection[int] | None = None,
+    search: CommentSearch | None = None,
 ) -> tuple[int, list[Feedback]]:
     """One page of the matching responses, newest first, and how many match in all;
-    ``contact_ids`` keeps the responses of these contacts only."""
+    ``contact_ids`` keeps the responses of these contacts only, ``search`` those whose
+    comment has its words."""
     found = matching(scope)
-    only = [] if contact_ids is None else [found.c.contact_id.in_(list(contact_ids))]
+    only: list[ColumnElement[bool]] = []
+    if contact_ids is not None:
+        only.append(found.c.contact_id.in_(list(contact_ids)))
+    if search is not None:
+        only.append(comment_matches(scope.dialect, found.c.id, search))
     total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
     ids = list(
         conn.execute(
@@ -308,8 +323,11 @@ ATTRIBUTE_PREFIX = "attributes."
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
-    """Every matching response as CSV text, newest first, read in batches.
+def export_csv(
+    read: Callable[[], Any], scope: Scope, search: CommentSearch | None = None
+) -> Iterator[str]:
+    """Every matching response (whose comment has the words of ``search``) as CSV text,
+    newest first, read in batches.
 
     ``read`` opens a read transaction (``Database.read``); each batch uses its own, so a
     slow download never holds one open. Text that a spreadsheet would run as a formula is
@@ -337,6 +355,8 @@ def export_csv(read: Callable[[], Any], scope: Scope) -> Iterator[str]:
             stmt = select(found.c.id, found.c.created_at).order_by(
                 found.c.created_at.desc(), found.c.id.desc()
             )
+            if search is not None:
+                stmt = stmt.where(comment_matches(scope.dialect, found.c.id, search))
             if after is not None:
                 stmt = stmt.where(tuple_(found.c.created_at, found.c.id) < after)
             page = conn.execute(stmt.limit(EXPORT_BATCH)).all()

@@ -16,8 +16,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
+from promoter.storage.comment_search import PG_INDEX, pg_index_expression
 from promoter.storage.types import BigId, Json, UTCDateTime
 
 metadata = MetaData(
@@ -380,6 +382,11 @@ responses = Table(
     Index("ix_responses_contact", "contact_id"),
     #: What changed since: analytics caches catch up from here.
     Index("ix_responses_org_updated", "organization_id", "updated_at"),
+    #: Searching the comments on PostgreSQL; SQLite's FTS5 index is kept by triggers
+    #: (storage/comment_search.py).
+    Index(PG_INDEX, text(pg_index_expression()), postgresql_using="gin").ddl_if(
+        dialect="postgresql"
+    ),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from promoter.storage.comment_search import compared
 from promoter.storage.tables import metadata
 
 engine = context.config.attributes.get("engine")
@@ -17,6 +18,7 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=compared,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -26,6 +26,7 @@ from promoter.feedback.followup import FeedbackStatus, InvalidTag, add_tags, rem
 from promoter.feedback.notes import InvalidNote, Note, add_note, notes_by_response
 from promoter.feedback.reading import Feedback, export_csv, feedback_page, get_feedback
 from promoter.feedback.replies import Conversation, Replier, conversation
+from promoter.feedback.search import CommentSearch, SearchError, parse_search
 from promoter.orgs.service import get_organization
 from promoter.services import Services
 from promoter.web.dashboard.answers import ask_async
@@ -72,10 +73,12 @@ def _page_number(request: Request) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
 
 
-def _compute(number: int) -> Callable[[Connection, Scope, ZoneInfo], FeedbackList]:
+def _compute(
+    number: int, search: CommentSearch | None
+) -> Callable[[Connection, Scope, ZoneInfo], FeedbackList]:
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> FeedbackList:
         page = Page(number=number, size=PAGE_SIZE)
-        total, items = feedback_page(conn, scope, page)
+        total, items = feedback_page(conn, scope, page, search=search)
         organization_id = scope.query.organization_id
         tags = tag_names(conn, organization_id=organization_id)
         notes = notes_by_response(
@@ -87,10 +90,38 @@ def _compute(number: int) -> Callable[[Connection, Scope, ZoneInfo], FeedbackLis
     return compute
 
 
+@dataclass(frozen=True)
+class Searched:
+    """The comment search in the page's URL (``search``): as typed, and as read."""
+
+    typed: str
+    search: CommentSearch | None
+    error: str | None
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """The query pairs that keep it in the page's links and forms."""
+        return [("search", self.typed)] if self.typed else []
+
+
+def _searched(request: Request) -> Searched:
+    typed = request.query_params.get("search", "").strip()
+    try:
+        return Searched(typed, parse_search(typed), None)
+    except SearchError as exc:
+        return Searched(typed, None, str(exc))
+
+
+def _nothing(conn: Connection, scope: Scope, zone: ZoneInfo) -> None:
+    return None
+
+
 @router.get("/feedback")
 async def feedback_list(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     number = _page_number(request)
-    asked = await ask_async(services, session, request.query_params.multi_items(), _compute(number))
+    searched = _searched(request)
+    compute = _nothing if searched.error else _compute(number, searched.search)
+    asked = await ask_async(services, session, request.query_params.multi_items(), compute)
     campaigns = {c.id: c.name for c in asked.bar["campaigns"]}
     here = request.url.path + ("?" + request.url.query if request.url.query else "")
     return render(
@@ -103,28 +134,31 @@ async def feedback_list(request: Request, services: ServicesDep, session: Sessio
         campaign_names=campaigns,
         timezone=asked.timezone,
         here=here,
+        searched=searched,
+        keep=searched.pairs,
         **asked.bar,
     )
 
 
 @router.get("/feedback/export.csv")
 async def feedback_export(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    searched = _searched(request)
     asked = await ask_async(
         services,
         session,
         request.query_params.multi_items(),
         lambda conn, scope, zone: scope,
     )
-    if asked.answer is None:
+    if asked.answer is None or searched.error:
         return render(
             request,
             "error.html",
             session,
             status=400,
             heading="Nothing to export",
-            message=asked.error or "The filter cannot be read.",
+            message=searched.error or asked.error or "The filter cannot be read.",
         )
-    rows: Iterator[str] = export_csv(services.database.read, asked.answer)
+    rows: Iterator[str] = export_csv(services.database.read, asked.answer, searched.search)
     filename = f"promoter-feedback-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
         iterate_in_thread(rows),

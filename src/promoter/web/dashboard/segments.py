@@ -47,6 +47,7 @@ KEPT = (
     "status",
     "tag",
     "comment",
+    "search",
 )
 
 

@@ -35,7 +35,7 @@ from promoter.orgs.service import Organization
 from promoter.web import threads
 from promoter.web.responses import JSONResponse
 from promoter.web.rest import schemas
-from promoter.web.rest.deps import OrgDep
+from promoter.web.rest.deps import OrgDep, SearchDep
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["analytics"])
@@ -215,11 +215,12 @@ async def nps_breakdown(
     response_class=StreamingResponse,
 )
 async def feedback_export(
-    services: ServicesDep, org: OrgDep, question: QuestionDep
+    services: ServicesDep, org: OrgDep, question: QuestionDep, search: SearchDep
 ) -> StreamingResponse:
-    """Streamed; one column per snapshot attribute (``attributes.NAME``)."""
+    """Streamed; one column per snapshot attribute (``attributes.NAME``). ``search``
+    keeps the responses whose comment has its words, as in the feedback list."""
     resolved = await _answer(services, org, question, lambda conn, s: s)
-    rows: Iterator[str] = export_csv(services.database.read, resolved)
+    rows: Iterator[str] = export_csv(services.database.read, resolved, search)
     filename = f"promoter-feedback-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
         threads.iterate_in_thread(rows),

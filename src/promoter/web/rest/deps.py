@@ -1,5 +1,5 @@
 """What every REST resource shares: the organization a token names, paging parameters and
-Promoter's page shape."""
+Promoter's page shape, the feedback's comment search."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 
 from promoter.domain.ids import MAX_BIGINT_ID
 from promoter.domain.paging import Page
+from promoter.feedback.search import MAX_SEARCH_LENGTH, CommentSearch, SearchError, parse_search
 from promoter.orgs.service import Organization
 from promoter.web.credentials import request_credentials
+from promoter.web.rest.bodies import invalid
 from promoter.web.state import ServicesDep
 
 
@@ -48,3 +50,25 @@ def paginated(
         "previous": link(page.number - 1) if page.number > 1 else None,
         "results": results,
     }
+
+
+def comment_search(
+    search: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Words the comment must all have, in any case (the last may be the start "
+                'of a word); "a phrase" in double quotes. Up to '
+                f"{MAX_SEARCH_LENGTH} characters."
+            )
+        ),
+    ] = None,
+) -> CommentSearch | None:
+    """The comment search; text without a word in it searches nothing."""
+    try:
+        return parse_search(search)
+    except SearchError as exc:
+        raise invalid({"search": [str(exc)]}) from None
+
+
+SearchDep = Annotated[CommentSearch | None, Depends(comment_search)]

@@ -52,7 +52,7 @@ from promoter.web.rest.bodies import (
     parse,
     raw_body,
 )
-from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, paginated
+from promoter.web.rest.deps import OrgDep, PageNumber, PageSize, SearchDep, paginated
 from promoter.web.state import ServicesDep
 
 router = APIRouter(prefix="/api/v2", tags=["feedback"])
@@ -188,12 +188,14 @@ async def feedback_list(
     org: OrgDep,
     question: QuestionDep,
     promoter: PromoterDep,
+    search: SearchDep,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> JSONResponse:
-    """The analytics question (``filter``, ``attributes[...]``, ``since``...) and Promoter's
-    filters (``survey__campaign``, ``posted_date_0``...), all of them ANDed. Without
-    ``since``/``until``/``posted_date_*`` every response counts, whatever its age."""
+    """The analytics question (``filter``, ``attributes[...]``, ``since``...), Promoter's
+    filters (``survey__campaign``, ``posted_date_0``...) and the comment ``search``, all of
+    them ANDed. Without ``since``/``until``/``posted_date_*`` every response counts,
+    whatever its age."""
     paging = Page(page, page_size)
     zone = zone_of(org.timezone)
 
@@ -202,7 +204,9 @@ async def feedback_list(
             query = build_query(conn, organization_id=org.id, zone=zone, params=question)
         except FilterError as exc:
             raise HTTPException(400, str(exc)) from None
-        return find_feedback(conn, query, promoter, zone=zone, page=paging, now=datetime.now(UTC))
+        return find_feedback(
+            conn, query, promoter, zone=zone, page=paging, now=datetime.now(UTC), search=search
+        )
 
     total, items = await threads.read(services, run)
     results = [_json(services, item) for item in items]
