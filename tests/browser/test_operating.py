@@ -85,6 +85,6 @@ def test_walk_a_survey_from_the_outbox(
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("heading").first).to_be_visible()
     page.goto("/feedback?range=30")
-    item = page.get_by_test_id("feedback-item").filter(has_text="walker@example.com")
+    item = page.get_by_test_id("feedback-item").filter(has_text="Wendy Walker")
     expect(item).to_contain_text("Setting it up took five minutes. <3")
     expect(item.locator(".score")).to_have_text("9")

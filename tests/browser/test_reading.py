@@ -1,5 +1,5 @@
 """In Chromium: sign in, read the NPS, change a filter and see the number change, save a
-segment, tag and close a feedback."""
+segment (tagging and closing feedback: test_feedback_list.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from promoter.storage.engine import Database
 from tests.browser.conftest import screenshot, sign_in
 
 
@@ -71,29 +70,6 @@ def test_save_a_segment(page: Page) -> None:
     page.get_by_label("Segment", exact=True).select_option(label="Paying <b>plans</b>")
     expect(page).to_have_url(re.compile(r"segment="))
     expect(page.get_by_test_id("nps")).to_have_text(filtered)
-
-
-def test_tag_and_close_a_feedback(page: Page, database: Database, backend: str) -> None:
-    sign_in(page)
-    page.goto("/feedback?range=all&status=OPEN")
-    item = page.get_by_test_id("feedback-item").first
-    item_id = item.get_attribute("id")
-    assert item_id
-    item.get_by_placeholder("add tag").fill("call back")
-    item.get_by_role("button", name="Tag", exact=True).click()
-    expect(page.get_by_role("status")).to_have_text("Tags saved.")
-    same = page.locator(f"#{item_id}")
-    expect(same.get_by_role("listitem").filter(has_text="call back")).to_be_visible()
-    screenshot(page, backend, "feedback")
-    same.get_by_role("button", name="Close the loop").click()
-    expect(page.get_by_role("status")).to_have_text("Status changed.")
-    # The open-only list no longer holds it; the closed list does.
-    expect(page.locator(f"#{item_id}")).to_have_count(0)
-    page.goto("/feedback?range=all&status=CLOSED&tag=call+back")
-    expect(page.locator(f"#{item_id}").get_by_test_id("status")).to_have_text("Closed")
-    page.locator(f"#{item_id}").get_by_role("button", name="Remove tag call back").click()
-    expect(page.get_by_role("status")).to_have_text("Tags saved.")
-    expect(page.locator(f"#{item_id}")).to_have_count(0)
 
 
 def test_breakdown_page(page: Page, backend: str) -> None:

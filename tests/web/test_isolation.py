@@ -428,6 +428,12 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/feedback/{response_id}/reply"): Owned(
         ({"subject": "Re: your feedback", "body": "Globex was here", "close": "1"},)
     ),
+    ("POST", "/feedback/bulk"): Listing(
+        tuple(
+            Ask(body={"id": "{response_id}", "action": action, "tag": "b"}, status=404)
+            for action in ("close", "tag", "untag")
+        )
+    ),
     ("GET", "/contacts"): Listing(
         _shows("", f"q={MARK[:5]}", "list={list_id}", "status=active", f"q={A_USER[:-1]}")
     ),

@@ -1,6 +1,7 @@
-"""Feedback: the matching responses, newest first, each with its contact, snapshot, tags,
-status and notes; one piece of feedback on its own page (the API's ``followup_href``);
-tagging, closing the loop and writing notes; CSV export of the current filter."""
+"""Feedback: the matching responses, newest first, one or two lines each (score, comment,
+contact, date, tags, status), searched by their comments (acting on those selected:
+selection.py); one piece of feedback on its own page (the API's ``followup_href``), with
+its tags, status and notes; CSV export of the current filter."""
 
 from __future__ import annotations
 
@@ -55,7 +56,6 @@ class FeedbackList:
     tags: list[str]
     page: int
     pages: int
-    notes: dict[int, list[Note]]
 
 
 @dataclass
@@ -79,13 +79,9 @@ def _compute(
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> FeedbackList:
         page = Page(number=number, size=PAGE_SIZE)
         total, items = feedback_page(conn, scope, page, search=search)
-        organization_id = scope.query.organization_id
-        tags = tag_names(conn, organization_id=organization_id)
-        notes = notes_by_response(
-            conn, organization_id=organization_id, response_ids=[item.id for item in items]
-        )
+        tags = tag_names(conn, organization_id=scope.query.organization_id)
         pages = max(1, -(-total // PAGE_SIZE))
-        return FeedbackList(total, items, tags, number, pages, notes)
+        return FeedbackList(total, items, tags, number, pages)
 
     return compute
 
@@ -136,6 +132,8 @@ async def feedback_list(request: Request, services: ServicesDep, session: Sessio
         here=here,
         searched=searched,
         keep=searched.pairs,
+        extra_css=["feedback.css"],
+        extra_js=["feedback.js"],
         **asked.bar,
     )
 
