@@ -48,6 +48,8 @@ def test_search_select_tag_and_close(page: Page, backend: str) -> None:
     first, second = items.nth(0), items.nth(1)
     ids = [first.get_attribute("id"), second.get_attribute("id")]
 
+    page.get_by_role("button", name="Close the loop").click()  # nothing selected yet
+    expect(page.get_by_text("Select at least one feedback first.")).to_be_visible()
     page.get_by_label("Select all on this page").check()
     expect(page.get_by_text(re.compile(r"^\d+ selected$"))).to_be_visible()
     page.get_by_label("Select all on this page").uncheck()
