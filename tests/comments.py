@@ -38,6 +38,7 @@ HOSTILE = [
     "{} [] !:&|<->",
     "great*",
     "a''b",
+    "c:\\temp\\ great\\",
 ]
 #: Those who gave a 9; the others gave a 3.
 PROMOTERS = ("fast", "cafe")
