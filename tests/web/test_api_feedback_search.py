@@ -39,6 +39,23 @@ def test_search_with_the_other_filters(
     assert _ids(client, other_org, search="great") == set()
 
 
+def test_search_with_tags_attributes_and_the_window(
+    client: TestClient, org: Org, said: dict[str, int]
+) -> None:
+    tagged = client.post(
+        f"/api/v2/feedback/{said['slow']}/tags/", json={"tags": ["bug"]}, headers=token(org.key)
+    )
+    assert tagged.status_code == 200, tagged.text
+    assert _ids(client, org, search="great", tag="bug") == {said["slow"]}
+    assert _ids(client, org, search="great", **{"attributes[plan]": "pro"}) == {
+        said["fast"],
+        said["slow"],
+    }
+    assert _ids(client, org, search="great", **{"attributes[plan]": "free"}) == set()
+    assert _ids(client, org, search="great", since="2999-01-01") == set()
+    assert _ids(client, org, search="great", posted_date_1="2000-01-01") == set()
+
+
 def test_anything_typed_is_answered(client: TestClient, org: Org, said: dict[str, int]) -> None:
     for typed in HOSTILE:
         assert _ids(client, org, search=typed) <= set(said.values()), typed
