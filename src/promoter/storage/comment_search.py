@@ -6,8 +6,8 @@
   erasure included (its responses go by cascade), updates it in the same transaction.
   Tokens are Unicode letters and digits, compared without case; accents count.
 - PostgreSQL: a GIN index on ``to_tsvector('simple', comment)``: the ``simple``
-  configuration lower-cases words and neither stems them nor drops stop words, since
-  answers come in every language.
+  configuration lower-cases words (beyond ASCII as the database's locale does: a UTF-8
+  one) and neither stems them nor drops stop words, since answers come in every language.
 
 A migration that recreates ``responses`` on SQLite (a batch ALTER) drops its triggers: it
 must create them again (``TRIGGERS``).
@@ -47,9 +47,10 @@ TRIGGERS = {
 }
 
 
-def pg_index_expression(column: str = "comment") -> str:
-    """The indexed expression; a query must spell it the same for the index to serve it."""
-    return f"to_tsvector('{TS_CONFIG}', {column})"
+def pg_index_expression() -> str:
+    """The indexed expression: a query must compute the same one (the same function and
+    configuration, feedback/search.py) for the index to serve it."""
+    return f"to_tsvector('{TS_CONFIG}', comment)"
 
 
 def compared(name: str | None, type_: str, parent_names: object) -> bool:
