@@ -30,7 +30,7 @@ PLANS = ["Free", "Pro", "Premium", "Enterprise", "premium"]
 COUNTRIES = ["DE", "FR", "US", "GB", "Österreich"]
 EVENTS = ["Order Completed", "Viewed Page", "Signed Up"]
 TAGS = ["bug", "pricing", "praise"]
-NAMES = ["plan", "country", "seats", "mrr", "trial", "renewal", "company.size", "labels"]
+NAMES = ["plan", "country", "seats", "mrr", "trial", "renewal", "company.size", "labels", "arr"]
 #: The follow-up questions of the first campaign and of the second (ids shared on purpose).
 FIRST_QUESTIONS: list[dict[str, Any]] = [
     {
@@ -62,7 +62,9 @@ class Dataset:
     user_ids: list[str]
 
 
-def _traits(rng: random.Random) -> dict[str, Any]:
+def _traits(rng: random.Random, numbers: random.Random) -> dict[str, Any]:
+    """Random traits; ``arr`` (many whole numbers, bucketed in breakdowns) is drawn from
+    ``numbers``, so the other traits stay what they were before it existed."""
     traits: dict[str, Any] = {}
     if rng.random() < 0.9:
         traits["plan"] = rng.choice(PLANS)
@@ -83,6 +85,8 @@ def _traits(rng: random.Random) -> dict[str, Any]:
         traits["labels"] = rng.sample(["a", "b", "c"], rng.randint(1, 2))
     if rng.random() < 0.1:
         traits["seats"] = str(rng.choice([5, 10]))  # a number sent as text
+    if numbers.random() < 0.8:
+        traits["arr"] = numbers.choice([0, 0, numbers.randrange(1, 100), numbers.randrange(60_000)])
     return traits
 
 
@@ -108,6 +112,7 @@ def build(
     responses_count: int = 80,
 ) -> Dataset:
     ingestor = Ingestor()
+    numbers = random.Random(organization_id)
 
     def send(messages: list[dict[str, Any]], at: datetime) -> None:
         results = ingest_messages(
@@ -154,7 +159,11 @@ def build(
             {
                 "type": "identify",
                 "userId": u,
-                "traits": {"email": f"{u}@example.com", "name": f"User {u}", **_traits(rng)},
+                "traits": {
+                    "email": f"{u}@example.com",
+                    "name": f"User {u}",
+                    **_traits(rng, numbers),
+                },
                 "timestamp": start.isoformat(),
             }
             for u in user_ids
@@ -179,7 +188,7 @@ def build(
     for at in times:
         user = rng.choice(user_ids)
         if rng.random() < 0.3:  # attributes change between answers: snapshot != current
-            traits = {"email": f"{user}@example.com", **_traits(rng)}
+            traits = {"email": f"{user}@example.com", **_traits(rng, numbers)}
             send([{"type": "identify", "userId": user, "traits": traits}], at)
         channel = channeling.choices(CHANNELS, weights=(6, 3, 1))[0]
         _answer(

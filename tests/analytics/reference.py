@@ -317,3 +317,31 @@ def buckets(rows: list[Row], edges: list[datetime]) -> list[tuple[int, int, int]
         if 0 <= index < len(grouped):
             grouped[index].append(r)
     return [counts(g)[:3] for g in grouped]
+
+
+def attribute_of(world: World, query: NpsQuery, row: Row, name: str) -> AttributeValue | None:
+    """The row's value of ``name``, from the snapshot or the contact now, as ``query`` says."""
+    attrs = row.snapshot if query.attributes == "snapshot" else world.current[row.contact_id]
+    return attrs.get(name)
+
+
+def numeric_buckets(
+    world: World, query: NpsQuery, rows: list[Row], name: str, edges: tuple[float, ...]
+) -> list[tuple[Any, Any, tuple[int, int, int]]]:
+    """(low, high, counts) per bucket of ``edges``, then ("other", None, ...) for values
+    that are not numbers and ("missing", None, ...) for rows without one, when there are."""
+    grouped: list[list[Row]] = [[] for _ in range(len(edges) + 1)]
+    other: list[Row] = []
+    missing: list[Row] = []
+    for r in rows:
+        value = attribute_of(world, query, r, name)
+        if value is None:
+            missing.append(r)
+        elif value.type != "number":
+            other.append(r)
+        else:
+            grouped[bisect_right(edges, value.number)].append(r)
+    bounds = [None, *edges, None]
+    result = [(bounds[i], bounds[i + 1], counts(g)[:3]) for i, g in enumerate(grouped)]
+    result += [("other", None, counts(other)[:3])] if other else []
+    return result + ([("missing", None, counts(missing)[:3])] if missing else [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promoter.analytics.breakdown import MISSING, OTHER
+from promoter.analytics.breakdown import MISSING, OTHER, Breakdown
+from promoter.analytics.buckets import MAX_RAW_VALUES, auto_edges
 from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import OPS, parse_filter
 from promoter.analytics.query import NpsQuery, scope
@@ -532,4 +534,65 @@ def test_breakdown_by_channel_agrees_with_brute_force(
         ]
         assert got == expected, where
         assert result.attribute == "channel"
+        assert result.total.responses == len(rows)
+
+
+@pytest.mark.parametrize("source", ["snapshot", "current"])
+def test_numeric_breakdown_agrees_with_brute_force(
+    database: Database,
+    org: Org,
+    world: tuple[reference.World, list[int]],
+    analytics: Analytics,
+    source: str,
+) -> None:
+    """A numeric attribute is bucketed by the edges brute force chooses from the same
+    values; given edges and ``none`` (one row per value) too."""
+    loaded, _ = world
+    query = NpsQuery(
+        organization_id=org.id,
+        since=NOW - timedelta(days=200),
+        until=NOW + timedelta(days=1),
+        attributes=source,  # type: ignore[arg-type]
+    )
+    rows = reference.matching(loaded, query, NOW)
+    numbers = Counter(
+        value.number
+        for r in rows
+        if (value := reference.attribute_of(loaded, query, r, "arr")) is not None
+        and value.number is not None
+    )
+    assert len(numbers) > MAX_RAW_VALUES
+    edges = auto_edges(sorted(numbers.items()))
+    assert len(edges) >= 3
+
+    def got(result: Breakdown) -> list[tuple[Any, Any, tuple[int, int, int]]]:
+        named = {OTHER: "other", MISSING: "missing"}
+        return [
+            (
+                named.get(row.value, row.low),
+                row.high,
+                (row.summary.responses, row.summary.promoters, row.summary.detractors),
+            )
+            for row in result.rows
+        ]
+
+    with database.read() as conn:
+        s = scope(conn, query, now=NOW)
+        automatic = analytics.breakdown(conn, s, by="arr")
+        given = analytics.breakdown(conn, s, by="seats", buckets=(2, 10.25), sort="value")
+        by_value = analytics.breakdown(conn, s, by="arr", buckets="none", top=100)
+        few = analytics.breakdown(conn, s, by="mrr")  # six values: one row each
+    assert automatic.edges == edges
+    assert got(automatic) == reference.numeric_buckets(loaded, query, rows, "arr", edges)
+    assert "\u2013" in automatic.rows[1].value  # whole numbers: 1,000 to 4,999 by en dash
+    assert got(given) == reference.numeric_buckets(loaded, query, rows, "seats", (2, 10.25))
+    assert [row.value for row in given.rows[:3]] == ["< 2", "2 to < 10.25", "≥ 10.25"]
+    assert by_value.edges is None
+    assert {row.value for row in by_value.rows} - {MISSING} == {
+        reference.attribute_of(loaded, query, r, "arr").text  # type: ignore[union-attr]
+        for r in rows
+        if reference.attribute_of(loaded, query, r, "arr") is not None
+    }
+    assert few.edges is None and all(row.low is None for row in few.rows)
+    for result in (automatic, given, by_value, few):
         assert result.total.responses == len(rows)

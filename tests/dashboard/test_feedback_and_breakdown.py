@@ -65,12 +65,26 @@ def test_breakdown_rows_are_the_apis(browser: Browser, data: None) -> None:
 
 
 def test_breakdown_buckets_and_bad_buckets(browser: Browser, data: None) -> None:
-    page = browser.client.get("/breakdown", params={**ALL, "by": "mrr", "buckets": "10,100"})
+    page = browser.client.get("/breakdown", params={**ALL, "by": "mrr", "buckets": "10, 100"})
     body = api(browser, "/api/v2/nps/breakdown/", by="mrr", buckets="10,100", sort="nps").json()
     assert [v for v, _ in rows_of(page.text)] == [r["value"] for r in body["rows"]]
-    bad = browser.client.get("/breakdown", params={**ALL, "by": "mrr", "buckets": "ten"})
-    assert bad.status_code == 200 and 'role="alert"' in bad.text
-    assert "expected numbers separated by commas" in bad.text
+    assert body["buckets"] == [10, 100]
+    # A numeric attribute with many values is bucketed; the page says by which edges.
+    automatic = browser.client.get("/breakdown", params={**ALL, "by": "arr", "sort": "value"})
+    body = api(browser, "/api/v2/nps/breakdown/", by="arr").json()
+    edges = ", ".join(str(int(e)) for e in body["buckets"])
+    assert len(body["buckets"]) >= 3 and f"Edges chosen: {edges}." in automatic.text
+    assert [v for v, _ in rows_of(automatic.text)] == [r["value"] for r in body["rows"]]
+    assert rows_of(automatic.text)[0][0] == f"< {int(body['buckets'][0]):,}"
+    every = browser.client.get("/breakdown", params={**ALL, "by": "arr", "buckets": "none"})
+    assert len(rows_of(every.text)) == 12  # the top 10, (other), (missing)
+    for typed, message in (
+        ("ten", "&#39;ten&#39; is not a number"),
+        ("5000, 1000", "edges must increase, but 1,000 comes after 5,000"),
+    ):
+        bad = browser.client.get("/breakdown", params={**ALL, "by": "mrr", "buckets": typed})
+        assert bad.status_code == 200 and 'role="alert"' in bad.text
+        assert message in bad.text
 
 
 def test_breakdown_defaults_to_an_attribute(browser: Browser, data: None) -> None:

@@ -84,6 +84,14 @@ def test_nps_tables(run: Run, org: Org, world: reference.World) -> None:
     assert any(line.startswith("(other)") for line in lines)
     assert any(line.startswith("from (UTC)") for line in lines)
     assert "response rate" in out
+    given = run("nps", str(org.id), *WINDOW, "--by", "arr", "--buckets", "100 5000")
+    assert [line.split("  ")[0] for line in given.splitlines()[-4:-1]] == [
+        "< 100",
+        "100\u20134,999",
+        "≥ 5,000",
+    ]
+    typed = run("nps", str(org.id), *WINDOW, "--by", "arr", "--buckets", "100,5000", "--json")
+    assert orjson.loads(typed)["breakdown"]["buckets"] == [100, 5000]
 
 
 def test_export_and_segments(run: Run, org: Org, world: reference.World) -> None:
@@ -111,6 +119,8 @@ def test_bad_input_is_a_usage_error(run: Run, org: Org) -> None:
     assert "number or an ISO-8601 date" in run("nps", str(org.id), "--where", "plan>x", code=2)
     assert "since" in run("nps", str(org.id), "--since", "last week", code=2)
     assert "no segment" in run("nps", str(org.id), "--segment", "nope", code=2)
+    refused = run("nps", str(org.id), "--by", "mrr", "--buckets", "5k", code=2)
+    assert "'5k' is not a number" in refused
     assert "no organization with id 999" in run("nps", "999", code=1)
     assert "either" in run("segment", "create", str(org.id), "X", code=2)
 

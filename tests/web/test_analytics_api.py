@@ -144,7 +144,8 @@ def test_trend_and_breakdown(client: TestClient, org: Org, world: reference.Worl
     assert sum(r["responses"] for r in by_plan["rows"]) == total
     assert len([r for r in by_plan["rows"] if not r["value"].startswith("(")]) == 2
     buckets = get(client, org, "/api/v2/nps/breakdown/", by="seats", buckets="5,10")
-    assert [r["value"] for r in buckets["rows"]][:3] == ["< 5", "5 to < 10", ">= 10"]
+    assert [r["value"] for r in buckets["rows"]][:3] == ["< 5", "5 to < 10", "≥ 10"]
+    assert buckets["buckets"] == [5, 10]
     assert sum(r["responses"] for r in buckets["rows"]) == total
 
 
@@ -295,7 +296,9 @@ def test_saved_segments(
         ("/api/v2/nps/trend/", {"rolling": "30", "count": "latest"}, "rolling"),
         ("/api/v2/nps/trend/", {"interval": "day", "since": "1990-01-01"}, "more than 2000"),
         ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "1,x"}, "buckets"),
-        ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "5,1"}, "increasing"),
+        ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "5,1"}, "must increase"),
+        ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "1,1e999"}, "finite"),
+        ("/api/v2/nps/breakdown/", {"by": "channel", "buckets": "1,2"}, "channel"),
         ("/api/v2/nps/breakdown/", {}, "by"),
     ],
 )

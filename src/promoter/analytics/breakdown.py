@@ -1,16 +1,19 @@
-"""NPS per value of one attribute (top values plus "other"), or per numeric bucket; or per
-channel, the response's own dimension."""
+"""NPS per value of one attribute (top values plus "other"), or per numeric bucket (chosen
+automatically for a numeric attribute, or given); or per channel, the response's own
+dimension."""
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, func, select
 
+from promoter.analytics.buckets import AUTO, NONE, Buckets, auto_edges, check_edges, is_numeric
+from promoter.analytics.buckets import BreakdownError as BreakdownError
+from promoter.analytics.buckets import label as bucket_label
 from promoter.analytics.query import Scope, matching
 from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
@@ -18,7 +21,6 @@ from promoter.storage.tables import contact_attributes, response_attributes
 
 SortKey = Literal["responses", "nps", "value"]
 MAX_TOP = 100
-MAX_EDGES = 50
 
 #: Labels of the rows that are not one value.
 OTHER = "(other)"
@@ -26,10 +28,6 @@ MISSING = "(missing)"
 
 #: ``by`` naming the response's channel rather than an attribute.
 CHANNEL = "channel"
-
-
-class BreakdownError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,26 @@ class Breakdown:
     attribute: str
     rows: list[BreakdownRow]
     total: NpsSummary
+    #: The bucket edges used (given or chosen), or None for one row per value.
+    edges: tuple[float, ...] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "attribute": self.attribute,
+            "buckets": None if self.edges is None else list(self.edges),
             "total": self.total.to_json(),
             "rows": [row.to_json() for row in self.rows],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ValueCount:
+    """The responses sharing one value of the attribute: its canonical text (None: the
+    attribute is missing) and, for a value typed as a number, the number."""
+
+    text: str | None
+    number: float | None
+    summary: NpsSummary
 
 
 def breakdown(
@@ -69,13 +80,11 @@ def breakdown(
     *,
     by: str,
     top: int = 10,
-    edges: Sequence[float] | None = None,
+    buckets: Buckets = AUTO,
     sort: SortKey = "responses",
 ) -> Breakdown:
-    """Rows for the ``top`` most frequent values (the rest summed as OTHER, contacts
-    without the attribute as MISSING); with ``edges``, one row per numeric bucket
-    [edge, next edge), plus below the first and from the last (non-numbers are OTHER)."""
-    check(top, edges, by)
+    """The breakdown of the scope's responses by ``by`` (see ``from_values``)."""
+    check(top, buckets, by)
     if by == CHANNEL:
         return _by_channel(conn, scope, sort)
     found = matching(scope)
@@ -86,21 +95,50 @@ def breakdown(
         table = contact_attributes
         key = table.c.contact_id == found.c.contact_id
     joined = found.outerjoin(table, and_(key, table.c.name == by))
-    group: Any = table.c.value_text if edges is None else _bucket(table, edges)
+    group = (table.c.value_text, table.c.value_type, table.c.value_number)
     rows = conn.execute(
         select(
-            group,
+            *group,
             func.count(),
             func.count().filter(found.c.score >= PROMOTER_MIN),
             func.count().filter(found.c.score <= DETRACTOR_MAX),
         )
         .select_from(joined)
-        .group_by(group)
+        .group_by(*group)
     ).all()
-    summaries = {value: NpsSummary.of(n, p, d) for value, n, p, d in rows}
-    total = total_of(summaries.values())
-    result = top_rows(summaries, top) if edges is None else bucket_rows(summaries, list(edges))
-    return Breakdown(by, sorted_rows(result, sort), total)
+    values = [
+        ValueCount(text, number if kind == "number" else None, NpsSummary.of(n, p, d))
+        for text, kind, number, n, p, d in rows
+    ]
+    return from_values(by, values, top=top, buckets=buckets, sort=sort)
+
+
+def from_values(
+    by: str, values: list[ValueCount], *, top: int, buckets: Buckets, sort: SortKey
+) -> Breakdown:
+    """Rows for the ``top`` most frequent values (the rest summed as OTHER, responses
+    without the attribute as MISSING); or, with edges (given, or chosen for a numeric
+    attribute), one row per bucket [edge, next edge), plus below the first and from the
+    last (values that are not numbers are OTHER)."""
+    numbers: dict[float, int] = {}
+    for v in values:
+        if v.number is not None:
+            numbers[v.number] = numbers.get(v.number, 0) + v.summary.responses
+    present = sum(v.summary.responses for v in values if v.text is not None)
+    edges: tuple[float, ...] | None = None
+    if isinstance(buckets, tuple):
+        edges = buckets
+    elif buckets == AUTO and is_numeric(sum(numbers.values()), present, len(numbers)):
+        edges = auto_edges(sorted(numbers.items())) or None
+    total = total_of(v.summary for v in values)
+    if edges is None:
+        by_text: dict[str | None, list[NpsSummary]] = {}
+        for v in values:
+            by_text.setdefault(v.text, []).append(v.summary)
+        merged = {text: total_of(summaries) for text, summaries in by_text.items()}
+        return Breakdown(by, sorted_rows(top_rows(merged, top), sort), total)
+    integers = all(n.is_integer() for n in numbers)
+    return Breakdown(by, sorted_rows(bucket_rows(values, edges, integers), sort), total, edges)
 
 
 def _by_channel(conn: Connection, scope: Scope, sort: SortKey) -> Breakdown:
@@ -124,40 +162,17 @@ def channel_breakdown(summaries: dict[str, NpsSummary], sort: SortKey) -> Breakd
     return Breakdown(CHANNEL, sorted_rows(rows, sort), total_of(summaries.values()))
 
 
-def parse_edges(text: str | None) -> list[float] | None:
-    """Bucket edges as typed: numbers separated by commas (``0,100,1000``)."""
-    if text is None:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise BreakdownError("buckets: expected numbers separated by commas") from None
-
-
-def check(top: int, edges: Sequence[float] | None, by: str) -> None:
+def check(top: int, buckets: Buckets, by: str) -> None:
     if not by or len(by) > 255 or "\x00" in by:
         raise BreakdownError("by: an attribute name is 1 to 255 characters")
-    if by == CHANNEL and edges is not None:
+    if by == CHANNEL and isinstance(buckets, tuple):
         raise BreakdownError("buckets: a breakdown by channel has no numeric buckets")
     if not 1 <= top <= MAX_TOP:
         raise BreakdownError(f"top is from 1 to {MAX_TOP}")
-    if edges is not None and (
-        not 1 <= len(edges) <= MAX_EDGES
-        or any(b <= a for a, b in itertools.pairwise(edges))
-        or not all(math.isfinite(e) for e in edges)
-    ):
-        raise BreakdownError(f"bucket edges are 1 to {MAX_EDGES} increasing numbers")
-
-
-def _bucket(table: Any, edges: Sequence[float]) -> Any:
-    """-1: missing; 0: below the first edge; i: [edges[i-1], edges[i]); -2: not a number."""
-    number = table.c.value_number
-    return case(
-        (table.c.value_type.is_(None), -1),
-        (table.c.value_type != "number", -2),
-        *((number < edge, index) for index, edge in enumerate(edges)),
-        else_=len(edges),
-    )
+    if isinstance(buckets, tuple):
+        check_edges(buckets)
+    elif buckets not in (AUTO, NONE):
+        raise BreakdownError(f"buckets: expected edges, {AUTO} or {NONE}")
 
 
 def top_rows(summaries: dict[Any, NpsSummary], top: int) -> list[BreakdownRow]:
@@ -174,29 +189,26 @@ def top_rows(summaries: dict[Any, NpsSummary], top: int) -> list[BreakdownRow]:
     return rows
 
 
-def bucket_rows(summaries: dict[Any, NpsSummary], edges: list[float]) -> list[BreakdownRow]:
+def bucket_rows(
+    values: Iterable[ValueCount], edges: tuple[float, ...], integers: bool
+) -> list[BreakdownRow]:
+    """One row per bucket (empty ones too), then OTHER and MISSING when they have
+    responses; ``integers``: every number is whole (see ``buckets.label``)."""
+    counted: dict[int, list[NpsSummary]] = {}
+    for v in values:
+        index = -1 if v.text is None else -2 if v.number is None else bisect_right(edges, v.number)
+        counted.setdefault(index, []).append(v.summary)
     rows = []
     bounds: list[float | None] = [None, *edges, None]
     for index in range(len(edges) + 1):
         low, high = bounds[index], bounds[index + 1]
-        summary = summaries.get(index, NpsSummary.of(0, 0, 0))
-        rows.append(BreakdownRow(_label(low, high), summary, low, high))
-    if -2 in summaries:
-        rows.append(BreakdownRow(OTHER, summaries[-2]))
-    if -1 in summaries:
-        rows.append(BreakdownRow(MISSING, summaries[-1]))
+        summary = total_of(counted.get(index, []))
+        rows.append(BreakdownRow(bucket_label(low, high, integers=integers), summary, low, high))
+    if -2 in counted:
+        rows.append(BreakdownRow(OTHER, total_of(counted[-2])))
+    if -1 in counted:
+        rows.append(BreakdownRow(MISSING, total_of(counted[-1])))
     return rows
-
-
-def _label(low: float | None, high: float | None) -> str:
-    def text(x: float) -> str:
-        return str(int(x)) if x.is_integer() else repr(x)
-
-    if low is None:
-        return f"< {text(high)}" if high is not None else "all"
-    if high is None:
-        return f">= {text(low)}"
-    return f"{text(low)} to < {text(high)}"
 
 
 def total_of(summaries: Any) -> NpsSummary:
@@ -207,8 +219,9 @@ def total_of(summaries: Any) -> NpsSummary:
 
 
 def sorted_rows(rows: list[BreakdownRow], sort: SortKey) -> list[BreakdownRow]:
-    """Values first in the chosen order; OTHER and MISSING stay last; buckets keep theirs."""
-    if sort == "responses" and any(r.low is not None or r.high is not None for r in rows):
+    """Values first in the chosen order; OTHER and MISSING stay last; buckets keep their
+    order unless sorted by NPS."""
+    if sort != "nps" and any(r.low is not None or r.high is not None for r in rows):
         return rows
     fixed = [r for r in rows if r.value in (OTHER, MISSING)]
     values = [r for r in rows if r.value not in (OTHER, MISSING)]

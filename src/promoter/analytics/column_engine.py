@@ -21,7 +21,8 @@ from sqlalchemy import Connection, select
 
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
-from promoter.analytics.breakdown import Breakdown, BreakdownRow, SortKey
+from promoter.analytics.breakdown import Breakdown, SortKey, ValueCount
+from promoter.analytics.buckets import AUTO, Buckets
 from promoter.analytics.compile import (
     Target,
     answer_matches,
@@ -47,7 +48,7 @@ from promoter.analytics.filters import (
 from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
-from promoter.analytics.response_columns import CHANNEL_CODES, MISSING, ResponseColumns
+from promoter.analytics.response_columns import CHANNEL_CODES, KINDS, MISSING, ResponseColumns
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary
@@ -375,10 +376,10 @@ def breakdown(
     *,
     by: str,
     top: int = 10,
-    edges: Sequence[float] | None = None,
+    buckets: Buckets = AUTO,
     sort: SortKey = "responses",
 ) -> Breakdown:
-    sql_breakdown.check(top, edges, by)
+    sql_breakdown.check(top, buckets, by)
     positions = matching(conn, scope, columns)
     scores = columns.score[positions]
     if by == sql_breakdown.CHANNEL:
@@ -388,36 +389,34 @@ def breakdown(
         }
         return sql_breakdown.channel_breakdown(found, sort)
     assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
+    return sql_breakdown.from_values(
+        by, _value_counts(conn, columns, by, positions), top=top, buckets=buckets, sort=sort
+    )
+
+
+def _value_counts(
+    conn: Connection, columns: ResponseColumns, by: str, positions: Rows
+) -> list[ValueCount]:
+    """The responses at ``positions`` grouped by their value of ``by`` (text and type), as
+    the SQL groups them."""
+    scores = columns.score[positions]
     column = columns.attribute(conn, by)
     if column is None:
-        kind = np.zeros(len(scores), np.int8)
-        code = np.full(len(scores), -1, np.int32)
-        number = np.full(len(scores), np.nan)
-        texts: list[str] = []
-    else:
-        kind, code, number = (
-            column.kind[positions],
-            column.code[positions],
-            column.number[positions],
-        )
-        texts = column.texts
-    summaries: dict[Any, NpsSummary] = {}
-    if edges is None:
-        groups = np.where(kind == MISSING, len(texts), code)
-        for index, summary in enumerate(_summaries(scores, groups, len(texts) + 1)):
-            if summary.responses:
-                summaries[None if index == len(texts) else texts[index]] = summary
-        rows = sql_breakdown.top_rows(summaries, top)
-    else:
-        bucket = np.searchsorted(np.asarray(edges, np.float64), number, "right")
-        groups = np.where(
-            kind == MISSING, len(edges) + 1, np.where(kind != 2, len(edges) + 2, bucket)
-        )
-        for index, summary in enumerate(_summaries(scores, groups, len(edges) + 3)):
-            if summary.responses:
-                key = -1 if index == len(edges) + 1 else -2 if index == len(edges) + 2 else index
-                summaries[key] = summary
-        rows = sql_breakdown.bucket_rows(summaries, list(edges))
-    total = sql_breakdown.total_of(summaries.values())
-    result: list[BreakdownRow] = sql_breakdown.sorted_rows(rows, sort)
-    return Breakdown(by, result, total)
+        missing = _summaries(scores, np.zeros(len(scores), np.int64), 1)[0]
+        return [ValueCount(None, None, missing)] if missing.responses else []
+    kind, code = column.kind[positions], column.code[positions]
+    kinds = max(KINDS.values()) + 1
+    # One group per (text, type); the missing ones after them all.
+    absent = len(column.texts) * kinds
+    groups = np.where(kind == MISSING, absent, code.astype(np.int64) * kinds + kind)
+    keys, dense = np.unique(groups, return_inverse=True)
+    counts = []
+    for key, summary in zip(keys.tolist(), _summaries(scores, dense, len(keys)), strict=True):
+        if key == absent:
+            counts.append(ValueCount(None, None, summary))
+            continue
+        text_code, type_code = divmod(key, kinds)
+        text = column.texts[text_code]
+        number = float(text) if type_code == KINDS["number"] else None
+        counts.append(ValueCount(text, number, summary))
+    return counts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +24,7 @@ from promoter.analytics import column_engine
 from promoter.analytics import report as sql_report
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey
+from promoter.analytics.buckets import AUTO, Buckets
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
 from promoter.analytics.response_columns import LoadStopped, ResponseColumns, probe
@@ -174,10 +175,10 @@ class Analytics:
         *,
         by: str,
         top: int = 10,
-        edges: Sequence[float] | None = None,
+        buckets: Buckets = AUTO,
         sort: SortKey = "responses",
     ) -> Breakdown:
-        options: dict[str, Any] = {"by": by, "top": top, "edges": edges, "sort": sort}
+        options: dict[str, Any] = {"by": by, "top": top, "buckets": buckets, "sort": sort}
         if scope.query.attributes == "snapshot":
             with self._columns(conn, scope) as columns:
                 if columns is not None:

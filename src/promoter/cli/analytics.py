@@ -11,7 +11,8 @@ import click
 import orjson
 from sqlalchemy import Connection
 
-from promoter.analytics.breakdown import BreakdownError, breakdown, parse_edges
+from promoter.analytics.breakdown import BreakdownError, breakdown
+from promoter.analytics.buckets import parse_buckets
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import (
     QuestionParams,
@@ -107,7 +108,10 @@ def _dump(data: object) -> None:
 @click.option("--latest", is_flag=True, help="Count each contact's latest response only.")
 @click.option("--by", help="Break the score down by this attribute, or by channel.")
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option("--buckets", help="With --by: numeric bucket edges, e.g. 0,100,1000.")
+@click.option(
+    "--buckets",
+    help="With --by: numeric bucket edges (e.g. 1000,5000,20000), auto (the default) or none.",
+)
 @click.option("--trend", "interval", type=click.Choice(INTERVALS), help="NPS per bucket.")
 @click.option("--rolling", type=click.IntRange(1, 365), help="NPS over the last N days, daily.")
 @click.option(
@@ -175,7 +179,7 @@ def nps_command(org_id: int, **options: Any) -> None:
                     s,
                     by=options["by"],
                     top=options["top"],
-                    edges=parse_edges(options["buckets"] or None),
+                    buckets=parse_buckets(options["buckets"]),
                 )
             if options["interval"] or options["rolling"]:
                 result["trend"] = trend(

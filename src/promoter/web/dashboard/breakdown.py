@@ -18,8 +18,8 @@ from promoter.analytics.breakdown import (
     Breakdown,
     BreakdownRow,
     SortKey,
-    parse_edges,
 )
+from promoter.analytics.buckets import parse_buckets
 from promoter.analytics.query import Scope
 from promoter.services import Services
 from promoter.web.dashboard import charts
@@ -63,9 +63,9 @@ def _compute(
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> Breakdown | None:
         if not choice.by:
             return None
-        edges = parse_edges(choice.buckets) if choice.buckets else None
+        buckets = parse_buckets(choice.buckets)
         return services.analytics.breakdown(
-            conn, scope, by=choice.by, top=choice.top, edges=edges, sort=choice.sort
+            conn, scope, by=choice.by, top=choice.top, buckets=buckets, sort=choice.sort
         )
 
     return compute
@@ -91,6 +91,11 @@ def drill_down(current: Any, by: str, row: BreakdownRow) -> str | None:
         condition = {"attribute": by, "op": "eq", "value": row.value}
     combined = condition if current is None else {"and": [current, condition]}
     return filter_json(combined)
+
+
+def edge_text(edge: float) -> str:
+    """An edge as it is typed in the buckets field (no thousands separators)."""
+    return str(int(edge)) if edge.is_integer() and abs(edge) < 2**53 else repr(edge)
 
 
 @router.get("/breakdown")
@@ -122,6 +127,7 @@ async def breakdown_page(request: Request, services: ServicesDep, session: Sessi
         chart=charts.fitted_breakdown(result.rows) if result else None,
         links=links,
         choice=choice,
+        edges_text=", ".join(edge_text(e) for e in result.edges) if result and result.edges else "",
         sorts=SORTS,
         keep=choice.keep(),
         **asked.bar,

@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from promoter.analytics.breakdown import BreakdownError, SortKey, parse_edges
+from promoter.analytics.breakdown import BreakdownError, SortKey
+from promoter.analytics.buckets import parse_buckets
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
@@ -197,13 +198,18 @@ async def nps_breakdown(
     top: Annotated[int, Query(ge=1, le=100, description="Values shown; the rest is OTHER.")] = 10,
     buckets: Annotated[
         str | None,
-        Query(description="Numeric bucket edges instead of values, e.g. 0,100,1000."),
+        Query(
+            description="Numeric buckets: auto (the default: buckets for a numeric attribute "
+            "with more than 10 values, chosen from its values), none (one row per value), or "
+            "edges such as 1000,5000,20000."
+        ),
     ] = None,
     sort: SortKey = "responses",
 ) -> JSONResponse:
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
-        edges = parse_edges(buckets)
-        result = services.analytics.breakdown(conn, s, by=by, top=top, edges=edges, sort=sort)
+        result = services.analytics.breakdown(
+            conn, s, by=by, top=top, buckets=parse_buckets(buckets), sort=sort
+        )
         return {"window": s.window.to_json(), **result.to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))

@@ -287,6 +287,9 @@ class BreakdownRow(NpsSummary):
 class Breakdown(BaseModel):
     window: Window
     attribute: str
+    buckets: list[float] | None = Field(
+        description="The numeric bucket edges used (given or chosen), or null: one row per value."
+    )
     total: NpsSummary
     rows: list[BreakdownRow]
 
