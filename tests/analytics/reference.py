@@ -195,11 +195,17 @@ def _attribute(value: AttributeValue | None, condition: Condition) -> bool:
     op = condition.op
     negated = {"ne": "eq", "not_in": "in", "missing": "exists"}
     if op in negated:
-        return not _attribute(value, Condition(negated[op], condition.values))  # type: ignore[arg-type]
+        positive = Condition(negated[op], condition.values, ignore_case=condition.ignore_case)  # type: ignore[arg-type]
+        return not _attribute(value, positive)
     if value is None:
         return False
     if op == "exists":
         return True
+    if condition.ignore_case and op in ("eq", "in", "contains"):
+        text = (value.text or "").lower()
+        if op == "contains":
+            return value.type == "string" and condition.values[0].text.lower() in text
+        return text in {v.text.lower() for v in condition.values}
     if op in ("eq", "in"):
         return value.text in {v.text for v in condition.values}
     if op == "contains":

@@ -62,20 +62,15 @@ def attribute_filters(draw: st.DrawFn) -> dict[str, Any]:
     op = draw(st.sampled_from(OPS))
     if op in ("exists", "missing"):
         return {"attribute": name, "op": op}
+    case = {"ignore_case": True} if draw(st.integers(0, 2)) == 0 else {}
     if op in ("eq", "ne"):
-        return {"attribute": name, "op": op, "value": draw(scalars)}
+        return {"attribute": name, "op": op, "value": draw(scalars), **case}
     if op in ("in", "not_in"):
-        return {
-            "attribute": name,
-            "op": op,
-            "value": draw(st.lists(scalars, min_size=1, max_size=3)),
-        }
+        values = draw(st.lists(scalars, min_size=1, max_size=3))
+        return {"attribute": name, "op": op, "value": values, **case}
     if op == "contains":
-        return {
-            "attribute": name,
-            "op": op,
-            "value": draw(st.sampled_from(["re", "Pro", "ö", "a", "E"])),
-        }
+        needle = draw(st.sampled_from(["re", "Pro", "ö", "a", "E", "ÖS"]))
+        return {"attribute": name, "op": op, "value": needle, **case}
     if op == "between":
         numbers = st.sampled_from([b for b in BOUNDS])
         pair = draw(
@@ -371,6 +366,10 @@ def test_trend_and_breakdown_agree_with_brute_force(
 CATALOGUE: list[dict[str, Any]] = [
     {"attribute": "plan", "op": "eq", "value": "Premium"},
     {"attribute": "plan", "op": "eq", "value": "premium"},
+    {"attribute": "plan", "op": "eq", "value": "PREMIUM", "ignore_case": True},
+    {"attribute": "plan", "op": "not_in", "value": ["pro", "FREE"], "ignore_case": True},
+    {"attribute": "country", "op": "contains", "value": "ÖS", "ignore_case": True},
+    {"attribute": "trial", "op": "eq", "value": "TRUE", "ignore_case": True},
     {"attribute": "Plan", "op": "exists"},
     {"attribute": "plan", "op": "in", "value": ["Pro", "Enterprise"]},
     {"attribute": "plan", "op": "not_in", "value": ["Pro", "Enterprise"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -80,7 +81,7 @@ def test_builder_puts_the_filter_in_the_url(browser: Browser, data: None) -> Non
     flt = orjson.loads(params["filter"])
     assert flt == {
         "and": [
-            {"attribute": "plan", "op": "in", "value": ["Premium", "Pro"]},
+            {"attribute": "plan", "op": "in", "value": ["Premium", "Pro"], "ignore_case": True},
             {"event": "Order Completed"},
         ]
     }
@@ -102,6 +103,42 @@ def test_choosing_an_attribute_first_keeps_a_pending_row(browser: Browser, data:
     assert "pending=country" in location and "filter=" not in location
     page = browser.client.get(location)
     assert '<option value="Österreich">' in page.text  # suggestions for the chosen attribute
+
+
+def test_conditions_ignore_case_unless_match_case_is_ticked(browser: Browser, data: None) -> None:
+    def applied(*fields: tuple[str, str]) -> tuple[str, Any]:
+        fields = (("a_name", "plan"), ("a_op", "eq"), ("a_value", "PREMIUM"), *fields)
+        moved = browser.client.get(
+            "/filter", params=[("return", "/"), ("range", "all"), *fields], follow_redirects=False
+        )
+        location = moved.headers["location"]
+        return location, orjson.loads(dict(parse_qsl(urlsplit(location).query))["filter"])
+
+    both = {"attribute": "plan", "op": "in", "value": ["Premium", "premium"]}
+    wanted = api(browser, since="1900-01-01", filter=orjson.dumps(both).decode())
+    assert wanted["responses"] > 0
+    loose, flt = applied()
+    assert flt == {"attribute": "plan", "op": "eq", "value": "PREMIUM", "ignore_case": True}
+    page = browser.client.get(loose)
+    assert shown_nps(page.text) == signed(wanted["nps"])
+    assert '<input type="checkbox" name="a_case" value="0"> Match case' in page.text
+    assert "No responses for" not in page.text
+
+    exact, flt = applied(("a_case", "0"))
+    assert flt == {"attribute": "plan", "op": "eq", "value": "PREMIUM"}
+    page = browser.client.get(exact)
+    assert 'name="a_case" value="0" checked> Match case' in page.text
+    hint = re.search(
+        r"No responses for plan is “PREMIUM” — did you mean <a href=\"([^\"]+)\">Premium</a>\?",
+        page.text,
+    )
+    assert hint, "the page says which value was meant"
+    corrected = browser.client.get(unescape(hint.group(1)))
+    meant = {"attribute": "plan", "op": "eq", "value": "Premium"}
+    assert shown_nps(corrected.text) == signed(
+        api(browser, since="1900-01-01", filter=orjson.dumps(meant).decode())["nps"]
+    )
+    assert "No responses for" not in corrected.text
 
 
 def test_a_bad_filter_is_explained_not_a_500(browser: Browser, data: None) -> None:

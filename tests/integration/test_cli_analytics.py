@@ -73,6 +73,11 @@ def test_nps_json_agrees_with_brute_force(run: Run, org: Org, world: reference.W
         run("nps", str(org.id), *WINDOW, "--filter", orjson.dumps(flt).decode(), "--json")
     )
     assert by_json["responses"] == filtered["responses"]
+    both = {"attribute": "plan", "op": "in", "value": ["Premium", "premium"]}
+    shouted = [*WINDOW, "--where", "plan=PREMIUM", "--json"]
+    assert orjson.loads(run("nps", str(org.id), *shouted))["responses"] == 0
+    ignoring = orjson.loads(run("nps", str(org.id), *shouted, "--ignore-case"))
+    assert ignoring["responses"] == want(world, org, both) > 0
 
 
 def test_nps_tables(run: Run, org: Org, world: reference.World) -> None:

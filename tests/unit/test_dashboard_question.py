@@ -99,6 +99,7 @@ def test_builder_rows_round_trip_through_the_url() -> None:
             ("a_name", "country"),
             ("a_op", "eq"),
             ("a_value", ""),
+            ("a_case", "1"),  # mrr: "Match case" means nothing for numbers
             ("e_did", "no"),
             ("e_name", "Order Completed"),
             ("e_min", "2"),
@@ -110,7 +111,7 @@ def test_builder_rows_round_trip_through_the_url() -> None:
     assert pending == ["country"]
     assert data == {
         "or": [
-            {"attribute": "plan", "op": "in", "value": ["Pro", "Premium"]},
+            {"attribute": "plan", "op": "in", "value": ["Pro", "Premium"], "ignore_case": True},
             {"attribute": "mrr", "op": "gte", "value": "100"},
             {"event": "Order Completed", "min_count": 2, "within_days": 30, "did": False},
         ]
@@ -124,6 +125,7 @@ def test_builder_rows_round_trip_through_the_url() -> None:
         ("attribute", "country", "eq", ""),
     ]
     assert shown.rows[2].did is False and shown.rows[2].min_count == 2
+    assert [r.ignore_case for r in shown.rows] == [True, False, True, True]
 
 
 def test_removed_rows_and_nested_filters() -> None:

@@ -130,6 +130,21 @@ def test_response_filters_and_modes(client: TestClient, org: Org, world: referen
     assert response.json()["responses"] == len(want)
 
 
+def test_text_conditions_may_ignore_case(
+    client: TestClient, org: Org, world: reference.World
+) -> None:
+    both = {"attribute": "plan", "op": "in", "value": ["Premium", "premium"]}
+    want = len(expected(world, org, both))
+    assert want > len(expected(world, org, {"attribute": "plan", "value": "Premium"})) > 0
+    compact = get(client, org, "/api/v2/nps/", **{"attributes[plan]": "PREMIUM"})
+    assert compact["responses"] == 0
+    ignoring = {"attributes[plan]": "PREMIUM", "ignore_case": "true"}
+    assert get(client, org, "/api/v2/nps/", **ignoring)["responses"] == want
+    flt = {"attribute": "plan", "op": "not_in", "value": ["PREMIUM"], "ignore_case": True}
+    body = get(client, org, "/api/v2/nps/", filter=orjson.dumps(flt).decode())
+    assert body["responses"] == len(expected(world, org)) - want
+
+
 def test_trend_and_breakdown(client: TestClient, org: Org, world: reference.World) -> None:
     total = len(expected(world, org))
     body = get(client, org, "/api/v2/nps/trend/", interval="week")
@@ -297,6 +312,16 @@ def test_saved_segments(
         ("/api/v2/nps/trend/", {"interval": "day", "since": "1990-01-01"}, "more than 2000"),
         ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "1,x"}, "buckets"),
         ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "5,1"}, "must increase"),
+        (
+            "/api/v2/nps/",
+            {"filter": '{"attribute": "mrr", "op": "gt", "value": 1, "ignore_case": true}'},
+            "filter.ignore_case: applies to eq, ne, in, not_in, contains, not gt",
+        ),
+        (
+            "/api/v2/nps/",
+            {"filter": '{"attribute": "plan", "value": "x", "ignore_case": "yes"}'},
+            "filter.ignore_case: expected true or false",
+        ),
         ("/api/v2/nps/breakdown/", {"by": "plan", "buckets": "1,1e999"}, "finite"),
         ("/api/v2/nps/breakdown/", {"by": "channel", "buckets": "1,2"}, "channel"),
         ("/api/v2/nps/breakdown/", {}, "by"),

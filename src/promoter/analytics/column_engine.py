@@ -206,11 +206,19 @@ def _snapshot(
     if op == "exists":
         return kind != MISSING  # type: ignore[no-any-return]
     if op in ("eq", "in"):
-        wanted = [column.codes[v.text] for v in condition.values if v.text in column.codes]
+        if condition.ignore_case:
+            lowered = {v.text.lower() for v in condition.values}
+            wanted = [code for code, text in enumerate(column.texts) if text.lower() in lowered]
+        else:
+            wanted = [column.codes[v.text] for v in condition.values if v.text in column.codes]
         return _one_of(column.code[positions], wanted)
     if op == "contains":
         needle = condition.values[0].text
-        wanted = [code for code, text in enumerate(column.texts) if needle in text]
+        if condition.ignore_case:
+            needle = needle.lower()
+            wanted = [code for code, text in enumerate(column.texts) if needle in text.lower()]
+        else:
+            wanted = [code for code, text in enumerate(column.texts) if needle in text]
         return (kind == 1) & _one_of(column.code[positions], wanted)  # type: ignore[no-any-return]
     number = column.number[positions]
     if condition.kind == "number":

@@ -24,6 +24,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -113,6 +114,8 @@ def value_matches(table: Table, condition: Condition, target: Target) -> ColumnE
     op = condition.op
     if op == "exists":
         return true()
+    if condition.ignore_case and op in ("eq", "in", "contains"):
+        return _ignoring_case(c.value_type, c.value_text, condition, target)
     if op == "eq":
         return c.value_text == condition.values[0].text
     if op == "in":
@@ -126,6 +129,19 @@ def value_matches(table: Table, condition: Condition, target: Target) -> ColumnE
         return and_(c.value_type == "number", numbers)
     dates = ordered(c.value_date, op, _date(condition.low), _date(condition.high))
     return and_(c.value_type == "date", dates)
+
+
+def _ignoring_case(
+    kind: Any, text: Any, condition: Condition, target: Target
+) -> ColumnElement[bool]:
+    """eq, in or contains on both sides' ``lower()``."""
+    lowered = func.lower(text)
+    wanted = [func.lower(literal(v)) for v in sorted({v.text for v in condition.values})]
+    if condition.op == "eq":
+        return lowered == wanted[0]
+    if condition.op == "in":
+        return lowered.in_(wanted)
+    return and_(kind == "string", _position(lowered, wanted[0], target) > 0)
 
 
 def ordered(column: Any, op: str, low: Any, high: Any) -> ColumnElement[bool]:
@@ -175,7 +191,7 @@ def _date(bound: Any) -> datetime | None:
     return None if bound is None else bound.date
 
 
-def _position(text: Any, needle: str, target: Target) -> ColumnElement[int]:
+def _position(text: Any, needle: Any, target: Target) -> ColumnElement[int]:
     if target.dialect == "postgresql":
         return func.strpos(text, needle)
     return func.instr(text, needle)

@@ -4,6 +4,7 @@ A filter is a JSON expression (see docs/analytics.md)::
 
     {"and": [
         {"attribute": "company.plan", "op": "in", "value": ["Premium", "Pro"]},
+        {"attribute": "country", "op": "eq", "value": "germany", "ignore_case": true},
         {"not": {"attribute": "churned", "op": "eq", "value": true}},
         {"event": "Order Completed", "min_count": 2, "within_days": 90,
          "where": [{"property": "total", "op": "gt", "value": 100}]},
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -49,6 +50,8 @@ Op = Literal[
 ]
 OPS: tuple[Op, ...] = get_args(Op)
 ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "between"})
+#: The operators that compare text, and so may ignore case.
+TEXT_OPS: tuple[Op, ...] = ("eq", "ne", "in", "not_in", "contains")
 
 #: Bounds that keep one filter a reasonable query.
 MAX_DEPTH = 12
@@ -78,13 +81,15 @@ class Scalar:
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One operator and its operand(s): ``values`` for eq/ne/in/not_in/contains,
-    ``low``/``high`` for ordered comparisons (``between`` uses both; ``lt`` uses high...)."""
+    ``low``/``high`` for ordered comparisons (``between`` uses both; ``lt`` uses high...).
+    ``ignore_case``: text compares by its lower case (SQL ``lower()``, Python's on SQLite)."""
 
     op: Op
     values: tuple[Scalar, ...] = ()
     low: Scalar | None = None
     high: Scalar | None = None
     kind: Literal["number", "date", "any"] = "any"
+    ignore_case: bool = False
 
 
 #: The negative operators, each the exact complement of a positive one.
@@ -94,7 +99,9 @@ _COMPLEMENTS = {"ne": "eq", "not_in": "in", "missing": "exists"}
 def positive(condition: Condition) -> Condition | None:
     """The positive condition a negative one (ne, not_in, missing) complements, else None."""
     op = _COMPLEMENTS.get(condition.op)
-    return None if op is None else Condition(op, condition.values)  # type: ignore[arg-type]
+    if op is None:
+        return None
+    return Condition(op, condition.values, ignore_case=condition.ignore_case)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +211,10 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
     if counter[0] > MAX_CONDITIONS:
         raise FilterError(f"a filter has at most {MAX_CONDITIONS} conditions")
     if "attribute" in data:
-        _only(data, {"attribute", "op", "value"}, where)
+        _only(data, {"attribute", "op", "value", "ignore_case"}, where)
         name = _name(data["attribute"], f"{where}.attribute")
-        return AttributeFilter(name, _condition(data, where, ordered_dates=True))
+        condition = _condition(data, where, ordered_dates=True)
+        return AttributeFilter(name, _case(condition, data.get("ignore_case", False), where))
     if "event" in data:
         return _event(data, where)
     if "answer" in data:
@@ -232,6 +240,16 @@ def _expr(data: object, where: str, depth: int, counter: list[int]) -> Expr:
     expected = '"attribute", "event", "orders", "answer", "channel", "and", "or" or "not"'
     got = ", ".join(sorted(map(str, keys))) or "nothing"
     raise FilterError(f"{where}: expected one of {expected}; got {got}")
+
+
+def _case(condition: Condition, ignore_case: object, where: str) -> Condition:
+    if not isinstance(ignore_case, bool):
+        raise FilterError(f"{where}.ignore_case: expected true or false")
+    if ignore_case and condition.op not in TEXT_OPS:
+        raise FilterError(
+            f"{where}.ignore_case: applies to {', '.join(TEXT_OPS)}, not {condition.op}"
+        )
+    return replace(condition, ignore_case=ignore_case)
 
 
 def _event(data: Mapping[str, object], where: str) -> EventFilter | Not:

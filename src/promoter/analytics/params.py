@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from promoter.analytics.compile import AttributeSource
 from promoter.analytics.filters import (
     OPS,
+    TEXT_OPS,
     Expr,
     FilterError,
     conjunction,
@@ -38,6 +39,8 @@ class QuestionParams:
     filter: str | None = None
     #: (name, op, raw value) from ``attributes[name][op]=value``; op None means eq/in.
     attributes: Sequence[tuple[str, str | None, str]] = ()
+    #: The compact conditions that compare text (eq, ne, in, not_in, contains) ignore case.
+    ignore_case: bool = False
     segment: str | None = None
     since: str | None = None
     until: str | None = None
@@ -75,7 +78,7 @@ def build_query(
         parts.append(segment.expression)
     if params.filter:
         parts.append(parse_filter(params.filter))
-    parts.append(compact_filter(params.attributes))
+    parts.append(compact_filter(params.attributes, ignore_case=params.ignore_case))
     if params.channels:
         try:
             parts.append(parse_filter({"channel": {"in": list(params.channels)}}))
@@ -146,11 +149,13 @@ def parse_moment(text: str | None, zone: ZoneInfo, name: str, *, end: bool) -> d
     return moment
 
 
-def compact_filter(items: Iterable[tuple[str, str | None, str]]) -> Expr | None:
+def compact_filter(
+    items: Iterable[tuple[str, str | None, str]], *, ignore_case: bool = False
+) -> Expr | None:
     """``attributes[plan]=Premium`` (repeat for "any of"), ``attributes[mrr][gte]=100``,
     ``attributes[plan][in]=Pro,Premium``, ``attributes[mrr][between]=10,100``,
     ``attributes[churned][missing]``: all of them must hold."""
-    data = compact_json(items)
+    data = compact_json(items, ignore_case=ignore_case)
     if data is None:
         return None
     try:
@@ -159,8 +164,11 @@ def compact_filter(items: Iterable[tuple[str, str | None, str]]) -> Expr | None:
         raise FilterError(f"attributes: {exc}") from None
 
 
-def compact_json(items: Iterable[tuple[str, str | None, str]]) -> dict[str, Any] | None:
-    """The JSON filter that (name, op, text value) conditions stand for."""
+def compact_json(
+    items: Iterable[tuple[str, str | None, str]], *, ignore_case: bool = False
+) -> dict[str, Any] | None:
+    """The JSON filter that (name, op, text value) conditions stand for; with
+    ``ignore_case``, those that compare text ignore case."""
     equal: dict[str, list[str]] = {}
     conditions: list[dict[str, Any]] = []
     for name, op, raw in items:
@@ -181,6 +189,8 @@ def compact_json(items: Iterable[tuple[str, str | None, str]]) -> dict[str, Any]
             conditions.append({"attribute": name, "op": "eq", "value": values[0]})
         else:
             conditions.append({"attribute": name, "op": "in", "value": values})
+    if ignore_case:
+        conditions = [c | {"ignore_case": True} if c["op"] in TEXT_OPS else c for c in conditions]
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else {"and": conditions}

@@ -1,4 +1,5 @@
-"""What the filter builder offers: attribute names, their values, event names.
+"""What the filter builder offers: attribute names, their values, event names; and the
+values a condition may have meant but for case.
 
 Each list is read by a loose index scan (one index seek per distinct value, through a
 recursive query), so it costs the number of distinct values, not the number of rows.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 
 from promoter.storage.tables import (
     contact_attributes,
@@ -19,6 +20,7 @@ from promoter.storage.tables import (
 
 MAX_NAMES = 300
 MAX_VALUES = 100
+MAX_VARIANTS = 3
 
 
 def _distinct(
@@ -81,3 +83,22 @@ def tag_names(conn: Connection, *, organization_id: int, limit: int = MAX_NAMES)
     return _distinct(
         conn, response_tags.name, "tag", "organization_id = :org", {"org": organization_id}, limit
     )
+
+
+def case_variants(
+    conn: Connection, *, organization_id: int, name: str, value: str, limit: int = MAX_VARIANTS
+) -> list[str]:
+    """The values of attribute ``name`` in responses that are ``value`` but for case, when
+    no response has ``value`` itself (else none): what ``plan is enterprise`` meant."""
+    a = response_attributes.c
+    mine = (a.organization_id == organization_id, a.name == name)
+    if conn.execute(select(1).where(*mine, a.value_text == value).limit(1)).first():
+        return []
+    variants = (
+        select(a.value_text)
+        .where(*mine, func.lower(a.value_text) == func.lower(value))
+        .distinct()
+        .order_by(a.value_text)
+        .limit(limit)
+    )
+    return list(conn.execute(variants).scalars())

@@ -88,6 +88,11 @@ def _dump(data: object) -> None:
     help="NAME=VALUE, NAME!=VALUE, NAME>=N, NAME<N, NAME~TEXT, NAME=A|B, NAME? or !NAME? "
     "(repeatable; all must hold).",
 )
+@click.option(
+    "--ignore-case",
+    is_flag=True,
+    help="--where conditions on text (=, !=, ~) ignore case: plan=enterprise finds Enterprise.",
+)
 @click.option("--filter", "filter_json", help="A filter as a JSON expression.")
 @click.option("--segment", help="A saved segment (id or name).")
 @click.option("--since", help="From this date (or ISO date-time).")
@@ -133,6 +138,7 @@ def nps_command(org_id: int, **options: Any) -> None:
     Examples:
       promoter nps 1
       promoter nps 1 --where plan=Premium --where 'seats>=10' --since 2026-01-01
+      promoter nps 1 --where plan=enterprise --ignore-case
       promoter nps 1 --by plan --trend month --json
       promoter nps 1 --by channel --channel web --channel link
       promoter nps 1 --search 'pricing "too expensive"' --export -
@@ -141,6 +147,7 @@ def nps_command(org_id: int, **options: Any) -> None:
     params = QuestionParams(
         filter=options["filter_json"],
         attributes=[_where(text) for text in options["wheres"]],
+        ignore_case=options["ignore_case"],
         segment=options["segment"],
         since=options["since"],
         until=options["until"],
@@ -301,10 +308,16 @@ def segment_list(org_id: int) -> None:
 @click.argument("org_id", type=int)
 @click.argument("name")
 @click.option("--where", "wheres", multiple=True, help="As for `promoter nps`.")
+@click.option("--ignore-case", is_flag=True, help="As for `promoter nps`.")
 @click.option("--filter", "filter_json", help="A filter as a JSON expression.")
 @click.option("--description", default="")
 def segment_create(
-    org_id: int, name: str, wheres: tuple[str, ...], filter_json: str | None, description: str
+    org_id: int,
+    name: str,
+    wheres: tuple[str, ...],
+    ignore_case: bool,
+    filter_json: str | None,
+    description: str,
 ) -> None:
     """Save a segment NAME from --where conditions or a JSON --filter."""
     if bool(wheres) == bool(filter_json):
@@ -316,7 +329,7 @@ def segment_create(
             raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--filter") from None
     else:
         try:
-            data = compact_json([_where(text) for text in wheres])
+            data = compact_json([_where(text) for text in wheres], ignore_case=ignore_case)
         except FilterError as exc:
             raise click.BadParameter(str(exc), param_hint="--where") from None
     with migrated_database() as database:

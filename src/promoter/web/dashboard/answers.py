@@ -18,7 +18,12 @@ from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
 from promoter.analytics.query import Scope, first_response_at, scope
 from promoter.analytics.segments import list_segments
-from promoter.analytics.suggest import attribute_names, attribute_values, event_names
+from promoter.analytics.suggest import (
+    attribute_names,
+    attribute_values,
+    case_variants,
+    event_names,
+)
 from promoter.analytics.trend import TrendError
 from promoter.campaigns.service import list_campaigns
 from promoter.orgs.service import get_organization
@@ -27,11 +32,14 @@ from promoter.web.dashboard.chips import chips
 from promoter.web.dashboard.question import (
     OP_LABELS,
     Builder,
+    CaseHint,
     PageQuestion,
     Row,
     builder,
+    conditions_of,
     read_question,
     since_first,
+    with_value,
 )
 from promoter.web.dashboard.ranges import RANGES
 from promoter.web.threads import in_thread
@@ -72,6 +80,8 @@ def ask(
                 row.suggestions = attribute_values(
                     conn, organization_id=organization_id, name=row.name
                 )
+        if not rows.advanced:
+            _case_hints(conn, organization_id, q, rows)
         answer: Any = None
         problem = "; ".join(q.errors) if q.errors else None
         if problem is None:
@@ -98,6 +108,24 @@ def ask(
             "filter_error": problem,
         }
     return Asked(q, rows, answer, problem, org.timezone, bar)
+
+
+def _case_hints(conn: Connection, organization_id: int, q: PageQuestion, rows: Builder) -> None:
+    """For each row "is" (or "is any of") matching case, a value no response has but one
+    does in another case: the hint that says so."""
+    items = conditions_of(q.filter_data)  # the rows before the pending ones
+    for index, (row, item) in enumerate(zip(rows.rows, items, strict=False)):
+        if row.kind != "attribute" or row.ignore_case or row.op not in ("eq", "in"):
+            continue
+        given = item.get("value")
+        for value in given if isinstance(given, list) else [given]:
+            if not isinstance(value, str):
+                continue
+            found = case_variants(conn, organization_id=organization_id, name=row.name, value=value)
+            if found:
+                fixed = with_value(q.filter_data, index, value, found[0])
+                row.hint = CaseHint(value, found[0], fixed)
+                break
 
 
 async def ask_async(

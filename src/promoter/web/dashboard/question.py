@@ -71,6 +71,20 @@ class Row:
     min_count: int = 1
     within_days: int | None = None
     suggestions: list[str] = field(default_factory=list)
+    #: Text compares ignoring case (new rows do; "Match case" turns it off).
+    ignore_case: bool = True
+    #: Values of this row's "is" that no response has, with the ones it has but for case.
+    hint: CaseHint | None = None
+
+
+@dataclass
+class CaseHint:
+    """ "No responses have plan = enterprise: did you mean Enterprise?"; ``filter`` is the
+    page's filter with the value corrected."""
+
+    value: str
+    suggestion: str
+    filter: str
 
 
 @dataclass
@@ -242,11 +256,15 @@ def _value_text(value: Any) -> str:
 def _row(item: Any) -> Row | None:
     if not isinstance(item, dict):
         return None
-    if set(item) <= {"attribute", "op", "value"} and isinstance(item.get("attribute"), str):
+    if set(item) <= {"attribute", "op", "value", "ignore_case"} and isinstance(
+        item.get("attribute"), str
+    ):
         op = item.get("op", "eq")
         if op not in OPS:
             return None
-        return Row("attribute", item["attribute"], op, _value_text(item.get("value")))
+        value = _value_text(item.get("value"))
+        ignore_case = item.get("ignore_case") is True
+        return Row("attribute", item["attribute"], op, value, ignore_case=ignore_case)
     if set(item) <= {"event", "min_count", "within_days", "did"} and isinstance(
         item.get("event"), str
     ):
@@ -259,6 +277,28 @@ def _row(item: Any) -> Row | None:
             return None
         return Row("event", item["event"], did=did, min_count=min_count, within_days=days)
     return None
+
+
+def conditions_of(data: Any) -> list[Any]:
+    """The items of a flat filter (its and/or list, or the one condition)."""
+    if isinstance(data, dict) and len(data) == 1 and ("and" in data or "or" in data):
+        members = data.get("and", data.get("or"))
+        return members if isinstance(members, list) else []
+    return [] if data is None else [data]
+
+
+def with_value(data: Any, index: int, old: str, new: str) -> str:
+    """The flat filter ``data`` with value ``old`` of its condition ``index`` made ``new``."""
+    items = [dict(item) if isinstance(item, dict) else item for item in conditions_of(data)]
+    condition = items[index]
+    value = condition.get("value")
+    if isinstance(value, list):
+        condition["value"] = [new if v == old else v for v in value]
+    else:
+        condition["value"] = new
+    if isinstance(data, dict) and len(data) == 1 and ("and" in data or "or" in data):
+        return filter_json({next(iter(data)): items})
+    return filter_json(items[0])
 
 
 def builder(data: Any, pending: list[str]) -> Builder:
@@ -286,7 +326,7 @@ def builder(data: Any, pending: list[str]) -> Builder:
     return Builder(join, rows, advanced)
 
 
-def _attribute_json(name: str, op: str, value: str) -> Any:
+def _attribute_json(name: str, op: str, value: str, ignore_case: bool) -> Any:
     """The condition a row stands for, or None while it still lacks a value."""
     if op not in NO_VALUE and not value.strip():
         return None
@@ -294,7 +334,8 @@ def _attribute_json(name: str, op: str, value: str) -> Any:
         return {"attribute": name, "op": op, "value": value}  # reported when the page parses it
     if op in LIST_OPS:  # "Pro, Premium" as people type it
         value = ",".join(part.strip() for part in value.split(","))
-    return compact_json([(name, op, "" if op in NO_VALUE else value.strip())])
+    typed = [(name, op, "" if op in NO_VALUE else value.strip())]
+    return compact_json(typed, ignore_case=ignore_case)
 
 
 def _whole(text: str) -> int | str:
@@ -315,12 +356,16 @@ def filter_from_form(form: Form) -> tuple[str, list[str]]:
     conditions: list[Any] = []
     pending: list[str] = []
     names, ops, vals = form.getlist("a_name"), form.getlist("a_op"), form.getlist("a_value")
+    exact = set(form.getlist("a_case"))  # the rows whose "Match case" is ticked
     for i, name in enumerate(names[:MAX_ROWS]):
         name = name.strip()
         if not name or f"a{i}" in removed:
             continue
         condition = _attribute_json(
-            name, ops[i] if i < len(ops) else "eq", vals[i] if i < len(vals) else ""
+            name,
+            ops[i] if i < len(ops) else "eq",
+            vals[i] if i < len(vals) else "",
+            ignore_case=str(i) not in exact,
         )
         if condition is None:
             pending.append(name)

@@ -66,6 +66,13 @@ def _question(
     channel: Annotated[list[str], Query(description="Channels (any of): email, web, link.")] = [],  # noqa: B006
     score: Annotated[list[int], Query(description="Scores 0-10 (any of).")] = [],  # noqa: B006
     score_type: Annotated[list[ScoreType], Query(description="Any of these types.")] = [],  # noqa: B006
+    ignore_case: Annotated[
+        bool,
+        Query(
+            description="The attributes[...] conditions that compare text (eq, ne, in, "
+            "not_in, contains) ignore case."
+        ),
+    ] = False,
     has_comment: bool | None = None,
     status: Annotated[
         list[Literal["OPEN", "CLOSED"]], Query(description="Feedback status (any of).")
@@ -94,6 +101,7 @@ def _question(
     return QuestionParams(
         filter=filter,
         attributes=compact,
+        ignore_case=ignore_case,
         segment=segment,
         since=since,
         until=until,
