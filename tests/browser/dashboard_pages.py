@@ -53,6 +53,7 @@ PAGES = {
 EXCLUDED = {
     "/favicon.ico": "the icon",
     "/filter": "a redirect to the page that holds the filter",
+    "/filter/values": "the JSON the filter builder's value suggestions are read from",
     "/feedback/export.csv": "a CSV download",
     "/campaigns/{campaign_id}/preview/email": "the email's HTML, framed by the preview page",
     "/outbox/{name}/html": "an email's HTML part, framed by the message page",

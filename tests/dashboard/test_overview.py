@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from promoter.storage.engine import Database
+from promoter.storage.tables import response_attributes
 from tests.analytics.dataset import build
 from tests.credentials import token
 from tests.dashboard.conftest import Browser
@@ -139,6 +142,36 @@ def test_conditions_ignore_case_unless_match_case_is_ticked(browser: Browser, da
         api(browser, since="1900-01-01", filter=orjson.dumps(meant).decode())["nps"]
     )
     assert "No responses for" not in corrected.text
+
+
+def test_values_are_suggested_most_frequent_first(
+    browser: Browser, data: None, database: Database
+) -> None:
+    c = response_attributes.c
+    with database.read() as conn:
+        stored = conn.execute(
+            select(c.name, c.value_text).where(c.organization_id == browser.org.id)
+        ).all()
+
+    def expected(name: str, part: str) -> list[str]:
+        counts = Counter(text for n, text in stored if n == name and part in text.lower())
+        return sorted(counts, key=lambda text: (-counts[text], text))[:20]
+
+    def suggested(**params: str) -> Any:
+        response = browser.client.get("/filter/values", params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        return response.json()["values"]
+
+    assert suggested(name="plan", q="PREM") == expected("plan", "prem") == ["Premium", "premium"]
+    assert suggested(name="plan") == expected("plan", "")
+    assert suggested(name="country", q="ös") == ["Österreich"]
+    assert suggested(name="arr", q="") == expected("arr", "")
+    assert suggested(name="labels") == []  # lists are not offered
+    assert suggested(name="never_set") == []
+    for params in ({}, {"name": "plan", "q": "x" * 201}, {"name": "pl\x00an"}):
+        refused = browser.client.get("/filter/values", params=params)
+        assert refused.status_code == 400 and refused.json()["detail"]
 
 
 def test_a_bad_filter_is_explained_not_a_500(browser: Browser, data: None) -> None:

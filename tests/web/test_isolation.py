@@ -405,6 +405,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
         )
     ),
     ("GET", "/filter"): Listing((Ask("return=/feedback&campaign={campaign_id}", status=303),)),
+    ("GET", "/filter/values"): Listing(_shows("name=plan", f"name=plan&q={MARK[2:6].upper()}")),
     ("POST", "/segments"): Listing(
         (Ask(body={"name": "Globex 2", "filter": orjson.dumps(B_FILTER).decode()}, status=303),)
     ),

@@ -1,8 +1,10 @@
-"""What the filter builder offers: attribute names, their values, event names; and the
-values a condition may have meant but for case.
+"""What the filter builder offers: attribute names, their values, event names; an
+attribute's values most frequent first, as the user types; and the values a condition may
+have meant but for case.
 
 Each list is read by a loose index scan (one index seek per distinct value, through a
-recursive query), so it costs the number of distinct values, not the number of rows.
+recursive query), so it costs the number of distinct values, not the number of rows; the
+most frequent values are counted through the (organization, name, value) index.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from promoter.storage.tables import (
 MAX_NAMES = 300
 MAX_VALUES = 100
 MAX_VARIANTS = 3
+MAX_SUGGESTIONS = 20
 
 
 def _distinct(
@@ -83,6 +86,36 @@ def tag_names(conn: Connection, *, organization_id: int, limit: int = MAX_NAMES)
     return _distinct(
         conn, response_tags.name, "tag", "organization_id = :org", {"org": organization_id}, limit
     )
+
+
+def frequent_values(
+    conn: Connection,
+    *,
+    organization_id: int,
+    name: str,
+    containing: str = "",
+    limit: int = MAX_SUGGESTIONS,
+) -> list[str]:
+    """The values of attribute ``name`` in responses (lists left out) that contain
+    ``containing`` ignoring case, those of the most responses first."""
+    a = response_attributes.c
+    count = func.count()
+    values = (
+        select(a.value_text)
+        .where(a.organization_id == organization_id, a.name == name, a.value_type != "list")
+        .group_by(a.value_text)
+        .order_by(count.desc(), a.value_text)
+        .limit(limit)
+    )
+    if containing:
+        lowered, needle = func.lower(a.value_text), func.lower(containing)
+        found = (
+            func.strpos(lowered, needle)
+            if conn.dialect.name == "postgresql"
+            else func.instr(lowered, needle)
+        )
+        values = values.having(found > 0)
+    return list(conn.execute(values).scalars())
 
 
 def case_variants(

@@ -68,3 +68,45 @@ document.addEventListener("click", (event) => {
   field.value = "";
   field.focus();
 });
+// The filter builder's value field suggests, as you type, the values of the row's attribute
+// that contain what you typed, most frequent first (without this script the page lists some).
+// For "is any of" / "is none of" it completes the value after the last comma.
+let suggesting = null;
+let suggestLater = 0;
+function suggestValues(field) {
+  const row = field.closest(".condition");
+  const name = row && row.querySelector("select[name=a_name]");
+  if (!name || !name.value || !field.list) return;
+  const op = row.querySelector("select[name=a_op]");
+  const several = op && (op.value === "in" || op.value === "not_in");
+  const cut = several ? field.value.lastIndexOf(",") + 1 : 0;
+  const head = field.value.slice(0, cut);
+  const params = new URLSearchParams({ name: name.value, q: field.value.slice(cut).trim() });
+  if (suggesting) suggesting.abort();
+  suggesting = new AbortController();
+  fetch(`/filter/values?${params}`, { signal: suggesting.signal, headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((body) => {
+      if (!body) return;
+      field.list.replaceChildren(...body.values.map((value) => {
+        const option = document.createElement("option");
+        option.value = head ? `${head} ${value}` : value;
+        return option;
+      }));
+    })
+    .catch(() => {}); // replaced by a newer question, or offline: the list stays as it was
+}
+function valueField(event) {
+  const field = event.target;
+  return field instanceof HTMLInputElement && field.name === "a_value" ? field : null;
+}
+document.addEventListener("focusin", (event) => {
+  const field = valueField(event);
+  if (field) suggestValues(field);
+});
+document.addEventListener("input", (event) => {
+  const field = valueField(event);
+  if (!field) return;
+  clearTimeout(suggestLater);
+  suggestLater = setTimeout(() => suggestValues(field), 150);
+});
