@@ -65,12 +65,14 @@ def test_breakdown_rows_are_the_apis(browser: Browser, data: None) -> None:
 
 
 def test_breakdown_buckets_and_bad_buckets(browser: Browser, data: None) -> None:
+    # Buckets are listed from low to high, whatever the values' sort (NPS by default).
     page = browser.client.get("/breakdown", params={**ALL, "by": "mrr", "buckets": "10, 100"})
-    body = api(browser, "/api/v2/nps/breakdown/", by="mrr", buckets="10,100", sort="nps").json()
+    body = api(browser, "/api/v2/nps/breakdown/", by="mrr", buckets="10,100").json()
     assert [v for v, _ in rows_of(page.text)] == [r["value"] for r in body["rows"]]
+    assert [v for v, _ in rows_of(page.text)][:3] == ["< 10", "10 to < 100", "\u2265 100"]
     assert body["buckets"] == [10, 100]
     # A numeric attribute with many values is bucketed; the page says by which edges.
-    automatic = browser.client.get("/breakdown", params={**ALL, "by": "arr", "sort": "value"})
+    automatic = browser.client.get("/breakdown", params={**ALL, "by": "arr"})
     body = api(browser, "/api/v2/nps/breakdown/", by="arr").json()
     edges = ", ".join(str(int(e)) for e in body["buckets"])
     assert len(body["buckets"]) >= 3 and f"Edges chosen: {edges}." in automatic.text

@@ -3,7 +3,9 @@ as a sorted bar chart and a table."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo
 
@@ -64,11 +66,21 @@ def _compute(
         if not choice.by:
             return None
         buckets = parse_buckets(choice.buckets)
-        return services.analytics.breakdown(
+        result = services.analytics.breakdown(
             conn, scope, by=choice.by, top=choice.top, buckets=buckets, sort=choice.sort
         )
+        return result if result.edges is None else in_order(result)
 
     return compute
+
+
+def in_order(result: Breakdown) -> Breakdown:
+    """Buckets from low to high (then OTHER and MISSING): they read best in their order,
+    whatever the values' sort."""
+    rows = result.rows
+    buckets = [r for r in rows if r.low is not None or r.high is not None]
+    buckets.sort(key=lambda r: -math.inf if r.low is None else r.low)
+    return replace(result, rows=buckets + [r for r in rows if r.low is None and r.high is None])
 
 
 def drill_down(current: Any, by: str, row: BreakdownRow) -> str | None:
