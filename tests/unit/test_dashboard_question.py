@@ -12,7 +12,13 @@ from promoter.analytics.trend import TrendPoint
 from promoter.domain.nps import NpsSummary
 from promoter.web.dashboard import charts
 from promoter.web.dashboard.forms import Form
-from promoter.web.dashboard.question import builder, filter_from_form, read_question
+from promoter.web.dashboard.question import (
+    builder,
+    conditions_of,
+    filter_from_form,
+    read_question,
+    with_value,
+)
 from promoter.web.dashboard.ranges import (
     Days,
     Period,
@@ -189,3 +195,23 @@ def test_narrow_charts_label_fewer_periods_and_put_labels_above_the_bars() -> No
     for bar in wide.bars + narrow.bars:
         assert len(bar.label) <= charts.LABEL_CHARS
     assert all(narrow.left <= b.x and b.x + b.width <= narrow.right for b in narrow.bars)
+
+
+def test_a_value_is_corrected_where_it_stands() -> None:
+    flt = {
+        "or": [
+            {"attribute": "country", "value": "DE"},
+            {"attribute": "plan", "op": "in", "value": ["Pro", "enterprise"]},
+        ]
+    }
+    assert conditions_of(flt) == flt["or"]
+    assert orjson.loads(with_value(flt, 1, "enterprise", "Enterprise")) == {
+        "or": [
+            {"attribute": "country", "value": "DE"},
+            {"attribute": "plan", "op": "in", "value": ["Pro", "Enterprise"]},
+        ]
+    }
+    assert flt["or"][1]["value"] == ["Pro", "enterprise"]  # the page's own filter is kept
+    one = {"attribute": "plan", "value": "pro"}
+    assert conditions_of(one) == [one] and conditions_of(None) == []
+    assert orjson.loads(with_value(one, 0, "pro", "Pro")) == {"attribute": "plan", "value": "Pro"}
