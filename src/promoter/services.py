@@ -16,7 +16,7 @@ from promoter.domain.attributes import AttributeLimits
 from promoter.ingest.received import ReceivedLog
 from promoter.ingest.service import Ingestor
 from promoter.orgs.key_cache import KeyCache
-from promoter.orgs.service import Organization, authenticate
+from promoter.orgs.service import KeyHolder, key_holder
 from promoter.ratelimits import RateLimits
 from promoter.segment_source.sender import SegmentSender
 from promoter.storage.engine import Database
@@ -114,9 +114,9 @@ class Services:
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
         database = database or Database.from_url(settings.database_url)
 
-        def lookup(key: str) -> Organization | None:
+        def lookup(key: str) -> KeyHolder | None:
             with database.read() as conn:
-                return authenticate(conn, key=key)
+                return key_holder(conn, key=key)
 
         return cls(
             settings=settings,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from promoter.config import Settings
 from promoter.orgs.key_cache import KeyCache
-from promoter.orgs.service import Organization, authenticate, get_organization, list_api_keys
+from promoter.orgs.service import KeyHolder, get_organization, key_holder, list_api_keys
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.conftest import make_org
@@ -48,9 +48,9 @@ def clock() -> Clock:
 def services(settings: Settings, database: Database, clock: Clock) -> Services:
     """The app's services with a key cache on a clock the test moves."""
 
-    def lookup(key: str) -> Organization | None:
+    def lookup(key: str) -> KeyHolder | None:
         with database.read() as conn:
-            return authenticate(conn, key=key)
+            return key_holder(conn, key=key)
 
     built = Services.build(settings, database)
     return dataclasses.replace(built, keys=KeyCache(lookup, ttl=TTL, clock=clock))

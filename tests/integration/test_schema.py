@@ -388,3 +388,30 @@ def test_upgrade_to_0018_indexes_the_comments_there_and_downgrade_drops_the_inde
             assert conn.execute(text("SELECT count(*) FROM responses")).scalar_one() == 1
         upgrade(scratch.engine)
         assert searched(scratch, "caf") == [1]
+
+
+def test_upgrade_to_0019_makes_every_existing_user_and_key_an_admin(
+    backend: str, tmp_path: Path, database_url: str
+) -> None:
+    """Before roles, everyone could do everything: they keep that."""
+    with _scratch_database(backend, tmp_path, database_url) as scratch:
+        _old_organization_at(scratch, "0018")
+        with scratch.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (organization_id, email, password_hash, created_at) "
+                    "VALUES (1, 'ana@example.com', 'x', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (organization_id, name, prefix, key_hash, created_at) "
+                    "VALUES (1, 'old', 'pk_old', 'h', '2026-01-01 00:00:00')"
+                )
+            )
+        upgrade(scratch.engine)
+        with scratch.read() as conn:
+            assert conn.execute(text("SELECT role FROM users")).scalars().all() == ["admin"]
+            assert conn.execute(text("SELECT role FROM api_keys")).scalars().all() == ["admin"]
+        command.downgrade(alembic_config(scratch.engine), "0018")
+        upgrade(scratch.engine)

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from promoter.accounts.passwords import Passwords
+from promoter.domain.roles import Role
 from promoter.storage.tables import organizations, users
 
 
@@ -30,6 +31,8 @@ class User:
     name: str | None
     created_at: datetime
     last_login_at: datetime | None
+    #: Read from the database on every request: a change applies at the next one.
+    role: Role = Role.ADMIN
 
 
 def normalise_email(email: str) -> str:
@@ -58,11 +61,13 @@ def _select() -> Any:
         users.c.name,
         users.c.created_at,
         users.c.last_login_at,
+        users.c.role,
     ).join(organizations, organizations.c.id == users.c.organization_id)
 
 
 def _user(row: Row[Any]) -> User:
-    return User(**row._mapping)
+    values = dict(row._mapping)
+    return User(**{**values, "role": Role(values["role"])})
 
 
 def create_user(
@@ -73,13 +78,13 @@ def create_user(
     email: str,
     password: str,
     name: str | None = None,
+    role: Role = Role.ADMIN,
     now: datetime | None = None,
 ) -> User:
     address = normalise_email(email)
     if conn.scalar(select(organizations.c.id).where(organizations.c.id == organization_id)) is None:
         raise UserError(f"no organization {organization_id}")
-    if conn.scalar(select(users.c.id).where(users.c.email == address)) is not None:
-        raise UserError(f"a user with the email {address} exists already")
+    check_new_address(conn, address)
     hashed = passwords.hash(password)
     user_id = conn.execute(
         insert(users)
@@ -88,6 +93,7 @@ def create_user(
             email=address,
             name=(name or "").strip() or None,
             password_hash=hashed,
+            role=Role(role).value,
             created_at=now or datetime.now(UTC),
         )
         .returning(users.c.id)
@@ -95,6 +101,12 @@ def create_user(
     found = get_user(conn, user_id=user_id)
     assert found is not None
     return found
+
+
+def check_new_address(conn: Connection, address: str) -> None:
+    """``UserError`` when a user (of any organization) has the normalised ``address``."""
+    if conn.scalar(select(users.c.id).where(users.c.email == address)) is not None:
+        raise UserError(f"a user with the email {address} exists already")
 
 
 def user_id_by_email(conn: Connection, *, email: str) -> int | None:
@@ -118,10 +130,6 @@ def list_users(conn: Connection, *, organization_id: int | None = None) -> list[
 def set_password(conn: Connection, passwords: Passwords, *, user_id: int, password: str) -> None:
     hashed = passwords.hash(password)
     conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hashed))
-
-
-def delete_user(conn: Connection, *, user_id: int) -> bool:
-    return conn.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
 
 def check_credentials(

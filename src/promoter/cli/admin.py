@@ -6,6 +6,7 @@ import click
 
 from promoter.cli.common import migrated_database, open_database, settings_from_env
 from promoter.domain.eligibility import MAX_COOLDOWN_DAYS
+from promoter.domain.roles import ROLES, Role
 from promoter.orgs import service as orgs
 from promoter.storage.migrate import current_revision
 
@@ -114,15 +115,22 @@ def key() -> None:
 @key.command("create")
 @click.argument("org_id", type=int)
 @click.option("--name", default="default", show_default=True, help="A label for the key.")
-def key_create(org_id: int, name: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in ROLES]),
+    default=Role.ADMIN.value,
+    show_default=True,
+    help="What the key may do on the REST API (any key may send Segment data).",
+)
+def key_create(org_id: int, name: str, role: str) -> None:
     """Add an API key to an organization; the key is printed once."""
     with migrated_database() as database:
         try:
             with database.write() as conn:
-                new = orgs.create_api_key(conn, organization_id=org_id, name=name)
+                new = orgs.create_api_key(conn, organization_id=org_id, name=name, role=Role(role))
         except orgs.NotFound as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"API key {new.id} (shown once): {new.key}")
+        click.echo(f"API key {new.id} ({new.role}, shown once): {new.key}")
 
 
 @key.command("list")
@@ -136,7 +144,8 @@ def key_list(org_id: int) -> None:
             click.echo(f"no API keys for organization {org_id}")
         for k in keys:
             state = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}"
-            click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{state}\tcreated {k.created_at:%Y-%m-%d}")
+            created = f"created {k.created_at:%Y-%m-%d}"
+            click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.role}\t{state}\t{created}")
 
 
 @key.command("revoke")

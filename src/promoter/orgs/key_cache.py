@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from promoter.orgs.keys import hash_key
-from promoter.orgs.service import Organization
+from promoter.orgs.service import KeyHolder, Organization
 
 DEFAULT_TTL_SECONDS = 1.0
 MAX_ENTRIES = 10_000
@@ -21,7 +21,7 @@ MAX_ENTRIES = 10_000
 class KeyCache:
     def __init__(
         self,
-        lookup: Callable[[str], Organization | None],
+        lookup: Callable[[str], KeyHolder | None],
         *,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -29,23 +29,29 @@ class KeyCache:
         self._lookup = lookup
         self._ttl = ttl
         self._clock = clock
-        self._entries: dict[str, tuple[float, Organization | None]] = {}
+        self._entries: dict[str, tuple[float, KeyHolder | None]] = {}
         self._lock = threading.Lock()
 
     def organization(self, key: str, *, digest: str | None = None) -> Organization | None:
         """The organization of an active ``key``, or ``None``; at most ``ttl`` seconds old.
         ``digest``, the key's hash when the caller has it already, saves hashing again."""
+        holder = self.holder(key, digest=digest)
+        return None if holder is None else holder.organization
+
+    def holder(self, key: str, *, digest: str | None = None) -> KeyHolder | None:
+        """The organization of an active ``key`` and the key's role, or ``None``; at most
+        ``ttl`` seconds old."""
         digest = digest or hash_key(key)
         now = self._clock()
         entry = self._entries.get(digest)
         if entry is not None and entry[0] > now:
             return entry[1]
-        org = self._lookup(key)
+        holder = self._lookup(key)
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[digest] = (now + self._ttl, org)
-        return org
+            self._entries[digest] = (now + self._ttl, holder)
+        return holder
 
     def known_valid(self, digest: str) -> bool:
         """True when the key of this hash was found active at its last lookup, however long
@@ -60,8 +66,8 @@ class KeyCache:
         with self._lock:
             stale = [
                 digest
-                for digest, (_, org) in self._entries.items()
-                if org is not None and org.id == organization_id
+                for digest, (_, holder) in self._entries.items()
+                if holder is not None and holder.organization.id == organization_id
             ]
             for digest in stale:
                 del self._entries[digest]

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from promoter.campaigns.service import create_default_campaign
 from promoter.contacts.lists import SEGMENT_LIST_NAME
 from promoter.domain.eligibility import DEFAULT_COOLDOWN_DAYS, MAX_COOLDOWN_DAYS
+from promoter.domain.roles import Role
 from promoter.orgs.keys import generate_key, hash_key, looks_like_key, visible_prefix
 from promoter.storage.tables import api_keys, contact_lists, organizations
 
@@ -42,6 +43,15 @@ class NewKey:
     prefix: str
     #: The full key: shown once, never stored.
     key: str
+    role: Role = Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """Who a request's API key speaks for: its organization, with the key's role."""
+
+    organization: Organization
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,7 @@ class ApiKeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: Role = Role.ADMIN
 
     @property
     def active(self) -> bool:
@@ -115,7 +126,11 @@ def list_organizations(conn: Connection) -> list[Organization]:
     return [_organization(row) for row in rows]
 
 
-def create_api_key(conn: Connection, *, organization_id: int, name: str = "default") -> NewKey:
+def create_api_key(
+    conn: Connection, *, organization_id: int, name: str = "default", role: Role = Role.ADMIN
+) -> NewKey:
+    """A new key of the organization; on the REST API it may do what ``role`` may (the
+    Segment endpoints take a key of any role)."""
     get_organization(conn, organization_id=organization_id)
     key = generate_key()
     key_id = conn.execute(
@@ -126,10 +141,12 @@ def create_api_key(conn: Connection, *, organization_id: int, name: str = "defau
             prefix=visible_prefix(key),
             key_hash=hash_key(key),
             created_at=_now(),
+            role=Role(role).value,
         )
         .returning(api_keys.c.id)
     ).scalar_one()
-    return NewKey(id=key_id, organization_id=organization_id, prefix=visible_prefix(key), key=key)
+    prefix = visible_prefix(key)
+    return NewKey(id=key_id, organization_id=organization_id, prefix=prefix, key=key, role=role)
 
 
 def list_api_keys(conn: Connection, *, organization_id: int) -> list[ApiKeyInfo]:
@@ -140,7 +157,12 @@ def list_api_keys(conn: Connection, *, organization_id: int) -> list[ApiKeyInfo]
     )
     return [
         ApiKeyInfo(
-            id=r.id, name=r.name, prefix=r.prefix, created_at=r.created_at, revoked_at=r.revoked_at
+            id=r.id,
+            name=r.name,
+            prefix=r.prefix,
+            created_at=r.created_at,
+            revoked_at=r.revoked_at,
+            role=Role(r.role),
         )
         for r in rows
     ]
@@ -162,18 +184,24 @@ def revoke_api_key(conn: Connection, *, organization_id: int, key_id: int) -> No
 
 def authenticate(conn: Connection, *, key: str) -> Organization | None:
     """The organization of an active key, or ``None``."""
+    holder = key_holder(conn, key=key)
+    return None if holder is None else holder.organization
+
+
+def key_holder(conn: Connection, *, key: str) -> KeyHolder | None:
+    """The organization of an active key and the key's role, or ``None``."""
     if not looks_like_key(key):
         return None
     digest = hash_key(key)
     row = conn.execute(
-        select(api_keys.c.key_hash, organizations)
+        select(api_keys.c.key_hash, api_keys.c.role.label("key_role"), organizations)
         .join(organizations, organizations.c.id == api_keys.c.organization_id)
         .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
     ).one_or_none()
     # The lookup is by hash; compare once more in constant time all the same.
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return _organization(row)
+    return KeyHolder(_organization(row), Role(row.key_role))
 
 
 def set_webhook_secret(conn: Connection, *, organization_id: int, secret: str | None) -> None:

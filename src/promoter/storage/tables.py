@@ -69,6 +69,8 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    #: What the key may do on the REST API: admin, member or read-only (domain.roles).
+    Column("role", String(16), nullable=False, server_default="admin"),
 )
 
 contact_lists = Table(
@@ -485,6 +487,32 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime, nullable=True),
+    #: What the user may do in the dashboard: admin, member or read-only (domain.roles).
+    Column("role", String(16), nullable=False, server_default="admin"),
+)
+
+#: Invitations to join an organization: a one-time link, kept as its token's SHA-256.
+user_invites = Table(
+    "user_invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    #: The invitee's address, normalised as users' are.
+    Column("email", String(320), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    #: The admin who invited (their email: kept when they are removed).
+    Column("invited_by", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    #: Set once the invitation is used (or withdrawn): it never works again.
+    Column("used_at", UTCDateTime, nullable=True),
 )
 
 user_sessions = Table(
