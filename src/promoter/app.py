@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
@@ -27,6 +27,7 @@ from promoter.web import (
     web_survey_api,
     widget_script,
 )
+from promoter.web.access import check_access
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
@@ -115,6 +116,8 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
         version=__version__,
         summary="Self-hosted NPS surveys driven by your Segment event stream.",
         lifespan=lifespan,
+        # Every route's role, checked in one place (web/access.py).
+        dependencies=[Depends(check_access)],
     )
     app.state.services = services
     app.state.survey_pages = SurveyPages()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from promoter.accounts.users import create_user
 from promoter.app import create_app
+from promoter.config import Settings
+from promoter.domain.roles import Role
 from promoter.services import Services
 from tests.conftest import Org
 
@@ -32,10 +35,15 @@ class Browser:
         return self.client.post(url, data=fields, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
 
 
-def add_user(services: Services, org: Org, email: str) -> None:
+def add_user(services: Services, org: Org, email: str, role: Role = Role.ADMIN) -> None:
     with services.database.write() as conn:
         create_user(
-            conn, services.passwords, organization_id=org.id, email=email, password=PASSWORD
+            conn,
+            services.passwords,
+            organization_id=org.id,
+            email=email,
+            password=PASSWORD,
+            role=role,
         )
 
 
@@ -49,6 +57,18 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     match = CSRF.search(page.text)
     assert match, "the signed-in page carries a CSRF token"
     return match.group(1)
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Path:
+    """The folder the file mail backend writes the dashboard's emails to."""
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def settings(settings: Settings, mail: Path) -> Settings:
+    """The suite's settings, with mail written to ``mail`` (never the working directory)."""
+    return settings.model_copy(update={"email_url": f"file:{mail}"})
 
 
 @pytest.fixture

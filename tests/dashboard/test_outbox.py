@@ -26,18 +26,6 @@ HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; fram
 SCORE_LINK = re.compile(r'href="(http://testserver/s/[^"/]+/(\d+))"')
 
 
-@pytest.fixture
-def mail(tmp_path: Path) -> Path:
-    return tmp_path / "mail"
-
-
-@pytest.fixture
-def settings(database_url: str, mail: Path) -> Settings:
-    return Settings(
-        database_url=database_url, base_url="http://testserver", email_url=f"file:{mail}"
-    )
-
-
 def deliver(client: TestClient, services: Services, org: Org, *user_ids: str) -> None:
     """Sends each user's identify and a track through the Tracking API, then runs the
     delivery worker once: one survey email each."""

@@ -25,12 +25,14 @@ from urllib.parse import parse_qsl, quote, quote_plus
 import httpx2 as httpx
 import orjson
 import pytest
-from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select, true, update
 
+from promoter.accounts.invites import create_invite
+from promoter.accounts.users import create_user
 from promoter.app import create_app
 from promoter.config import Settings
+from promoter.domain.roles import Role
 from promoter.orgs.keys import visible_prefix
 from promoter.orgs.service import create_api_key
 from promoter.services import Services
@@ -50,8 +52,9 @@ from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
 from tests.conftest import Org, make_org
 from tests.credentials import token
 from tests.dashboard.campaign_form import every_setting
-from tests.dashboard.conftest import add_user, sign_in
+from tests.dashboard.conftest import PASSWORD, add_user, sign_in
 from tests.receiver import Receiver
+from tests.web.routes import app_routes
 
 #: In everything A owns; lower case, as emails and tags are kept.
 MARK = "qx7isolated"
@@ -75,6 +78,8 @@ A_IDS = {
     "webhook_id": "A's webhook, made through the API",
     "delivery_id": "a delivery of it (the answer emitted it)",
     "key_id": "an API key of A's, made through the service",
+    "user_id": "a member of A's (not the user A signs in as)",
+    "invite_id": "an invitation of A's, waiting",
     "name": "the file the delivery worker wrote A's survey email to",
 }
 #: Of B's own (the other ids of paths naming two, bodies naming B's template).
@@ -490,6 +495,19 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/settings/web-survey/rotate-secret"): Listing((Ask(status=303),)),
     ("POST", "/settings/web-survey/rotate-site-key"): Listing((Ask(status=303),)),
+    ("GET", "/settings/users"): Listing(_shows("")),
+    ("POST", "/settings/users/invite"): Listing(
+        (Ask(body={"email": "new@b.example", "role": "member"}, status=303),)
+    ),
+    ("POST", "/settings/users/{user_id}/role"): Owned(({"role": "read-only"},)),
+    ("POST", "/settings/users/{user_id}/remove"): OWNED,
+    ("POST", "/settings/users/invites/{invite_id}/withdraw"): OWNED,
+    ("GET", "/invite/{token}"): Elsewhere(
+        "reached by an invitation's one-time token, not by key: tests/dashboard/test_users.py"
+    ),
+    ("POST", "/invite/{token}"): Elsewhere(
+        "reached by an invitation's one-time token, not by key: tests/dashboard/test_users.py"
+    ),
     ("GET", "/outbox"): Listing(_shows("")),
     ("GET", "/outbox/{name}"): OWNED,
     ("GET", "/outbox/{name}/html"): OWNED,
@@ -624,6 +642,22 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
         bounce = update(contacts).where(contacts.c.id == bounced["id"]).values(status="bounced")
         conn.execute(bounce)
         key = create_api_key(conn, organization_id=a.org.id, name=f"{MARK} key")
+        member = create_user(
+            conn,
+            services.passwords,
+            organization_id=a.org.id,
+            email=f"{MARK}-member@a.example",
+            password=PASSWORD,
+            role=Role.MEMBER,
+        )
+        invite = create_invite(
+            conn,
+            organization_id=a.org.id,
+            email=f"{MARK}-invitee@a.example",
+            role=Role.MEMBER,
+            invited_by=f"{MARK}@a.example",
+            now=datetime.now(UTC),
+        )
     made = {
         "contact_id": contact["id"],
         "list_id": listed["id"],
@@ -637,6 +671,8 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
         "webhook_id": webhook["id"],
         "delivery_id": delivery["id"],
         "key_id": key.id,
+        "user_id": member.id,
+        "invite_id": invite.invite.id,
         "name": name,
     }
     assert set(made) == set(A_IDS)
@@ -982,15 +1018,6 @@ def answers_to_b(world: World, method: str, path: str, ask: Ask) -> list[str]:
 
 
 # --- the sweeps ----------------------------------------------------------------------------
-
-
-def app_routes(app: Any) -> set[tuple[str, str]]:
-    """Every (method, path) the app routes; HEAD is GET's handler."""
-    found = set()
-    for context in iter_route_contexts(app.routes):
-        methods = context.methods or {"GET"}  # a mount: the static files
-        found |= {(method, str(context.path)) for method in methods - {"HEAD"}}
-    return found
 
 
 def test_every_route_is_in_the_table(services: Services) -> None:

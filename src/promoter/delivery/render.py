@@ -47,6 +47,18 @@ class OutgoingEmail:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteNote:
+    """An invitation to join an organization's dashboard, to its invitee."""
+
+    to_address: str
+    organization: str
+    invited_by: str
+    role: str
+    link: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyEmail:
     """What one email needs besides the template: who, which survey, which kind."""
 
@@ -185,6 +197,30 @@ class EmailRenderer:
             message, {"To": (reply.to_name, reply.to_address), "Reply-To": (None, reply.reply_to)}
         )
         return OutgoingEmail(self._sender, reply.to_address, message_id, data)
+
+    def render_invite(self, note: InviteNote) -> OutgoingEmail:
+        """A plain-text invitation with its one-time link. It names no organization in
+        its headers, so the dashboard's mail folder never lists it: the link is a
+        credential."""
+        message = MIMEText(
+            f"{note.invited_by} invites you to {note.organization}'s NPS dashboard "
+            f"on Promoter, as {note.role}.\n\n"
+            f"Choose your password here (the link works once, until "
+            f"{note.expires_at:%Y-%m-%d %H:%M} UTC):\n\n{note.link}\n\n"
+            "If you did not expect this, ignore this email.\n",
+            "plain",
+            "utf-8",
+        )
+        message_id = self._headers(
+            message,
+            subject=f"Join {note.organization} on Promoter",
+            from_name="Promoter",
+            to=note.to_address,
+            to_name=None,
+        )
+        return OutgoingEmail(
+            self._sender, note.to_address, message_id, message.as_bytes(policy=_CRLF)
+        )
 
     def render(self, email: SurveyEmail, template: TemplateView) -> OutgoingEmail:
         score_links, unsubscribe_url = self.links(email.token)

@@ -2,7 +2,8 @@
 answers every operation may give (the routers declare only their successes).
 
 Under /api/: a ``Token`` key in ``Authorization``; 401 and 429 everywhere, 400 where
-there is input to refuse, 404 where a path names an object, 413 where there is a body,
+there is input to refuse, 403 where the key's role may not be enough (web/access.py),
+404 where a path names an object, 413 where there is a body,
 503 when the database is unreachable; never FastAPI's 422, since validation errors are
 answered 400 in Django REST Framework's shape. The Segment endpoints take the write key
 as Basic auth and answer errors in Segment's shape.
@@ -18,6 +19,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from promoter.domain.roles import Role
+from promoter.web.access import role_needed
 from promoter.web.docs_pages import install_docs_pages
 
 API_PREFIX = "/api/"
@@ -101,6 +104,9 @@ API_ERRORS: dict[str, Any] = {
         },
     ),
     "401": _answer("Missing, unknown or revoked API key", "Detail"),
+    "403": _answer(
+        "The API key's role may not do this (see the key roles in docs/api.md)", "Detail"
+    ),
     "404": _answer("No such object in the key's organization", "Detail"),
     "413": _answer("Request body too large", "Detail"),
     "415": _answer("The body's type is not one the operation takes", "Detail"),
@@ -118,9 +124,11 @@ INGEST_ERRORS: dict[str, Any] = {
 }
 
 
-def _api_errors(path: str, operation: dict[str, Any]) -> list[str]:
+def _api_errors(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses an /api/ operation may answer."""
     codes = ["401", "429", "503"]
+    if role_needed(method.upper(), path) not in (None, Role.READ_ONLY):
+        codes.append("403")
     if operation.get("parameters") or "requestBody" in operation:
         codes.append("400")
     if "{" in path:
@@ -194,7 +202,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             if path.startswith(API_PREFIX):
                 operation["security"] = [{"Token": []}]
-                _add_errors(operation, _api_errors(path, operation), API_ERRORS)
+                _add_errors(operation, _api_errors(path, method, operation), API_ERRORS)
             elif path.startswith(INGEST_PREFIXES):
                 operation["security"] = [{"WriteKey": []}]
                 _add_errors(operation, sorted(INGEST_ERRORS), INGEST_ERRORS)

@@ -20,6 +20,7 @@ from promoter.web.dashboard import (
     contacts,
     feedback,
     filter_values,
+    invites,
     mail_folder,
     overview,
     replies,
@@ -27,12 +28,14 @@ from promoter.web.dashboard import (
     segments,
     selection,
     settings,
+    users,
     web_survey,
     webhook_edit,
     webhooks,
 )
 from promoter.web.dashboard.session import (
     CsrfFailed,
+    RoleRequired,
     SignInRequired,
     render,
     see_other,
@@ -58,6 +61,7 @@ def install(app: FastAPI) -> None:
 
     for module in (
         auth,
+        invites,
         overview,
         segments,
         filter_values,
@@ -74,6 +78,7 @@ def install(app: FastAPI) -> None:
         segment_source,
         web_survey,
         mail_folder,
+        users,
     ):
         app.include_router(module.router)
 
@@ -95,6 +100,20 @@ def install(app: FastAPI) -> None:
                 message="Your session has ended. Sign in again, then repeat what you did.",
             )
         return see_other(sign_in_url(exc.next_url))
+
+    @app.exception_handler(RoleRequired)
+    async def role_required(request: Request, exc: RoleRequired) -> Response:
+        session = getattr(request.state, "session", None)
+        role = session.user.role.label.lower() if session else "not enough"
+        return render(
+            request,
+            "error.html",
+            session,
+            status=403,
+            heading="Not allowed",
+            message=f"Your role ({role}) cannot do this: it needs {exc.needed.label.lower()} "
+            "rights. An admin of your organization can change your role.",
+        )
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:

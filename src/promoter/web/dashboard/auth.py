@@ -20,6 +20,7 @@ from promoter.web.dashboard.session import (
     render,
     safe_next,
     see_other,
+    signed_in,
 )
 from promoter.web.dashboard.throttle import LoginThrottle
 from promoter.web.state import ServicesDep
@@ -28,7 +29,7 @@ from promoter.web.threads import in_thread, write
 router = APIRouter(include_in_schema=False)
 
 
-def _throttle(request: Request) -> LoginThrottle:
+def login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
 
@@ -68,7 +69,7 @@ async def login(request: Request, services: ServicesDep) -> Response:
             email="",
             error="Sign in from this page: forms from other sites are refused.",
         )
-    throttle = _throttle(request)
+    throttle = login_throttle(request)
     client = request.client.host if request.client else "unknown"
     # The address as sign-in reads it, so that no other spelling of it gets fresh attempts.
     keys = (f"email:{throttle_key(email)}", f"ip:{client}")
@@ -98,17 +99,7 @@ async def login(request: Request, services: ServicesDep) -> Response:
             error="That email and password do not match an account.",
         )
     throttle.succeeded(keys[0])
-    redirect = see_other(next_url)
-    redirect.set_cookie(
-        COOKIE,
-        token,
-        max_age=14 * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.public_url.startswith("https://"),
-        path="/",
-    )
-    return redirect
+    return signed_in(next_url, token, services)
 
 
 @router.post("/logout")

@@ -11,7 +11,8 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from promoter.accounts.sessions import Session, find_session
+from promoter.accounts.sessions import LIFETIME, Session, find_session
+from promoter.domain.roles import Role
 from promoter.services import Services
 from promoter.web.dashboard.forms import Form
 from promoter.web.state import ServicesDep
@@ -61,6 +62,9 @@ FLASHES = {
     "contact-unsubscribed": "Contact unsubscribed: no more surveys will be sent.",
     "contact-inactive": "Contact marked inactive.",
     "contact-active": "Contact marked active.",
+    "role-saved": "Role changed: it applies from the user's next page.",
+    "user-removed": "User removed: they are signed out.",
+    "invite-withdrawn": "Invitation withdrawn: its link no longer works.",
 }
 
 
@@ -76,12 +80,25 @@ class CsrfFailed(Exception):
     """A form arrived without this session's CSRF token (or from another origin)."""
 
 
+class RoleRequired(Exception):
+    """The signed-in user's role is not enough for the page (answered 403)."""
+
+    def __init__(self, needed: Role) -> None:
+        super().__init__(needed)
+        self.needed = needed
+
+
 def _load(services: Services, token: str) -> Session | None:
     with services.database.read() as conn:
         return find_session(conn, token=token, now=datetime.now(UTC))
 
 
 async def current_session(request: Request, services: ServicesDep) -> Session:
+    """The request's session, read once per request (its user's role included: a change
+    applies from the next request)."""
+    known: Session | None = getattr(request.state, "session", None)
+    if known is not None:
+        return known
     token = request.cookies.get(COOKIE)
     session = await in_thread(_load, services, token) if token else None
     if session is None:
@@ -89,6 +106,7 @@ async def current_session(request: Request, services: ServicesDep) -> Session:
         if request.url.query and request.method == "GET":
             target += "?" + request.url.query
         raise SignInRequired(target)
+    request.state.session = session
     return session
 
 
@@ -149,6 +167,8 @@ def render(
         .render(
             session=session,
             user=session.user if session else None,
+            can_edit=session is not None and session.user.role.allows(Role.MEMBER),
+            is_admin=session is not None and session.user.role.allows(Role.ADMIN),
             csrf=session.csrf_token if session else "",
             path=request.url.path,
             flash=FLASHES.get(request.query_params.get("done", ""), ""),
@@ -169,3 +189,18 @@ def with_done(url: str, done: str) -> str:
 
 def see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def signed_in(url: str, token: str, services: Services) -> Response:
+    """A redirect to ``url`` that gives the browser the new session's cookie."""
+    redirect = see_other(url)
+    redirect.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.public_url.startswith("https://"),
+        path="/",
+    )
+    return redirect

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from promoter.accounts.sessions import Session
 from promoter.analytics.params import zone_of
 from promoter.domain.eligibility import MAX_COOLDOWN_DAYS
+from promoter.domain.roles import ROLES, Role, parse_role
 from promoter.ingest.received import Received
 from promoter.orgs.service import (
     ApiKeyInfo,
@@ -133,6 +134,7 @@ async def _page(
         received=_received(services, session),
         zone=zone_of(view.org.timezone),
         max_cooldown=MAX_COOLDOWN_DAYS,
+        roles=ROLES,
         **context,
     )
 
@@ -177,18 +179,17 @@ async def create_key(request: Request, services: ServicesDep, session: SessionDe
     form = await read_form(request)
     check_csrf(request, session, form)
     name = " ".join(form.get("name").split())
-    if len(name) > 100:
-        return await _page(
-            request,
-            services,
-            session,
-            status=400,
-            key_error="The name is too long: at most 100 characters.",
-        )
+    problem = "The name is too long: at most 100 characters." if len(name) > 100 else ""
+    try:
+        role = parse_role(form.get("role") or Role.ADMIN.value)
+    except ValueError as exc:
+        problem = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+    if problem:
+        return await _page(request, services, session, status=400, key_error=problem)
 
     def create(conn: Connection) -> NewKey:
         return create_api_key(
-            conn, organization_id=session.user.organization_id, name=name or "default"
+            conn, organization_id=session.user.organization_id, name=name or "default", role=role
         )
 
     key = await write(services, create)

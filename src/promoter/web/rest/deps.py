@@ -10,22 +10,32 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from promoter.domain.ids import MAX_BIGINT_ID
 from promoter.domain.paging import Page
 from promoter.feedback.search import MAX_SEARCH_LENGTH, CommentSearch, SearchError, parse_search
-from promoter.orgs.service import Organization
+from promoter.orgs.service import KeyHolder, Organization
 from promoter.web.credentials import request_credentials
 from promoter.web.rest.bodies import invalid
 from promoter.web.state import ServicesDep
 
 
-def organization_from_token(request: Request, services: ServicesDep) -> Organization:
+def api_key_holder(request: Request, services: ServicesDep) -> KeyHolder:
+    """The organization and role of the request's API key (looked up once per request);
+    401 without an active one."""
+    known: KeyHolder | None = getattr(request.state, "key_holder", None)
+    if known is not None:
+        return known
     found = request_credentials(request.scope)
-    org = services.keys.organization(found.key, digest=found.digest) if found else None
-    if org is None:
+    holder = services.keys.holder(found.key, digest=found.digest) if found else None
+    if holder is None:
         raise HTTPException(
             401,
             "Invalid token.",
             headers={"WWW-Authenticate": "Token"},
         )
-    return org
+    request.state.key_holder = holder
+    return holder
+
+
+def organization_from_token(request: Request, services: ServicesDep) -> Organization:
+    return api_key_holder(request, services).organization
 
 
 OrgDep = Annotated[Organization, Depends(organization_from_token)]
