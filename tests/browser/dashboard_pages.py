@@ -46,6 +46,7 @@ PAGES = {
     "/settings/web-survey": "/settings/web-survey",
     "/settings/webhooks": "/settings/webhooks",
     "/settings/webhooks/{webhook_id}": "/settings/webhooks/{webhook_id}",
+    "/settings/users": "/settings/users",
     "/outbox": "/outbox",
     "/outbox/{name}": "/outbox/{name}",
 }
@@ -58,6 +59,7 @@ EXCLUDED = {
     "/campaigns/{campaign_id}/preview/email": "the email's HTML, framed by the preview page",
     "/outbox/{name}/html": "an email's HTML part, framed by the message page",
     "/settings/segment/received": "the table the Segment settings page refreshes in place",
+    "/invite/{token}": "an invitation's page, reached by its one-time link (test_roles.py)",
 }
 
 

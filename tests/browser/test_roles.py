@@ -17,7 +17,7 @@ from promoter.accounts.passwords import Passwords
 from promoter.accounts.users import create_user
 from promoter.storage.engine import Database
 from tests.analytics.dataset import build
-from tests.browser.conftest import EMAIL, sign_in
+from tests.browser.conftest import EMAIL, screenshot, sign_in
 from tests.browser.conftest import PASSWORD as ADMIN_PASSWORD
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
@@ -45,7 +45,12 @@ def seeded(database: Database, org: Org) -> Org:
 
 
 def test_an_invited_read_only_user_joins_and_changes_nothing(
-    page: Page, chromium: Browser, site: ServerProcess, seeded: Org, mail_dir: Path
+    page: Page,
+    chromium: Browser,
+    site: ServerProcess,
+    seeded: Org,
+    mail_dir: Path,
+    backend: str,
 ) -> None:
     sign_in(page)
     page.goto("/feedback")
@@ -61,6 +66,7 @@ def test_an_invited_read_only_user_joins_and_changes_nothing(
     message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
     assert link in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     expect(page.get_by_role("cell", name=INVITEE)).to_be_visible()  # waiting
+    screenshot(page, backend, "users")
 
     context = chromium.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
@@ -76,6 +82,7 @@ def test_an_invited_read_only_user_joins_and_changes_nothing(
         expect(rita.get_by_role("button", name="Sign out")).to_be_visible()
         rita.goto("/feedback")
         expect(rita.get_by_text("Export CSV")).to_be_visible()  # reads everything
+        screenshot(rita, backend, "feedback-read-only")
         for name in ("Tag", "Close the loop", "Save note", "Save"):
             expect(rita.get_by_role("button", name=name, exact=True)).to_have_count(0)
         rita.goto("/settings/segment")
