@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from promoter.accounts.invites import LIFETIME, create_invite
 from promoter.accounts.users import list_users
 from promoter.app import create_app
+from promoter.config import Settings
 from promoter.delivery.render import ORGANIZATION_HEADER
 from promoter.domain.roles import Role
 from promoter.orgs.service import list_api_keys
 from promoter.services import Services
+from promoter.storage.engine import Database
 from tests.conftest import Org
 from tests.dashboard.conftest import PASSWORD, Browser, add_user, sign_in
 
@@ -32,6 +34,8 @@ def _invite(browser: Browser, address: str, role: str) -> str:
     page = browser.client.get("/settings/users")
     found = LINK.search(page.text)
     assert found, page.text
+    emailed = "It was emailed to them" in page.text
+    assert emailed == browser.client.app.state.services.settings.email_url.startswith("file:")
     assert LINK.search(browser.client.get("/settings/users").text) is None  # shown once
     return found.group(1)
 
@@ -150,3 +154,18 @@ def test_an_admin_creates_keys_with_a_role(services: Services, browser: Browser,
     with services.database.read() as conn:
         roles = {k.name: k.role for k in list_api_keys(conn, organization_id=org.id)}
     assert roles == {"default": Role.ADMIN, "bi": Role.READ_ONLY}
+
+
+def test_an_invitation_the_mail_server_refuses_is_still_shown_to_copy(
+    services: Services, org: Org, settings: Settings, database: Database
+) -> None:
+    # Nothing listens on port 1: the SMTP connection is refused at once.
+    unreachable = settings.model_copy(update={"email_url": "smtp://127.0.0.1:1?timeout=5"})
+    smtp = Services.build(unreachable, database)
+    add_user(smtp, org, "sam@example.com")
+    with TestClient(create_app(smtp)) as client:
+        browser = Browser(client, org, "sam@example.com", sign_in(client, "sam@example.com"))
+        link = _invite(browser, "bea@example.com", "member")
+        assert link.startswith("http://testserver/invite/")
+        page = client.get("/settings/users")
+        assert "bea@example.com" in page.text  # waiting, all the same
