@@ -114,6 +114,15 @@ def test_an_invitation_makes_a_user_with_its_role_once(
         assert find_invite(conn, token=new.token, now=NOW).role is Role.READ_ONLY
     with database.write() as conn, pytest.raises(WeakPassword):
         accept_invite(conn, PASSWORDS, token=new.token, name="Bea", password="short", now=NOW)
+    with database.write() as conn:
+        again = create_invite(
+            conn,
+            organization_id=other_org.id,
+            email="bea@example.com",
+            role=Role.ADMIN,
+            invited_by="cy@example.com",
+            now=NOW,
+        )
     with database.write() as conn:  # the refused password left the invitation usable
         user = accept_invite(
             conn, PASSWORDS, token=new.token, name="Bea", password=PASSWORD, now=NOW
@@ -132,6 +141,9 @@ def test_an_invitation_makes_a_user_with_its_role_once(
         with pytest.raises(InviteGone, match="used"):
             accept_invite(conn, PASSWORDS, token=new.token, name="X", password=PASSWORD, now=NOW)
         assert pending_invites(conn, organization_id=org.id, now=NOW) == []
+        assert pending_invites(conn, organization_id=other_org.id, now=NOW) == []
+        with pytest.raises(InviteGone):  # the address is a user now
+            find_invite(conn, token=again.token, now=NOW)
 
 
 def test_invitations_expire_are_withdrawn_and_unknown_tokens_are_refused(

@@ -181,6 +181,12 @@ def accept_invite(
     )
     if used.rowcount != 1:  # another request took it first
         raise InviteGone("this invitation has been used already")
+    # Other invitations for the address (another admin's, another organization's) end too.
+    conn.execute(
+        update(user_invites)
+        .where(user_invites.c.email == invite.email, user_invites.c.used_at.is_(None))
+        .values(used_at=now)
+    )
     created = create_user(
         conn,
         passwords,
