@@ -12,6 +12,7 @@ from promoter.accounts.invites import (
     LIFETIME,
     InviteGone,
     InviteUnknown,
+    NewInvite,
     accept_invite,
     create_invite,
     find_invite,
@@ -40,6 +41,18 @@ def _user(database: Database, org: Org, email: str, role: Role) -> int:
             conn, PASSWORDS, organization_id=org.id, email=email, password=PASSWORD, role=role
         )
     return made.id
+
+
+def _invite(database: Database, org: Org, email: str, role: Role = Role.MEMBER) -> NewInvite:
+    with database.write() as conn:
+        return create_invite(
+            conn,
+            organization_id=org.id,
+            email=email,
+            role=role,
+            invited_by="ana@example.com",
+            now=NOW,
+        )
 
 
 def test_roles_rank_and_parse() -> None:
@@ -93,15 +106,8 @@ def test_an_invitation_makes_a_user_with_its_role_once(
     database: Database, org: Org, other_org: Org
 ) -> None:
     _user(database, org, "ana@example.com", Role.ADMIN)
-    with database.write() as conn:
-        new = create_invite(
-            conn,
-            organization_id=org.id,
-            email=" Bea@Example.com ",
-            role=Role.READ_ONLY,
-            invited_by="ana@example.com",
-            now=NOW,
-        )
+    new = _invite(database, org, " Bea@Example.com ", Role.READ_ONLY)
+    with database.read() as conn:
         stored = conn.scalar(select(user_invites.c.token_hash))
     assert new.token not in str(stored) and len(new.token) >= 40
     assert new.invite.email == "bea@example.com"
@@ -114,15 +120,7 @@ def test_an_invitation_makes_a_user_with_its_role_once(
         assert find_invite(conn, token=new.token, now=NOW).role is Role.READ_ONLY
     with database.write() as conn, pytest.raises(WeakPassword):
         accept_invite(conn, PASSWORDS, token=new.token, name="Bea", password="short", now=NOW)
-    with database.write() as conn:
-        again = create_invite(
-            conn,
-            organization_id=other_org.id,
-            email="bea@example.com",
-            role=Role.ADMIN,
-            invited_by="cy@example.com",
-            now=NOW,
-        )
+    again = _invite(database, other_org, "bea@example.com", Role.ADMIN)
     with database.write() as conn:  # the refused password left the invitation usable
         user = accept_invite(
             conn, PASSWORDS, token=new.token, name="Bea", password=PASSWORD, now=NOW
@@ -149,19 +147,8 @@ def test_an_invitation_makes_a_user_with_its_role_once(
 def test_invitations_expire_are_withdrawn_and_unknown_tokens_are_refused(
     database: Database, org: Org, other_org: Org
 ) -> None:
-    def invite(email: str) -> str:
-        with database.write() as conn:
-            return create_invite(
-                conn,
-                organization_id=org.id,
-                email=email,
-                role=Role.MEMBER,
-                invited_by="ana@example.com",
-                now=NOW,
-            ).token
-
-    late = invite("late@example.com")
-    withdrawn = invite("gone@example.com")
+    late = _invite(database, org, "late@example.com").token
+    withdrawn = _invite(database, org, "gone@example.com").token
     with database.write() as conn:
         (waiting, _) = pending_invites(conn, organization_id=org.id, now=NOW)
         with pytest.raises(InviteUnknown):  # not from another organization
@@ -185,25 +172,10 @@ def test_an_address_that_is_a_user_cannot_be_invited_nor_taken(
     database: Database, org: Org, other_org: Org
 ) -> None:
     _user(database, other_org, "cy@example.com", Role.ADMIN)
-    with database.write() as conn:
-        for address in ("CY@example.com", "not an address"):
-            with pytest.raises(UserError):
-                create_invite(
-                    conn,
-                    organization_id=org.id,
-                    email=address,
-                    role=Role.MEMBER,
-                    invited_by="a",
-                    now=NOW,
-                )
-        token = create_invite(
-            conn,
-            organization_id=org.id,
-            email="dee@example.com",
-            role=Role.MEMBER,
-            invited_by="a",
-            now=NOW,
-        ).token
+    for address in ("CY@example.com", "not an address"):
+        with pytest.raises(UserError):
+            _invite(database, org, address)
+    token = _invite(database, org, "dee@example.com").token
     _user(database, other_org, "dee@example.com", Role.MEMBER)  # signed up meanwhile
     with database.write() as conn, pytest.raises(UserError, match="exists already"):
         accept_invite(conn, PASSWORDS, token=token, name="", password=PASSWORD, now=NOW)
