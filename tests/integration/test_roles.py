@@ -123,7 +123,7 @@ def test_an_invitation_makes_a_user_with_its_role_once(
     again = _invite(database, other_org, "bea@example.com", Role.ADMIN)
     with database.write() as conn:  # the refused password left the invitation usable
         user = accept_invite(
-            conn, PASSWORDS, token=new.token, name="Bea", password=PASSWORD, now=NOW
+            conn, PASSWORDS, token=new.token, name=" Bea\x00\n ", password=PASSWORD, now=NOW
         )
     assert (user.email, user.role, user.organization_id) == (
         "bea@example.com",

@@ -91,7 +91,7 @@ def create_user(
         .values(
             organization_id=organization_id,
             email=address,
-            name=(name or "").strip() or None,
+            name=display_name(name),
             password_hash=hashed,
             role=Role(role).value,
             created_at=now or datetime.now(UTC),
@@ -101,6 +101,13 @@ def create_user(
     found = get_user(conn, user_id=user_id)
     assert found is not None
     return found
+
+
+def display_name(name: str | None) -> str | None:
+    """The name as kept: one line of printable characters (no NUL, which PostgreSQL
+    refuses), at most 200 of them; ``None`` when nothing is left."""
+    printable = "".join(ch for ch in name or "" if ch.isprintable())
+    return " ".join(printable.split())[:200] or None
 
 
 def check_new_address(conn: Connection, address: str) -> None:
