@@ -10,16 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from promoter.domain.roles import Role
 from promoter.feedback.responses import tags_of
 from promoter.segment_source.settings import EVENTS, save_source
+from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import responses, segment_messages, webhook_deliveries
 from promoter.webhooks.events import FEEDBACK_STATUS_CHANGED, FEEDBACK_TAGS_ADDED_OR_CHANGED
 from tests.comments import HOSTILE, say_comments
 from tests.conftest import make_org
-from tests.dashboard.conftest import Browser
+from tests.dashboard.conftest import Browser, add_user, sign_in
 from tests.surveys import answer
 from tests.webhooks import LOOPBACK_ALLOWED, subscribe
 
@@ -207,3 +210,19 @@ def test_a_selection_from_elsewhere_is_refused(browser: Browser) -> None:
         follow_redirects=False,
     )
     assert forged.status_code == 403
+
+
+def test_a_read_only_user_reads_the_list_without_selection_or_actions(
+    services: Services, browser: Browser, said: dict[str, int]
+) -> None:
+    add_user(services, browser.org, "reader@example.com", Role.READ_ONLY)
+    with TestClient(browser.client.app) as reader:
+        sign_in(reader, "reader@example.com")
+        page = reader.get("/feedback", params=ALL)
+    assert page.status_code == 200, page.text
+    assert {int(found) for found in ITEM.findall(page.text)} >= set(said.values())
+    assert 'name="id"' not in page.text
+    assert 'value="close"' not in page.text
+    # The member beside them has both.
+    member = browser.client.get("/feedback", params=ALL).text
+    assert 'name="id"' in member and 'value="close"' in member

@@ -76,6 +76,7 @@ DASHBOARD: dict[Route, Role] = {
     ("POST", "/feedback/{response_id}/tags/remove"): MEMBER,
     ("POST", "/feedback/{response_id}/notes"): MEMBER,
     ("POST", "/feedback/{response_id}/reply"): MEMBER,
+    ("POST", "/feedback/bulk"): MEMBER,
     ("POST", "/segments"): MEMBER,
     ("POST", "/segments/{segment_id}/delete"): MEMBER,
     ("POST", "/contacts/{contact_id}/{action}"): MEMBER,
