@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
+from promoter.accounts.sessions import purge_expired
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
@@ -57,21 +58,24 @@ log = logging.getLogger("promoter.app")
 PRUNE_INTERVAL_SECONDS = 600
 
 
-def _prune(services: Services, cutoff: datetime) -> int:
+def prune(services: Services, *, now: datetime) -> int:
+    """Forget processed messageIds older than the retention and sign-in sessions that have
+    expired; returns how many messageIds went."""
+    cutoff = now - timedelta(hours=services.settings.dedup_retention_hours)
     with services.database.write() as conn:
         removed = prune_processed_messages(conn, older_than=cutoff)
+        purge_expired(conn, now=now)
     services.database.refresh_statistics()
     return removed
 
 
 async def _prune_until(stop: asyncio.Event, services: Services) -> None:
-    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention (and
-    refresh SQLite's planner statistics).
+    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention and expired
+    sign-in sessions (and refresh SQLite's planner statistics).
 
     Stops when ``stop`` is set, never in the middle of a prune, so no connection is
     left checked out when the database is disposed of.
     """
-    retention = timedelta(hours=services.settings.dedup_retention_hours)
     while True:
         try:
             await asyncio.wait_for(stop.wait(), timeout=PRUNE_INTERVAL_SECONDS)
@@ -79,10 +83,9 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
         except TimeoutError:
             pass
         try:
-            cutoff = datetime.now(UTC) - retention
-            removed = await run_in_threadpool(_prune, services, cutoff)
+            removed = await run_in_threadpool(lambda: prune(services, now=datetime.now(UTC)))
             if removed:
-                log.info("forgot %d processed messageIds older than %s", removed, cutoff)
+                log.info("forgot %d processed messageIds past the retention", removed)
         except DATABASE_UNAVAILABLE as exc:  # prune on the next round
             log.error(
                 "pruning processed messageIds failed, database unavailable (%s)", describe(exc)
