@@ -13,7 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from promoter.analytics.change import nps_change
+from promoter.analytics.change import MIN_RESPONSES, NpsChange, nps_change
 from promoter.campaigns.service import list_campaigns
 from promoter.domain.nps import NpsSummary
 from promoter.storage.engine import Database
@@ -59,18 +59,34 @@ def test_the_caption_names_the_last_day_included(browser: Browser, data: None) -
     )
 
 
-def test_the_change_from_the_previous_period(browser: Browser, data: None) -> None:
+@pytest.fixture
+def more_data(database: Database, browser: Browser) -> None:
+    build(database, browser.org.id, random.Random(3), contacts_count=40, responses_count=240)
+
+
+def test_the_change_from_the_previous_period(browser: Browser, more_data: None) -> None:
     page = browser.client.get("/", params=CUSTOM)
     now = api_summary(browser, since="2026-05-01", until="2026-06-30")
     before = api_summary(browser, since="2026-03-01", until="2026-04-30")
-    assert now.responses and before.responses
+    assert min(now.responses, before.responses) >= MIN_RESPONSES
     change = nps_change(now, before)
-    assert change is not None
+    assert isinstance(change, NpsChange)
     verdict = "beyond" if change.significant else "within"
     assert before.nps is not None
     assert shown(page.text, "nps-change") == (
         f"{signed(change.points)} vs previous 61 days (was {signed(before.nps)}), "
         f"{verdict} the margin of error (±{change.margin:.0f})"
+    )
+
+
+def test_too_few_answers_are_not_compared(browser: Browser, data: None) -> None:
+    page = browser.client.get("/", params={**CUSTOM, "since": "2026-06-01"})
+    now = api_summary(browser, since="2026-06-01", until="2026-06-30")
+    before = api_summary(browser, since="2026-05-02", until="2026-05-31")
+    assert 0 < now.responses < MIN_RESPONSES and before.responses > 0
+    assert shown(page.text, "nps-change") == (
+        "Not enough answers to compare with the previous 30 days: "
+        f"{now.responses} now and {before.responses} before; at least 30 in each"
     )
 
 

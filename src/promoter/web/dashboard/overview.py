@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
-from promoter.analytics.change import NpsChange, nps_change
+from promoter.analytics.change import NpsChange, TooFewToCompare, nps_change
 from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
 from promoter.analytics.report import DeliveryStats, NpsReport, delivery_stats
@@ -72,7 +72,15 @@ class Change:
     """The same question over the period before: its NPS, and the change from it."""
 
     before: NpsSummary
-    change: NpsChange | None
+    change: NpsChange | TooFewToCompare | None
+
+    @property
+    def compared(self) -> NpsChange | None:
+        return self.change if isinstance(self.change, NpsChange) else None
+
+    @property
+    def too_few(self) -> TooFewToCompare | None:
+        return self.change if isinstance(self.change, TooFewToCompare) else None
 
 
 def _change(
