@@ -14,6 +14,7 @@ from sqlalchemy import select
 from promoter.storage.engine import Database
 from promoter.storage.tables import response_tags, responses
 from tests.analytics.dataset import build
+from tests.analytics.writes import PLANTED, answer_by_plan
 from tests.conftest import make_org
 from tests.credentials import token
 from tests.dashboard.conftest import Browser
@@ -62,6 +63,22 @@ def test_breakdown_rows_are_the_apis(browser: Browser, data: None) -> None:
     body = api(browser, "/api/v2/nps/breakdown/", by="plan", sort="nps").json()
     assert rows_of(page.text) == [(r["value"], signed(r["nps"])) for r in body["rows"]]
     assert "<svg" in page.text
+
+
+def test_breakdown_marks_rows_beyond_chance_in_words(browser: Browser, database: Database) -> None:
+    answer_by_plan(database, browser.org, PLANTED)
+    page = browser.client.get("/breakdown", params={**ALL, "by": "plan", "sort": "nps"})
+    table = page.text.split('data-testid="breakdown-table"', 1)[1].split("</table>", 1)[0]
+    marks = re.findall(
+        r'<th scope="row">([^<]*)</th>.*?<td data-testid="differs">(.*?)</td>', table, re.S
+    )
+    assert [(value, re.sub(r"<[^>]+>", "", mark)) for value, mark in marks] == [
+        ("Pro", "Higher than the rest"),
+        ("Trial", "too few to test"),
+        ("Team", "within chance"),
+        ("Free", "Lower than the rest"),
+    ]
+    assert 'data-testid="differs-note"' in page.text
 
 
 def test_breakdown_buckets_and_bad_buckets(browser: Browser, data: None) -> None:

@@ -17,6 +17,7 @@ from promoter.analytics.query import NpsQuery
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import NOW, build
+from tests.analytics.writes import PLANTED, answer_by_plan
 from tests.comments import say_comments
 from tests.conftest import Org
 from tests.integration.conftest import Run
@@ -78,6 +79,20 @@ def test_nps_json_agrees_with_brute_force(run: Run, org: Org, world: reference.W
     assert orjson.loads(run("nps", str(org.id), *shouted))["responses"] == 0
     ignoring = orjson.loads(run("nps", str(org.id), *shouted, "--ignore-case"))
     assert ignoring["responses"] == want(world, org, both) > 0
+
+
+def test_breakdown_rows_against_the_rest(run: Run, org: Org, database: Database) -> None:
+    answer_by_plan(database, org, PLANTED)
+    out = run("nps", str(org.id), *WINDOW, "--by", "plan")
+    table = out.split("\nplan ", 1)[1].splitlines()
+    assert table[0].split()[-2:] == ["vs", "rest"]
+    marks = {line.split()[0]: line.split("%")[-1].strip() for line in table[2:] if line}
+    assert marks == {
+        "Pro": "higher",
+        "Free": "lower",
+        "Team": "within chance",
+        "Trial": "too few",
+    }
 
 
 def test_nps_tables(run: Run, org: Org, world: reference.World) -> None:

@@ -15,6 +15,7 @@ from promoter.analytics.buckets import AUTO, NONE, Buckets, auto_edges, check_ed
 from promoter.analytics.buckets import BreakdownError as BreakdownError
 from promoter.analytics.buckets import label as bucket_label
 from promoter.analytics.query import Scope, matching
+from promoter.analytics.significance import Difference, differences
 from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, NpsSummary
 from promoter.storage.tables import contact_attributes, response_attributes
@@ -55,13 +56,26 @@ class Breakdown:
     #: The bucket edges used (given or chosen), or None for one row per value.
     edges: tuple[float, ...] | None = None
 
+    def differences(self) -> list[Difference | None]:
+        """Per row, how its NPS differs from the other rows' (None: too few to test)."""
+        return differences([row.summary for row in self.rows], self.total)
+
     def to_json(self) -> dict[str, object]:
         return {
             "attribute": self.attribute,
             "buckets": None if self.edges is None else list(self.edges),
             "total": self.total.to_json(),
-            "rows": [row.to_json() for row in self.rows],
+            "rows": [
+                row.to_json() | difference_json(found)
+                for row, found in zip(self.rows, self.differences(), strict=True)
+            ],
         }
+
+
+def difference_json(found: Difference | None) -> dict[str, object]:
+    if found is None:
+        return {"differs": None, "p_value": None, "q_value": None}
+    return {"differs": found.differs, "p_value": found.p_value, "q_value": found.q_value}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from promoter.analytics.segments import (
     get_segment,
     list_segments,
 )
+from promoter.analytics.significance import Difference
 from promoter.analytics.trend import INTERVALS, TrendError, trend
 from promoter.cli.common import migrated_database
 from promoter.domain.channels import CHANNELS
@@ -61,6 +62,13 @@ def _summary_cells(s: NpsSummary) -> list[str]:
 
 
 SUMMARY_HEADER = ["NPS", "margin", "responses", "promoters", "passives", "detractors"]
+
+
+def _against_rest(difference: Difference | None) -> str:
+    """A breakdown row against the other rows: higher, lower, within chance or too few."""
+    if difference is None:
+        return "too few"
+    return difference.differs or "within chance"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -276,8 +284,11 @@ def _print_report(result: dict[str, Any], zone: str) -> None:
     if "breakdown" in result:
         found = result["breakdown"]
         click.echo("")
-        rows = [[row.value, *_summary_cells(row.summary)] for row in found.rows]
-        click.echo(_table([found.attribute, *SUMMARY_HEADER], rows))
+        rows = [
+            [row.value, *_summary_cells(row.summary), _against_rest(difference)]
+            for row, difference in zip(found.rows, found.differences(), strict=True)
+        ]
+        click.echo(_table([found.attribute, *SUMMARY_HEADER, "vs rest"], rows))
     if "trend" in result:
         click.echo("")
         rows = [[f"{p.start:%Y-%m-%d}", *_summary_cells(p.summary)] for p in result["trend"]]

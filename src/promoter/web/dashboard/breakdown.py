@@ -138,6 +138,7 @@ async def breakdown_page(request: Request, services: ServicesDep, session: Sessi
         result=result,
         chart=charts.fitted_breakdown(result.rows) if result else None,
         links=links,
+        differences=result.differences() if result else [],
         choice=choice,
         edges_text=", ".join(edge_text(e) for e in result.edges) if result and result.edges else "",
         sorts=SORTS,

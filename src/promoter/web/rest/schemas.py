@@ -282,6 +282,19 @@ class BreakdownRow(NpsSummary):
     value: str
     low: float | None = Field(default=None, description="Numeric buckets only.")
     high: float | None = Field(default=None, description="Numeric buckets only.")
+    differs: Literal["higher", "lower"] | None = Field(
+        description="The row's NPS is higher or lower than that of all other rows beyond "
+        "chance (Benjamini-Hochberg, false discovery rate 5% across the rows); null: not "
+        "beyond chance, or not tested."
+    )
+    p_value: float | None = Field(
+        description="Two-sided p-value of the row's NPS against the other rows'; null when "
+        "the row or the rest has fewer than 30 responses (not tested)."
+    )
+    q_value: float | None = Field(
+        description="The p-value adjusted for the rows tested (Benjamini-Hochberg); the "
+        "row differs when it is at most 0.05."
+    )
 
 
 class Breakdown(BaseModel):
