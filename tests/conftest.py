@@ -38,6 +38,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = item.path.relative_to(TESTS).parts
         if len(parts) > 1 and parts[0] in SERIAL_DIRECTORIES:
             item.add_marker(pytest.mark.serial)
+        once = item.get_closest_marker("one_database")
+        callspec = getattr(item, "callspec", None)
+        if once and callspec and callspec.params.get("database_url", "sqlite") != "sqlite":
+            reason = once.kwargs.get("reason", "does not depend on the database")
+            item.add_marker(pytest.mark.skip(reason=f"checked once, on SQLite: {reason}"))
 
 
 POSTGRES_ADMIN_URL = os.environ.get(

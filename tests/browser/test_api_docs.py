@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import screenshot
 from tests.e2e.conftest import ServerProcess
+
+#: The documentation page is the instance's OpenAPI document in Swagger UI, the same whatever
+#: the database behind the server: SQLite only.
+pytestmark = pytest.mark.one_database(reason="the documentation page")
 
 #: Run before the page's scripts (and not subject to its policy): notes each violation.
 WATCH_VIOLATIONS = """

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
+
+#: The campaign form in the browser does not depend on the database; campaigns are stored
+#: and checked on both in tests/dashboard and tests/integration: SQLite only.
+pytestmark = pytest.mark.one_database(reason="the campaign form in the browser")
 
 
 def test_create_preview_and_pause_a_campaign(page: Page, backend: str) -> None:

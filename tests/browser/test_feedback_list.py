@@ -10,18 +10,14 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 
+#: How the list looks and acts in the browser does not depend on the database behind the
+#: server: this runs on SQLite only, to keep the serial run short; the search, the
+#: selection's changes and their isolation are checked on both databases in
+#: tests/dashboard/test_feedback_list.py.
+pytestmark = pytest.mark.one_database(reason="the list's look and behaviour")
+
 #: The page at 1440 x 900: eleven responses end well above this (their cards took 3,337 px).
 COMPACT_PX = 1500
-
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """How the list looks and acts in the browser does not depend on the database behind
-    the server: this runs on SQLite only, to keep the serial run short; the search, the
-    selection's changes and their isolation are checked on both databases in
-    tests/dashboard/test_feedback_list.py."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the list's look and behaviour: checked once, on SQLite")
 
 
 def test_search_select_tag_and_close(page: Page, backend: str) -> None:

@@ -15,13 +15,9 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, responses
 from tests.browser.conftest import EMAIL, screenshot, sign_in
 
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """The form and the email do not depend on the database behind the server: checked
-    once, on SQLite; tests/integration and tests/dashboard cover both databases."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the reply journey in the browser: checked once, on SQLite")
+#: The form and the email do not depend on the database behind the server: checked once,
+#: on SQLite; tests/integration and tests/dashboard cover both databases.
+pytestmark = pytest.mark.one_database(reason="the reply journey in the browser")
 
 
 def _open_commented_feedback(database: Database) -> tuple[int, str]:

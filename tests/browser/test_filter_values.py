@@ -10,13 +10,9 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import sign_in
 
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """What the browser does with the suggestions does not depend on the database (the
-    values are checked on both in tests/dashboard/test_overview.py): SQLite only."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the suggestions' behaviour in the browser: checked once, on SQLite")
+#: What the browser does with the suggestions does not depend on the database (the values
+#: are checked on both in tests/dashboard/test_overview.py): SQLite only.
+pytestmark = pytest.mark.one_database(reason="the suggestions' behaviour in the browser")
 
 
 def test_values_are_suggested_as_one_types(page: Page) -> None:

@@ -27,7 +27,9 @@ from tests.browser.dashboard_pages import (
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
 
-pytestmark = pytest.mark.browser
+#: How the pages look does not depend on the database behind the server: checked on
+#: SQLite only, to keep the serial run short.
+pytestmark = [pytest.mark.browser, pytest.mark.one_database(reason="the dashboard's layout")]
 
 #: The menu takes at most one row on a phone.
 MENU_HEIGHT = 64
@@ -37,14 +39,6 @@ SMALLEST_CHART_TEXT = 11
 SMALLEST_TARGET = 24
 #: The pages (URLs starting so) that show a chart on the seeded data.
 CHARTED = ("/?", "/breakdown?", "/contacts/")
-
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """How the pages look does not depend on the database behind the server: checked on
-    SQLite only, to keep the serial run short."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the dashboard's layout: checked once, on SQLite")
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]

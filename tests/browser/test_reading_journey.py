@@ -11,21 +11,15 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 
-pytestmark = pytest.mark.browser
+#: What the pages link to and show does not depend on the database behind the server
+#: (tests/dashboard/test_reading.py checks the numbers on both): SQLite only, to keep the
+#: serial run short.
+pytestmark = [pytest.mark.browser, pytest.mark.one_database(reason="the reading journey")]
 
 #: The seeded responses come from March to June 2026: this window and the 61 days before.
 WINDOW = "range=custom&since=2026-05-01&until=2026-06-30"
 #: A chip's remove link, as its text reads.
 X = r"\s*\u00d7\s*"
-
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """What the pages link to and show does not depend on the database behind the server
-    (tests/dashboard/test_reading.py checks the numbers on both): SQLite only, to keep the
-    serial run short."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the reading journey: checked once, on SQLite")
 
 
 def test_chips_the_menu_and_the_change(page: Page) -> None:

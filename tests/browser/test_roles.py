@@ -22,17 +22,11 @@ from tests.browser.conftest import PASSWORD as ADMIN_PASSWORD
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
 
-pytestmark = pytest.mark.browser
+#: Roles in the browser do not depend on the database: checked on SQLite only; the
+#: services behind them run on both in tests/integration/test_roles.py.
+pytestmark = [pytest.mark.browser, pytest.mark.one_database(reason="roles in the browser")]
 INVITEE = "rita@example.com"
 PASSWORD = "rita's long password"
-
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """Roles in the browser do not depend on the database: checked on SQLite only; the
-    services behind them run on both in tests/integration/test_roles.py."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("roles in the browser: checked once, on SQLite")
 
 
 @pytest.fixture

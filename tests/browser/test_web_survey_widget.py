@@ -29,16 +29,13 @@ from tests.browser.web_survey import (
     widget,
 )
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def _one_database(database_url: str) -> None:
-    """How the widget looks and behaves in the browser does not depend on the database
-    behind the server: these run on SQLite only, to keep the serial run short; what the
-    widget records is checked on both databases in test_web_survey.py."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the widget's look and behaviour: checked once, on SQLite")
+#: How the widget looks and behaves in the browser does not depend on the database behind
+#: the server: these run on SQLite only, to keep the serial run short; what the widget
+#: records is checked on both databases in test_web_survey.py.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.one_database(reason="the widget's look and behaviour"),
+]
 
 
 HOSTILE_CSS = """

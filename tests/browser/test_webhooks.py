@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from promoter.webhooks.signing import verify_signature
 from tests.browser.conftest import screenshot, sign_in
 from tests.receiver import Receiver
+
+#: The webhook pages in the browser do not depend on the database; the subscriptions and
+#: their delivery run on both in tests/integration and tests/e2e: SQLite only.
+pytestmark = pytest.mark.one_database(reason="the webhook pages in the browser")
 
 
 def test_add_test_and_remove_a_webhook(page: Page, receiver: Receiver, backend: str) -> None:
