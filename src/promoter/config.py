@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description="Keep each organization's responses as columns in memory for fast NPS "
         "questions (loaded in the background on first use).",
     )
+    analytics_memory_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Memory (MB) the in-memory columns of all organizations may take in each "
+        "server process; the least recently asked organizations' columns are dropped to stay "
+        "within it. 0 keeps no columns: every question is answered with SQL.",
+    )
     dedup_retention_hours: int = Field(
         default=72,
         ge=24,

@@ -126,9 +126,16 @@ class Services:
                 limits=attribute_limits(settings),
             ),
             keys=KeyCache(lookup, ttl=settings.key_cache_seconds),
-            analytics=Analytics(AnalyticsCache(database) if settings.analytics_cache else None),
+            analytics=analytics_of(settings, database),
             rate_limits=RateLimits.from_settings(settings),
         )
+
+
+def analytics_of(settings: Settings, database: Database) -> Analytics:
+    """The analytics engine, with in-memory columns unless they are off or get no memory."""
+    if not settings.analytics_cache or settings.analytics_memory_mb == 0:
+        return Analytics(None)
+    return Analytics(AnalyticsCache(database, budget=settings.analytics_memory_mb << 20))
 
 
 def attribute_limits(settings: Settings) -> AttributeLimits:

@@ -5,12 +5,18 @@ an organization starts loading its columns in a background thread (SQL answers
 meanwhile); every later question first catches the columns up with what was written
 since, in the question's own transaction, then answers from them. Questions for one
 organization take turns on its columns; the SQL path needs no copy and is always right.
+
+A memory budget bounds the columns of all organizations together: when a load, a catch-up
+or a newly read attribute column takes them over it, the least recently asked
+organizations' columns are dropped (never those being answered at that moment); an
+organization whose columns alone exceed the budget is answered by SQL.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,46 +45,56 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     columns: ResponseColumns | None = None
     loading: bool = False
+    #: ``columns.nbytes`` when last measured (0 without columns).
+    nbytes: int = 0
+    #: The columns alone exceeded the budget: this organization is answered by SQL.
+    over_budget: bool = False
 
 
 class AnalyticsCache:
-    """In-memory columns of each organization's responses.
+    """In-memory columns of each organization's responses, within ``budget`` bytes
+    (None: no limit).
 
     With ``background=False`` a missing copy is loaded in the asking transaction (for tests
     and benchmarks, which want the columns on the first question).
     """
 
-    def __init__(self, database: Database, *, background: bool = True) -> None:
+    def __init__(
+        self, database: Database, *, budget: int | None = None, background: bool = True
+    ) -> None:
+        if budget is not None and budget <= 0:
+            raise ValueError("the memory budget must be positive (or None: no limit)")
         self._database = database
+        self._budget = budget
         self._background = background
-        self._entries: dict[int, _Entry] = {}
+        #: Least recently asked first.
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._loaders: list[threading.Thread] = []
 
     def _entry(self, organization_id: int) -> _Entry:
         with self._guard:
-            return self._entries.setdefault(organization_id, _Entry())
+            entry = self._entries.setdefault(organization_id, _Entry())
+            self._entries.move_to_end(organization_id)
+            return entry
+
+    def resident(self) -> dict[int, int]:
+        """The bytes of each organization's columns in memory, least recently asked first."""
+        with self._guard:
+            entries = list(self._entries.items())
+        return {org: entry.nbytes for org, entry in entries if entry.columns is not None}
 
     @contextmanager
     def columns(self, conn: Connection, organization_id: int) -> Iterator[ResponseColumns | None]:
         """The organization's columns, current as of ``conn``'s transaction (held for the
-        block), or None when they are not loaded yet."""
+        block), or None when they are not loaded yet or do not fit the budget."""
         entry = self._entry(organization_id)
         entry.lock.acquire()
         try:
-            columns = entry.columns
-            state = probe(conn, organization_id) if columns is None else columns.probe(conn)
-            if columns is not None and columns.epoch != state.epoch:
-                entry.columns = columns = None  # responses were deleted: load again
-            if columns is None and not self._background:
-                entry.columns = columns = ResponseColumns.load(conn, organization_id)
-            if columns is None:
-                self._load_later(organization_id, entry)
-            elif not columns.is_current(state):
-                columns.catch_up(conn, state)
+            columns = None if entry.over_budget else self._current(conn, organization_id, entry)
         except BaseException:
-            entry.columns = None  # a half-applied catch-up is not trusted: load again
+            self._drop(entry)  # a half-applied catch-up is not trusted: load again
             entry.lock.release()
             raise
         if columns is None:
@@ -88,7 +104,67 @@ class AnalyticsCache:
         try:
             yield columns
         finally:
-            entry.lock.release()
+            try:
+                self._fit(entry)  # the answer may have read attribute columns
+            finally:
+                entry.lock.release()
+
+    def _current(
+        self, conn: Connection, organization_id: int, entry: _Entry
+    ) -> ResponseColumns | None:
+        """The entry's columns caught up with ``conn`` (its lock held), None while loading."""
+        columns = entry.columns
+        state = probe(conn, organization_id) if columns is None else columns.probe(conn)
+        if columns is not None and columns.epoch != state.epoch:
+            self._drop(entry)  # responses were deleted: load again
+            columns = None
+        if columns is None and not self._background:
+            entry.columns = ResponseColumns.load(conn, organization_id)
+            self._fit(entry)
+            return entry.columns
+        if columns is None:
+            self._load_later(organization_id, entry)
+        elif not columns.is_current(state):
+            columns.catch_up(conn, state)
+            self._fit(entry)
+        return entry.columns
+
+    def _drop(self, entry: _Entry) -> None:
+        entry.columns = None
+        entry.nbytes = 0
+
+    def _fit(self, entry: _Entry) -> None:
+        """Measure ``entry``'s columns (its lock held), then bring the total within the
+        budget: drop the entry's own columns when they alone exceed it, else other
+        organizations' columns, least recently asked first, skipping those in use."""
+        columns = entry.columns
+        entry.nbytes = 0 if columns is None else columns.nbytes
+        if self._budget is None or columns is None:
+            return
+        if entry.nbytes > self._budget:
+            log.warning(
+                "analytics columns of organization %s take %s MB, over the memory budget: "
+                "its questions are answered by SQL",
+                columns.organization_id,
+                entry.nbytes >> 20,
+            )
+            self._drop(entry)
+            entry.over_budget = True
+            return
+        with self._guard:
+            others = [(org, e) for org, e in self._entries.items() if e is not entry]
+        total = entry.nbytes + sum(e.nbytes for _, e in others)
+        for organization_id, other in others:
+            if total <= self._budget:
+                break
+            if other.columns is None or not other.lock.acquire(blocking=False):
+                continue  # nothing to free, or being answered right now
+            try:
+                total -= other.nbytes
+                self._drop(other)
+            finally:
+                other.lock.release()
+            log.info("analytics columns of organization %s dropped: memory budget", organization_id)
 
     def _load_later(self, organization_id: int, entry: _Entry) -> None:
         if entry.loading or self._stop.is_set():
@@ -101,6 +177,7 @@ class AnalyticsCache:
                     loaded = ResponseColumns.load(conn, organization_id, stop=self._stop)
                 with entry.lock:
                     entry.columns = loaded
+                    self._fit(entry)
                 log.info(
                     "analytics columns of organization %s loaded: %s responses",
                     organization_id,

@@ -71,6 +71,16 @@ class EventColumns:
         self._contact_users: dict[int, str] = {}
         self._mapping: tuple[tuple[int, int, int], npt.NDArray[np.int32]] | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in numpy arrays: the events and the property columns read so far."""
+        arrays: list[Any] = [self.ids, self.users, self.names, self.times]
+        for column in self._properties.values():
+            arrays += [column.kind, column.number, column.code]
+        if self._mapping is not None:
+            arrays.append(self._mapping[1])
+        return sum(int(array.nbytes) for array in arrays)
+
     def user_codes_of(self, conn: Connection, contact_ids: Ints) -> npt.NDArray[np.int32]:
         """The user code of each of ``contact_ids`` (sorted, distinct), -1 for a userId
         without settled events."""

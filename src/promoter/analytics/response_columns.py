@@ -179,6 +179,30 @@ class ResponseColumns:
         self._stop: threading.Event | None = None
         self.events = EventColumns(organization_id)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in numpy arrays: the response columns, their id index, tags, the
+        attribute columns read so far, and the events (not the dictionaries of texts)."""
+        arrays: list[Any] = [
+            self.ids,
+            self.created,
+            self.campaign,
+            self.contact,
+            self.score,
+            self.commented,
+            self.closed,
+            self.channel,
+            self._id_sorted,
+            self._id_position,
+            self._contacts,
+            self._contact_dense,
+            *self.tags.values(),
+        ]
+        for column in self.attributes.values():
+            arrays += [column.kind, column.code, column.number]
+        held = sum(int(array.nbytes) for array in arrays if array is not None)
+        return held + self.events.nbytes
+
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():
             raise LoadStopped
