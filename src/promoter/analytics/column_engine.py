@@ -220,7 +220,7 @@ def _snapshot(
         else:
             wanted = [code for code, text in enumerate(column.texts) if needle in text]
         return (kind == 1) & _one_of(column.code[positions], wanted)  # type: ignore[no-any-return]
-    number = column.number[positions]
+    number = column.numbers(positions)
     if condition.kind == "number":
         low = None if condition.low is None else condition.low.number
         high = None if condition.high is None else condition.high.number

@@ -44,47 +44,64 @@ LOAD_BATCH = 200_000
 MAX_ATTRIBUTE_COLUMNS = 32
 
 Floats = npt.NDArray[np.float64]
+INT16_MAX = np.iinfo(np.int16).max
 
 
 @dataclass
 class AttributeColumn:
-    """One attribute over all responses."""
+    """One attribute over all responses. ``number`` is None while no response has a
+    number, boolean or date value for it (all NaN): text attributes need no numbers."""
 
     kind: npt.NDArray[np.int8]
-    code: npt.NDArray[np.int32]
-    number: Floats
+    #: 16-bit while the texts fit, widened to 32-bit by the one that does not.
+    code: npt.NDArray[np.int16] | npt.NDArray[np.int32]
+    number: Floats | None
     texts: list[str] = field(default_factory=list)
     codes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, capacity: int) -> AttributeColumn:
-        return cls(
-            np.zeros(capacity, np.int8),
-            np.full(capacity, -1, np.int32),
-            np.full(capacity, np.nan, np.float64),
-        )
+        return cls(np.zeros(capacity, np.int8), np.full(capacity, -1, np.int16), None)
+
+    def numbers(self, positions: Ints | slice) -> Floats:
+        """The numbers at ``positions`` (NaN: none)."""
+        if self.number is None:
+            return np.full(self.kind[positions].shape, np.nan, np.float64)
+        return self.number[positions]
+
+    def set_numbers(self, positions: Ints, values: Floats) -> None:
+        if self.number is None:
+            if np.isnan(values).all():
+                return
+            self.number = np.full(len(self.kind), np.nan, np.float64)
+        self.number[positions] = values
 
     def code_of(self, text: str) -> int:
         found = self.codes.get(text)
         if found is None:
             found = self.codes[text] = len(self.texts)
             self.texts.append(text)
+            if found > INT16_MAX and self.code.dtype == np.int16:
+                self.code = self.code.astype(np.int32)
         return found
 
     def clear(self, positions: Ints) -> None:
         self.kind[positions] = MISSING
         self.code[positions] = -1
-        self.number[positions] = np.nan
+        if self.number is not None:
+            self.number[positions] = np.nan
 
     def grow(self, capacity: int) -> None:
         self.kind = _grown(self.kind, capacity, 0)
         self.code = _grown(self.code, capacity, -1)
-        self.number = _grown(self.number, capacity, np.nan)
+        if self.number is not None:
+            self.number = _grown(self.number, capacity, np.nan)
 
     def reorder(self, order: Ints, capacity: int) -> None:
         self.kind = _grown(self.kind[order], capacity, 0)
         self.code = _grown(self.code[order], capacity, -1)
-        self.number = _grown(self.number[order], capacity, np.nan)
+        if self.number is not None:
+            self.number = _grown(self.number[order], capacity, np.nan)
 
 
 def _grown(array: Any, capacity: int, fill: Any) -> Any:
@@ -160,7 +177,8 @@ class ResponseColumns:
         self.capacity = 0
         self.ids: Ints = np.zeros(0, np.int64)
         self.created: Ints = np.zeros(0, np.int64)
-        self.campaign: Ints = np.zeros(0, np.int64)
+        #: Campaign ids are 32-bit (``campaigns.id`` is an INTEGER).
+        self.campaign: npt.NDArray[np.int32] = np.zeros(0, np.int32)
         self.contact: Ints = np.zeros(0, np.int64)
         self.score: npt.NDArray[np.int8] = np.zeros(0, np.int8)
         self.commented: Bools = np.zeros(0, np.bool_)
@@ -172,35 +190,33 @@ class ResponseColumns:
         self.attributes: OrderedDict[str, AttributeColumn] = OrderedDict()
         #: Position of each id: ids sorted, and where each one is.
         self._id_sorted: Ints = np.zeros(0, np.int64)
-        self._id_position: Ints = np.zeros(0, np.int64)
+        self._id_position: npt.NDArray[np.int32] = np.zeros(0, np.int32)
         #: Contacts as dense numbers 0..k-1 (for contact-level conditions).
         self._contacts: Ints | None = None
-        self._contact_dense: Ints | None = None
+        self._contact_dense: npt.NDArray[np.int32] | None = None
         self._stop: threading.Event | None = None
         self.events = EventColumns(organization_id)
 
+    def arrays(self) -> dict[str, Any]:
+        """Every numpy array held, by name: the response columns, their id and contact
+        indexes, tags, the attribute columns read so far (not the events)."""
+        found: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in ("ids", "created", "campaign", "contact", "score", "commented")
+        }
+        found |= {"closed": self.closed, "channel": self.channel}
+        found |= {"id index": self._id_sorted, "id positions": self._id_position}
+        found |= {"contacts": self._contacts, "contact index": self._contact_dense}
+        found |= {f"tag {tag}": flags for tag, flags in self.tags.items()}
+        for name, column in self.attributes.items():
+            found |= {f"{name}.kind": column.kind, f"{name}.code": column.code}
+            found |= {f"{name}.number": column.number}
+        return {name: array for name, array in found.items() if array is not None}
+
     @property
     def nbytes(self) -> int:
-        """Bytes held in numpy arrays: the response columns, their id index, tags, the
-        attribute columns read so far, and the events (not the dictionaries of texts)."""
-        arrays: list[Any] = [
-            self.ids,
-            self.created,
-            self.campaign,
-            self.contact,
-            self.score,
-            self.commented,
-            self.closed,
-            self.channel,
-            self._id_sorted,
-            self._id_position,
-            self._contacts,
-            self._contact_dense,
-            *self.tags.values(),
-        ]
-        for column in self.attributes.values():
-            arrays += [column.kind, column.code, column.number]
-        held = sum(int(array.nbytes) for array in arrays if array is not None)
+        """Bytes held in numpy arrays, events included (not the dictionaries of texts)."""
+        held = sum(int(array.nbytes) for array in self.arrays().values())
         return held + self.events.nbytes
 
     def _check_stop(self) -> None:
@@ -296,7 +312,7 @@ class ResponseColumns:
             for new in set(mine).difference(column.codes):
                 column.code_of(new)
             column.code[at] = np.fromiter(map(column.codes.__getitem__, mine), np.int32, len(mine))
-            column.number[at] = values[rows]
+            column.set_numbers(at, values[rows])
 
     def probe(self, conn: Connection) -> Probe:
         """The probe, over the same recent range as at the last catch-up."""
@@ -425,8 +441,9 @@ class ResponseColumns:
 
     def _index_ids(self) -> None:
         n = self.size
-        self._id_position = np.argsort(self.ids[:n], kind="stable")
-        self._id_sorted = self.ids[:n][self._id_position]
+        order = np.argsort(self.ids[:n], kind="stable")
+        self._id_sorted = self.ids[:n][order]
+        self._id_position = order.astype(np.int32)
 
     def _positions(self, ids: Ints) -> Ints:
         """Where each id is, or -1."""
@@ -457,11 +474,11 @@ class ResponseColumns:
         hi = int(np.searchsorted(created, micros(until), "left"))
         return lo, hi
 
-    def contact_dense(self) -> tuple[Ints, Ints]:
+    def contact_dense(self) -> tuple[Ints, npt.NDArray[np.int32]]:
         """Sorted distinct contact ids, and each response's index into them."""
         if self._contacts is None or self._contact_dense is None:
             self._contacts, inverse = np.unique(self.contact[: self.size], return_inverse=True)
-            self._contact_dense = inverse.astype(np.int64)
+            self._contact_dense = inverse.astype(np.int32)
         return self._contacts, self._contact_dense
 
     def responses_in(self, positions: Ints | slice, response_ids: Iterable[int]) -> Bools:
