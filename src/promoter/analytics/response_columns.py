@@ -45,6 +45,9 @@ MAX_ATTRIBUTE_COLUMNS = 32
 
 Floats = npt.NDArray[np.float64]
 INT16_MAX = np.iinfo(np.int16).max
+INT32_MAX = np.iinfo(np.int32).max
+#: Contact and response ids: 32-bit while they fit, 64-bit once one does not.
+Ids = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
 
 @dataclass
@@ -175,11 +178,10 @@ class ResponseColumns:
         self.recent: Any = None
         self.size = 0
         self.capacity = 0
-        self.ids: Ints = np.zeros(0, np.int64)
         self.created: Ints = np.zeros(0, np.int64)
         #: Campaign ids are 32-bit (``campaigns.id`` is an INTEGER).
         self.campaign: npt.NDArray[np.int32] = np.zeros(0, np.int32)
-        self.contact: Ints = np.zeros(0, np.int64)
+        self.contact: Ids = np.zeros(0, np.int32)
         self.score: npt.NDArray[np.int8] = np.zeros(0, np.int8)
         self.commented: Bools = np.zeros(0, np.bool_)
         self.closed: Bools = np.zeros(0, np.bool_)
@@ -188,8 +190,8 @@ class ResponseColumns:
         self.tags: dict[str, Bools] = {}
         #: The attribute columns read so far, least recently used first (see ``attribute``).
         self.attributes: OrderedDict[str, AttributeColumn] = OrderedDict()
-        #: Position of each id: ids sorted, and where each one is.
-        self._id_sorted: Ints = np.zeros(0, np.int64)
+        #: The response ids (kept only here): ids sorted, and the position of each.
+        self._id_sorted: Ids = np.zeros(0, np.int32)
         self._id_position: npt.NDArray[np.int32] = np.zeros(0, np.int32)
         #: Contacts as dense numbers 0..k-1 (for contact-level conditions).
         self._contacts: Ints | None = None
@@ -202,9 +204,9 @@ class ResponseColumns:
         indexes, tags, the attribute columns read so far (not the events)."""
         found: dict[str, Any] = {
             name: getattr(self, name)
-            for name in ("ids", "created", "campaign", "contact", "score", "commented")
+            for name in ("created", "campaign", "contact", "score", "commented", "closed")
         }
-        found |= {"closed": self.closed, "channel": self.channel}
+        found |= {"channel": self.channel}
         found |= {"id index": self._id_sorted, "id positions": self._id_position}
         found |= {"contacts": self._contacts, "contact index": self._contact_dense}
         found |= {f"tag {tag}": flags for tag, flags in self.tags.items()}
@@ -250,17 +252,19 @@ class ResponseColumns:
             )
             self._reserve(len(rows))
             n = self.size = len(rows)
-            self.ids[:n] = ids
+            response_ids = np.asarray(ids, np.int64)
             self.created[:n] = micros_of(created)
             self.campaign[:n] = campaign
-            self.contact[:n] = contact
+            contact_ids = np.asarray(contact, np.int64)
+            self.contact = _wide_enough(self.contact, int(contact_ids.max()))
+            self.contact[:n] = contact_ids
             self.score[:n] = score
             self.commented[:n] = np.asarray(commented, np.bool_)
             self.closed[:n] = np.asarray(closed, np.bool_)
             self.channel[:n] = _channel_codes(channel)
-            if not _in_order(self.created, self.ids, 1, n):
-                self._sort()
-        self._index_ids()
+            if not _in_order(self.created, response_ids, 1, n):
+                response_ids = self._sort(response_ids)
+            self._index_ids(response_ids)
         del rows
         tags = conn.execute(
             select(response_tags.c.response_id, response_tags.c.tag).where(
@@ -354,7 +358,6 @@ class ResponseColumns:
         new_rows = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
         if new_rows:
             self._append(new_rows)
-            self._index_ids()
         positions = self._positions(ids)
         # Changed responses were snapshotted again: their old values and tags go first.
         for column in self.attributes.values():
@@ -389,24 +392,26 @@ class ResponseColumns:
         start = self.size
         self._reserve(start + count)
         end = start + count
-        self.ids[start:end] = [r.id for r in rows]
+        ids = np.concatenate([self._ids(), np.fromiter((r.id for r in rows), np.int64, count)])
         self.created[start:end] = [micros(r.created_at) for r in rows]
         self.campaign[start:end] = [r.campaign_id for r in rows]
-        self.contact[start:end] = [r.contact_id for r in rows]
+        contact_ids = [r.contact_id for r in rows]
+        self.contact = _wide_enough(self.contact, max(contact_ids))
+        self.contact[start:end] = contact_ids
         self.score[start:end] = [r.score for r in rows]
         self.commented[start:end] = [bool(r.comment) for r in rows]
         self.closed[start:end] = [r.status == "CLOSED" for r in rows]
         self.channel[start:end] = _channel_codes([r.channel for r in rows])
         self.size = end
-        if start and not _in_order(self.created, self.ids, start, end):
-            self._sort()
+        if start and not _in_order(self.created, ids, start, end):
+            ids = self._sort(ids)
+        self._index_ids(ids)
         self._contacts = self._contact_dense = None
 
     def _reserve(self, needed: int) -> None:
         if needed <= self.capacity:
             return
         capacity = max(needed, self.capacity * 3 // 2, 1024)
-        self.ids = _grown(self.ids, capacity, 0)
         self.created = _grown(self.created, capacity, np.iinfo(np.int64).max)
         self.campaign = _grown(self.campaign, capacity, 0)
         self.contact = _grown(self.contact, capacity, 0)
@@ -419,11 +424,11 @@ class ResponseColumns:
             column.grow(capacity)
         self.capacity = capacity
 
-    def _sort(self) -> None:
+    def _sort(self, ids: Ints) -> Ints:
+        """Put the responses in (created, id) order, given each one's id; the ids in it."""
         n = self.size
-        order = np.lexsort((self.ids[:n], self.created[:n]))
+        order = np.lexsort((ids, self.created[:n]))
         for name in (
-            "ids",
             "created",
             "campaign",
             "contact",
@@ -438,17 +443,26 @@ class ResponseColumns:
             flags[:n] = flags[:n][order]
         for column in self.attributes.values():
             column.reorder(order, self.capacity)
+        return ids[order]
 
-    def _index_ids(self) -> None:
-        n = self.size
-        order = np.argsort(self.ids[:n], kind="stable")
-        self._id_sorted = self.ids[:n][order]
+    def _index_ids(self, ids: Ints) -> None:
+        """Index the ids, given each response's in position order."""
+        order = np.argsort(ids, kind="stable")
+        self._id_sorted = _narrowed(ids[order])
         self._id_position = order.astype(np.int32)
+
+    def _ids(self) -> Ints:
+        """Each response's id, in position order."""
+        ids = np.empty(self.size, np.int64)
+        ids[self._id_position] = self._id_sorted
+        return ids
 
     def _positions(self, ids: Ints) -> Ints:
         """Where each id is, or -1."""
         if not len(self._id_sorted):
             return np.full(len(ids), -1, np.int64)
+        if self._id_sorted.dtype == np.int32:  # ids beyond it are not there; -1 is no id
+            ids = np.where(ids <= INT32_MAX, ids, -1).astype(np.int32)
         at = np.searchsorted(self._id_sorted, ids)
         at = np.minimum(at, len(self._id_sorted) - 1)
         found = self._id_sorted[at] == ids
@@ -513,6 +527,18 @@ _ONE_ATTRIBUTE = text(
     "SELECT response_id, name, value_type, value_text, value_number, value_date"
     " FROM response_attributes WHERE organization_id = :org AND name = :name"
 )
+
+
+def _wide_enough(ids: Ids, largest: int) -> Ids:
+    """``ids``, made 64-bit if ``largest`` does not fit its 32 bits."""
+    if ids.dtype == np.int32 and largest > INT32_MAX:
+        return ids.astype(np.int64)
+    return ids
+
+
+def _narrowed(ids: Ints) -> Ids:
+    """``ids`` as 32-bit when they all fit."""
+    return ids.astype(np.int32) if int(ids.max(initial=0)) <= INT32_MAX else ids
 
 
 def _channel_codes(channels: Sequence[str]) -> npt.NDArray[np.int8]:
