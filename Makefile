@@ -35,13 +35,13 @@ audit: install
 test: install lint audit node_modules/.installed
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
-	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -n 4 --dist loadfile -m "not serial"
 	$(BIN)/pytest -m serial
 
 # A developer's quick run, a few minutes: the in-process tests (no server process, no
-# browser, no fuzzing) on SQLite only, two processes at a time.
+# browser, no fuzzing) on SQLite only, four processes at a time.
 test-fast: install
-	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	PROMOTER_TEST_BACKENDS=sqlite $(BIN)/pytest -n 4 --dist loadfile -m "not serial"
 
 # After changing the English words (src/promoter/delivery/i18n.py): regenerate
 # src/promoter/locale/messages.pot and merge it into every language's messages.po.

@@ -28,7 +28,7 @@ from promoter.storage.tables import metadata
 from tests.receiver import Receiver
 
 #: Tests that start servers, workers, a browser or a fuzzer, kill them or put them under
-#: load: ``make test`` runs them one at a time, after the others (two at a time).
+#: load: ``make test`` runs them one at a time, after the others (four at a time).
 SERIAL_DIRECTORIES = frozenset({"e2e", "browser", "fuzz"})
 TESTS = Path(__file__).parent
 
