@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from promoter.accounts.passwords import Passwords
 from promoter.app import create_app
 from promoter.config import Settings
 from promoter.orgs.service import create_organization
@@ -128,9 +130,15 @@ def settings(database_url: str) -> Settings:
     )
 
 
+#: Real argon2id at its cheapest cost: the suite signs in thousands of times, and at the
+#: production parameters (tests/unit/test_passwords.py checks them) each sign-in costs a
+#: hash and a check of about a third of a second each.
+TEST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def services(settings: Settings, database: Database) -> Services:
-    return Services.build(settings, database)
+    return replace(Services.build(settings, database), passwords=TEST_PASSWORDS)
 
 
 @dataclass(frozen=True)
