@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
 from promoter.accounts.sessions import purge_expired
+from promoter.alerts.check import Alerting, check_daily
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
@@ -92,6 +93,22 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
             )
         except Exception:  # keep pruning on the next round; the service stays up
             log.exception("pruning processed messageIds failed")
+        await _check_alerts(services)
+
+
+def alerting(services: Services) -> Alerting:
+    """What NPS alert checks need, from the services."""
+    return Alerting(services.database, services.analytics, services.settings.public_url)
+
+
+async def _check_alerts(services: Services) -> None:
+    """The daily NPS alert check of the organizations not checked today (see alerts/)."""
+    try:
+        await run_in_threadpool(lambda: check_daily(alerting(services), now=datetime.now(UTC)))
+    except DATABASE_UNAVAILABLE as exc:  # checked on the next round
+        log.error("NPS alert check failed, database unavailable (%s)", describe(exc))
+    except Exception:
+        log.exception("NPS alert check failed")
 
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

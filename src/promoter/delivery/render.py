@@ -16,6 +16,7 @@ import jinja2
 
 from promoter.delivery.branding import StoredLogo, branding
 from promoter.delivery.i18n import words
+from promoter.delivery.notices import Notice
 from promoter.delivery.tokens import TokenSigner
 from promoter.domain.colors import text_on
 from promoter.domain.headers import one_line
@@ -197,6 +198,21 @@ class EmailRenderer:
             message, {"To": (reply.to_name, reply.to_address), "Reply-To": (None, reply.reply_to)}
         )
         return OutgoingEmail(self._sender, reply.to_address, message_id, data)
+
+    def render_notice(self, notice: Notice) -> OutgoingEmail:
+        """An email to a dashboard user, its text and HTML rendered when it was queued."""
+        message = MIMEMultipart("alternative")
+        message_id = self._headers(
+            message,
+            subject=notice.subject,
+            from_name=notice.from_name,
+            to=notice.to_address,
+            to_name=None,
+        )
+        message.attach(MIMEText(notice.text, "plain", "utf-8"))
+        message.attach(MIMEText(notice.html, "html", "utf-8"))
+        data = _with_addresses(message, {"To": (None, notice.to_address)})
+        return OutgoingEmail(self._sender, notice.to_address, message_id, data)
 
     def render_invite(self, note: InviteNote) -> OutgoingEmail:
         """A plain-text invitation with its one-time link. It names no organization in

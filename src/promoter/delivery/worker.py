@@ -17,6 +17,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from promoter.delivery.mailers import FileMailer, Mailer, PermanentFailure, TemporaryFailure
+from promoter.delivery.notices import (
+    ClaimedNotice,
+    claim_notices,
+    mark_notice_failed,
+    mark_notice_retry,
+    mark_notices_sent,
+)
 from promoter.delivery.outbox import (
     Claimed,
     claim_due,
@@ -46,6 +53,14 @@ class _Outcome:
     fail_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _NoticeOutcome:
+    item: ClaimedNotice
+    message_id: str | None = None
+    retry_error: str | None = None
+    fail_error: str | None = None
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -69,15 +84,54 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Send one batch of due deliveries; return how many were in it."""
         now = self._clock()
-        claimed, cancelled = await asyncio.to_thread(
-            self._database.run_write,
-            lambda conn: claim_due(conn, now=now, limit=self._batch_size, lease=self._lease),
-        )
+
+        def claim(conn: Connection) -> tuple[list[Claimed], int, list[ClaimedNotice]]:
+            claimed, cancelled = claim_due(conn, now=now, limit=self._batch_size, lease=self._lease)
+            notices = claim_notices(conn, now=now, limit=self._batch_size, lease=self._lease)
+            return claimed, cancelled, notices
+
+        claimed, cancelled, notices = await asyncio.to_thread(self._database.run_write, claim)
         # Sent side by side, as many at a time as the mailer has connections.
         outcomes = list(await asyncio.gather(*(self._send(item) for item in claimed)))
+        told = list(await asyncio.gather(*(self._send_notice(item) for item in notices)))
         if outcomes:
             await asyncio.to_thread(self._database.run_write, self._recorder(outcomes))
-        return len(claimed) + cancelled
+        if told:
+            await asyncio.to_thread(self._database.run_write, self._notice_recorder(told))
+        return len(claimed) + cancelled + len(notices)
+
+    async def _send_notice(self, item: ClaimedNotice) -> _NoticeOutcome:
+        try:
+            message = for_organization(
+                self._renderer.render_notice(item.notice), item.organization_id
+            )
+        except Exception as exc:
+            log.exception("notice %s cannot be rendered", item.notice_id)
+            return _NoticeOutcome(item, fail_error=f"cannot render: {exc}")
+        try:
+            await self._mailer.send(message)
+        except TemporaryFailure as exc:
+            log.warning("notice %s delayed: %s", item.notice_id, exc)
+            return _NoticeOutcome(item, retry_error=str(exc))
+        except PermanentFailure as exc:
+            log.warning("notice %s refused: %s", item.notice_id, exc)
+            return _NoticeOutcome(item, fail_error=str(exc))
+        return _NoticeOutcome(item, message_id=message.message_id)
+
+    def _notice_recorder(self, outcomes: list[_NoticeOutcome]) -> Callable[[Connection], None]:
+        now = self._clock()
+
+        def record(conn: Connection) -> None:
+            sent = [(o.item, o.message_id) for o in outcomes if o.message_id is not None]
+            mark_notices_sent(conn, sent, now=now)
+            for o in outcomes:
+                if o.fail_error is not None:
+                    mark_notice_failed(conn, o.item, error=o.fail_error)
+                elif o.retry_error is not None:
+                    delay = RETRY.delay(o.item.attempts, self._rng)
+                    mark_notice_retry(conn, o.item, error=o.retry_error, due_at=now + delay)
+
+        return record
 
     async def _send(self, item: Claimed) -> _Outcome:
         try:

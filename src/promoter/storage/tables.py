@@ -489,6 +489,9 @@ users = Table(
     Column("last_login_at", UTCDateTime, nullable=True),
     #: What the user may do in the dashboard: admin, member or read-only (domain.roles).
     Column("role", String(16), nullable=False, server_default="admin"),
+    #: Whether NPS alerts are emailed to the user; NULL: the default of their role (on for
+    #: admins, off for the others).
+    Column("alert_emails", Boolean, nullable=True),
 )
 
 #: Invitations to join an organization: a one-time link, kept as its token's SHA-256.
@@ -745,4 +748,102 @@ segment_messages = Table(
     Index("ix_segment_messages_status_due", "status", "due_at"),
     Index("ix_segment_messages_org_created", "organization_id", "created_at"),
     Index("ix_segment_messages_org_user", "organization_id", "user_id"),
+)
+
+
+#: Emails to dashboard users (an NPS alert, say), rendered when queued: an outbox the
+#: delivery worker sends from alongside ``deliveries``, claimed and retried the same way.
+notice_emails = Table(
+    "notice_emails",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("to_address", String(320), nullable=False),
+    Column("from_name", String(400), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    #: pending -> sent; or failed
+    Column("status", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("message_id", String(255), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_notice_emails_status_due", "status", "due_at"),
+)
+
+#: NPS alerts: a scope's NPS moved beyond chance between two windows (see alerts/).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    #: organization, campaign or segment; its id (NULL for the organization) and its name
+    #: when the alert was raised.
+    Column("scope", String(16), nullable=False),
+    Column("scope_id", Integer, nullable=True),
+    Column("scope_name", String(200), nullable=False),
+    #: up or down
+    Column("direction", String(8), nullable=False),
+    Column("before_since", UTCDateTime, nullable=False),
+    Column("before_until", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+    Column("responses_before", Integer, nullable=False),
+    Column("responses", Integer, nullable=False),
+    Column("nps_before", Float, nullable=False),
+    Column("nps", Float, nullable=False),
+    Column("difference", Float, nullable=False),
+    Column("margin", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("q_value", Float, nullable=False),
+    #: daily (the server's check) or manual (asked for: API, CLI, dashboard)
+    Column("checked_by", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_alerts_org_created", "organization_id", "created_at"),
+)
+
+#: The alerts standing: a scope whose change is still beyond chance in the same direction
+#: is not alerted again; its row goes when the change does.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    #: "organization", "campaign:<id>" or "segment:<id>"
+    Column("scope_key", String(40), primary_key=True),
+    Column("direction", String(8), nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+)
+
+#: The daily checks done: one row per organization and UTC day, claimed by the first
+#: server process to insert it, in the transaction that records its alerts.
+alert_daily_checks = Table(
+    "alert_daily_checks",
+    metadata,
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("day", String(10), primary_key=True),
+    Column("checked_at", UTCDateTime, nullable=False),
 )

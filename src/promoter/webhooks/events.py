@@ -31,6 +31,8 @@ METRIC_SCORE_CHANGED: Final = "metric.score_changed"
 CONTACT_UNSUBSCRIBED: Final = "contact.unsubscribed"
 SURVEY_SENT: Final = "survey.sent"
 SURVEY_BOUNCED: Final = "survey.bounced"
+#: The NPS of the organization, a campaign or a saved segment moved beyond chance.
+NPS_CHANGED: Final = "nps.changed"
 #: Sent to one subscription on request (``POST /api/v2/webhooks/{id}/test/``); never emitted.
 PING: Final = "ping"
 
@@ -44,6 +46,7 @@ EVENTS: Final = (
     CONTACT_UNSUBSCRIBED,
     SURVEY_SENT,
     SURVEY_BOUNCED,
+    NPS_CHANGED,
 )
 
 Data = Mapping[str, Any]

@@ -17,6 +17,7 @@ from promoter.webhooks.events import (
     FEEDBACK_STATUS_CHANGED,
     FEEDBACK_TAGS_ADDED_OR_CHANGED,
     METRIC_SCORE_CHANGED,
+    NPS_CHANGED,
     PING,
     SURVEY_BOUNCED,
     SURVEY_SENT,
@@ -53,6 +54,24 @@ def _signed(value: Any) -> str:
         return "n/a"
     number = round(float(value))
     return f"+{number}" if number > 0 else str(number)
+
+
+def _nps_changed(data: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
+    """An NPS alert: which scope, which way, from what to what, how sure."""
+    scope = data.get("scope") or {}
+    kind = str(scope.get("kind", ""))
+    name = escape(scope.get("name", ""))
+    what = f"*{name}*" if kind == "organization" else f"{escape(kind)} *{name}*"
+    moved = "dropped" if data.get("direction") == "down" else "rose"
+    interval = data.get("interval") or {}
+    text = (
+        f"NPS alert: the NPS of {what} {moved} {round(abs(float(data.get('difference', 0))))} "
+        f"points over the last 3 weeks, {_signed(data.get('nps_before'))} → "
+        f"{_signed(data.get('nps'))} ({_signed(interval.get('low'))} to "
+        f"{_signed(interval.get('high'))} at 95%, p = {float(data.get('p_value', 1)):.2g})"
+    )
+    overview = (data.get("links") or {}).get("overview")
+    return text, (str(overview), "Open in Promoter") if overview else None
 
 
 def message(
@@ -99,6 +118,8 @@ def message(
         text = f"{what} sent to {_who(contact)} on {campaign}"
     elif event == SURVEY_BOUNCED:
         text = f"Survey to {_who(contact)} on {campaign} bounced: {escape(data.get('error', ''))}"
+    elif event == NPS_CHANGED:
+        text, link = _nps_changed(data)
     elif event == PING:
         text = "Promoter test message: this webhook works."
     else:

@@ -1,0 +1,1 @@
+"""NPS alerts: the scopes whose NPS moved beyond chance, told by webhook and email."""

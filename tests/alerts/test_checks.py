@@ -1,0 +1,175 @@
+"""NPS alerts end to end in process: a drop planted in a segment is alerted once, by
+webhook (json and Slack, sent to a real receiver) and by email (through the delivery
+worker to a real SMTP server); stable scopes, another organization and too few answers
+are not; the day's check is claimed once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from promoter.alerts.check import check, check_daily
+from promoter.alerts.rule import windows
+from promoter.alerts.scopes import measure, watched
+from promoter.alerts.store import list_alerts
+from promoter.analytics.engine import Analytics, AnalyticsCache
+from promoter.delivery.mailers import SmtpMailer
+from promoter.storage.engine import Database
+from promoter.storage.tables import alert_daily_checks, notice_emails, webhook_deliveries
+from promoter.webhooks.events import NPS_CHANGED
+from tests.alerts.planted import BASE_URL, NOW, add_user, alerting, plant
+from tests.conftest import Org
+from tests.integration.test_delivery import Inbox, smtp, worker
+from tests.receiver import Receiver
+from tests.webhooks import run_once, sender, subscribe
+
+__all__ = ["smtp"]  # the SMTP server fixture
+
+
+def _rows(database: Database, table: object) -> list[object]:
+    with database.read() as conn:
+        return list(conn.execute(select(table)).all())  # type: ignore[call-overload]
+
+
+def test_a_drop_in_a_segment_is_alerted_once_by_webhook_slack_and_email(
+    database: Database,
+    org: Org,
+    other_org: Org,
+    receiver: Receiver,
+    smtp: tuple[Inbox, int],
+) -> None:
+    plant(database, org)
+    add_user(database, org, "admin@acme.example", "admin", None)  # admins: on by default
+    add_user(database, org, "member@acme.example", "member", True)  # said yes
+    add_user(database, org, "quiet@acme.example", "admin", False)  # said no
+    add_user(database, org, "reader@acme.example", "read-only", None)  # off by default
+    add_user(database, other_org, "admin@globex.example", "admin", None)
+    subscribe(database, org, NPS_CHANGED, receiver.url)
+    subscribe(database, org, NPS_CHANGED, receiver.url + "/slack", format="slack")
+    subscribe(database, other_org, NPS_CHANGED, receiver.url + "/globex")
+
+    done = check_daily(alerting(database), now=NOW)
+    mine = {c.organization_id: c for c in done}
+    assert set(mine) == {org.id, other_org.id}
+    assert mine[other_org.id].alerts == []
+    (alert,) = mine[org.id].alerts
+    assert (alert.scope, alert.scope_name, alert.direction) == ("segment", "Enterprise", "down")
+    assert (alert.responses_before, alert.responses) == (40, 40)
+    assert (alert.nps_before, alert.nps, alert.difference) == (50.0, -10.0, -60.0)
+    low, high = alert.interval
+    assert low < -60 < high < 0 and alert.p_value < alert.q_value <= 0.05
+    measured = {m.scope.key: m for m in mine[org.id].measured}
+    assert measured["organization"].latest.responses == 240  # tested, and stable enough
+
+    # The webhook event: one outbox row per subscription of this organization.
+    events = _rows(database, webhook_deliveries)
+    assert len(events) == 2 and {e.event for e in events} == {NPS_CHANGED}  # type: ignore[attr-defined]
+    data = events[0].payload["data"]  # type: ignore[attr-defined]
+    assert data["scope"] == {"kind": "segment", "id": alert.scope_id, "name": "Enterprise"}
+    assert data["direction"] == "down" and data["difference"] == -60.0
+    assert data["nps_before"] == 50.0 and data["nps"] == -10.0
+    assert data["interval"] == {"low": low, "high": high}
+    assert data["p_value"] == alert.p_value and data["q_value"] == alert.q_value
+    assert data["windows"]["latest"]["until"].startswith("2031-03-02T00:00:00")
+    assert data["links"]["alerts"] == f"{BASE_URL}/alerts"
+    assert f"segment={alert.scope_id}" in data["links"]["overview"]
+    assert run_once(sender(database)) == 2
+    by_path = {r.path: r.json for r in receiver.requests}
+    assert by_path["/hooks"]["event"] == NPS_CHANGED
+    slack = by_path["/hooks/slack"]["text"]
+    assert slack.startswith("NPS alert: the NPS of segment *Enterprise* dropped 60 points")
+    assert "+50 → -10" in slack and "Open in Promoter" in slack
+
+    # The email: queued for the admin who said nothing and the member who said yes.
+    inbox, port = smtp
+    assert sorted(n.to_address for n in _rows(database, notice_emails)) == [  # type: ignore[attr-defined]
+        "admin@acme.example",
+        "member@acme.example",
+    ]
+
+    async def send() -> int:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        try:
+            return await worker(database, mailer, clock=lambda: NOW).run_once()
+        finally:
+            await mailer.close()
+
+    assert asyncio.run(send()) == 2
+    assert sorted(m["To"] for m in inbox.messages) == ["admin@acme.example", "member@acme.example"]
+    message = inbox.messages[0]
+    assert message["Subject"] == "The segment Enterprise: NPS dropped 60 points"
+    assert message["X-Promoter-Organization"] == str(org.id)
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    assert 'name="viewport"' in html.get_payload(decode=True).decode()
+    assert {n.status for n in _rows(database, notice_emails)} == {"sent"}  # type: ignore[attr-defined]
+
+    # The same day again: the daily check is done, and a manual one finds it standing.
+    assert check_daily(alerting(database), now=NOW + timedelta(hours=3)) == []
+    again = check(alerting(database), organization_id=org.id, now=NOW, checked_by="manual")
+    assert again.alerts == [] and len(_rows(database, webhook_deliveries)) == 2
+    with database.read() as conn:
+        assert [a.id for a in list_alerts(conn, organization_id=org.id)] == [alert.id]
+        assert list_alerts(conn, organization_id=other_org.id) == []
+
+
+def test_the_columns_and_sql_measure_the_same(database: Database, org: Org) -> None:
+    plant(database, org, free=40)
+    spans = windows(NOW)
+    found = []
+    for analytics in (Analytics(), Analytics(AnalyticsCache(database, background=False))):
+        with database.read() as conn:
+            scopes = watched(conn, organization_id=org.id)
+            found.append(
+                measure(
+                    conn, analytics, organization_id=org.id, scopes=scopes, windows=spans, now=NOW
+                )
+            )
+        analytics.close()
+    assert [(m.scope.key, m.latest, m.before) for m in found[0]] == [
+        (m.scope.key, m.latest, m.before) for m in found[1]
+    ]
+    assert [m.latest.responses for m in found[0]] == [80, 80, 40, 40]
+
+
+def test_too_few_answers_raise_no_alert(database: Database, org: Org) -> None:
+    plant(database, org, enterprise=20, free=20)  # 20 answers a window: not compared
+    checked = check(alerting(database), organization_id=org.id, now=NOW, checked_by="manual")
+    assert checked.alerts == [] and len(checked.measured) == 4
+    assert _rows(database, webhook_deliveries) == [] and _rows(database, notice_emails) == []
+
+
+@pytest.fixture
+def two_checkers(database: Database) -> Iterator[list[Database]]:
+    """Two more handles on the test's database, as two server processes would have."""
+    handles = [Database.from_url(database.engine.url.render_as_string(False)) for _ in range(2)]
+    yield handles
+    for handle in handles:
+        handle.dispose()
+
+
+def test_the_daily_check_is_claimed_once_when_two_checkers_race(
+    database: Database, org: Org, two_checkers: list[Database]
+) -> None:
+    plant(database, org)
+    start = threading.Barrier(2)
+    results: list[list[object]] = []
+
+    def run(handle: Database) -> None:
+        start.wait()
+        results.append(check_daily(alerting(handle), now=NOW))
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in two_checkers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [c for found in results for c in found if c.claimed]  # type: ignore[attr-defined]
+    assert len(claimed) == 1 and len(claimed[0].alerts) == 1
+    assert len(_rows(database, alert_daily_checks)) == 1
+    with database.read() as conn:
+        assert len(list_alerts(conn, organization_id=org.id)) == 1
