@@ -3,9 +3,10 @@ real drop, on simulated weeks of answers.
 
 Every comparison is the shipping code's: ``nps_change`` (the Overview's change from the
 week before), ``differences`` (the breakdown's rows against the rest, Benjamini-Hochberg
-at 5%), and ``p_value`` with ``q_values`` for a segment monitor (each segment's latest
-weeks against its weeks before, Benjamini-Hochberg across the segments). Seeded and
-deterministic; a few seconds. See benchmarks/README.md.
+at 5%), and the alert rule, ``promoter.alerts.rule.moved`` (each segment's latest weeks
+against its weeks before, Benjamini-Hochberg at its 4% across the segments), over several
+pairs of windows; the alerts ship the pair (LATEST_WEEKS, BEFORE_WEEKS). Seeded and deterministic;
+a few seconds. See benchmarks/README.md.
 
     .venv/bin/python benchmarks/nps_alerts_backtest.py [--weeks 1000] [--trials 1000]
 """
@@ -20,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promoter.analytics.change import MIN_RESPONSES, NpsChange, nps_change
-from promoter.analytics.significance import FDR, differences, p_value, q_values
+from promoter.alerts.rule import BEFORE_WEEKS, LATEST_WEEKS, moved
+from promoter.analytics.change import NpsChange, nps_change
+from promoter.analytics.significance import differences
 from promoter.domain.nps import Z95, NpsSummary
 
 #: Shares of promoters, passives, detractors: NPS +20. The planted drop moves five points
@@ -31,8 +33,10 @@ DROPPED = (0.40, 0.30, 0.30)
 #: Expected answers a week per segment (each week's count is Poisson around it); the drop
 #: is planted in the first, the segment of about 500 answers a week.
 SEGMENTS = {"Enterprise": 500, "Pro": 400, "Team": 300, "Starter": 200, "Free": 100}
-#: Segment monitor windows: (latest weeks, weeks before them it is compared with).
-WINDOWS = ((1, 4), (1, 12), (2, 8), (3, 8), (4, 8))
+#: Segment monitor windows: (latest weeks, weeks before them it is compared with); the
+#: alerts ship (LATEST_WEEKS, BEFORE_WEEKS).
+SHIPPED = (LATEST_WEEKS, BEFORE_WEEKS)
+WINDOWS = tuple(sorted({(1, 4), (1, 12), (2, 8), (3, 8), (4, 8), SHIPPED}))
 FALSE_ALARM_TARGET = 0.05
 DETECTION_TARGET = 0.90
 
@@ -70,19 +74,16 @@ def summary(counts: np.ndarray) -> NpsSummary:
 
 
 def monitor(counts: np.ndarray, t: int, latest: int, before: int) -> list[tuple[bool, bool]]:
-    """Per segment, (flagged, lower): its weeks t-latest+1..t against the ``before`` weeks
-    ahead of them, Benjamini-Hochberg across the segments tested."""
-    tested: list[tuple[int, float, bool]] = []
-    for s in range(counts.shape[1]):
-        now = summary(counts[t - latest + 1 : t + 1, s])
-        then = summary(counts[t - latest - before + 1 : t - latest + 1, s])
-        if min(now.responses, then.responses) >= MIN_RESPONSES:
-            lower = (now.nps or 0.0) < (then.nps or 0.0)
-            tested.append((s, p_value(now, then), lower))
-    flags = [(False, False)] * counts.shape[1]
-    for (s, _, lower), q in zip(tested, q_values([p for _, p, _ in tested]), strict=True):
-        flags[s] = (q <= FDR, lower)
-    return flags
+    """Per segment, (flagged, lower): the alert rule on its weeks t-latest+1..t against
+    the ``before`` weeks ahead of them, all segments in one run."""
+    pairs = [
+        (
+            summary(counts[t - latest + 1 : t + 1, s]),
+            summary(counts[t - latest - before + 1 : t - latest + 1, s]),
+        )
+        for s in range(counts.shape[1])
+    ]
+    return [(m is not None, m is not None and m.direction == "down") for m in moved(pairs)]
 
 
 def no_change(rng: np.random.Generator, weeks: int) -> dict[str, Rate]:
@@ -151,6 +152,16 @@ def main() -> int:
         alone = power(size * latest, size * before, MIX)
         name = f"monitor {(latest, before)}"
         print(f"  {name:28} {detections[name]}  (one test alone, in theory: {alone:.0%})")
+    shipped = f"monitor {SHIPPED}"
+    met = (
+        alarms[shipped].value <= FALSE_ALARM_TARGET
+        and detections[shipped].value >= DETECTION_TARGET
+    )
+    print(
+        f"\nThe alerts' rule, {SHIPPED[0]} weeks against the {SHIPPED[1]} before: false alarms "
+        f"{alarms[shipped]}, detections {detections[shipped]}: "
+        + ("both targets met" if met else "a target is NOT met")
+    )
     if args.json:
         with open(args.json, "w") as out:
             rates = {"false_alarms": alarms, "detections": detections}

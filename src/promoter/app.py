@@ -34,6 +34,7 @@ from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
 from promoter.web.rest import (
+    alerts,
     analytics,
     campaign_links,
     campaigns,
@@ -160,6 +161,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(campaign_links.router)
     app.include_router(templates.router)
     app.include_router(metrics.router)
+    app.include_router(alerts.router)
     app.include_router(suppressions.router)
     app.include_router(analytics.router)
     app.include_router(feedback.router)

@@ -41,13 +41,18 @@ def scores(mix: tuple[tuple[int, int], ...], answers: int) -> list[int]:
 
 
 def answer_many(
-    database: Database, org: Org, user_id: str, before: list[int], latest: list[int]
+    database: Database,
+    org: Org,
+    user_id: str,
+    before: list[int],
+    latest: list[int],
+    until: datetime,
 ) -> None:
     """``user_id`` answers ``before`` spread over the earlier window and ``latest`` over
-    the latest one (the rule's windows ending at NOW's day): the rows ``record_score``
+    the latest one (the rule's windows ending at ``until``): the rows ``record_score``
     writes (survey, response with its snapshot, the snapshot's typed copy), written a
     few statements at a time, as hundreds of answers one by one take seconds."""
-    spans = windows(NOW.replace(hour=0))
+    spans = windows(until)
     times = []
     for start, end, given in (
         (spans.before_since, spans.since, before),
@@ -127,12 +132,22 @@ def answer_many(
         )
 
 
-def plant(database: Database, org: Org, *, enterprise: int = 40, free: int = 200) -> None:
-    """The Enterprise drop and the steady Free plan, each a saved segment."""
+def plant(
+    database: Database,
+    org: Org,
+    *,
+    enterprise: int = 40,
+    free: int = 200,
+    until: datetime = NOW.replace(hour=0),
+) -> None:
+    """The Enterprise drop and the steady Free plan, each a saved segment, in the rule's
+    windows ending at ``until`` (by default those of NOW's daily check)."""
     identify(database, org, "ent", plan="Enterprise")
     identify(database, org, "free", plan="Free")
-    answer_many(database, org, "ent", scores(STEADY, enterprise), scores(DROPPED, enterprise))
-    answer_many(database, org, "free", scores(STEADY, free), scores(STEADY, free))
+    answer_many(
+        database, org, "ent", scores(STEADY, enterprise), scores(DROPPED, enterprise), until
+    )
+    answer_many(database, org, "free", scores(STEADY, free), scores(STEADY, free), until)
     with database.write() as conn:
         for plan in ("Enterprise", "Free"):
             create_segment(

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from promoter.alerts.check import check, check_daily
-from promoter.alerts.rule import windows
+from promoter.alerts.rule import RATE, windows
 from promoter.alerts.scopes import measure, watched
 from promoter.alerts.store import list_alerts
 from promoter.analytics.engine import Analytics, AnalyticsCache
@@ -62,7 +62,7 @@ def test_a_drop_in_a_segment_is_alerted_once_by_webhook_slack_and_email(
     assert (alert.responses_before, alert.responses) == (40, 40)
     assert (alert.nps_before, alert.nps, alert.difference) == (50.0, -10.0, -60.0)
     low, high = alert.interval
-    assert low < -60 < high < 0 and alert.p_value < alert.q_value <= 0.05
+    assert low < -60 < high < 0 and alert.p_value < alert.q_value <= RATE
     measured = {m.scope.key: m for m in mine[org.id].measured}
     assert measured["organization"].latest.responses == 240  # tested, and stable enough
 

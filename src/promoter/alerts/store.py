@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from promoter.alerts.rule import Direction, Moved, Windows
 from promoter.alerts.scopes import Measured, ScopeKind
+from promoter.domain.paging import Page
 from promoter.storage.tables import alert_daily_checks, alert_states, alerts
 
-#: Alerts listed at most in one answer.
-MAX_LIMIT = 200
+#: The first page of alerts, as the dashboard shows it.
+FIRST = Page(1, 50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +184,23 @@ def claim_day(conn: Connection, *, organization_id: int, day: str, now: datetime
     return inserted is not None
 
 
-def list_alerts(
-    conn: Connection, *, organization_id: int, limit: int = 50, before: int | None = None
-) -> list[Alert]:
-    """The organization's alerts, newest first; ``before``: only those with a smaller id."""
-    query = select(alerts).where(alerts.c.organization_id == organization_id)
-    if before is not None:
-        query = query.where(alerts.c.id < before)
-    rows = conn.execute(query.order_by(alerts.c.id.desc()).limit(min(limit, MAX_LIMIT)))
+def list_alerts(conn: Connection, *, organization_id: int, page: Page = FIRST) -> list[Alert]:
+    """A page of the organization's alerts, newest first."""
+    rows = conn.execute(
+        select(alerts)
+        .where(alerts.c.organization_id == organization_id)
+        .order_by(alerts.c.id.desc())
+        .limit(page.size)
+        .offset(page.offset)
+    )
     return [_alert(row) for row in rows]
+
+
+def count_alerts(conn: Connection, *, organization_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(alerts)
+            .where(alerts.c.organization_id == organization_id)
+        ).scalar_one()
+    )

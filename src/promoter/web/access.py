@@ -167,6 +167,8 @@ API: dict[Route, Role] = {
     ("PUT", f"{_V2}/web-survey/"): ADMIN,
     ("POST", f"{_V2}/web-survey/rotate-secret/"): ADMIN,
     ("POST", f"{_V2}/web-survey/rotate-site-key/"): ADMIN,
+    # NPS alerts: anyone reads them; a check (it sends webhooks and emails): admins
+    ("POST", f"{_V2}/alerts/check/"): ADMIN,
     # Webhooks: admins, reading included
     ("GET", f"{_V2}/webhooks/"): ADMIN,
     ("POST", f"{_V2}/webhooks/"): ADMIN,

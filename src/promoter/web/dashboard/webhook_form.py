@@ -18,6 +18,7 @@ EVENT_HINTS: Final = {
     "contact.unsubscribed": "a contact unsubscribed",
     "survey.sent": "a survey or reminder email sent",
     "survey.bounced": "a survey email refused for good",
+    "nps.changed": "an NPS alert: a scope's NPS moved beyond chance",
 }
 
 Values = dict[str, Any]
