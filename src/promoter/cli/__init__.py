@@ -17,6 +17,7 @@ def main() -> None:
 def _register() -> None:
     from promoter.cli import (
         admin,
+        alerts,
         analytics,
         campaigns,
         demo,
@@ -42,6 +43,7 @@ def _register() -> None:
     main.add_command(openapi.openapi)
     main.add_command(export.export)
     main.add_command(web_survey.web_survey)
+    main.add_command(alerts.alerts)
 
 
 _register()
