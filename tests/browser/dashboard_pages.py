@@ -47,6 +47,7 @@ PAGES = {
     "/settings/webhooks": "/settings/webhooks",
     "/settings/webhooks/{webhook_id}": "/settings/webhooks/{webhook_id}",
     "/settings/users": "/settings/users",
+    "/alerts": "/alerts",
     "/outbox": "/outbox",
     "/outbox/{name}": "/outbox/{name}",
 }

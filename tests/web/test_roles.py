@@ -28,7 +28,8 @@ from tests.web.routes import app_routes
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 #: The one thing a read-only user changes: signing out.
-READ_ONLY_MAY_POST = {("POST", "/logout")}
+#: What a read-only user may still change: their own session, their own alert emails.
+READ_ONLY_MAY_POST = {("POST", "/logout"), ("POST", "/alerts/emails")}
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, update
 
 from promoter.alerts.store import Alert
 from promoter.delivery.notices import Notice, queue_notices
@@ -69,6 +69,23 @@ def recipients(conn: Connection, *, organization_id: int) -> list[str]:
         .order_by(c.id)
     )
     return list(rows.scalars())
+
+
+def takes_alert_emails(conn: Connection, *, user_id: int) -> bool:
+    """Whether the user takes alert emails: their choice, else their role's default."""
+    row = conn.execute(
+        select(users.c.alert_emails, users.c.role).where(users.c.id == user_id)
+    ).one()
+    return bool(row.alert_emails) if row.alert_emails is not None else row.role == Role.ADMIN.value
+
+
+def set_alert_emails(conn: Connection, *, user_id: int, organization_id: int, on: bool) -> None:
+    """The user's own choice of alert emails."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.organization_id == organization_id)
+        .values(alert_emails=on)
+    )
 
 
 def _signed(value: float) -> str:

@@ -87,6 +87,9 @@ DASHBOARD: dict[Route, Role] = {
     ("POST", "/campaigns/{campaign_id}/pause"): MEMBER,
     ("POST", "/campaigns/{campaign_id}/resume"): MEMBER,
     ("POST", "/campaigns/{campaign_id}/link"): ADMIN,
+    # NPS alerts: a check (it sends webhooks and emails) is an admin's; one's own emails, anyone's
+    ("POST", "/alerts/check"): ADMIN,
+    ("POST", "/alerts/emails"): READ_ONLY,
     # The organization's settings: admins
     ("POST", "/settings/segment/keys"): ADMIN,
     ("POST", "/settings/segment/keys/{key_id}/revoke"): ADMIN,

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
 from promoter.web.dashboard import (
+    alerts,
     auth,
     breakdown,
     campaign_link,
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
         auth,
         invites,
         overview,
+        alerts,
         segments,
         filter_values,
         breakdown,
