@@ -29,6 +29,8 @@ from tests.conftest import Org
 
 #: A Monday noon; the webhook helpers' sender runs at tests.webhooks.T0, a day later.
 NOW = datetime(2031, 3, 2, 12, 0, tzinfo=UTC)
+#: Where NOW's daily check ends its windows.
+TODAY = NOW.replace(hour=0)
 BASE_URL = "https://nps.example.com"
 #: Ten answers at NPS +50 and at NPS -10: (score, how many).
 STEADY = ((10, 6), (8, 3), (3, 1))
@@ -138,7 +140,7 @@ def plant(
     *,
     enterprise: int = 40,
     free: int = 200,
-    until: datetime = NOW.replace(hour=0),
+    until: datetime = TODAY,
 ) -> None:
     """The Enterprise drop and the steady Free plan, each a saved segment, in the rule's
     windows ending at ``until`` (by default those of NOW's daily check)."""
