@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from promoter.domain.roles import Role
 from promoter.orgs.service import create_api_key
 from promoter.storage.engine import Database
+from promoter.storage.tables import notice_emails, webhook_deliveries
 from tests.alerts.planted import plant
 from tests.conftest import Org
 from tests.credentials import token
@@ -38,9 +40,16 @@ def test_a_check_now_raises_the_alert_once_and_lists_it_to_its_organization_only
     assert other_check.status_code == 200 and other_check.json()["alerts"] == []
 
 
-def test_reading_alerts_is_anyone_s_checking_an_admin_s_and_bad_input_is_a_4xx(
+def test_too_few_answers_raise_no_alert_checking_is_an_admin_s_and_bad_input_is_a_4xx(
     client: TestClient, database: Database, org: Org
 ) -> None:
+    plant(database, org, enterprise=20, free=20, until=datetime.now(UTC) - timedelta(seconds=1))
+    checked = client.post("/api/v2/alerts/check/", headers=token(org.key))
+    assert checked.status_code == 200 and checked.json()["scopes_checked"] == 4
+    assert checked.json()["alerts"] == []  # 20 answers a window: Enterprise is not compared
+    with database.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_deliveries)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(notice_emails)).scalar() == 0
     with database.write() as conn:
         reader = create_api_key(conn, organization_id=org.id, name="r", role=Role.READ_ONLY).key
         member = create_api_key(conn, organization_id=org.id, name="m", role=Role.MEMBER).key

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from promoter.storage.engine import Database
 from tests.alerts.planted import plant
 from tests.conftest import Org
 from tests.integration.conftest import Run
+
+pytestmark = pytest.mark.one_database(
+    reason="the commands read and check through the functions tests/alerts runs on both"
+)
 
 
 def test_alerts_check_then_list(run: Run, database: Database, org: Org, other_org: Org) -> None:

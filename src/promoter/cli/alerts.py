@@ -13,6 +13,7 @@ from promoter.analytics.engine import Analytics
 from promoter.cli.common import migrated_database, settings_from_env
 from promoter.domain.paging import Page
 from promoter.orgs.service import NotFound, get_organization
+from promoter.storage.engine import Database
 
 
 @click.group()
@@ -32,8 +33,8 @@ def _line(alert: Alert) -> str:
     )
 
 
-def _known(org_id: int) -> None:
-    with migrated_database() as database, database.read() as conn:
+def _known(database: Database, org_id: int) -> None:
+    with database.read() as conn:
         try:
             get_organization(conn, organization_id=org_id)
         except NotFound as exc:
@@ -45,9 +46,9 @@ def _known(org_id: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def alerts_check(org_id: int, as_json: bool) -> None:
     """Check ORG_ID now: raise and send the alerts not already standing."""
-    _known(org_id)
     settings = settings_from_env()
     with migrated_database() as database:
+        _known(database, org_id)
         alerting = Alerting(database, Analytics(), settings.public_url)
         checked = check(
             alerting, organization_id=org_id, now=datetime.now(UTC), checked_by="manual"
@@ -71,10 +72,11 @@ def alerts_check(org_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON.")
 def alerts_list(org_id: int, page: int, as_json: bool) -> None:
     """List ORG_ID's alerts, newest first, 50 a page."""
-    _known(org_id)
-    with migrated_database() as database, database.read() as conn:
-        total = count_alerts(conn, organization_id=org_id)
-        found = list_alerts(conn, organization_id=org_id, page=Page(page, 50))
+    with migrated_database() as database:
+        _known(database, org_id)
+        with database.read() as conn:
+            total = count_alerts(conn, organization_id=org_id)
+            found = list_alerts(conn, organization_id=org_id, page=Page(page, 50))
     if as_json:
         data = {"count": total, "results": [a.to_json() for a in found]}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
