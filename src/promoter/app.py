@@ -102,10 +102,15 @@ def alerting(services: Services) -> Alerting:
     return Alerting(services.database, services.analytics, services.settings.public_url)
 
 
+def check_alerts(services: Services, *, now: datetime) -> int:
+    """The daily NPS alert check of the organizations not checked today (see alerts/);
+    returns how many alerts it raised."""
+    return sum(len(checked.alerts) for checked in check_daily(alerting(services), now=now))
+
+
 async def _check_alerts(services: Services) -> None:
-    """The daily NPS alert check of the organizations not checked today (see alerts/)."""
     try:
-        await run_in_threadpool(lambda: check_daily(alerting(services), now=datetime.now(UTC)))
+        await run_in_threadpool(lambda: check_alerts(services, now=datetime.now(UTC)))
     except DATABASE_UNAVAILABLE as exc:  # checked on the next round
         log.error("NPS alert check failed, database unavailable (%s)", describe(exc))
     except Exception:

@@ -18,7 +18,9 @@ from promoter.alerts.rule import RATE
 from promoter.alerts.scopes import measure, watched
 from promoter.alerts.store import list_alerts
 from promoter.analytics.engine import Analytics, AnalyticsCache
+from promoter.app import check_alerts
 from promoter.delivery.mailers import SmtpMailer
+from promoter.services import Services
 from promoter.storage.engine import Database
 from promoter.storage.tables import alert_daily_checks, notice_emails, webhook_deliveries
 from promoter.webhooks.events import NPS_CHANGED
@@ -129,32 +131,36 @@ def test_a_drop_in_a_segment_is_alerted_once_by_webhook_slack_and_email(
 
 
 @pytest.fixture
-def two_checkers(database: Database) -> Iterator[list[Database]]:
-    """Two more handles on the test's database, as two server processes would have."""
-    handles = [Database.from_url(database.engine.url.render_as_string(False)) for _ in range(2)]
-    yield handles
-    for handle in handles:
-        handle.dispose()
+def another_process(database: Database) -> Iterator[Database]:
+    """Another handle on the test's database, as another server process would have."""
+    handle = Database.from_url(database.engine.url.render_as_string(False))
+    yield handle
+    handle.dispose()
 
 
 def test_the_daily_check_is_claimed_once_when_two_checkers_race(
-    database: Database, org: Org, two_checkers: list[Database]
+    services: Services, org: Org, another_process: Database
 ) -> None:
-    plant(database, org)
+    """The housekeeping round's check against another process's, at the same moment."""
+    plant(services.database, org)
     start = threading.Barrier(2)
-    results: list[list[object]] = []
+    raised: list[int] = []
 
-    def run(handle: Database) -> None:
+    def housekeeping() -> None:
         start.wait()
-        results.append(check_daily(alerting(handle), now=NOW))
+        raised.append(check_alerts(services, now=NOW))
 
-    threads = [threading.Thread(target=run, args=(h,)) for h in two_checkers]
+    def other() -> None:
+        start.wait()
+        raised.append(sum(len(c.alerts) for c in check_daily(alerting(another_process), now=NOW)))
+
+    threads = [threading.Thread(target=housekeeping), threading.Thread(target=other)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    claimed = [c for found in results for c in found if c.claimed]  # type: ignore[attr-defined]
-    assert len(claimed) == 1 and len(claimed[0].alerts) == 1
-    assert len(_rows(database, alert_daily_checks)) == 1
-    with database.read() as conn:
+    assert sorted(raised) == [0, 1]
+    assert len(_rows(services.database, alert_daily_checks)) == 1
+    with services.database.read() as conn:
         assert len(list_alerts(conn, organization_id=org.id)) == 1
+    assert check_alerts(services, now=NOW + timedelta(hours=23)) == 0  # still that day
