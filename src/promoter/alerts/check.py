@@ -124,6 +124,9 @@ def _record(
         emit_alert(conn, alert, base_url=alerting.base_url, now=now)
         email_alert(conn, alert, emails=alerting.emails, base_url=alerting.base_url, now=now)
         raised.append(alert)
+    # A scope gone since (a segment deleted) stands down too: its id may come back.
+    watched_now = {m.scope.key for m in found}
+    over += [key for key in standing_now if key not in watched_now]
     stand_down(conn, organization_id=organization_id, scope_keys=over)
     return raised
 
