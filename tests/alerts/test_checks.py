@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from promoter.storage.tables import alert_daily_checks, notice_emails, webhook_d
 from promoter.webhooks.events import NPS_CHANGED
 from tests.alerts.planted import BASE_URL, NOW, add_user, alerting, plant
 from tests.conftest import Org
-from tests.integration.test_delivery import Inbox, smtp, worker
+from tests.integration.test_delivery import Inbox, free_port, smtp, worker
 from tests.receiver import Receiver
 from tests.webhooks import run_once, sender, subscribe
 
@@ -105,14 +105,20 @@ def test_a_drop_in_a_segment_is_alerted_once_by_webhook_slack_and_email(
         "member@acme.example",
     ]
 
-    async def send() -> int:
-        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+    async def send(to_port: int, at: datetime) -> int:
+        mailer = SmtpMailer(host="127.0.0.1", port=to_port, timeout=5)
         try:
-            return await worker(database, mailer, clock=lambda: NOW).run_once()
+            return await worker(database, mailer, clock=lambda: at).run_once()
         finally:
             await mailer.close()
 
-    assert asyncio.run(send()) == 2
+    # The mail server down: the emails wait, and go once it is back.
+    assert asyncio.run(send(free_port(), NOW)) == 2
+    waiting = _rows(database, notice_emails)
+    assert {(n.status, n.attempts) for n in waiting} == {("pending", 1)}  # type: ignore[attr-defined]
+    assert all(n.last_error and n.due_at > NOW for n in waiting)  # type: ignore[attr-defined]
+    assert asyncio.run(send(port, NOW)) == 0  # not due yet
+    assert asyncio.run(send(port, NOW + timedelta(minutes=1))) == 2
     assert sorted(m["To"] for m in inbox.messages) == ["admin@acme.example", "member@acme.example"]
     message = inbox.messages[0]
     assert message["Subject"] == "The segment Enterprise: NPS dropped 60 points"
