@@ -39,10 +39,7 @@ class Checked:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "windows": {
-                "before": {"since": self.windows.before_since, "until": self.windows.since},
-                "latest": {"since": self.windows.since, "until": self.windows.until},
-            },
+            "windows": self.windows.to_json(),
             "scopes_checked": len(self.measured),
             "alerts": [alert.to_json() for alert in self.alerts],
         }

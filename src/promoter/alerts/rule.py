@@ -40,6 +40,12 @@ class Windows:
     since: datetime
     until: datetime
 
+    def to_json(self) -> dict[str, dict[str, datetime]]:
+        return {
+            "before": {"since": self.before_since, "until": self.since},
+            "latest": {"since": self.since, "until": self.until},
+        }
+
 
 def windows(until: datetime) -> Windows:
     """The rule's windows ending at ``until``."""

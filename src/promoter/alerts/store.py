@@ -53,10 +53,7 @@ class Alert:
             "id": self.id,
             "scope": {"kind": self.scope, "id": self.scope_id, "name": self.scope_name},
             "direction": self.direction,
-            "windows": {
-                "before": {"since": self.windows.before_since, "until": self.windows.since},
-                "latest": {"since": self.windows.since, "until": self.windows.until},
-            },
+            "windows": self.windows.to_json(),
             "responses_before": self.responses_before,
             "responses": self.responses,
             "nps_before": self.nps_before,
