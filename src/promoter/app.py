@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
@@ -19,6 +20,7 @@ from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
+from promoter.storage.instance import claim_turn
 from promoter.web import (
     dashboard,
     health,
@@ -58,22 +60,44 @@ log = logging.getLogger("promoter.app")
 
 #: How often replay protection forgets messageIds older than the retention.
 PRUNE_INTERVAL_SECONDS = 600
+#: The housekeeping turn shared by every server process on the database.
+HOUSEKEEPING_TURN = "housekeeping_round_at"
+#: A process skips its round when another did one less than this long ago: with N
+#: processes (each on its own ten-minute clock) one round is done about every ten minutes.
+HOUSEKEEPING_EVERY = timedelta(seconds=PRUNE_INTERVAL_SECONDS * 0.9)
+
+
+def _prune(conn: Connection, services: Services, *, now: datetime) -> int:
+    cutoff = now - timedelta(hours=services.settings.dedup_retention_hours)
+    removed = prune_processed_messages(conn, older_than=cutoff)
+    purge_expired(conn, now=now)
+    return removed
 
 
 def prune(services: Services, *, now: datetime) -> int:
     """Forget processed messageIds older than the retention and sign-in sessions that have
     expired; returns how many messageIds went."""
-    cutoff = now - timedelta(hours=services.settings.dedup_retention_hours)
     with services.database.write() as conn:
-        removed = prune_processed_messages(conn, older_than=cutoff)
-        purge_expired(conn, now=now)
+        removed = _prune(conn, services, now=now)
+    services.database.refresh_statistics()
+    return removed
+
+
+def housekeeping_round(services: Services, *, now: datetime) -> int | None:
+    """:func:`prune`, unless another process sharing the database did a round less than
+    HOUSEKEEPING_EVERY ago (then None): several ``promoter serve`` processes do one round
+    between them, and two never delete the same rows at once."""
+    with services.database.write() as conn:
+        if not claim_turn(conn, key=HOUSEKEEPING_TURN, now=now, every=HOUSEKEEPING_EVERY):
+            return None
+        removed = _prune(conn, services, now=now)
     services.database.refresh_statistics()
     return removed
 
 
 async def _prune_until(stop: asyncio.Event, services: Services) -> None:
-    """Every PRUNE_INTERVAL_SECONDS, forget messageIds older than the retention and expired
-    sign-in sessions (and refresh SQLite's planner statistics).
+    """Every PRUNE_INTERVAL_SECONDS, a housekeeping round (:func:`housekeeping_round`,
+    skipped when another process sharing the database has just done one).
 
     Stops when ``stop`` is set, never in the middle of a prune, so no connection is
     left checked out when the database is disposed of.
@@ -85,7 +109,9 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
         except TimeoutError:
             pass
         try:
-            removed = await run_in_threadpool(lambda: prune(services, now=datetime.now(UTC)))
+            removed = await run_in_threadpool(
+                lambda: housekeeping_round(services, now=datetime.now(UTC))
+            )
             if removed:
                 log.info("forgot %d processed messageIds past the retention", removed)
         except DATABASE_UNAVAILABLE as exc:  # prune on the next round

@@ -74,3 +74,10 @@ def test_bad_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMOTER_PORT", "-3")
     result = CliRunner().invoke(main, ["db", "current"])
     assert result.exit_code == 1 and "invalid configuration" in result.output
+
+
+@pytest.mark.one_database(reason="SQLite is the database that refuses several processes")
+def test_serve_refuses_several_processes_on_sqlite(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("serve", "--processes", "2", "--no-migrate", code=1)
+    assert "--processes above 1 needs PostgreSQL" in out
+    assert "Invalid value for '--processes'" in run("serve", "--processes", "0", code=2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from urllib.parse import urlsplit
 
@@ -10,12 +9,19 @@ import click
 
 from promoter import __version__
 from promoter.cli.common import open_database, settings_from_env
+from promoter.cli.processes import (
+    MAX_PROCESSES,
+    SQLITE_ONE_PROCESS,
+    background_tasks,
+    configure_logging,
+    delivery_worker,
+    run_many,
+    run_one,
+)
 from promoter.config import Settings
-from promoter.delivery.worker import DeliveryWorker
 from promoter.orgs import service as orgs
 from promoter.services import Services
 from promoter.storage.migrate import upgrade
-from promoter.webhooks.sender import WebhookSender
 
 
 @click.command()
@@ -32,37 +38,38 @@ from promoter.webhooks.sender import WebhookSender
     is_flag=True,
     help='Create the demo organization "Demo Inc." first if it does not exist (see `demo`).',
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, MAX_PROCESSES),
+    default=1,
+    show_default=True,
+    help="API processes serving the one port, each restarted if it dies (PostgreSQL only).",
+)
 def serve(
-    host: str | None, port: int | None, no_migrate: bool, no_worker: bool, demo: bool
+    host: str | None,
+    port: int | None,
+    no_migrate: bool,
+    no_worker: bool,
+    demo: bool,
+    processes: int,
 ) -> None:
     """Run the HTTP service, a delivery worker, a webhook sender and a Segment source
     sender (migrating the database first)."""
-    import uvicorn
-
-    from promoter.app import create_app
     from promoter.cli.demo import ensure, login_lines
-    from promoter.web.read_timeouts import read_timeout_protocol
 
     settings = settings_from_env(host=host, port=port)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     services = Services.build(settings, open_database(settings))
+    if processes > 1 and services.database.is_sqlite:
+        services.database.dispose()
+        raise click.ClickException(SQLITE_ONE_PROCESS)
     if not no_migrate:
         upgrade(services.database.engine)
     # The demo is the first organization when there is none: no empty "Default" one then.
     demo_login = ensure(services.database, services.passwords) if demo else None
     services.database.refresh_statistics()
-    background = (
-        []
-        if no_worker
-        else [
-            _worker(services).run,
-            _webhooks(services).run,
-            services.segment_sender().run,
-            services.click_settler().run,
-        ]
-    )
+    # Checked here, once, so that a wrong PROMOTER_EMAIL_URL stops the start at once.
+    background = [] if no_worker else background_tasks(services)
     with services.database.write() as conn:
         existing = orgs.list_organizations(conn)
         first = None if existing else orgs.create_organization(conn, name="Default")
@@ -73,6 +80,8 @@ def serve(
     click.echo(f"  Tracking API host:    {url}   (POST {url}/v1/batch)")
     click.echo(f"  REST API:             {url}/api/v2/   docs: {url}/docs")
     click.echo(f"  survey emails:        {_mail(settings, no_worker)}")
+    if processes > 1:
+        click.echo(f"  API processes:        {processes} (rate limits count in each process)")
     if first is not None:
         org, key = first
         click.echo(f"  API key ({org.name}):   {key.key}")
@@ -89,28 +98,12 @@ def serve(
         for line in login_lines(demo_login, url):
             click.echo(line)
     sys.stdout.flush()
-    uvicorn.run(
-        create_app(services, background),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=10,
-        http=read_timeout_protocol(
-            header_timeout=settings.header_timeout, body_timeout=settings.body_timeout
-        ),
-    )
-
-
-def _worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
-    try:
-        return services.worker(batch_size)
-    except ValueError as exc:
-        raise click.ClickException(f"PROMOTER_EMAIL_URL: {exc}") from None
-
-
-def _webhooks(services: Services) -> WebhookSender:
-    return services.webhook_sender()
+    if processes == 1:
+        run_one(services, background)
+    else:
+        # Each process opens its own pool and, unless --no-worker, sends too.
+        services.database.dispose()
+        run_many(processes, settings, no_worker=no_worker)
 
 
 def _mail(settings: Settings, no_worker: bool) -> str:
@@ -142,12 +135,10 @@ def worker(batch_size: int) -> None:
     import signal
 
     settings = settings_from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     services = Services.build(settings, open_database(settings))
-    runner = _worker(services, batch_size)
-    sender = _webhooks(services)
+    runner = delivery_worker(services, batch_size)
+    sender = services.webhook_sender()
     settler = services.click_settler()
     segment_sender = services.segment_sender()
 

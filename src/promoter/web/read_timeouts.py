@@ -13,8 +13,11 @@ closed (the application then sees the client gone).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -91,6 +94,7 @@ def _peer(protocol: HttpToolsProtocol) -> str:
     return f"{client[0]}:{client[1]}" if client else "an unknown client"
 
 
+@functools.cache
 def read_timeout_protocol(*, header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
     """The protocol class for ``uvicorn.run(http=...)`` with these timeouts."""
     return type(
@@ -98,3 +102,18 @@ def read_timeout_protocol(*, header_timeout: float, body_timeout: float) -> type
         (ReadTimeoutProtocol,),
         {"header_timeout": header_timeout, "body_timeout": body_timeout},
     )
+
+
+@dataclass(frozen=True)
+class ReadTimeoutProtocols:
+    """Makes the protocol of each connection, with these timeouts: what ``uvicorn.Config(http=...)``
+    takes when it is sent to other processes (a class made at run time cannot be pickled)."""
+
+    header_timeout: float
+    body_timeout: float
+
+    def __call__(self, **kwargs: Any) -> HttpToolsProtocol:
+        protocol = read_timeout_protocol(
+            header_timeout=self.header_timeout, body_timeout=self.body_timeout
+        )
+        return protocol(**kwargs)

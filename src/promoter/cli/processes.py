@@ -1,0 +1,116 @@
+"""How ``promoter serve`` runs its HTTP service: in its own process, or in N processes
+sharing one listening socket under uvicorn's supervisor.
+
+With ``--processes N`` the command's process binds the port, starts N processes that each
+build the app from the same settings and accept connections from that one socket (the
+kernel hands each new connection to one of them), and checks on them twice a second:
+one that died, or stopped answering, is replaced. SIGTERM or Ctrl-C stop them all, each
+finishing its requests in hand; SIGHUP replaces them one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+import click
+from fastapi import FastAPI
+
+from promoter.app import Background, create_app
+from promoter.config import Settings
+from promoter.delivery.worker import DeliveryWorker
+from promoter.services import Services
+from promoter.web.read_timeouts import ReadTimeoutProtocols
+
+#: The most API processes ``--processes`` starts.
+MAX_PROCESSES = 64
+#: Seconds a process may leave the supervisor's check unanswered before it is replaced.
+#: A new process answers only once it has imported the app, which takes seconds on a busy
+#: machine; a process that died is noticed at the next check (twice a second) regardless.
+HEALTHCHECK_SECONDS = 60
+
+SQLITE_ONE_PROCESS = (
+    "--processes above 1 needs PostgreSQL: SQLite takes one writer per file, and "
+    "`promoter serve` keeps its writes in turn within its own process, so a second process "
+    "on the same file would only wait for the first (see docs/scaling.md)"
+)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def delivery_worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
+    try:
+        return services.worker(batch_size)
+    except ValueError as exc:
+        raise click.ClickException(f"PROMOTER_EMAIL_URL: {exc}") from None
+
+
+def background_tasks(services: Services) -> list[Background]:
+    """What a serving process runs beside the HTTP service unless ``--no-worker``: the
+    delivery worker, the webhook and Segment source senders, the one-click settler."""
+    return [
+        delivery_worker(services).run,
+        services.webhook_sender().run,
+        services.segment_sender().run,
+        services.click_settler().run,
+    ]
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's keyword arguments for this service, the same for one process or N."""
+    protocols = ReadTimeoutProtocols(
+        header_timeout=settings.header_timeout, body_timeout=settings.body_timeout
+    )
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+        "timeout_graceful_shutdown": 10,
+        "http": cast("type[asyncio.Protocol]", protocols),
+    }
+
+
+def run_one(services: Services, background: list[Background]) -> None:
+    """Serve from this process until stopped."""
+    import uvicorn
+
+    uvicorn.run(create_app(services, background), **uvicorn_options(services.settings))
+
+
+@dataclass(frozen=True)
+class ProcessApp:
+    """The app factory each API process calls (sent to it pickled): its own database
+    pool, caches and, unless ``no_worker``, its own delivery worker and senders."""
+
+    settings: Settings
+    no_worker: bool
+
+    def __call__(self) -> FastAPI:
+        from promoter.cli.common import open_database
+
+        configure_logging(self.settings)
+        services = Services.build(self.settings, open_database(self.settings))
+        return create_app(services, [] if self.no_worker else background_tasks(services))
+
+
+def run_many(processes: int, settings: Settings, *, no_worker: bool) -> None:
+    """Serve from ``processes`` processes on one socket until stopped (SIGTERM, Ctrl-C),
+    replacing any that dies."""
+    import uvicorn
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    config = uvicorn.Config(
+        ProcessApp(settings, no_worker),
+        factory=True,
+        workers=processes,
+        timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+        **uvicorn_options(settings),
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
