@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from promoter import __version__
+from promoter.accounts import shown_once
 from promoter.accounts.sessions import purge_expired
 from promoter.alerts.check import Alerting, check_daily
 from promoter.config import Settings
@@ -71,12 +72,13 @@ def _prune(conn: Connection, services: Services, *, now: datetime) -> int:
     cutoff = now - timedelta(hours=services.settings.dedup_retention_hours)
     removed = prune_processed_messages(conn, older_than=cutoff)
     purge_expired(conn, now=now)
+    shown_once.purge_expired(conn, now=now)
     return removed
 
 
 def prune(services: Services, *, now: datetime) -> int:
-    """Forget processed messageIds older than the retention and sign-in sessions that have
-    expired; returns how many messageIds went."""
+    """Forget processed messageIds older than the retention, sign-in sessions that have
+    expired and secrets never shown; returns how many messageIds went."""
     with services.database.write() as conn:
         removed = _prune(conn, services, now=now)
     services.database.refresh_statistics()

@@ -531,6 +531,19 @@ user_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+#: What a dashboard page shows once after the form that redirected to it (a new key, a
+#: signing secret, an invitation's link), until it is shown or expires. The row's id and
+#: the key of its sealed content come from the session's cookie value, which the database
+#: never holds (``accounts/shown_once.py``).
+shown_once = Table(
+    "shown_once",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    #: A random nonce, then the context as JSON encrypted with AES-256-GCM.
+    Column("sealed", LargeBinary, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 #: Notes the team writes on a piece of feedback.
 feedback_notes = Table(
     "feedback_notes",

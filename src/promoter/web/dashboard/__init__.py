@@ -42,7 +42,6 @@ from promoter.web.dashboard.session import (
     see_other,
     sign_in_url,
 )
-from promoter.web.dashboard.shown_once import ShownOnce
 from promoter.web.dashboard.templating import environment
 from promoter.web.dashboard.throttle import LoginThrottle
 
@@ -52,7 +51,6 @@ HERE = Path(__file__).parent
 def install(app: FastAPI) -> None:
     app.state.dashboard_templates = environment(HERE / "templates")
     app.state.login_throttle = LoginThrottle()
-    app.state.shown_once = ShownOnce()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

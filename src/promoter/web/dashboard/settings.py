@@ -147,7 +147,7 @@ def _not_found(request: Request, session: Session, what: str) -> Response:
 async def segment_settings(
     request: Request, services: ServicesDep, session: SessionDep
 ) -> Response:
-    return await _page(request, services, session, **take_for_page(request, PAGE))
+    return await _page(request, services, session, **await take_for_page(request, PAGE))
 
 
 @router.get(PAGE + "/received")
@@ -194,11 +194,11 @@ async def create_key(request: Request, services: ServicesDep, session: SessionDe
 
     key = await write(services, create)
     # The full key is shown once by the page redirected to: never in a URL, never stored.
-    keep_for_page(
+    await keep_for_page(
         request,
         PAGE,
         {
-            "new_key": key,
+            "new_key": {"key": key.key},
             "new_key_basic": "Basic " + base64.b64encode(f"{key.key}:".encode()).decode("ascii"),
             "message": "API key created. Copy it now: it is not shown again.",
         },
@@ -259,7 +259,7 @@ async def save_secret(request: Request, services: ServicesDep, session: SessionD
 
     await in_thread(save)
     # Shown once by the page redirected to, so that it can be copied into Segment.
-    keep_for_page(request, PAGE, {"new_secret": secret, "message": FLASHES["secret-saved"]})
+    await keep_for_page(request, PAGE, {"new_secret": secret, "message": FLASHES["secret-saved"]})
     return see_other(PAGE + "#secret-h")
 
 

@@ -98,7 +98,7 @@ def _not_found(request: Request, session: Session, what: str) -> Response:
 
 @router.get(PAGE)
 async def users_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    return await _page(request, services, session, **take_for_page(request, PAGE))
+    return await _page(request, services, session, **await take_for_page(request, PAGE))
 
 
 async def _email(services: Services, new: NewInvite, link: str) -> bool:
@@ -162,7 +162,7 @@ async def invite(request: Request, services: ServicesDep, session: SessionDep) -
     link = f"{services.settings.public_url}/invite/{new.token}"
     emailed = await _email(services, new, link)
     # The link is shown once by the page redirected to: never in a URL, never stored.
-    keep_for_page(
+    await keep_for_page(
         request,
         PAGE,
         {"new_invite": {"email": new.invite.email, "link": link, "emailed": emailed}},

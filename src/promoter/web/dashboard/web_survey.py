@@ -95,7 +95,7 @@ async def _page(
 @router.get(PAGE)
 async def web_survey_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     done = request.query_params.get("done", "")
-    shown = {"message": MESSAGES.get(done, ""), **take_for_page(request, PAGE)}
+    shown = {"message": MESSAGES.get(done, ""), **await take_for_page(request, PAGE)}
     return await _page(request, services, session, **shown)
 
 
@@ -125,13 +125,13 @@ async def web_survey_save(request: Request, services: ServicesDep, session: Sess
     services.sites.forget_organization(session.user.organization_id)
     if created:
         message = "Saved. Your site key and identity secret are ready."
-        return _show_secret(request, message, saved.identity_secret)
+        return await _show_secret(request, message, saved.identity_secret)
     return see_other(with_done(PAGE, "saved"))
 
 
-def _show_secret(request: Request, message: str, secret: str) -> Response:
+async def _show_secret(request: Request, message: str, secret: str) -> Response:
     """To the page, which shows the identity secret once: never in a URL."""
-    keep_for_page(request, PAGE, {"message": message, "new_secret": secret})
+    await keep_for_page(request, PAGE, {"message": message, "new_secret": secret})
     return see_other(PAGE)
 
 
@@ -151,7 +151,7 @@ async def web_survey_rotate_secret(
     if rotated is None:
         return see_other(PAGE)
     message = "A new identity secret. The previous one keeps working for 24 hours."
-    return _show_secret(request, message, rotated.identity_secret)
+    return await _show_secret(request, message, rotated.identity_secret)
 
 
 @router.post(PAGE + "/rotate-site-key")

@@ -154,7 +154,7 @@ def _form_choices() -> dict[str, Any]:
 
 @router.get(PAGE)
 async def webhooks_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    return await _list_page(request, services, session, **take_for_page(request, PAGE))
+    return await _list_page(request, services, session, **await take_for_page(request, PAGE))
 
 
 @router.post(PAGE)
@@ -179,8 +179,11 @@ async def webhooks_create(request: Request, services: ServicesDep, session: Sess
             errors = webhook_form.errors_of(exc)
         else:
             # Its signing secret is shown once by the page redirected to: never in a URL.
-            shown = {"created": created, "message": "Webhook created. Its signing secret is below."}
-            keep_for_page(request, PAGE, shown)
+            shown = {
+                "created": {"id": created.id, "events": created.events, "secret": created.secret},
+                "message": "Webhook created. Its signing secret is below.",
+            }
+            await keep_for_page(request, PAGE, shown)
             return see_other(PAGE)
     return await _list_page(request, services, session, status=400, errors=errors, values=values)
 
