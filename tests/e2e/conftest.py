@@ -65,6 +65,9 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.starts = 0
+        #: Seconds each start may take to answer GET /health, and to exit after SIGTERM.
+        self.startup_timeout = STARTUP_TIMEOUT
+        self.stop_timeout = STOP_TIMEOUT
 
     @property
     def url(self) -> str:
@@ -123,7 +126,7 @@ class ServerProcess:
 
     def _wait_until_healthy(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = time.monotonic() + self.startup_timeout
         last_error = "no answer yet"
         with httpx2.Client(base_url=self.url, timeout=5.0) as client:
             while time.monotonic() < deadline:
@@ -144,7 +147,7 @@ class ServerProcess:
                 time.sleep(0.1)
         self.stop()
         pytest.fail(
-            f"the server did not answer GET /health with 200 within {STARTUP_TIMEOUT:.0f} s "
+            f"the server did not answer GET /health with 200 within {self.startup_timeout:.0f} s "
             f"(last: {last_error}):\n{self.output()}"
         )
 
@@ -155,7 +158,7 @@ class ServerProcess:
         process = self.process
         process.terminate()
         try:
-            code: int | None = process.wait(STOP_TIMEOUT)
+            code: int | None = process.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

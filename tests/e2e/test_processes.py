@@ -1,0 +1,179 @@
+"""Two API processes (``promoter serve --processes 2``) and two ``promoter worker``s on one
+PostgreSQL, under load from Segment's own library, with one API process and one worker
+killed with SIGKILL mid-run.
+
+Every message the library handed over is stored once, the supervisor replaces the killed
+API process, and every contact gets its survey email, a duplicate only for what the
+killed worker had in hand (docs/reliability.md: at most the batch in hand a kill).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segment.analytics as analytics
+from sqlalchemy import update
+
+from promoter.storage.engine import Database
+from promoter.storage.tables import deliveries, surveys
+from tests.conftest import Org
+from tests.e2e import test_survey_loop as loop
+from tests.e2e.conftest import HTTP_TIMEOUT, STARTUP_TIMEOUT, STOP_TIMEOUT, ServerProcess
+from tests.e2e.stored import stored
+from tests.figures import record
+
+pytestmark = pytest.mark.e2e
+
+smtp = loop.smtp
+processes = loop.processes
+_close_segment_session = loop._close_segment_session
+
+USERS = 100
+TRACKS_A_USER = 3
+BATCH_SIZE = 10
+
+
+def api_processes(server: ServerProcess) -> list[int]:
+    """The supervisor's API processes (its children but multiprocessing's tracker)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return [
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothing(
+    processes: loop.Processes,
+    smtp: Any,
+    database: Database,
+    backend: str,
+    org: Org,
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("several API processes share a PostgreSQL database (one per SQLite file)")
+    mail = smtp(loop.Inbox(delay=0.005))
+    server = ServerProcess(
+        processes.database_url,
+        processes.workdir,
+        env=lambda url: {"PROMOTER_EMAIL_URL": "file:unused-mail", "PROMOTER_BASE_URL": url},
+        args=["--processes", "2", "--no-worker"],
+    )
+    processes.servers.append(server)
+    # Three interpreters import the app, and at the end stop, on a busy machine.
+    server.startup_timeout = 3 * STARTUP_TIMEOUT
+    server.stop_timeout = 3 * STOP_TIMEOUT
+    server.start()
+    loop.wait_until(lambda: len(api_processes(server)) == 2, "two API processes")
+    workers = [
+        processes.worker(server, email_url=mail.url, args=["--batch-size", str(BATCH_SIZE)])
+        for _ in range(2)
+    ]
+    errors: list[Any] = []
+    client = analytics.Client(
+        write_key=org.key,
+        host=server.url,
+        on_error=lambda error, batch: errors.append((error, batch)),
+        timeout=HTTP_TIMEOUT,
+        upload_interval=0.02,
+        upload_size=20,
+        thread=2,
+        max_queue_size=USERS * (TRACKS_A_USER + 1),
+    )
+    users = [f"user{i:03}" for i in range(USERS)]
+    sent: list[str] = []
+    tracks: list[str] = []
+    for user in users:
+        client.identify(user, {"email": f"{user}@example.com"}, message_id=f"i-{user}")
+        sent.append(f"i-{user}")
+    client.flush()  # every contact has its address before its first track
+
+    def produce() -> None:
+        for n in range(TRACKS_A_USER):
+            for user in users:
+                message_id = f"t{n}-{user}"
+                client.track(user, "Order Completed", {"n": n}, message_id=message_id)
+                tracks.append(message_id)
+                time.sleep(0.002)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    try:
+        producer.start()
+        loop.wait_until(lambda: len(tracks) >= USERS // 2, "the load to be under way")
+        # The busier API process is the one most likely to hold the library's connections.
+        victim = max(api_processes(server), key=cpu_ticks)
+        os.kill(victim, signal.SIGKILL)
+        mail.inbox.wait_for(USERS // 4)
+        in_flight = loop.count(
+            database,
+            deliveries,
+            deliveries.c.status == "pending",
+            deliveries.c.claimed_until.is_not(None),
+        )
+        workers[0].kill()
+        producer.join(loop.WAIT_TIMEOUT)
+        assert not producer.is_alive(), "the producer is stuck"
+        client.flush()
+    finally:
+        client.join()
+    sent += tracks
+
+    processed, per_event = stored(database, org)
+    assert errors == [], f"the library gave up on {len(errors)} batches: {errors[:3]}"
+    missing = set(sent) - processed
+    assert not missing, f"{len(missing)} messages lost, e.g. {sorted(missing)[:5]}"
+    repeated = {m: n for m, n in per_event.items() if n != 1}
+    assert not repeated, f"events stored more than once: {list(repeated.items())[:5]}"
+    assert set(per_event) == set(tracks)
+    # The killed worker's leases would expire after five minutes; expire them now. The
+    # other worker records its batch in hand before it claims again.
+    with database.write() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.status == "pending", deliveries.c.claimed_until.is_not(None))
+            .values(claimed_until=None)
+        )
+    loop.wait_until(
+        lambda: loop.count(database, deliveries, deliveries.c.status != "sent") == 0,
+        "every survey to be sent",
+    )
+    # The supervisor replaced the killed API process.
+    replaced = loop.wait_until(
+        lambda: (pids := api_processes(server)) and len(pids) == 2 and victim not in pids,
+        "the killed API process to be replaced",
+    )
+    assert replaced
+
+    assert loop.count(database, surveys) == USERS  # one survey a contact, not one a track
+    sent_to = Counter(r.to for r in mail.inbox.received)
+    assert sorted(sent_to) == sorted(f"{u}@example.com" for u in users)
+    duplicates = sum(n - 1 for n in sent_to.values())
+    # docs/reliability.md: a killed worker resends at most the batch it had in hand.
+    assert duplicates <= min(in_flight, BATCH_SIZE), (duplicates, in_flight)
+    record(
+        "processes-kill-9",
+        backend,
+        api_processes=2,
+        workers=2,
+        api_processes_killed=1,
+        workers_killed=1,
+        messages_sent=len(sent),
+        messages_stored=len(processed),
+        events_stored_twice=len(repeated),
+        library_failures=len(errors),
+        surveys=USERS,
+        emails_sent=len(mail.inbox.received),
+        duplicate_emails=duplicates,
+        in_flight_at_worker_kill=in_flight,
+        batch_size=BATCH_SIZE,
+    )
