@@ -215,3 +215,28 @@ def test_failed_authentication_is_budgeted_per_client_address(
         clock.now += 1
         assert contacts(prober, random_key(9)).status_code == 401
         assert contacts(prober, random_key(10)).status_code == 429
+
+
+def test_each_process_counts_its_own_budget(
+    settings: Settings, database: Database, clock: Clock, org: Org
+) -> None:
+    """docs/configuration.md: with N processes a key may reach N times each limit. Two
+    apps built on one database, as two `promoter serve --processes 2` processes are."""
+    settings = Settings(
+        database_url=settings.database_url, base_url=settings.base_url, rate_limit_api="1,2"
+    )
+    other_database = Database.from_url(settings.database_url)
+    apps = [
+        create_app(
+            dataclasses.replace(
+                Services.build(settings, db),
+                rate_limits=RateLimits.from_settings(settings, clock=clock),
+            )
+        )
+        for db in (database, other_database)
+    ]
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+        answers = [contacts(client, org.key).status_code for client in (first, first, first)]
+        assert answers == [200, 200, 429]
+        answers = [contacts(second, org.key).status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
