@@ -25,7 +25,13 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import deliveries, surveys
 from tests.conftest import Org
 from tests.e2e import test_survey_loop as loop
-from tests.e2e.conftest import HTTP_TIMEOUT, STARTUP_TIMEOUT, STOP_TIMEOUT, ServerProcess
+from tests.e2e.conftest import (
+    HTTP_TIMEOUT,
+    STARTUP_TIMEOUT,
+    STOP_TIMEOUT,
+    ServerProcess,
+    free_port,
+)
 from tests.e2e.stored import stored
 from tests.figures import record
 
@@ -70,15 +76,17 @@ def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothin
         args=["--processes", "2", "--no-worker"],
     )
     processes.servers.append(server)
-    # Three interpreters import the app, and at the end stop, on a busy machine.
-    server.startup_timeout = 3 * STARTUP_TIMEOUT
-    server.stop_timeout = 3 * STOP_TIMEOUT
-    server.start()
-    loop.wait_until(lambda: len(api_processes(server)) == 2, "two API processes")
+    # The workers start (import the app) while the server does: they need only its URL.
+    server.port = free_port()
     workers = [
         processes.worker(server, email_url=mail.url, args=["--batch-size", str(BATCH_SIZE)])
         for _ in range(2)
     ]
+    # Three interpreters import the app, and at the end stop, on a busy machine.
+    server.startup_timeout = 3 * STARTUP_TIMEOUT
+    server.stop_timeout = 3 * STOP_TIMEOUT
+    server.start(same_port=True)
+    loop.wait_until(lambda: len(api_processes(server)) == 2, "two API processes")
     errors: list[Any] = []
     client = analytics.Client(
         write_key=org.key,
@@ -114,13 +122,14 @@ def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothin
         victim = max(api_processes(server), key=cpu_ticks)
         os.kill(victim, signal.SIGKILL)
         mail.inbox.wait_for(USERS // 4)
+        workers[0].kill()
+        # At most: the other worker's batch in hand is counted too.
         in_flight = loop.count(
             database,
             deliveries,
             deliveries.c.status == "pending",
             deliveries.c.claimed_until.is_not(None),
         )
-        workers[0].kill()
         producer.join(loop.WAIT_TIMEOUT)
         assert not producer.is_alive(), "the producer is stuck"
         client.flush()
