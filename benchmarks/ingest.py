@@ -1,4 +1,4 @@
-"""Ingestion benchmark: the real server's ``/v1/batch`` against raw SQLite inserts.
+"""Ingestion benchmark: the real server's ``/v1/batch`` against raw SQLite and PostgreSQL.
 
 It starts ``promoter serve`` on a fresh database, sends deterministic Segment batches
 (100 messages: 20% identify, 80% track) over several keep-alive connections, then
@@ -6,7 +6,9 @@ single ``/v1/track`` requests, kills the server with SIGKILL and checks that eve
 acknowledged message is in the database. In the same run it inserts the equivalent
 rows straight into a fresh SQLite file with the stdlib ``sqlite3`` module (same schema,
 WAL, ``synchronous=FULL``, ``executemany``, one commit per 100 messages) and reports the
-ratio of the two rates. See benchmarks/README.md.
+ratio of the two rates. With PostgreSQL, the same rows also go into a second fresh
+PostgreSQL database through psycopg (``executemany``, one commit per 100-message batch),
+its rounds alternating with the server's. See benchmarks/README.md.
 
     .venv/bin/python benchmarks/ingest.py [--backend sqlite|postgresql|both]
 """
@@ -33,15 +35,17 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from machine import describe
 from scratch_postgres import postgres_database
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from promoter.domain.attributes import AttributeValue
 from promoter.domain.messages import Envelope, Identify, Track, parse_message
@@ -730,6 +734,30 @@ RAW_STATEMENTS = {
 }
 
 
+#: The organization, its Segment list and the default campaign, with ``now`` given
+#: that many times.
+RAW_SETUP = (
+    ("INSERT INTO organizations (id, name, timezone, created_at) VALUES (1, 'Raw', 'UTC', ?)", 1),
+    (
+        "INSERT INTO contact_lists (id, organization_id, name, is_segment, created_at) "
+        "VALUES (1, 1, 'Segment List', TRUE, ?)",
+        1,
+    ),
+    (
+        "INSERT INTO email_templates (id, organization_id, name, subject, from_name, "
+        "intro_message, brand_name, language, created_at, updated_at) "
+        "VALUES (1, 1, 'Default', 'How likely', 'Raw', '', 'Raw', 'en', ?, ?)",
+        2,
+    ),
+    (
+        "INSERT INTO campaigns (id, organization_id, name, kind, status, contact_list_id, "
+        "email_template_id, trigger_events, created_at, updated_at) "
+        "VALUES (1, 1, 'Segment campaign', 'segment', 'active', 1, 1, '[]', ?, ?)",
+        2,
+    ),
+)
+
+
 def migrated_sqlite(path: Path) -> str:
     url = f"sqlite:///{path}"
     database = Database.from_url(url)
@@ -749,28 +777,8 @@ class RawSqlite:
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
             self.conn.execute(f"PRAGMA {pragma}")
         now = sqlite_time(datetime.now(UTC))
-        self.conn.execute(
-            "INSERT INTO organizations (id, name, timezone, created_at) "
-            "VALUES (1, 'Raw', 'UTC', ?)",
-            (now,),
-        )
-        self.conn.execute(
-            "INSERT INTO contact_lists (id, organization_id, name, is_segment, created_at) "
-            "VALUES (1, 1, 'Segment List', 1, ?)",
-            (now,),
-        )
-        self.conn.execute(
-            "INSERT INTO email_templates (id, organization_id, name, subject, from_name, "
-            "intro_message, brand_name, language, created_at, updated_at) "
-            "VALUES (1, 1, 'Default', 'How likely?', 'Raw', '', 'Raw', 'en', ?, ?)",
-            (now, now),
-        )
-        self.conn.execute(
-            "INSERT INTO campaigns (id, organization_id, name, kind, status, contact_list_id, "
-            "email_template_id, trigger_events, created_at, updated_at) "
-            "VALUES (1, 1, 'Segment campaign', 'segment', 'active', 1, 1, '[]', ?, ?)",
-            (now, now),
-        )
+        for sql, count in RAW_SETUP:
+            self.conn.execute(sql, (now,) * count)
 
     def apply(self, rows: BatchRows, commit_every: int | None = None) -> None:
         """The batch's rows with ``executemany``: one commit for the whole batch, or one
@@ -793,6 +801,94 @@ class RawSqlite:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class RawPostgres:
+    """psycopg 3 on a fresh database migrated by the project's Alembic migrations: the same
+    rows as :class:`RawSqlite`, each statement's rows with ``executemany`` (pipelined),
+    one commit per 100-message batch, ``synchronous_commit`` on as the server has it."""
+
+    def __init__(self, url: str) -> None:
+        database = Database.from_url(url)
+        try:
+            upgrade(database.engine)
+        finally:
+            database.dispose()
+        self.conn = psycopg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(False)
+        )
+        now = sqlite_time(datetime.now(UTC))
+        for sql, count in RAW_SETUP:
+            self.conn.execute(sql.replace("?", "%s"), (now,) * count)
+        self.conn.commit()
+        self._statements = {name: sql.replace("?", "%s") for name, sql in RAW_STATEMENTS.items()}
+
+    def apply(self, rows: BatchRows) -> None:
+        with self.conn.cursor() as cursor:
+            for name, sql in self._statements.items():
+                values = getattr(rows, name)
+                if values:
+                    cursor.executemany(sql, values)
+        self.conn.commit()
+
+    def counts(self) -> dict[str, int]:
+        with self.conn.cursor() as cursor:
+            found = {}
+            for table in CHECKED_TABLES:
+                cursor.execute(f"SELECT count(*) FROM {table}")
+                (found[table],) = cursor.fetchone() or (0,)
+        self.conn.rollback()
+        return found
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RawPostgresResult:
+    rounds: list[Measurement]
+    counts: dict[str, int]
+
+
+class RawPostgresBaseline:
+    """The plan replayed into :class:`RawPostgres`; its rounds alternate with the
+    PostgreSQL server's rounds, as the SQLite ones do with the SQLite server's."""
+
+    def __init__(self, plan: Plan, url: str) -> None:
+        builder = RowBuilder()
+        before = [builder.rows(b) for b in plan.seeding + plan.warmup]
+        self._rounds = [[builder.rows(b) for b in rnd] for rnd in plan.rounds]
+        self._after = [builder.rows([m]) for rnd in plan.singles for m in rnd]
+        self.url = url
+        self.measured: list[Measurement] = []
+        self._db = RawPostgres(url)
+        for rows in before:
+            self._db.apply(rows)
+
+    def measure_round(self, index: int) -> None:
+        if index != len(self.measured):
+            raise ValueError(f"raw PostgreSQL round {index} out of order")
+        analyze(self.url)
+        latencies = []
+        batches = self._rounds[index]
+        started = time.perf_counter()
+        for rows in batches:
+            began = time.perf_counter()
+            self._db.apply(rows)
+            latencies.append(time.perf_counter() - began)
+        seconds = time.perf_counter() - started
+        messages = sum(r.messages for r in batches)
+        self.measured.append(Measurement(len(batches), messages, seconds, latencies))
+
+    def finish(self) -> RawPostgresResult:
+        for index in range(len(self.measured), len(self._rounds)):
+            self.measure_round(index)
+        for rows in self._after:
+            self._db.apply(rows)
+        return RawPostgresResult(self.measured, self._db.counts())
+
+    def close(self) -> None:
+        self._db.close()
 
 
 #: The issue's baseline commits every 100 rows; the stricter one once per 100-message batch.
@@ -871,6 +967,8 @@ class ServerResult:
     batches: list[Measurement]
     singles: list[Measurement]
     counts: dict[str, int]
+    #: PostgreSQL only: the same rows through psycopg, rounds run next to the server's.
+    raw: RawPostgresResult | None = None
 
 
 def run_server_benchmark(
@@ -942,6 +1040,11 @@ def verify(result: ServerResult, raw: RawResult, expected: dict[str, int]) -> li
                 f"{result.backend}: {table} has {got} rows; acknowledged {want}, "
                 f"raw baseline {raw.counts[table]}"
             )
+        if result.raw is not None and result.raw.counts[table] != raw.counts[table]:
+            problems.append(
+                f"raw PostgreSQL: {table} has {result.raw.counts[table]} rows; "
+                f"raw SQLite {raw.counts[table]}"
+            )
     return problems
 
 
@@ -986,11 +1089,36 @@ def report(raw: RawResult, results: Sequence[ServerResult], args: argparse.Names
         table_row("raw sqlite3, commit per 100-message batch", "events/s", raw.batch_rounds),
     ]
     for result in results:
+        if result.raw is not None:
+            name = "raw PostgreSQL (psycopg executemany), commit per 100-message batch"
+            lines.append(table_row(name, "events/s", result.raw.rounds))
         lines.append(table_row(f"{result.backend}: /v1/batch", "events/s", result.batches))
         lines.append(table_row(f"{result.backend}: /v1/track", "requests/s", result.singles, True))
     lines.append("")
     lines += [ratio_line(result, raw) for result in results]
+    lines += [postgres_line(result, results) for result in results if result.raw is not None]
     return "\n".join(lines)
+
+
+def postgres_line(result: ServerResult, results: Sequence[ServerResult]) -> str:
+    """PostgreSQL end to end against raw PostgreSQL (round by round too), and against the
+    SQLite server of the same run."""
+    assert result.raw is not None
+    rate = median_rate(result.batches)
+    ratio = rate / median_rate(result.raw.rounds)
+    pairs = zip(result.batches, result.raw.rounds, strict=True)
+    each = ", ".join(f"{e.messages_per_second / r.messages_per_second:.1%}" for e, r in pairs)
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    line = (
+        f"postgresql end-to-end / raw PostgreSQL: {ratio:.1%} "
+        f"(rounds: {each}; target >= {TARGET_RATIO:.0%}: {verdict})"
+    )
+    sqlite = [r for r in results if r.backend == "sqlite"]
+    if sqlite:
+        against = rate / median_rate(sqlite[0].batches)
+        verdict = "met" if against >= 1 else "NOT met"
+        line += f"; against SQLite end to end: {against:.2f}x (target >= 1x: {verdict})"
+    return line
 
 
 def ratio_line(result: ServerResult, raw: RawResult) -> str:
@@ -1065,6 +1193,11 @@ def results_json(raw: RawResult, results: Sequence[ServerResult]) -> dict[str, A
             "single_requests_per_s": rates(r.singles, per_request=True),
             "ratio_to_raw": median_rate(r.batches) / median_rate(raw.rounds),
         }
+        if r.raw is not None:
+            data[r.backend]["raw_postgresql_events_per_s"] = rates(r.raw.rounds)
+            data[r.backend]["ratio_to_raw_postgresql"] = median_rate(r.batches) / median_rate(
+                r.raw.rounds
+            )
     return data
 
 
@@ -1077,16 +1210,23 @@ def run_backend(
         return run_server_benchmark(
             backend, url, plan, workdir, args.concurrency, raw.measure_round, args.with_worker
         )
-    with postgres_database(args.postgres_url) as url:
-        return run_server_benchmark(
-            backend,
-            url,
-            plan,
-            workdir,
-            args.concurrency,
-            lambda _: analyze(url),
-            args.with_worker,
-        )
+    with (
+        postgres_database(args.postgres_url) as url,
+        postgres_database(args.postgres_url) as raw_url,
+    ):
+        raw_postgres = RawPostgresBaseline(plan, raw_url)
+        try:
+
+            def before_round(index: int) -> None:
+                analyze(url)
+                raw_postgres.measure_round(index)
+
+            result = run_server_benchmark(
+                backend, url, plan, workdir, args.concurrency, before_round, args.with_worker
+            )
+            return replace(result, raw=raw_postgres.finish())
+        finally:
+            raw_postgres.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
