@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, event, func, insert, select
 
+from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
 from promoter.storage.group_commit import GroupCommit
 from promoter.storage.tables import instance_settings
@@ -116,3 +118,67 @@ def test_plain_jobs_share_a_commit_but_not_a_call(database: Database) -> None:
     outcomes = _queued_together(gc, [lambda i=i: gc.run(_put(f"p{i}")) for i in range(5)])  # type: ignore[misc]
     assert sorted(outcomes) == [f"p{i}" for i in range(5)]  # type: ignore[type-var]
     assert _keys(database) == {f"p{i}" for i in range(5)}
+
+
+def _store_all(conn: Connection, keys: Sequence[str]) -> list[str]:
+    for key in keys:
+        conn.execute(insert(instance_settings).values(key=key, value="v"))
+    return [f"stored {k}" for k in keys]
+
+
+def test_batched_jobs_from_threads_share_one_commit_on_both_databases(
+    database: Database,
+) -> None:
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda conn: commits.append(1))
+    keys = [f"t{i}" for i in range(8)]
+    outcomes = _queued_together(
+        database._group,
+        [lambda k=k: database.run_many(k, _store_all) for k in keys],  # type: ignore[misc]
+    )
+    assert outcomes == [f"stored {k}" for k in keys]
+    assert len(commits) == 1
+    assert _keys(database) == set(keys)
+
+
+@pytest.fixture
+def other_process(database_url: str) -> Iterator[Database]:
+    db = Database.from_url(database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def test_a_deadlock_with_another_process_runs_the_transaction_again(
+    database: Database, other_process: Database, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("one writer at a time: SQLite transactions cannot deadlock")
+    both_hold_one = threading.Barrier(2)
+    attempts: Counter[str] = Counter()
+
+    def put(conn: Connection, key: str, value: str) -> None:
+        stmt = insert_for(conn, instance_settings).values(key=key, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+    def crossing(first: str, second: str) -> Callable[[Connection, Sequence[str]], list[str]]:
+        def apply_many(conn: Connection, items: Sequence[str]) -> list[str]:
+            attempts[first] += 1
+            put(conn, first, first)
+            if attempts[first] == 1:  # each holds its row, then wants the other's
+                both_hold_one.wait(timeout=10)
+            put(conn, second, first)
+            return list(items)
+
+        return apply_many
+
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(database.run_many, "a", crossing("x", "y"))
+        b = pool.submit(other_process.run_many, "b", crossing("y", "x"))
+    assert (a.result(), b.result()) == ("a", "b")
+    assert sorted(attempts.values()) == [1, 2]  # PostgreSQL chose one to roll back
+    retried = next(k for k, n in attempts.items() if n == 2)
+    with database.read() as conn:
+        values = set(conn.execute(select(instance_settings.c.value)).scalars())
+    assert values == {retried}  # the retried transaction committed last, whole

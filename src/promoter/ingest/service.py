@@ -105,7 +105,8 @@ class Ingestor:
         by_org: dict[int, list[int]] = {}
         for position, request in enumerate(requests):
             by_org.setdefault(request.organization_id, []).append(position)
-        for organization_id, positions in by_org.items():
+        # Organizations in one order, so that concurrent groups take their locks in one order.
+        for organization_id, positions in sorted(by_org.items()):
             merged: list[tuple[int, Operation]] = []
             spans: list[tuple[int, int]] = []
             for position in positions:

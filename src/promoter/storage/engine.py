@@ -1,7 +1,8 @@
 """Engine factory and the :class:`Database` handle the services write through.
 
 SQLite runs in WAL mode with one writer at a time (``BEGIN IMMEDIATE`` behind a
-process-wide lock) and any number of readers. PostgreSQL uses a plain pool.
+process-wide lock) and any number of readers. PostgreSQL uses a plain pool; its
+batched writes (ingestion) share transactions too, a few at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from promoter.storage.errors import is_conflict
 from promoter.storage.group_commit import GroupCommit
 
 T = TypeVar("T")
@@ -22,6 +24,8 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 _WRITE_OPTION = "promoter_write"
+#: Shared write transactions PostgreSQL runs at once for ``Database.run_many``.
+POSTGRES_LANES = 1
 
 
 def _lower(value: object) -> object:
@@ -88,7 +92,8 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        self._group = GroupCommit(self.write) if self.is_sqlite else None
+        lanes = 1 if self.is_sqlite else POSTGRES_LANES
+        self._group = GroupCommit(self.write, lanes=lanes, retry=is_conflict)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -112,19 +117,16 @@ class Database:
         :mod:`promoter.storage.group_commit`); on PostgreSQL each call has its own
         transaction, and the server runs them side by side.
         """
-        if self._group is not None:
+        if self.is_sqlite:
             return self._group.run(fn)
         with self.write() as conn:
             return fn(conn)
 
     def run_many(self, item: I, apply_many: Callable[[Connection, Sequence[I]], Sequence[R]]) -> R:
-        """Like :meth:`run_write`, for ``apply_many(conn, items)``: on SQLite, items waiting
-        at the same time are handed to it together, in one transaction."""
-        if self._group is not None:
-            return self._group.run_many(item, apply_many)
-        with self.write() as conn:
-            (result,) = apply_many(conn, [item])
-            return result
+        """Like :meth:`run_write`, for ``apply_many(conn, items)``: items waiting at the
+        same time are handed to it together, in one transaction, on both databases; on
+        PostgreSQL a deadlock or serialization failure runs that transaction again."""
+        return self._group.run_many(item, apply_many)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -49,3 +49,10 @@ def describe(exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
     return f"{type(cause).__name__}: {first_line}" if first_line else type(cause).__name__
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True when PostgreSQL rolled a transaction back for a deadlock or a serialization
+    failure: no fault of its statements, and the same transaction may well pass again."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else None
+    return getattr(cause, "sqlstate", None) in _POSTGRES_RETRY

@@ -4,7 +4,13 @@ SQLite has one writer at a time, and each commit waits for the disk. When severa
 requests want to write at once, the first to get the writer's turn (the leader)
 takes every job waiting in the queue, runs them in one transaction and commits
 once; the others find their job done when they get the turn. Nobody is answered
-before the commit.
+before the commit. On PostgreSQL there may be several turns ("lanes"): each leader
+takes the jobs waiting when it starts, and a job taken by another lane waits for
+that lane's commit.
+
+A transaction that fails for a reason that is no fault of its jobs (``retry``: a
+deadlock or serialization failure on PostgreSQL, against another process) is run
+again as a whole, a few times, before its jobs see the error.
 
 Jobs submitted with the same ``apply_many`` function are handed to it together, so
 that it can write their rows with one statement per table instead of one per job.
@@ -14,11 +20,13 @@ fails, its jobs are retried one by one, so one bad job fails alone.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
@@ -29,6 +37,8 @@ R = TypeVar("R")
 
 #: Jobs one transaction takes at most, so one commit never waits on an unbounded queue.
 MAX_JOBS_PER_COMMIT = 32
+#: Times a transaction is tried when ``retry`` says its failure was a conflict.
+ATTEMPTS = 5
 
 ApplyMany = Callable[[Connection, Sequence[Any]], Sequence[Any]]
 
@@ -40,17 +50,32 @@ class _Job(Generic[R]):
     done: bool = False
     result: R | None = None
     error: BaseException | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
 def _call_each(conn: Connection, fns: Sequence[Callable[[Connection], Any]]) -> list[Any]:
     return [fn(conn) for fn in fns]
 
 
+def _never(_exc: BaseException) -> bool:
+    return False
+
+
 class GroupCommit:
-    def __init__(self, begin: Callable[[], AbstractContextManager[Connection]]) -> None:
+    """Runs write jobs in shared transactions opened by ``begin``; ``lanes`` transactions
+    at most at once; a failure ``retry`` accepts makes the whole transaction run again."""
+
+    def __init__(
+        self,
+        begin: Callable[[], AbstractContextManager[Connection]],
+        *,
+        lanes: int = 1,
+        retry: Callable[[BaseException], bool] = _never,
+    ) -> None:
         self._begin = begin
+        self._retry = retry
         self._queue: deque[_Job[Any]] = deque()
-        self._turn = threading.Lock()
+        self._turn = threading.BoundedSemaphore(lanes)
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a committed transaction, possibly shared; return its result."""
@@ -63,9 +88,12 @@ class GroupCommit:
         submitted with the same function are waiting; return this item's result."""
         job: _Job[R] = _Job(item, apply_many)
         self._queue.append(job)
-        with self._turn:
-            while not job.done:
-                self._commit_waiting()
+        while not job.done:
+            with self._turn:
+                while not job.done and self._queue:
+                    self._commit_waiting()
+            # Not done and nothing queued: another lane took the job and is committing it.
+            job.finished.wait()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
@@ -83,19 +111,38 @@ class GroupCommit:
         for job in jobs:
             groups.setdefault(job.apply_many, []).append(job)
         try:
-            with self._begin() as conn:
-                for group in groups.values():
-                    _apply(conn, group, isolated=len(jobs) > 1)
-        except BaseException as exc:
-            # The transaction failed as a whole: nothing of it was kept.
-            for job in jobs:
-                job.result, job.error = None, job.error or exc
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    self._commit(jobs, groups)
+                    return
+                except BaseException as exc:
+                    # The transaction failed as a whole: nothing of it was kept.
+                    if attempt < ATTEMPTS and self._retry(exc):
+                        time.sleep(random.uniform(0, 0.005 * attempt))
+                        continue
+                    for job in jobs:
+                        job.result, job.error = None, job.error or exc
+                    return
         finally:
             for job in jobs:
                 job.done = True
+                job.finished.set()
+
+    def _commit(self, jobs: list[_Job[Any]], groups: dict[ApplyMany, list[_Job[Any]]]) -> None:
+        for job in jobs:
+            job.result = job.error = None
+        with self._begin() as conn:
+            for group in groups.values():
+                _apply(conn, group, isolated=len(jobs) > 1, retry=self._retry)
 
 
-def _apply(conn: Connection, group: list[_Job[Any]], *, isolated: bool) -> None:
+def _apply(
+    conn: Connection,
+    group: list[_Job[Any]],
+    *,
+    isolated: bool,
+    retry: Callable[[BaseException], bool],
+) -> None:
     apply_many = group[0].apply_many
     if not isolated:  # the only job: its failure rolls back the whole transaction
         (group[0].result,) = apply_many(conn, [group[0].item])
@@ -104,11 +151,13 @@ def _apply(conn: Connection, group: list[_Job[Any]], *, isolated: bool) -> None:
         with conn.begin_nested():
             results = apply_many(conn, [job.item for job in group])
     except Exception as exc:
+        if retry(exc):  # no job's fault: the whole transaction runs again
+            raise
         if len(group) == 1:
             group[0].error = exc
             return
         for job in group:  # find the job that failed; the others still succeed
-            _apply(conn, [job], isolated=True)
+            _apply(conn, [job], isolated=True, retry=retry)
         return
     for job, result in zip(group, results, strict=True):
         job.result = result
