@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select
 
-from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
+from promoter.storage.bulk import COPY_MIN_ROWS, BulkInsert, InSelect, allocate_ids
 from promoter.storage.engine import Database
 from promoter.storage.tables import events, processed_messages
 from tests.conftest import Org
@@ -110,6 +110,42 @@ def test_bulk_insert_stores_what_sqlalchemy_would(database: Database, org: Org) 
         ("m1", "u1", rows[0]["properties"], T0),
         ("m2", "u1", rows[0]["properties"], T0 + timedelta(hours=1)),
     ]
+
+
+def test_many_rows_store_what_sqlalchemy_would(database: Database, org: Org) -> None:
+    """Enough rows for COPY on PostgreSQL, with the values COPY's text format escapes."""
+    odd = ["tab\there", "new\nline", "back\\slash", "\\N", "ünïcødé ✓", 'q"uote', ""]
+    rows = [
+        _event(
+            org.id,
+            f"m{i:02d}",
+            user_id=odd[i % len(odd)],
+            contact_id=None,
+            properties={"text": odd[i % len(odd)], "n": i, "none": None},
+            timestamp=(T0 + timedelta(minutes=i)).astimezone(timezone(timedelta(hours=-7))),
+        )
+        for i in range(COPY_MIN_ROWS * 2)
+    ]
+    with database.write() as conn:
+        BulkInsert(events, _EVENT_COLUMNS).execute(
+            conn, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows]
+        )
+        conn.execute(
+            insert(events), [{**row, "message_id": f"core-{row['message_id']}"} for row in rows]
+        )
+    columns = (events.c.user_id, events.c.contact_id, events.c.properties, events.c.timestamp)
+    with database.read() as conn:
+        bulk = conn.execute(
+            select(*columns)
+            .where(~events.c.message_id.like("core-%"))
+            .order_by(events.c.message_id)
+        ).all()
+        core = conn.execute(
+            select(*columns).where(events.c.message_id.like("core-%")).order_by(events.c.message_id)
+        ).all()
+    assert [tuple(r) for r in bulk] == [tuple(r) for r in core]
+    assert [r.user_id for r in bulk] == [row["user_id"] for row in rows]
+    assert bulk[3].timestamp == T0 + timedelta(minutes=3)
 
 
 def test_bulk_insert_refuses_rows_that_do_not_fit_its_columns(database: Database) -> None:

@@ -350,3 +350,30 @@ def test_a_track_before_its_identify_is_linked_but_was_not_identified(
     (contact,) = contacts_of(database, org)
     assert count(database, events, contact_id=contact.id) == 2
     assert count(database, events, flag="unidentified") == 0
+
+
+def test_many_traits_are_stored_and_updated_in_one_statement_each(
+    database: Database, org: Org
+) -> None:
+    """Enough attribute rows for PostgreSQL's one-statement upsert, numbers mixing integers
+    and decimals, then again with values changed, added and removed."""
+    from promoter.storage.tables import contact_attributes
+
+    first = {f"n{i}": (i if i % 2 else i + 0.5) for i in range(10)} | {"plan": "Free"}
+    second = {f"n{i}": i * 10 for i in range(5)} | {"n9": None, "since": "2026-01-02"}
+    send(database, org, identify("a", email="a@x.co", **first))
+    send(database, org, identify("a", **second), identify("b", email="b@x.co", **first))
+    with database.read() as conn:
+        stored = {
+            (r.contact_id, r.name): (r.value_type, r.value_number, r.value_text)
+            for r in conn.execute(select(contact_attributes))
+        }
+    a, b = (c.id for c in sorted(contacts_of(database, org), key=lambda c: c.user_id))
+    assert stored[(a, "n0")][:2] == ("number", 0.0)
+    assert stored[(a, "n3")][:2] == ("number", 30.0)
+    assert stored[(a, "n7")][:2] == ("number", 7.0) == stored[(b, "n7")][:2]
+    assert stored[(a, "n8")][:2] == ("number", 8.5)
+    assert (a, "n9") not in stored and stored[(b, "n9")][:2] == ("number", 9.0)
+    assert stored[(a, "plan")] == ("string", None, "Free")
+    assert stored[(a, "since")][0] == "date"
+    assert len(stored) == 11 + 11  # a: 11 + since - n9; b: 11

@@ -84,6 +84,12 @@ _UNLINKED_USER_IDS = InSelect(
     "SELECT DISTINCT user_id FROM events"
     " WHERE organization_id = {p} AND contact_id IS NULL AND user_id {in}"
 )
+#: PostgreSQL's claim: concurrent replays wait for the first to commit, then skip.
+_CLAIM_MESSAGE_IDS = (
+    "INSERT INTO processed_messages (organization_id, message_id, received_at)"
+    " SELECT %s, m, %s FROM unnest(%s::text[]) AS m"
+    " ON CONFLICT (organization_id, message_id) DO NOTHING RETURNING message_id"
+)
 _UPDATE_CONTACT = (
     update(contacts)
     .where(contacts.c.id == bindparam("cid"))
@@ -144,17 +150,9 @@ class IngestWrites:
     ) -> set[str]:
         """Record the messageIds not seen before and return them."""
         if conn.dialect.name == "postgresql":
-            # Concurrent replays: the second waits for the first to commit, then skips.
-            stmt = (
-                insert_for(conn, processed_messages)
-                .on_conflict_do_nothing(index_elements=["organization_id", "message_id"])
-                .returning(processed_messages.c.message_id)
-            )
-            rows = [
-                {"organization_id": organization_id, "message_id": mid, "received_at": now}
-                for mid in message_ids
-            ]
-            return set(conn.execute(stmt, rows).scalars())
+            stored = processed_messages.c.received_at.type._cached_bind_processor(conn.dialect)
+            params = (organization_id, stored(now) if stored else now, message_ids)
+            return {row[0] for row in conn.exec_driver_sql(_CLAIM_MESSAGE_IDS, params)}
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
         seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
         fresh = [mid for mid in message_ids if mid not in seen]

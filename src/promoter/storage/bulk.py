@@ -1,14 +1,19 @@
 """Multi-row writes for the ingestion hot path.
 
 :class:`BulkInsert` compiles an INSERT (or upsert) once per database dialect and runs
-it with the driver's ``executemany``. Each value still goes through its column's own
-bind processor, so what is stored is exactly what SQLAlchemy would store; what is
-skipped is the per-execution work SQLAlchemy does for every statement and row, which
-dominates when one request writes hundreds of rows. Statements here return nothing.
+it with the driver's ``executemany``. On PostgreSQL, several rows go in one statement
+instead: a plain INSERT as a ``COPY`` (psycopg 3's ``cursor.copy``), an upsert as an
+INSERT from ``unnest`` of one array per column (so its rows must not repeat a conflict
+key). Each
+value still goes through its column's own bind processor, so what is stored is exactly
+what SQLAlchemy would store; what is skipped is the per-execution work SQLAlchemy does
+for every statement and row, which dominates when one request writes hundreds of rows.
+Statements here return nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +25,9 @@ from sqlalchemy.sql.type_api import TypeEngine, _BindProcessorType
 from promoter.storage.dialect import insert_for
 
 _Processor = _BindProcessorType[Any] | None
+#: Rows from which PostgreSQL gets one statement for them all (COPY or unnest).
+COPY_MIN_ROWS = 8
+_PARAMETER = re.compile(r"%\((\w+)\)s")
 _MISSING = object()
 #: SQL text; for each parameter in order its name, the index of its column in a row and
 #: its bind processor; whether parameters are positional.
@@ -44,7 +52,10 @@ class BulkInsert:
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
         self._build = build or (lambda conn: insert_for(conn, table))
+        #: Only a plain INSERT can be a COPY: an upsert's conflicts need the INSERT.
+        self._copy = build is None
         self._compiled: dict[str, _Prepared] = {}
+        self._unnest: str | None = None
 
     def _prepare(self, conn: Connection) -> _Prepared:
         dialect = conn.dialect
@@ -75,6 +86,16 @@ class BulkInsert:
             by_column[index] if proc is None else _converted(by_column[index], proc)
             for _, index, proc in plan
         ]
+        if len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql":
+            if self._copy:
+                self._copy_rows(conn, [self._columns[index] for _, index, _ in plan], columns)
+                return
+            arrays = [_one_type(values) for values in columns]
+            if all(array is not None for array in arrays):
+                names = [name for name, _, _ in plan]
+                unnest = self._unnest or self._unnest_sql(conn, sql)
+                conn.exec_driver_sql(unnest, dict(zip(names, arrays, strict=True)))
+                return
         if positional:
             params: list[Any] = list(zip(*columns, strict=True))
         else:
@@ -83,6 +104,46 @@ class BulkInsert:
                 dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
             ]
         conn.exec_driver_sql(sql, params)
+
+    def _copy_rows(
+        self, conn: Connection, names: Sequence[str], columns: Sequence[Sequence[Any]]
+    ) -> None:
+        """The rows through ``COPY ... FROM STDIN``, in the connection's transaction."""
+        quoted = ", ".join(f'"{name}"' for name in names)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        statement = f'COPY "{self._table.name}" ({quoted}) FROM STDIN'
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+
+    def _unnest_sql(self, conn: Connection, sql: str) -> str:
+        """The compiled upsert with its VALUES row replaced by ``unnest`` of arrays, each
+        cast to its column's type."""
+        start = sql.index(" VALUES (") + len(" VALUES (")
+        depth, end = 1, start
+        while depth:
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            end += 1
+        arrays = ", ".join(
+            f"%({name})s::{self._table.c[name].type.compile(dialect=conn.dialect)}[]"
+            for name in _PARAMETER.findall(sql[start:end])
+        )
+        self._unnest = (
+            f"{sql[: start - len(' VALUES (')]} SELECT * FROM unnest({arrays}){sql[end:]}"
+        )
+        return self._unnest
+
+
+def _one_type(values: Sequence[Any]) -> list[Any] | None:
+    """``values`` as one array parameter: psycopg wants one type per array, so integers
+    among floats become floats; None when other types are mixed."""
+    kinds = {type(value) for value in values if value is not None}
+    if len(kinds) <= 1:
+        return list(values)
+    if kinds <= {int, float}:
+        return [None if value is None else float(value) for value in values]
+    return None
 
 
 def _converted(values: Sequence[Any], proc: _BindProcessorType[Any]) -> list[Any]:
