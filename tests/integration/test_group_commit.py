@@ -182,25 +182,3 @@ def test_a_deadlock_with_another_process_runs_the_transaction_again(
     with database.read() as conn:
         values = set(conn.execute(select(instance_settings.c.value)).scalars())
     assert values == {retried}  # the retried transaction committed last, whole
-
-
-def test_a_leader_gathers_as_many_jobs_as_the_last_group_had(database: Database) -> None:
-    sizes: list[int] = []
-
-    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
-        sizes.append(len(keys))
-        return _store_all(conn, keys)
-
-    gc = GroupCommit(database.write, gather=5.0)
-    _queued_together(gc, [lambda k=k: gc.run_many(k, apply_many) for k in "abcd"])  # type: ignore[misc]
-
-    def later(delay: float, key: str) -> str:
-        time.sleep(delay)
-        return gc.run_many(key, apply_many)
-
-    # Four jobs arriving apart, as the answered requests' next ones do: one commit.
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(later, [0, 0.05, 0.1, 0.15], "efgh"))
-    assert results == [f"stored {k}" for k in "efgh"]
-    assert sizes == [4, 4]
-    assert _keys(database) == set("abcdefgh")

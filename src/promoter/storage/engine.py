@@ -26,8 +26,6 @@ R = TypeVar("R")
 _WRITE_OPTION = "promoter_write"
 #: Shared write transactions PostgreSQL runs at once for ``Database.run_many``.
 POSTGRES_LANES = 1
-#: How long a PostgreSQL group waits for as many requests as the last one had.
-POSTGRES_GATHER_SECONDS = 0.02
 
 
 def _lower(value: object) -> object:
@@ -94,16 +92,8 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        self._group = (
-            GroupCommit(self.write, retry=is_conflict)
-            if self.is_sqlite
-            else GroupCommit(
-                self.write,
-                lanes=POSTGRES_LANES,
-                retry=is_conflict,
-                gather=POSTGRES_GATHER_SECONDS,
-            )
-        )
+        lanes = 1 if self.is_sqlite else POSTGRES_LANES
+        self._group = GroupCommit(self.write, lanes=lanes, retry=is_conflict)
 
     @classmethod
     def from_url(cls, url: str) -> Database:

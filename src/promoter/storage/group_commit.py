@@ -8,12 +8,6 @@ before the commit. On PostgreSQL there may be several turns ("lanes"): each lead
 takes the jobs waiting when it starts, and a job taken by another lane waits for
 that lane's commit.
 
-With ``gather`` seconds, a leader that finds fewer jobs waiting than its predecessor took
-waits up to that long for as many before it starts: requests answered by one commit come
-back together, and without the pause the next commit would take the first alone and the
-rest would wait for another (PostgreSQL's ``commit_delay`` idea, for its many statements
-a transaction). A lone writer never waits: its previous group was one job.
-
 A transaction that fails for a reason that is no fault of its jobs (``retry``: a
 deadlock or serialization failure on PostgreSQL, against another process) is run
 again as a whole, a few times, before its jobs see the error.
@@ -77,12 +71,9 @@ class GroupCommit:
         *,
         lanes: int = 1,
         retry: Callable[[BaseException], bool] = _never,
-        gather: float = 0.0,
     ) -> None:
         self._begin = begin
         self._retry = retry
-        self._gather = gather
-        self._last_group = 1
         self._queue: deque[_Job[Any]] = deque()
         self._turn = threading.BoundedSemaphore(lanes)
 
@@ -114,16 +105,8 @@ class GroupCommit:
             except IndexError:
                 return
 
-    def _wait_for_company(self) -> None:
-        deadline = time.monotonic() + self._gather
-        while len(self._queue) < self._last_group and time.monotonic() < deadline:
-            time.sleep(0.0005)
-
     def _commit_waiting(self) -> None:
-        if self._gather:
-            self._wait_for_company()
         jobs = list(self._take())
-        self._last_group = len(jobs)
         groups: dict[ApplyMany, list[_Job[Any]]] = {}
         for job in jobs:
             groups.setdefault(job.apply_many, []).append(job)
