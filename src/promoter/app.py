@@ -42,6 +42,7 @@ from promoter.web.rest import (
     campaign_links,
     campaigns,
     contacts,
+    drivers,
     exports,
     feedback,
     lists,
@@ -197,6 +198,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(alerts.router)
     app.include_router(suppressions.router)
     app.include_router(analytics.router)
+    app.include_router(drivers.router)
     app.include_router(feedback.router)
     app.include_router(webhooks.router)
     app.include_router(exports.router)

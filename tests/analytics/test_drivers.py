@@ -5,12 +5,16 @@ effect."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from promoter.analytics.drivers import DriversError, Request, drivers
 from promoter.analytics.engine import Analytics, AnalyticsCache
@@ -18,12 +22,17 @@ from promoter.analytics.filters import And
 from promoter.analytics.impact import impact
 from promoter.analytics.query import NpsQuery, scope
 from promoter.analytics.regression import Feature, fit_models
+from promoter.app import create_app
+from promoter.cli import main
 from promoter.domain.nps import NpsSummary
+from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import NOW
 from tests.analytics.planted_drivers import EXPORTED, plant
 from tests.conftest import Org
+from tests.credentials import token
+from tests.dashboard.conftest import add_user, sign_in
 
 QUERY_WINDOW = {"since": NOW - timedelta(days=1), "until": NOW + timedelta(days=1)}
 ASKED = Request(attributes=("plan", "tier", "seats"), events=(EXPORTED,))
@@ -84,9 +93,26 @@ def _analytics(database: Database, engine: str) -> Analytics:
     return Analytics(None if engine == "sql" else AnalyticsCache(database, background=False))
 
 
-def test_planted_drivers_agree_across_engines_and_with_brute_force(
-    database: Database, org: Org, other_org: Org, planted: list[dict[str, Any]]
+def test_planted_drivers_through_service_rest_cli_and_dashboard(
+    database: Database,
+    database_url: str,
+    services: Services,
+    org: Org,
+    other_org: Org,
+    planted: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """One planted dataset per database (writing it is the cost): the service on both
+    engines and against brute force, then the API, the command and the page."""
+    _service(database, org, other_org)
+    with TestClient(create_app(services)) as client:
+        _rest(client, org, other_org)
+        _dashboard(client, services, org)
+    monkeypatch.setenv("PROMOTER_DATABASE_URL", database_url)
+    _cli(org)
+
+
+def _service(database: Database, org: Org, other_org: Org) -> None:
     query = NpsQuery(org.id, **QUERY_WINDOW)
     found = {}
     with database.read() as conn:
@@ -140,10 +166,109 @@ def test_bad_requests_are_refused(database: Database, org: Org) -> None:
     with database.read() as conn:
         s = scope(conn, NpsQuery(org.id), now=NOW)
         for bad, message in [
-            (Request(orders=False), "name at least one attribute (by), event, or orders"),
             (Request(top=0), "top is from 1 to 20"),
             (Request(attributes=tuple(f"a{i}" for i in range(11))), "by: at most 10 attributes"),
             (Request(events=("",)), "attribute and event names are 1 to 255 characters"),
         ]:
             with pytest.raises(DriversError, match=message.replace("(", r"\(").replace(")", r"\)")):
                 drivers(Analytics(None), conn, s, bad)
+
+
+PARAMS = {
+    "since": "2026-01-01",
+    "until": "2099-01-01",
+    "by": ["plan", "tier", "seats"],
+    "event": [EXPORTED],
+}
+
+
+def _rest(client: TestClient, org: Org, other_org: Org) -> None:
+    response = client.get("/api/v2/analytics/drivers/", params=PARAMS, headers=token(org.key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"]["responses"] == 320 and body["window"]["since"]
+    first = body["groups"][0]
+    assert first["label"] == "tier = Silver" and first["moves"] == "raises"
+    enterprise = next(g for g in body["groups"] if g["label"] == "plan = Enterprise")
+    assert enterprise["moves"] == "lowers" and enterprise["interval"][1] < 0
+    assert enterprise["impact"] == pytest.approx(-12.5)
+    promoter = {c["feature"]: c for c in body["regression"]["promoter"]["coefficients"]}
+    assert promoter["plan = Enterprise"]["significant"] is True
+    assert promoter["plan = Enterprise"]["odds_ratio"] < 1
+    assert promoter["tier = Gold"]["significant"] is False
+    # Filters narrow the answers, as on every analytics route.
+    narrowed = client.get(
+        "/api/v2/analytics/drivers/",
+        params={**PARAMS, "attributes[plan]": "Free"},
+        headers=token(org.key),
+    ).json()
+    assert narrowed["total"]["responses"] == 120
+    assert narrowed["regression"]["promoter"]["error"] is None
+    # Naming nothing: the attributes most answers have, and the event names.
+    default = client.get(
+        "/api/v2/analytics/drivers/", params={"since": "2026-01-01"}, headers=token(org.key)
+    ).json()
+    named = {(g["kind"], g["name"]) for g in default["groups"]}
+    assert {("attribute", "plan"), ("attribute", "tier"), ("event", EXPORTED)} <= named
+    assert ("attribute", "email") not in named  # one value per answer
+    other = client.get(
+        "/api/v2/analytics/drivers/", params=PARAMS, headers=token(other_org.key)
+    ).json()
+    assert other["total"]["responses"] == 0 and other["groups"] == []
+
+
+def _dashboard(client: TestClient, services: Services, org: Org) -> None:
+    add_user(services, org, "ana@example.com")
+    sign_in(client, "ana@example.com")
+    page = client.get(
+        "/drivers",
+        params=[("range", "all"), ("by", "plan"), ("by", "tier"), ("event", EXPORTED)],
+    )
+    assert page.status_code == 200
+    table = page.text.split('data-testid="drivers-table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<th scope="row">([^<]*)</th>.*?data-testid="moves">(.*?)</td>', table, re.S)
+    marks = {unescape(label): re.sub(r"<[^>]+>", "", mark) for label, mark in rows}
+    assert marks["plan = Enterprise"] == "Lowers it"
+    assert re.search(r"from -\d+\.\d to -\d+\.\d points", table)
+    promoter = page.text.split('data-testid="model-promoter"', 1)[1].split("</table>", 1)[0]
+    significant = re.findall(
+        r'<th scope="row">([^<]*)</th>.*?data-testid="significant">(.*?)</td>', promoter, re.S
+    )
+    verdict = {unescape(f): re.sub(r"<[^>]+>", "", v) for f, v in significant}
+    assert verdict["plan = Enterprise"] == "yes" and verdict["tier = Gold"] == "no"
+    assert 'href="/drivers' in page.text and 'aria-current="page">Drivers' in page.text
+
+
+def _cli(org: Org) -> None:
+    runner = CliRunner()
+    args = ["drivers", str(org.id), "--since", "2026-01-01", "--until", "2099-01-01"]
+    result = runner.invoke(main, [*args, "--by", "plan", "--by", "tier", "--event", EXPORTED])
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if row.startswith("plan = Enterprise"))
+    assert line.split()[-1] == "lowers" and "-12.5" in line
+    assert "promoter: odds ratios, the other features held fixed" in result.output
+    left = "left out: did Exported (none of its answers are detractors"
+    assert left in result.output
+    bad = runner.invoke(main, [*args, "--by", ""])
+    assert bad.exit_code == 2 and "attribute and event names are 1 to 255" in bad.output
+
+
+def test_the_api_refuses_bad_input(client: TestClient, org: Org) -> None:
+    url = "/api/v2/analytics/drivers/"
+    for params, status, detail in [
+        ({"top": "0"}, 400, None),
+        ({"within_days": "0"}, 400, None),
+        ({"by": [f"a{i}" for i in range(11)]}, 400, None),
+        ({"by": ""}, 400, "attribute and event names are 1 to 255 characters"),
+        ({"filter": "{"}, 400, None),
+        ({"since": "yesterday-ish"}, 400, None),
+    ]:
+        response = client.get(url, params=params, headers=token(org.key))
+        assert response.status_code == status, (params, response.text)
+        if detail:
+            assert response.json()["detail"] == detail
+    empty = client.get(url, headers=token(org.key))
+    assert empty.status_code == 200
+    assert empty.json()["regression"]["promoter"]["error"] == (
+        "a regression needs at least 100 answers; there are 0"
+    )

@@ -33,6 +33,7 @@ PAGES = {
     "/login": "/login",
     "/": "/?range=all",
     "/breakdown": "/breakdown?range=all&by=plan",
+    "/drivers": "/drivers?range=all",
     "/feedback": "/feedback?range=all",
     "/feedback/{response_id}": "/feedback/{response_id}",
     "/contacts": "/contacts",

@@ -40,11 +40,15 @@ KEYS = [
     "sort",
     "page",
     "page_size",
+    "event",
+    "within_days",
+    "orders",
 ]
 PATHS = [
     "/api/v2/nps/",
     "/api/v2/nps/trend/",
     "/api/v2/nps/breakdown/",
+    "/api/v2/analytics/drivers/",
     "/api/v2/feedback/",
     "/api/v2/feedback/export.csv",
 ]

@@ -308,6 +308,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
             Ask(f"by={A_ATTRIBUTE}"),
         )
     ),
+    ("GET", "/api/v2/analytics/drivers/"): Listing(
+        (Ask("by=plan"), Ask(f"by={A_ATTRIBUTE}"), Ask("by=plan&campaign={campaign_id}"))
+    ),
     ("GET", "/api/v2/feedback/export.csv"): Listing(
         _shows("", "campaign={campaign_id}", "tag={tag}", f"attributes[plan]={MARK}")
     ),
@@ -418,6 +421,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/breakdown"): Listing(
         (*_shows("by=plan", "by=plan&campaign={campaign_id}"), Ask(f"by={A_ATTRIBUTE}"))
     ),
+    ("GET", "/drivers"): Listing((Ask("by=plan"), Ask(f"by={A_ATTRIBUTE}"))),
     ("GET", "/feedback"): Listing(
         (
             *_shows("", "campaign={campaign_id}", "tag={tag}", "status=OPEN"),

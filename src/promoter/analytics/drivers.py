@@ -6,11 +6,11 @@ attributes that go together."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from promoter.analytics.breakdown import MISSING, OTHER, BreakdownRow
 from promoter.analytics.buckets import AUTO
@@ -18,10 +18,12 @@ from promoter.analytics.engine import Analytics
 from promoter.analytics.filters import Expr, FilterError, parse_filter
 from promoter.analytics.impact import Impact, impact
 from promoter.analytics.membership import Bools, Members, members
-from promoter.analytics.query import Scope
+from promoter.analytics.query import Scope, matching
 from promoter.analytics.regression import Feature, Models, fit_models
 from promoter.analytics.significance import FDR, q_values, rest_of
+from promoter.analytics.suggest import event_names
 from promoter.domain.nps import NpsSummary
+from promoter.storage.tables import response_attributes
 
 Kind = Literal["attribute", "event", "orders"]
 
@@ -30,6 +32,11 @@ MAX_ATTRIBUTES = 10
 MAX_EVENTS = 10
 MAX_TOP = 20
 DEFAULT_TOP = 5
+#: Without names: the attributes most present in the latest SAMPLE answers, and the first
+#: event names (by name).
+DEFAULT_ATTRIBUTES = 5
+DEFAULT_EVENTS = 5
+SAMPLE = 1000
 
 
 class DriversError(ValueError):
@@ -48,8 +55,6 @@ class Request:
     within_days: int | None = None
 
     def check(self) -> None:
-        if not self.attributes and not self.events and not self.orders:
-            raise DriversError("name at least one attribute (by), event, or orders")
         if len(self.attributes) > MAX_ATTRIBUTES:
             raise DriversError(f"by: at most {MAX_ATTRIBUTES} attributes")
         if len(self.events) > MAX_EVENTS:
@@ -136,6 +141,33 @@ class Drivers:
         }
 
 
+def default_request(conn: Connection, scope: Scope, *, top: int = DEFAULT_TOP) -> Request:
+    """The attributes (of response snapshots) most present among the scope's latest
+    answers, leaving out those with nearly one value per answer (an email, a name) unless
+    numeric, and the organization's first event names."""
+    latest = matching(scope)
+    sample = select(latest.c.id).order_by(latest.c.created_at.desc()).limit(SAMPLE).subquery()
+    a = response_attributes.c
+    counted = conn.execute(
+        select(
+            a.name,
+            func.count(),
+            func.count(a.value_text.distinct()),
+            func.count().filter(a.value_type == "number"),
+        )
+        .join(sample, sample.c.id == a.response_id)
+        .group_by(a.name)
+        .order_by(func.count().desc(), a.name)
+    ).all()
+    names = [
+        name
+        for name, n, distinct, numbers in counted
+        if distinct <= max(2 * top, n // 2) or numbers * 10 >= n * 9
+    ]
+    events = event_names(conn, organization_id=scope.query.organization_id, limit=DEFAULT_EVENTS)
+    return Request(tuple(names[:DEFAULT_ATTRIBUTES]), tuple(events), top=top)
+
+
 def behaviour_groups(request: Request) -> list[Group]:
     within = request.within_days
     days: dict[str, Any] = {} if within is None else {"within_days": within}
@@ -176,9 +208,13 @@ def attribute_groups(name: str, rows: list[BreakdownRow]) -> list[Group]:
 
 
 def drivers(analytics: Analytics, conn: Connection, scope: Scope, request: Request) -> Drivers:
-    """The groups of ``request`` over the scope's answers, ranked by impact, and the
-    regression of promoter and detractor on them."""
+    """The groups of ``request`` (naming no attribute and no event: the defaults) over
+    the scope's answers, ranked by impact, and the regressions of promoter and detractor
+    on them."""
     request.check()
+    if not request.attributes and not request.events:
+        defaults = default_request(conn, scope, top=request.top)
+        request = replace(request, attributes=defaults.attributes, events=defaults.events)
     try:
         groups = behaviour_groups(request)
         for name in request.attributes:

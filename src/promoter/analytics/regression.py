@@ -54,15 +54,22 @@ class Coefficient:
     def significant(self) -> bool:
         return self.p_value < ALPHA
 
+    @property
+    def odds_ratio(self) -> float:
+        return math.exp(self.coefficient)
+
+    @property
+    def odds_interval(self) -> tuple[float, float]:
+        return (math.exp(self.interval[0]), math.exp(self.interval[1]))
+
     def to_json(self) -> dict[str, object]:
-        low, high = self.interval
         return {
             "feature": self.feature,
             "reference": self.reference,
             "responses": self.responses,
             "coefficient": self.coefficient,
-            "odds_ratio": math.exp(self.coefficient),
-            "interval": [math.exp(low), math.exp(high)],
+            "odds_ratio": self.odds_ratio,
+            "interval": list(self.odds_interval),
             "p_value": self.p_value,
             "significant": self.significant,
         }

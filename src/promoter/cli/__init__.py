@@ -21,6 +21,7 @@ def _register() -> None:
         analytics,
         campaigns,
         demo,
+        drivers,
         export,
         openapi,
         serve,
@@ -37,6 +38,7 @@ def _register() -> None:
     main.add_command(campaigns.campaign)
     main.add_command(analytics.nps_command, name="nps")
     main.add_command(analytics.segment)
+    main.add_command(drivers.drivers_command, name="drivers")
     main.add_command(users.user)
     main.add_command(demo.demo)
     main.add_command(webhooks.webhook)
