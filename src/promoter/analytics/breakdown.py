@@ -176,6 +176,25 @@ def channel_breakdown(summaries: dict[str, NpsSummary], sort: SortKey) -> Breakd
     return Breakdown(CHANNEL, sorted_rows(rows, sort), total_of(summaries.values()))
 
 
+def row_filter(by: str, row: BreakdownRow) -> dict[str, Any] | None:
+    """The filter (as JSON) that finds the row's responses; None for OTHER, the values
+    the other rows leave."""
+    if row.value == OTHER:
+        return None
+    if by == CHANNEL:
+        return {"channel": row.value}
+    if row.value == MISSING:
+        return {"attribute": by, "op": "missing"}
+    if row.low is None and row.high is None:
+        return {"attribute": by, "op": "eq", "value": row.value}
+    parts = []
+    if row.low is not None:
+        parts.append({"attribute": by, "op": "gte", "value": row.low})
+    if row.high is not None:
+        parts.append({"attribute": by, "op": "lt", "value": row.high})
+    return parts[0] if len(parts) == 1 else {"and": parts}
+
+
 def check(top: int, buckets: Buckets, by: str) -> None:
     if not by or len(by) > 255 or "\x00" in by:
         raise BreakdownError("by: an attribute name is 1 to 255 characters")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import Connection, func, select
 
-from promoter.analytics.breakdown import MISSING, OTHER, BreakdownRow
+from promoter.analytics.breakdown import BreakdownRow, row_filter
 from promoter.analytics.buckets import AUTO
 from promoter.analytics.engine import Analytics
 from promoter.analytics.filters import Expr, FilterError, parse_filter
@@ -186,24 +186,10 @@ def attribute_groups(name: str, rows: list[BreakdownRow]) -> list[Group]:
     """The breakdown's rows as groups (its empty buckets left out)."""
     groups = []
     for row in rows:
-        if row.summary.responses == 0:
-            continue
-        if row.low is not None or row.high is not None:
-            bounds = []
-            if row.low is not None:
-                bounds.append({"attribute": name, "op": "gte", "value": row.low})
-            if row.high is not None:
-                bounds.append({"attribute": name, "op": "lt", "value": row.high})
-            expr = parse_filter({"and": bounds})
+        if row.summary.responses:
+            found = row_filter(name, row)
+            expr = None if found is None else parse_filter(found)
             groups.append(Group("attribute", name, row.value, expr, row.low, row.high))
-        elif row.value == OTHER:
-            groups.append(Group("attribute", name, OTHER, None))
-        elif row.value == MISSING:
-            expr = parse_filter({"attribute": name, "op": "missing"})
-            groups.append(Group("attribute", name, MISSING, expr))
-        else:
-            expr = parse_filter({"attribute": name, "op": "eq", "value": row.value})
-            groups.append(Group("attribute", name, row.value, expr))
     return groups
 
 

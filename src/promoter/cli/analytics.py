@@ -152,22 +152,7 @@ def nps_command(org_id: int, **options: Any) -> None:
       promoter nps 1 --search 'pricing "too expensive"' --export -
     """
     search = _search(options["search"], exporting=bool(options["export_path"]))
-    params = QuestionParams(
-        filter=options["filter_json"],
-        attributes=[_where(text) for text in options["wheres"]],
-        ignore_case=options["ignore_case"],
-        segment=options["segment"],
-        since=options["since"],
-        until=options["until"],
-        campaigns=options["campaigns"],
-        channels=options["channels"],
-        score_types=options["score_types"],
-        has_comment=options["has_comment"],
-        statuses=options["statuses"],
-        tags=options["tags"],
-        attribute_source="current" if options["attributes_now"] else "snapshot",
-        count="latest" if options["latest"] else "all",
-    )
+    params = question_params(options)
     with migrated_database() as database:
         org = _org(database, org_id)
         zone = zone_of(org.timezone)
@@ -218,6 +203,26 @@ def nps_command(org_id: int, **options: Any) -> None:
         )
         return
     _print_report(result, zone.key)
+
+
+def question_params(options: dict[str, Any]) -> QuestionParams:
+    """The question the command's options ask (those it does not take: unset)."""
+    return QuestionParams(
+        filter=options["filter_json"],
+        attributes=[_where(text) for text in options["wheres"]],
+        ignore_case=options["ignore_case"],
+        segment=options["segment"],
+        since=options["since"],
+        until=options["until"],
+        campaigns=options["campaigns"],
+        channels=options.get("channels", ()),
+        score_types=options.get("score_types", ()),
+        has_comment=options.get("has_comment"),
+        statuses=options.get("statuses", ()),
+        tags=options.get("tags", ()),
+        attribute_source="current" if options.get("attributes_now") else "snapshot",
+        count="latest" if options["latest"] else "all",
+    )
 
 
 def _where(text: str) -> tuple[str, str | None, str]:

@@ -20,10 +20,10 @@ from promoter.analytics.drivers import (
 )
 from promoter.analytics.engine import Analytics
 from promoter.analytics.filters import FilterError
-from promoter.analytics.params import QuestionParams, build_query, zone_of
+from promoter.analytics.params import build_query, zone_of
 from promoter.analytics.query import scope
 from promoter.analytics.regression import Model
-from promoter.cli.analytics import _dump, _fmt, _org, _table, _where
+from promoter.cli.analytics import _dump, _fmt, _org, _table, question_params
 from promoter.cli.common import migrated_database
 
 
@@ -104,16 +104,7 @@ def drivers_command(org_id: int, **options: Any) -> None:
       promoter drivers 1
       promoter drivers 1 --by plan --by seats --event 'Order Completed' --since 2026-01-01
     """
-    params = QuestionParams(
-        filter=options["filter_json"],
-        attributes=[_where(text) for text in options["wheres"]],
-        ignore_case=options["ignore_case"],
-        segment=options["segment"],
-        since=options["since"],
-        until=options["until"],
-        campaigns=options["campaigns"],
-        count="latest" if options["latest"] else "all",
-    )
+    params = question_params(options)
     asked = Request(
         tuple(options["attributes"]),
         tuple(options["events"]),

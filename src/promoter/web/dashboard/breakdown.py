@@ -14,12 +14,10 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from promoter.analytics.breakdown import (
-    CHANNEL,
-    MISSING,
-    OTHER,
     Breakdown,
     BreakdownRow,
     SortKey,
+    row_filter,
 )
 from promoter.analytics.buckets import parse_buckets
 from promoter.analytics.query import Scope
@@ -85,22 +83,9 @@ def in_order(result: Breakdown) -> Breakdown:
 
 def drill_down(current: Any, by: str, row: BreakdownRow) -> str | None:
     """The filter that reads this row's feedback: the page's filter AND the row's value."""
-    condition: Any
-    if row.value == OTHER:
+    condition = row_filter(by, row)
+    if condition is None:
         return None
-    if by == CHANNEL:
-        condition = {"channel": row.value}
-    elif row.value == MISSING:
-        condition = {"attribute": by, "op": "missing"}
-    elif row.low is not None or row.high is not None:
-        parts = []
-        if row.low is not None:
-            parts.append({"attribute": by, "op": "gte", "value": row.low})
-        if row.high is not None:
-            parts.append({"attribute": by, "op": "lt", "value": row.high})
-        condition = parts[0] if len(parts) == 1 else {"and": parts}
-    else:
-        condition = {"attribute": by, "op": "eq", "value": row.value}
     combined = condition if current is None else {"and": [current, condition]}
     return filter_json(combined)
 
