@@ -1,6 +1,7 @@
-"""Regressions of promoter and of detractor on yes/no features (logistic, statsmodels'
-Logit): each feature's odds ratio holding the others fixed, so two attributes that go
-together are not both credited with what one of them does.
+"""Regressions of promoter and of detractor on yes/no features (logistic: statsmodels'
+binomial GLM over the cells of answers sharing their features): each feature's odds
+ratio holding the others fixed, so two attributes that go together are not both credited
+with what one of them does.
 
 Features too small to estimate, determined by the others, or that predict the outcome
 perfectly (separation) are left out with the reason; too few answers gives a message
@@ -138,14 +139,17 @@ def usable(features: Sequence[Feature], n: int) -> tuple[list[Feature], list[tup
     sized.sort(key=lambda pair: -pair[0])
     for _, f in sized[MAX_FEATURES:]:
         left_out.append((f.name, f"beyond the {MAX_FEATURES} largest features"))
+    candidates = [f for _, f in sized[:MAX_FEATURES]]
+    x = np.column_stack([np.ones(n), *(f.column.astype(np.float64) for f in candidates)])
+    gram = x.T @ x  # the rank of x is that of x'x, a small matrix
+    chosen = [0]
     kept: list[Feature] = []
-    matrix = np.ones((n, 1))
-    for _, f in sized[:MAX_FEATURES]:
-        widened = np.column_stack([matrix, f.column.astype(np.float64)])
-        if np.linalg.matrix_rank(widened) < widened.shape[1]:
+    for i, f in enumerate(candidates, start=1):
+        trial = [*chosen, i]
+        if np.linalg.matrix_rank(gram[np.ix_(trial, trial)], tol=1e-8 * n) < len(trial):
             left_out.append((f.name, "determined by the features before it"))
             continue
-        matrix = widened
+        chosen = trial
         kept.append(f)
     return kept, left_out
 
@@ -185,13 +189,23 @@ def _side(y: npt.NDArray[np.bool_]) -> str:
 def _estimate(
     outcome: str, y: npt.NDArray[np.bool_], kept: list[Feature], dropped: list[tuple[str, str]]
 ) -> Model:
-    from statsmodels.discrete.discrete_model import Logit
+    # Answers with the same features are one binomial cell: the same estimates and
+    # errors as one row per answer, from far fewer rows.
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    x = np.column_stack([np.ones(len(y)), *(f.column.astype(np.float64) for f in kept)])
+    x = np.column_stack([f.column for f in kept])
+    cells, which = np.unique(x, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    yes = np.bincount(which, weights=y.astype(np.float64), minlength=len(cells))
+    counts = np.bincount(which, minlength=len(cells)).astype(np.float64)
+    endog = np.column_stack([yes, counts - yes])
+    exog = np.column_stack([np.ones(len(cells)), cells.astype(np.float64)])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result: Any = Logit(y.astype(np.float64), x).fit(disp=0, maxiter=100)
+            model = GLM(endog, exog, family=families.Binomial())
+            result: Any = model.fit(method="newton", maxiter=100)
         except (np.linalg.LinAlgError, ValueError) as exc:
             return Model(outcome, left_out=dropped, error=f"the model cannot be estimated: {exc}")
     params, errors = np.asarray(result.params), np.asarray(result.bse)
