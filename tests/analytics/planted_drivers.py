@@ -1,8 +1,8 @@
-"""A planted dataset for the drivers: 320 answers where plan=Enterprise has an NPS 40
-points below the other plans', ``tier`` follows the plan (Gold for 4 in 5 of Enterprise,
-1 in 5 of Pro, none of Free) but within each plan Gold answers exactly as the rest do, 30
-Free contacts did "Exported" (none of them detractors), and ``seats`` is a number with 40
-values (automatic buckets)."""
+"""A planted dataset for the drivers: 200 answers where plan=Enterprise has an NPS 70
+points below the other plans' (-50 against +20), ``tier`` follows the plan (Gold for 2 in
+3 of Enterprise, 1 in 3 of Pro, none of Free) but within each plan Gold answers exactly as
+the rest do, 30 Free contacts did "Exported" (none of them detractors), and ``seats`` is
+a number with 40 values (automatic buckets)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from tests.analytics.dataset import NOW, answer_survey
 from tests.conftest import Org
 
 #: Per tenth of a plan's answers: promoters, passives, detractors.
-ENTERPRISE = (2, 4, 4)  # NPS -20
+ENTERPRISE = (1, 3, 6)  # NPS -50
 OTHERS = (5, 2, 3)  # NPS +20
 #: (plan, Gold answers, Silver answers); Free, the largest, is the regression's reference.
-PLANS = (("Enterprise", 80, 20), ("Pro", 20, 80), ("Free", 0, 120))
+PLANS = (("Enterprise", 40, 20), ("Pro", 20, 40), ("Free", 0, 80))
 EXPORTED = "Exported"
 
 

@@ -29,6 +29,13 @@ MAX_FEATURES = 30
 PER_FEATURE = 10
 #: A coefficient is "significant" when its p-value is below this.
 ALPHA = 0.05
+#: Beyond this log odds ratio (odds 1 : 160,000) some groups together predict the outcome
+#: (almost) perfectly: their estimates are not to be trusted.
+MAX_LOG_ODDS = 12.0
+SEPARATION = (
+    "the model cannot be estimated: some groups together predict the outcome (almost) "
+    "perfectly; ask about fewer attributes"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +189,10 @@ def fit(
     return _estimate(outcome, y, kept, dropped)
 
 
+def _separation_warning(caught: warnings.WarningMessage) -> bool:
+    return type(caught.message).__name__ == "PerfectSeparationWarning"
+
+
 def _side(y: npt.NDArray[np.bool_]) -> str:
     return "a" if y.all() else "not a"
 
@@ -209,11 +220,17 @@ def _estimate(
         except (np.linalg.LinAlgError, ValueError) as exc:
             return Model(outcome, left_out=dropped, error=f"the model cannot be estimated: {exc}")
     params, errors = np.asarray(result.params), np.asarray(result.bse)
+    # statsmodels takes fitted cell shares equal to the observed ones for separation; over
+    # cells that is a model that fits, so separation is read from the estimates instead.
+    messages = sorted(
+        {str(w.message).splitlines()[0] for w in caught if not _separation_warning(w)}
+    )
     converged = bool(result.mle_retvals.get("converged", False))
-    if not converged or caught or not np.isfinite(errors).all():
-        messages = sorted({str(w.message).splitlines()[0] for w in caught})
+    if not converged or messages or not np.isfinite(errors).all():
         why = "; ".join(messages) or "no convergence"
         return Model(outcome, left_out=dropped, error=f"the model cannot be estimated: {why}")
+    if np.abs(params).max() > MAX_LOG_ODDS:
+        return Model(outcome, left_out=dropped, error=SEPARATION)
     intervals = np.asarray(result.conf_int(ALPHA))
     pvalues = np.asarray(result.pvalues)
     coefficients = [
