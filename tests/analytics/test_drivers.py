@@ -5,6 +5,7 @@ effect."""
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from promoter.analytics.drivers import DriversError, Request, drivers
 from promoter.analytics.engine import Analytics, AnalyticsCache
-from promoter.analytics.filters import And
+from promoter.analytics.filters import And, parse_filter
 from promoter.analytics.impact import impact
 from promoter.analytics.query import NpsQuery, scope
 from promoter.analytics.regression import Feature, fit_models
@@ -28,7 +29,7 @@ from promoter.domain.nps import NpsSummary
 from promoter.services import Services
 from promoter.storage.engine import Database
 from tests.analytics import reference
-from tests.analytics.dataset import NOW
+from tests.analytics.dataset import NOW, build
 from tests.analytics.planted_drivers import EXPORTED, plant
 from tests.conftest import Org
 from tests.credentials import token
@@ -274,3 +275,44 @@ def test_the_api_refuses_bad_input(client: TestClient, org: Org) -> None:
     assert empty.json()["regression"]["promoter"]["error"] == (
         "a regression needs at least 100 answers; there are 0"
     )
+
+
+def test_both_engines_agree_with_brute_force_on_the_reference_dataset(
+    database: Database, org: Org
+) -> None:
+    """The reference harness's random data (mixed types, lists, numbers sent as text,
+    events, orders): the groups' responses are those brute force finds for their
+    filters, and an attribute's groups are its breakdown's rows, on both engines,
+    counting every response or the latest, with attributes then or now."""
+    build(database, org.id, random.Random(20261207), contacts_count=16, responses_count=60)
+    asked = Request(("plan", "seats", "arr", "labels"), ("Order Completed", "Viewed Page"), True, 3)
+    base = NpsQuery(org.id, since=NOW - timedelta(days=400), until=NOW + timedelta(days=1))
+    questions = [
+        base,
+        replace(base, count="latest", where=parse_filter({"attribute": "trial", "value": True})),
+        replace(base, attributes="current"),
+    ]
+    with database.read() as conn:
+        world = reference.load(conn, org.id)
+        for query in questions:
+            s = scope(conn, query, now=NOW)
+            recent = replace(asked, within_days=90)
+            sql = drivers(_analytics(database, "sql"), conn, s, recent)
+            columns = drivers(_analytics(database, "columns"), conn, s, recent)
+            assert sql.to_json() == columns.to_json(), query
+            rows = {
+                (name, row.value): row.summary
+                for name in asked.attributes
+                for row in Analytics(None).breakdown(conn, s, by=name, top=3).rows
+            }
+            assert sql.groups, query
+            for ranked in sql.groups:
+                group = ranked.group
+                if group.kind == "attribute":
+                    assert ranked.summary == rows[(group.name, group.value)], group.label
+                if group.expr is not None:
+                    where = And((*([query.where] if query.where else []), group.expr))
+                    expected = reference.matching(world, replace(query, where=where), NOW)
+                    n, p, d, _ = reference.counts(expected)
+                    got = ranked.summary
+                    assert (n, p, d) == (got.responses, got.promoters, got.detractors), group.label
