@@ -26,7 +26,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, true, update
+from sqlalchemy import false, select, true, update
 
 from promoter.accounts.invites import create_invite
 from promoter.accounts.users import create_user
@@ -321,6 +321,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
             Ask("format=csv&since=2000-01-01", shows=True, path="/api/v2/export/contacts"),
         )
     ),
+    ("GET", "/api/v2/alerts/"): Listing(),
+    ("POST", "/api/v2/alerts/check/"): Listing(),
     ("GET", "/api/v2/segments/"): Listing(_shows("")),
     ("POST", "/api/v2/segments/"): Listing(
         (Ask(body={"name": "Globex", "filter": B_FILTER}, status=201),)
@@ -422,6 +424,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (*_shows("by=plan", "by=plan&campaign={campaign_id}"), Ask(f"by={A_ATTRIBUTE}"))
     ),
     ("GET", "/drivers"): Listing((Ask("by=plan"), Ask(f"by={A_ATTRIBUTE}"))),
+    ("GET", "/alerts"): Listing(),
+    ("POST", "/alerts/check"): Listing((Ask(status=303),)),
+    ("POST", "/alerts/emails"): Listing((Ask(body={"alert_emails": "on"}, status=303),)),
     ("GET", "/feedback"): Listing(
         (
             *_shows("", "campaign={campaign_id}", "tag={tag}", "status=OPEN"),
@@ -750,6 +755,9 @@ def rows_of(database: Database, org: Org) -> dict[str, list[str]]:
         list_memberships.name: list_memberships.c.list_id.in_(of_lists),
         user_sessions.name: user_sessions.c.user_id.in_(of_users),
         "instance_settings": true(),
+        # Sealed under a session's cookie, which the database never holds: no organization
+        # can be read from a row, and none is left once its page has shown it.
+        "shown_once": false(),
     }
     found: dict[str, list[str]] = {}
     with database.read() as conn:
