@@ -117,10 +117,11 @@ def backend(database: Database) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # No per-key rate limits: tests send bursts; tests/web/test_rate_limits.py sets its own.
     return Settings(
         database_url=database_url,
+        analytics_cache_dir=str(tmp_path_factory.getbasetemp() / "analytics-files"),
         base_url="http://testserver",
         rate_limit_api="0",
         rate_limit_ingest="0",

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         "server process; the least recently asked organizations' columns are dropped to stay "
         "within it. 0 keeps no columns: every question is answered with SQL.",
     )
+    analytics_cache_dir: str | None = Field(
+        default=None,
+        description="Folder where the analytics columns are saved, so a restarted or "
+        "another process maps them instead of loading from the database (default: next to "
+        "the SQLite file, or the user's cache folder for PostgreSQL); empty: not saved.",
+    )
     dedup_retention_hours: int = Field(
         default=72,
         ge=24,

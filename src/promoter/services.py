@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from promoter.accounts.passwords import Passwords
+from promoter.analytics.column_files import ColumnFiles
 from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.config import Settings
 from promoter.delivery.mailers import mailer_from_url
@@ -135,7 +136,9 @@ def analytics_of(settings: Settings, database: Database) -> Analytics:
     """The analytics engine, with in-memory columns unless they are off or get no memory."""
     if not settings.analytics_cache or settings.analytics_memory_mb == 0:
         return Analytics(None)
-    return Analytics(AnalyticsCache(database, budget=settings.analytics_memory_mb << 20))
+    files = ColumnFiles.for_database(database, settings.analytics_cache_dir)
+    budget = settings.analytics_memory_mb << 20
+    return Analytics(AnalyticsCache(database, budget=budget, files=files))
 
 
 def attribute_limits(settings: Settings) -> AttributeLimits:

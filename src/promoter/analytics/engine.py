@@ -10,6 +10,13 @@ A memory budget bounds the columns of all organizations together: when a load, a
 or a newly read attribute column takes them over it, the least recently asked
 organizations' columns are dropped (never those being answered at that moment); an
 organization whose columns alone exceed the budget is answered by SQL.
+
+With ``files`` (``column_files.ColumnFiles``), columns loaded from the database are also
+saved to disk, and an organization's first question in a process maps the saved files
+instead of loading: caught up from ``updated_at`` like columns in memory, then checked
+against the database (the organization, its response count and the sum of their ids), they
+answer at once; files that fail a check are not used, and the columns are loaded from the
+database and saved again. Mapped arrays count in full against the budget.
 """
 
 from __future__ import annotations
@@ -31,13 +38,22 @@ from promoter.analytics import report as sql_report
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey
 from promoter.analytics.buckets import AUTO, Buckets
+from promoter.analytics.column_files import ColumnFiles
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
-from promoter.analytics.response_columns import LoadStopped, ResponseColumns, probe
+from promoter.analytics.response_columns import (
+    LoadStopped,
+    Probe,
+    ResponseColumns,
+    probe,
+    tally,
+)
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.storage.engine import Database
 
 log = logging.getLogger("promoter.analytics")
+#: Saved columns are written again once this many responses (or an eighth more) were added.
+RESAVE_RESPONSES = 10_000
 
 
 @dataclass
@@ -49,6 +65,8 @@ class _Entry:
     nbytes: int = 0
     #: The columns alone exceeded the budget: this organization is answered by SQL.
     over_budget: bool = False
+    #: What the saved files hold: responses, and attribute columns (None: nothing saved).
+    saved: tuple[int, frozenset[str]] | None = None
 
 
 class AnalyticsCache:
@@ -56,17 +74,24 @@ class AnalyticsCache:
     (None: no limit).
 
     With ``background=False`` a missing copy is loaded in the asking transaction (for tests
-    and benchmarks, which want the columns on the first question).
+    and benchmarks, which want the columns on the first question). With ``files``, columns
+    are saved there and mapped back (see the module's docstring).
     """
 
     def __init__(
-        self, database: Database, *, budget: int | None = None, background: bool = True
+        self,
+        database: Database,
+        *,
+        budget: int | None = None,
+        background: bool = True,
+        files: ColumnFiles | None = None,
     ) -> None:
         if budget is not None and budget <= 0:
             raise ValueError("the memory budget must be positive (or None: no limit)")
         self._database = database
         self._budget = budget
         self._background = background
+        self._files = files
         #: Least recently asked first.
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._guard = threading.Lock()
@@ -105,6 +130,7 @@ class AnalyticsCache:
             yield columns
         finally:
             try:
+                self._save_if_behind(entry)
                 self._fit(entry)  # the answer may have read attribute columns
             finally:
                 entry.lock.release()
@@ -118,8 +144,15 @@ class AnalyticsCache:
         if columns is not None and columns.epoch != state.epoch:
             self._drop(entry)  # responses were deleted: load again
             columns = None
+        if columns is None:
+            entry.columns = self._from_files(conn, organization_id, state)
+            if entry.columns is not None:
+                entry.saved = _held(entry.columns)
+                self._fit(entry)
+                return entry.columns
         if columns is None and not self._background:
             entry.columns = ResponseColumns.load(conn, organization_id)
+            entry.saved = self._save(entry.columns)
             self._fit(entry)
             return entry.columns
         if columns is None:
@@ -128,6 +161,52 @@ class AnalyticsCache:
             columns.catch_up(conn, state)
             self._fit(entry)
         return entry.columns
+
+    def _from_files(
+        self, conn: Connection, organization_id: int, state: Probe
+    ) -> ResponseColumns | None:
+        """The saved columns caught up with ``conn``, or None when there are none or they
+        do not agree with the database."""
+        if self._files is None:
+            return None
+        columns = self._files.open(organization_id)
+        if columns is None:
+            return None
+        reason = None
+        if columns.epoch != state.epoch:
+            reason = "responses were deleted since"
+        elif columns.newest is not None and (state.newest is None or columns.newest > state.newest):
+            reason = "newer than the database"
+        else:
+            columns.catch_up(conn, state)
+            if tally(conn, organization_id) != columns.tally():
+                reason = "other responses than the database's"
+        if reason is None:
+            return columns
+        log.info("analytics files of organization %s not used: %s", organization_id, reason)
+        return None
+
+    def _save(self, columns: ResponseColumns) -> tuple[int, frozenset[str]] | None:
+        """Save ``columns`` (not in use elsewhere); what the files then hold."""
+        if self._files is None:
+            return None
+        try:
+            self._files.save(columns)
+        except OSError:
+            log.exception("saving analytics columns of organization %s", columns.organization_id)
+            return None
+        return _held(columns)
+
+    def _save_if_behind(self, entry: _Entry) -> None:
+        """Save the entry's columns (its lock held) when they hold attribute columns the
+        files lack, or a good many more responses."""
+        columns = entry.columns
+        if self._files is None or columns is None or entry.saved is None:
+            return
+        size, names = entry.saved
+        grown = columns.size - size > max(RESAVE_RESPONSES, size // 8)
+        if grown or not names.issuperset(columns.attributes):
+            entry.saved = self._save(columns) or entry.saved
 
     def _drop(self, entry: _Entry) -> None:
         entry.columns = None
@@ -175,8 +254,10 @@ class AnalyticsCache:
             try:
                 with self._database.read() as conn:
                     loaded = ResponseColumns.load(conn, organization_id, stop=self._stop)
+                saved = self._save(loaded)
                 with entry.lock:
                     entry.columns = loaded
+                    entry.saved = saved
                     self._fit(entry)
                 log.info(
                     "analytics columns of organization %s loaded: %s responses",
@@ -204,6 +285,10 @@ class AnalyticsCache:
             thread.join()
         with self._guard:
             self._entries.clear()
+
+
+def _held(columns: ResponseColumns) -> tuple[int, frozenset[str]]:
+    return columns.size, frozenset(columns.attributes)
 
 
 class Analytics:

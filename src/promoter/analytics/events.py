@@ -59,7 +59,9 @@ class EventColumns:
     def __init__(self, organization_id: int) -> None:
         self.organization_id = organization_id
         self.horizon = 0
-        self.refreshed = 0.0
+        #: ``time.monotonic()`` at the last refresh; None until the first (on the first
+        #: question about events: questions without them need none).
+        self.refreshed: float | None = None
         self.ids: Ints = np.zeros(0, np.int64)
         self.users: npt.NDArray[np.int32] = np.zeros(0, np.int32)
         self.names: npt.NDArray[np.int32] = np.zeros(0, np.int32)
@@ -116,7 +118,8 @@ class EventColumns:
     def refresh(self, conn: Connection, *, force: bool = False) -> None:
         """Move the horizon to the events settled by now (at most every REFRESH_SECONDS)."""
         clock = time.monotonic()
-        if not force and clock - self.refreshed < REFRESH_SECONDS:
+        recent = self.refreshed is not None and clock - self.refreshed < REFRESH_SECONDS
+        if recent and not force:
             return
         settled_before = datetime.now(UTC) - SETTLE
         e = events.c

@@ -155,6 +155,29 @@ def probe(conn: Connection, organization_id: int, since: datetime | None = None)
     return Probe(newest, int(row[1] or 0), recent)
 
 
+def tally(conn: Connection, organization_id: int) -> tuple[str | None, int, int]:
+    """When the organization was created, how many responses it has, and the sum of their
+    ids: what columns saved earlier must agree with once caught up."""
+    mine = responses.c.organization_id == organization_id
+    created = (
+        select(organizations.c.created_at)
+        .where(organizations.c.id == organization_id)
+        .scalar_subquery()
+    )
+    row = conn.execute(
+        select(created, func.count(), func.coalesce(func.sum(responses.c.id), 0)).where(mine)
+    ).one()
+    return _moment_text(row[0]), int(row[1]), int(row[2])
+
+
+def _moment_text(moment: Any) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.isoformat()
+    return str(moment)
+
+
 _RESPONSE_COLUMNS = (
     responses.c.id,
     responses.c.created_at,
@@ -173,6 +196,8 @@ class ResponseColumns:
     def __init__(self, organization_id: int, epoch: int) -> None:
         self.organization_id = organization_id
         self.epoch = epoch
+        #: ``organizations.created_at`` (as text): saved columns belong to this organization.
+        self.organization_created: str | None = None
         self.newest: datetime | None = None
         #: ``Probe.recent`` since newest - CATCH_UP_MARGIN, when last caught up.
         self.recent: Any = None
@@ -236,10 +261,15 @@ class ResponseColumns:
         columns._stop = stop
         # Measured before reading: what commits meanwhile shows as a change next time.
         columns.recent = probe(conn, organization_id, _bound(state.newest)).recent
+        columns.organization_created = tally(conn, organization_id)[0]
         columns._load_all(conn)
-        columns.events.refresh(conn, force=True)
         columns.newest = state.newest
         return columns
+
+    def tally(self) -> tuple[str | None, int, int]:
+        """What ``tally`` gives for the responses these columns hold."""
+        ids_sum = int(self._id_sorted.sum(dtype=np.int64))
+        return self.organization_created, self.size, ids_sum
 
     def _load_all(self, conn: Connection) -> None:
         """Everything, read in bulk and converted column by column (not row by row)."""
