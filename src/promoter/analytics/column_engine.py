@@ -23,6 +23,7 @@ from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey, ValueCount
 from promoter.analytics.buckets import AUTO, Buckets
+from promoter.analytics.bulk_read import KINDS
 from promoter.analytics.compile import (
     Target,
     answer_matches,
@@ -48,7 +49,7 @@ from promoter.analytics.filters import (
 from promoter.analytics.numpy_arrays import Bools, Ints, compare, micros
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
-from promoter.analytics.response_columns import CHANNEL_CODES, KINDS, MISSING, ResponseColumns
+from promoter.analytics.response_columns import CHANNEL_CODES, MISSING, ResponseColumns
 from promoter.analytics.trend import Interval, TrendPoint
 from promoter.domain.channels import CHANNELS
 from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN, SCORE_RANGES, NpsSummary

@@ -24,15 +24,20 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, String, and_, func, select, text, type_coerce
+from sqlalchemy import Connection, String, and_, func, select, type_coerce
 
+from promoter.analytics.bulk_read import (
+    KINDS,
+    AttributeRows,
+    attribute_batches,
+    attribute_rows,
+    responses_of,
+)
 from promoter.analytics.events import EventColumns
 from promoter.analytics.numpy_arrays import Bools, Ints, micros, micros_of
 from promoter.domain.channels import CHANNELS
 from promoter.storage.tables import organizations, response_attributes, response_tags, responses
 
-#: Type codes of attribute values (0: the response has no such attribute).
-KINDS = {"string": 1, "number": 2, "boolean": 3, "date": 4, "list": 5}
 MISSING = 0
 #: Each channel's code in the channel column: its index in CHANNELS.
 CHANNEL_CODES: dict[str, int] = {channel: code for code, channel in enumerate(CHANNELS)}
@@ -273,29 +278,22 @@ class ResponseColumns:
 
     def _load_all(self, conn: Connection) -> None:
         """Everything, read in bulk and converted column by column (not row by row)."""
-        params = {"org": self.organization_id}
-        rows = conn.execute(_ALL_RESPONSES, params).all()
+        read = responses_of(conn, self.organization_id)
         self._check_stop()
-        if rows:
-            ids, created, campaign, contact, score, commented, closed, channel = zip(
-                *rows, strict=True
-            )
-            self._reserve(len(rows))
-            n = self.size = len(rows)
-            response_ids = np.asarray(ids, np.int64)
-            self.created[:n] = micros_of(created)
-            self.campaign[:n] = campaign
-            contact_ids = np.asarray(contact, np.int64)
+        n = len(read["id"])
+        if n:
+            self._reserve(n)
+            self.size = n
+            response_ids = read["id"]
+            for name in ("created", "campaign", "score", "commented", "closed", "channel"):
+                getattr(self, name)[:n] = read[name]
+            contact_ids = read["contact"]
             self.contact = _wide_enough(self.contact, int(contact_ids.max()))
             self.contact[:n] = contact_ids
-            self.score[:n] = score
-            self.commented[:n] = np.asarray(commented, np.bool_)
-            self.closed[:n] = np.asarray(closed, np.bool_)
-            self.channel[:n] = _channel_codes(channel)
             if not _in_order(self.created, response_ids, 1, n):
                 response_ids = self._sort(response_ids)
             self._index_ids(response_ids)
-        del rows
+        del read
         tags = conn.execute(
             select(response_tags.c.response_id, response_tags.c.tag).where(
                 response_tags.c.organization_id == self.organization_id
@@ -310,14 +308,32 @@ class ResponseColumns:
         if column is not None:
             self.attributes.move_to_end(name)
             return column
-        params = {"org": self.organization_id, "name": name}
-        with conn.execute(_ONE_ATTRIBUTE.execution_options(yield_per=LOAD_BATCH), params) as result:
-            for batch in result.partitions(LOAD_BATCH):
+        packed = attribute_rows(conn, self.organization_id, name)
+        if packed is not None:
+            self._fill_attribute(name, packed)
+        else:
+            for batch in attribute_batches(conn, self.organization_id, name, LOAD_BATCH):
                 self._fill_attribute_batch(batch)
         column = self.attributes.get(name)
         while len(self.attributes) > MAX_ATTRIBUTE_COLUMNS:
             self.attributes.popitem(last=False)
         return column
+
+    def _fill_attribute(self, name: str, packed: AttributeRows) -> None:
+        """A whole attribute column from its packed rows (none: no column)."""
+        positions = self._positions(packed.ids)
+        rows = np.flatnonzero(positions >= 0)
+        if not len(packed.ids):
+            return
+        column = self.attributes[name] = AttributeColumn.empty(self.capacity)
+        column.texts = packed.texts
+        column.codes = {text: code for code, text in enumerate(packed.texts)}
+        if len(packed.texts) > INT16_MAX + 1:
+            column.code = column.code.astype(np.int32)
+        at = positions[rows]
+        column.kind[at] = packed.kinds[rows]
+        column.code[at] = packed.codes[rows]
+        column.set_numbers(at, packed.numbers[rows])
 
     def _fill_attribute_batch(self, batch: Sequence[Any]) -> None:
         """Rows of (response id, name, type, text, number, instant), at C speed: ``map``
@@ -541,22 +557,6 @@ class ResponseColumns:
             at = np.minimum(np.searchsorted(distinct, wanted), len(distinct) - 1)
             flags[at[distinct[at] == wanted]] = True
         return flags[dense[positions]]
-
-
-#: Raw reads for the bulk load: no per-row type conversion (``micros_of`` does it at once).
-#: ``+organization_id`` keeps the planner off the indexes: reading a whole organization is
-#: a sequential scan, where an index would cost a random table read per row. The order is
-#: made in memory.
-_ALL_RESPONSES = text(
-    "SELECT id, created_at, campaign_id, contact_id, score,"
-    " CASE WHEN comment IS NOT NULL AND comment <> '' THEN 1 ELSE 0 END,"
-    " CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END, channel"
-    " FROM responses WHERE +organization_id = :org"
-)
-_ONE_ATTRIBUTE = text(
-    "SELECT response_id, name, value_type, value_text, value_number, value_date"
-    " FROM response_attributes WHERE organization_id = :org AND name = :name"
-)
 
 
 def _wide_enough(ids: Ids, largest: int) -> Ids:
