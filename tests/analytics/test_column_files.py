@@ -54,9 +54,14 @@ def mapped(database: Database, analytics: Analytics, organization_id: int) -> bo
         return isinstance(columns.created, np.memmap)
 
 
-def agree(database: Database, analytics: Analytics, organization_id: int) -> list[list[int]]:
-    expected = distributions(database, Analytics(None), organization_id, QUESTIONS)
-    assert distributions(database, analytics, organization_id, QUESTIONS) == expected
+def agree(
+    database: Database,
+    analytics: Analytics,
+    organization_id: int,
+    questions: list[dict[str, Any]] = QUESTIONS,
+) -> list[list[int]]:
+    expected = distributions(database, Analytics(None), organization_id, questions)
+    assert distributions(database, analytics, organization_id, questions) == expected
     return expected
 
 
@@ -215,7 +220,7 @@ def test_two_engines_share_one_folder(database: Database, org: Org, tmp_path: Pa
 
         def ask(analytics: Analytics, db: Database) -> None:
             try:
-                agree(db, analytics, org.id)
+                agree(db, analytics, org.id, [{}, BY_PLAN])
                 assert analytics.cache is not None
                 with db.read() as conn, analytics.cache.columns(conn, org.id) as columns:
                     assert columns is not None
@@ -233,7 +238,7 @@ def test_two_engines_share_one_folder(database: Database, org: Org, tmp_path: Pa
             thread.join()
         assert failures == []
         last = engine(other_process, tmp_path)
-        agree(other_process, last, org.id)
+        agree(other_process, last, org.id, [{}, BY_PLAN])
         assert mapped(other_process, last, org.id)
     finally:
         other_process.dispose()
