@@ -41,6 +41,7 @@ def main() -> None:
         database = Database.from_url(f"sqlite:///{path}")
         with database.read() as conn:
             columns = ResponseColumns.load(conn, data.organization_id)
+            columns.events.refresh(conn)  # read on the first question about events
             columns.contact_dense()
             n = columns.size
             events = columns.events
