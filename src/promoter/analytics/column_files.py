@@ -98,7 +98,9 @@ class ColumnFiles:
     def save(self, columns: ResponseColumns) -> Path:
         """Write ``columns`` as a new generation and make it current."""
         folder = self.folder(columns.organization_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        # Only the server's user reads them: they hold the organization's answers.
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         name = f"v{FORMAT_VERSION}-{self.revision}-{uuid.uuid4().hex}"
         temporary = folder / f".tmp-{name}"
         temporary.mkdir()
