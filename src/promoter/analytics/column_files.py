@@ -158,12 +158,14 @@ class ColumnFiles:
 
     # -- reading -------------------------------------------------------------------------
 
-    def open(self, organization_id: int) -> ResponseColumns | None:
-        """The saved columns, mapped; None when there are none or they are not to be trusted."""
+    def current(self, organization_id: int) -> str | None:
+        """The name of the organization's current generation (None: nothing saved)."""
+        return _read_pointer(self.folder(organization_id))
+
+    def open(self, organization_id: int, name: str) -> ResponseColumns | None:
+        """The columns saved in generation ``name``, mapped; None when they are not to be
+        trusted."""
         folder = self.folder(organization_id)
-        name = _read_pointer(folder)
-        if name is None:
-            return None
         try:
             return self._read(folder / name, organization_id)
         except (OSError, ValueError, KeyError, TypeError) as error:

@@ -67,6 +67,8 @@ class _Entry:
     over_budget: bool = False
     #: What the saved files hold: responses, and attribute columns (None: nothing saved).
     saved: tuple[int, frozenset[str]] | None = None
+    #: The saved generation found not to agree with the database (not read again).
+    rejected: str | None = None
 
 
 class AnalyticsCache:
@@ -145,7 +147,7 @@ class AnalyticsCache:
             self._drop(entry)  # responses were deleted: load again
             columns = None
         if columns is None:
-            entry.columns = self._from_files(conn, organization_id, state)
+            entry.columns = self._from_files(conn, organization_id, state, entry)
             if entry.columns is not None:
                 entry.saved = _held(entry.columns)
                 self._fit(entry)
@@ -163,13 +165,17 @@ class AnalyticsCache:
         return entry.columns
 
     def _from_files(
-        self, conn: Connection, organization_id: int, state: Probe
+        self, conn: Connection, organization_id: int, state: Probe, entry: _Entry
     ) -> ResponseColumns | None:
         """The saved columns caught up with ``conn``, or None when there are none or they
-        do not agree with the database."""
+        do not agree with the database (then that generation is not read again)."""
         if self._files is None:
             return None
-        columns = self._files.open(organization_id)
+        name = self._files.current(organization_id)
+        if name is None or name == entry.rejected:
+            return None
+        entry.rejected = name
+        columns = self._files.open(organization_id, name)
         if columns is None:
             return None
         reason = None
@@ -182,6 +188,7 @@ class AnalyticsCache:
             if tally(conn, organization_id) != columns.tally():
                 reason = "other responses than the database's"
         if reason is None:
+            entry.rejected = None
             return columns
         log.info("analytics files of organization %s not used: %s", organization_id, reason)
         return None
