@@ -386,19 +386,26 @@ def running_server(
     env = server_environment(database_url) | (settings or {})
     key = create_organization(env)
     port = free_port()
+    command = [*promoter_command(), "serve", "--port", str(port)]
+    command += [] if worker else ["--no-worker"]
+    with serving(command, port, env, workdir) as (process, log):
+        yield Server(port, key, process, log)
+
+
+@contextmanager
+def serving(
+    command: list[str], port: int, env: dict[str, str], workdir: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``command`` started in ``workdir``, once it answers ``GET /health`` on ``port``: the
+    process and its log file; SIGKILLed when the block ends."""
     log = workdir / f"server-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*promoter_command(), "serve", "--port", str(port)]
-            + ([] if worker else ["--no-worker"]),
-            env=env,
-            cwd=workdir,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            command, env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT
         )
         try:
             wait_healthy(port, process, timeout=60)
-            yield Server(port, key, process, log)
+            yield process, log
         except BaseException:
             sys.stderr.write(log.read_text(errors="replace")[-4000:])
             raise

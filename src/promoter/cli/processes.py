@@ -11,10 +11,9 @@ time.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import click
 from fastapi import FastAPI
@@ -23,7 +22,7 @@ from promoter.app import Background, create_app
 from promoter.config import Settings
 from promoter.delivery.worker import DeliveryWorker
 from promoter.services import Services
-from promoter.web.read_timeouts import ReadTimeoutProtocols
+from promoter.web.server_options import server_options
 
 log = logging.getLogger("promoter.serve")
 
@@ -64,26 +63,11 @@ def background_tasks(services: Services) -> list[Background]:
     ]
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's keyword arguments for this service, the same for one process or N."""
-    protocols = ReadTimeoutProtocols(
-        header_timeout=settings.header_timeout, body_timeout=settings.body_timeout
-    )
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
-        "access_log": settings.access_log,
-        "timeout_graceful_shutdown": 10,
-        "http": cast("type[asyncio.Protocol]", protocols),
-    }
-
-
 def run_one(services: Services, background: list[Background]) -> None:
     """Serve from this process until stopped."""
     import uvicorn
 
-    uvicorn.run(create_app(services, background), **uvicorn_options(services.settings))
+    uvicorn.run(create_app(services, background), **server_options(services.settings))
 
 
 @dataclass(frozen=True)
@@ -112,7 +96,7 @@ def run_many(processes: int, settings: Settings, *, no_worker: bool) -> None:
         factory=True,
         workers=processes,
         timeout_worker_healthcheck=READY_SECONDS,
-        **uvicorn_options(settings),
+        **server_options(settings),
     )
     supervisor(config, config.bind_socket()).run()
 
