@@ -28,6 +28,7 @@ import argparse
 import base64
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -159,11 +160,17 @@ class Run:
     p50_ms: float
     p99_ms: float
     sent: int
+    cpu_seconds: float
     prefix: str = ""
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU time (all its threads) per request answered."""
+        return 1000 * self.cpu_seconds / max(1, self.requests)
 
     @property
     def acknowledged(self) -> int:
@@ -176,6 +183,7 @@ class Target:
 
     name: str
     port: int
+    pid: int
     path: str = "/"
     shape: str = "get"
     key: str = ""
@@ -199,7 +207,9 @@ def wrk(
     duration = seconds if seconds is not None else args.seconds
     command = ["wrk", f"-t{args.threads}", f"-c{connections}", f"-d{duration}s"]
     command += ["--timeout", "10s", "-s", str(script), f"http://{HOST}:{target.port}{target.path}"]
+    cpu_before = cpu_seconds(target.pid)
     done = subprocess.run(command, capture_output=True, text=True, check=True)
+    cpu = cpu_seconds(target.pid) - cpu_before
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     data = json.loads(line.removeprefix("RESULT "))
     run = Run(
@@ -212,23 +222,30 @@ def wrk(
         data["p50"] / 1000,
         data["p99"] / 1000,
         data["sent"],
+        cpu,
         prefix,
     )
     print(f"  {target.name} at {connections}: {run.rate:,.0f}/s", file=sys.stderr)
     return run
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def comparison_app(source: str, workdir: Path) -> Iterator[int]:
+def comparison_app(name: str, source: str, workdir: Path) -> Iterator[Target]:
     """A comparison app (module source defining ``app``) under ``promoter serve``'s
-    uvicorn options: its port."""
+    uvicorn options."""
     module = f"compare_{abs(hash(source)) % 10**8}"
     (workdir / f"{module}.py").write_text(source)
     port = free_port()
     code = SERVE_APP % {"directory": str(workdir), "module": module, "port": port}
     env = server_environment(f"sqlite:///{workdir / 'unused.sqlite3'}")
-    with serving([sys.executable, "-c", code], port, env, workdir):
-        yield port
+    with serving([sys.executable, "-c", code], port, env, workdir) as (process, _):
+        yield Target(name, port, process.pid)
 
 
 def identify_users(server: Server, count: int) -> None:
@@ -249,18 +266,21 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[Run]:
     settings = {"PROMOTER_RATE_LIMIT_INGEST": "0"}
     runs: list[Run] = []
     with contextlib.ExitStack() as stack:
-        bare = stack.enter_context(comparison_app(BARE_FASTAPI, workdir))
-        raw = stack.enter_context(comparison_app(RAW_ASGI % {"answer": ANSWER}, workdir))
+        bare = stack.enter_context(comparison_app(BARE, BARE_FASTAPI, workdir))
+        raw = stack.enter_context(
+            comparison_app("raw ASGI", RAW_ASGI % {"answer": ANSWER}, workdir)
+        )
         server = stack.enter_context(
             running_server(f"sqlite:///{database}", workdir, worker=False, settings=settings)
         )
         identify_users(server, args.users)
+        pid = server.process.pid
         targets = [
-            Target(BARE, bare),
-            Target("raw ASGI", raw),
-            Target("/segment", server.port, "/segment", "destination", server.key),
-            Target("/v1/track", server.port, "/v1/track", "tracking", server.key),
-            Target("/health", server.port, "/health"),
+            bare,
+            raw,
+            Target("/segment", server.port, pid, "/segment", "destination", server.key),
+            Target("/v1/track", server.port, pid, "/v1/track", "tracking", server.key),
+            Target("/health", server.port, pid, "/health"),
         ]
         for target in targets:  # warm-up, not counted
             wrk(args, workdir, target, connections=32, prefix="warm-", seconds=2)
@@ -308,8 +328,9 @@ def report(runs: Sequence[Run], args: argparse.Namespace) -> str:
         f"Machine: {describe(args, 'wrk ' + wrk_version())}; {args.rounds} rounds of "
         f"{args.seconds} s, wrk -t{args.threads}; medians (each round's rates in brackets)",
         "",
-        "| app | connections | requests/s | p50 ms | p99 ms | non-2xx | of bare FastAPI |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| app | connections | requests/s | p50 ms | p99 ms | non-2xx | of bare FastAPI "
+        "| server CPU ms/request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     verdicts = []
     for (name, connections), rs in points.items():
@@ -320,7 +341,8 @@ def report(runs: Sequence[Run], args: argparse.Namespace) -> str:
         lines.append(
             f"| {name} | {connections} | {rate:,.0f} ({each}) | "
             f"{statistics.median(r.p50_ms for r in rs):.1f} | "
-            f"{statistics.median(r.p99_ms for r in rs):.1f} | {failed} | {share:.0%} |"
+            f"{statistics.median(r.p99_ms for r in rs):.1f} | {failed} | {share:.0%} | "
+            f"{statistics.median(r.cpu_ms for r in rs):.3f} |"
         )
         if name.startswith("/"):
             health = name == "/health"

@@ -20,6 +20,7 @@ from promoter.alerts.check import Alerting, check_daily
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
+from promoter.storage.engine import ping
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.storage.instance import claim_turn
 from promoter.web import (
@@ -36,6 +37,7 @@ from promoter.web.access import check_access
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
+from promoter.web.readiness import Readiness
 from promoter.web.rest import (
     alerts,
     analytics,
@@ -56,6 +58,7 @@ from promoter.web.rest import (
 )
 from promoter.web.rest.v1 import PromoterV1Paths
 from promoter.web.survey_rendering import SurveyPages
+from promoter.web.threads import read
 from promoter.web.widget_script import WidgetScript
 
 log = logging.getLogger("promoter.app")
@@ -175,6 +178,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
         dependencies=[Depends(check_access)],
     )
     app.state.services = services
+    app.state.readiness = Readiness(lambda: read(services, ping))
     app.state.survey_pages = SurveyPages()
     app.state.widget_script = WidgetScript.load()
     install_error_handlers(app)

@@ -1,24 +1,22 @@
-"""Readiness: the service answers and its database does too."""
+"""Readiness: the service answers and its database does too (checked at most once a
+second, see :mod:`promoter.web.readiness`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy.exc import SQLAlchemyError
+from fastapi import APIRouter, Request
 
 from promoter import __version__
-from promoter.storage.engine import ping
+from promoter.web.readiness import Readiness
 from promoter.web.responses import JSONResponse
-from promoter.web.state import ServicesDep
-from promoter.web.threads import read
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Readiness check")
-async def health(services: ServicesDep) -> JSONResponse:
-    try:
-        await read(services, ping)
-    except SQLAlchemyError:
+async def health(request: Request) -> JSONResponse:
+    readiness = request.app.state.readiness
+    assert isinstance(readiness, Readiness)
+    if not await readiness.ready():
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable"},
             status_code=503,

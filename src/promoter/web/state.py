@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from promoter.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # A coroutine, so that FastAPI calls it on the event loop: a plain function
+    # dependency costs every request a trip to a worker thread and back.
     services = request.app.state.services
     assert isinstance(services, Services)
     return services
