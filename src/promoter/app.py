@@ -57,6 +57,7 @@ from promoter.web.rest import (
     webhooks,
 )
 from promoter.web.rest.v1 import PromoterV1Paths
+from promoter.web.segment_asgi import SegmentEndpoints
 from promoter.web.survey_rendering import SurveyPages
 from promoter.web.threads import read
 from promoter.web.widget_script import WidgetScript
@@ -183,6 +184,8 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.state.widget_script = WidgetScript.load()
     install_error_handlers(app)
     install_openapi(app)
+    # Innermost: Segment's POSTs skip the router but still pass the limits outside it.
+    app.add_middleware(SegmentEndpoints, services=services)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
     app.add_middleware(SurveyPageRateLimit, buckets=services.rate_limits.survey_pages)
     app.add_middleware(

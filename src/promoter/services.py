@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from promoter.accounts.passwords import Passwords
@@ -29,6 +30,10 @@ from promoter.webhooks.targets import TargetPolicy
 from promoter.websurveys.settings import WebSurveySettings, site_by_key
 from promoter.websurveys.sites import SiteCache
 
+#: Segment requests in their threads at once: more than the connections Segment and a few
+#: libraries keep open, so that those waiting for the writer share its next commit.
+INGEST_THREADS = 64
+
 
 @dataclass(frozen=True)
 class Services:
@@ -44,6 +49,7 @@ class Services:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     _signer: list[TokenSigner] = field(default_factory=list, repr=False)
     _sites: list[SiteCache] = field(default_factory=list, repr=False)
+    _ingest_threads: list[ThreadPoolExecutor] = field(default_factory=list, repr=False)
     _signer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -69,6 +75,17 @@ class Services:
 
                 self._sites.append(SiteCache(lookup, ttl=self.settings.key_cache_seconds))
             return self._sites[0]
+
+    @property
+    def ingest_threads(self) -> ThreadPoolExecutor:
+        """The threads the Segment endpoints decode, authenticate and write in: one per
+        request waiting for its group's commit, up to INGEST_THREADS (idle ones end with
+        the services)."""
+        with self._signer_lock:
+            if not self._ingest_threads:
+                pool = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
+                self._ingest_threads.append(pool)
+            return self._ingest_threads[0]
 
     @property
     def attribute_limits(self) -> AttributeLimits:

@@ -65,26 +65,37 @@ def install_error_handlers(app: FastAPI) -> None:
         return segment_error(400, str(fields), "invalid_request")
 
     async def database_unavailable(request: Request, exc: Exception) -> Response:
-        # Connection lost, database locked, disk full, no free connection: the sender should
-        # retry later. Other database errors are bugs and stay 500s, with their traceback.
-        if not is_unavailable(exc):
-            raise exc
-        log.error("database unavailable on %s: %s", request.url.path, describe(exc))
-        message = "the database is unavailable; retry later"
-        if _is_api(request):
-            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
-        return segment_error(503, message, "unavailable", **{"Retry-After": "5"})
+        return unavailable_answer(request, exc)
 
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, database_unavailable)
 
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
-        # Nothing was applied and no one is left to answer: one line, no traceback.
-        log.info(
-            "client %s left before sending the whole body of %s %s",
-            request.client.host if request.client else "?",
-            request.method,
-            request.url.path,
-        )
-        return Response(status_code=400)
+        return client_gone_answer(request)
+
+
+def unavailable_answer(request: Request, exc: Exception) -> Response:
+    """The answer to a database error: 503 and ``Retry-After`` when the database is
+    unavailable; any other database error is raised again (a bug: a 500, with its
+    traceback)."""
+    # Connection lost, database locked, disk full, no free connection: the sender should
+    # retry later.
+    if not is_unavailable(exc):
+        raise exc
+    log.error("database unavailable on %s: %s", request.url.path, describe(exc))
+    message = "the database is unavailable; retry later"
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+    return segment_error(503, message, "unavailable", **{"Retry-After": "5"})
+
+
+def client_gone_answer(request: Request) -> Response:
+    """Nothing was applied and no one is left to answer: one line, no traceback."""
+    log.info(
+        "client %s left before sending the whole body of %s %s",
+        request.client.host if request.client else "?",
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=400)

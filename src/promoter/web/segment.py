@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from promoter.web.credentials import Credentials, request_credentials, signature
 from promoter.web.ratelimit import ingest_throttled
 from promoter.web.responses import JSONResponse, segment_error
 from promoter.web.state import ServicesDep
-from promoter.web.threads import in_thread
+from promoter.web.threads import in_pool
 
 router = APIRouter(tags=["segment"])
 log = logging.getLogger("promoter.ingest")
@@ -102,7 +103,8 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
     """One Segment message per request (or an array from Segment's Webhooks destination)."""
     received_at = datetime.now(UTC)
     body, error = await _body_or_error(request, MAX_BATCH_BYTES)
-    return await in_thread(
+    return await in_pool(
+        services.ingest_threads,
         _destination,
         services,
         credentials=request_credentials(request.scope),
@@ -202,7 +204,8 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
     if error is not None:
         return _bad_request(error)
     # Decoding, authentication and the write happen in one worker thread.
-    return await in_thread(
+    return await in_pool(
+        services.ingest_threads,
         _tracking_call,
         services,
         credentials=request_credentials(request.scope),
@@ -268,7 +271,20 @@ def _single(call: str) -> Any:
     return endpoint
 
 
+Handler = Callable[[Request, Services], Awaitable[Response]]
+
+#: Each endpoint by its path: the routes below, and what answers their POSTs without going
+#: through the router (see :mod:`promoter.web.segment_asgi`).
+POST_HANDLERS: dict[str, Handler] = {
+    "/segment": segment_destination,
+    "/v1/batch": tracking_batch,
+    "/v1/import": tracking_import,
+}
 for _call in SINGLE_CALLS:
+    POST_HANDLERS[f"/v1/{_call}"] = _single(_call)
     router.add_api_route(
-        f"/v1/{_call}", _single(_call), methods=["POST"], summary=f"Tracking API: {_call}"
+        f"/v1/{_call}",
+        POST_HANDLERS[f"/v1/{_call}"],
+        methods=["POST"],
+        summary=f"Tracking API: {_call}",
     )

@@ -3,7 +3,10 @@ thread (datasette's ``execute_fn`` / ``execute_write_fn``), and other blocking w
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
@@ -49,6 +52,15 @@ async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Blocking work that is not one database call (password hashing, mail files, a
     function that opens its own transactions), in a worker thread."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def in_pool(pool: Executor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` in a thread of ``pool``: a leaner hop than :func:`in_thread`
+    (anyio's limiter and cancel scopes cost more CPU than many a request's own work), for
+    the Segment endpoints, which have threads of their own
+    (:attr:`~promoter.services.Services.ingest_threads`)."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
 
 
 def iterate_in_thread(rows: Iterator[T]) -> AsyncIterator[T]:
