@@ -52,12 +52,12 @@ class Readiness:
             or running.done()
             or running.get_loop() is not asyncio.get_running_loop()
         ):
-            self._running = asyncio.ensure_future(self._check())
-            self._running.add_done_callback(_retrieve)
+            running = self._running = asyncio.ensure_future(self._check())
+            running.add_done_callback(_retrieve)
             self._started_at = now
         wait = max(0.0, self._started_at + self._timeout - now)
         try:
-            await asyncio.wait_for(asyncio.shield(self._running), timeout=wait)
+            await asyncio.wait_for(asyncio.shield(running), timeout=wait)
             answer = True
         except (SQLAlchemyError, TimeoutError):
             answer = False
