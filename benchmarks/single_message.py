@@ -319,30 +319,35 @@ def check_durable(database: Path, runs: Sequence[Run]) -> None:
 
 
 def report(runs: Sequence[Run], args: argparse.Namespace) -> str:
-    """The medians over the rounds, each point's share of the bare FastAPI app's rate."""
+    """Medians over the rounds. A point's share of the bare FastAPI app is the median of
+    its rounds' shares, each against the bare app's rate in the same round; the CPU share
+    (the bare app's server CPU per request over this one's) is what the rate's share
+    would be if both had the same CPU to themselves."""
     points: dict[tuple[str, int], list[Run]] = {}
     for run in runs:
         points.setdefault((run.name, run.connections), []).append(run)
-    bare = {c: statistics.median(r.rate for r in rs) for (n, c), rs in points.items() if n == BARE}
     lines = [
         f"Machine: {describe(args, 'wrk ' + wrk_version())}; {args.rounds} rounds of "
-        f"{args.seconds} s, wrk -t{args.threads}; medians (each round's rates in brackets)",
+        f"{args.seconds} s, wrk -t{args.threads}; medians (each round's in brackets)",
         "",
         "| app | connections | requests/s | p50 ms | p99 ms | non-2xx | of bare FastAPI "
-        "| server CPU ms/request |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/request | CPU share |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     verdicts = []
     for (name, connections), rs in points.items():
+        bare = points[(BARE, connections)]
         rate = statistics.median(r.rate for r in rs)
-        share = rate / bare[connections]
-        each = ", ".join(f"{r.rate:,.0f}" for r in rs)
+        shares = [r.rate / b.rate for r, b in zip(rs, bare, strict=True)]
+        share = statistics.median(shares)
+        cpu = statistics.median(r.cpu_ms for r in rs)
+        cpu_share = statistics.median(b.cpu_ms for b in bare) / cpu
         failed = sum(r.non2xx + r.errors for r in rs)
         lines.append(
-            f"| {name} | {connections} | {rate:,.0f} ({each}) | "
-            f"{statistics.median(r.p50_ms for r in rs):.1f} | "
-            f"{statistics.median(r.p99_ms for r in rs):.1f} | {failed} | {share:.0%} | "
-            f"{statistics.median(r.cpu_ms for r in rs):.3f} |"
+            f"| {name} | {connections} | {rate:,.0f} ({', '.join(f'{r.rate:,.0f}' for r in rs)})"
+            f" | {statistics.median(r.p50_ms for r in rs):.1f} | "
+            f"{statistics.median(r.p99_ms for r in rs):.1f} | {failed} | {share:.0%} "
+            f"({', '.join(f'{s:.0%}' for s in shares)}) | {cpu:.3f} | {cpu_share:.0%} |"
         )
         if name.startswith("/"):
             health = name == "/health"
