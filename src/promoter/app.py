@@ -37,7 +37,7 @@ from promoter.web.access import check_access
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
 from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
-from promoter.web.readiness import Readiness
+from promoter.web.readiness import FRESH_SECONDS, Readiness
 from promoter.web.rest import (
     alerts,
     analytics,
@@ -179,7 +179,12 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
         dependencies=[Depends(check_access)],
     )
     app.state.services = services
-    app.state.readiness = Readiness(lambda: read(services, ping))
+    # A SQLite database is a file of this process's own: a second-old answer is as good.
+    # A PostgreSQL server may go away at any moment: each health check asks it.
+    app.state.readiness = Readiness(
+        lambda: read(services, ping),
+        fresh_for=FRESH_SECONDS if services.database.is_sqlite else 0.0,
+    )
     app.state.survey_pages = SurveyPages()
     app.state.widget_script = WidgetScript.load()
     install_error_handlers(app)

@@ -57,7 +57,9 @@ def silent() -> Iterator[Silent]:
         server.database.dispose()
 
 
-def _pinging(holder: list[Database], calls: list[int]) -> Readiness:
+def _pinging(
+    holder: list[Database], calls: list[int], *, fresh_for: float = 1.0, timeout: float = 0.5
+) -> Readiness:
     async def check() -> None:
         calls.append(1)
 
@@ -68,7 +70,7 @@ def _pinging(holder: list[Database], calls: list[int]) -> Readiness:
         await asyncio.to_thread(run)
 
     now = [0.0]
-    readiness = Readiness(check, fresh_for=1.0, timeout=0.5, clock=lambda: now[0])
+    readiness = Readiness(check, fresh_for=fresh_for, timeout=timeout, clock=lambda: now[0])
     readiness.now = now  # type: ignore[attr-defined]
     return readiness
 
@@ -126,3 +128,16 @@ def test_health_answers_503_when_the_database_hangs(settings, silent: Silent) ->
         assert client.get("/health").status_code == 503  # the last second's answer
         assert len(silent.accepted) == 1
         silent.close()
+
+
+def test_without_freshness_every_call_asks_and_concurrent_ones_share(database: Database) -> None:
+    calls: list[int] = []
+    readiness = _pinging([database], calls, fresh_for=0.0, timeout=5.0)
+
+    async def scenario() -> None:
+        assert all(await asyncio.gather(*(readiness.ready() for _ in range(10))))
+        assert len(calls) == 1
+        assert await readiness.ready()
+        assert len(calls) == 2
+
+    asyncio.run(scenario())

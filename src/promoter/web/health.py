@@ -1,5 +1,5 @@
-"""Readiness: the service answers and its database does too (checked at most once a
-second, see :mod:`promoter.web.readiness`)."""
+"""Readiness: the service answers and its database does too (see
+:mod:`promoter.web.readiness` for how often the database is asked)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
-"""Readiness of the database, asked at most once a second and never for long.
+"""Readiness of the database, asked at most once per ``fresh_for`` and never for long.
 
 A load balancer (or a benchmark) may ask ``/health`` thousands of times a second; a
 round trip to the database for each would make the health check the heaviest request
-the service has. :class:`Readiness` remembers the last answer for ``fresh_for`` seconds,
-has concurrent callers share one check, and gives up on a check after ``timeout``
-seconds: a database that stops answering turns ``/health`` 503 within
-``fresh_for + timeout`` seconds (2 s by default). A check that hangs is not started
+the service has. :class:`Readiness` remembers the last answer for ``fresh_for`` seconds
+(the app: a second on SQLite, whose database is a file of the server's own; none on
+PostgreSQL, which may go away at any moment), has concurrent callers share one check,
+and gives up on a check after ``timeout`` seconds: a database that stops answering turns
+``/health`` 503 within ``fresh_for + timeout`` seconds. A check that hangs is not started
 again while it hangs, so a dead database holds at most one worker thread.
 """
 
