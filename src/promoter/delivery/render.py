@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -17,6 +19,7 @@ import jinja2
 from promoter.delivery.branding import StoredLogo, branding
 from promoter.delivery.i18n import words
 from promoter.delivery.notices import Notice
+from promoter.delivery.prepared import BOUNDARY, SAFE_VALUE, PreparedEmail, base64_body
 from promoter.delivery.tokens import TokenSigner
 from promoter.domain.colors import text_on
 from promoter.domain.headers import one_line
@@ -35,6 +38,10 @@ SCORE_CELLS = tuple(
     (background, text_on(background))
     for background in (SCORE_BACKGROUNDS[score_type(n)] for n in range(11))
 )
+
+
+#: How many templates' prepared messages a renderer keeps (the least recently used go).
+PREPARED_TEMPLATES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +122,27 @@ class TemplateView:
 class EmailRenderer:
     """Renders survey emails; links point at ``base_url`` and carry signed tokens."""
 
-    def __init__(self, *, base_url: str, sender: str, signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        sender: str,
+        signer: TokenSigner,
+        prepared_templates: int = PREPARED_TEMPLATES,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._sender = sender
         self._signer = signer
         loader = jinja2.PackageLoader("promoter.delivery", "templates")
         self._html = jinja2.Environment(loader=loader, autoescape=True)
         self._text = jinja2.Environment(loader=loader, autoescape=False)
+        self._prepare = functools.lru_cache(maxsize=prepared_templates)(self._prepared)
 
     def links(self, token: str) -> tuple[list[tuple[int, str]], str]:
-        signed = self._signer.sign(token)
+        """The score links (0 to 10) and the unsubscribe link of a survey's token."""
+        return self._links(self._signer.sign(token))
+
+    def _links(self, signed: str) -> tuple[list[tuple[int, str]], str]:
         scores = [(n, f"{self._base_url}/s/{signed}/{n}") for n in range(11)]
         return scores, f"{self._base_url}/u/{signed}"
 
@@ -148,7 +166,7 @@ class EmailRenderer:
         message["From"] = formataddr((from_name, self._sender), charset="utf-8")
         message["To"] = formataddr((to_name, _ascii_or_placeholder(to)), charset="utf-8")
         message["Date"] = format_datetime(datetime.now(UTC))
-        message_id = make_msgid(domain=self._sender.rpartition("@")[2] or "localhost")
+        message_id = self._message_id()
         message["Message-ID"] = message_id
         if automatic:
             message["Auto-Submitted"] = "auto-generated"
@@ -239,10 +257,40 @@ class EmailRenderer:
         )
 
     def render(self, email: SurveyEmail, template: TemplateView) -> OutgoingEmail:
-        score_links, unsubscribe_url = self.links(email.token)
+        """The survey email, from the template's prepared message when it has one (the
+        same bytes as :meth:`render_in_full`, but for the date, Message-ID and boundary)."""
+        signed = self._signer.sign(email.token)
+        if email.to_address.isascii() and SAFE_VALUE.fullmatch(signed):
+            prepared = self._prepare(template, email.reminder)
+            if prepared is not None:
+                message_id = self._message_id()
+                to = formataddr((one_line(email.to_name or ""), email.to_address), "utf-8")
+                headers = {
+                    "To": to,
+                    "Date": format_datetime(datetime.now(UTC)),
+                    "Message-ID": message_id,
+                    "List-Unsubscribe": f"<{self._links(signed)[1]}>",
+                }
+                data = prepared.fill(signed=signed, headers=headers)
+                return OutgoingEmail(self._sender, email.to_address, message_id, data)
+        return self.render_in_full(email, template)
+
+    def render_in_full(self, email: SurveyEmail, template: TemplateView) -> OutgoingEmail:
+        """The survey email built from its templates and MIME parts, every part anew."""
+        parts = self._survey_parts(template, email.reminder, self._signer.sign(email.token))
+        message, message_id = self._survey_message(parts, template, email)
+        data = _with_addresses(message, {"To": (email.to_name, email.to_address)})
+        return OutgoingEmail(self._sender, email.to_address, message_id, data)
+
+    def _message_id(self) -> str:
+        return make_msgid(domain=self._sender.rpartition("@")[2] or "localhost")
+
+    def _survey_parts(self, template: TemplateView, reminder: bool, signed: str) -> _SurveyParts:
+        """The subject and both bodies, with links carrying ``signed``."""
+        score_links, unsubscribe_url = self._links(signed)
         text_words = words(template.language, template.brand_name)
         subject = template.subject
-        if email.reminder:
+        if reminder:
             subject = f"{text_words['reminder']}: {subject}"
         look = branding(
             base_url=self._base_url,
@@ -264,26 +312,70 @@ class EmailRenderer:
             "score_links": score_links,
             "unsubscribe_url": unsubscribe_url,
         }
+        text = self._text.get_template("survey.txt").render(context)
+        html = self._html.get_template("survey.html").render(context)
+        return _SurveyParts(subject, text, html, unsubscribe_url)
+
+    def _survey_message(
+        self, parts: _SurveyParts, template: TemplateView, email: SurveyEmail
+    ) -> tuple[MIMEMultipart, str]:
         # The standard library's classic MIME classes: several times cheaper to build
         # and serialise than EmailMessage, which matters at thousands of emails a minute.
         message = MIMEMultipart("alternative")
         message_id = self._headers(
             message,
-            subject=subject,
+            subject=parts.subject,
             from_name=template.from_name,
             to=email.to_address,
             to_name=email.to_name,
         )
         if template.reply_to:
             message["Reply-To"] = template.reply_to
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{parts.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        text = self._text.get_template("survey.txt").render(context)
-        html = self._html.get_template("survey.html").render(context)
-        message.attach(MIMEText(text, "plain", "utf-8"))
-        message.attach(MIMEText(html, "html", "utf-8"))
-        data = _with_addresses(message, {"To": (email.to_name, email.to_address)})
-        return OutgoingEmail(self._sender, email.to_address, message_id, data)
+        message.attach(MIMEText(parts.text, "plain", "utf-8"))
+        message.attach(MIMEText(parts.html, "html", "utf-8"))
+        return message, message_id
+
+    def _prepared(self, template: TemplateView, reminder: bool) -> PreparedEmail | None:
+        """The template's message with a marker for the signed token and for each value
+        that differs per email; None if it does not cut cleanly (then each is built in
+        full)."""
+        marker = "m" + secrets.token_hex(16)
+        parts = self._survey_parts(template, reminder, marker)
+        message, _ = self._survey_message(
+            parts, template, SurveyEmail(f"{marker}@example.com", None, marker, reminder)
+        )
+        holes = {name: f"{marker}{name}" for name in _PER_EMAIL_HEADERS}
+        for name, value in holes.items():
+            message.replace_header(name, value)
+        boundary = f"{marker}{BOUNDARY}"
+        message.set_boundary(boundary)
+        return PreparedEmail.cut(
+            message.as_bytes(policy=_CRLF),
+            holes={
+                **{n: _CRLF.fold_binary(n, v) for n, v in holes.items()},
+                BOUNDARY: boundary.encode("ascii"),
+                "text": base64_body(parts.text),
+                "html": base64_body(parts.html),
+            },
+            counts={BOUNDARY: 4},
+            marker=marker,
+            texts={"text": parts.text, "html": parts.html},
+            policy=_CRLF,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _SurveyParts:
+    subject: str
+    text: str
+    html: str
+    unsubscribe_url: str
+
+
+#: The headers of a survey email that differ from one email of a template to the next.
+_PER_EMAIL_HEADERS = ("To", "Date", "Message-ID", "List-Unsubscribe")
 
 
 #: Names the organization a message is sent for: the dashboard's outbox shows each
