@@ -29,11 +29,22 @@ from promoter.domain.messages import Envelope
 from promoter.domain.paging import Page
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.service import Ingestor
+from promoter.segment_source.settings import SURVEY_SENT as SEGMENT_SURVEY_SENT
+from promoter.segment_source.settings import save_source
 from promoter.storage.engine import Database
-from promoter.storage.tables import contacts, deliveries, responses, surveys
+from promoter.storage.tables import (
+    contacts,
+    deliveries,
+    responses,
+    segment_messages,
+    surveys,
+    webhook_deliveries,
+)
 from promoter.surveys.responses import find_survey
 from promoter.surveys.trigger import SurveyTrigger
+from promoter.webhooks.events import SURVEY_SENT
 from tests.conftest import Org
+from tests.webhooks import LOOPBACK_ALLOWED, subscribe
 
 SIGNER = TokenSigner("test-secret")
 
@@ -548,3 +559,84 @@ def test_replies_respect_bounces(database: Database, org: Org, smtp: tuple[Inbox
     with database.read() as conn:  # what the bounces API shows
         _, (bounced,) = list_bounced(conn, organization_id=org.id, page=Page(1, 10))
     assert (bounced.kind, bounced.error) == ("reply", refused.last_error)
+
+
+def test_survey_sent_is_queued_for_the_organizations_that_want_it_in_a_mixed_batch(
+    database: Database, org: Org, other_org: Org, tmp_path: Path
+) -> None:
+    """One batch holds two organizations' surveys: each one's survey.sent goes where that
+    organization asked (a webhook for one, its Segment source for the other), never to the
+    other's."""
+    subscribe(database, org, SURVEY_SENT, "https://acme.example.com/sent")
+    with database.write() as conn:
+        save_source(
+            conn,
+            organization_id=other_org.id,
+            write_key="globex-key",
+            host="http://127.0.0.1:9",
+            policy=LOOPBACK_ALLOWED,
+            now=datetime.now(UTC),
+            events=[SEGMENT_SURVEY_SENT],
+            identify=False,
+            trait_prefix="nps_",
+            enabled=True,
+        )
+    schedule(database, org, "ann", "bob")
+    schedule(database, other_org, "cyd")
+    assert asyncio.run(worker(database, FileMailer(tmp_path)).run_once()) == 3
+    by_survey = {s.id: s.organization_id for s in rows(database, surveys)}
+    hooks = rows(database, webhook_deliveries)
+    assert sorted(h.payload["data"]["contact"]["email"] for h in hooks) == [
+        "ann@example.com",
+        "bob@example.com",
+    ]
+    assert {(h.organization_id, h.event) for h in hooks} == {(org.id, SURVEY_SENT)}
+    (fact,) = rows(database, segment_messages)
+    assert (fact.organization_id, fact.kind) == (other_org.id, SEGMENT_SURVEY_SENT)
+    assert by_survey[fact.message["properties"]["survey_id"]] == other_org.id
+
+
+def test_a_refused_message_in_a_batch_is_retried_alone(
+    database: Database, org: Org, smtp: tuple[Inbox, int]
+) -> None:
+    """The server refuses one recipient for now (451) in a batch sent side by side over
+    two connections: the others are sent and recorded once, the refused one waits for its
+    retry and is then sent once."""
+    inbox, port = smtp
+    schedule(database, org, "ann", "bob", "cyd", "dan", "eve")
+    refused = {"cyd@example.com"}
+
+    async def handle_RCPT(
+        server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in refused:
+            return "451 4.3.0 try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    inbox.handle_RCPT = handle_RCPT  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+        assert await worker(database, mailer).run_once() == 5
+        by_user = {d.survey_id: d for d in rows(database, deliveries)}
+        assert sorted(d.status for d in by_user.values()) == ["pending"] + ["sent"] * 4
+        (waiting,) = [d for d in by_user.values() if d.status == "pending"]
+        assert "451" in waiting.last_error and waiting.claimed_until is None
+        assert sorted(m["To"] for m in inbox.messages) == [
+            "Ann <ann@example.com>",
+            "Bob <bob@example.com>",
+            "Dan <dan@example.com>",
+            "Eve <eve@example.com>",
+        ]
+        assert await worker(database, mailer).run_once() == 0  # not due yet
+        refused.clear()
+        with database.write() as conn:
+            conn.execute(update(deliveries).values(due_at=datetime.now(UTC) - timedelta(seconds=1)))
+        assert await worker(database, mailer).run_once() == 1
+        await mailer.close()
+
+    asyncio.run(scenario())
+    assert [m["To"] for m in inbox.messages][4:] == ["Cyd <cyd@example.com>"]
+    assert all(d.status == "sent" for d in rows(database, deliveries) if d.kind == "survey")
+    assert len({d.message_id for d in rows(database, deliveries)}) == 5

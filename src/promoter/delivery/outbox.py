@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
-from promoter.delivery.events import emit_survey_bounced, emit_survey_sent
+from promoter.delivery.events import SentSurvey, emit_survey_bounced, emit_surveys_sent
 from promoter.delivery.language import contact_languages
 from promoter.delivery.render import FeedbackNote, ReplyEmail, SurveyEmail, TemplateView
 from promoter.delivery.survey_templates import (
@@ -196,17 +196,18 @@ def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: dat
         .values(status="sent", sent_at=now, message_id=bindparam("mid"), claimed_until=None),
         [{"did": item.delivery_id, "mid": message_id} for item, message_id in sent],
     )
-    for item, message_id in sent:
-        if item.kind in _WANTED and item.campaign_id is not None:
-            emit_survey_sent(
-                conn,
-                organization_id=item.organization_id,
-                campaign_id=item.campaign_id,
-                survey_id=item.survey_id,
-                reminder=item.kind == "reminder",
-                message_id=message_id,
-                now=now,
-            )
+    surveys_sent = [
+        SentSurvey(
+            organization_id=item.organization_id,
+            campaign_id=item.campaign_id,
+            survey_id=item.survey_id,
+            reminder=item.kind == "reminder",
+            message_id=message_id,
+        )
+        for item, message_id in sent
+        if item.kind in _WANTED and item.campaign_id is not None
+    ]
+    emit_surveys_sent(conn, surveys_sent, now=now)
     reminded = [item.survey_id for item, _ in sent if item.kind == "reminder"]
     if reminded:
         conn.execute(update(surveys).where(surveys.c.id.in_(reminded)).values(reminder_sent_at=now))
