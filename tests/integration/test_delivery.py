@@ -22,7 +22,7 @@ from promoter.campaigns import service as campaigns
 from promoter.contacts.suppressions import list_bounced
 from promoter.delivery.i18n import words
 from promoter.delivery.mailers import FileMailer, Mailer, SmtpMailer
-from promoter.delivery.render import EmailRenderer
+from promoter.delivery.render import EmailRenderer, OutgoingEmail
 from promoter.delivery.tokens import TokenSigner
 from promoter.delivery.worker import DeliveryWorker
 from promoter.domain.messages import Envelope
@@ -640,3 +640,36 @@ def test_a_refused_message_in_a_batch_is_retried_alone(
     assert [m["To"] for m in inbox.messages][4:] == ["Cyd <cyd@example.com>"]
     assert all(d.status == "sent" for d in rows(database, deliveries) if d.kind == "survey")
     assert len({d.message_id for d in rows(database, deliveries)}) == 5
+
+
+def test_the_running_worker_records_each_batch_before_sending_the_next(
+    database: Database, org: Org, tmp_path: Path
+) -> None:
+    """``run`` writes a batch's outcomes while it claims the next batch, and before it
+    sends it: whenever a message goes out, at most one batch (this one) is sent and not
+    yet recorded. Stopped, it records the last batch before it returns."""
+    schedule(database, org, *[f"user{i:02d}" for i in range(10)])
+    stop = asyncio.Event()
+    seen: list[tuple[int, int]] = []  # messages written, deliveries recorded as sent
+
+    def recorded() -> int:
+        with database.read() as conn:
+            query = select(deliveries.c.id).where(deliveries.c.status == "sent")
+            return len(conn.execute(query).all())
+
+    class Watching(FileMailer):
+        async def send(self, message: OutgoingEmail) -> None:
+            await super().send(message)
+            sent = len(list(self.folder.glob("*.eml")))
+            seen.append((sent, recorded()))
+            if sent == 10:
+                stop.set()
+
+    asyncio.run(worker(database, Watching(tmp_path), batch_size=4).run(stop, idle_seconds=0.05))
+    assert len(seen) == 10
+    # Batches of 4 (one batch's messages written side by side): once a message of a
+    # batch is out, every batch before it is recorded.
+    assert all(done >= 4 * ((sent - 1) // 4) for sent, done in seen), seen
+    assert max(sent for sent, _ in seen) == 10
+    assert {d.status for d in rows(database, deliveries) if d.kind == "survey"} == {"sent"}
+    assert len({d.message_id for d in rows(database, deliveries) if d.kind == "survey"}) == 10

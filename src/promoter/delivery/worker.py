@@ -1,8 +1,9 @@
 """The delivery worker: claims due deliveries, renders and sends them, records the outcome.
 
 ``promoter serve`` runs one in the process; ``promoter worker`` runs it alone. Outcomes
-of a batch are recorded together after it is sent; a worker killed in between resends
-that batch once its lease expires, and nothing else.
+of a batch are recorded together after it is sent, at the latest before the next batch
+is sent; a worker killed in between resends that batch once its lease expires, and
+nothing else (a batch it had claimed but not begun to send goes then, once).
 """
 
 from __future__ import annotations
@@ -82,23 +83,38 @@ class DeliveryWorker:
         self._rng = rng or random.Random()
 
     async def run_once(self) -> int:
-        """Send one batch of due deliveries; return how many were in it."""
+        """Send one batch of due deliveries and one of notice emails, and record their
+        outcomes; return how many were in them."""
+        claimed, cancelled = await self._claim()
+        await self._record(await self._send_all(claimed))
+        return len(claimed) + cancelled + await self._notices()
+
+    async def _claim(self) -> tuple[list[Claimed], int]:
         now = self._clock()
+        return await asyncio.to_thread(
+            self._database.run_write,
+            lambda conn: claim_due(conn, now=now, limit=self._batch_size, lease=self._lease),
+        )
 
-        def claim(conn: Connection) -> tuple[list[Claimed], int, list[ClaimedNotice]]:
-            claimed, cancelled = claim_due(conn, now=now, limit=self._batch_size, lease=self._lease)
-            notices = claim_notices(conn, now=now, limit=self._batch_size, lease=self._lease)
-            return claimed, cancelled, notices
-
-        claimed, cancelled, notices = await asyncio.to_thread(self._database.run_write, claim)
+    async def _send_all(self, claimed: list[Claimed]) -> list[_Outcome]:
         # Sent side by side, as many at a time as the mailer has connections.
-        outcomes = list(await asyncio.gather(*(self._send(item) for item in claimed)))
-        told = list(await asyncio.gather(*(self._send_notice(item) for item in notices)))
+        return list(await asyncio.gather(*(self._send(item) for item in claimed)))
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
         if outcomes:
             await asyncio.to_thread(self._database.run_write, self._recorder(outcomes))
+
+    async def _notices(self) -> int:
+        """Claim, send and record one batch of notice emails (NPS alerts); how many."""
+        now = self._clock()
+        notices = await asyncio.to_thread(
+            self._database.run_write,
+            lambda conn: claim_notices(conn, now=now, limit=self._batch_size, lease=self._lease),
+        )
+        told = list(await asyncio.gather(*(self._send_notice(item) for item in notices)))
         if told:
             await asyncio.to_thread(self._database.run_write, self._notice_recorder(told))
-        return len(claimed) + cancelled + len(notices)
+        return len(notices)
 
     async def _send_notice(self, item: ClaimedNotice) -> _NoticeOutcome:
         try:
@@ -190,10 +206,26 @@ class DeliveryWorker:
         return record
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Work until ``stop`` is set, finishing the batch in hand."""
+        """Work until ``stop`` is set, finishing the batch in hand.
+
+        A batch's outcomes are written while the next batch is claimed (two transactions
+        side by side instead of one after the other), and always before that next batch
+        is sent: at most one batch is ever sent and not yet recorded, as with
+        :meth:`run_once`. If writing them fails, that batch is sent again once its lease
+        expires (and the batch claimed meanwhile goes then too, once)."""
+        unrecorded: list[_Outcome] = []
+
+        async def round_() -> int:
+            nonlocal unrecorded
+            outcomes, unrecorded = unrecorded, []
+            (claimed, cancelled), _ = await asyncio.gather(self._claim(), self._record(outcomes))
+            unrecorded = await self._send_all(claimed)
+            return len(claimed) + cancelled + await self._notices()
+
         try:
             await run_until_stopped(
-                stop, self.run_once, log=log, what="delivery", idle_seconds=idle_seconds
+                stop, round_, log=log, what="delivery", idle_seconds=idle_seconds
             )
+            await self._record(unrecorded)
         finally:
             await self._mailer.close()
