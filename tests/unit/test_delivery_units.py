@@ -166,7 +166,11 @@ def test_mailer_urls(tmp_path: Path) -> None:
         "timeout": 5.0,
     }
     assert mailer_from_url("smtps://mail.example.com")._options["port"] == 465  # type: ignore[union-attr]
-    for bad in ("http://x", "file:", "smtp://", "mailto:x"):
+    assert smtp._connections == 4
+    assert mailer_from_url("smtp://mail.example.com?connections=1")._connections == 1  # type: ignore[union-attr]
+    bad_urls = ("http://x", "file:", "smtp://", "mailto:x")
+    bad_connections = tuple(f"smtp://x?connections={n}" for n in ("0", "21", "-1", "two"))
+    for bad in bad_urls + bad_connections:
         with pytest.raises(ValueError):
             mailer_from_url(bad)
 

@@ -2,8 +2,8 @@
 
 - ``file:FOLDER``: each message written to FOLDER as a ``.eml`` file (the default, so the
   whole loop works without a mail server).
-- ``smtp://[user:pass@]host:port[?starttls=true|tls=true&timeout=S]``: a real SMTP server,
-  one connection kept open and reused.
+- ``smtp://[user:pass@]host:port[?starttls=true|tls=true&timeout=S&connections=N]``: a
+  real SMTP server, up to N connections (default 4) kept open and reused.
 
 A backend raises :class:`TemporaryFailure` (try again later: 4xx answers, refused or lost
 connections, timeouts) or :class:`PermanentFailure` (5xx: the address is refused).
@@ -22,6 +22,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from promoter.delivery.render import OutgoingEmail
+
+#: SMTP connections a worker sends over side by side: each message waits for the server's
+#: answers four times (MAIL, RCPT, DATA, the end of the message), so more connections
+#: keep more messages moving.
+DEFAULT_CONNECTIONS = 4
+#: The most ``?connections=`` may ask for: mail servers limit connections per client.
+MOST_CONNECTIONS = 20
 
 
 class TemporaryFailure(Exception):
@@ -80,7 +87,7 @@ class SmtpMailer:
         use_tls: bool = False,
         start_tls: bool | None = None,
         timeout: float = 30.0,
-        connections: int = 2,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self._options = {
             "hostname": host,
@@ -171,6 +178,9 @@ def mailer_from_url(url: str) -> FileMailer | SmtpMailer:
     query = parse_qs(parts.query)
     use_tls = parts.scheme == "smtps" or bool(_flag(query, "tls"))
     timeout = float(query.get("timeout", ["30"])[-1])
+    connections = query.get("connections", [str(DEFAULT_CONNECTIONS)])[-1]
+    if not connections.isdigit() or not 1 <= int(connections) <= MOST_CONNECTIONS:
+        raise ValueError(f"connections= must be a whole number from 1 to {MOST_CONNECTIONS}")
     return SmtpMailer(
         host=parts.hostname,
         port=parts.port or (465 if use_tls else 25),
@@ -179,4 +189,5 @@ def mailer_from_url(url: str) -> FileMailer | SmtpMailer:
         use_tls=use_tls,
         start_tls=_flag(query, "starttls"),
         timeout=timeout,
+        connections=int(connections),
     )
