@@ -20,6 +20,7 @@ from promoter.alerts.check import Alerting, check_daily
 from promoter.config import Settings
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
+from promoter.storage.campaign_counts import compact
 from promoter.storage.engine import ping
 from promoter.storage.errors import DATABASE_UNAVAILABLE, describe
 from promoter.storage.instance import claim_turn
@@ -78,12 +79,14 @@ def _prune(conn: Connection, services: Services, *, now: datetime) -> int:
     removed = prune_processed_messages(conn, older_than=cutoff)
     purge_expired(conn, now=now)
     shown_once.purge_expired(conn, now=now)
+    compact(conn)
     return removed
 
 
 def prune(services: Services, *, now: datetime) -> int:
     """Forget processed messageIds older than the retention, sign-in sessions that have
-    expired and secrets never shown; returns how many messageIds went."""
+    expired and secrets never shown, and merge the campaigns' rows of counts; returns how
+    many messageIds went."""
     with services.database.write() as conn:
         removed = _prune(conn, services, now=now)
     services.database.refresh_statistics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, null, or_, select
 
@@ -10,7 +11,9 @@ from promoter.analytics.compile import Target, compile_filter
 from promoter.analytics.filters import Expr, mentions_channel
 from promoter.analytics.query import Scope, Window, matching
 from promoter.domain.nps import NpsSummary
-from promoter.storage.tables import contacts, responses, surveys
+from promoter.storage.tables import campaign_day_counts, contacts, responses, surveys
+
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +131,13 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
         )
     in_window = [surveys.c.sent_at >= window.since, surveys.c.sent_at < window.until]
     # Each statement is bounded by the window through an index: surveys sent in it
-    # (read from ix_surveys_org_sent_covering alone), the few of them whose contact
-    # unsubscribed since, and surveys refused before sending (sent_at IS NULL).
-    sent, responded = conn.execute(
-        select(func.count(), func.count().filter(surveys.c.status == "answered")).where(
-            *conditions, *in_window
-        )
-    ).one()
+    # (without a filter, the whole UTC days of the window from the counts the database
+    # keeps, and the hours at its ends from ix_surveys_org_sent_covering alone), the few
+    # of them whose contact unsubscribed since, and surveys refused before sending.
+    if query.where is None:
+        sent, responded = _sent_and_answered(conn, scope)
+    else:
+        sent, responded = _counted(conn, conditions, window.since, window.until)
     unsubscribed_contacts = select(contacts.c.id).where(
         contacts.c.organization_id == query.organization_id,
         contacts.c.status == "unsubscribed",
@@ -157,3 +160,49 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
         )
     ).scalar_one()
     return DeliveryStats(sent=sent, bounced=bounced, unsubscribed=unsubscribed, responded=responded)
+
+
+def _counted(
+    conn: Connection, conditions: list[ColumnElement[bool]], since: datetime, until: datetime
+) -> tuple[int, int]:
+    """Surveys sent in [since, until) that meet ``conditions``, and those answered."""
+    sent, answered = conn.execute(
+        select(func.count(), func.count().filter(surveys.c.status == "answered")).where(
+            *conditions, surveys.c.sent_at >= since, surveys.c.sent_at < until
+        )
+    ).one()
+    return int(sent), int(answered)
+
+
+def _sent_and_answered(conn: Connection, scope: Scope) -> tuple[int, int]:
+    """Surveys of the scope's campaigns sent in its window, and those answered: the window's
+    whole UTC days summed from ``campaign_day_counts``, the rest counted."""
+    query = scope.query
+    since, until = scope.window.since, scope.window.until
+    conditions: list[ColumnElement[bool]] = [surveys.c.organization_id == query.organization_id]
+    if query.campaign_ids:
+        conditions.append(surveys.c.campaign_id.in_(query.campaign_ids))
+    first = _midnight(since) if since == _midnight(since) else _midnight(since) + ONE_DAY
+    last = _midnight(until)
+    if first >= last:
+        return _counted(conn, conditions, since, until)
+    c = campaign_day_counts.c
+    days = [
+        c.organization_id == query.organization_id,
+        c.day >= first.date(),
+        c.day < last.date(),
+    ]
+    if query.campaign_ids:
+        days.append(c.campaign_id.in_(query.campaign_ids))
+    sent, answered = conn.execute(select(func.sum(c.sent), func.sum(c.answered)).where(*days)).one()
+    before = _counted(conn, conditions, since, first)
+    after = _counted(conn, conditions, last, until)
+    return (
+        int(sent or 0) + before[0] + after[0],
+        int(answered or 0) + before[1] + after[1],
+    )
+
+
+def _midnight(moment: datetime) -> datetime:
+    """The start of ``moment``'s UTC day."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -10,15 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select, true
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from promoter.campaigns.models import Campaign
 from promoter.domain.channels import CHANNELS, WEB
 from promoter.domain.eligibility import NOT_COUNTED, SUPPRESSED, cooldown
-from promoter.domain.nps import DETRACTOR_MAX, PROMOTER_MIN
-from promoter.storage.tables import contacts, list_memberships, organizations, responses, surveys
+from promoter.storage.campaign_counts import COUNTS
+from promoter.storage.tables import (
+    campaign_day_counts,
+    contacts,
+    list_memberships,
+    organizations,
+    surveys,
+)
 from promoter.storage.types import UTCDateTime
 
 
@@ -165,58 +170,53 @@ def campaign_results(
     conn: Connection, *, organization_id: int, campaign_id: int | None = None
 ) -> dict[int, CampaignResults]:
     """Surveys sent and responses (promoters, detractors) of each of the organization's
-    campaigns that has any (or of ``campaign_id`` alone), by campaign id."""
+    campaigns that has any (or of ``campaign_id`` alone), by campaign id: the sums of the
+    counts the database keeps (storage/campaign_counts.py)."""
+    summed = _sums(conn, organization_id, campaign_id)
     results: dict[int, CampaignResults] = {}
     per_channel: dict[int, dict[str, ChannelResults]] = {}
-    mine = [surveys.c.organization_id == organization_id]
-    if campaign_id is not None:
-        mine.append(surveys.c.campaign_id == campaign_id)
-    sent = conn.execute(
-        select(surveys.c.campaign_id, surveys.c.channel, func.count())
-        .where(*mine, surveys.c.sent_at.is_not(None))
-        .group_by(surveys.c.campaign_id, surveys.c.channel)
-    )
-    for found_id, channel, number in sent:
-        results.setdefault(found_id, CampaignResults()).sent += number
-        per_channel.setdefault(found_id, {}).setdefault(channel, ChannelResults()).sent = number
-    for found_id, shown, dismissed in _in_the_app(conn, mine):
-        results.setdefault(found_id, CampaignResults())
-        web = per_channel.setdefault(found_id, {}).setdefault(WEB, ChannelResults())
-        web.sent, web.dismissed = shown, dismissed
-    answered = conn.execute(
-        select(
-            responses.c.campaign_id,
-            responses.c.channel,
-            func.count(),
-            func.count().filter(responses.c.score >= PROMOTER_MIN),
-            func.count().filter(responses.c.score <= DETRACTOR_MAX),
-        )
-        .where(
-            responses.c.organization_id == organization_id,
-            true() if campaign_id is None else responses.c.campaign_id == campaign_id,
-        )
-        .group_by(responses.c.campaign_id, responses.c.channel)
-    )
-    for found_id, channel, number, promoters, detractors in answered:
-        found = results.setdefault(found_id, CampaignResults())
-        found.responses += number
-        found.promoters += promoters
-        found.detractors += detractors
-        channels = per_channel.setdefault(found_id, {})
-        channels.setdefault(channel, ChannelResults()).responses = number
+    in_the_app: dict[int, tuple[int, int]] = {}
+    for found_id, channel, counts in summed:
+        if counts["sent"]:
+            results.setdefault(found_id, CampaignResults()).sent += counts["sent"]
+            per_channel.setdefault(found_id, {}).setdefault(
+                channel, ChannelResults()
+            ).sent = counts["sent"]
+        shown, dismissed = in_the_app.get(found_id, (0, 0))
+        in_the_app[found_id] = (shown + counts["shown"], dismissed + counts["dismissed"])
+    for found_id, (shown, dismissed) in in_the_app.items():
+        if shown:
+            results.setdefault(found_id, CampaignResults())
+            web = per_channel.setdefault(found_id, {}).setdefault(WEB, ChannelResults())
+            web.sent, web.dismissed = shown, dismissed
+    for found_id, channel, counts in summed:
+        if counts["responses"]:
+            found = results.setdefault(found_id, CampaignResults())
+            found.responses += counts["responses"]
+            found.promoters += counts["promoters"]
+            found.detractors += counts["detractors"]
+            channels = per_channel.setdefault(found_id, {})
+            channels.setdefault(channel, ChannelResults()).responses = counts["responses"]
     for found_id, channels in per_channel.items():
-        results[found_id].channels = {c: channels[c] for c in CHANNELS if c in channels}
+        results[found_id].channels = {name: channels[name] for name in CHANNELS if name in channels}
     return results
 
 
-def _in_the_app(conn: Connection, mine: list[Any]) -> list[tuple[int, int, int]]:
-    """Per campaign with any: its surveys shown in the app (sent there, or emailed and
-    shown there later) and those dismissed there."""
-    s = surveys.c
-    shown = or_(s.shown_at.is_not(None), and_(s.channel == WEB, s.sent_at.is_not(None)))
+def _sums(
+    conn: Connection, organization_id: int, campaign_id: int | None
+) -> list[tuple[int, str, dict[str, int]]]:
+    """Per campaign and channel, each of ``COUNTS`` over all time."""
+    c = campaign_day_counts.c
+    mine = [c.organization_id == organization_id]
+    if campaign_id is not None:
+        mine.append(c.campaign_id == campaign_id)
     rows = conn.execute(
-        select(s.campaign_id, func.count(), func.count().filter(s.dismissed_at.is_not(None)))
-        .where(*mine, shown)
-        .group_by(s.campaign_id)
+        select(c.campaign_id, c.channel, *(func.sum(c[name]) for name in COUNTS))
+        .where(*mine)
+        .group_by(c.campaign_id, c.channel)
+        .order_by(c.campaign_id, c.channel)
     )
-    return [(found_id, number, dismissed) for found_id, number, dismissed in rows]
+    return [
+        (row[0], row[1], dict(zip(COUNTS, (int(v or 0) for v in row[2:]), strict=True)))
+        for row in rows
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -389,6 +390,33 @@ responses = Table(
     Index(PG_INDEX, text(pg_index_expression()), postgresql_using="gin").ddl_if(
         dialect="postgresql"
     ),
+)
+
+#: Each campaign's surveys sent (and answered), shown in the app (and dismissed), and its
+#: responses (promoters, detractors), per channel and UTC day: rows of changes added by
+#: triggers on ``surveys`` and ``responses``, merged from time to time; a count is the sum
+#: of its key's rows (storage/campaign_day_counts.py).
+campaign_day_counts = Table(
+    "campaign_day_counts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("campaign_id", Integer, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("day", Date, nullable=False),
+    *(
+        Column(name, Integer, nullable=False, server_default="0")
+        for name in (
+            "sent",
+            "answered",
+            "shown",
+            "dismissed",
+            "responses",
+            "promoters",
+            "detractors",
+        )
+    ),
+    Index("ix_campaign_day_counts_org_day", "organization_id", "day", "campaign_id", "channel"),
 )
 
 
