@@ -19,18 +19,17 @@ from sqlalchemy import ColumnElement, Connection, func, select, tuple_
 from promoter.analytics.params import EARLIEST, LATEST
 from promoter.analytics.query import NpsQuery, Scope, matching, scope
 from promoter.campaigns.models import CampaignStatus
-from promoter.campaigns.service import questions_of
 from promoter.contacts.service import attributes_of
 from promoter.domain.emails import email_key
 from promoter.domain.nps import score_type
 from promoter.domain.paging import Page
 from promoter.feedback.answered import Answer, answers_of
+from promoter.feedback.export_columns import attribute_names, question_columns
 from promoter.feedback.notes import note_counts
 from promoter.feedback.search import CommentSearch, comment_matches
 from promoter.storage.tables import (
     campaigns,
     contacts,
-    response_attributes,
     response_tags,
     responses,
     surveys,
@@ -197,17 +196,23 @@ def feedback_page(
     *,
     contact_ids: Collection[int] | None = None,
     search: CommentSearch | None = None,
+    count: Callable[[Connection, Scope], int] | None = None,
 ) -> tuple[int, list[Feedback]]:
     """One page of the matching responses, newest first, and how many match in all;
     ``contact_ids`` keeps the responses of these contacts only, ``search`` those whose
-    comment has its words."""
+    comment has its words. ``count`` answers how many match the question (the NPS's
+    number of responses, from the analytics columns say) when nothing narrows it further;
+    otherwise they are counted here."""
     found = matching(scope)
     only: list[ColumnElement[bool]] = []
     if contact_ids is not None:
         only.append(found.c.contact_id.in_(list(contact_ids)))
     if search is not None:
         only.append(comment_matches(scope.dialect, found.c.id, search))
-    total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
+    if count is not None and not only:
+        total: int | None = count(conn, scope)
+    else:
+        total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
     ids = list(
         conn.execute(
             select(found.c.id)
@@ -334,15 +339,8 @@ def export_csv(
     prefixed with ``'`` (OWASP's advice for CSV injection).
     """
     with read() as conn:
-        found = matching(scope)
-        names = sorted(
-            conn.execute(
-                select(response_attributes.c.name)
-                .distinct()
-                .where(response_attributes.c.response_id.in_(select(found.c.id)))
-            ).scalars()
-        )
-        questions = _question_columns(conn, scope)
+        names = attribute_names(conn, scope)
+        questions = question_columns(conn, scope)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     headers = [ATTRIBUTE_PREFIX + name for name in names] + [_cell(text) for text in questions]
@@ -366,18 +364,6 @@ def export_csv(
             for item in load_feedback(conn, scope.query.organization_id, [row.id for row in page]):
                 writer.writerow(_csv_row(item, names, questions))
         yield _drain(buffer)
-
-
-def _question_columns(conn: Connection, scope: Scope) -> list[str]:
-    """One column per follow-up question of the campaigns answered, headed by its text
-    (campaigns asking the same question share its column)."""
-    found = matching(scope, "campaign_id")
-    campaign_ids = list(conn.execute(select(found.c.campaign_id).distinct()).scalars())
-    asked = questions_of(
-        conn, organization_id=scope.query.organization_id, campaign_ids=campaign_ids
-    )
-    texts = (q.text for campaign_id in sorted(asked) for q in asked[campaign_id])
-    return list(dict.fromkeys(texts))
 
 
 def _drain(buffer: io.StringIO) -> str:

@@ -74,11 +74,14 @@ def _page_number(request: Request) -> int:
 
 
 def _compute(
-    number: int, search: CommentSearch | None
+    services: Services, number: int, search: CommentSearch | None
 ) -> Callable[[Connection, Scope, ZoneInfo], FeedbackList]:
+    def count(conn: Connection, scope: Scope) -> int:
+        return services.analytics.nps(conn, scope).summary.responses
+
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> FeedbackList:
         page = Page(number=number, size=PAGE_SIZE)
-        total, items = feedback_page(conn, scope, page, search=search)
+        total, items = feedback_page(conn, scope, page, search=search, count=count)
         tags = tag_names(conn, organization_id=scope.query.organization_id)
         pages = max(1, -(-total // PAGE_SIZE))
         return FeedbackList(total, items, tags, number, pages)
@@ -116,7 +119,7 @@ def _nothing(conn: Connection, scope: Scope, zone: ZoneInfo) -> None:
 async def feedback_list(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     number = _page_number(request)
     searched = _searched(request)
-    compute = _nothing if searched.error else _compute(number, searched.search)
+    compute = _nothing if searched.error else _compute(services, number, searched.search)
     asked = await ask_async(services, session, request.query_params.multi_items(), compute)
     campaigns = {c.id: c.name for c in asked.bar["campaigns"]}
     here = request.url.path + ("?" + request.url.query if request.url.query else "")
