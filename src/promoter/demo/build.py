@@ -32,6 +32,7 @@ from promoter.ingest.service import Ingestor
 from promoter.orgs import service as orgs
 from promoter.storage.engine import Database
 from promoter.storage.tables import (
+    campaign_day_counts,
     campaigns,
     contact_lists,
     contacts,
@@ -89,6 +90,7 @@ def discard_incomplete(database: Database) -> int:
                 responses,
                 deliveries,
                 surveys,
+                campaign_day_counts,  # after what its triggers count
                 orders,
                 events,
                 processed_messages,
