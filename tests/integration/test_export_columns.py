@@ -22,7 +22,6 @@ from tests.analytics.writes import identify
 from tests.conftest import Org, make_org
 from tests.surveys import answer
 
-
 GOLD = parse_filter({"attribute": "tier", "op": "eq", "value": "gold"})
 
 
