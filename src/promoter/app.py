@@ -18,6 +18,7 @@ from promoter.accounts import shown_once
 from promoter.accounts.sessions import purge_expired
 from promoter.alerts.check import Alerting, check_daily
 from promoter.config import Settings
+from promoter.digest.send import Digesting, send_weekly
 from promoter.ingest.dedup import prune_processed_messages
 from promoter.services import Services
 from promoter.storage.campaign_counts import compact
@@ -131,6 +132,7 @@ async def _prune_until(stop: asyncio.Event, services: Services) -> None:
         except Exception:  # keep pruning on the next round; the service stays up
             log.exception("pruning processed messageIds failed")
         await _check_alerts(services)
+        await _send_digests(services)
 
 
 def alerting(services: Services) -> Alerting:
@@ -151,6 +153,26 @@ async def _check_alerts(services: Services) -> None:
         log.error("NPS alert check failed, database unavailable (%s)", describe(exc))
     except Exception:
         log.exception("NPS alert check failed")
+
+
+def digesting(services: Services) -> Digesting:
+    """What weekly digests need, from the services."""
+    return Digesting(services.database, services.analytics, services.settings.public_url)
+
+
+def send_digests(services: Services, *, now: datetime) -> int:
+    """Queue the last week's digest of the organizations not sent it (see digest/);
+    returns how many emails it queued."""
+    return send_weekly(digesting(services), now=now)
+
+
+async def _send_digests(services: Services) -> None:
+    try:
+        await run_in_threadpool(lambda: send_digests(services, now=datetime.now(UTC)))
+    except DATABASE_UNAVAILABLE as exc:  # sent on the next round
+        log.error("weekly digest failed, database unavailable (%s)", describe(exc))
+    except Exception:
+        log.exception("weekly digest failed")
 
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

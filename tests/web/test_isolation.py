@@ -427,6 +427,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/alerts"): Listing(),
     ("POST", "/alerts/check"): Listing((Ask(status=303),)),
     ("POST", "/alerts/emails"): Listing((Ask(body={"alert_emails": "on"}, status=303),)),
+    ("POST", "/alerts/digest"): Listing((Ask(body={"digest_emails": "on"}, status=303),)),
     ("GET", "/feedback"): Listing(
         (
             *_shows("", "campaign={campaign_id}", "tag={tag}", "status=OPEN"),

@@ -28,8 +28,12 @@ from tests.web.routes import app_routes
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 #: The one thing a read-only user changes: signing out.
-#: What a read-only user may still change: their own session, their own alert emails.
-READ_ONLY_MAY_POST = {("POST", "/logout"), ("POST", "/alerts/emails")}
+#: What a read-only user may still change: their own session, their own alert and digest emails.
+READ_ONLY_MAY_POST = {
+    ("POST", "/logout"),
+    ("POST", "/alerts/emails"),
+    ("POST", "/alerts/digest"),
+}
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from promoter.alerts.rule import Direction, Moved, Windows
 from promoter.alerts.scopes import Measured, ScopeKind
 from promoter.domain.paging import Page
+from promoter.storage.once import claim_once
 from promoter.storage.tables import alert_daily_checks, alert_states, alerts
 
 #: The first page of alerts, as the dashboard shows it.
@@ -169,16 +169,10 @@ def stand_down(conn: Connection, *, organization_id: int, scope_keys: list[str])
 
 def claim_day(conn: Connection, *, organization_id: int, day: str, now: datetime) -> bool:
     """Claim the organization's daily check of ``day`` (YYYY-MM-DD); False when another
-    check has it. On PostgreSQL a second claimer waits for the first's transaction, then
-    finds the row: the claim and the alerts it records commit together or not at all."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(
-        dialect.insert(alert_daily_checks)
-        .values(organization_id=organization_id, day=day, checked_at=now)
-        .on_conflict_do_nothing()
-        .returning(alert_daily_checks.c.day)
-    ).first()
-    return inserted is not None
+    check has it (see :func:`promoter.storage.once.claim_once`)."""
+    return claim_once(
+        conn, alert_daily_checks, organization_id=organization_id, day=day, checked_at=now
+    )
 
 
 def list_alerts(conn: Connection, *, organization_id: int, page: Page = FIRST) -> list[Alert]:

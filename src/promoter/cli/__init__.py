@@ -21,6 +21,7 @@ def _register() -> None:
         analytics,
         campaigns,
         demo,
+        digest,
         drivers,
         export,
         openapi,
@@ -46,6 +47,7 @@ def _register() -> None:
     main.add_command(export.export)
     main.add_command(web_survey.web_survey)
     main.add_command(alerts.alerts)
+    main.add_command(digest.digest)
 
 
 _register()

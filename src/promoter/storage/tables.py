@@ -520,6 +520,9 @@ users = Table(
     #: Whether NPS alerts are emailed to the user; NULL: the default of their role (on for
     #: admins, off for the others).
     Column("alert_emails", Boolean, nullable=True),
+    #: Whether the weekly digest is emailed to the user; NULL: the default of their role (on
+    #: for admins and members, off for read-only).
+    Column("digest_emails", Boolean, nullable=True),
 )
 
 #: Invitations to join an organization: a one-time link, kept as its token's SHA-256.
@@ -887,4 +890,19 @@ alert_daily_checks = Table(
     ),
     Column("day", String(10), primary_key=True),
     Column("checked_at", UTCDateTime, nullable=False),
+)
+
+#: The weekly digests queued: one row per organization and week (its Monday, YYYY-MM-DD),
+#: claimed by the first server process to insert it, in the transaction that queues them.
+digest_weeks = Table(
+    "digest_weeks",
+    metadata,
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("week", String(10), primary_key=True),
+    Column("queued_at", UTCDateTime, nullable=False),
 )

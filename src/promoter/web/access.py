@@ -90,6 +90,7 @@ DASHBOARD: dict[Route, Role] = {
     # NPS alerts: a check (it sends webhooks and emails) is an admin's; one's own emails, anyone's
     ("POST", "/alerts/check"): ADMIN,
     ("POST", "/alerts/emails"): READ_ONLY,
+    ("POST", "/alerts/digest"): READ_ONLY,
     # The organization's settings: admins
     ("POST", "/settings/segment/keys"): ADMIN,
     ("POST", "/settings/segment/keys/{key_id}/revoke"): ADMIN,

@@ -1,5 +1,5 @@
 """The Alerts page: the NPS alerts raised, newest first; "Check now" for admins; each
-user's own choice of alert emails."""
+user's own choice of alert emails and of the weekly digest."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from promoter.alerts.check import Alerting, check
 from promoter.alerts.notify import set_alert_emails, takes_alert_emails
 from promoter.alerts.rule import BEFORE_WEEKS, LATEST_WEEKS, RATE
 from promoter.alerts.store import Alert, count_alerts, list_alerts
+from promoter.digest.emails import set_digest_emails, takes_digest_emails
 from promoter.orgs.service import get_organization
 from promoter.web.dashboard.forms import read_form
 from promoter.web.dashboard.session import SessionDep, check_csrf, render, see_other, with_done
@@ -28,6 +29,8 @@ MESSAGES = {
     "none": "Checked: no new alert.",
     "emails-on": "You will get an email for each new alert.",
     "emails-off": "You will get no alert emails.",
+    "digest-on": "You will get the weekly digest by email.",
+    "digest-off": "You will get no weekly digest.",
 }
 
 
@@ -37,6 +40,7 @@ class AlertsView:
     total: int
     emails: bool
     timezone: str
+    digest: bool
 
 
 @router.get(PAGE)
@@ -50,6 +54,7 @@ async def alerts_page(request: Request, services: ServicesDep, session: SessionD
             count_alerts(conn, organization_id=user.organization_id),
             takes_alert_emails(conn, user_id=user.id),
             org.timezone,
+            takes_digest_emails(conn, user_id=user.id),
         )
 
     view = await read(services, load)
@@ -96,3 +101,18 @@ async def alerts_emails(request: Request, services: ServicesDep, session: Sessio
         ),
     )
     return see_other(with_done(PAGE, "emails-on" if on else "emails-off"))
+
+
+@router.post(PAGE + "/digest")
+async def alerts_digest(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await read_form(request)
+    check_csrf(request, session, form)
+    on = form.get("digest_emails") == "on"
+    user = session.user
+    await write(
+        services,
+        lambda conn: set_digest_emails(
+            conn, user_id=user.id, organization_id=user.organization_id, on=on
+        ),
+    )
+    return see_other(with_done(PAGE, "digest-on" if on else "digest-off"))
