@@ -62,6 +62,13 @@ def answer_many(
     ):
         step = (end - start) / (len(given) + 1)
         times += [(start + step * (i + 1), score) for i, score in enumerate(given)]
+    answer_at(database, org, user_id, times)
+
+
+def answer_at(
+    database: Database, org: Org, user_id: str, times: list[tuple[datetime, int]]
+) -> None:
+    """``user_id`` answers each (time, score) in its organization's one campaign."""
     with database.write() as conn:
         contact_id = conn.execute(
             select(contacts.c.id).where(
@@ -160,7 +167,15 @@ def plant(
             )
 
 
-def add_user(database: Database, org: Org, email: str, role: str, alerts: bool | None) -> None:
+def add_user(
+    database: Database,
+    org: Org,
+    email: str,
+    role: str,
+    alerts: bool | None,
+    *,
+    digest: bool | None = None,
+) -> None:
     with database.write() as conn:
         conn.execute(
             users.insert().values(
@@ -170,6 +185,7 @@ def add_user(database: Database, org: Org, email: str, role: str, alerts: bool |
                 created_at=NOW - timedelta(days=100),
                 role=role,
                 alert_emails=alerts,
+                digest_emails=digest,
             )
         )
 
