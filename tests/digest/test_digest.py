@@ -108,7 +108,9 @@ def test_a_planted_week_is_told_with_its_change_movers_and_comments(
         ("Free", 0.0),
     ]
     enterprise, free = digest.movers
-    assert enterprise.change.significant and not free.change.significant
+    # Two segments compared: Enterprise's q is twice its p, Free's (no change) is 1.
+    assert enterprise.q_value == 2 * enterprise.p_value < 0.05 and enterprise.significant
+    assert (free.p_value, free.q_value, free.significant) == (1.0, 1.0, False)
     assert enterprise.link == (
         f"{BASE_URL}/?range=custom&since=2031-02-24&until=2031-03-02&segment={enterprise.segment_id}"
     )
@@ -126,7 +128,9 @@ def test_a_planted_week_is_told_with_its_change_movers_and_comments(
 
     text = digesting.emails.text(digest)
     assert "Globex" not in text and "Old news" not in text and "Love it" not in text
-    assert "Enterprise: +50 -> -10 (-60 points" in text and "beyond chance" in text
+    assert "Enterprise: +50 -> -10 (-60 points" in text
+    assert f"q = {enterprise.q_value:.2g}): beyond chance" in text
+    assert "Free: +50 -> +50 (0 points" in text and "q = 1): within chance" in text
     html = digesting.emails.notice(digest, to_address="a@acme.example").html
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from promoter.analytics.change import NpsChange, TooFewToCompare
 from promoter.delivery.notices import Notice
-from promoter.digest.report import Digest
+from promoter.digest.report import Digest, Mover
 from promoter.domain.roles import Role
 from promoter.storage.tables import users
 
@@ -67,10 +67,20 @@ def change_words(change: NpsChange | TooFewToCompare | None) -> str:
     return f"{signed(change.points)} points ({signed(low)} to {signed(high)}, 95%): {verdict}."
 
 
+def mover_words(mover: Mover) -> str:
+    change = mover.change
+    low, high = change.points - change.margin, change.points + change.margin
+    verdict = "beyond chance" if mover.significant else "within chance"
+    return (
+        f"{signed(change.points)} points ({signed(low)} to {signed(high)}, 95%; "
+        f"q = {mover.q_value:.2g}): {verdict}."
+    )
+
+
 class DigestEmails:
     def __init__(self) -> None:
         loader = jinja2.PackageLoader("promoter.digest", "templates")
-        filters = {"signed": signed, "change_words": change_words}
+        filters = {"signed": signed, "change_words": change_words, "mover_words": mover_words}
         self._html = jinja2.Environment(loader=loader, autoescape=True)
         self._text = jinja2.Environment(loader=loader, autoescape=False)
         for env in (self._html, self._text):

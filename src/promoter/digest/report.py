@@ -13,6 +13,7 @@ from promoter.alerts.rule import Windows
 from promoter.alerts.scopes import Measured, measure, watched
 from promoter.analytics.change import NpsChange, TooFewToCompare, nps_change
 from promoter.analytics.engine import Analytics
+from promoter.analytics.significance import p_value, q_values
 from promoter.digest.week import Week
 from promoter.domain.nps import NpsSummary
 from promoter.storage.tables import responses
@@ -22,11 +23,15 @@ MOVERS = 5
 COMMENTS = 10
 #: The highest score of a detractor.
 DETRACTOR = 6
+#: A segment moved beyond chance when its Benjamini-Hochberg q-value, across the
+#: segments compared that week, is at most this.
+FALSE_DISCOVERY_RATE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
 class Mover:
-    """A saved segment's NPS this week against the week before."""
+    """A saved segment's NPS this week against the week before; ``p_value`` of the
+    change, ``q_value`` across the segments compared."""
 
     segment_id: int
     name: str
@@ -34,6 +39,12 @@ class Mover:
     before: NpsSummary
     change: NpsChange
     link: str
+    p_value: float
+    q_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.q_value <= FALSE_DISCOVERY_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +89,26 @@ def overview_link(base_url: str, week: Week, **scope: int) -> str:
 
 def movers(found: list[Measured], base_url: str, week: Week) -> list[Mover]:
     """The segments whose two weeks each have enough answers to compare, the largest
-    change first."""
-    ranked = []
+    change first, each tested against chance (corrected together, Benjamini-Hochberg)."""
+    compared: list[tuple[int, Measured, NpsChange]] = []
     for m in found:
         change = nps_change(m.latest, m.before)
-        if m.scope.kind != "segment" or m.scope.id is None or not isinstance(change, NpsChange):
-            continue
-        link = overview_link(base_url, week, segment=m.scope.id)
-        ranked.append(Mover(m.scope.id, m.scope.name, m.latest, m.before, change, link))
+        if m.scope.kind == "segment" and m.scope.id is not None and isinstance(change, NpsChange):
+            compared.append((m.scope.id, m, change))
+    ps = [p_value(m.latest, m.before) for _, m, _ in compared]
+    ranked = [
+        Mover(
+            segment_id,
+            m.scope.name,
+            m.latest,
+            m.before,
+            change,
+            overview_link(base_url, week, segment=segment_id),
+            p,
+            q,
+        )
+        for (segment_id, m, change), p, q in zip(compared, ps, q_values(ps), strict=True)
+    ]
     ranked.sort(key=lambda mover: (-abs(mover.change.points), mover.segment_id))
     return ranked[:MOVERS]
 
