@@ -1,7 +1,7 @@
 """Weekly digest: users' choice of digest emails, and the weeks queued per organization
 
-Revision ID: 0030
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from promoter.storage.types import UTCDateTime
 
-revision = "0030"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
