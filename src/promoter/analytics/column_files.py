@@ -27,7 +27,9 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +72,18 @@ def default_directory(url: URL) -> Path | None:
 class ColumnFiles:
     """The saved columns of each organization of one database, under ``directory``."""
 
-    def __init__(self, directory: Path, *, database: str, revision: str | None) -> None:
+    def __init__(
+        self, directory: Path, *, database: str, revision: Callable[[], str | None]
+    ) -> None:
         self.directory = directory / database_key(database)
-        self.revision = revision or "none"
+        self._revision = revision
+
+    @cached_property
+    def revision(self) -> str:
+        """The schema revision the files are written for and checked against: asked of the
+        database on first use (never while the service is being built: a server starts
+        while its database is down, and migrates after it is built)."""
+        return self._revision() or "none"
 
     @classmethod
     def for_database(cls, database: Database, setting: str | None) -> ColumnFiles | None:
@@ -88,7 +99,7 @@ class ColumnFiles:
         name = url.render_as_string(hide_password=True)
         if url.get_backend_name() == "sqlite" and url.database:
             name = f"sqlite:///{Path(url.database).resolve()}"
-        return cls(directory, database=name, revision=current_revision(database.engine))
+        return cls(directory, database=name, revision=lambda: current_revision(database.engine))
 
     def folder(self, organization_id: int) -> Path:
         return self.directory / f"org-{int(organization_id)}"
