@@ -13,6 +13,7 @@ from sqlalchemy import Connection, event, func, insert, select
 
 from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
+from promoter.storage.errors import DATABASE_UNAVAILABLE
 from promoter.storage.group_commit import GroupCommit
 from promoter.storage.tables import instance_settings
 
@@ -182,3 +183,35 @@ def test_a_deadlock_with_another_process_runs_the_transaction_again(
     with database.read() as conn:
         values = set(conn.execute(select(instance_settings.c.value)).scalars())
     assert values == {retried}  # the retried transaction committed last, whole
+
+
+def test_a_connection_lost_in_a_shared_transaction_is_an_outage_for_every_job(
+    database: Database, backend: str
+) -> None:
+    """The server drops the connection while a group of jobs runs in a savepoint: no job
+    is to blame, so every job gets the outage (a 503 to its request), not whatever error
+    the dead connection gives a retry of each job alone."""
+    if backend != "postgresql":
+        pytest.skip("a server connection to lose: PostgreSQL")
+    group = GroupCommit(database.write)
+    release = threading.Event()
+
+    def hold(conn: Connection, items: Sequence[str]) -> list[str]:
+        release.wait(10)
+        return list(items)
+
+    def dropped(conn: Connection, items: Sequence[int]) -> list[int]:
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+        return list(items)
+
+    with ThreadPoolExecutor(5) as pool:
+        first = pool.submit(group.run_many, "first", hold)
+        time.sleep(0.3)  # the first job leads, alone, and waits inside its transaction
+        rest = [pool.submit(group.run_many, i, dropped) for i in range(4)]
+        time.sleep(0.3)  # the others queue behind it: the next transaction takes them all
+        release.set()
+        assert first.result() == "first"
+        for future in rest:
+            with pytest.raises(DATABASE_UNAVAILABLE):
+                future.result()
+    assert database.run_write(lambda conn: conn.execute(select(func.count())).scalar()) == 1

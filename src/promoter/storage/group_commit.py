@@ -31,6 +31,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from promoter.storage.errors import is_unavailable
+
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - the item type of a batched job
 R = TypeVar("R")
@@ -152,6 +154,10 @@ def _apply(
             results = apply_many(conn, [job.item for job in group])
     except Exception as exc:
         if retry(exc):  # no job's fault: the whole transaction runs again
+            raise
+        if conn.invalidated or is_unavailable(exc):
+            # The database went away (or cannot write now): no job's fault either, and
+            # nothing more can run on this transaction; every job gets the outage.
             raise
         if len(group) == 1:
             group[0].error = exc
