@@ -1,9 +1,8 @@
 """The delivery worker: claims due deliveries, renders and sends them, records the outcome.
 
 ``promoter serve`` runs one in the process; ``promoter worker`` runs it alone. Outcomes
-of a batch are recorded together after it is sent, at the latest before the next batch
-is sent; a worker killed in between resends that batch once its lease expires, and
-nothing else (a batch it had claimed but not begun to send goes then, once).
+of a batch are recorded together after it is sent, before the next batch is claimed; a
+worker killed in between resends that batch once its lease expires, and nothing else.
 """
 
 from __future__ import annotations
@@ -206,26 +205,12 @@ class DeliveryWorker:
         return record
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Work until ``stop`` is set, finishing the batch in hand.
-
-        A batch's outcomes are written while the next batch is claimed (two transactions
-        side by side instead of one after the other), and always before that next batch
-        is sent: at most one batch is ever sent and not yet recorded, as with
-        :meth:`run_once`. If writing them fails, that batch is sent again once its lease
-        expires (and the batch claimed meanwhile goes then too, once)."""
-        unrecorded: list[_Outcome] = []
-
-        async def round_() -> int:
-            nonlocal unrecorded
-            outcomes, unrecorded = unrecorded, []
-            (claimed, cancelled), _ = await asyncio.gather(self._claim(), self._record(outcomes))
-            unrecorded = await self._send_all(claimed)
-            return len(claimed) + cancelled + await self._notices()
-
+        """Work until ``stop`` is set, finishing the batch in hand: each batch is claimed,
+        sent and recorded before the next is claimed, so a killed worker holds at most one
+        batch sent and not yet recorded, and no other claimed batch."""
         try:
             await run_until_stopped(
-                stop, round_, log=log, what="delivery", idle_seconds=idle_seconds
+                stop, self.run_once, log=log, what="delivery", idle_seconds=idle_seconds
             )
-            await self._record(unrecorded)
         finally:
             await self._mailer.close()
