@@ -194,9 +194,10 @@ def test_a_connection_lost_in_a_shared_transaction_is_an_outage_for_every_job(
     if backend != "postgresql":
         pytest.skip("a server connection to lose: PostgreSQL")
     group = GroupCommit(database.write)
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def hold(conn: Connection, items: Sequence[str]) -> list[str]:
+        entered.set()
         release.wait(10)
         return list(items)
 
@@ -206,9 +207,11 @@ def test_a_connection_lost_in_a_shared_transaction_is_an_outage_for_every_job(
 
     with ThreadPoolExecutor(5) as pool:
         first = pool.submit(group.run_many, "first", hold)
-        time.sleep(0.3)  # the first job leads, alone, and waits inside its transaction
+        assert entered.wait(10)  # the first job leads, alone, and waits in its transaction
         rest = [pool.submit(group.run_many, i, dropped) for i in range(4)]
-        time.sleep(0.3)  # the others queue behind it: the next transaction takes them all
+        deadline = time.monotonic() + 10
+        while len(group._queue) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the others queue behind it: the next transaction takes them all
         release.set()
         assert first.result() == "first"
         for future in rest:
