@@ -3,6 +3,7 @@ user's own choice of alert emails and of the weekly digest."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -88,31 +89,39 @@ async def alerts_check(request: Request, services: ServicesDep, session: Session
     return see_other(with_done(PAGE, "raised" if checked.alerts else "none"))
 
 
-@router.post(PAGE + "/emails")
-async def alerts_emails(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+EmailChoice = Callable[..., None]
+
+
+async def _set_email_choice(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    *,
+    field: str,
+    setter: EmailChoice,
+    done: str,
+) -> Response:
+    """The signed-in user's own on/off choice of one kind of email, from its checkbox."""
     form = await read_form(request)
     check_csrf(request, session, form)
-    on = form.get("alert_emails") == "on"
+    on = form.get(field) == "on"
     user = session.user
     await write(
         services,
-        lambda conn: set_alert_emails(
-            conn, user_id=user.id, organization_id=user.organization_id, on=on
-        ),
+        lambda conn: setter(conn, user_id=user.id, organization_id=user.organization_id, on=on),
     )
-    return see_other(with_done(PAGE, "emails-on" if on else "emails-off"))
+    return see_other(with_done(PAGE, f"{done}-on" if on else f"{done}-off"))
+
+
+@router.post(PAGE + "/emails")
+async def alerts_emails(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    return await _set_email_choice(
+        request, services, session, field="alert_emails", setter=set_alert_emails, done="emails"
+    )
 
 
 @router.post(PAGE + "/digest")
 async def alerts_digest(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    form = await read_form(request)
-    check_csrf(request, session, form)
-    on = form.get("digest_emails") == "on"
-    user = session.user
-    await write(
-        services,
-        lambda conn: set_digest_emails(
-            conn, user_id=user.id, organization_id=user.organization_id, on=on
-        ),
+    return await _set_email_choice(
+        request, services, session, field="digest_emails", setter=set_digest_emails, done="digest"
     )
-    return see_other(with_done(PAGE, "digest-on" if on else "digest-off"))
