@@ -328,11 +328,11 @@ def fill(disk: Path) -> Path:
     """Write zeros until the disk refuses more; the file that took the space."""
     filler = disk / "filler"
     chunk = b"\0" * 65536
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file would try to write its refused rest again on close.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(chunk)
-                out.flush()
         except OSError:
             pass
     return filler
