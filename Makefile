@@ -36,7 +36,8 @@ test: install lint audit node_modules/.installed
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
 	$(BIN)/pytest -n 4 --dist loadfile -m "not serial"
-	$(BIN)/pytest -m serial
+	$(BIN)/pytest -n 2 --dist loadfile -m "serial and not alone"
+	$(BIN)/pytest -m alone
 
 # A developer's quick run, a few minutes: the in-process tests (no server process, no
 # browser, no fuzzing) on SQLite only, four processes at a time.

@@ -90,14 +90,20 @@ def database_url(
 
 
 def _empty(database: Database) -> None:
+    # DELETE, children first, on both databases: a test leaves a few rows, and on
+    # PostgreSQL a TRUNCATE of every table costs about eight times as much as deleting them.
     names = [t.name for t in reversed(metadata.sorted_tables)]
     with database.engine.begin() as conn:
-        if database.is_sqlite:
-            for name in names:
-                conn.execute(text(f'DELETE FROM "{name}"'))
-        else:
-            quoted = ", ".join(f'"{n}"' for n in names)
-            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        for name in names:
+            conn.execute(text(f'DELETE FROM "{name}"'))
+        if not database.is_sqlite:  # ids start again at 1, as on SQLite
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
 
 
 @pytest.fixture

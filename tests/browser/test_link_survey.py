@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import httpx2
+import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
@@ -22,6 +23,10 @@ from tests.browser.conftest import phone_context, screenshot
 from tests.conftest import Org
 from tests.e2e.conftest import ServerProcess
 from tests.links import NONCE, link_answers
+
+#: What a link records is checked on both databases in-process (tests/web/test_link_pages.py);
+#: here the pages in the browser, once, on SQLite.
+pytestmark = pytest.mark.one_database(reason="the link survey in the browser")
 
 
 def make_link(database: Database, org: Org) -> str:

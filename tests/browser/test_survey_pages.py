@@ -151,6 +151,7 @@ def test_one_click_saves_the_score_and_the_page_takes_the_rest(
     assert not errors, errors
 
 
+@pytest.mark.one_database(reason="the page in the browser; the score path runs on both")
 def test_the_questions_follow_the_score_chosen(
     phone: BrowserContext, site: ServerProcess, database: Database, seeded: Org
 ) -> None:
@@ -196,6 +197,7 @@ def test_a_scanners_browser_opening_every_link_saves_no_score(
     assert clicks_of(database, link) == ["discarded"] * 11
 
 
+@pytest.mark.one_database(reason="the page in the browser; the score path runs on both")
 def test_without_scripts_one_confirm_press_records_the_score(
     chromium: Browser, site: ServerProcess, database: Database, seeded: Org
 ) -> None:
@@ -217,6 +219,7 @@ def test_without_scripts_one_confirm_press_records_the_score(
         context.close()
 
 
+@pytest.mark.one_database(reason="the page in the browser; the score path runs on both")
 @pytest.mark.parametrize("language", ["en", "de", "ar", "ja"])
 def test_every_survey_page_passes_axe(
     chromium: Browser,

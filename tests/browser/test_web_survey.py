@@ -40,7 +40,9 @@ from tests.browser.web_survey import (
     widget,
 )
 
-pytestmark = pytest.mark.browser
+#: What the server records of a web survey is checked on both databases in-process
+#: (tests/web/test_web_survey_api.py); here the journey in the browser, once, on SQLite.
+pytestmark = [pytest.mark.browser, pytest.mark.one_database(reason="the web survey journey")]
 QUESTION = words("en", BRAND)["question"]
 
 

@@ -25,7 +25,7 @@ from tests.conftest import Org
 from tests.credentials import basic
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 WORKERS = 8
 

@@ -35,7 +35,7 @@ from tests.e2e.proxy import Relay
 from tests.e2e.stored import stored
 from tests.figures import record
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 SENDERS = 3
 MESSAGES = 20

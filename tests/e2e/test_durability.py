@@ -31,7 +31,7 @@ from tests.credentials import basic
 from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess
 from tests.e2e.stored import stored
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 #: The signal that ends the server in each round.
 SIGNALS = (signal.SIGKILL, signal.SIGKILL, signal.SIGKILL, signal.SIGTERM)

@@ -27,7 +27,7 @@ from tests.e2e.conftest import HTTP_TIMEOUT, ServerProcess
 from tests.e2e.stored import stored
 from tests.figures import record
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 KILLS = 8
 #: Messages the producer hands to the library in each round (one kill a round).

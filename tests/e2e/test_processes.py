@@ -35,7 +35,7 @@ from tests.e2e.conftest import (
 from tests.e2e.stored import stored
 from tests.figures import record
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 smtp = loop.smtp
 processes = loop.processes

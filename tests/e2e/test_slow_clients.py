@@ -18,6 +18,7 @@ from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
 
 #: How long the test waits for the server to act on a 1-second timeout (a busy machine).
+pytestmark = pytest.mark.alone
 PATIENCE = 20.0
 
 

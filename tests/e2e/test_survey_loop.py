@@ -43,7 +43,7 @@ from tests.credentials import basic, token
 from tests.e2e.conftest import HTTP_TIMEOUT, Api, ServerProcess, free_port
 from tests.figures import record
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 #: Bound on every wait for mail or for the database to reach a state (normally seconds).
 WAIT_TIMEOUT = 60.0

@@ -20,6 +20,7 @@ import pytest
 
 from tests.figures import record
 
+pytestmark = pytest.mark.alone
 HERE = Path(__file__).parent
 RUNS = int(os.environ.get("PROMOTER_FUZZ_RUNS", "200000"))
 TIMEOUT = 10
