@@ -39,6 +39,7 @@ from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey
 from promoter.analytics.buckets import AUTO, Buckets
 from promoter.analytics.column_files import ColumnFiles
+from promoter.analytics.keyword_text import PhraseCache
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
 from promoter.analytics.response_columns import (
@@ -303,6 +304,8 @@ class Analytics:
 
     def __init__(self, cache: AnalyticsCache | None = None) -> None:
         self.cache = cache
+        #: Comments' keyword phrases by response id, so questions lemmatize each once.
+        self.phrases = PhraseCache()
 
     def close(self) -> None:
         if self.cache is not None:

@@ -906,3 +906,24 @@ digest_weeks = Table(
     Column("week", String(10), primary_key=True),
     Column("queued_at", UTCDateTime, nullable=False),
 )
+
+#: How an organization's comment keywords are shown: one rule per keyword (its lemmas, lower
+#: case), to hide it, rename it (``target``: the name shown) or merge it into another
+#: keyword (``target``: that keyword).
+keyword_rules = Table(
+    "keyword_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("keyword", String(200), nullable=False),
+    #: hide, rename or merge
+    Column("action", String(8), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "keyword", name="uq_keyword_rules_org_keyword"),
+)
