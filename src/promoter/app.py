@@ -49,6 +49,7 @@ from promoter.web.rest import (
     drivers,
     exports,
     feedback,
+    keywords,
     lists,
     metrics,
     organization,
@@ -236,6 +237,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(suppressions.router)
     app.include_router(analytics.router)
     app.include_router(drivers.router)
+    app.include_router(keywords.router)
     app.include_router(feedback.router)
     app.include_router(webhooks.router)
     app.include_router(exports.router)

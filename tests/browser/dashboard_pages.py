@@ -34,6 +34,7 @@ PAGES = {
     "/": "/?range=all",
     "/breakdown": "/breakdown?range=all&by=plan",
     "/drivers": "/drivers?range=all",
+    "/keywords": "/keywords?range=all",
     "/feedback": "/feedback?range=all",
     "/feedback/{response_id}": "/feedback/{response_id}",
     "/contacts": "/contacts",

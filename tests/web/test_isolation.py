@@ -72,6 +72,7 @@ A_IDS = {
     "template_id": "that campaign's email template",
     "segment_id": "a segment A saved through the API",
     "segment_name": "its name",
+    "rule_id": "a keyword rule A saved through the API",
     "feedback_id": "the answer A's contact gave on the survey page",
     "response_id": "the same answer (the dashboard's name for it)",
     "tag": "a tag A put on it through the API",
@@ -311,6 +312,14 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v2/analytics/drivers/"): Listing(
         (Ask("by=plan"), Ask(f"by={A_ATTRIBUTE}"), Ask("by=plan&campaign={campaign_id}"))
     ),
+    ("GET", "/api/v2/analytics/keywords/"): Listing(
+        (Ask(), Ask("campaign={campaign_id}"), *_refused("segment={segment_id}"))
+    ),
+    ("GET", "/api/v2/analytics/keywords/rules/"): Listing(_shows("")),
+    ("POST", "/api/v2/analytics/keywords/rules/"): Listing(
+        (Ask(body={"keyword": "globex", "action": "hide"}, status=201),)
+    ),
+    ("DELETE", "/api/v2/analytics/keywords/rules/{rule_id}/"): OWNED,
     ("GET", "/api/v2/feedback/export.csv"): Listing(
         _shows("", "campaign={campaign_id}", "tag={tag}", f"attributes[plan]={MARK}")
     ),
@@ -424,6 +433,11 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (*_shows("by=plan", "by=plan&campaign={campaign_id}"), Ask(f"by={A_ATTRIBUTE}"))
     ),
     ("GET", "/drivers"): Listing((Ask("by=plan"), Ask(f"by={A_ATTRIBUTE}"))),
+    ("GET", "/keywords"): Listing((Ask(), Ask("campaign={campaign_id}"))),
+    ("POST", "/keywords/rules"): Listing(
+        (Ask(body={"keyword": "globex 2", "action": "hide"}, status=303),)
+    ),
+    ("POST", "/keywords/rules/{rule_id}/delete"): OWNED,
     ("GET", "/alerts"): Listing(),
     ("POST", "/alerts/check"): Listing((Ask(status=303),)),
     ("POST", "/alerts/emails"): Listing((Ask(body={"alert_emails": "on"}, status=303),)),
@@ -644,6 +658,8 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
     listed = a.ok("POST", "/api/v2/lists/", {"name": f"{MARK} list"})
     a.ok("POST", f"/api/v2/lists/{listed['id']}/contacts/", {"contact": contact["id"]})
     segment = a.ok("POST", "/api/v2/segments/", {"name": f"{MARK} segment", "filter": FILTER})
+    rule = {"keyword": f"{MARK} keyword", "action": "rename", "target": f"{MARK} renamed"}
+    keyword_rule = a.ok("POST", "/api/v2/analytics/keywords/rules/", rule)
     a.ok("POST", "/api/v2/contacts/", {"email": f"{MARK}-gone@example.com"})
     a.ok("POST", "/api/v2/unsubscribes/", {"email": f"{MARK}-gone@example.com"})
     bounced = a.ok("POST", "/api/v2/contacts/", {"email": f"{MARK}-bounced@example.com"})
@@ -675,6 +691,7 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
         "template_id": campaign["email"],
         "segment_id": segment["id"],
         "segment_name": segment["name"],
+        "rule_id": keyword_rule["id"],
         "feedback_id": feedback["id"],
         "response_id": feedback["id"],
         "tag": f"{MARK}-tag",

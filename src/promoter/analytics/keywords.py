@@ -78,6 +78,11 @@ class Keyword:
     def enough(self) -> bool:
         return self.summary.responses >= MIN_NPS
 
+    @property
+    def compared(self) -> NpsChange | None:
+        """The change, when both windows had enough comments to give one."""
+        return self.change if isinstance(self.change, NpsChange) else None
+
     def to_json(self) -> dict[str, object]:
         shown = self.summary.to_json()
         if not self.enough:
@@ -120,7 +125,7 @@ class Keywords:
     def to_json(self) -> dict[str, object]:
         return {
             "window": self.window.to_json(),
-            "before": self.before.to_json(),
+            "previous": {"window": self.before.to_json()},
             "comments": self.comments,
             "keywords": [k.to_json() for k in self.keywords],
             "more": self.more,

@@ -24,6 +24,7 @@ def _register() -> None:
         digest,
         drivers,
         export,
+        keywords,
         openapi,
         serve,
         users,
@@ -40,6 +41,7 @@ def _register() -> None:
     main.add_command(analytics.nps_command, name="nps")
     main.add_command(analytics.segment)
     main.add_command(drivers.drivers_command, name="drivers")
+    main.add_command(keywords.keywords_group, name="keywords")
     main.add_command(users.user)
     main.add_command(demo.demo)
     main.add_command(webhooks.webhook)

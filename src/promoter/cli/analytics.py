@@ -225,6 +225,29 @@ def question_params(options: dict[str, Any]) -> QuestionParams:
     )
 
 
+def question_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of a question that ``promoter drivers`` and ``promoter keywords``
+    take (``question_params`` reads them), and ``--json``."""
+    options = [
+        click.option("--where", "wheres", multiple=True, help="As for `promoter nps`."),
+        click.option("--ignore-case", is_flag=True, help="As for `promoter nps`."),
+        click.option("--filter", "filter_json", help="A filter as a JSON expression."),
+        click.option("--segment", help="A saved segment (id or name)."),
+        click.option("--since", help="From this date (or ISO date-time)."),
+        click.option(
+            "--until", help="Up to and including this date (or before this ISO date-time)."
+        ),
+        click.option(
+            "--campaign", "campaigns", type=int, multiple=True, help="Campaign id (repeatable)."
+        ),
+        click.option("--latest", is_flag=True, help="Count each contact's latest response only."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _where(text: str) -> tuple[str, str | None, str]:
     try:
         return parse_where(text)

@@ -23,7 +23,7 @@ from promoter.analytics.filters import FilterError
 from promoter.analytics.params import build_query, zone_of
 from promoter.analytics.query import scope
 from promoter.analytics.regression import Model
-from promoter.cli.analytics import _dump, _fmt, _org, _table, question_params
+from promoter.cli.analytics import _dump, _fmt, _org, _table, question_options, question_params
 from promoter.cli.common import migrated_database
 
 
@@ -85,15 +85,7 @@ def _model_lines(model: Model) -> list[str]:
 @click.option("--orders/--no-orders", default=True, help="Include 'placed an order'.")
 @click.option("--top", type=click.IntRange(1, MAX_TOP), default=DEFAULT_TOP, show_default=True)
 @click.option("--within-days", type=click.IntRange(1, 3650), help="Behaviours in the last N days.")
-@click.option("--where", "wheres", multiple=True, help="As for `promoter nps`.")
-@click.option("--ignore-case", is_flag=True, help="As for `promoter nps`.")
-@click.option("--filter", "filter_json", help="A filter as a JSON expression.")
-@click.option("--segment", help="A saved segment (id or name).")
-@click.option("--since", help="From this date (or ISO date-time).")
-@click.option("--until", help="Up to and including this date (or before this ISO date-time).")
-@click.option("--campaign", "campaigns", type=int, multiple=True, help="Campaign id (repeatable).")
-@click.option("--latest", is_flag=True, help="Count each contact's latest response only.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@question_options
 def drivers_command(org_id: int, **options: Any) -> None:
     """What moves organization ORG_ID's NPS: each attribute value and behaviour ranked by
     its impact (NPS of all answers minus NPS without the group), then regressions of

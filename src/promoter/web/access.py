@@ -79,6 +79,8 @@ DASHBOARD: dict[Route, Role] = {
     ("POST", "/feedback/bulk"): MEMBER,
     ("POST", "/segments"): MEMBER,
     ("POST", "/segments/{segment_id}/delete"): MEMBER,
+    ("POST", "/keywords/rules"): MEMBER,
+    ("POST", "/keywords/rules/{rule_id}/delete"): MEMBER,
     ("POST", "/contacts/{contact_id}/{action}"): MEMBER,
     # Campaigns: members; a campaign's public link (its key) is an admin's
     ("POST", "/campaigns"): MEMBER,
@@ -164,6 +166,9 @@ API: dict[Route, Role] = {
     ("POST", f"{_V2}/segments/"): MEMBER,
     ("PATCH", f"{_V2}/segments/{{segment_id}}/"): MEMBER,
     ("DELETE", f"{_V2}/segments/{{segment_id}}/"): MEMBER,
+    # Comment keywords: anyone reads them and their rules; members hide, rename and merge
+    ("POST", f"{_V2}/analytics/keywords/rules/"): MEMBER,
+    ("DELETE", f"{_V2}/analytics/keywords/rules/{{rule_id}}/"): MEMBER,
     # The organization's settings: admins
     ("PATCH", f"{_V2}/organization/"): ADMIN,
     ("PUT", f"{_V2}/segment-source/"): ADMIN,

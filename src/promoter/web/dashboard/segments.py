@@ -20,7 +20,7 @@ from promoter.web.dashboard.question import filter_from_form
 from promoter.web.dashboard.session import (
     SessionDep,
     check_csrf,
-    render,
+    refused,
     safe_next,
     see_other,
     with_done,
@@ -31,7 +31,7 @@ from promoter.web.threads import in_thread
 router = APIRouter(include_in_schema=False)
 
 #: The pages the builder may return to.
-PAGES = ("/", "/breakdown", "/feedback")
+PAGES = ("/", "/breakdown", "/feedback", "/keywords")
 KEPT = (
     "segment",
     "range",
@@ -90,14 +90,8 @@ async def save_segment(request: Request, services: ServicesDep, session: Session
 
     problem = await in_thread(save)
     if problem is not None:
-        return render(
-            request,
-            "error.html",
-            session,
-            status=400,
-            heading="The segment was not saved",
-            message=problem,
-        )
+        heading = "The segment was not saved"
+        return refused(request, session, status=400, heading=heading, message=problem)
     return see_other(with_done(back, "segment-saved"))
 
 
@@ -119,12 +113,6 @@ async def remove_segment(
         return True
 
     if not await in_thread(remove):
-        return render(
-            request,
-            "error.html",
-            session,
-            status=404,
-            heading="Not found",
-            message="There is no such segment.",
-        )
+        message = "There is no such segment."
+        return refused(request, session, status=404, heading="Not found", message=message)
     return see_other(with_done(safe_next(form.get("return")), "segment-deleted"))

@@ -38,6 +38,8 @@ SECURITY_HEADERS = {
 FLASHES = {
     "segment-saved": "Segment saved.",
     "segment-deleted": "Segment deleted.",
+    "keyword-rule-saved": "Keyword rule saved: it applies to every view of the keywords.",
+    "keyword-rule-deleted": "Keyword rule deleted.",
     "tags-saved": "Tags saved.",
     "note-saved": "Note added.",
     "status-saved": "Status changed.",
@@ -176,6 +178,14 @@ def render(
         )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def refused(
+    request: Request, session: Session, *, status: int, heading: str, message: str
+) -> HTMLResponse:
+    """The error page a form that could not be done answers: 404 for what does not exist
+    (or is another organization's), 400 for what was asked wrong."""
+    return render(request, "error.html", session, status=status, heading=heading, message=message)
 
 
 def with_done(url: str, done: str) -> str:
