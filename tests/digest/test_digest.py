@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from promoter.analytics.change import NpsChange, TooFewToCompare
 from promoter.analytics.engine import Analytics
+from promoter.analytics.keyword_rules import create_rule
 from promoter.analytics.segments import create_segment
 from promoter.delivery.mailers import SmtpMailer
 from promoter.digest.send import Digesting, read_digest, send_now, send_weekly
@@ -20,6 +21,7 @@ from promoter.digest.week import Week, last_complete_week
 from promoter.storage.engine import Database
 from promoter.storage.tables import digest_weeks, notice_emails, responses
 from tests.alerts.planted import DROPPED, STEADY, add_user, answer_at, scores
+from tests.analytics.planted_keywords import plant as plant_comments
 from tests.analytics.writes import identify
 from tests.conftest import Org
 from tests.integration.test_delivery import Inbox, smtp, worker
@@ -193,3 +195,37 @@ def test_the_week_is_queued_once_to_those_who_take_it_and_sent_by_smtp(
     }
     assert 'name="viewport"' in parts["text/html"] and "<script>" not in parts["text/html"]
     assert "New detractor comments:" in parts["text/plain"] and HOSTILE in parts["text/plain"]
+
+
+def test_the_keywords_that_moved_most_are_told_with_their_tests(
+    database: Database, org: Org
+) -> None:
+    """30 comments a week: "Support is great" (10) the week before, "Support is slow" (2)
+    this week: support's NPS falls from +100 to -100, and "slow" and "great" trade their
+    whole share of the comments; a hide rule takes "great" out."""
+    week = Week(datetime(2026, 6, 8, tzinfo=UTC))
+    said = [("Support is great", 10, 0, None)] * 30 + [("Support is slow", 2, 1, None)] * 30
+    plant_comments(database, org, said)
+    digesting = Digesting(database, Analytics(), BASE_URL)
+    movers = read_digest(digesting, organization_id=org.id, week=week).keyword_movers
+    assert [(m.name, m.moved, m.points) for m in movers] == [
+        ("support", "nps", -200.0),
+        ("great", "share", -100.0),
+        ("slow", "share", 100.0),
+    ]
+    support = movers[0]
+    assert (support.before.nps, support.now.nps, support.q_value) == (100.0, -100.0, 0.0)
+    assert all(m.significant for m in movers)
+    assert movers[2].link == f"{BASE_URL}/keywords?range=custom&since=2026-06-08&until=2026-06-14"
+    digest = read_digest(digesting, organization_id=org.id, week=week)
+    text = digesting.emails.text(digest)
+    assert "Keywords that moved most:\n- support: NPS +100 -> -100 (q = 0): beyond chance." in text
+    assert "- slow: in 0% -> 100% of the comments (0 -> 30)" in text
+    html = digesting.emails.notice(digest, to_address="a@example.com").html
+    assert ">slow</a>: in 0% -&gt; 100% of the comments" in html
+    with database.write() as conn:
+        create_rule(
+            conn, organization_id=org.id, keyword="great", action="hide", target=None, now=NOW
+        )
+    hidden = read_digest(digesting, organization_id=org.id, week=week).keyword_movers
+    assert [m.name for m in hidden] == ["support", "slow"]

@@ -120,12 +120,14 @@ class Keywords:
     keywords: list[Keyword]
     #: Keywords with enough comments beyond ``top``.
     more: int = 0
+    #: Matching responses with a comment in the window before.
+    comments_before: int = 0
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
             "window": self.window.to_json(),
-            "previous": {"window": self.before.to_json()},
+            "previous": {"window": self.before.to_json(), "comments": self.comments_before},
             "comments": self.comments,
             "keywords": [k.to_json() for k in self.keywords],
             "more": self.more,
@@ -253,26 +255,25 @@ def keywords(
     cache: PhraseCache,
     zone: ZoneInfo,
     top: int = DEFAULT_TOP,
+    vanished: bool = False,
 ) -> Keywords:
-    """The ``top`` keywords of the scope's comments, the most used first."""
+    """The ``top`` keywords of the scope's comments, the most used first; with
+    ``vanished``, also those in MIN_COMMENTS comments of the window before only."""
     if not 1 <= top <= MAX_TOP:
         raise KeywordsError(f"top is from 1 to {MAX_TOP}")
     before_scope = previous(scope)
     said = read_comments(conn, scope, cache)
     said_before = read_comments(conn, before_scope, cache)
-    where = _where(said)
-    named = groups(where, rules)
+    where, where_before = _where(said), _where(said_before)
+    named = groups(_where([*said, *said_before]) if vanished else where, rules)
     weeks = week_starts(scope.window, zone)
     found: list[Keyword] = []
     for key, phrases in named.items():
-        indexes = sorted({i for p in phrases for i in where[p]})
-        if len(indexes) < MIN_COMMENTS:
+        indexes = sorted({i for p in phrases for i in where.get(p, ())})
+        earlier = {i for p in phrases for i in where_before.get(p, ())}
+        if len(indexes) < MIN_COMMENTS and not (vanished and len(earlier) >= MIN_COMMENTS):
             continue
-        members = frozenset(phrases)
-        before = summary_of(
-            said_before, [i for i, s in enumerate(said_before) if s.phrases & members]
-        )
-        summary = summary_of(said, indexes)
+        summary, before = summary_of(said, indexes), summary_of(said_before, earlier)
         found.append(
             Keyword(
                 _display(key, phrases, rules),
@@ -284,6 +285,7 @@ def keywords(
             )
         )
     found.sort(key=lambda k: (-k.summary.responses, k.name))
+    more = max(0, len(found) - top)
     return Keywords(
-        scope.window, before_scope.window, len(said), found[:top], max(0, len(found) - top)
+        scope.window, before_scope.window, len(said), found[:top], more, len(said_before)
     )

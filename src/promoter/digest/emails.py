@@ -8,6 +8,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from promoter.analytics.change import NpsChange, TooFewToCompare
 from promoter.delivery.notices import Notice
+from promoter.digest.keywords import KeywordMover
 from promoter.digest.report import Digest, Mover
 from promoter.domain.roles import Role
 from promoter.storage.tables import users
@@ -77,10 +78,27 @@ def mover_words(mover: Mover) -> str:
     )
 
 
+def keyword_words(mover: KeywordMover) -> str:
+    verdict = "beyond chance" if mover.significant else "within chance"
+    if mover.moved == "nps":
+        told = f"NPS {signed(mover.before.nps)} -> {signed(mover.now.nps)}"
+    else:
+        told = (
+            f"in {mover.share_before:.0f}% -> {mover.share_now:.0f}% of the comments "
+            f"({mover.before.responses} -> {mover.now.responses})"
+        )
+    return f"{told} (q = {mover.q_value:.2g}): {verdict}."
+
+
 class DigestEmails:
     def __init__(self) -> None:
         loader = jinja2.PackageLoader("promoter.digest", "templates")
-        filters = {"signed": signed, "change_words": change_words, "mover_words": mover_words}
+        filters = {
+            "signed": signed,
+            "change_words": change_words,
+            "mover_words": mover_words,
+            "keyword_words": keyword_words,
+        }
         self._html = jinja2.Environment(loader=loader, autoescape=True)
         self._text = jinja2.Environment(loader=loader, autoescape=False)
         for env in (self._html, self._text):

@@ -14,6 +14,7 @@ from promoter.alerts.scopes import Measured, measure, watched
 from promoter.analytics.change import NpsChange, TooFewToCompare, nps_change
 from promoter.analytics.engine import Analytics
 from promoter.analytics.significance import p_value, q_values
+from promoter.digest.keywords import KeywordMover, keyword_movers
 from promoter.digest.week import Week
 from promoter.domain.nps import NpsSummary
 from promoter.storage.tables import responses
@@ -57,8 +58,8 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """``change`` is None when a week had no answers, TooFewToCompare under the guard.
-    ``keyword_movers`` stays empty until comment keywords are measured by week."""
+    """``change`` is None when a week had no answers, TooFewToCompare under the guard;
+    ``keyword_movers``: the comment keywords whose NPS or share moved most."""
 
     organization_id: int
     organization: str
@@ -69,7 +70,7 @@ class Digest:
     movers: list[Mover]
     comments: list[Comment]
     links: dict[str, str]
-    keyword_movers: list[Mover] = field(default_factory=list)
+    keyword_movers: list[KeywordMover] = field(default_factory=list)
 
     @property
     def quiet(self) -> bool:
@@ -173,4 +174,7 @@ def build_digest(
             "feedback": f"{base_url}/feedback",
             "settings": f"{base_url}/alerts",
         },
+        keyword_movers(
+            conn, analytics, organization_id=organization_id, week=week, base_url=base_url
+        ),
     )

@@ -68,6 +68,7 @@ class Keyword(schemas.NpsSummary):
 
 class PreviousWindow(BaseModel):
     window: schemas.Window = Field(description="The window of equal length just before.")
+    comments: int = Field(description="Matching responses with a comment in it.")
 
 
 class Keywords(BaseModel):
