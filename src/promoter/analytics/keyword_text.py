@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cache
+from functools import cache, lru_cache
 
 import simplemma
 import stopwordsiso
@@ -50,6 +50,7 @@ def stop_words(language: str) -> frozenset[str]:
     return frozenset(words - KEPT_WORDS.get(language, frozenset()))
 
 
+@lru_cache(maxsize=200_000)
 def _lemma(token: str, language: str) -> str:
     if not lemmatizes(language):
         return token.lower()

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
@@ -136,6 +137,7 @@ class Keywords:
         }
 
 
+@lru_cache(maxsize=4096)
 def language_of(language: str | None, locale: str | None, template: str | None) -> str:
     """The response's language: its ``language`` trait, else its ``locale`` trait, else
     its campaign's email language (as surveys choose it), else English."""
@@ -224,9 +226,14 @@ def _weeks(
 ) -> list[Week]:
     by_week: dict[date, list[int]] = defaultdict(list)
     for i in indexes:
-        day = said[i].at.astimezone(zone).date()
-        by_week[day - timedelta(days=day.weekday())].append(i)
+        by_week[_monday(said[i].at, zone)].append(i)
     return [Week(start, summary_of(said, by_week.get(start, []))) for start in weeks]
+
+
+@lru_cache(maxsize=65_536)
+def _monday(at: datetime, zone: ZoneInfo) -> date:
+    day = at.astimezone(zone).date()
+    return day - timedelta(days=day.weekday())
 
 
 def week_starts(window: Window, zone: ZoneInfo) -> list[date]:
