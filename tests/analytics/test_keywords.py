@@ -56,7 +56,7 @@ def test_runs_are_lemmas_between_stop_words(
 
 @pytest.mark.parametrize("language", sorted(SAID))
 def test_inflections_merge_and_stop_words_are_never_keywords(language: str) -> None:
-    first, second, _ = (phrases(text, language) for text in SAID[language])
+    first, second, _ = (set(phrases(text, language)) for text in SAID[language])
     assert first & second, "a plural and its singular give one lemma"
     stops = stop_words(language)
     assert stops, "every language tested has stop words"
@@ -66,17 +66,19 @@ def test_inflections_merge_and_stop_words_are_never_keywords(language: str) -> N
 
 
 def test_phrases_are_one_to_three_lemmas_of_a_run() -> None:
-    found = phrases("Great customer support team, fast", "en")
+    found = set(phrases("Great customer support team, fast", "en"))
     assert "great customer support" in found and "customer support team" in found
     assert "great customer support team" not in found
     assert {"fast", "team", "customer support"} <= found
-    assert phrases("", "en") == frozenset() and phrases("12 34 !!", "en") == frozenset()
+    assert phrases("", "en") == () and phrases("12 34 !!", "en") == ()
 
 
 def test_a_language_without_a_dictionary_is_read_word_by_word() -> None:
-    assert phrases("素晴らしい サポート", "ja") == frozenset(
-        {"素晴らしい", "サポート", "素晴らしい サポート"}
-    )
+    assert set(phrases("素晴らしい サポート", "ja")) == {
+        "素晴らしい",
+        "サポート",
+        "素晴らしい サポート",
+    }
 
 
 def test_the_language_is_the_trait_else_the_campaign_email_else_english() -> None:
@@ -92,7 +94,7 @@ def test_the_cache_reads_an_edited_comment_again() -> None:
     assert cache.phrases(1, "high prices", "en") == phrases("high prices", "en")
     cache.phrases(2, "a", "en")
     cache.phrases(3, "b", "en")
-    assert len(cache._found) == 2
+    assert len(cache) == 2
 
 
 def test_parts_go_where_the_longer_phrase_always_is() -> None:

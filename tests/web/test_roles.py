@@ -200,3 +200,31 @@ def _rest_sweep(services: Services, org: Org, app_client: TestClient) -> None:
     batch = {"batch": [{"type": "identify", "userId": "u1"}]}
     sent = app_client.post("/v1/batch", json=batch, auth=(keys[Role.READ_ONLY], ""))
     assert sent.status_code == 200
+
+
+def test_keyword_rules_are_read_by_every_role_and_changed_by_members(
+    services: Services, org: Org, client: TestClient
+) -> None:
+    """As saved segments: any key or user reads the keywords and their rules; hiding,
+    renaming, merging and deleting a rule needs a member."""
+    rules = "/api/v2/analytics/keywords/rules/"
+    for method, path in [("POST", rules), ("DELETE", rules + "{rule_id}/")]:
+        assert role_needed(method, path) is Role.MEMBER
+    for method, path in [("POST", "/keywords/rules"), ("POST", "/keywords/rules/{rule_id}/delete")]:
+        assert role_needed(method, path) is Role.MEMBER
+    assert role_needed("GET", rules) is Role.READ_ONLY
+    assert role_needed("GET", "/keywords") is Role.READ_ONLY
+    with services.database.write() as conn:
+        keys = {
+            r: create_api_key(conn, organization_id=org.id, name="k", role=r).key for r in ROLES
+        }
+    body = {"keyword": "price", "action": "hide"}
+    reader = token(keys[Role.READ_ONLY])
+    assert client.get("/api/v2/analytics/keywords/", headers=reader).status_code == 200
+    assert client.get(rules, headers=reader).status_code == 200
+    assert client.post(rules, json=body, headers=reader).status_code == 403
+    made = client.post(rules, json=body, headers=token(keys[Role.MEMBER]))
+    assert made.status_code == 201
+    gone = f"{rules}{made.json()['id']}/"
+    assert client.delete(gone, headers=reader).status_code == 403
+    assert client.delete(gone, headers=token(keys[Role.MEMBER])).status_code == 204

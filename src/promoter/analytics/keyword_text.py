@@ -5,6 +5,7 @@ three lemmas ("prices are slower" and "price is slow" give the same "price" and 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from functools import cache, lru_cache
@@ -81,15 +82,15 @@ def runs(text: str, language: str) -> list[list[str]]:
     return found
 
 
-def phrases(text: str, language: str) -> frozenset[str]:
+def phrases(text: str, language: str) -> tuple[str, ...]:
     """Every phrase of one to MAX_WORDS lemmas in a run of the comment, lemmas joined by a
-    space."""
+    space: each once, sorted, interned (comments share their phrases' strings)."""
     found: set[str] = set()
     for run in runs(text, language):
         for size in range(1, MAX_WORDS + 1):
             for start in range(len(run) - size + 1):
                 found.add(" ".join(run[start : start + size]))
-    return frozenset(found)
+    return tuple(sorted(sys.intern(phrase) for phrase in found))
 
 
 def parts(phrase: str) -> list[str]:
@@ -104,23 +105,28 @@ def parts(phrase: str) -> list[str]:
 
 class PhraseCache:
     """The phrases of comments already read, by response id, so a question asked again
-    lemmatizes only the new or edited comments; at most ``size`` comments, least recently
-    used dropped first. Shared by the threads of one process."""
+    lemmatizes only the new or edited comments (a comment is known by a hash of its text
+    and language); at most ``size`` comments, least recently used dropped first. Shared by
+    the threads of one process."""
 
     def __init__(self, size: int = 200_000) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._found: OrderedDict[int, tuple[str, str, frozenset[str]]] = OrderedDict()
+        self._found: OrderedDict[int, tuple[int, tuple[str, ...]]] = OrderedDict()
 
-    def phrases(self, response_id: int, text: str, language: str) -> frozenset[str]:
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def phrases(self, response_id: int, text: str, language: str) -> tuple[str, ...]:
+        known = hash((text, language))
         with self._lock:
             held = self._found.get(response_id)
-            if held is not None and held[0] == text and held[1] == language:
+            if held is not None and held[0] == known:
                 self._found.move_to_end(response_id)
-                return held[2]
+                return held[1]
         found = phrases(text, language)
         with self._lock:
-            self._found[response_id] = (text, language, found)
+            self._found[response_id] = (known, found)
             self._found.move_to_end(response_id)
             while len(self._found) > self._size:
                 self._found.popitem(last=False)

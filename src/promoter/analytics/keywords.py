@@ -47,7 +47,7 @@ class Said:
     response_id: int
     score: int
     at: datetime
-    phrases: frozenset[str]
+    phrases: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
