@@ -70,7 +70,7 @@ ADMIN, MEMBER, READ_ONLY = Role.ADMIN, Role.MEMBER, Role.READ_ONLY
 #: The dashboard's forms (each a POST), and its pages that need more than read-only.
 DASHBOARD: dict[Route, Role] = {
     ("POST", "/logout"): READ_ONLY,
-    # The feedback, saved segments, contacts: members
+    # The feedback, saved segments, keyword rules, contacts: members
     ("POST", "/feedback/{response_id}/status"): MEMBER,
     ("POST", "/feedback/{response_id}/tags"): MEMBER,
     ("POST", "/feedback/{response_id}/tags/remove"): MEMBER,
