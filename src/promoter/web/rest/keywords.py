@@ -94,6 +94,10 @@ class KeywordRuleList(BaseModel):
     results: list[KeywordRule]
 
 
+class RuleConflictDetail(BaseModel):
+    detail: str
+
+
 class KeywordRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     keyword: str = Field(min_length=1, max_length=MAX_LENGTH)
@@ -162,7 +166,10 @@ async def keyword_rules_list(services: ServicesDep, org: OrgDep) -> JSONResponse
     "/rules/",
     summary="Hide, rename or merge a keyword",
     status_code=201,
-    responses=schemas.success(KeywordRule, 201),
+    responses={
+        **schemas.success(KeywordRule, 201),
+        409: {"model": RuleConflictDetail, "description": "The keyword has a rule already"},
+    },
 )
 async def keyword_rules_create(
     services: ServicesDep, org: OrgDep, body: KeywordRuleIn
