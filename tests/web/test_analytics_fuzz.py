@@ -49,6 +49,7 @@ PATHS = [
     "/api/v2/nps/trend/",
     "/api/v2/nps/breakdown/",
     "/api/v2/analytics/drivers/",
+    "/api/v2/analytics/keywords/",
     "/api/v2/feedback/",
     "/api/v2/feedback/export.csv",
 ]
