@@ -46,6 +46,12 @@ def test_keywords_and_rules_through_the_api_cli_and_page(
     # Among promoters "price" is only ever said in "good price": its part, left out.
     promoters = [k["keyword"] for k in narrowed.json()["keywords"]]
     assert promoters == ["good price", "alto", "great", "precio", "support"]
+    latest = client.get(
+        URL, params={**WINDOW, "count": "latest", "channel": "email"}, headers=headers
+    )
+    assert latest.json()["comments"] == 24, "one answer per contact"
+    none = {**WINDOW, "tag": "nothing", "attributes[plan]": "pro", "attributes_at": "now"}
+    assert client.get(URL, params=none, headers=headers).json()["comments"] == 0
     made = client.post(
         RULES, json={"keyword": "prix", "action": "merge", "target": "price"}, headers=headers
     )
