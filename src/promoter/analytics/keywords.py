@@ -42,11 +42,11 @@ class KeywordsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Said:
-    """One comment: its response, score, time and phrases."""
+    """One comment: its response, score, week (its Monday, local) and phrases."""
 
     response_id: int
     score: int
-    at: datetime
+    week: date
     phrases: tuple[str, ...]
 
 
@@ -147,7 +147,7 @@ def language_of(language: str | None, locale: str | None, template: str | None) 
     return chosen
 
 
-def read_comments(conn: Connection, scope: Scope, cache: PhraseCache) -> list[Said]:
+def read_comments(conn: Connection, scope: Scope, cache: PhraseCache, zone: ZoneInfo) -> list[Said]:
     """The matching responses with a comment, their phrases from ``cache``: one read."""
     found = matching(scope, "campaign_id")
     language = response_attributes.alias("language_trait")
@@ -176,7 +176,12 @@ def read_comments(conn: Connection, scope: Scope, cache: PhraseCache) -> list[Sa
         .where(r.comment.is_not(None), func.length(func.trim(r.comment)) > 0)
     ).all()
     return [
-        Said(row[0], row[1], row[2], cache.phrases(row[0], row[3], language_of(*row[4:])))
+        Said(
+            row[0],
+            row[1],
+            monday(row[2], zone),
+            cache.phrases(row[0], row[3], language_of(*row[4:])),
+        )
         for row in rows
     ]
 
@@ -221,26 +226,23 @@ def _display(key: str, phrases: list[str], rules: Rules) -> str:
     return names[0] if names else key
 
 
-def _weeks(
-    said: Sequence[Said], indexes: list[int], weeks: list[date], zone: ZoneInfo
-) -> list[Week]:
+def _weeks(said: Sequence[Said], indexes: list[int], weeks: list[date]) -> list[Week]:
     by_week: dict[date, list[int]] = defaultdict(list)
     for i in indexes:
-        by_week[_monday(said[i].at, zone)].append(i)
+        by_week[said[i].week].append(i)
     return [Week(start, summary_of(said, by_week.get(start, []))) for start in weeks]
 
 
-@lru_cache(maxsize=65_536)
-def _monday(at: datetime, zone: ZoneInfo) -> date:
+def monday(at: datetime, zone: ZoneInfo) -> date:
+    """The Monday (local) of the week of ``at``."""
     day = at.astimezone(zone).date()
     return day - timedelta(days=day.weekday())
 
 
 def week_starts(window: Window, zone: ZoneInfo) -> list[date]:
     """The Mondays (local) of the weeks the window touches."""
-    first = window.since.astimezone(zone).date()
+    start = monday(window.since, zone)
     last = (window.until - timedelta(microseconds=1)).astimezone(zone).date()
-    start = first - timedelta(days=first.weekday())
     found = []
     while start <= last:
         found.append(start)
@@ -269,8 +271,8 @@ def keywords(
     if not 1 <= top <= MAX_TOP:
         raise KeywordsError(f"top is from 1 to {MAX_TOP}")
     before_scope = previous(scope)
-    said = read_comments(conn, scope, cache)
-    said_before = read_comments(conn, before_scope, cache)
+    said = read_comments(conn, scope, cache, zone)
+    said_before = read_comments(conn, before_scope, cache, zone)
     where, where_before = _where(said), _where(said_before)
     named = groups(_where([*said, *said_before]) if vanished else where, rules)
     weeks = week_starts(scope.window, zone)
@@ -288,7 +290,7 @@ def keywords(
                 summary,
                 before,
                 nps_change(summary, before),
-                _weeks(said, indexes, weeks, zone),
+                _weeks(said, indexes, weeks),
             )
         )
     found.sort(key=lambda k: (-k.summary.responses, k.name))
