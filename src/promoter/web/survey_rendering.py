@@ -7,6 +7,7 @@ hash in the Content-Security-Policy, so nothing else can run on the page.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,19 @@ from promoter.domain.languages import text_direction
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """One per process: each survey template is compiled once, whatever the number of apps."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False
+    )
+
+
 class SurveyPages:
     """Built once per app: the template environment, the script and the headers."""
 
     def __init__(self) -> None:
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False
-        )
+        self._env = _environment()
         script = (TEMPLATES / "survey.js").read_text(encoding="utf-8")
         self._script = Markup(script)  # our own file, not input
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,11 @@ def query(pairs: Any, **changes: Any) -> str:
     return "?" + urlencode(kept) if kept else "?"
 
 
+@functools.cache
 def environment(folder: Path) -> jinja2.Environment:
+    """The dashboard's templates in ``folder``: one environment per folder and process, so
+    each template is compiled once however many apps the process builds (its filters and
+    globals are the same for every app)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
