@@ -291,6 +291,7 @@ def test_edit_every_setting(browser: Browser, database: Database) -> None:
     assert template.reply_to is None and template.logo_url is None
 
 
+@pytest.mark.one_database(reason="what the form refuses does not depend on the database")
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -320,6 +321,7 @@ def test_invalid_edit_changes_nothing(
     assert load(database, org, campaign.id) == before
 
 
+@pytest.mark.one_database(reason="what the form refuses does not depend on the database")
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [

@@ -17,6 +17,7 @@ from tests.receiver import Receiver
 from tests.webhooks import LOOPBACK_ALLOWED, REFUSED_AT_SAVE, SECRET, run_once, webhook_sender
 
 
+@pytest.mark.one_database(reason="each address is refused before anything is stored")
 @pytest.mark.parametrize(("url", "shown"), REFUSED_AT_SAVE)
 def test_the_form_refuses_addresses_of_the_servers_network(
     browser: Browser, database: Database, url: str, shown: str

@@ -93,6 +93,7 @@ def test_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- when saving ----------------------------------------------------------------------------
 
 
+@pytest.mark.one_database(reason="each address is refused before anything is stored")
 @pytest.mark.parametrize(("url", "shown"), REFUSED_AT_SAVE)
 def test_the_api_refuses_addresses_of_the_servers_network(
     client: TestClient, org: Org, url: str, shown: str
