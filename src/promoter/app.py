@@ -56,6 +56,7 @@ from promoter.web.rest import (
     segment_source,
     suppressions,
     templates,
+    themes,
     web_survey,
     webhooks,
 )
@@ -238,6 +239,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     app.include_router(analytics.router)
     app.include_router(drivers.router)
     app.include_router(keywords.router)
+    app.include_router(themes.router)
     app.include_router(feedback.router)
     app.include_router(webhooks.router)
     app.include_router(exports.router)

@@ -46,18 +46,25 @@ COMMENTS: list[tuple[str, int, int, str | None]] = [
 ]
 
 
-def plant(database: Database, org: Org, comments: list[tuple[str, int, int, str | None]]) -> None:
-    """One contact and response for each comment, answered on the Tuesday of its week."""
+def plant(
+    database: Database,
+    org: Org,
+    comments: list[tuple[str, int, int, str | None]],
+    *,
+    prefix: str = "k",
+) -> None:
+    """One contact and response for each comment, answered on the Tuesday of its week;
+    contacts are ``prefix`` and a number (another prefix: more contacts)."""
     with database.write() as conn:
         campaign_id = list_campaigns(conn, organization_id=org.id)[0].id
         for i, (comment, score, week, language) in enumerate(comments):
             at = SINCE + timedelta(weeks=week, days=1, hours=i % 20)
-            email = f"k{i}-{secrets.token_hex(3)}@example.com"
+            email = f"{prefix}{i}-{secrets.token_hex(3)}@example.com"
             contact_id = conn.execute(
                 insert(contacts)
                 .values(
                     organization_id=org.id,
-                    user_id=f"k{i}",
+                    user_id=f"{prefix}{i}",
                     email=email,
                     email_key=email,
                     created_at=at,

@@ -21,6 +21,7 @@ from promoter.storage.engine import Database
 from promoter.storage.tables import campaigns, responses
 from promoter.webhooks.subscriptions import create_subscription
 from promoter.webhooks.targets import TargetPolicy
+from tests.analytics.theme_rows import a_theme
 from tests.conftest import Org
 from tests.credentials import basic
 from tests.e2e.conftest import ServerProcess
@@ -35,6 +36,8 @@ PAGES = {
     "/breakdown": "/breakdown?range=all&by=plan",
     "/drivers": "/drivers?range=all",
     "/keywords": "/keywords?range=all",
+    "/themes": "/themes?range=all",
+    "/themes/{theme_id}": "/themes/{theme_id}?range=all",
     "/feedback": "/feedback?range=all",
     "/feedback/{response_id}": "/feedback/{response_id}",
     "/contacts": "/contacts",
@@ -131,6 +134,7 @@ def example_ids(database: Database, org: Org, mail_dir: Path) -> dict[str, str]:
             now=datetime.now(UTC),
             policy=TargetPolicy(),
         )
+        theme_id = a_theme(conn, org.id, response_id, "price · cost")
     deadline = time.monotonic() + 30
     while not (emails := sorted(mail_dir.glob("*.eml"))) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -140,5 +144,6 @@ def example_ids(database: Database, org: Org, mail_dir: Path) -> dict[str, str]:
         "contact_id": str(contact_id),
         "campaign_id": str(campaign_id),
         "webhook_id": str(webhook.id),
+        "theme_id": str(theme_id),
         "name": emails[0].name,
     }

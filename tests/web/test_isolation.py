@@ -49,6 +49,7 @@ from promoter.storage.tables import (
 )
 from promoter.web.rest.v1 import V1_RESOURCES, V1_SURVEY
 from promoter.webhooks.events import FEEDBACK_ADDED_OR_CHANGED, emit
+from tests.analytics.theme_rows import a_theme
 from tests.conftest import Org, make_org
 from tests.credentials import token
 from tests.dashboard.campaign_form import every_setting
@@ -73,6 +74,7 @@ A_IDS = {
     "segment_id": "a segment A saved through the API",
     "segment_name": "its name",
     "rule_id": "a keyword rule A saved through the API",
+    "theme_id": "a theme of A's answer, renamed through the API (written to the database)",
     "feedback_id": "the answer A's contact gave on the survey page",
     "response_id": "the same answer (the dashboard's name for it)",
     "tag": "a tag A put on it through the API",
@@ -320,6 +322,11 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (Ask(body={"keyword": "globex", "action": "hide"}, status=201),)
     ),
     ("DELETE", "/api/v2/analytics/keywords/rules/{rule_id}/"): OWNED,
+    ("GET", "/api/v2/analytics/themes/"): Listing(
+        (*_shows("", "hidden=true", "campaign={campaign_id}"), *_refused("segment={segment_id}"))
+    ),
+    ("GET", "/api/v2/analytics/themes/{theme_id}/"): OWNED,
+    ("PATCH", "/api/v2/analytics/themes/{theme_id}/"): Owned(({"name": "Globex theme"},)),
     ("GET", "/api/v2/feedback/export.csv"): Listing(
         _shows("", "campaign={campaign_id}", "tag={tag}", f"attributes[plan]={MARK}")
     ),
@@ -438,6 +445,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
         (Ask(body={"keyword": "globex 2", "action": "hide"}, status=303),)
     ),
     ("POST", "/keywords/rules/{rule_id}/delete"): OWNED,
+    ("GET", "/themes"): Listing((*_shows("", "hidden=1"), Ask("campaign={campaign_id}"))),
+    ("GET", "/themes/{theme_id}"): OWNED,
+    ("POST", "/themes/{theme_id}"): Owned(({"name": "Globex theme"},)),
     ("GET", "/alerts"): Listing(),
     ("POST", "/alerts/check"): Listing((Ask(status=303),)),
     ("POST", "/alerts/emails"): Listing((Ask(body={"alert_emails": "on"}, status=303),)),
@@ -660,6 +670,9 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
     segment = a.ok("POST", "/api/v2/segments/", {"name": f"{MARK} segment", "filter": FILTER})
     rule = {"keyword": f"{MARK} keyword", "action": "rename", "target": f"{MARK} renamed"}
     keyword_rule = a.ok("POST", "/api/v2/analytics/keywords/rules/", rule)
+    with services.database.write() as conn:
+        theme_id = a_theme(conn, a.org.id, feedback["id"], f"{MARK} label")
+    a.ok("PATCH", f"/api/v2/analytics/themes/{theme_id}/", {"name": f"{MARK} theme"})
     a.ok("POST", "/api/v2/contacts/", {"email": f"{MARK}-gone@example.com"})
     a.ok("POST", "/api/v2/unsubscribes/", {"email": f"{MARK}-gone@example.com"})
     bounced = a.ok("POST", "/api/v2/contacts/", {"email": f"{MARK}-bounced@example.com"})
@@ -692,6 +705,7 @@ def _a_owns_everything(services: Services, a: Actor, mail: Path, hooks: str) -> 
         "segment_id": segment["id"],
         "segment_name": segment["name"],
         "rule_id": keyword_rule["id"],
+        "theme_id": theme_id,
         "feedback_id": feedback["id"],
         "response_id": feedback["id"],
         "tag": f"{MARK}-tag",

@@ -228,3 +228,29 @@ def test_keyword_rules_are_read_by_every_role_and_changed_by_members(
     gone = f"{rules}{made.json()['id']}/"
     assert client.delete(gone, headers=reader).status_code == 403
     assert client.delete(gone, headers=token(keys[Role.MEMBER])).status_code == 204
+
+
+def test_themes_are_read_by_every_role_and_renamed_by_members(
+    services: Services, org: Org, client: TestClient
+) -> None:
+    """As keyword rules: any key or user reads the themes; renaming or hiding one needs a
+    member."""
+    assert role_needed("PATCH", "/api/v2/analytics/themes/{theme_id}/") is Role.MEMBER
+    assert role_needed("POST", "/themes/{theme_id}") is Role.MEMBER
+    for path in ("/api/v2/analytics/themes/", "/api/v2/analytics/themes/{theme_id}/"):
+        assert role_needed("GET", path) is Role.READ_ONLY
+    assert role_needed("GET", "/themes") is Role.READ_ONLY
+    with services.database.write() as conn:
+        keys = {
+            r: create_api_key(conn, organization_id=org.id, name="k", role=r).key for r in ROLES
+        }
+    reader = token(keys[Role.READ_ONLY])
+    assert client.get("/api/v2/analytics/themes/", headers=reader).status_code == 200
+    patch = {"name": "Cost"}
+    assert (
+        client.patch("/api/v2/analytics/themes/1/", json=patch, headers=reader).status_code == 403
+    )
+    member = token(keys[Role.MEMBER])
+    assert (
+        client.patch("/api/v2/analytics/themes/1/", json=patch, headers=member).status_code == 404
+    )

@@ -39,6 +39,7 @@ from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey
 from promoter.analytics.buckets import AUTO, Buckets
 from promoter.analytics.column_files import ColumnFiles
+from promoter.analytics.embedding import Embedder
 from promoter.analytics.keyword_text import PhraseCache
 from promoter.analytics.query import Scope
 from promoter.analytics.report import NpsReport
@@ -306,6 +307,8 @@ class Analytics:
         self.cache = cache
         #: Comments' keyword phrases by response id, so questions lemmatize each once.
         self.phrases = PhraseCache()
+        #: Comments' embeddings for themes (the model loads on first use).
+        self.embedder = Embedder()
 
     def close(self) -> None:
         if self.cache is not None:

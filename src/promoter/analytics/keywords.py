@@ -85,19 +85,33 @@ class Keyword:
         return self.change if isinstance(self.change, NpsChange) else None
 
     def to_json(self) -> dict[str, object]:
-        shown = self.summary.to_json()
-        if not self.enough:
-            shown |= {"nps": None, "margin_of_error": None, "confidence_interval": None}
         return {
             "keyword": self.name,
             "phrases": list(self.phrases),
-            "comments": self.summary.responses,
-            "enough": self.enough,
-            **shown,
-            "before": {"comments": self.before.responses, "nps": self.before.nps},
-            "change": change_json(self.change),
-            "weeks": [w.to_json() for w in self.weeks],
+            **counted_json(self.summary, self.before, self.change, self.weeks),
         }
+
+
+def counted_json(
+    summary: NpsSummary,
+    before: NpsSummary,
+    change: NpsChange | TooFewToCompare | None,
+    weeks: list[Week],
+) -> dict[str, object]:
+    """A group of comments (a keyword's, a theme's) as the API gives it: its count, NPS
+    (null under MIN_NPS comments), the window before, the change and the weekly trend."""
+    enough = summary.responses >= MIN_NPS
+    shown = summary.to_json()
+    if not enough:
+        shown |= {"nps": None, "margin_of_error": None, "confidence_interval": None}
+    return {
+        "comments": summary.responses,
+        "enough": enough,
+        **shown,
+        "before": {"comments": before.responses, "nps": before.nps},
+        "change": change_json(change),
+        "weeks": [w.to_json() for w in weeks],
+    }
 
 
 def change_json(change: NpsChange | TooFewToCompare | None) -> dict[str, object] | None:

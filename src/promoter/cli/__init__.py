@@ -27,6 +27,7 @@ def _register() -> None:
         keywords,
         openapi,
         serve,
+        themes,
         users,
         web_survey,
         webhooks,
@@ -42,6 +43,7 @@ def _register() -> None:
     main.add_command(analytics.segment)
     main.add_command(drivers.drivers_command, name="drivers")
     main.add_command(keywords.keywords_group, name="keywords")
+    main.add_command(themes.themes_group, name="themes")
     main.add_command(users.user)
     main.add_command(demo.demo)
     main.add_command(webhooks.webhook)

@@ -927,3 +927,46 @@ keyword_rules = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("organization_id", "keyword", name="uq_keyword_rules_org_keyword"),
 )
+
+#: Comment themes (analytics/themes.py): groups of similar comments, found by clustering
+#: the comments' embeddings; ``label`` is made from their keywords, ``name`` is a user's.
+themes = Table(
+    "themes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("label", String(200), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    #: The mean of its comments' vectors, normalized: float32 bytes.
+    Column("centroid", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_themes_org", "organization_id"),
+)
+
+#: Each comment's embedding (normalized, float16 bytes), computed once per text (the hash
+#: tells an edited comment), and the theme it was assigned to (none yet: the next
+#: clustering's).
+comment_vectors = Table(
+    "comment_vectors",
+    metadata,
+    Column(
+        "response_id",
+        BigId,
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("organization_id", Integer, nullable=False),
+    Column("text_hash", String(16), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("theme_id", Integer, ForeignKey("themes.id", ondelete="SET NULL"), nullable=True),
+    Column("embedded_at", UTCDateTime, nullable=False),
+    Index("ix_comment_vectors_org_theme", "organization_id", "theme_id"),
+)

@@ -81,6 +81,7 @@ DASHBOARD: dict[Route, Role] = {
     ("POST", "/segments/{segment_id}/delete"): MEMBER,
     ("POST", "/keywords/rules"): MEMBER,
     ("POST", "/keywords/rules/{rule_id}/delete"): MEMBER,
+    ("POST", "/themes/{theme_id}"): MEMBER,
     ("POST", "/contacts/{contact_id}/{action}"): MEMBER,
     # Campaigns: members; a campaign's public link (its key) is an admin's
     ("POST", "/campaigns"): MEMBER,
@@ -169,6 +170,8 @@ API: dict[Route, Role] = {
     # Comment keywords: anyone reads them and their rules; members hide, rename and merge
     ("POST", f"{_V2}/analytics/keywords/rules/"): MEMBER,
     ("DELETE", f"{_V2}/analytics/keywords/rules/{{rule_id}}/"): MEMBER,
+    # Comment themes: anyone reads them; members rename and hide them
+    ("PATCH", f"{_V2}/analytics/themes/{{theme_id}}/"): MEMBER,
     # The organization's settings: admins
     ("PATCH", f"{_V2}/organization/"): ADMIN,
     ("PUT", f"{_V2}/segment-source/"): ADMIN,

@@ -40,6 +40,7 @@ FLASHES = {
     "segment-deleted": "Segment deleted.",
     "keyword-rule-saved": "Keyword rule saved: it applies to every view of the keywords.",
     "keyword-rule-deleted": "Keyword rule deleted.",
+    "theme-saved": "Theme saved.",
     "tags-saved": "Tags saved.",
     "note-saved": "Note added.",
     "status-saved": "Status changed.",

@@ -1,0 +1,274 @@
+"""Keeping an organization's comment themes up to date, a batch at a time: new and edited
+comments are embedded (``embedding.py``) and their vectors stored, each joins the nearest
+theme when near enough (``theme_clusters.py``), and the comments left over are clustered
+into new themes, labelled with their keywords (``keyword_text.py``). Existing themes keep
+their comments: a theme's centroid follows the comments that joined it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
+
+from promoter.analytics.embedding import DIMENSIONS, Embedder
+from promoter.analytics.keyword_rules import Rules
+from promoter.analytics.keyword_text import phrases
+from promoter.analytics.keywords import groups, language_of
+from promoter.analytics.theme_clusters import (
+    centroid_bytes,
+    centroids_from_bytes,
+    cluster,
+    from_bytes,
+    mean_direction,
+    nearest,
+    to_bytes,
+)
+from promoter.storage.tables import comment_vectors, response_attributes, responses, themes
+
+#: Comments embedded per round and organization (about 10 s of one CPU): the rest wait
+#: for the next round.
+BATCH = 512
+#: At most this many unassigned comments (the latest) are clustered at once: clustering
+#: holds n²/2 distances.
+MAX_CLUSTERED = 4000
+#: Keyword phrases in a theme's label.
+LABEL_PHRASES = 2
+NO_RULES = Rules({}, {}, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one round did for one organization."""
+
+    embedded: int
+    assigned: int
+    created: int
+    removed: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "embedded": self.embedded,
+            "assigned": self.assigned,
+            "created": self.created,
+            "removed": self.removed,
+        }
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _has_comment() -> list[ColumnElement[bool]]:
+    r = responses.c
+    return [r.comment.is_not(None), func.length(func.trim(r.comment)) > 0]
+
+
+def _pending(
+    conn: Connection, organization_id: int, limit: int, now: datetime
+) -> list[tuple[int, str]]:
+    """Comments with no vector, or edited since theirs was computed: the oldest first."""
+    r, v = responses.c, comment_vectors.c
+    rows = conn.execute(
+        select(r.id, r.comment, v.text_hash)
+        .select_from(responses.outerjoin(comment_vectors, v.response_id == r.id))
+        .where(
+            r.organization_id == organization_id,
+            *_has_comment(),
+            or_(
+                v.response_id.is_(None),
+                and_(r.comment_updated_at.is_not(None), r.comment_updated_at > v.embedded_at),
+            ),
+        )
+        .order_by(r.id)
+        .limit(limit)
+    ).all()
+    unchanged = [row[0] for row in rows if row[2] == text_hash(row[1])]
+    if unchanged:  # saved again as it was: the vector holds
+        conn.execute(
+            update(comment_vectors).where(v.response_id.in_(unchanged)).values(embedded_at=now)
+        )
+    return [(row[0], row[1]) for row in rows if row[2] != text_hash(row[1])]
+
+
+def _forget_removed(conn: Connection, organization_id: int) -> int:
+    """Vectors of comments since emptied go."""
+    r, v = responses.c, comment_vectors.c
+    emptied = select(r.id).where(
+        r.organization_id == organization_id,
+        or_(r.comment.is_(None), func.length(func.trim(r.comment)) == 0),
+    )
+    done = conn.execute(
+        delete(comment_vectors).where(
+            v.organization_id == organization_id, v.response_id.in_(emptied)
+        )
+    )
+    return done.rowcount or 0
+
+
+def _store(
+    conn: Connection,
+    organization_id: int,
+    pending: Sequence[tuple[int, str]],
+    embedder: Embedder,
+    now: datetime,
+) -> None:
+    vectors = embedder.embed([text for _, text in pending])
+    ids = [response_id for response_id, _ in pending]
+    conn.execute(delete(comment_vectors).where(comment_vectors.c.response_id.in_(ids)))
+    conn.execute(
+        insert(comment_vectors),
+        [
+            {
+                "response_id": response_id,
+                "organization_id": organization_id,
+                "text_hash": text_hash(text),
+                "vector": blob,
+                "theme_id": None,
+                "embedded_at": now,
+            }
+            for (response_id, text), blob in zip(pending, to_bytes(vectors), strict=True)
+        ],
+    )
+
+
+def _unassigned(conn: Connection, organization_id: int) -> tuple[list[int], np.ndarray]:
+    v = comment_vectors.c
+    rows = conn.execute(
+        select(v.response_id, v.vector)
+        .where(v.organization_id == organization_id, v.theme_id.is_(None))
+        .order_by(v.response_id.desc())
+        .limit(MAX_CLUSTERED)
+    ).all()
+    return [row[0] for row in rows], from_bytes([row[1] for row in rows], DIMENSIONS)
+
+
+def _assign(conn: Connection, theme_id: int, response_ids: Sequence[int]) -> None:
+    for start in range(0, len(response_ids), 500):
+        conn.execute(
+            update(comment_vectors)
+            .where(comment_vectors.c.response_id.in_(response_ids[start : start + 500]))
+            .values(theme_id=theme_id)
+        )
+
+
+def _join_nearest(conn: Connection, organization_id: int) -> int:
+    """Unassigned comments join the nearest theme near enough; returns how many did."""
+    t = themes.c
+    known = conn.execute(
+        select(t.id, t.centroid).where(t.organization_id == organization_id).order_by(t.id)
+    ).all()
+    if not known:
+        return 0
+    ids, vectors = _unassigned(conn, organization_id)
+    centroids = centroids_from_bytes([row[1] for row in known], DIMENSIONS)
+    found = nearest(vectors, centroids)
+    joined = 0
+    for index, row in enumerate(known):
+        chosen = [ids[i] for i in np.flatnonzero(found == index)]
+        if chosen:
+            _assign(conn, row[0], chosen)
+            joined += len(chosen)
+    return joined
+
+
+def _texts(conn: Connection, response_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """Each comment with its language (as the keywords read it)."""
+    language = response_attributes.alias("language_trait")
+    locale = response_attributes.alias("locale_trait")
+    r = responses.c
+    rows = conn.execute(
+        select(r.comment, language.c.value_text, locale.c.value_text)
+        .select_from(
+            responses.outerjoin(
+                language, and_(language.c.response_id == r.id, language.c.name == "language")
+            ).outerjoin(locale, and_(locale.c.response_id == r.id, locale.c.name == "locale"))
+        )
+        .where(r.id.in_(response_ids))
+    ).all()
+    return [(row[0] or "", language_of(row[1], row[2], None)) for row in rows]
+
+
+def label_of(comments: Sequence[tuple[str, str]]) -> str:
+    """The theme's most used keyword phrases (as the keywords page finds them)."""
+    where: dict[str, list[int]] = {}
+    for i, (text, language) in enumerate(comments):
+        for phrase in phrases(text, language):
+            where.setdefault(phrase, []).append(i)
+    counted = Counter(
+        {
+            name: len({i for p in found for i in where[p]})
+            for name, found in groups(where, NO_RULES).items()
+        }
+    )
+    ranked = sorted(counted.items(), key=lambda p: (-p[1], -len(p[0].split()), p[0]))
+    chosen: list[str] = []
+    for name, _ in ranked:
+        if not any(name in c or c in name for c in chosen):
+            chosen.append(name)
+        if len(chosen) == LABEL_PHRASES:
+            break
+    return " · ".join(chosen)[:200] or "(no keyword)"
+
+
+def _create_themes(conn: Connection, organization_id: int, now: datetime) -> int:
+    """Clusters of the unassigned comments become themes; returns how many."""
+    ids, vectors = _unassigned(conn, organization_id)
+    found = cluster(vectors)
+    created = 0
+    for number in range(int(found.max(initial=-1)) + 1):
+        members = np.flatnonzero(found == number)
+        chosen = [ids[i] for i in members]
+        theme_id = conn.execute(
+            insert(themes)
+            .values(
+                organization_id=organization_id,
+                label=label_of(_texts(conn, chosen)),
+                centroid=centroid_bytes(mean_direction(vectors[members])),
+                size=len(chosen),
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(themes.c.id)
+        ).scalar_one()
+        _assign(conn, theme_id, chosen)
+        created += 1
+    return created
+
+
+def _refresh_centroids(conn: Connection, organization_id: int, now: datetime) -> None:
+    """Each theme's centroid and size from the comments in it now."""
+    t, v = themes.c, comment_vectors.c
+    for (theme_id,) in conn.execute(select(t.id).where(t.organization_id == organization_id)):
+        blobs = conn.scalars(select(v.vector).where(v.theme_id == theme_id)).all()
+        values: dict[str, object] = {"size": len(blobs), "updated_at": now}
+        if blobs:
+            values["centroid"] = centroid_bytes(mean_direction(from_bytes(blobs, DIMENSIONS)))
+        conn.execute(update(themes).where(t.id == theme_id).values(**values))
+
+
+def update_themes(
+    conn: Connection,
+    *,
+    organization_id: int,
+    embedder: Embedder,
+    now: datetime,
+    batch: int = BATCH,
+    recluster: bool = True,
+) -> Update:
+    """One round for one organization: embed up to ``batch`` new or edited comments, let
+    every unassigned comment join its nearest theme, and (``recluster``) make themes of
+    the comments still left."""
+    removed = _forget_removed(conn, organization_id)
+    pending = _pending(conn, organization_id, batch, now)
+    if pending:
+        _store(conn, organization_id, pending, embedder, now)
+    assigned = _join_nearest(conn, organization_id)
+    created = _create_themes(conn, organization_id, now) if recluster else 0
+    if pending or assigned or created or removed:
+        _refresh_centroids(conn, organization_id, now)
+    return Update(len(pending), assigned, created, removed)
