@@ -17,9 +17,11 @@ from promoter import __version__
 from promoter.accounts import shown_once
 from promoter.accounts.sessions import purge_expired
 from promoter.alerts.check import Alerting, check_daily
+from promoter.analytics.theme_store import update_all
 from promoter.config import Settings
 from promoter.digest.send import Digesting, send_weekly
 from promoter.ingest.dedup import prune_processed_messages
+from promoter.jobs.loop import run_until_stopped
 from promoter.services import Services
 from promoter.storage.campaign_counts import compact
 from promoter.storage.engine import ping
@@ -177,6 +179,25 @@ async def _send_digests(services: Services) -> None:
         log.exception("weekly digest failed")
 
 
+def update_themes_now(services: Services, *, now: datetime) -> int:
+    """A themes round for every organization with comments to embed (analytics/
+    theme_store.py); returns how many comments were embedded."""
+    return update_all(services.database, embedder=services.analytics.embedder, now=now)
+
+
+async def _themes_until(stop: asyncio.Event, services: Services) -> None:
+    """Every PROMOTER_THEMES_INTERVAL_SECONDS (0: never) a themes round, at once again
+    while the last one embedded something (a backlog goes in batches)."""
+    every = services.settings.themes_interval_seconds
+    if every == 0:
+        return
+
+    async def round_() -> int:
+        return await run_in_threadpool(lambda: update_themes_now(services, now=datetime.now(UTC)))
+
+    await run_until_stopped(stop, round_, log=log, what="themes", idle_seconds=every)
+
+
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -188,6 +209,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_prune_until(stop, services))]
+        tasks.append(asyncio.create_task(_themes_until(stop, services)))
         tasks += [asyncio.create_task(task(stop)) for task in background]
         try:
             yield

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         "another process maps them instead of loading from the database (default: next to "
         "the SQLite file, or the user's cache folder for PostgreSQL); empty: not saved.",
     )
+    themes_interval_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=86_400,
+        description="How often the server embeds new comments and groups them into themes; "
+        "0: never (only `promoter themes update`).",
+    )
     dedup_retention_hours: int = Field(
         default=72,
         ge=24,

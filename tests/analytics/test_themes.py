@@ -28,7 +28,7 @@ from promoter.analytics.theme_clusters import (
     nearest,
     to_bytes,
 )
-from promoter.analytics.theme_store import label_of, update_themes
+from promoter.analytics.theme_store import label_of, update_all, update_themes
 from promoter.analytics.themes import (
     ThemeError,
     ThemeNotFound,
@@ -144,8 +144,7 @@ def _ask(database: Database, org: Org) -> Themes:
 
 
 def _round(database: Database, org: Org, embedder: Embedder, at: datetime = NOW) -> dict[str, int]:
-    with database.write() as conn:
-        return update_themes(conn, organization_id=org.id, embedder=embedder, now=at).to_json()
+    return update_themes(database, organization_id=org.id, embedder=embedder, now=at).to_json()
 
 
 def _comment_ids(database: Database, org: Org) -> dict[str, int]:
@@ -205,6 +204,23 @@ def test_rounds_embed_join_cluster_and_follow_edits(
     assert {t.id for t in _ask(database, org).themes}.isdisjoint(
         {t.id for t in _ask(database, other_org).themes}
     )
+
+
+def test_the_servers_round_takes_every_organization_waiting(
+    database: Database, org: Org, other_org: Org, embedder: Embedder
+) -> None:
+    plant(database, org, _planted({"pricing": 4}))
+    plant(database, other_org, _planted({"support": 3}))
+    assert update_all(database, embedder=embedder, now=NOW) == 7
+    assert update_all(database, embedder=embedder, now=NOW) == 0
+    with database.write() as conn:
+        conn.execute(
+            update(responses).where(responses.c.organization_id == org.id).values(comment=None)
+        )
+    update_all(database, embedder=embedder, now=NOW)
+    with database.read() as conn:
+        left = conn.scalars(select(comment_vectors.c.organization_id)).all()
+    assert sorted(left) == [other_org.id] * 3, "emptied comments lose their vectors"
 
 
 def test_rename_hide_and_comments_of_a_theme(

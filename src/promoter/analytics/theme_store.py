@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
@@ -20,6 +20,7 @@ from promoter.analytics.keyword_rules import Rules
 from promoter.analytics.keyword_text import phrases
 from promoter.analytics.keywords import groups, language_of
 from promoter.analytics.theme_clusters import (
+    Vectors,
     centroid_bytes,
     centroids_from_bytes,
     cluster,
@@ -28,6 +29,8 @@ from promoter.analytics.theme_clusters import (
     nearest,
     to_bytes,
 )
+from promoter.storage.engine import Database
+from promoter.storage.instance import claim_turn
 from promoter.storage.tables import comment_vectors, response_attributes, responses, themes
 
 #: Comments embedded per round and organization (about 10 s of one CPU): the rest wait
@@ -39,6 +42,8 @@ MAX_CLUSTERED = 4000
 #: Keyword phrases in a theme's label.
 LABEL_PHRASES = 2
 NO_RULES = Rules({}, {}, frozenset())
+#: The turn (storage/instance.py) an organization's round takes, so two at once queue.
+TURN = "themes_round:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +73,7 @@ def _has_comment() -> list[ColumnElement[bool]]:
     return [r.comment.is_not(None), func.length(func.trim(r.comment)) > 0]
 
 
-def _pending(
-    conn: Connection, organization_id: int, limit: int, now: datetime
-) -> list[tuple[int, str]]:
+def _pending(conn: Connection, organization_id: int, limit: int) -> list[tuple[int, str, str]]:
     """Comments with no vector, or edited since theirs was computed: the oldest first."""
     r, v = responses.c, comment_vectors.c
     rows = conn.execute(
@@ -87,12 +90,13 @@ def _pending(
         .order_by(r.id)
         .limit(limit)
     ).all()
-    unchanged = [row[0] for row in rows if row[2] == text_hash(row[1])]
-    if unchanged:  # saved again as it was: the vector holds
-        conn.execute(
-            update(comment_vectors).where(v.response_id.in_(unchanged)).values(embedded_at=now)
-        )
-    return [(row[0], row[1]) for row in rows if row[2] != text_hash(row[1])]
+    return [(row[0], row[2] or "", row[1]) for row in rows]
+
+
+def changed_only(pending: Sequence[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """The comments whose text is not the one embedded (a comment saved again unchanged
+    keeps its vector)."""
+    return [p for p in pending if p[1] != text_hash(p[2])]
 
 
 def _forget_removed(conn: Connection, organization_id: int) -> int:
@@ -113,13 +117,27 @@ def _forget_removed(conn: Connection, organization_id: int) -> int:
 def _store(
     conn: Connection,
     organization_id: int,
-    pending: Sequence[tuple[int, str]],
-    embedder: Embedder,
+    pending: Sequence[tuple[int, str, str]],
+    vectors: Vectors,
     now: datetime,
-) -> None:
-    vectors = embedder.embed([text for _, text in pending])
-    ids = [response_id for response_id, _ in pending]
-    conn.execute(delete(comment_vectors).where(comment_vectors.c.response_id.in_(ids)))
+) -> int:
+    """The new vectors, unassigned; a comment saved again unchanged keeps its vector and
+    theme. Returns how many were stored."""
+    if not pending:
+        return 0
+    ids = [response_id for response_id, _, _ in pending]
+    changed = [
+        (response_id, text, blob)
+        for (response_id, _, text), blob in zip(
+            changed_only(pending), to_bytes(vectors), strict=True
+        )
+    ]
+    v = comment_vectors.c
+    conn.execute(update(comment_vectors).where(v.response_id.in_(ids)).values(embedded_at=now))
+    if not changed:
+        return 0
+    gone = [response_id for response_id, _, _ in changed]
+    conn.execute(delete(comment_vectors).where(v.response_id.in_(gone)))
     conn.execute(
         insert(comment_vectors),
         [
@@ -131,9 +149,10 @@ def _store(
                 "theme_id": None,
                 "embedded_at": now,
             }
-            for (response_id, text), blob in zip(pending, to_bytes(vectors), strict=True)
+            for response_id, text, blob in changed
         ],
     )
+    return len(changed)
 
 
 def _unassigned(conn: Connection, organization_id: int) -> tuple[list[int], np.ndarray]:
@@ -252,7 +271,7 @@ def _refresh_centroids(conn: Connection, organization_id: int, now: datetime) ->
 
 
 def update_themes(
-    conn: Connection,
+    database: Database,
     *,
     organization_id: int,
     embedder: Embedder,
@@ -260,15 +279,47 @@ def update_themes(
     batch: int = BATCH,
     recluster: bool = True,
 ) -> Update:
-    """One round for one organization: embed up to ``batch`` new or edited comments, let
-    every unassigned comment join its nearest theme, and (``recluster``) make themes of
-    the comments still left."""
-    removed = _forget_removed(conn, organization_id)
-    pending = _pending(conn, organization_id, batch, now)
-    if pending:
-        _store(conn, organization_id, pending, embedder, now)
-    assigned = _join_nearest(conn, organization_id)
-    created = _create_themes(conn, organization_id, now) if recluster else 0
-    if pending or assigned or created or removed:
-        _refresh_centroids(conn, organization_id, now)
-    return Update(len(pending), assigned, created, removed)
+    """One round for one organization: embed up to ``batch`` new or edited comments (read
+    in one transaction, embedded outside any, so writers never wait for the model), then
+    in one write transaction store them, let every unassigned comment join its nearest
+    theme and (``recluster``) make themes of the comments still left. Two rounds for one
+    organization at once (two processes) take turns, the second finding the first's work
+    done."""
+    with database.read() as conn:
+        pending = _pending(conn, organization_id, batch)
+    vectors = embedder.embed([text for _, _, text in changed_only(pending)])
+    with database.write() as conn:
+        claim_turn(conn, key=f"{TURN}{organization_id}", now=now, every=timedelta(0))
+        removed = _forget_removed(conn, organization_id)
+        stored = _store(conn, organization_id, pending, vectors, now)
+        assigned = _join_nearest(conn, organization_id)
+        created = _create_themes(conn, organization_id, now) if recluster else 0
+        if stored or assigned or created or removed:
+            _refresh_centroids(conn, organization_id, now)
+    return Update(stored, assigned, created, removed)
+
+
+def update_all(database: Database, *, embedder: Embedder, now: datetime) -> int:
+    """A round for every organization with a comment not yet embedded (or edited, or
+    emptied): how many comments were embedded."""
+    r, v = responses.c, comment_vectors.c
+    with database.read() as conn:
+        waiting = conn.scalars(
+            select(r.organization_id)
+            .select_from(responses.outerjoin(comment_vectors, v.response_id == r.id))
+            .where(
+                *_has_comment(),
+                or_(v.response_id.is_(None), r.comment_updated_at > v.embedded_at),
+            )
+            .distinct()
+        ).all()
+        emptied = conn.scalars(
+            select(v.organization_id)
+            .select_from(comment_vectors.join(responses, r.id == v.response_id))
+            .where(or_(r.comment.is_(None), func.length(func.trim(r.comment)) == 0))
+            .distinct()
+        ).all()
+    return sum(
+        update_themes(database, organization_id=org_id, embedder=embedder, now=now).embedded
+        for org_id in sorted(set(waiting) | set(emptied))
+    )

@@ -180,13 +180,12 @@ def themes_update(org_id: int | None) -> None:
                 ids = list(conn.scalars(select(organizations.c.id).order_by(organizations.c.id)))
         for organization_id in ids:
             while True:
-                with database.write() as conn:
-                    done = update_themes(
-                        conn,
-                        organization_id=organization_id,
-                        embedder=embedder,
-                        now=datetime.now(UTC),
-                    )
+                done = update_themes(
+                    database,
+                    organization_id=organization_id,
+                    embedder=embedder,
+                    now=datetime.now(UTC),
+                )
                 click.echo(
                     f"organization {organization_id}: {done.embedded} embedded, "
                     f"{done.assigned} joined a theme, {done.created} new themes"
