@@ -187,10 +187,13 @@ def update_themes_now(services: Services, *, now: datetime) -> int:
 
 async def _themes_until(stop: asyncio.Event, services: Services) -> None:
     """Every PROMOTER_THEMES_INTERVAL_SECONDS (0: never) a themes round, at once again
-    while the last one embedded something (a backlog goes in batches)."""
+    while the last one embedded something (a backlog goes in batches). The first waits
+    the interval too: a process that serves briefly never loads the model."""
     every = services.settings.themes_interval_seconds
     if every == 0:
         return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=every)
 
     async def round_() -> int:
         return await run_in_threadpool(lambda: update_themes_now(services, now=datetime.now(UTC)))

@@ -5,7 +5,9 @@ One module, so the model loads once (about 10 s) wherever the tests run."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,7 +39,9 @@ from promoter.analytics.themes import (
     theme_comments,
     themes_report,
 )
+from promoter.app import _themes_until
 from promoter.cli import main
+from promoter.config import Settings
 from promoter.domain.roles import Role
 from promoter.services import Services
 from promoter.storage.engine import Database
@@ -222,6 +226,29 @@ def test_the_servers_round_takes_every_organization_waiting(
     with database.read() as conn:
         left = conn.scalars(select(comment_vectors.c.organization_id)).all()
     assert sorted(left) == [other_org.id] * 3, "emptied comments lose their vectors"
+
+
+def test_the_server_runs_rounds_in_the_background(
+    services: Services, org: Org, embedder: Embedder
+) -> None:
+    """``promoter serve``'s task: a round after the interval, and none with 0."""
+    plant(services.database, org, _planted({"speed": 3}))
+    every = services.settings.model_copy(update={"themes_interval_seconds": 1})
+
+    async def run(settings: Settings) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(_themes_until(stop, replace(services, settings=settings)))
+        await asyncio.sleep(1.5)
+        stop.set()
+        await task
+
+    never = services.settings.model_copy(update={"themes_interval_seconds": 0})
+    asyncio.run(run(never))
+    with services.database.read() as conn:
+        assert conn.scalars(select(comment_vectors.c.response_id)).all() == []
+    asyncio.run(run(every))
+    with services.database.read() as conn:
+        assert len(conn.scalars(select(comment_vectors.c.response_id)).all()) == 3
 
 
 def test_rename_hide_and_comments_of_a_theme(
