@@ -326,6 +326,16 @@ def test_themes_through_the_cli_api_and_page(
         answer = client.patch(path, json=body_in, headers=headers)
         assert answer.status_code in (400, 404), (path, body_in, answer.text)
     assert client.get(f"{URL}987654/", headers=headers).status_code == 404
+    others = [t["id"] for t in body["themes"][1:]]
+    assert others, "measured: a theme for pricing, one for support"
+    merge = f"{URL}{others[0]}/merge/"
+    assert client.post(merge, json={"into": others[0]}, headers=headers).status_code == 400
+    assert client.post(merge, json={"into": 987654}, headers=headers).status_code == 400
+    assert client.post(merge, json={"into": theme_id}, headers=theirs).status_code == 404
+    merged = client.post(merge, json={"into": theme_id}, headers=headers)
+    size = first["size"] + body["themes"][1]["size"]
+    assert merged.status_code == 200 and merged.json()["size"] == size
+    assert client.post(merge, json={"into": theme_id}, headers=headers).status_code == 404
     _cli(runner, org, theme_id)
     _page(client, services, org, theme_id)
 
@@ -344,6 +354,8 @@ def _cli(runner: CliRunner, org: Org, theme_id: int) -> None:
     back = runner.invoke(main, ["themes", "rename", str(org.id), str(theme_id), ""])
     assert back.exit_code == 0 and "Money" not in back.output
     runner.invoke(main, ["themes", "rename", str(org.id), str(theme_id), "Money"])
+    itself = runner.invoke(main, ["themes", "merge", str(org.id), str(theme_id), str(theme_id)])
+    assert itself.exit_code == 1 and "into itself" in itself.output
     missing = runner.invoke(main, ["themes", "show", str(org.id), "987654"])
     assert missing.exit_code == 1 and "no theme 987654" in missing.output
     bad = runner.invoke(main, ["themes", "list", str(org.id), "--since", "soon"])

@@ -327,6 +327,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/v2/analytics/themes/{theme_id}/"): OWNED,
     ("PATCH", "/api/v2/analytics/themes/{theme_id}/"): Owned(({"name": "Globex theme"},)),
+    ("POST", "/api/v2/analytics/themes/{theme_id}/merge/"): Owned(({"into": 1},)),
     ("GET", "/api/v2/feedback/export.csv"): Listing(
         _shows("", "campaign={campaign_id}", "tag={tag}", f"attributes[plan]={MARK}")
     ),

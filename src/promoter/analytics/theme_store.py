@@ -29,6 +29,7 @@ from promoter.analytics.theme_clusters import (
     nearest,
     to_bytes,
 )
+from promoter.analytics.themes import ThemeError, ThemeNotFound
 from promoter.storage.engine import Database
 from promoter.storage.instance import claim_turn
 from promoter.storage.tables import comment_vectors, response_attributes, responses, themes
@@ -323,3 +324,26 @@ def update_all(database: Database, *, embedder: Embedder, now: datetime) -> int:
         update_themes(database, organization_id=org_id, embedder=embedder, now=now).embedded
         for org_id in sorted(set(waiting) | set(emptied))
     )
+
+
+def merge_theme(
+    conn: Connection, *, organization_id: int, theme_id: int, into: int, now: datetime
+) -> None:
+    """Theme ``theme_id``'s comments go to theme ``into`` (its name, label and visibility
+    stay), and the first theme is deleted; the centroid of ``into`` follows its comments."""
+    t = themes.c
+    found = set(
+        conn.scalars(
+            select(t.id).where(t.organization_id == organization_id, t.id.in_([theme_id, into]))
+        )
+    )
+    if theme_id not in found:
+        raise ThemeNotFound("no such theme")
+    if theme_id == into:
+        raise ThemeError("into: a theme cannot be merged into itself")
+    if into not in found:
+        raise ThemeError("into: no such theme")
+    v = comment_vectors.c
+    conn.execute(update(comment_vectors).where(v.theme_id == theme_id).values(theme_id=into))
+    conn.execute(delete(themes).where(t.id == theme_id))
+    _refresh_centroids(conn, organization_id, now)

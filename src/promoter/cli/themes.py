@@ -15,7 +15,7 @@ from promoter.analytics.filters import FilterError
 from promoter.analytics.keyword_text import PhraseCache
 from promoter.analytics.params import build_query, zone_of
 from promoter.analytics.query import Scope, scope
-from promoter.analytics.theme_store import BATCH, update_themes
+from promoter.analytics.theme_store import BATCH, merge_theme, update_themes
 from promoter.analytics.themes import (
     DEFAULT_COMMENTS,
     MAX_COMMENTS,
@@ -192,3 +192,27 @@ def themes_update(org_id: int | None) -> None:
                 )
                 if done.embedded < BATCH:
                     break
+
+
+@themes_group.command("merge")
+@click.argument("org_id", type=int)
+@click.argument("theme_id", type=click.IntRange(1, MAX_INT_ID))
+@click.argument("into", type=click.IntRange(1, MAX_INT_ID))
+def themes_merge(org_id: int, theme_id: int, into: int) -> None:
+    """Move theme THEME_ID's comments to theme INTO, and delete THEME_ID."""
+    with migrated_database() as database:
+        org = _org(database, org_id)
+        try:
+            with database.write() as conn:
+                merge_theme(
+                    conn,
+                    organization_id=org.id,
+                    theme_id=theme_id,
+                    into=into,
+                    now=datetime.now(UTC),
+                )
+        except ThemeNotFound:
+            raise click.ClickException(f"no theme {theme_id}") from None
+        except ThemeError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"theme {theme_id} merged into theme {into}")

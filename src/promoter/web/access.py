@@ -170,8 +170,9 @@ API: dict[Route, Role] = {
     # Comment keywords: anyone reads them and their rules; members hide, rename and merge
     ("POST", f"{_V2}/analytics/keywords/rules/"): MEMBER,
     ("DELETE", f"{_V2}/analytics/keywords/rules/{{rule_id}}/"): MEMBER,
-    # Comment themes: anyone reads them; members rename and hide them
+    # Comment themes: anyone reads them; members rename, hide and merge them
     ("PATCH", f"{_V2}/analytics/themes/{{theme_id}}/"): MEMBER,
+    ("POST", f"{_V2}/analytics/themes/{{theme_id}}/merge/"): MEMBER,
     # The organization's settings: admins
     ("PATCH", f"{_V2}/organization/"): ADMIN,
     ("PUT", f"{_V2}/segment-source/"): ADMIN,

@@ -5,6 +5,7 @@ hiding a theme."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -13,6 +14,7 @@ from sqlalchemy import Connection
 
 from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
+from promoter.analytics.theme_store import merge_theme
 from promoter.analytics.themes import (
     DEFAULT_COMMENTS,
     MAX_COMMENTS,
@@ -95,6 +97,11 @@ class ThemeChange(BaseModel):
         default=None, max_length=MAX_NAME, description="Its name; null or blank: its label."
     )
     hidden: bool | None = Field(default=None, description="Hide it from the list, or show it.")
+
+
+class ThemeMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(ge=1, le=MAX_INT_ID, description="The theme that takes its comments.")
 
 
 async def _run(services: ServicesDep, fn: Callable[[Connection], T], *, write: bool) -> T:
@@ -182,3 +189,23 @@ async def themes_change(
         write=True,
     )
     return JSONResponse(changed.to_json())
+
+
+@router.post(
+    "/{theme_id}/merge/",
+    summary="Merge a theme into another",
+    responses={**schemas.success(StoredTheme), **NOT_FOUND},
+)
+async def themes_merge(
+    services: ServicesDep, org: OrgDep, theme_id: ThemeId, body: ThemeMerge
+) -> JSONResponse:
+    """The theme's comments go to theme ``into`` (which keeps its name), and the theme is
+    deleted; answers the theme ``into`` as it is now."""
+
+    def merge(conn: Connection) -> dict[str, object]:
+        merge_theme(
+            conn, organization_id=org.id, theme_id=theme_id, into=body.into, now=datetime.now(UTC)
+        )
+        return change_theme(conn, organization_id=org.id, theme_id=body.into).to_json()
+
+    return JSONResponse(await _run(services, merge, write=True))
