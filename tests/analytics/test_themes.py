@@ -228,6 +228,7 @@ def test_the_servers_round_takes_every_organization_waiting(
     assert sorted(left) == [other_org.id] * 3, "emptied comments lose their vectors"
 
 
+@pytest.mark.one_database("the server's loop: the rounds themselves are tested on both")
 def test_the_server_runs_rounds_in_the_background(
     services: Services, org: Org, embedder: Embedder
 ) -> None:
