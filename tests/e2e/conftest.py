@@ -95,6 +95,9 @@ class ServerProcess:
             PROMOTER_RATE_LIMIT_SURVEY_PAGES="0",
             # The tests' webhook receivers listen on 127.0.0.1.
             PROMOTER_WEBHOOK_ALLOW_PRIVATE="true",
+            # No themes rounds: a server living past the first interval would load the
+            # embedding model beside the test (tests/analytics/test_themes.py runs them).
+            PROMOTER_THEMES_INTERVAL_SECONDS="0",
             PYTHONUNBUFFERED="1",
         )
         extra = self.env(self.url) if callable(self.env) else self.env
