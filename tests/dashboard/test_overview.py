@@ -96,6 +96,31 @@ def test_builder_puts_the_filter_in_the_url(browser: Browser, data: None) -> Non
     assert '<option value="Premium">' in page.text
 
 
+@pytest.mark.parametrize(
+    ("page", "returned"),
+    [
+        ("/drivers", "/drivers"),
+        ("/keywords", "/keywords"),
+        ("/themes", "/themes"),
+        ("/themes/7", "/themes/7"),
+        ("/themes/7/../../settings", "/"),
+        ("https://evil.example/", "/"),
+    ],
+)
+def test_the_builder_returns_to_the_page_it_was_on(
+    browser: Browser, page: str, returned: str
+) -> None:
+    moved = browser.client.get(
+        "/filter",
+        params=[("return", page), ("a_name", "plan"), ("a_op", "eq"), ("a_value", "Pro")],
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    target = urlsplit(moved.headers["location"])
+    assert target.path == returned and not target.netloc
+    assert orjson.loads(dict(parse_qsl(target.query))["filter"])["value"] == "Pro"
+
+
 def test_choosing_an_attribute_first_keeps_a_pending_row(browser: Browser, data: None) -> None:
     moved = browser.client.get(
         "/filter",

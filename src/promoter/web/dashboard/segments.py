@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import orjson
@@ -30,8 +31,10 @@ from promoter.web.threads import in_thread
 
 router = APIRouter(include_in_schema=False)
 
-#: The pages the builder may return to.
-PAGES = ("/", "/breakdown", "/feedback", "/keywords")
+#: The pages the builder may return to: each page that shows it.
+PAGES = ("/", "/breakdown", "/drivers", "/feedback", "/keywords", "/themes")
+#: A theme's own page shows it too.
+THEME_PAGE = re.compile(r"/themes/[0-9]{1,12}")
 KEPT = (
     "segment",
     "range",
@@ -56,7 +59,7 @@ async def apply_filter(request: Request, session: SessionDep) -> Response:
     """Turns the builder's rows into the page URL that holds the filter."""
     form = Form(list(request.query_params.multi_items()))
     page = form.get("return")
-    page = page if page in PAGES else "/"
+    page = page if page in PAGES or THEME_PAGE.fullmatch(page) else "/"
     text, pending = filter_from_form(form)
     pairs = [(name, value) for name, value in form.pairs if name in KEPT and value]
     if text:
