@@ -102,6 +102,23 @@ def test_segment_endpoints_declare_their_errors(document: dict[str, Any]) -> Non
         assert schema == {"$ref": "#/components/schemas/SegmentError"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v2/segments/"),
+        ("PATCH", "/api/v2/segments/{segment_id}/"),
+        ("POST", "/api/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"),
+        ("POST", "/api/v2/analytics/keywords/rules/"),
+    ],
+)
+def test_operations_that_answer_409_declare_it(
+    document: dict[str, Any], method: str, path: str
+) -> None:
+    answer = document["paths"][path][method.lower()]["responses"]["409"]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Conflict"} and answer["description"]
+
+
 def test_every_reference_resolves(document: dict[str, Any]) -> None:
     text = json.dumps(document)
     schemas = document["components"]["schemas"]

@@ -287,7 +287,10 @@ async def segments_list(services: ServicesDep, org: OrgDep) -> JSONResponse:
     "/segments/",
     summary="Save a segment",
     status_code=201,
-    responses=schemas.success(schemas.Segment, 201),
+    responses={
+        **schemas.success(schemas.Segment, 201),
+        **schemas.conflict("A segment of that name exists already"),
+    },
 )
 async def segments_create(services: ServicesDep, org: OrgDep, body: SegmentIn) -> JSONResponse:
     created = await _segments(
@@ -321,7 +324,10 @@ async def segments_retrieve(
 @router.patch(
     "/segments/{segment_id}/",
     summary="Change a saved segment",
-    responses=schemas.success(schemas.Segment),
+    responses={
+        **schemas.success(schemas.Segment),
+        **schemas.conflict("Another segment has that name"),
+    },
 )
 async def segments_update(
     services: ServicesDep, org: OrgDep, segment_id: SegmentId, body: SegmentPatch

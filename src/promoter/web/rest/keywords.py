@@ -94,10 +94,6 @@ class KeywordRuleList(BaseModel):
     results: list[KeywordRule]
 
 
-class RuleConflictDetail(BaseModel):
-    detail: str
-
-
 class KeywordRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     keyword: str = Field(min_length=1, max_length=MAX_LENGTH)
@@ -168,7 +164,7 @@ async def keyword_rules_list(services: ServicesDep, org: OrgDep) -> JSONResponse
     status_code=201,
     responses={
         **schemas.success(KeywordRule, 201),
-        409: {"model": RuleConflictDetail, "description": "The keyword has a rule already"},
+        **schemas.conflict("The keyword has a rule already"),
     },
 )
 async def keyword_rules_create(

@@ -31,6 +31,15 @@ def success(model: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": model}}
 
 
+class Conflict(BaseModel):
+    detail: str
+
+
+def conflict(description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` declaring the 409 an operation answers when ``description``."""
+    return {409: {"model": Conflict, "description": description}}
+
+
 # -- contacts -------------------------------------------------------------------------------
 
 

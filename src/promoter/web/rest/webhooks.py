@@ -312,7 +312,10 @@ async def _by_hand(send: Callable[[], Any]) -> Delivery:
 @router.post(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/",
     summary="Send a delivery again now",
-    responses=schemas.success(schemas.DeliveryDetail),
+    responses={
+        **schemas.success(schemas.DeliveryDetail),
+        **schemas.conflict("A sender is delivering it now"),
+    },
 )
 async def deliveries_redeliver(
     services: ServicesDep, org: OrgDep, webhook_id: WebhookId, delivery_id: DeliveryId
