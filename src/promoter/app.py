@@ -185,10 +185,12 @@ def update_themes_now(services: Services, *, now: datetime) -> int:
     return update_all(services.database, embedder=services.analytics.embedder, now=now)
 
 
-async def _themes_until(stop: asyncio.Event, services: Services) -> None:
+async def themes_until(stop: asyncio.Event, services: Services) -> None:
     """Every PROMOTER_THEMES_INTERVAL_SECONDS (0: never) a themes round, at once again
     while the last one embedded something (a backlog goes in batches). The first waits
-    the interval too: a process that serves briefly never loads the model."""
+    the interval too: a process that serves briefly never loads the model. Run by the
+    processes that send (cli/processes.py), not by every API process: each loads the
+    model."""
     every = services.settings.themes_interval_seconds
     if every == 0:
         return
@@ -212,7 +214,6 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_prune_until(stop, services))]
-        tasks.append(asyncio.create_task(_themes_until(stop, services)))
         tasks += [asyncio.create_task(task(stop)) for task in background]
         try:
             yield

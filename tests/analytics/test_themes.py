@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,8 +40,9 @@ from promoter.analytics.themes import (
     theme_comments,
     themes_report,
 )
-from promoter.app import _themes_until
+from promoter.app import create_app, themes_until
 from promoter.cli import main
+from promoter.cli.processes import background_tasks
 from promoter.config import Settings
 from promoter.domain.roles import Role
 from promoter.services import Services
@@ -79,7 +81,7 @@ def labelled_vectors(embedder: Embedder) -> tuple[list[str], np.ndarray]:
     return [topic for topic, _ in rows], embedder.embed([text for _, text in rows])
 
 
-@pytest.mark.one_database("arithmetic")
+@pytest.mark.one_database(reason="arithmetic")
 def test_adjusted_rand_index_against_known_values() -> None:
     assert adjusted_rand_index("aabb", "xxyy") == 1.0
     assert adjusted_rand_index("aabbcc", "aabbcc") == 1.0
@@ -88,7 +90,7 @@ def test_adjusted_rand_index_against_known_values() -> None:
     assert adjusted_rand_index("aaaa", "abcd") == 0.0
 
 
-@pytest.mark.one_database("arithmetic")
+@pytest.mark.one_database(reason="arithmetic")
 def test_clustering_keeps_groups_and_drops_the_small() -> None:
     rng = np.random.default_rng(7)
     axes = np.eye(8, dtype=np.float32)
@@ -123,7 +125,7 @@ def test_quality_floor_on_the_labelled_set(labelled_vectors: tuple[list[str], np
     assert adjusted_rand_index(topics, spread) >= INCREMENTAL_ARI_FLOOR
 
 
-@pytest.mark.one_database("text")
+@pytest.mark.one_database(reason="text")
 def test_a_label_is_the_most_used_keywords() -> None:
     said = [("The price is too high", "en"), ("High price", "en"), ("Price up again", "en")]
     assert label_of(said).startswith("price")
@@ -228,7 +230,7 @@ def test_the_servers_round_takes_every_organization_waiting(
     assert sorted(left) == [other_org.id] * 3, "emptied comments lose their vectors"
 
 
-@pytest.mark.one_database("the server's loop: the rounds themselves are tested on both")
+@pytest.mark.one_database(reason="the server's loop: the rounds themselves are tested on both")
 def test_the_server_runs_rounds_in_the_background(
     services: Services, org: Org, embedder: Embedder
 ) -> None:
@@ -238,7 +240,7 @@ def test_the_server_runs_rounds_in_the_background(
 
     async def run(settings: Settings) -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(_themes_until(stop, replace(services, settings=settings)))
+        task = asyncio.create_task(themes_until(stop, replace(services, settings=settings)))
         await asyncio.sleep(1.5)
         stop.set()
         await task
@@ -248,6 +250,34 @@ def test_the_server_runs_rounds_in_the_background(
     with services.database.read() as conn:
         assert conn.scalars(select(comment_vectors.c.response_id)).all() == []
     asyncio.run(run(every))
+    with services.database.read() as conn:
+        assert len(conn.scalars(select(comment_vectors.c.response_id)).all()) == 3
+
+
+@pytest.mark.one_database(reason="the sending processes' tasks: the rounds are tested on both")
+def test_the_sending_processes_run_the_rounds(
+    services: Services, org: Org, embedder: Embedder, tmp_path: Path
+) -> None:
+    """What ``promoter serve`` (unless --no-worker) and ``promoter worker`` run beside the
+    delivery worker includes the rounds; an API process alone runs none."""
+    plant(services.database, org, _planted({"speed": 3}))
+    settings = services.settings.model_copy(
+        update={"themes_interval_seconds": 1, "email_url": f"file:{tmp_path}"}
+    )
+    sending = replace(services, settings=settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(task(stop)) for task in background_tasks(sending)]
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    with TestClient(create_app(sending)):
+        time.sleep(1.5)
+    with services.database.read() as conn:
+        assert conn.scalars(select(comment_vectors.c.response_id)).all() == []
+    asyncio.run(run())
     with services.database.read() as conn:
         assert len(conn.scalars(select(comment_vectors.c.response_id)).all()) == 3
 

@@ -11,6 +11,7 @@ time.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import click
 from fastapi import FastAPI
 
-from promoter.app import Background, create_app
+from promoter.app import Background, create_app, themes_until
 from promoter.config import Settings
 from promoter.delivery.worker import DeliveryWorker
 from promoter.services import Services
@@ -53,13 +54,15 @@ def delivery_worker(services: Services, batch_size: int = 50) -> DeliveryWorker:
 
 
 def background_tasks(services: Services) -> list[Background]:
-    """What a serving process runs beside the HTTP service unless ``--no-worker``: the
-    delivery worker, the webhook and Segment source senders, the one-click settler."""
+    """What a serving process runs beside the HTTP service unless ``--no-worker`` (and
+    what ``promoter worker`` runs): the delivery worker, the webhook and Segment source
+    senders, the one-click settler and the comment themes' rounds."""
     return [
         delivery_worker(services).run,
         services.webhook_sender().run,
         services.segment_sender().run,
         services.click_settler().run,
+        functools.partial(themes_until, services=services),
     ]
 
 

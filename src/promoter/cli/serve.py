@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import click
 
 from promoter import __version__
+from promoter.app import themes_until
 from promoter.cli.common import open_database, settings_from_env
 from promoter.cli.processes import (
     MAX_PROCESSES,
@@ -129,8 +130,9 @@ def _redacted(url: str) -> str:
 @click.command()
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 def worker(batch_size: int) -> None:
-    """Send due survey emails, webhooks and Segment source messages, and settle one-click
-    scores, until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+    """Send due survey emails, webhooks and Segment source messages, settle one-click
+    scores and run the comment themes' rounds, until stopped (SIGTERM or Ctrl-C finish
+    the batch in hand)."""
     import asyncio
     import signal
 
@@ -149,7 +151,11 @@ def worker(batch_size: int) -> None:
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"worker sending survey emails: {_mail(settings, False)}")
         await asyncio.gather(
-            runner.run(stop), sender.run(stop), segment_sender.run(stop), settler.run(stop)
+            runner.run(stop),
+            sender.run(stop),
+            segment_sender.run(stop),
+            settler.run(stop),
+            themes_until(stop, services),
         )
 
     try:
