@@ -64,12 +64,11 @@ class Week:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Keyword:
-    """A keyword (or the group rules made of several): ``phrases``, those counted in it."""
+class Counted:
+    """What a keyword and a theme share: a group of comments with its NPS (``summary``),
+    the window before's, the change between them and the weekly trend."""
 
-    name: str
-    phrases: tuple[str, ...]
+    __slots__ = ()
     summary: NpsSummary
     before: NpsSummary
     change: NpsChange | TooFewToCompare | None
@@ -84,34 +83,35 @@ class Keyword:
         """The change, when both windows had enough comments to give one."""
         return self.change if isinstance(self.change, NpsChange) else None
 
-    def to_json(self) -> dict[str, object]:
+    def counted_json(self) -> dict[str, object]:
+        """The group as the API gives it: its count, NPS (null under MIN_NPS comments),
+        the window before, the change and the weekly trend."""
+        shown = self.summary.to_json()
+        if not self.enough:
+            shown |= {"nps": None, "margin_of_error": None, "confidence_interval": None}
         return {
-            "keyword": self.name,
-            "phrases": list(self.phrases),
-            **counted_json(self.summary, self.before, self.change, self.weeks),
+            "comments": self.summary.responses,
+            "enough": self.enough,
+            **shown,
+            "before": {"comments": self.before.responses, "nps": self.before.nps},
+            "change": change_json(self.change),
+            "weeks": [w.to_json() for w in self.weeks],
         }
 
 
-def counted_json(
-    summary: NpsSummary,
-    before: NpsSummary,
-    change: NpsChange | TooFewToCompare | None,
-    weeks: list[Week],
-) -> dict[str, object]:
-    """A group of comments (a keyword's, a theme's) as the API gives it: its count, NPS
-    (null under MIN_NPS comments), the window before, the change and the weekly trend."""
-    enough = summary.responses >= MIN_NPS
-    shown = summary.to_json()
-    if not enough:
-        shown |= {"nps": None, "margin_of_error": None, "confidence_interval": None}
-    return {
-        "comments": summary.responses,
-        "enough": enough,
-        **shown,
-        "before": {"comments": before.responses, "nps": before.nps},
-        "change": change_json(change),
-        "weeks": [w.to_json() for w in weeks],
-    }
+@dataclass(frozen=True, slots=True)
+class Keyword(Counted):
+    """A keyword (or the group rules made of several): ``phrases``, those counted in it."""
+
+    name: str
+    phrases: tuple[str, ...]
+    summary: NpsSummary
+    before: NpsSummary
+    change: NpsChange | TooFewToCompare | None
+    weeks: list[Week]
+
+    def to_json(self) -> dict[str, object]:
+        return {"keyword": self.name, "phrases": list(self.phrases), **self.counted_json()}
 
 
 def change_json(change: NpsChange | TooFewToCompare | None) -> dict[str, object] | None:

@@ -16,9 +16,9 @@ from promoter.analytics.change import NpsChange, TooFewToCompare, nps_change
 from promoter.analytics.keyword_text import PhraseCache
 from promoter.analytics.keywords import (
     MIN_NPS,
+    Counted,
     Said,
     Week,
-    counted_json,
     previous,
     read_comments,
     summary_of,
@@ -43,7 +43,7 @@ class ThemeNotFound(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class Theme:
+class Theme(Counted):
     id: int
     label: str
     name: str | None
@@ -59,15 +59,6 @@ class Theme:
     def shown(self) -> str:
         return self.name or self.label
 
-    @property
-    def enough(self) -> bool:
-        return self.summary.responses >= MIN_NPS
-
-    @property
-    def compared(self) -> NpsChange | None:
-        """The change, when both windows had enough comments to give one."""
-        return self.change if isinstance(self.change, NpsChange) else None
-
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -76,7 +67,7 @@ class Theme:
             "name": self.name,
             "hidden": self.hidden,
             "size": self.size,
-            **counted_json(self.summary, self.before, self.change, self.weeks),
+            **self.counted_json(),
         }
 
 
