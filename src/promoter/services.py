@@ -30,8 +30,8 @@ from promoter.webhooks.targets import TargetPolicy
 from promoter.websurveys.settings import WebSurveySettings, site_by_key
 from promoter.websurveys.sites import SiteCache
 
-#: Segment requests in their threads at once: more than the connections Segment and a few
-#: libraries keep open, so that those waiting for the writer share its next commit.
+#: Threads of the Segment endpoints: batches decoded at once (more than the connections
+#: Segment and a few libraries keep open), and the commits of the requests waiting.
 INGEST_THREADS = 64
 
 
@@ -78,9 +78,10 @@ class Services:
 
     @property
     def ingest_threads(self) -> ThreadPoolExecutor:
-        """The threads the Segment endpoints decode, authenticate and write in: one per
-        request waiting for its group's commit, up to INGEST_THREADS (idle ones end with
-        the services)."""
+        """The threads of the Segment endpoints: the commits of their waiting requests
+        (a batch at a time), and the decoding and authentication of a request that cannot
+        be done on the event loop (a batch's body, a key not remembered); up to
+        INGEST_THREADS (idle ones end with the services)."""
         with self._signer_lock:
             if not self._ingest_threads:
                 pool = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, event, func, insert, select
 from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
 from promoter.storage.errors import DATABASE_UNAVAILABLE
-from promoter.storage.group_commit import GroupCommit
+from promoter.storage.group_commit import MAX_JOBS_PER_COMMIT, GroupCommit
 from promoter.storage.tables import instance_settings
 
 
@@ -218,3 +219,100 @@ def test_a_connection_lost_in_a_shared_transaction_is_an_outage_for_every_job(
             with pytest.raises(DATABASE_UNAVAILABLE):
                 future.result()
     assert database.run_write(lambda conn: conn.execute(select(func.count())).scalar()) == 1
+
+
+# --- jobs from coroutines: they wait on the event loop, a thread commits them -------------
+
+
+def test_coroutines_jobs_share_commits_and_failures_stay_alone(database: Database) -> None:
+    """Coroutines submitting at once are committed together (one call, one commit), each
+    gets its own result, and a failing item fails alone, on both databases."""
+    batches: list[list[str]] = []
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda conn: commits.append(1))
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        batches.append(list(keys))
+        if "bad" in keys:
+            raise RuntimeError("bad item")
+        return _store_all(conn, keys)
+
+    keys = [f"a{i}" for i in range(10)] + ["bad"] + [f"b{i}" for i in range(5)]
+
+    async def submit_all() -> list[object]:
+        return await asyncio.gather(
+            *(database.run_many_async(k, apply_many, pool) for k in keys),
+            return_exceptions=True,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = asyncio.run(submit_all())
+    for key, outcome in zip(keys, outcomes, strict=True):
+        if key == "bad":
+            assert isinstance(outcome, RuntimeError)
+        else:
+            assert outcome == f"stored {key}"
+    # All were queued before the first batch started: tried together, then one by one.
+    assert sorted(batches[0]) == sorted(keys)
+    assert sorted(map(tuple, batches[1:])) == sorted((k,) for k in keys)
+    assert len(commits) == 1
+    assert _keys(database) == {k for k in keys if k != "bad"}
+
+
+def test_coroutines_beyond_a_batch_are_committed_in_later_batches(database: Database) -> None:
+    sizes: list[int] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        sizes.append(len(keys))
+        return _store_all(conn, keys)
+
+    keys = [f"m{i}" for i in range(2 * MAX_JOBS_PER_COMMIT + 3)]
+
+    async def submit_all() -> list[str]:
+        return await asyncio.gather(*(database.run_many_async(k, apply_many, pool) for k in keys))
+
+    with ThreadPoolExecutor(2) as pool:
+        assert asyncio.run(submit_all()) == [f"stored {k}" for k in keys]
+    assert sizes == [MAX_JOBS_PER_COMMIT, MAX_JOBS_PER_COMMIT, 3]
+    assert _keys(database) == set(keys)
+
+
+def test_a_cancelled_coroutine_does_not_stop_the_others(database: Database) -> None:
+    """A request that goes away while its job waits: the others are answered and every
+    job that was taken is committed (nothing is answered for it, so nothing is lost)."""
+    release = threading.Event()
+
+    def slow(conn: Connection, keys: Sequence[str]) -> list[str]:
+        release.wait(10)
+        return _store_all(conn, keys)
+
+    async def scenario() -> list[str]:
+        first = asyncio.ensure_future(database.run_many_async("c0", slow, pool))
+        await asyncio.sleep(0.05)  # c0's batch is being committed; the next ones wait
+        waiting = [asyncio.ensure_future(database.run_many_async(k, slow, pool)) for k in "xyz"]
+        await asyncio.sleep(0)
+        waiting[1].cancel()
+        release.set()
+        results = [await first, await waiting[0], await waiting[2]]
+        with pytest.raises(asyncio.CancelledError):
+            await waiting[1]
+        return results
+
+    with ThreadPoolExecutor(2) as pool:
+        assert asyncio.run(scenario()) == ["stored c0", "stored x", "stored z"]
+    assert _keys(database) == {"c0", "x", "y", "z"}
+
+
+def test_coroutines_and_threads_take_turns_at_the_writer(database: Database) -> None:
+    """Jobs from threads (the CLI, the worker) and from coroutines (the Segment
+    endpoints) at once: every one is stored, none sees a locked database."""
+    keys = [f"c{i}" for i in range(40)]
+
+    async def coroutines() -> list[str]:
+        return await asyncio.gather(*(database.run_many_async(k, _store_all, pool) for k in keys))
+
+    with ThreadPoolExecutor(4) as pool, ThreadPoolExecutor(8) as threads:
+        from_threads = [threads.submit(database.run_many, f"t{i}", _store_all) for i in range(40)]
+        assert asyncio.run(coroutines()) == [f"stored {k}" for k in keys]
+        assert [f.result() for f in from_threads] == [f"stored t{i}" for i in range(40)]
+    assert _keys(database) == set(keys) | {f"t{i}" for i in range(40)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -72,11 +73,41 @@ def apply_parsed(
     received_at: datetime,
 ) -> list[MessageResult]:
     """Apply what ``parse_messages`` made of ``messages``; returns once committed."""
-    rejected = [MessageResult(index, None, "rejected", str(exc)) for index, exc in parsed.rejected]
     applied: list[MessageResult] = []
     if parsed.operations:
         request = IngestRequest(organization_id, parsed.operations, received_at)
         applied = database.run_many(request, ingestor.apply_requests)
+    return _results(organization_id, messages, parsed, applied)
+
+
+async def apply_parsed_async(
+    *,
+    database: Database,
+    ingestor: Ingestor,
+    executor: Executor,
+    organization_id: int,
+    messages: Sequence[object],
+    parsed: Parsed,
+    received_at: datetime,
+) -> list[MessageResult]:
+    """:func:`apply_parsed` for a coroutine: the request waits on the event loop while
+    a thread of ``executor`` commits it with the others waiting
+    (:meth:`~promoter.storage.engine.Database.run_many_async`)."""
+    applied: list[MessageResult] = []
+    if parsed.operations:
+        request = IngestRequest(organization_id, parsed.operations, received_at)
+        applied = await database.run_many_async(request, ingestor.apply_requests, executor)
+    return _results(organization_id, messages, parsed, applied)
+
+
+def _results(
+    organization_id: int,
+    messages: Sequence[object],
+    parsed: Parsed,
+    applied: list[MessageResult],
+) -> list[MessageResult]:
+    """Every message's result, in the request's order; the rejected ones logged."""
+    rejected = [MessageResult(index, None, "rejected", str(exc)) for index, exc in parsed.rejected]
     # Report the sender's own messageId, not one made up for a message that had none.
     results = [
         _as_sent(r, sent_message_id(messages[r.index]))

@@ -53,6 +53,15 @@ class KeyCache:
             self._entries[digest] = (now + self._ttl, holder)
         return holder
 
+    def remembered(self, digest: str) -> Organization | None:
+        """The organization of the active key of this hash, if looked up less than ``ttl``
+        seconds ago; ``None`` otherwise (not remembered, expired, or not a valid key).
+        Never asks the database: for callers that must not wait."""
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] is None or entry[0] <= self._clock():
+            return None
+        return entry[1].organization
+
     def known_valid(self, digest: str) -> bool:
         """True when the key of this hash was found active at its last lookup, however long
         ago (within what is remembered): a hint, never authentication."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -127,6 +128,17 @@ class Database:
         same time are handed to it together, in one transaction, on both databases; on
         PostgreSQL a deadlock or serialization failure runs that transaction again."""
         return self._group.run_many(item, apply_many)
+
+    async def run_many_async(
+        self,
+        item: I,
+        apply_many: Callable[[Connection, Sequence[I]], Sequence[R]],
+        executor: Executor,
+    ) -> R:
+        """:meth:`run_many` for a coroutine: ``item`` waits on the event loop, not in a
+        thread, and the loop's waiting items are committed together in a thread of
+        ``executor``."""
+        return await self._group.run_many_async(item, apply_many, executor)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -16,15 +16,23 @@ Jobs submitted with the same ``apply_many`` function are handed to it together, 
 that it can write their rows with one statement per table instead of one per job.
 When several jobs share a transaction each group runs in a savepoint; if a group
 fails, its jobs are retried one by one, so one bad job fails alone.
+
+Coroutines submit with :meth:`GroupCommit.run_many_async`: their jobs wait on the event
+loop, not in a thread each, and one thread at a time (per lane) commits them a batch at
+a time. A request then costs no thread of its own, no hop to it and no lock to wake it:
+the batch's thread runs once per commit and the loop answers every job it carried.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -52,7 +60,19 @@ class _Job(Generic[R]):
     done: bool = False
     result: R | None = None
     error: BaseException | None = None
-    finished: threading.Event = field(default_factory=threading.Event)
+    #: What a thread waiting for the job waits on (none for a coroutine's job).
+    finished: threading.Event | None = None
+
+
+@dataclass(slots=True)
+class _LoopJobs:
+    """The jobs of one event loop's coroutines waiting for a batch, and the batches
+    being committed for them."""
+
+    waiting: deque[tuple[_Job[Any], asyncio.Future[Any]]] = field(default_factory=deque)
+    committing: int = 0
+    #: The tasks committing (held, so that none is collected while it runs).
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def _call_each(conn: Connection, fns: Sequence[Callable[[Connection], Any]]) -> list[Any]:
@@ -78,6 +98,10 @@ class GroupCommit:
         self._retry = retry
         self._queue: deque[_Job[Any]] = deque()
         self._turn = threading.BoundedSemaphore(lanes)
+        self._lanes = lanes
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopJobs] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a committed transaction, possibly shared; return its result."""
@@ -88,17 +112,70 @@ class GroupCommit:
     def run_many(self, item: I, apply_many: Callable[[Connection, Sequence[I]], Sequence[R]]) -> R:
         """Have ``apply_many(conn, items)`` handle ``item``, with whatever other items
         submitted with the same function are waiting; return this item's result."""
-        job: _Job[R] = _Job(item, apply_many)
+        job: _Job[R] = _Job(item, apply_many, finished=threading.Event())
         self._queue.append(job)
         while not job.done:
             with self._turn:
                 while not job.done and self._queue:
-                    self._commit_waiting()
+                    self._commit_jobs(list(self._take()))
             # Not done and nothing queued: another lane took the job and is committing it.
-            job.finished.wait()
+            job.finished.wait()  # type: ignore[union-attr]
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
+
+    async def run_many_async(
+        self,
+        item: I,
+        apply_many: Callable[[Connection, Sequence[I]], Sequence[R]],
+        executor: Executor,
+    ) -> R:
+        """:meth:`run_many` for a coroutine: the item waits on the event loop, and the
+        loop's waiting items are committed a batch at a time in a thread of ``executor``
+        (as many batches at once as there are lanes). Returns once committed. Jobs of
+        coroutines and of threads take turns at the database's writer; they do not share
+        a transaction."""
+        loop = asyncio.get_running_loop()
+        jobs = self._loops.get(loop)
+        if jobs is None:
+            jobs = self._loops.setdefault(loop, _LoopJobs())
+        answer: asyncio.Future[R] = loop.create_future()
+        jobs.waiting.append((_Job(item, apply_many), answer))
+        if jobs.committing < self._lanes:
+            jobs.committing += 1
+            task = loop.create_task(self._commit_batches(loop, jobs, executor))
+            jobs.tasks.add(task)
+            task.add_done_callback(jobs.tasks.discard)
+        return await answer
+
+    async def _commit_batches(
+        self, loop: asyncio.AbstractEventLoop, jobs: _LoopJobs, executor: Executor
+    ) -> None:
+        """Commit the loop's waiting jobs, a batch at a time, until none is left."""
+        try:
+            while jobs.waiting:
+                count = min(MAX_JOBS_PER_COMMIT, len(jobs.waiting))
+                batch = [jobs.waiting.popleft() for _ in range(count)]
+                try:
+                    await loop.run_in_executor(executor, self._commit_jobs, [j for j, _ in batch])
+                except Exception as exc:  # the executor refused the batch (shut down)
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                except asyncio.CancelledError:  # the loop is closing: no answer is read
+                    for _, answer in batch:
+                        answer.cancel()
+                    raise
+                for job, answer in batch:
+                    if answer.done():  # its request was cancelled meanwhile
+                        continue
+                    if job.error is not None:
+                        answer.set_exception(job.error)
+                    else:
+                        answer.set_result(job.result)
+        finally:
+            jobs.committing -= 1
 
     def _take(self) -> Iterator[_Job[Any]]:
         for _ in range(MAX_JOBS_PER_COMMIT):
@@ -107,8 +184,9 @@ class GroupCommit:
             except IndexError:
                 return
 
-    def _commit_waiting(self) -> None:
-        jobs = list(self._take())
+    def _commit_jobs(self, jobs: list[_Job[Any]]) -> None:
+        """Commit ``jobs`` in one transaction (tried again on a conflict); each job ends
+        done, with its result or its error."""
         groups: dict[ApplyMany, list[_Job[Any]]] = {}
         for job in jobs:
             groups.setdefault(job.apply_many, []).append(job)
@@ -128,7 +206,8 @@ class GroupCommit:
         finally:
             for job in jobs:
                 job.done = True
-                job.finished.set()
+                if job.finished is not None:
+                    job.finished.set()
 
     def _commit(self, jobs: list[_Job[Any]], groups: dict[ApplyMany, list[_Job[Any]]]) -> None:
         for job in jobs:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +26,8 @@ from promoter.ingest.payload import (
 from promoter.ingest.pipeline import (
     DESTINATION_TYPES,
     TRACKING_API_TYPES,
-    apply_parsed,
-    ingest_messages,
+    Parsed,
+    apply_parsed_async,
     parse_messages,
 )
 from promoter.ingest.results import MessageResult
@@ -45,10 +47,71 @@ TRACKING = "tracking"
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 
 
-def _lookup(services: Services, credentials: Credentials | None) -> Organization | None:
+def _lookup(
+    services: Services, credentials: Credentials | None, known: Organization | None = None
+) -> Organization | None:
     if credentials is None:
         return None
+    if known is not None:
+        return known
     return services.keys.organization(credentials.key, digest=credentials.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A request authenticated and its messages parsed: what is left is applying them."""
+
+    organization_id: int
+    way: str
+    messages: Sequence[object]
+    parsed: Parsed
+    received_at: datetime
+
+
+def _remembered(
+    services: Services, credentials: Credentials | None, body: bytes
+) -> Organization | None:
+    """The organization of a message-sized request whose key was looked up less than
+    PROMOTER_KEY_CACHE_SECONDS ago: such a request is checked and parsed on the event loop
+    (nothing in it waits), the others in a thread of their own."""
+    if credentials is None or len(body) > MAX_MESSAGE_BYTES:
+        return None
+    return services.keys.remembered(credentials.digest)
+
+
+async def _answer(
+    services: Services,
+    check: Callable[[Organization | None], Response | _Ready],
+    known: Organization | None,
+) -> Response:
+    """Run ``check`` (on the loop when the organization is ``known``, else in a thread),
+    then apply its messages with the others waiting for the writer, and answer."""
+    if known is not None:
+        outcome = check(known)
+    else:
+        outcome = await in_pool(services.ingest_threads, check, None)
+    if not isinstance(outcome, _Ready):
+        return outcome
+    results = await apply_parsed_async(
+        database=services.database,
+        ingestor=services.ingestor,
+        executor=services.ingest_threads,
+        organization_id=outcome.organization_id,
+        messages=outcome.messages,
+        parsed=outcome.parsed,
+        received_at=outcome.received_at,
+    )
+    services.received.record(
+        outcome.organization_id,
+        way=outcome.way,
+        at=outcome.received_at,
+        messages=outcome.messages,
+        results=results,
+    )
+    if outcome.way == DESTINATION and results and all(r.status == "rejected" for r in results):
+        reason = "; ".join(r.reason or "" for r in results[:5])
+        return segment_error(400, reason, "invalid_message")
+    return JSONResponse(_summary(results))
 
 
 async def _body_or_error(request: Request, limit: int) -> tuple[bytes, PayloadError | None]:
@@ -103,28 +166,31 @@ async def segment_destination(request: Request, services: ServicesDep) -> Respon
     """One Segment message per request (or an array from Segment's Webhooks destination)."""
     received_at = datetime.now(UTC)
     body, error = await _body_or_error(request, MAX_BATCH_BYTES)
-    return await in_pool(
-        services.ingest_threads,
+    credentials = request_credentials(request.scope)
+    check = functools.partial(
         _destination,
         services,
-        credentials=request_credentials(request.scope),
+        credentials=credentials,
         signature=request.headers.get("x-signature"),
         body=body,
         body_error=error,
         received_at=received_at,
     )
+    return await _answer(services, check, _remembered(services, credentials, body))
 
 
 def _destination(
     services: Services,
+    known: Organization | None,
     *,
     credentials: Credentials | None,
     signature: str | None,
     body: bytes,
     body_error: PayloadError | None,
     received_at: datetime,
-) -> Response:
-    org = _lookup(services, credentials)
+) -> Response | _Ready:
+    """Authenticate, check and parse a ``/segment`` request: its answer, or what to apply."""
+    org = _lookup(services, credentials, known)
     if org is None or credentials is None:
         return _unauthorized()
     throttled = _throttled(services, credentials, org.id, way=DESTINATION, at=received_at)
@@ -156,21 +222,7 @@ def _destination(
         if isinstance(error, UnsupportedType):
             return segment_error(501, str(error), "unsupported_type")
         return segment_error(400, str(error), "invalid_message")
-    results = apply_parsed(
-        database=services.database,
-        ingestor=services.ingestor,
-        organization_id=org.id,
-        messages=messages,
-        parsed=parsed,
-        received_at=received_at,
-    )
-    services.received.record(
-        org.id, way=DESTINATION, at=received_at, messages=messages, results=results
-    )
-    if all(r.status == "rejected" for r in results) and results:
-        reason = "; ".join(r.reason or "" for r in results[:5])
-        return segment_error(400, reason, "invalid_message")
-    return JSONResponse(_summary(results))
+    return _Ready(org.id, DESTINATION, messages, parsed, received_at)
 
 
 def _signed(secret: str, body: bytes, signature: str | None) -> bool:
@@ -203,32 +255,35 @@ async def _tracking(request: Request, services: ServicesDep, call: str | None) -
     body, error = await _body_or_error(request, MAX_MESSAGE_BYTES if call else MAX_BATCH_BYTES)
     if error is not None:
         return _bad_request(error)
-    # Decoding, authentication and the write happen in one worker thread.
-    return await in_pool(
-        services.ingest_threads,
+    credentials = request_credentials(request.scope)
+    check = functools.partial(
         _tracking_call,
         services,
-        credentials=request_credentials(request.scope),
+        credentials=credentials,
         body=body,
         call=call,
         received_at=received_at,
     )
+    return await _answer(services, check, _remembered(services, credentials, body))
 
 
 def _tracking_call(
     services: Services,
+    known: Organization | None,
     *,
     credentials: Credentials | None,
     body: bytes,
     call: str | None,
     received_at: datetime,
-) -> Response:
+) -> Response | _Ready:
+    """Decode, authenticate and parse a Tracking API request: its answer, or what to
+    apply."""
     try:
         decoded = tracking_body(body, call, received_at)
     except PayloadError as exc:
         return _bad_request(exc)
     payload, messages, envelope = decoded.payload, decoded.messages, decoded.envelope
-    org = _lookup(services, credentials)
+    org = _lookup(services, credentials, known)
     write_key = payload.get("writeKey")
     header_key = credentials.key if credentials else None
     if org is None and isinstance(write_key, str) and write_key != header_key:
@@ -239,18 +294,8 @@ def _tracking_call(
     throttled = _throttled(services, credentials, org.id, way=TRACKING, at=received_at)
     if throttled is not None:
         return throttled
-    results = ingest_messages(
-        database=services.database,
-        ingestor=services.ingestor,
-        organization_id=org.id,
-        messages=messages,
-        envelope=envelope,
-        allowed=TRACKING_API_TYPES,
-    )
-    services.received.record(
-        org.id, way=TRACKING, at=received_at, messages=messages, results=results
-    )
-    return JSONResponse(_summary(results))
+    parsed = parse_messages(messages, envelope, allowed=TRACKING_API_TYPES)
+    return _Ready(org.id, TRACKING, messages, parsed, envelope.received_at)
 
 
 @router.post("/v1/batch", summary="Tracking API: a batch of messages")
