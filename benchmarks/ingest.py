@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -426,6 +427,13 @@ class Measurement:
     messages: int
     seconds: float
     latencies: list[float]
+    #: The server process's CPU time (user + system, all its threads) meanwhile; 0 for the
+    #: raw baselines, which run in this process.
+    server_cpu_seconds: float = 0.0
+
+    @property
+    def server_cpu_ms_per_message(self) -> float:
+        return 1000 * self.server_cpu_seconds / max(1, self.messages)
 
     @property
     def messages_per_second(self) -> float:
@@ -991,12 +999,28 @@ def run_server_benchmark(
         for batch in plan.seeding:  # new contacts first, one request at a time
             send_batches(server, [batch], 1)
         send_batches(server, plan.warmup, concurrency)
+        pid = server.process.pid
         batches = []
         for index, round_batches in enumerate(plan.rounds):
             before_round(index)
-            batches.append(send_batches(server, round_batches, concurrency))
-        singles = [send_singles(server, rnd, concurrency) for rnd in plan.singles]
+            batches.append(with_cpu(pid, partial(send_batches, server, round_batches, concurrency)))
+        singles = [
+            with_cpu(pid, partial(send_singles, server, rnd, concurrency)) for rnd in plan.singles
+        ]
     return ServerResult(backend, batches, singles, table_counts(url))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(pid: int, measure: Callable[[], Measurement]) -> Measurement:
+    """``measure()``, with the CPU time process ``pid`` spent meanwhile."""
+    before = process_cpu_seconds(pid)
+    measured = measure()
+    return replace(measured, server_cpu_seconds=process_cpu_seconds(pid) - before)
 
 
 def analyze(url: str) -> None:
@@ -1078,9 +1102,10 @@ def runs(measurements: Sequence[Measurement], *, per_request: bool = False) -> s
 def table_row(name: str, unit: str, ms: Sequence[Measurement], per_request: bool = False) -> str:
     median = median_rate(ms, per_request=per_request)
     p50, p99 = percentile_ms(ms, 50), percentile_ms(ms, 99)
+    cpu = statistics.median(m.server_cpu_ms_per_message for m in ms)
     return (
         f"| {name} | {median:,.0f} {unit} | {runs(ms, per_request=per_request)} "
-        f"| {p50:.1f} | {p99:.1f} |"
+        f"| {p50:.1f} | {p99:.1f} | {f'{cpu:.3f}' if cpu else ''} |"
     )
 
 
@@ -1090,8 +1115,8 @@ def report(raw: RawResult, results: Sequence[ServerResult], args: argparse.Names
         f"({args.identify_ratio:.0%} identify), {args.concurrency} connections; "
         f"{args.rounds} x {args.singles} single /v1/track requests; seed {args.seed}.",
         "",
-        "| measurement | median | runs | p50 ms | p99 ms |",
-        "|---|---|---|---|---|",
+        "| measurement | median | runs | p50 ms | p99 ms | server CPU ms/message |",
+        "|---|---|---|---|---|---|",
         table_row("raw sqlite3, commit per 100 rows (baseline)", "events/s", raw.rounds),
         table_row("raw sqlite3, commit per 100-message batch", "events/s", raw.batch_rounds),
     ]

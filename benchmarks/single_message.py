@@ -28,7 +28,6 @@ import argparse
 import base64
 import contextlib
 import json
-import os
 import shutil
 import sqlite3
 import statistics
@@ -45,6 +44,7 @@ from ingest import (
     Server,
     Workload,
     free_port,
+    process_cpu_seconds,
     running_server,
     send_batches,
     server_environment,
@@ -207,9 +207,9 @@ def wrk(
     duration = seconds if seconds is not None else args.seconds
     command = ["wrk", f"-t{args.threads}", f"-c{connections}", f"-d{duration}s"]
     command += ["--timeout", "10s", "-s", str(script), f"http://{HOST}:{target.port}{target.path}"]
-    cpu_before = cpu_seconds(target.pid)
+    cpu_before = process_cpu_seconds(target.pid)
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    cpu = cpu_seconds(target.pid) - cpu_before
+    cpu = process_cpu_seconds(target.pid) - cpu_before
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     data = json.loads(line.removeprefix("RESULT "))
     run = Run(
@@ -227,12 +227,6 @@ def wrk(
     )
     print(f"  {target.name} at {connections}: {run.rate:,.0f}/s", file=sys.stderr)
     return run
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from promoter.ingest.pipeline import (
     DESTINATION_TYPES,
     TRACKING_API_TYPES,
     Parsed,
+    apply_parsed,
     apply_parsed_async,
     parse_messages,
 )
@@ -84,12 +85,12 @@ async def _answer(
     check: Callable[[Organization | None], Response | _Ready],
     known: Organization | None,
 ) -> Response:
-    """Run ``check`` (on the loop when the organization is ``known``, else in a thread),
-    then apply its messages with the others waiting for the writer, and answer."""
-    if known is not None:
-        outcome = check(known)
-    else:
-        outcome = await in_pool(services.ingest_threads, check, None)
+    """Run ``check``, apply its messages and answer: on the event loop when the
+    organization is ``known`` (the request then waits for the writer there, committed with
+    the others waiting), else all in a thread (a batch: decoding it takes a while)."""
+    if known is None:
+        return await in_pool(services.ingest_threads, _answer_in_thread, services, check)
+    outcome = check(known)
     if not isinstance(outcome, _Ready):
         return outcome
     results = await apply_parsed_async(
@@ -101,6 +102,28 @@ async def _answer(
         parsed=outcome.parsed,
         received_at=outcome.received_at,
     )
+    return _answered(services, outcome, results)
+
+
+def _answer_in_thread(
+    services: Services, check: Callable[[Organization | None], Response | _Ready]
+) -> Response:
+    outcome = check(None)
+    if not isinstance(outcome, _Ready):
+        return outcome
+    results = apply_parsed(
+        database=services.database,
+        ingestor=services.ingestor,
+        organization_id=outcome.organization_id,
+        messages=outcome.messages,
+        parsed=outcome.parsed,
+        received_at=outcome.received_at,
+    )
+    return _answered(services, outcome, results)
+
+
+def _answered(services: Services, outcome: _Ready, results: list[MessageResult]) -> Response:
+    """The answer to a request whose messages were applied (shown in the live view)."""
     services.received.record(
         outcome.organization_id,
         way=outcome.way,
