@@ -17,7 +17,7 @@ from promoter import __version__
 from promoter.accounts import shown_once
 from promoter.accounts.sessions import purge_expired
 from promoter.alerts.check import Alerting, check_daily
-from promoter.analytics.theme_store import update_all
+from promoter.analytics.theme_store import Rounds, update_all
 from promoter.config import Settings
 from promoter.digest.send import Digesting, send_weekly
 from promoter.ingest.dedup import prune_processed_messages
@@ -179,10 +179,13 @@ async def _send_digests(services: Services) -> None:
         log.exception("weekly digest failed")
 
 
-def update_themes_now(services: Services, *, now: datetime) -> int:
+def update_themes_now(services: Services, *, now: datetime, rounds: Rounds | None = None) -> int:
     """A themes round for every organization with comments to embed (analytics/
-    theme_store.py); returns how many comments were embedded."""
-    return update_all(services.database, embedder=services.analytics.embedder, now=now)
+    theme_store.py); returns how many comments were embedded. ``rounds``: what the
+    process's earlier rounds remember (the responses changed since are looked at)."""
+    return update_all(
+        services.database, embedder=services.analytics.embedder, now=now, rounds=rounds
+    )
 
 
 async def themes_until(stop: asyncio.Event, services: Services) -> None:
@@ -197,8 +200,12 @@ async def themes_until(stop: asyncio.Event, services: Services) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=every)
 
+    rounds = Rounds()
+
     async def round_() -> int:
-        return await run_in_threadpool(lambda: update_themes_now(services, now=datetime.now(UTC)))
+        return await run_in_threadpool(
+            lambda: update_themes_now(services, now=datetime.now(UTC), rounds=rounds)
+        )
 
     await run_until_stopped(stop, round_, log=log, what="themes", idle_seconds=every)
 

@@ -31,7 +31,14 @@ from promoter.analytics.theme_clusters import (
     nearest,
     to_bytes,
 )
-from promoter.analytics.theme_store import label_of, update_all, update_themes
+from promoter.analytics.theme_store import (
+    FULL_LOOK_EVERY,
+    LOOK_BACK,
+    Rounds,
+    label_of,
+    update_all,
+    update_themes,
+)
 from promoter.analytics.themes import (
     ThemeError,
     ThemeNotFound,
@@ -228,6 +235,49 @@ def test_the_servers_round_takes_every_organization_waiting(
     with database.read() as conn:
         left = conn.scalars(select(comment_vectors.c.organization_id)).all()
     assert sorted(left) == [other_org.id] * 3, "emptied comments lose their vectors"
+
+
+def test_a_process_rounds_read_what_changed_since_the_last(
+    database: Database, org: Org, other_org: Org, embedder: Embedder
+) -> None:
+    """After a look at every response, a process's rounds visit the organizations with a
+    response changed since the last round (less LOOK_BACK) or left with more than a
+    batch, and every organization again once FULL_LOOK_EVERY has passed."""
+    plant(database, org, _planted({"pricing": 4, "support": 3}))
+    plant(database, other_org, _planted({"speed": 2}))
+    rounds = Rounds()
+    assert update_all(database, embedder=embedder, now=NOW, rounds=rounds, batch=4) == 6
+    assert (rounds.full_at, rounds.since, rounds.behind) == (NOW, NOW - LOOK_BACK, {org.id})
+    # The planted comments are older than the look-back: found because the org is behind.
+    later = NOW + timedelta(minutes=1)
+    assert update_all(database, embedder=embedder, now=later, rounds=rounds, batch=4) == 3
+    assert rounds.full_at == NOW and rounds.behind == set()
+
+    def edit(response_id: int, text: str, *, stamped: datetime) -> None:
+        with database.write() as conn:
+            conn.execute(
+                update(responses)
+                .where(responses.c.id == response_id)
+                .values(comment=text, comment_updated_at=later, updated_at=stamped)
+            )
+
+    ours, theirs = (sorted(_comment_ids(database, o).values()) for o in (org, other_org))
+    edit(ours[0], "The invoices are confusing", stamped=later)
+    # A change stamped long before the look-back (a writer whose clock is far behind): its
+    # organization is not visited until the next full look.
+    edit(theirs[0], "Pages load slowly on my phone", stamped=NOW - timedelta(hours=2))
+    after = later + timedelta(minutes=1)
+    assert update_all(database, embedder=embedder, now=after, rounds=rounds) == 1
+    assert update_all(database, embedder=embedder, now=after, rounds=rounds) == 0
+    full = NOW + FULL_LOOK_EVERY
+    assert update_all(database, embedder=embedder, now=full, rounds=rounds) == 1
+    assert rounds.full_at == full
+    # An emptied comment is found since the last round too, and loses its vector.
+    edit(ours[1], "", stamped=full)
+    update_all(database, embedder=embedder, now=full + timedelta(minutes=1), rounds=rounds)
+    with database.read() as conn:
+        kept = set(conn.scalars(select(comment_vectors.c.response_id)))
+    assert ours[1] not in kept and len(kept) == 8
 
 
 @pytest.mark.one_database(reason="the server's loop: the rounds themselves are tested on both")

@@ -9,11 +9,23 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 
 from promoter.analytics.embedding import DIMENSIONS, Embedder
 from promoter.analytics.keyword_rules import Rules
@@ -32,7 +44,13 @@ from promoter.analytics.theme_clusters import (
 from promoter.analytics.themes import ThemeError, ThemeNotFound
 from promoter.storage.engine import Database
 from promoter.storage.instance import claim_turn
-from promoter.storage.tables import comment_vectors, response_attributes, responses, themes
+from promoter.storage.tables import (
+    comment_vectors,
+    organizations,
+    response_attributes,
+    responses,
+    themes,
+)
 
 #: Comments embedded per round and organization (about 10 s of one CPU): the rest wait
 #: for the next round.
@@ -45,6 +63,11 @@ LABEL_PHRASES = 2
 NO_RULES = Rules({}, {}, frozenset())
 #: The turn (storage/instance.py) an organization's round takes, so two at once queue.
 TURN = "themes_round:"
+#: A process's round looks at the responses changed since its last round began, less this
+#: margin (transactions still open then, other processes' clocks)...
+LOOK_BACK = timedelta(minutes=10)
+#: ... and this often at every response, for whatever the margin could miss.
+FULL_LOOK_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +78,8 @@ class Update:
     assigned: int
     created: int
     removed: int
+    #: A whole batch was taken: more comments may be waiting.
+    more: bool = False
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -74,20 +99,31 @@ def _has_comment() -> list[ColumnElement[bool]]:
     return [r.comment.is_not(None), func.length(func.trim(r.comment)) > 0]
 
 
+def _to_embed() -> ColumnElement[bool]:
+    """A response (outer-joined with its vector) whose comment has no vector, or was
+    edited since its vector was computed."""
+    r, v = responses.c, comment_vectors.c
+    return and_(
+        *_has_comment(),
+        or_(
+            v.response_id.is_(None),
+            and_(r.comment_updated_at.is_not(None), r.comment_updated_at > v.embedded_at),
+        ),
+    )
+
+
+def _to_forget() -> ColumnElement[bool]:
+    """A response (outer-joined with its vector) whose comment was emptied since."""
+    return and_(not_(and_(*_has_comment())), comment_vectors.c.response_id.is_not(None))
+
+
 def _pending(conn: Connection, organization_id: int, limit: int) -> list[tuple[int, str, str]]:
     """Comments with no vector, or edited since theirs was computed: the oldest first."""
     r, v = responses.c, comment_vectors.c
     rows = conn.execute(
         select(r.id, r.comment, v.text_hash)
         .select_from(responses.outerjoin(comment_vectors, v.response_id == r.id))
-        .where(
-            r.organization_id == organization_id,
-            *_has_comment(),
-            or_(
-                v.response_id.is_(None),
-                and_(r.comment_updated_at.is_not(None), r.comment_updated_at > v.embedded_at),
-            ),
-        )
+        .where(r.organization_id == organization_id, _to_embed())
         .order_by(r.id)
         .limit(limit)
     ).all()
@@ -297,33 +333,99 @@ def update_themes(
         created = _create_themes(conn, organization_id, now) if recluster else 0
         if stored or assigned or created or removed:
             _refresh_centroids(conn, organization_id, now)
-    return Update(stored, assigned, created, removed)
+    return Update(stored, assigned, created, removed, more=len(pending) >= batch)
 
 
-def update_all(database: Database, *, embedder: Embedder, now: datetime) -> int:
+@dataclass(slots=True)
+class Rounds:
+    """What a process's rounds remember from one to the next, so that a round reads the
+    responses changed since the last (``ix_responses_org_updated``), not every response
+    of every organization each minute."""
+
+    #: Responses changed at or after this are looked at (none: look at every response).
+    since: datetime | None = None
+    #: When a round last looked at every response.
+    full_at: datetime | None = None
+    #: Organizations whose last round took a whole batch: more may be waiting.
+    behind: set[int] = field(default_factory=set)
+
+
+def update_all(
+    database: Database,
+    *,
+    embedder: Embedder,
+    now: datetime,
+    rounds: Rounds | None = None,
+    batch: int = BATCH,
+) -> int:
     """A round for every organization with a comment not yet embedded (or edited, or
-    emptied): how many comments were embedded."""
-    r, v = responses.c, comment_vectors.c
+    emptied): how many comments were embedded. With ``rounds`` (a process's memory of
+    its earlier rounds), only the responses changed since the last round are looked at,
+    and every response once every FULL_LOOK_EVERY."""
+    full = (
+        rounds is None
+        or rounds.since is None
+        or rounds.full_at is None
+        or now - rounds.full_at >= FULL_LOOK_EVERY
+    )
     with database.read() as conn:
-        waiting = conn.scalars(
-            select(r.organization_id)
+        if full or rounds is None or rounds.since is None:
+            waiting = _waiting(conn)
+        else:
+            waiting = _waiting_since(conn, rounds.since) | rounds.behind
+    embedded = 0
+    behind: set[int] = set()
+    for organization_id in sorted(waiting):
+        done = update_themes(
+            database, organization_id=organization_id, embedder=embedder, now=now, batch=batch
+        )
+        embedded += done.embedded
+        if done.more:
+            behind.add(organization_id)
+    if rounds is not None:
+        rounds.since, rounds.behind = now - LOOK_BACK, behind
+        if full:
+            rounds.full_at = now
+    return embedded
+
+
+def _waiting(conn: Connection) -> set[int]:
+    """Organizations with a comment to embed or to forget, looking at every response."""
+    r, v = responses.c, comment_vectors.c
+    waiting = conn.scalars(
+        select(r.organization_id)
+        .select_from(responses.outerjoin(comment_vectors, v.response_id == r.id))
+        .where(_to_embed())
+        .distinct()
+    ).all()
+    emptied = conn.scalars(
+        select(v.organization_id)
+        .select_from(comment_vectors.join(responses, r.id == v.response_id))
+        .where(not_(and_(*_has_comment())))
+        .distinct()
+    ).all()
+    return set(waiting) | set(emptied)
+
+
+def _waiting_since(conn: Connection, since: datetime) -> set[int]:
+    """Organizations with a response changed at or after ``since`` whose comment is to
+    embed or to forget: a range of ``ix_responses_org_updated`` per organization."""
+    r, v = responses.c, comment_vectors.c
+    found: set[int] = set()
+    for organization_id in conn.scalars(select(organizations.c.id)):
+        hit = conn.execute(
+            select(literal(1))
             .select_from(responses.outerjoin(comment_vectors, v.response_id == r.id))
             .where(
-                *_has_comment(),
-                or_(v.response_id.is_(None), r.comment_updated_at > v.embedded_at),
+                r.organization_id == organization_id,
+                r.updated_at >= since,
+                or_(_to_embed(), _to_forget()),
             )
-            .distinct()
-        ).all()
-        emptied = conn.scalars(
-            select(v.organization_id)
-            .select_from(comment_vectors.join(responses, r.id == v.response_id))
-            .where(or_(r.comment.is_(None), func.length(func.trim(r.comment)) == 0))
-            .distinct()
-        ).all()
-    return sum(
-        update_themes(database, organization_id=org_id, embedder=embedder, now=now).embedded
-        for org_id in sorted(set(waiting) | set(emptied))
-    )
+            .limit(1)
+        ).first()
+        if hit is not None:
+            found.add(organization_id)
+    return found
 
 
 def merge_theme(
