@@ -90,6 +90,16 @@ _CLAIM_MESSAGE_IDS = (
     " SELECT %s, m, %s FROM unnest(%s::text[]) AS m"
     " ON CONFLICT (organization_id, message_id) DO NOTHING RETURNING message_id"
 )
+#: New contacts on PostgreSQL: one fixed statement, whatever their number (an INSERT of
+#: many VALUES rows is new SQL for each count, which the driver parses again each time).
+_INSERT_NEW_CONTACTS = (
+    "INSERT INTO contacts (organization_id, user_id, email, email_key, first_name,"
+    " last_name, timezone, status, created_at, updated_at)"
+    " SELECT %s, u, e, k, f, l, z, 'active', %s, %s"
+    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+    " AS n(u, e, k, f, l, z)"
+    " ON CONFLICT (organization_id, user_id) DO NOTHING RETURNING id, user_id"
+)
 _UPDATE_CONTACT = (
     update(contacts)
     .where(contacts.c.id == bindparam("cid"))
@@ -358,14 +368,8 @@ def write_contacts(
     elif rows:
         # A concurrent request may create the same userId first (PostgreSQL): then this
         # one updates that contact instead.
-        stmt = (
-            insert_for(conn, contacts)
-            .on_conflict_do_nothing(index_elements=["organization_id", "user_id"])
-            .returning(contacts.c.id, contacts.c.user_id)
-        )
-        named = [dict(zip(_NEW_CONTACT_COLUMNS, row, strict=True)) for row in rows]
-        for inserted in conn.execute(stmt, named):
-            known[inserted.user_id].id = inserted.id
+        for contact_id, user_id in _insert_new(conn, rows, now):
+            known[user_id].id = contact_id
         raced = [u for u in created if known[u].id is None]
         for user_id, existing in load_contacts(conn, organization_id, set(raced)).items():
             known[user_id].id = existing.id
@@ -387,6 +391,26 @@ def write_contacts(
     if changed:
         conn.execute(_UPDATE_CONTACT, changed)
     return {user_id: c.id for user_id, c in known.items() if c.id is not None}
+
+
+def _insert_new(
+    conn: Connection, rows: list[tuple[Any, ...]], now: datetime
+) -> list[tuple[int, str]]:
+    """Insert the new contacts' ``rows`` (in _NEW_CONTACT_COLUMNS' order) unless their
+    userId exists by now; the id and userId of each inserted."""
+    if conn.dialect.name == "postgresql":
+        stored = contacts.c.created_at.type._cached_bind_processor(conn.dialect)
+        at = stored(now) if stored else now
+        texts = [list(column) for column in zip(*rows, strict=True)][1:7]
+        params = (rows[0][0], at, at, *texts)
+        return [(row[0], row[1]) for row in conn.exec_driver_sql(_INSERT_NEW_CONTACTS, params)]
+    stmt = (
+        insert_for(conn, contacts)
+        .on_conflict_do_nothing(index_elements=["organization_id", "user_id"])
+        .returning(contacts.c.id, contacts.c.user_id)
+    )
+    named = [dict(zip(_NEW_CONTACT_COLUMNS, row, strict=True)) for row in rows]
+    return [(row.id, row.user_id) for row in conn.execute(stmt, named)]
 
 
 def link_earlier_events(conn: Connection, organization_id: int, created: dict[str, int]) -> None:
