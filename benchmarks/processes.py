@@ -87,6 +87,9 @@ class Round:
     not_2xx: int
     socket_errors: int
     stored: int
+    #: How busy the machine's CPUs were during the measured run (1.0: every CPU all the
+    #: time), whoever used them: the servers, PostgreSQL, wrk, anything else.
+    busy: float = 0.0
 
 
 @contextmanager
@@ -179,7 +182,9 @@ def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Pa
         common = {"connections": args.connections, "threads": args.threads, "script": script}
         wrk(port, key, seconds=args.warmup, prefix=f"w{number}", **common)
         warm = stored_messages(url)
+        before = cpu_times()
         measured = wrk(port, key, seconds=args.seconds, prefix=f"m{number}", **common)
+        busy = busy_share(before, cpu_times())
         stored = stored_messages(url) - warm
     result = Round(
         processes=processes,
@@ -188,11 +193,26 @@ def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Pa
         not_2xx=int(measured["not_2xx"]),
         socket_errors=int(measured["socket_errors"]),
         stored=stored,
+        busy=busy,
     )
     print(
-        f"  round {number}: {processes} process(es): {result.requests_per_second:,.0f} requests/s"
+        f"  round {number}: {processes} process(es): {result.requests_per_second:,.0f} "
+        f"requests/s, CPUs {busy:.0%} busy"
     )
     return result
+
+
+def cpu_times() -> tuple[int, int]:
+    """The machine's CPU time so far (Linux ``/proc/stat``, all CPUs): (busy, all)."""
+    line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    fields = [int(x) for x in line.split()[1:9]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, float]:
@@ -204,15 +224,17 @@ def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, floa
         f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, POST /v1/track, "
         f"PostgreSQL, --no-worker, rate limits off, survey triggering on",
         "",
-        "| processes | requests/s (each round) | median | non-2xx | socket errors |",
-        "|---|---|---|---|---|",
+        "| processes | requests/s (each round) | median | non-2xx | socket errors "
+        "| CPUs busy (each round) |",
+        "|---|---|---|---|---|---|",
     ]
     for count, rates in ((1, one), (args.processes, many)):
         mine = [r for r in rounds if r.processes == count]
         lines.append(
             f"| {count} | {', '.join(f'{r:,.0f}' for r in rates)} | "
             f"{statistics.median(rates):,.0f} | {sum(r.not_2xx for r in mine)} | "
-            f"{sum(r.socket_errors for r in mine)} |"
+            f"{sum(r.socket_errors for r in mine)} | "
+            f"{', '.join(f'{r.busy:.0%}' for r in mine)} |"
         )
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     lines.append("")
