@@ -184,3 +184,38 @@ def attribute_batches(
             yield batch
     finally:
         cursor.close()
+
+
+#: When a response's survey was sent, in microseconds, or NEVER: not sent, or not answered
+#: (a survey's status can move on from "answered": sent by email after an in-app answer).
+NEVER = np.iinfo(np.int64).min
+_SURVEYS_SENT = (
+    "SELECT r.id, CASE WHEN s.status = 'answered' THEN {sent} END"
+    " FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE {organization}"
+)
+_SQLITE_SURVEYS_SENT = _SURVEYS_SENT.format(sent="s.sent_at", organization="+r.organization_id = ?")
+_POSTGRES_SURVEYS_SENT = _SURVEYS_SENT.format(
+    sent="(extract(epoch FROM s.sent_at) * 1000000)::int8",
+    organization="r.organization_id + 0 = %s",
+)
+
+
+def surveys_sent_of(conn: Connection, organization_id: int) -> tuple[Any, Any]:
+    """Each response's id and when its survey was sent, as answered (NEVER: not)."""
+    postgres = conn.dialect.name == "postgresql"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            _POSTGRES_SURVEYS_SENT if postgres else _SQLITE_SURVEYS_SENT, (organization_id,)
+        )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ids, sent = zip(*rows, strict=True)
+    if postgres:
+        times = np.fromiter((NEVER if t is None else t for t in sent), np.int64, len(sent))
+    else:
+        times = micros_of(sent)  # None reads as NaT, which is NEVER
+    return np.asarray(ids, np.int64), times

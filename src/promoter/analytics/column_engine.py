@@ -162,6 +162,13 @@ def _response_conditions(ctx: _Context, positions: Rows) -> Bools | None:
     return keep
 
 
+def filter_mask(conn: Connection, scope: Scope, columns: ResponseColumns, positions: Rows) -> Bools:
+    """Whether each response at ``positions`` meets the scope's filter (``where`` alone:
+    not its window, campaigns, scores, comment, status or tags)."""
+    assert scope.query.where is not None
+    return _mask(scope.query.where, _Context(conn, columns, scope), positions)
+
+
 def _mask(expr: Expr, ctx: _Context, positions: Rows) -> Bools:
     if isinstance(expr, And):
         result = np.ones(_size(positions), np.bool_)

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from promoter.analytics import breakdown as sql_breakdown
-from promoter.analytics import column_engine
+from promoter.analytics import column_delivery, column_engine
 from promoter.analytics import report as sql_report
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey
@@ -42,7 +42,7 @@ from promoter.analytics.column_files import ColumnFiles
 from promoter.analytics.embedding import Embedder
 from promoter.analytics.keyword_text import PhraseCache
 from promoter.analytics.query import Scope
-from promoter.analytics.report import NpsReport
+from promoter.analytics.report import DeliveryStats, NpsReport
 from promoter.analytics.response_columns import (
     LoadStopped,
     Probe,
@@ -327,6 +327,21 @@ class Analytics:
             if columns is not None:
                 return column_engine.nps(conn, scope, columns)
         return sql_report.nps(conn, scope)
+
+    def delivery(self, conn: Connection, scope: Scope) -> DeliveryStats:
+        """``report.delivery_stats``; with a filter, its answered surveys decided by the
+        columns when they are available."""
+        if scope.query.where is not None:
+            with self._columns(conn, scope) as columns:
+                if columns is not None:
+                    return sql_report.delivery_stats(
+                        conn,
+                        scope,
+                        answered_matching=lambda answered: column_delivery.answered_matching(
+                            conn, scope, columns, answered
+                        ),
+                    )
+        return sql_report.delivery_stats(conn, scope)
 
     def trend(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,7 +109,14 @@ def _contact_matches(scope: Scope, where: Expr) -> ColumnElement[bool]:
     return surveys.c.contact_id.in_(matching)
 
 
-def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
+#: Given how many of the surveys sent in the window were answered, how many of those have
+#: a response that matches the filter; None when it cannot tell (then SQL decides them).
+AnsweredMatching = Callable[[int], int | None]
+
+
+def delivery_stats(
+    conn: Connection, scope: Scope, *, answered_matching: AnsweredMatching | None = None
+) -> DeliveryStats:
     """Surveys of the window's campaigns sent (or refused) in the window.
 
     The attribute, behaviour and answer filter decides an answered survey on its response,
@@ -116,12 +124,16 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
     asks for them as they are now). A survey not answered has no snapshot: it is decided
     on its contact as it is now (a channel condition, on the survey's channel). Score,
     comment, status and tag filters concern responses and do not apply here.
+
+    With ``answered_matching`` (the analytics columns, ``column_delivery``), the answered
+    surveys sent in the window are decided by it, and only the others by SQL.
     """
     query = scope.query
     window = scope.window
-    conditions = [surveys.c.organization_id == query.organization_id]
+    base = [surveys.c.organization_id == query.organization_id]
     if query.campaign_ids:
-        conditions.append(surveys.c.campaign_id.in_(query.campaign_ids))
+        base.append(surveys.c.campaign_id.in_(query.campaign_ids))
+    conditions = list(base)
     if query.where is not None:
         answered = surveys.c.status == "answered"
         conditions.append(
@@ -135,10 +147,12 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
     # (without a filter, the whole UTC days of the window from the counts the database
     # keeps, and the hours at its ends from ix_surveys_org_sent_covering alone), the few
     # of them whose contact unsubscribed since, and surveys refused before sending.
+    found = None
     if query.where is None:
-        sent, responded = _sent_and_answered(conn, scope)
-    else:
-        sent, responded = _counted(conn, conditions, window.since, window.until)
+        found = _sent_and_answered(conn, scope)
+    elif answered_matching is not None:
+        found = _by_answered_matching(conn, scope, base, answered_matching)
+    sent, responded = found or _counted(conn, conditions, window.since, window.until)
     unsubscribed = _unsubscribed(conn, query.organization_id, [*conditions, *in_window])
     bounced = conn.execute(
         select(func.count())
@@ -153,6 +167,31 @@ def delivery_stats(conn: Connection, scope: Scope) -> DeliveryStats:
         )
     ).scalar_one()
     return DeliveryStats(sent=sent, bounced=bounced, unsubscribed=unsubscribed, responded=responded)
+
+
+def _by_answered_matching(
+    conn: Connection,
+    scope: Scope,
+    base: list[ColumnElement[bool]],
+    answered_matching: AnsweredMatching,
+) -> tuple[int, int] | None:
+    """Surveys sent in the window that meet the filter, and those answered: the answered
+    ones as ``answered_matching`` tells, the others (if any were sent) decided on their
+    contacts in SQL. None when ``answered_matching`` cannot tell."""
+    assert scope.query.where is not None
+    sent, answered = _sent_and_answered(conn, scope)
+    responded = answered_matching(answered)
+    if responded is None:
+        return None
+    if sent == answered:
+        return responded, responded
+    others = [
+        *base,
+        surveys.c.status != "answered",
+        _contact_matches(scope, scope.query.where),
+    ]
+    not_answered, _ = _counted(conn, others, scope.window.since, scope.window.until)
+    return responded + not_answered, responded
 
 
 #: Up to this many unsubscribed contacts, their surveys are found by contact (each a seek

@@ -15,6 +15,7 @@ bumps ``organizations.analytics_epoch``, after which the copy is loaded again.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,15 +29,23 @@ from sqlalchemy import Connection, String, and_, func, select, type_coerce
 
 from promoter.analytics.bulk_read import (
     KINDS,
+    NEVER,
     AttributeRows,
     attribute_batches,
     attribute_rows,
     responses_of,
+    surveys_sent_of,
 )
 from promoter.analytics.events import EventColumns
 from promoter.analytics.numpy_arrays import Bools, Ints, micros, micros_of
 from promoter.domain.channels import CHANNELS
-from promoter.storage.tables import organizations, response_attributes, response_tags, responses
+from promoter.storage.tables import (
+    organizations,
+    response_attributes,
+    response_tags,
+    responses,
+    surveys,
+)
 
 MISSING = 0
 #: Each channel's code in the channel column: its index in CHANNELS.
@@ -218,6 +227,10 @@ class ResponseColumns:
         #: Codes of CHANNEL_CODES.
         self.channel: npt.NDArray[np.int8] = np.zeros(0, np.int8)
         self.tags: dict[str, Bools] = {}
+        #: When each response's survey was sent, as answered (``bulk_read.NEVER``: not),
+        #: read on first use (see ``surveys_sent``); None until then.
+        self.survey_sent: Ints | None = None
+        self._survey_sent_read = 0.0
         #: The attribute columns read so far, least recently used first (see ``attribute``).
         self.attributes: OrderedDict[str, AttributeColumn] = OrderedDict()
         #: The response ids (kept only here): ids sorted, and the position of each.
@@ -240,6 +253,7 @@ class ResponseColumns:
         found |= {"id index": self._id_sorted, "id positions": self._id_position}
         found |= {"contacts": self._contacts, "contact index": self._contact_dense}
         found |= {f"tag {tag}": flags for tag, flags in self.tags.items()}
+        found |= {"survey sent": self.survey_sent}
         for name, column in self.attributes.items():
             found |= {f"{name}.kind": column.kind, f"{name}.code": column.code}
             found |= {f"{name}.number": column.number}
@@ -318,6 +332,48 @@ class ResponseColumns:
         while len(self.attributes) > MAX_ATTRIBUTE_COLUMNS:
             self.attributes.popitem(last=False)
         return column
+
+    def surveys_sent(self, conn: Connection) -> Ints:
+        """When each response's survey was sent, as answered (``bulk_read.NEVER``: not sent
+        or no longer answered), read on first use, then kept up to date with the responses.
+        A survey's row can change without its response (sent by email after an answer in the
+        app): ``forget_surveys_sent`` has them read again."""
+        if self.survey_sent is None:
+            ids, sent = surveys_sent_of(conn, self.organization_id)
+            column = np.full(self.capacity, NEVER, np.int64)
+            at = self._positions(ids)
+            found = at >= 0
+            column[at[found]] = sent[found]
+            self.survey_sent = column
+            self._survey_sent_read = time.monotonic()
+        return self.survey_sent[: self.size]
+
+    def surveys_sent_age(self) -> float:
+        """Seconds since the surveys' sending times were read."""
+        return time.monotonic() - self._survey_sent_read
+
+    def forget_surveys_sent(self) -> None:
+        self.survey_sent = None
+
+    def _refresh_surveys_sent(self, conn: Connection, condition: Any) -> None:
+        """Read again when the surveys of the responses ``condition`` selects were sent."""
+        if self.survey_sent is None:
+            return
+        s = surveys.c
+        rows = conn.execute(
+            select(responses.c.id, s.status, s.sent_at)
+            .join(surveys, s.id == responses.c.survey_id)
+            .where(condition)
+        ).all()
+        if not rows:
+            return
+        at = self._positions(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+        sent = [
+            NEVER if r.status != "answered" or r.sent_at is None else micros(r.sent_at)
+            for r in rows
+        ]
+        found = at >= 0
+        self.survey_sent[at[found]] = np.asarray(sent, np.int64)[found]
 
     def _fill_attribute(self, name: str, packed: AttributeRows) -> None:
         """A whole attribute column from its packed rows (none: no column)."""
@@ -410,6 +466,7 @@ class ResponseColumns:
             column.clear(positions)
         for flags in self.tags.values():
             flags[positions] = False
+        self._refresh_surveys_sent(conn, condition)
         if not self.attributes:
             return self._refresh_tags(conn, condition)
         a = response_attributes.c
@@ -466,6 +523,8 @@ class ResponseColumns:
         self.closed = _grown(self.closed, capacity, False)
         self.channel = _grown(self.channel, capacity, 0)
         self.tags = {tag: _grown(flags, capacity, False) for tag, flags in self.tags.items()}
+        if self.survey_sent is not None:
+            self.survey_sent = _grown(self.survey_sent, capacity, NEVER)
         for column in self.attributes.values():
             column.grow(capacity)
         self.capacity = capacity
@@ -487,6 +546,8 @@ class ResponseColumns:
             array[:n] = array[:n][order]
         for flags in self.tags.values():
             flags[:n] = flags[:n][order]
+        if self.survey_sent is not None:
+            self.survey_sent[:n] = self.survey_sent[:n][order]
         for column in self.attributes.values():
             column.reorder(order, self.capacity)
         return ids[order]

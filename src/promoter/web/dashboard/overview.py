@@ -15,7 +15,7 @@ from starlette.responses import Response
 from promoter.analytics.change import NpsChange, TooFewToCompare, nps_change
 from promoter.analytics.params import zone_of
 from promoter.analytics.query import Scope
-from promoter.analytics.report import DeliveryStats, NpsReport, delivery_stats
+from promoter.analytics.report import DeliveryStats, NpsReport
 from promoter.analytics.trend import TrendPoint
 from promoter.domain.nps import NpsSummary
 from promoter.services import Services
@@ -62,7 +62,7 @@ def _compute(
         report = services.analytics.nps(conn, scope)
         interval = _interval(requested, scope)
         points = services.analytics.trend(conn, scope, interval=interval, zone=zone)
-        return Overview(report, delivery_stats(conn, scope), interval, points, scope)
+        return Overview(report, services.analytics.delivery(conn, scope), interval, points, scope)
 
     return compute
 

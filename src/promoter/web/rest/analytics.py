@@ -18,7 +18,6 @@ from promoter.analytics.buckets import parse_buckets
 from promoter.analytics.filters import FilterError
 from promoter.analytics.params import QuestionParams, build_query, zone_of
 from promoter.analytics.query import Scope, scope
-from promoter.analytics.report import delivery_stats
 from promoter.analytics.segments import (
     SegmentConflict,
     SegmentNotFound,
@@ -151,7 +150,7 @@ async def nps_metrics(services: ServicesDep, org: OrgDep, question: QuestionDep)
 
     def compute(conn: Connection, s: Scope) -> dict[str, Any]:
         report = services.analytics.nps(conn, s)
-        return report.to_json() | {"delivery": delivery_stats(conn, s).to_json()}
+        return report.to_json() | {"delivery": services.analytics.delivery(conn, s).to_json()}
 
     return JSONResponse(await _answer(services, org, question, compute))
 
