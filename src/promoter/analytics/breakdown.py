@@ -5,7 +5,7 @@ dimension."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,8 @@ MAX_TOP = 100
 #: Labels of the rows that are not one value.
 OTHER = "(other)"
 MISSING = "(missing)"
+
+EMPTY = NpsSummary.of(0, 0, 0)
 
 #: ``by`` naming the response's channel rather than an attribute.
 CHANNEL = "channel"
@@ -139,11 +141,7 @@ def from_values(
         if v.number is not None:
             numbers[v.number] = numbers.get(v.number, 0) + v.summary.responses
     present = sum(v.summary.responses for v in values if v.text is not None)
-    edges: tuple[float, ...] | None = None
-    if isinstance(buckets, tuple):
-        edges = buckets
-    elif buckets == AUTO and is_numeric(sum(numbers.values()), present, len(numbers)):
-        edges = auto_edges(sorted(numbers.items())) or None
+    edges = edges_of(buckets, sorted(numbers.items()), present)
     total = total_of(v.summary for v in values)
     if edges is None:
         by_text: dict[str | None, list[NpsSummary]] = {}
@@ -153,6 +151,19 @@ def from_values(
         return Breakdown(by, sorted_rows(top_rows(merged, top), sort), total)
     integers = all(n.is_integer() for n in numbers)
     return Breakdown(by, sorted_rows(bucket_rows(values, edges, integers), sort), total, edges)
+
+
+def edges_of(
+    buckets: Buckets, counts: Sequence[tuple[float, int]], present: int
+) -> tuple[float, ...] | None:
+    """The bucket edges: given, or chosen for a numeric attribute (``counts``: its numbers
+    and their responses, by increasing number; ``present``: the responses that have it);
+    None: one row per value."""
+    if isinstance(buckets, tuple):
+        return buckets
+    if buckets == AUTO and is_numeric(sum(n for _, n in counts), present, len(counts)):
+        return auto_edges(counts) or None
+    return None
 
 
 def _by_channel(conn: Connection, scope: Scope, sort: SortKey) -> Breakdown:
@@ -231,16 +242,24 @@ def bucket_rows(
     for v in values:
         index = -1 if v.text is None else -2 if v.number is None else bisect_right(edges, v.number)
         counted.setdefault(index, []).append(v.summary)
+    return rows_of_buckets({i: total_of(found) for i, found in counted.items()}, edges, integers)
+
+
+def rows_of_buckets(
+    counted: dict[int, NpsSummary], edges: tuple[float, ...], integers: bool
+) -> list[BreakdownRow]:
+    """``bucket_rows`` from each bucket's summary (by its index: ``bisect_right`` of the
+    edges; -2 for values that are not numbers, -1 for the missing)."""
     rows = []
     bounds: list[float | None] = [None, *edges, None]
     for index in range(len(edges) + 1):
         low, high = bounds[index], bounds[index + 1]
-        summary = total_of(counted.get(index, []))
+        summary = counted.get(index, EMPTY)
         rows.append(BreakdownRow(bucket_label(low, high, integers=integers), summary, low, high))
-    if -2 in counted:
-        rows.append(BreakdownRow(OTHER, total_of(counted[-2])))
-    if -1 in counted:
-        rows.append(BreakdownRow(MISSING, total_of(counted[-1])))
+    if counted.get(-2, EMPTY).responses:
+        rows.append(BreakdownRow(OTHER, counted[-2]))
+    if counted.get(-1, EMPTY).responses:
+        rows.append(BreakdownRow(MISSING, counted[-1]))
     return rows
 
 

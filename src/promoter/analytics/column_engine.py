@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from promoter.analytics import breakdown as sql_breakdown
 from promoter.analytics import trend as sql_trend
 from promoter.analytics.breakdown import Breakdown, SortKey, ValueCount
-from promoter.analytics.buckets import AUTO, Buckets
+from promoter.analytics.buckets import AUTO, NONE, Buckets
 from promoter.analytics.bulk_read import KINDS
 from promoter.analytics.compile import (
     Target,
@@ -405,9 +405,43 @@ def breakdown(
         }
         return sql_breakdown.channel_breakdown(found, sort)
     assert scope.query.attributes == "snapshot", "breakdowns by current attributes use SQL"
+    bucketed = _in_buckets(conn, columns, by, positions, buckets)
+    if bucketed is not None:
+        return replace(bucketed, rows=sql_breakdown.sorted_rows(bucketed.rows, sort))
     return sql_breakdown.from_values(
         by, _value_counts(conn, columns, by, positions), top=top, buckets=buckets, sort=sort
     )
+
+
+def _in_buckets(
+    conn: Connection, columns: ResponseColumns, by: str, positions: Rows, buckets: Buckets
+) -> Breakdown | None:
+    """The responses at ``positions`` counted per numeric bucket of ``by`` (as
+    ``breakdown.from_values`` counts them, without a row per value); None when they are
+    shown one row per value."""
+    column = columns.attribute(conn, by)
+    if buckets == NONE or column is None:
+        return None
+    kind = column.kind[positions]
+    is_number = kind == KINDS["number"]
+    numbers = column.numbers(positions)[is_number]
+    distinct, counts = np.unique(numbers, return_counts=True)
+    present = int(np.count_nonzero(kind != MISSING))
+    edges = sql_breakdown.edges_of(
+        buckets, list(zip(distinct.tolist(), counts.tolist(), strict=True)), present
+    )
+    if edges is None:
+        return None
+    # Group b: bucket b (bisect_right of the edges); then values that are not numbers,
+    # then the missing.
+    other, missing = len(edges) + 1, len(edges) + 2
+    groups = np.where(kind == MISSING, missing, other)
+    groups[is_number] = np.searchsorted(np.asarray(edges, np.float64), numbers, "right")
+    summaries = _summaries(columns.score[positions], groups, missing + 1)
+    counted = dict(enumerate(summaries[:other])) | {-2: summaries[other], -1: summaries[missing]}
+    integers = bool(np.all(distinct == np.floor(distinct)))
+    rows = sql_breakdown.rows_of_buckets(counted, edges, integers)
+    return Breakdown(by, rows, sql_breakdown.total_of(summaries), edges)
 
 
 def _value_counts(
