@@ -19,6 +19,8 @@ from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.filters import OPS, parse_filter
 from promoter.analytics.query import NpsQuery, scope
 from promoter.domain.channels import CHANNELS
+from promoter.domain.paging import Page
+from promoter.feedback.reading import feedback_page
 from promoter.storage.engine import Database
 from tests.analytics import reference
 from tests.analytics.dataset import COUNTRIES, EVENTS, NAMES, NOW, PLANS, TAGS, build
@@ -595,3 +597,30 @@ def test_numeric_breakdown_agrees_with_brute_force(
     assert few.edges is None and all(row.low is None for row in few.rows)
     for result in (automatic, given, by_value, few):
         assert result.total.responses == len(rows)
+
+
+def test_feedback_pages_agree_by_sql_and_by_columns(
+    database: Database, org: Org, world: tuple[reference.World, list[int]]
+) -> None:
+    """The feedback list's count and pages, newest first, as the columns give them."""
+    loaded, campaign_ids = world
+    by_columns = Analytics(AnalyticsCache(database, background=False))
+    for flt in [None, *CATALOGUE[::6]]:
+        query = NpsQuery(
+            organization_id=org.id,
+            where=None if flt is None else parse_filter(_resolved(flt, campaign_ids)),
+            since=NOW - timedelta(days=60),
+            until=NOW,
+            has_comment=True if flt is None else None,
+        )
+        expected = sorted(
+            reference.matching(loaded, query, NOW), key=lambda r: (r.created_at, r.id)
+        )
+        with database.read() as conn:
+            s = scope(conn, query, now=NOW)
+            for number in range(1, len(expected) // 7 + 3):
+                page = Page(number, 7)
+                want = (len(expected), [r.id for r in expected[::-1][page.offset :][:7]])
+                for listed in (None, by_columns.listed):
+                    total, items = feedback_page(conn, s, page, listed=listed)
+                    assert (total, [item.id for item in items]) == want, flt

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from promoter.analytics.engine import Analytics, AnalyticsCache
 from promoter.analytics.params import EARLIEST
 from promoter.analytics.query import NpsQuery, scope
 from promoter.contacts.writes import erase_contact
@@ -28,10 +29,14 @@ def said(database: Database, org: Org) -> dict[str, int]:
 
 
 def found(database: Database, org: Org, typed: str, **question: object) -> set[int]:
+    """The responses found by SQL; the analytics columns find the same, in the same order."""
     query = NpsQuery(org.id, since=EARLIEST, **question)  # type: ignore[arg-type]
+    by_columns = Analytics(AnalyticsCache(database, background=False))
     with database.read() as conn:
-        page = Page(1, 100)
-        _, items = feedback_page(conn, scope(conn, query), page, search=parse_search(typed))
+        s, page, search = scope(conn, query), Page(1, 100), parse_search(typed)
+        total, items = feedback_page(conn, s, page, search=search)
+        listed = feedback_page(conn, s, page, search=search, listed=by_columns.listed)
+    assert (listed[0], [item.id for item in listed[1]]) == (total, [item.id for item in items])
     return {item.id for item in items}
 
 

@@ -350,6 +350,24 @@ def nps(conn: Connection, scope: Scope, columns: ResponseColumns) -> NpsReport:
     return NpsReport(scope.window, NpsSummary.from_distribution(distribution), distribution)
 
 
+def listed(
+    conn: Connection,
+    scope: Scope,
+    columns: ResponseColumns,
+    offset: int,
+    size: int,
+    among: list[int] | None,
+) -> tuple[int, list[int]]:
+    """How many responses match (those among the ids ``among`` only, when given), and the
+    ids of [offset, offset + size) of them, newest first (by time, then id)."""
+    positions = _indexes(matching(conn, scope, columns))
+    if among is not None:
+        positions = positions[columns.responses_in(positions, among)]
+    total = len(positions)
+    chosen = positions[::-1][offset : offset + size]
+    return total, columns.ids_at(chosen).tolist()
+
+
 def _summaries(scores: Any, groups: Any, count: int) -> list[NpsSummary]:
     n = np.bincount(groups, minlength=count)
     p = np.bincount(groups, weights=scores >= PROMOTER_MIN, minlength=count)

@@ -343,6 +343,16 @@ class Analytics:
                     )
         return sql_report.delivery_stats(conn, scope)
 
+    def listed(
+        self, conn: Connection, scope: Scope, offset: int, size: int, among: list[int] | None
+    ) -> tuple[int, list[int]] | None:
+        """How many responses match (those among ``among`` only, when given), and the ids
+        of [offset, offset + size) of them, newest first; None without columns."""
+        with self._columns(conn, scope) as columns:
+            if columns is not None:
+                return column_engine.listed(conn, scope, columns, offset, size, among)
+        return None
+
     def trend(
         self,
         conn: Connection,

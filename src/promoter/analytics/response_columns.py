@@ -564,6 +564,10 @@ class ResponseColumns:
         ids[self._id_position] = self._id_sorted
         return ids
 
+    def ids_at(self, positions: Ints) -> Ints:
+        """The ids of the responses at ``positions``."""
+        return self._ids()[positions]
+
     def _positions(self, ids: Ints) -> Ints:
         """Where each id is, or -1."""
         if not len(self._id_sorted):

@@ -26,7 +26,7 @@ from promoter.domain.paging import Page
 from promoter.feedback.answered import Answer, answers_of
 from promoter.feedback.export_columns import attribute_names, question_columns
 from promoter.feedback.notes import note_counts
-from promoter.feedback.search import CommentSearch, comment_matches
+from promoter.feedback.search import CommentSearch, comment_ids, comment_matches
 from promoter.storage.tables import (
     campaigns,
     contacts,
@@ -189,6 +189,12 @@ def get_feedback(conn: Connection, *, organization_id: int, response_id: int) ->
     return found[0] if found else None
 
 
+#: How many responses match the question (those among the ids given only), and the ids of
+#: the slice [offset, offset + size) of them, newest first: the analytics columns'
+#: answer (``Analytics.listed``), None when they have none.
+Listed = Callable[[Connection, Scope, int, int, list[int] | None], tuple[int, list[int]] | None]
+
+
 def feedback_page(
     conn: Connection,
     scope: Scope,
@@ -196,23 +202,26 @@ def feedback_page(
     *,
     contact_ids: Collection[int] | None = None,
     search: CommentSearch | None = None,
-    count: Callable[[Connection, Scope], int] | None = None,
+    listed: Listed | None = None,
 ) -> tuple[int, list[Feedback]]:
     """One page of the matching responses, newest first, and how many match in all;
     ``contact_ids`` keeps the responses of these contacts only, ``search`` those whose
-    comment has its words. ``count`` answers how many match the question (the NPS's
-    number of responses, from the analytics columns say) when nothing narrows it further;
-    otherwise they are counted here."""
+    comment has its words. ``listed`` (the analytics columns) answers both when no
+    contacts are chosen, the search's responses found by the comment index; otherwise, or
+    when it cannot, they are counted and found here."""
+    organization_id = scope.query.organization_id
+    if listed is not None and contact_ids is None:
+        among = None if search is None else comment_ids(conn, organization_id, search)
+        answer = listed(conn, scope, page.offset, page.size, among)
+        if answer is not None:
+            return answer[0], load_feedback(conn, organization_id, answer[1])
     found = matching(scope)
     only: list[ColumnElement[bool]] = []
     if contact_ids is not None:
         only.append(found.c.contact_id.in_(list(contact_ids)))
     if search is not None:
         only.append(comment_matches(scope.dialect, found.c.id, search))
-    if count is not None and not only:
-        total: int | None = count(conn, scope)
-    else:
-        total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
+    total = conn.execute(select(func.count()).select_from(found).where(*only)).scalar()
     ids = list(
         conn.execute(
             select(found.c.id)
@@ -222,7 +231,7 @@ def feedback_page(
             .offset(page.offset)
         ).scalars()
     )
-    return int(total or 0), load_feedback(conn, scope.query.organization_id, ids)
+    return int(total or 0), load_feedback(conn, organization_id, ids)
 
 
 def load_feedback(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Select,
     bindparam,
     func,
@@ -95,21 +96,39 @@ def tsquery_text(search: CommentSearch) -> str:
     )
 
 
+def comment_ids(conn: Connection, organization_id: int, search: CommentSearch) -> list[int]:
+    """The ids of the organization's responses whose comment holds every term of
+    ``search``; on SQLite, whose comment index all organizations share, other
+    organizations' too (the caller keeps its own: reading each response to tell would
+    cost more than the search)."""
+    if conn.dialect.name == "sqlite":
+        return list(conn.execute(_fts_matches(search)).scalars())
+    found = select(responses.c.id).where(
+        responses.c.organization_id == organization_id,
+        comment_matches(conn.dialect.name, responses.c.id, search),
+    )
+    return list(conn.execute(found).scalars())
+
+
 def comment_matches(
     dialect: str, response_id: ColumnElement[Any], search: CommentSearch
 ) -> ColumnElement[bool]:
     """True for the responses (``response_id``: their id column) whose comment holds
     every term of ``search``."""
     if dialect == "sqlite":
-        typed: BindParameter[str] = bindparam("comment_search", fts5_query(search), unique=True)
-        found: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text(FTS_TABLE))
-            .where(text(f"{FTS_TABLE} MATCH :comment_search").bindparams(typed))
-        )
-        return response_id.in_(found)
+        return response_id.in_(_fts_matches(search))
     # Spelled as the index is (storage/comment_search.py), so that it serves the query.
     config: ColumnElement[str] = literal_column(f"'{TS_CONFIG}'")
     vector = func.to_tsvector(config, responses.c.comment)
     query = func.to_tsquery(config, tsquery_text(search))
     return response_id.in_(select(responses.c.id).where(vector.bool_op("@@")(query)))
+
+
+def _fts_matches(search: CommentSearch) -> Select[Any]:
+    """The ids (rowids) of the responses whose comment SQLite's FTS5 index matches."""
+    typed: BindParameter[str] = bindparam("comment_search", fts5_query(search), unique=True)
+    return (
+        select(literal_column("rowid"))
+        .select_from(text(FTS_TABLE))
+        .where(text(f"{FTS_TABLE} MATCH :comment_search").bindparams(typed))
+    )

@@ -76,12 +76,10 @@ def _page_number(request: Request) -> int:
 def _compute(
     services: Services, number: int, search: CommentSearch | None
 ) -> Callable[[Connection, Scope, ZoneInfo], FeedbackList]:
-    def count(conn: Connection, scope: Scope) -> int:
-        return services.analytics.nps(conn, scope).summary.responses
-
     def compute(conn: Connection, scope: Scope, zone: ZoneInfo) -> FeedbackList:
         page = Page(number=number, size=PAGE_SIZE)
-        total, items = feedback_page(conn, scope, page, search=search, count=count)
+        listed = services.analytics.listed
+        total, items = feedback_page(conn, scope, page, search=search, listed=listed)
         tags = tag_names(conn, organization_id=scope.query.organization_id)
         pages = max(1, -(-total // PAGE_SIZE))
         return FeedbackList(total, items, tags, number, pages)
