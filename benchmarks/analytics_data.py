@@ -38,6 +38,7 @@ from sqlalchemy import select, text
 
 from promoter.domain.attributes import typed_value
 from promoter.orgs.service import create_organization
+from promoter.storage.campaign_counts import backfill_statements
 from promoter.storage.engine import Database
 from promoter.storage.migrate import upgrade
 from promoter.storage.tables import campaigns, response_attributes, responses
@@ -613,6 +614,10 @@ def load_postgres(url: str, data: Dataset, log: Callable[[str], None]) -> None:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
+            # The triggers that keep the campaigns' day counts did not fire (replica role):
+            # count the loaded rows as migration 0020 counted the rows already there.
+            for sql in backfill_statements("postgresql"):
+                cur.execute(sql)
             cur.execute("SET session_replication_role = DEFAULT")
             log(f"  postgresql: {len(indexes)} indexes in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()

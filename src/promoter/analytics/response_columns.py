@@ -244,7 +244,8 @@ class ResponseColumns:
 
     def arrays(self) -> dict[str, Any]:
         """Every numpy array held, by name: the response columns, their id and contact
-        indexes, tags, the attribute columns read so far (not the events)."""
+        indexes, tags, the surveys' sending times once read, the attribute columns read so
+        far (not the events)."""
         found: dict[str, Any] = {
             name: getattr(self, name)
             for name in ("created", "campaign", "contact", "score", "commented", "closed")
