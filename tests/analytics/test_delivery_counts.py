@@ -217,7 +217,7 @@ def test_filtered_delivery_counts_agree_with_brute_force_by_sql_and_by_columns(
 ) -> None:
     by_sql = Analytics(None)
     by_columns = Analytics(AnalyticsCache(database, background=False))
-    partial = 0
+    partial = refused = 0
     questions = _questions(org, world)
     for query in questions:
         want = expected(database, world, query)
@@ -226,9 +226,12 @@ def test_filtered_delivery_counts_agree_with_brute_force_by_sql_and_by_columns(
         # The columns decide the answered surveys (SQL only the others).
         assert _by_columns(database, by_columns, query) == (want, want.responded), query.where
         partial += want.sent > 0 and want.responded < want.sent
+        refused += want.bounced > 0
     assert len(questions) == len(CATALOGUE + ANSWER_CATALOGUE)
     # The data discriminates: surveys not answered count on their contacts.
     assert partial >= len(questions) // 2
+    # Surveys refused before sending count too, when the filter keeps them.
+    assert 0 < refused < len(questions)
 
 
 def test_a_survey_changed_after_its_answer_is_decided_by_sql_until_read_again(
