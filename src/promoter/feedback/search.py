@@ -104,8 +104,7 @@ def comment_ids(conn: Connection, organization_id: int, search: CommentSearch) -
     if conn.dialect.name == "sqlite":
         return list(conn.execute(_fts_matches(search)).scalars())
     found = select(responses.c.id).where(
-        responses.c.organization_id == organization_id,
-        comment_matches(conn.dialect.name, responses.c.id, search),
+        responses.c.organization_id == organization_id, _ts_matches(search)
     )
     return list(conn.execute(found).scalars())
 
@@ -117,11 +116,16 @@ def comment_matches(
     every term of ``search``."""
     if dialect == "sqlite":
         return response_id.in_(_fts_matches(search))
-    # Spelled as the index is (storage/comment_search.py), so that it serves the query.
+    return response_id.in_(select(responses.c.id).where(_ts_matches(search)))
+
+
+def _ts_matches(search: CommentSearch) -> ColumnElement[bool]:
+    """PostgreSQL: the response's comment matches, spelled as the index is
+    (storage/comment_search.py), so that it serves the query."""
     config: ColumnElement[str] = literal_column(f"'{TS_CONFIG}'")
     vector = func.to_tsvector(config, responses.c.comment)
     query = func.to_tsquery(config, tsquery_text(search))
-    return response_id.in_(select(responses.c.id).where(vector.bool_op("@@")(query)))
+    return vector.bool_op("@@")(query)
 
 
 def _fts_matches(search: CommentSearch) -> Select[Any]:
