@@ -153,6 +153,11 @@ class AnalyticsCache:
             if entry.columns is not None:
                 entry.saved = _held(entry.columns)
                 self._fit(entry)
+                log.info(
+                    "analytics columns of organization %s loaded from saved files: %s responses",
+                    organization_id,
+                    entry.columns.size,
+                )
                 return entry.columns
         if columns is None and not self._background:
             entry.columns = ResponseColumns.load(conn, organization_id)
