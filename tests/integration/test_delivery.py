@@ -218,7 +218,8 @@ def test_smtp_down_for_hours_keeps_retrying_then_delivers_once(
         while clock[0] - start < timedelta(hours=6):
             assert await run.run_once() == 1
             (delivery,) = rows(database, deliveries)
-            assert delivery.status == "pending" and "SMTPConnectError" in delivery.last_error
+            assert delivery.status == "pending"
+            assert delivery.last_error.startswith(f"could not connect to 127.0.0.1:{port}: ")
             waits.append((delivery.due_at - clock[0]).total_seconds())
             clock[0] = delivery.due_at
         controller.start()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from promoter.delivery.branding import StoredLogo
-from promoter.delivery.mailers import FileMailer, SmtpMailer, mailer_from_url
+from promoter.delivery.mailers import FileMailer, SmtpMailer, SmtpOptions, mailer_from_url
 from promoter.delivery.render import EmailRenderer, ReplyEmail, SurveyEmail, TemplateView
 from promoter.delivery.tokens import TokenSigner
 
@@ -156,19 +156,19 @@ def test_mailer_urls(tmp_path: Path) -> None:
     assert mailer_from_url(f"file://{tmp_path}").folder == tmp_path  # type: ignore[union-attr]
     smtp = mailer_from_url("smtp://user%40x:p%3Ass@mail.example.com:587?starttls=true&timeout=5")
     assert isinstance(smtp, SmtpMailer)
-    assert smtp._options == {
-        "hostname": "mail.example.com",
-        "port": 587,
-        "username": "user@x",
-        "password": "p:ss",
-        "use_tls": False,
-        "start_tls": True,
-        "timeout": 5.0,
-    }
-    assert mailer_from_url("smtps://mail.example.com")._options["port"] == 465  # type: ignore[union-attr]
+    assert smtp.options == SmtpOptions(
+        host="mail.example.com",
+        port=587,
+        username="user@x",
+        password="p:ss",
+        use_tls=False,
+        start_tls=True,
+        timeout=5.0,
+    )
+    assert mailer_from_url("smtps://mail.example.com").options.port == 465  # type: ignore[union-attr]
     assert smtp._connections == 4
     assert mailer_from_url("smtp://mail.example.com?connections=1")._connections == 1  # type: ignore[union-attr]
-    bad_urls = ("http://x", "file:", "smtp://", "mailto:x")
+    bad_urls = ("http://x", "file:", "smtp://", "mailto:x", "smtps://x?starttls=true")
     bad_connections = tuple(f"smtp://x?connections={n}" for n in ("0", "21", "-1", "two"))
     for bad in bad_urls + bad_connections:
         with pytest.raises(ValueError):

@@ -14,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
+import select
+import smtplib
+import ssl
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import aiosmtplib
 
 from promoter.delivery.render import OutgoingEmail
 
@@ -73,9 +77,31 @@ class FileMailer:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpOptions:
+    """Where and how an :class:`SmtpMailer` connects."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    #: Implicit TLS from the start (``smtps://``, port 465).
+    use_tls: bool = False
+    #: True: upgrade with STARTTLS (or fail); None: upgrade when the server offers it.
+    start_tls: bool | None = None
+    #: Seconds to connect, and to wait for each of the server's answers.
+    timeout: float = 30.0
+
+
 class SmtpMailer:
     """Sends through up to ``connections`` SMTP connections, kept open and reused; a
-    connection that fails is dropped and a new one opened for the next message."""
+    connection that fails, or that the server closed while it was idle, is dropped and a
+    new one opened for the next message.
+
+    Each connection has a thread of its own that sends with the standard library's
+    ``smtplib``: a message is four waits for the server's answer, which a blocking socket
+    sits out for less CPU than the event loop's callbacks would take.
+    """
 
     def __init__(
         self,
@@ -88,65 +114,176 @@ class SmtpMailer:
         start_tls: bool | None = None,
         timeout: float = 30.0,
         connections: int = DEFAULT_CONNECTIONS,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._options = {
-            "hostname": host,
-            "port": port,
-            "username": username,
-            "password": password,
-            "use_tls": use_tls,
-            "start_tls": start_tls,
-            "timeout": timeout,
-        }
-        self._idle: list[aiosmtplib.SMTP] = []
+        if use_tls and start_tls:
+            raise ValueError("STARTTLS and implicit TLS (smtps://, tls=true) exclude each other")
+        self.options = SmtpOptions(host, port, username, password, use_tls, start_tls, timeout)
+        self._tls_context = tls_context
         self._connections = connections
-        self._slots: asyncio.Semaphore | None = None
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
 
     async def send(self, message: OutgoingEmail) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._connections)
-        async with self._slots:
-            client = self._idle.pop() if self._idle else None
-            healthy = False
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._serve, name=f"promoter-smtp-{n}", daemon=True)
+                for n in range(self._connections)
+            ]
+            for thread in self._threads:
+                thread.start()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Job(message, loop, done))
+        await done
+
+    def _serve(self) -> None:
+        """A connection's thread: sends the messages it takes from the queue, one after
+        the other, until it takes None; then says QUIT."""
+        connection: smtplib.SMTP | None = None
+        while (job := self._queue.get()) is not None:
             try:
-                if client is None or not client.is_connected:
-                    client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
-                    await client.connect()
-                utf8 = not (message.data.isascii() and message.recipient.isascii())
-                errors, _ = await client.sendmail(
-                    message.sender,
-                    [message.recipient],
-                    message.data,
-                    mail_options=["SMTPUTF8"] if utf8 else [],
+                if connection is not None and not _open(connection):
+                    _close(connection)
+                    connection = None
+                if connection is None:
+                    connection = self._connect()
+                error, keep = _send(connection, job.message)
+            except Exception as exc:  # reported to the sender, never lost in this thread
+                error, keep = exc, False
+            if connection is not None and not keep:
+                _close(connection)
+                connection = None
+            with contextlib.suppress(RuntimeError):  # the sender's event loop is gone
+                job.loop.call_soon_threadsafe(_settle, job.done, error)
+        if connection is not None:
+            _quit(connection)
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connection that has said EHLO, upgraded to TLS and logged in as configured."""
+        host, port, timeout = self.options.host, self.options.port, self.options.timeout
+        context = self._tls_context or ssl.create_default_context()
+        try:
+            if self.options.use_tls:
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    host, port, timeout=timeout, context=context
                 )
-                healthy = True
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                healthy = True  # the server answered; the connection is fine
-                raise _by_code(min(r.code for r in exc.recipients), str(exc)) from exc
-            except aiosmtplib.SMTPResponseException as exc:
-                healthy = exc.code >= 500
-                raise _by_code(exc.code, exc.message) from exc
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-            finally:
-                if client is not None:
-                    if healthy:
-                        self._idle.append(client)
-                    else:  # broken, or in a state we cannot trust: start afresh next time
-                        with contextlib.suppress(Exception):
-                            client.close()
-            if errors:
-                code, text = next(iter(errors.values()))
-                raise _by_code(code, text)
+            else:
+                connection = smtplib.SMTP(host, port, timeout=timeout)
+        except smtplib.SMTPConnectError as exc:  # the server's greeting was not 220
+            raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"could not connect to {host}:{port}: {_describe(exc)}") from exc
+        try:
+            self._greet(connection, context)
+        except smtplib.SMTPResponseException as exc:
+            _close(connection)
+            raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            _close(connection)
+            raise TemporaryFailure(_describe(exc)) from exc
+        return connection
+
+    def _greet(self, connection: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        """EHLO (or HELO), STARTTLS as configured or offered, then AUTH if configured."""
+        connection.ehlo_or_helo_if_needed()
+        start_tls = self.options.start_tls
+        offered = connection.has_extn("starttls") and not self.options.use_tls
+        if start_tls or (start_tls is None and offered):
+            connection.starttls(context=context)
+            connection.ehlo()
+        if self.options.username is not None:
+            connection.login(self.options.username, self.options.password or "")
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for client in idle:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    client.close()
+        """Finish the messages handed over, say QUIT and end the threads."""
+        threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+        if threads:
+            await asyncio.to_thread(_join, threads)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    message: OutgoingEmail
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+
+
+def _send(connection: smtplib.SMTP, message: OutgoingEmail) -> tuple[Exception | None, bool]:
+    """Send one message: the failure (None if sent) and whether the connection can be
+    used again."""
+    try:
+        utf8 = not (message.data.isascii() and message.recipient.isascii())
+        connection.sendmail(
+            message.sender,
+            [message.recipient],
+            message.data,
+            mail_options=["SMTPUTF8"] if utf8 else [],
+        )
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = min(exc.recipients.values())
+        return _by_code(code, _text(text)), True  # the server answered; the connection is fine
+    except smtplib.SMTPResponseException as exc:
+        # After a 5xx the envelope is reset and the connection fine; after a 4xx the
+        # server may be going away: start afresh.
+        return _by_code(exc.smtp_code, _text(exc.smtp_error)), exc.smtp_code >= 500
+    except (smtplib.SMTPException, OSError) as exc:
+        return TemporaryFailure(_describe(exc)), False
+    return None, True
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, naming a timeout (smtplib reports one as a lost connection)."""
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"TimeoutError: no answer from the SMTP server in time ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+def _open(connection: smtplib.SMTP) -> bool:
+    """Whether an idle connection is still open: the server has neither closed it nor
+    said anything (an idle server says only goodbye, e.g. 421 on its timeout)."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
+        return not select.select([sock], [], [], 0)[0]
+    return False
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        _close(connection)
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join()
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
 def _by_code(code: int, text: str) -> Exception:

@@ -1,0 +1,279 @@
+"""The SMTP mailer against a real SMTP server (aiosmtpd): how its answers, lost
+connections, STARTTLS, implicit TLS and AUTH turn into sent messages and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from promoter.delivery.mailers import PermanentFailure, SmtpMailer, TemporaryFailure
+from promoter.delivery.render import OutgoingEmail
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Server:
+    """Accepts what it is sent, noting each message's connection (the client's port),
+    whether it came over TLS and who logged in; a recipient's local part may ask for a
+    refusal (``r451``, ``r550``) or for the connection to be cut (``drop``)."""
+
+    received: list[tuple[str, int, bool, str | None]] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        local = address.partition("@")[0]
+        if local.startswith("r4") or local.startswith("r5"):
+            return f"{local[1:]} refused for the test"
+        if local == "drop":
+            server.transport.close()
+            return "250 OK"  # never reaches the client
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        login = session.auth_data.login.decode() if session.auth_data else None
+        tls = server.transport.get_extra_info("ssl_object") is not None
+        self.received.append((envelope.rcpt_tos[0], session.peer[1], tls, login))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Server, int]]:
+    handler = Server()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def message(to: str) -> OutgoingEmail:
+    data = f"From: s@example.com\r\nTo: {to}\r\nSubject: Hi\r\n\r\n.dot first\r\n"
+    return OutgoingEmail("s@example.com", to, f"<{to}>", data.encode())
+
+
+async def outcome(mailer: SmtpMailer, to: str) -> str:
+    try:
+        await mailer.send(message(to))
+    except TemporaryFailure as exc:
+        return f"temporary {exc}"
+    except PermanentFailure as exc:
+        return f"permanent {exc}"
+    return "sent"
+
+
+def test_answers_and_lost_connections(server: tuple[Server, int]) -> None:
+    """A refused recipient is permanent (5xx) or temporary (4xx), and the connection goes
+    on; a cut connection is temporary, and the next message goes over a new one."""
+    handler, port = server
+
+    async def scenario() -> list[str]:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
+        results = [await outcome(mailer, to) for to in ("a@x.example", "r550@x.example")]
+        results += [await outcome(mailer, to) for to in ("b@x.example", "r451@x.example")]
+        results += [await outcome(mailer, to) for to in ("c@x.example", "drop@x.example")]
+        results.append(await outcome(mailer, "d@x.example"))
+        await mailer.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert results[0] == results[2] == results[4] == results[6] == "sent"
+    assert results[1].startswith("permanent 550 ")
+    assert results[3].startswith("temporary 451 ")
+    assert results[5].startswith("temporary SMTPServerDisconnected")
+    to, ports = [r[0] for r in handler.received], [r[1] for r in handler.received]
+    assert to == ["a@x.example", "b@x.example", "c@x.example", "d@x.example"]
+    assert ports[0] == ports[1] == ports[2] != ports[3]
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_unnoticed() -> None:
+    handler = Server()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, timeout=0.2)
+    controller.start()
+
+    async def scenario() -> list[str]:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
+        first = await outcome(mailer, "a@x.example")
+        await asyncio.sleep(0.6)  # the server says 421 and closes the connection
+        second = await outcome(mailer, "b@x.example")
+        await mailer.close()
+        return [first, second]
+
+    try:
+        assert asyncio.run(scenario()) == ["sent", "sent"]
+    finally:
+        controller.stop()
+    assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example"]
+    assert handler.received[0][1] != handler.received[1][1]
+
+
+def test_a_dot_starting_a_line_and_non_ascii_addresses_arrive_intact() -> None:
+    received: list[bytes] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope.original_content)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Keep(), hostname=HOST, port=port, enable_SMTPUTF8=True)
+    controller.start()
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5)
+        await mailer.send(message("zoë@exämple.com"))
+        await mailer.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        controller.stop()
+    assert received == [message("zoë@exämple.com").data]
+
+
+@dataclass(frozen=True)
+class Certificates:
+    client: ssl.SSLContext
+    server: ssl.SSLContext
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A certificate authority the client trusts, and the server's certificate for
+    127.0.0.1 signed by it."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return Certificates(ssl.create_default_context(cafile=folder / "ca.pem"), server)
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> AuthResult:
+    ok = isinstance(auth, LoginPassword) and (auth.login, auth.password) == (b"ann", b"s3cret")
+    return AuthResult(success=ok, auth_data=auth)
+
+
+def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
+    handler = Server()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname=HOST,
+        port=port,
+        tls_context=certificates.server,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticate,
+    )
+    controller.start()
+
+    async def scenario() -> list[str]:
+        mailer = SmtpMailer(
+            host=HOST,
+            port=port,
+            username="ann",
+            password="s3cret",
+            timeout=5,
+            tls_context=certificates.client,
+        )
+        sent = [await outcome(mailer, "a@x.example"), await outcome(mailer, "b@x.example")]
+        await mailer.close()
+        untrusting = SmtpMailer(host=HOST, port=port, timeout=5)  # the system's CAs
+        sent.append(await outcome(untrusting, "c@x.example"))
+        await untrusting.close()
+        return sent
+
+    try:
+        results = asyncio.run(scenario())
+    finally:
+        controller.stop()
+    assert results[:2] == ["sent", "sent"]
+    assert results[2].startswith("temporary SSLCertVerificationError"), results[2]
+    assert [(to, tls, login) for to, _, tls, login in handler.received] == [
+        ("a@x.example", True, "ann"),
+        ("b@x.example", True, "ann"),
+    ]
+
+
+def test_implicit_tls(certificates: Certificates) -> None:
+    handler = Server()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, ssl_context=certificates.server)
+    controller.start()
+
+    async def scenario() -> str:
+        mailer = SmtpMailer(
+            host=HOST, port=port, use_tls=True, timeout=5, tls_context=certificates.client
+        )
+        result = await outcome(mailer, "a@x.example")
+        await mailer.close()
+        return result
+
+    try:
+        assert asyncio.run(scenario()) == "sent"
+    finally:
+        controller.stop()
+    assert [(to, tls) for to, _, tls, _ in handler.received] == [("a@x.example", True)]
