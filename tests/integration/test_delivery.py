@@ -8,6 +8,7 @@ import email.policy
 import random
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -652,6 +653,7 @@ def test_the_running_worker_records_each_batch_before_sending_the_next(
     schedule(database, org, *[f"user{i:02d}" for i in range(10)])
     stop = asyncio.Event()
     seen: list[tuple[int, int]] = []  # messages written, deliveries recorded as sent
+    held: list[int] = []  # deliveries claimed and not yet recorded, as each message goes
 
     def recorded() -> int:
         with database.read() as conn:
@@ -663,14 +665,48 @@ def test_the_running_worker_records_each_batch_before_sending_the_next(
             await super().send(message)
             sent = len(list(self.folder.glob("*.eml")))
             seen.append((sent, recorded()))
+            held.append(claimed(database))
             if sent == 10:
                 stop.set()
 
     asyncio.run(worker(database, Watching(tmp_path), batch_size=4).run(stop, idle_seconds=0.05))
     assert len(seen) == 10
     # Batches of 4 (one batch's messages written side by side): once a message of a
-    # batch is out, every batch before it is recorded.
+    # batch is out, every batch before it is recorded, and no later batch is claimed.
     assert all(done >= 4 * ((sent - 1) // 4) for sent, done in seen), seen
+    assert held and max(held) <= 4, held
     assert max(sent for sent, _ in seen) == 10
     assert {d.status for d in rows(database, deliveries) if d.kind == "survey"} == {"sent"}
     assert len({d.message_id for d in rows(database, deliveries) if d.kind == "survey"}) == 10
+
+
+def test_a_batch_claimed_as_the_worker_is_stopped_is_sent_before_it_returns(
+    database: Database, org: Org, tmp_path: Path
+) -> None:
+    """The stop comes while the first batch is recorded, in the transaction that claims
+    the second: the second is in hand, so it is sent and recorded; the third is never
+    claimed."""
+    schedule(database, org, *[f"user{i:02d}" for i in range(10)])
+    stop = asyncio.Event()
+    mailer = FileMailer(tmp_path)
+
+    def clock() -> datetime:
+        if len(list(tmp_path.glob("*.eml"))) == 4:  # the first batch is out
+            stop.set()
+        return datetime.now(UTC)
+
+    run = worker(database, mailer, batch_size=4, clock=clock)
+    asyncio.run(run.run(stop, idle_seconds=0.05))
+    assert len(list(tmp_path.glob("*.eml"))) == 8
+    statuses = Counter(d.status for d in rows(database, deliveries) if d.kind == "survey")
+    assert statuses == {"sent": 8, "pending": 2}
+    assert claimed(database) == 0
+
+
+def claimed(database: Database) -> int:
+    """Deliveries a worker holds: claimed (leased) and not yet recorded."""
+    with database.read() as conn:
+        query = select(deliveries.c.id).where(
+            deliveries.c.status == "pending", deliveries.c.claimed_until.is_not(None)
+        )
+        return len(conn.execute(query).all())

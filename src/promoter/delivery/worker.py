@@ -1,8 +1,9 @@
 """The delivery worker: claims due deliveries, renders and sends them, records the outcome.
 
 ``promoter serve`` runs one in the process; ``promoter worker`` runs it alone. Outcomes
-of a batch are recorded together after it is sent, before the next batch is claimed; a
-worker killed in between resends that batch once its lease expires, and nothing else.
+of a batch are recorded together after it is sent, in the transaction that claims the
+next batch; a worker killed before that resends this batch once its lease expires, and
+nothing else.
 """
 
 from __future__ import annotations
@@ -84,9 +85,17 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Send one batch of due deliveries and one of notice emails, and record their
         outcomes; return how many were in them."""
-        claimed, cancelled = await self._claim()
-        await self._record(await self._send_all(claimed))
-        return len(claimed) + cancelled + await self._notices()
+        done, _ = await self._round([], claim_next=False)
+        return done
+
+    async def _round(self, ahead: list[Claimed], *, claim_next: bool) -> tuple[int, list[Claimed]]:
+        """Send ``ahead`` (or a batch claimed now) and record the outcomes, claiming the
+        next batch in the same transaction if ``claim_next``; then one batch of notice
+        emails. How many were handled, and the next batch."""
+        claimed, cancelled = (ahead, 0) if ahead else await self._claim()
+        outcomes = await self._send_all(claimed)
+        following, more = await self._record(outcomes, claim_next=claim_next)
+        return len(claimed) + cancelled + more + await self._notices(), following
 
     async def _claim(self) -> tuple[list[Claimed], int]:
         now = self._clock()
@@ -99,9 +108,24 @@ class DeliveryWorker:
         # Sent side by side, as many at a time as the mailer has connections.
         return list(await asyncio.gather(*(self._send(item) for item in claimed)))
 
-    async def _record(self, outcomes: list[_Outcome]) -> None:
-        if outcomes:
-            await asyncio.to_thread(self._database.run_write, self._recorder(outcomes))
+    async def _record(
+        self, outcomes: list[_Outcome], *, claim_next: bool
+    ) -> tuple[list[Claimed], int]:
+        """Record ``outcomes`` and, if ``claim_next``, claim the next batch in the same
+        transaction: one commit a batch, and never a second batch claimed before this
+        one is recorded. Returns the claim (see :func:`claim_due`)."""
+        if not outcomes:
+            return [], 0
+        record = self._recorder(outcomes)
+        now = self._clock()
+
+        def record_then_claim(conn: Connection) -> tuple[list[Claimed], int]:
+            record(conn)
+            if not claim_next:
+                return [], 0
+            return claim_due(conn, now=now, limit=self._batch_size, lease=self._lease)
+
+        return await asyncio.to_thread(self._database.run_write, record_then_claim)
 
     async def _notices(self) -> int:
         """Claim, send and record one batch of notice emails (NPS alerts); how many."""
@@ -205,12 +229,26 @@ class DeliveryWorker:
         return record
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Work until ``stop`` is set, finishing the batch in hand: each batch is claimed,
-        sent and recorded before the next is claimed, so a killed worker holds at most one
-        batch sent and not yet recorded, and no other claimed batch."""
+        """Work until ``stop`` is set, finishing the batch in hand: a batch's outcomes are
+        recorded in the transaction that claims the next batch, before that one is sent,
+        so a killed worker holds at most one batch sent and not yet recorded, and no other
+        claimed batch."""
+        ahead: list[Claimed] = []
+
+        async def round_() -> int:
+            nonlocal ahead
+            claimed, ahead = ahead, []
+            done, ahead = await self._round(claimed, claim_next=not stop.is_set())
+            return done
+
         try:
             await run_until_stopped(
-                stop, self.run_once, log=log, what="delivery", idle_seconds=idle_seconds
+                stop, round_, log=log, what="delivery", idle_seconds=idle_seconds
             )
+            if ahead:  # claimed as the stop came: in hand, so sent and recorded too
+                try:
+                    await round_()
+                except Exception:
+                    log.exception("delivery round failed while stopping; its leases expire")
         finally:
             await self._mailer.close()
