@@ -162,11 +162,10 @@ class SmtpMailer:
     def _connect(self) -> smtplib.SMTP:
         """A connection that has said EHLO, upgraded to TLS and logged in as configured."""
         host, port, timeout = self.options.host, self.options.port, self.options.timeout
-        context = self._tls_context or ssl.create_default_context()
         try:
             if self.options.use_tls:
                 connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                    host, port, timeout=timeout, context=context
+                    host, port, timeout=timeout, context=self._context()
                 )
             else:
                 connection = smtplib.SMTP(host, port, timeout=timeout)
@@ -175,7 +174,7 @@ class SmtpMailer:
         except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"could not connect to {host}:{port}: {_describe(exc)}") from exc
         try:
-            self._greet(connection, context)
+            self._greet(connection)
         except smtplib.SMTPResponseException as exc:
             _close(connection)
             raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
@@ -184,13 +183,20 @@ class SmtpMailer:
             raise TemporaryFailure(_describe(exc)) from exc
         return connection
 
-    def _greet(self, connection: smtplib.SMTP, context: ssl.SSLContext) -> None:
+    def _context(self) -> ssl.SSLContext:
+        """The TLS settings: by default the system's certificate authorities, loaded
+        when TLS is first used, once."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
+
+    def _greet(self, connection: smtplib.SMTP) -> None:
         """EHLO (or HELO), STARTTLS as configured or offered, then AUTH if configured."""
         connection.ehlo_or_helo_if_needed()
         start_tls = self.options.start_tls
         offered = connection.has_extn("starttls") and not self.options.use_tls
         if start_tls or (start_tls is None and offered):
-            connection.starttls(context=context)
+            connection.starttls(context=self._context())
             connection.ehlo()
         if self.options.username is not None:
             connection.login(self.options.username, self.options.password or "")
