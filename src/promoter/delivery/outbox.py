@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from promoter.delivery.events import SentSurvey, emit_survey_bounced, emit_surveys_sent
 from promoter.delivery.language import contact_languages
@@ -190,18 +190,11 @@ def mark_sent(conn: Connection, sent: Sequence[tuple[Claimed, str]], *, now: dat
     and schedule the reminders of the surveys among them."""
     if not sent:
         return
-    # One statement for the batch (a row-by-row executemany costs PostgreSQL a statement
-    # a row): each delivery's Message-ID chosen by its id.
-    message_ids = {item.delivery_id: message_id for item, message_id in sent}
     conn.execute(
         update(deliveries)
-        .where(deliveries.c.id.in_(list(message_ids)))
-        .values(
-            status="sent",
-            sent_at=now,
-            message_id=case(message_ids, value=deliveries.c.id),
-            claimed_until=None,
-        )
+        .where(deliveries.c.id == bindparam("did"))
+        .values(status="sent", sent_at=now, message_id=bindparam("mid"), claimed_until=None),
+        [{"did": item.delivery_id, "mid": message_id} for item, message_id in sent],
     )
     surveys_sent = [
         SentSurvey(
