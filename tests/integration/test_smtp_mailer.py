@@ -111,6 +111,22 @@ def test_answers_and_lost_connections(server: tuple[Server, int]) -> None:
     assert ports[0] == ports[1] == ports[2] != ports[3]
 
 
+def test_connections_open_as_messages_wait_up_to_the_limit(server: tuple[Server, int]) -> None:
+    handler, port = server
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=3)
+        for n in range(3):  # one at a time: one connection
+            await mailer.send(message(f"a{n}@x.example"))
+        await asyncio.gather(*(mailer.send(message(f"b{n}@x.example")) for n in range(12)))
+        await mailer.close()
+
+    asyncio.run(scenario())
+    ports = [port for _, port, _, _ in handler.received]
+    assert len(ports) == 15 and len(set(ports[:3])) == 1
+    assert len(set(ports)) <= 3
+
+
 def test_a_connection_the_server_closed_while_idle_is_replaced_unnoticed() -> None:
     handler = Server()
     port = free_port()

@@ -98,9 +98,10 @@ class SmtpMailer:
     connection that fails, or that the server closed while it was idle, is dropped and a
     new one opened for the next message.
 
-    Each connection has a thread of its own that sends with the standard library's
-    ``smtplib``: a message is four waits for the server's answer, which a blocking socket
-    sits out for less CPU than the event loop's callbacks would take.
+    Each connection has a thread of its own, started when messages wait for one, that
+    sends with the standard library's ``smtplib``: a message is four waits for the
+    server's answer, which a blocking socket sits out for less CPU than the event loop's
+    callbacks would take.
     """
 
     def __init__(
@@ -123,19 +124,22 @@ class SmtpMailer:
         self._connections = connections
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._waiting = 0  # messages handed to the threads and not yet settled
 
     async def send(self, message: OutgoingEmail) -> None:
-        if not self._threads:
-            self._threads = [
-                threading.Thread(target=self._serve, name=f"promoter-smtp-{n}", daemon=True)
-                for n in range(self._connections)
-            ]
-            for thread in self._threads:
-                thread.start()
+        # A thread (and its connection) more while messages wait, up to ``connections``.
+        self._waiting += 1
+        if len(self._threads) < self._connections and self._waiting > len(self._threads):
+            name = f"promoter-smtp-{len(self._threads)}"
+            self._threads.append(threading.Thread(target=self._serve, name=name, daemon=True))
+            self._threads[-1].start()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._queue.put(_Job(message, loop, done))
-        await done
+        try:
+            await done
+        finally:
+            self._waiting -= 1
 
     def _serve(self) -> None:
         """A connection's thread: sends the messages it takes from the queue, one after
