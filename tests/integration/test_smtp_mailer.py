@@ -229,7 +229,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> AuthResult:
     ok = isinstance(auth, LoginPassword) and (auth.login, auth.password) == (b"ann", b"s3cret")
-    return AuthResult(success=ok, auth_data=auth)
+    # Not handled here when refused: the server then answers 535 itself.
+    return AuthResult(success=ok, handled=ok, auth_data=auth)
 
 
 def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
@@ -260,6 +261,18 @@ def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
         untrusting = SmtpMailer(host=HOST, port=port, timeout=5)  # the system's CAs
         sent.append(await outcome(untrusting, "c@x.example"))
         await untrusting.close()
+        # A wrong password (535) is the installation's fault, not the address's: the
+        # message waits (temporary), the contact is not bounced.
+        wrong = SmtpMailer(
+            host=HOST,
+            port=port,
+            username="ann",
+            password="wrong",
+            timeout=5,
+            tls_context=certificates.client,
+        )
+        sent.append(await outcome(wrong, "d@x.example"))
+        await wrong.close()
         return sent
 
     try:
@@ -268,6 +281,9 @@ def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
         controller.stop()
     assert results[:2] == ["sent", "sent"]
     assert results[2].startswith("temporary SSLCertVerificationError"), results[2]
+    assert results[3].startswith("temporary the mail server refused the connection: 535"), results[
+        3
+    ]
     assert [(to, tls, login) for to, _, tls, login in handler.received] == [
         ("a@x.example", True, "ann"),
         ("b@x.example", True, "ann"),

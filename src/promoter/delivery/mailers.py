@@ -6,7 +6,8 @@
   real SMTP server, up to N connections (default 4) kept open and reused.
 
 A backend raises :class:`TemporaryFailure` (try again later: 4xx answers, refused or lost
-connections, timeouts) or :class:`PermanentFailure` (5xx: the address is refused).
+connections, timeouts, any refusal before the message such as a wrong password) or
+:class:`PermanentFailure` (5xx to the message: the address is refused).
 """
 
 from __future__ import annotations
@@ -174,14 +175,14 @@ class SmtpMailer:
             else:
                 connection = smtplib.SMTP(host, port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:  # the server's greeting was not 220
-            raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
+            raise _setup_failed(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"could not connect to {host}:{port}: {_describe(exc)}") from exc
         try:
             self._greet(connection)
         except smtplib.SMTPResponseException as exc:
             _close(connection)
-            raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
+            raise _setup_failed(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             _close(connection)
             raise TemporaryFailure(_describe(exc)) from exc
@@ -294,6 +295,15 @@ def _join(threads: list[threading.Thread]) -> None:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _setup_failed(exc: smtplib.SMTPResponseException) -> TemporaryFailure:
+    """A refusal before any message (the greeting, EHLO, STARTTLS, AUTH: a wrong password
+    answers 535) says nothing about the address: the message is tried again later, and
+    the contact is not bounced, whatever the code."""
+    return TemporaryFailure(
+        f"the mail server refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}"
+    )
 
 
 def _by_code(code: int, text: str) -> Exception:
