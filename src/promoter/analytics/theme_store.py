@@ -349,6 +349,19 @@ class Rounds:
     #: Organizations whose last round took a whole batch: more may be waiting.
     behind: set[int] = field(default_factory=set)
 
+    def look_since(self, now: datetime) -> datetime | None:
+        """Responses changed at or after this are looked at by a round at ``now``; None:
+        every response (the first round, and once every FULL_LOOK_EVERY)."""
+        if self.full_at is None or now - self.full_at >= FULL_LOOK_EVERY:
+            return None
+        return self.since
+
+    def ended(self, now: datetime, behind: set[int], *, full: bool) -> None:
+        """Remember a round that began at ``now``."""
+        self.since, self.behind = now - LOOK_BACK, behind
+        if full:
+            self.full_at = now
+
 
 def update_all(
     database: Database,
@@ -362,17 +375,10 @@ def update_all(
     emptied): how many comments were embedded. With ``rounds`` (a process's memory of
     its earlier rounds), only the responses changed since the last round are looked at,
     and every response once every FULL_LOOK_EVERY."""
-    full = (
-        rounds is None
-        or rounds.since is None
-        or rounds.full_at is None
-        or now - rounds.full_at >= FULL_LOOK_EVERY
-    )
+    since = None if rounds is None else rounds.look_since(now)
+    earlier = set() if rounds is None else rounds.behind
     with database.read() as conn:
-        if full or rounds is None or rounds.since is None:
-            waiting = _waiting(conn)
-        else:
-            waiting = _waiting_since(conn, rounds.since) | rounds.behind
+        waiting = _waiting(conn) if since is None else _waiting_since(conn, since) | earlier
     embedded = 0
     behind: set[int] = set()
     for organization_id in sorted(waiting):
@@ -383,9 +389,7 @@ def update_all(
         if done.more:
             behind.add(organization_id)
     if rounds is not None:
-        rounds.since, rounds.behind = now - LOOK_BACK, behind
-        if full:
-            rounds.full_at = now
+        rounds.ended(now, behind, full=since is None)
     return embedded
 
 

@@ -401,7 +401,8 @@ def _insert_new(
     if conn.dialect.name == "postgresql":
         stored = contacts.c.created_at.type._cached_bind_processor(conn.dialect)
         at = stored(now) if stored else now
-        texts = [list(column) for column in zip(*rows, strict=True)][1:7]
+        columns = list(zip(*rows, strict=True))
+        texts = [list(column) for column in columns[1:7]]  # user_id ... timezone
         params = (rows[0][0], at, at, *texts)
         return [(row[0], row[1]) for row in conn.exec_driver_sql(_INSERT_NEW_CONTACTS, params)]
     stmt = (

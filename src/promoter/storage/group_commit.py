@@ -138,7 +138,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         jobs = self._loops.get(loop)
         if jobs is None:
-            jobs = self._loops.setdefault(loop, _LoopJobs())
+            jobs = self._loops[loop] = _LoopJobs()
         answer: asyncio.Future[R] = loop.create_future()
         jobs.waiting.append((_Job(item, apply_many), answer))
         if jobs.committing < self._lanes:
