@@ -40,7 +40,12 @@ from promoter.web import (
 from promoter.web.access import check_access
 from promoter.web.errors import install_error_handlers
 from promoter.web.openapi import install_openapi
-from promoter.web.ratelimit import ApiRateLimit, FailedAuthLimit, SurveyPageRateLimit
+from promoter.web.ratelimit import (
+    ApiRateLimit,
+    FailedAuthBudget,
+    FailedAuthLimit,
+    SurveyPageRateLimit,
+)
 from promoter.web.readiness import FRESH_SECONDS, Readiness
 from promoter.web.rest import (
     alerts,
@@ -63,7 +68,7 @@ from promoter.web.rest import (
     webhooks,
 )
 from promoter.web.rest.v1 import PromoterV1Paths
-from promoter.web.segment_asgi import SegmentEndpoints
+from promoter.web.segment_asgi import PromoterApp, SegmentIngress
 from promoter.web.survey_rendering import SurveyPages
 from promoter.web.threads import read
 from promoter.web.widget_script import WidgetScript
@@ -230,7 +235,7 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
             await asyncio.to_thread(services.analytics.close)
             services.database.dispose()
 
-    app = FastAPI(
+    app = PromoterApp(
         title="Promoter",
         version=__version__,
         summary="Self-hosted NPS surveys driven by your Segment event stream.",
@@ -247,17 +252,17 @@ def create_app(services: Services, background: Sequence[Background] = ()) -> Fas
     )
     app.state.survey_pages = SurveyPages()
     app.state.widget_script = WidgetScript.load()
+    failed_auth = FailedAuthBudget(
+        services.rate_limits.failed_auth, known_valid=services.keys.known_valid
+    )
+    # Segment's POSTs are answered before the middleware stack (web/segment_asgi.py).
+    app.ingress = SegmentIngress(services, failed_auth=failed_auth)
     install_error_handlers(app)
     install_openapi(app)
     # Innermost: Segment's POSTs skip the router but still pass the limits outside it.
-    app.add_middleware(SegmentEndpoints, services=services)
     app.add_middleware(ApiRateLimit, buckets=services.rate_limits.api)
     app.add_middleware(SurveyPageRateLimit, buckets=services.rate_limits.survey_pages)
-    app.add_middleware(
-        FailedAuthLimit,
-        buckets=services.rate_limits.failed_auth,
-        known_valid=services.keys.known_valid,
-    )
+    app.add_middleware(FailedAuthLimit, budget=failed_auth)
     app.add_middleware(PromoterV1Paths)  # outermost: v1 requests then pass the rate limit
     app.include_router(health.router)
     app.include_router(segment.router)

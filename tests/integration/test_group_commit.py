@@ -15,7 +15,7 @@ from sqlalchemy import Connection, event, func, insert, select
 from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
 from promoter.storage.errors import DATABASE_UNAVAILABLE
-from promoter.storage.group_commit import MAX_JOBS_PER_COMMIT, GroupCommit
+from promoter.storage.group_commit import BUSY_BATCH, MAX_JOBS_PER_COMMIT, GroupCommit
 from promoter.storage.tables import instance_settings
 
 
@@ -316,3 +316,59 @@ def test_coroutines_and_threads_take_turns_at_the_writer(database: Database) -> 
         assert asyncio.run(coroutines()) == [f"stored {k}" for k in keys]
         assert [f.result() for f in from_threads] == [f"stored t{i}" for i in range(40)]
     assert _keys(database) == set(keys) | {f"t{i}" for i in range(40)}
+
+
+def _senders(
+    gc: GroupCommit, senders: int, rounds: int, stops_early: int = 0
+) -> tuple[list[int], list[str]]:
+    """``senders`` coroutines each submitting ``rounds`` jobs one after another, as clients
+    sending their next message once the last is answered; ``stops_early`` of them stop
+    after their first. The batches' sizes and every answer."""
+    sizes: list[int] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        sizes.append(len(keys))
+        return _store_all(conn, keys)
+
+    async def sender(n: int) -> list[str]:
+        count = 1 if n < stops_early else rounds
+        return [await gc.run_many_async(f"s{n}-{r}", apply_many, pool) for r in range(count)]
+
+    async def everyone() -> list[str]:
+        answers = await asyncio.gather(*(sender(n) for n in range(senders)))
+        return [a for answer in answers for a in answer]
+
+    with ThreadPoolExecutor(2) as pool:
+        return sizes, asyncio.run(everyone())
+
+
+def test_under_load_a_commit_waits_for_the_senders_it_answered(database: Database) -> None:
+    """After a batch of at least BUSY_BATCH jobs the committing thread waits for the
+    answered senders' next jobs (here up to 2 s, but no longer than they take), so they
+    share one commit instead of trickling into several."""
+    gc = GroupCommit(database.write, commit_delay=2.0)
+    started = time.monotonic()
+    sizes, answers = _senders(gc, senders=16, rounds=4)
+    assert sizes == [16, 16, 16, 16]
+    assert sorted(answers) == sorted(f"stored s{n}-{r}" for n in range(16) for r in range(4))
+    # Woken by the jobs each time but the last, when nobody came back: one delay in all.
+    assert time.monotonic() - started < 3 * 2.0
+    assert len(_keys(database)) == 64
+
+
+def test_a_commit_waits_no_longer_than_its_delay_for_senders_that_do_not_come_back(
+    database: Database,
+) -> None:
+    gc = GroupCommit(database.write, commit_delay=0.2)
+    sizes, answers = _senders(gc, senders=12, rounds=3, stops_early=2)
+    assert sizes == [12, 10, 10]
+    assert len(answers) == 2 + 10 * 3 == len(_keys(database))
+
+
+def test_small_batches_are_committed_without_waiting(database: Database) -> None:
+    """Below BUSY_BATCH jobs a batch is no sign of load: the next one is not held back."""
+    gc = GroupCommit(database.write, commit_delay=60.0)
+    started = time.monotonic()
+    sizes, _ = _senders(gc, senders=BUSY_BATCH - 1, rounds=3)
+    assert sizes == [BUSY_BATCH - 1] * 3
+    assert time.monotonic() - started < 30

@@ -173,21 +173,28 @@ def random_key(n: int) -> str:
     return f"pk_{n:032d}"
 
 
+def _failed_auth_limited(
+    settings: Settings, database: Database, clock: Clock, budget: str
+) -> Services:
+    """Services whose only limit is the failed-authentication ``budget``, on ``clock``."""
+    settings = Settings(
+        database_url=settings.database_url,
+        rate_limit_api="0",
+        rate_limit_ingest="0",
+        rate_limit_failed_auth=budget,
+    )
+    return dataclasses.replace(
+        Services.build(settings, database),
+        rate_limits=RateLimits.from_settings(settings, clock=clock),
+    )
+
+
 def test_failed_authentication_is_budgeted_per_client_address(
     settings: Settings, database: Database, clock: Clock, org: Org, other_org: Org
 ) -> None:
     """Well-formed random keys, each with a bucket of its own under the per-key limits,
     spend one budget: the client address's."""
-    settings = Settings(
-        database_url=settings.database_url,
-        rate_limit_api="0",
-        rate_limit_ingest="0",
-        rate_limit_failed_auth="1,5",
-    )
-    services = dataclasses.replace(
-        Services.build(settings, database),
-        rate_limits=RateLimits.from_settings(settings, clock=clock),
-    )
+    services = _failed_auth_limited(settings, database, clock, "1,5")
     app = create_app(services)
     with (
         TestClient(app, client=("192.0.2.1", 1000)) as prober,
@@ -215,6 +222,25 @@ def test_failed_authentication_is_budgeted_per_client_address(
         clock.now += 1
         assert contacts(prober, random_key(9)).status_code == 401
         assert contacts(prober, random_key(10)).status_code == 429
+
+
+def test_failed_segment_authentication_spends_the_address_budget(
+    settings: Settings, database: Database, clock: Clock, org: Org
+) -> None:
+    """Segment's POSTs are answered before the middlewares: their 401s still count, and a
+    valid write key still gets through from an address over budget."""
+    services = _failed_auth_limited(settings, database, clock, "1,3")
+    with TestClient(create_app(services), client=("192.0.2.3", 1000)) as prober:
+        assert prober.post("/segment", json=identify("u"), headers=basic(org.key)).is_success
+        codes = [
+            prober.post(path, json=identify("u"), headers=basic(random_key(n))).status_code
+            for n, path in enumerate(["/segment", "/v1/identify", "/segment"])
+        ]
+        assert codes == [401, 401, 401]
+        refused = prober.post("/v1/identify", json=identify("u"), headers=basic(random_key(3)))
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert contacts(prober, random_key(4)).status_code == 429  # one budget for all paths
+        assert prober.post("/segment", json=identify("v"), headers=basic(org.key)).is_success
 
 
 def test_each_process_counts_its_own_budget(

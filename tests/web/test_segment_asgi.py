@@ -77,3 +77,29 @@ def test_other_methods_and_paths_still_go_through_the_router(client: TestClient,
         json={"userId": "u1", "event": "Signed Up", "messageId": "m-1"},
     )
     assert again.status_code == 200 and again.json()["duplicates"] == 1
+
+
+def test_an_unexpected_error_is_a_500_and_raised_to_the_server(
+    services: Services, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the app's stack gives any other path: a plain 500, the exception raised on for
+    the server to log with its traceback."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services.ingestor, "apply_requests", broken)
+    with TestClient(create_app(services), raise_server_exceptions=False) as client:
+        for path in ("/segment", "/v1/track", "/v1/batch"):
+            body = {"type": "track", "userId": "u1", "event": "Signed Up", "messageId": path}
+            if path == "/v1/batch":
+                body = {"batch": [body]}
+            response = client.post(path, headers=basic(org.key), json=body)
+            assert response.status_code == 500, path
+            assert response.text == "Internal Server Error"
+    with TestClient(create_app(services)) as client, pytest.raises(RuntimeError, match="a bug"):
+        client.post(
+            "/v1/track",
+            headers=basic(org.key),
+            json={"userId": "u1", "event": "Signed Up", "messageId": "m-2"},
+        )

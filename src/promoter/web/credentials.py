@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -33,13 +34,30 @@ def request_credentials(scope: Scope) -> Credentials | None:
     once per request, however many middlewares and dependencies ask."""
     state = scope.setdefault("state", {})
     if _STATE_KEY not in state:
-        header = next(
-            (bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"authorization"),
-            None,
-        )
-        state[_STATE_KEY] = Credentials.of(key_from_authorization(header))
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        state[_STATE_KEY] = _header_credentials(bytes(header)) if header else None
     found: Credentials | None = state[_STATE_KEY]
     return found
+
+
+#: Authorization headers longer than any key's are decoded every time, not remembered.
+_REMEMBERED_HEADER_BYTES = 256
+
+
+def _header_credentials(header: bytes) -> Credentials | None:
+    """The credentials in an ``Authorization`` header; a sender's header comes again with
+    each of its requests, so the last few are remembered (decoding and hashing them cost
+    more than the rest of reading a message)."""
+    if len(header) > _REMEMBERED_HEADER_BYTES:
+        return _decode_credentials(header)
+    return _remembered_credentials(header)
+
+
+def _decode_credentials(header: bytes) -> Credentials | None:
+    return Credentials.of(key_from_authorization(header.decode("latin-1")))
+
+
+_remembered_credentials = functools.lru_cache(maxsize=256)(_decode_credentials)
 
 
 def key_from_authorization(header: str | None) -> str | None:

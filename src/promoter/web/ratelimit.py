@@ -4,7 +4,7 @@
 The REST API is limited by :class:`ApiRateLimit`, a middleware reading the key from the
 ``Authorization`` header; the Segment endpoints ask :attr:`RateLimits.ingest` once they
 know which key authenticated the request. Failed authentication is budgeted per client
-address by :class:`FailedAuthLimit`, and so are the survey pages, by
+address by :class:`FailedAuthBudget`, and so are the survey pages, by
 :class:`SurveyPageRateLimit`.
 """
 
@@ -104,44 +104,62 @@ def _client(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-class FailedAuthLimit:
-    """ASGI middleware: each 401 on a keyed path spends from the client address's bucket.
-    A client over budget is answered 429 before its key is looked up, unless its key is
-    one this process has recently seen valid (so that one sender's wrong key, from an
-    address many senders share, does not hold up the others)."""
+class FailedAuthBudget:
+    """Each 401 on a keyed path spends from the client address's bucket. A client over
+    budget is answered 429 before its key is looked up, unless its key is one this process
+    has recently seen valid (so that one sender's wrong key, from an address many senders
+    share, does not hold up the others)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        buckets: TokenBuckets | None,
-        known_valid: Callable[[str], bool],
-    ) -> None:
-        self.app = app
+    def __init__(self, buckets: TokenBuckets | None, *, known_valid: Callable[[str], bool]) -> None:
         self.buckets = buckets
         self.known_valid = known_valid
 
+    def refusal(self, scope: Scope) -> Response | None:
+        """The 429 for a request from a client over budget, else ``None``."""
+        if self.buckets is None:
+            return None
+        wait = self.buckets.wait(_client(scope))
+        if wait <= 0:
+            return None
+        found = request_credentials(scope)
+        if found is not None and self.known_valid(found.digest):
+            return None
+        if scope["path"].startswith(API_PREFIX):
+            return api_throttled(wait)
+        return ingest_throttled(wait)
+
+    def failed(self, scope: Scope) -> None:
+        """Count a 401 answered to the request's client."""
+        if self.buckets is not None:
+            self.buckets.take(_client(scope))
+
+
+class FailedAuthLimit:
+    """ASGI middleware: :class:`FailedAuthBudget` on the paths that authenticate with a key
+    (Segment's POSTs are answered before it, and ask the budget themselves: see
+    :mod:`promoter.web.segment_asgi`)."""
+
+    def __init__(self, app: ASGIApp, *, budget: FailedAuthBudget) -> None:
+        self.app = app
+        self.budget = budget
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        buckets = self.buckets
-        if buckets is None or scope["type"] != "http" or not scope["path"].startswith(KEY_PREFIXES):
+        budget = self.budget
+        if (
+            budget.buckets is None
+            or scope["type"] != "http"
+            or not scope["path"].startswith(KEY_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
-        client = _client(scope)
-        wait = buckets.wait(client)
-        if wait > 0:
-            found = request_credentials(scope)
-            if found is None or not self.known_valid(found.digest):
-                answer = (
-                    api_throttled(wait)
-                    if scope["path"].startswith(API_PREFIX)
-                    else ingest_throttled(wait)
-                )
-                await answer(scope, receive, send)
-                return
+        answer = budget.refusal(scope)
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
 
         async def counting(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                buckets.take(client)
+                budget.failed(scope)
             await send(message)
 
         await self.app(scope, receive, counting)
