@@ -7,6 +7,8 @@ batched writes (ingestion) share transactions too, a few at a time.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -19,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from promoter.storage.errors import is_conflict
 from promoter.storage.group_commit import GroupCommit
+from promoter.storage.wal_checkpoints import WRITER_CHECKPOINT_PAGES, WalCheckpoints
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -48,6 +51,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints are a thread's of their own (wal_checkpoints.py); writers checkpoint
+        # only past this, when it cannot keep up.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -95,6 +101,12 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         lanes = 1 if self.is_sqlite else POSTGRES_LANES
         self._group = GroupCommit(self.write, lanes=lanes, retry=is_conflict)
+        path = _sqlite_file(engine)
+        self.checkpoints = (
+            WalCheckpoints(functools.partial(sqlite3.connect, path, isolation_level=None))
+            if path is not None
+            else None
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -110,6 +122,8 @@ class Database:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+        if self.checkpoints is not None:
+            self.checkpoints.wrote()
 
     def run_write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a write transaction and return its result once committed.
@@ -156,7 +170,19 @@ class Database:
             conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
         self.engine.dispose()
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The path of a SQLite database kept in a file (``None`` for PostgreSQL, memory)."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("mode") == "memory" or str(url.database).startswith("file:"):
+        return None
+    return str(url.database)
 
 
 def ping(conn: Connection) -> None:
