@@ -54,7 +54,7 @@ MAX_JOBS_PER_COMMIT = 32
 #: senders it has just answered to come back, before it takes the next batch: then they
 #: share its transaction, its fsync and its statements instead of waiting for the one
 #: after. With one message per request (benchmarks/single_message.py) the batches of 16
-#: at 32 connections became batches of 32, and the CPU per message fell by a fifth.
+#: at 32 connections became batches of 32, and the CPU per message fell by a sixth.
 BUSY_BATCH = 8
 COMMIT_DELAY = 0.0015
 #: Times a transaction is tried when ``retry`` says its failure was a conflict.
