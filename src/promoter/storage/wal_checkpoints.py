@@ -40,8 +40,6 @@ class WalCheckpoints:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        #: Checkpoints run, for tests and curious operators.
-        self.runs = 0
 
     @property
     def running(self) -> bool:
@@ -83,7 +81,6 @@ class WalCheckpoints:
                     return
                 self._wrote.clear()
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                self.runs += 1
                 self._stop.wait(self._every)
         except sqlite3.Error as exc:  # the file went away, say: writers checkpoint alone
             log.warning("WAL checkpoints stopped, writers will checkpoint: %s", exc)
