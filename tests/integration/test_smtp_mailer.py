@@ -247,15 +247,18 @@ def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
     )
     controller.start()
 
-    async def scenario() -> list[str]:
-        mailer = SmtpMailer(
+    def signed_in(password: str) -> SmtpMailer:
+        return SmtpMailer(
             host=HOST,
             port=port,
             username="ann",
-            password="s3cret",
+            password=password,
             timeout=5,
             tls_context=certificates.client,
         )
+
+    async def scenario() -> list[str]:
+        mailer = signed_in("s3cret")
         sent = [await outcome(mailer, "a@x.example"), await outcome(mailer, "b@x.example")]
         await mailer.close()
         untrusting = SmtpMailer(host=HOST, port=port, timeout=5)  # the system's CAs
@@ -263,14 +266,7 @@ def test_starttls_when_offered_then_auth(certificates: Certificates) -> None:
         await untrusting.close()
         # A wrong password (535) is the installation's fault, not the address's: the
         # message waits (temporary), the contact is not bounced.
-        wrong = SmtpMailer(
-            host=HOST,
-            port=port,
-            username="ann",
-            password="wrong",
-            timeout=5,
-            tls_context=certificates.client,
-        )
+        wrong = signed_in("wrong")
         sent.append(await outcome(wrong, "d@x.example"))
         await wrong.close()
         return sent
