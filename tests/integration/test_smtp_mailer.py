@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import smtplib
 import socket
 import ssl
 from collections.abc import Iterator
@@ -31,9 +32,12 @@ HOST = "127.0.0.1"
 class Server:
     """Accepts what it is sent, noting each message's connection (the client's port),
     whether it came over TLS and who logged in; a recipient's local part may ask for a
-    refusal (``r451``, ``r550``) or for the connection to be cut (``drop``)."""
+    refusal of the recipient (``r451``, ``r550``) or of the message after DATA (``d451``,
+    ``d554``), or for the connection to be cut (``drop``)."""
 
     received: list[tuple[str, int, bool, str | None]] = field(default_factory=list)
+    #: Each message's MAIL FROM address and options.
+    senders: list[tuple[str, list[str]]] = field(default_factory=list)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -48,6 +52,10 @@ class Server:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        local = envelope.rcpt_tos[0].partition("@")[0]
+        if local.startswith("d4") or local.startswith("d5"):  # refuse the message itself
+            return f"{local[1:]} message refused for the test"
+        self.senders.append((envelope.mail_from, envelope.mail_options))
         login = session.auth_data.login.decode() if session.auth_data else None
         tls = server.transport.get_extra_info("ssl_object") is not None
         self.received.append((envelope.rcpt_tos[0], session.peer[1], tls, login))
@@ -111,6 +119,55 @@ def test_answers_and_lost_connections(server: tuple[Server, int]) -> None:
     assert ports[0] == ports[1] == ports[2] != ports[3]
 
 
+def test_a_refused_message_and_addresses_that_cannot_be_sent(server: tuple[Server, int]) -> None:
+    """The message refused after DATA: 5xx is permanent and the connection goes on, 4xx
+    temporary over a new one. A recipient with a line break is permanent, a sender with
+    one temporary (the installation's setting): neither reaches the server."""
+    handler, port = server
+
+    async def scenario() -> list[str]:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
+        results = [await outcome(mailer, to) for to in ("a@x.example", "d554@x.example")]
+        results += [await outcome(mailer, to) for to in ("b@x.example", "d451@x.example")]
+        results += [await outcome(mailer, "c@x.example\r\nRCPT TO:<e@x.example>")]
+        results += [await outcome(mailer, "f@x.example")]
+        try:
+            await mailer.send(OutgoingEmail("s@x.example\r\nRSET", "g@x.example", "<g>", b"Hi"))
+        except TemporaryFailure as exc:
+            results.append(f"temporary {exc}")
+        await mailer.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert results[0] == results[2] == results[5] == "sent"
+    assert results[1].startswith("permanent 554 message refused")
+    assert results[3].startswith("temporary 451 message refused")
+    assert results[4].startswith("permanent an address cannot hold a line break")
+    assert results[6].startswith("temporary the sender's address")
+    assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example", "f@x.example"]
+    ports = [r[1] for r in handler.received]
+    assert ports[0] == ports[1] != ports[2]
+
+
+def test_the_envelope_is_what_smtplib_would_send(server: tuple[Server, int]) -> None:
+    """MAIL FROM carries the bare address (a display name dropped, as smtplib drops it)
+    and the message's size, as the server offers SIZE."""
+    handler, port = server
+
+    data = b"Subject: Hi\r\n\r\nHello\r\n"
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5)
+        await mailer.send(OutgoingEmail("Promoter <s@x.example>", "a@x.example", "<1>", data))
+        await mailer.send(OutgoingEmail("s@x.example", "Ann <b@x.example>", "<2>", data))
+        await mailer.close()
+
+    asyncio.run(scenario())
+    size = f"SIZE={len(data)}"
+    assert handler.senders == [("s@x.example", [size]), ("s@x.example", [size])]
+    assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example"]
+
+
 def test_connections_open_as_messages_wait_up_to_the_limit(server: tuple[Server, int]) -> None:
     handler, port = server
 
@@ -149,7 +206,9 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unnoticed() -> No
     assert handler.received[0][1] != handler.received[1][1]
 
 
-def test_a_dot_starting_a_line_and_non_ascii_addresses_arrive_intact() -> None:
+@pytest.fixture
+def keeping() -> Iterator[tuple[list[bytes], int]]:
+    """A server keeping the bytes of each message it receives (doubled dots undone)."""
     received: list[bytes] = []
 
     class Keep:
@@ -160,17 +219,90 @@ def test_a_dot_starting_a_line_and_non_ascii_addresses_arrive_intact() -> None:
     port = free_port()
     controller = Controller(Keep(), hostname=HOST, port=port, enable_SMTPUTF8=True)
     controller.start()
+    try:
+        yield received, port
+    finally:
+        controller.stop()
+
+
+def test_a_dot_starting_a_line_and_non_ascii_addresses_arrive_intact(
+    keeping: tuple[list[bytes], int],
+) -> None:
+    received, port = keeping
 
     async def scenario() -> None:
         mailer = SmtpMailer(host=HOST, port=port, timeout=5)
         await mailer.send(message("zoë@exämple.com"))
         await mailer.close()
 
+    asyncio.run(scenario())
+    assert received == [message("zoë@exämple.com").data]
+
+
+#: Messages whose line ends and dots must be mended on the way (bare LF, bare CR, a line
+#: of one dot, dots leading lines and the message, no final line end, non-ASCII), and
+#: what the server must receive: CRLF line ends (RFC 5321, 2.3.8), every dot kept.
+AWKWARD = {
+    b"Subject: a\n\nline one\n.\n..two dots\nend": (
+        b"Subject: a\r\n\r\nline one\r\n.\r\n..two dots\r\nend\r\n"
+    ),
+    b"Subject: b\r\n\r\nbare CR\rthen CRLF\r\n.\r\n": (
+        b"Subject: b\r\n\r\nbare CR\r\nthen CRLF\r\n.\r\n"
+    ),
+    b".Subject: c\r\n\r\n. space\r\n.\r\n\r\n..\r\n": (
+        b".Subject: c\r\n\r\n. space\r\n.\r\n\r\n..\r\n"
+    ),
+    "Subject: d\r\n\r\nZoë écrit\r\n.fin\r\n".encode(): (
+        "Subject: d\r\n\r\nZoë écrit\r\n.fin\r\n".encode()
+    ),
+}
+
+
+def test_awkward_messages_arrive_with_crlf_line_ends_and_every_dot(
+    keeping: tuple[list[bytes], int],
+) -> None:
+    """The server (which removes the doubled dots) receives each message's lines as
+    written, ended by CRLF; a message in CRLF already arrives as ``smtplib.sendmail``
+    delivers it."""
+    received, port = keeping
+
+    async def scenario() -> None:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5)
+        for data in AWKWARD:
+            await mailer.send(OutgoingEmail("s@example.com", "a@example.com", "<m>", data))
+        await mailer.close()
+
+    asyncio.run(scenario())
+    in_crlf = [data for data in AWKWARD.values() if data in AWKWARD]
+    with smtplib.SMTP(HOST, port, timeout=5) as reference:
+        for data in in_crlf:
+            options = [] if data.isascii() else ["SMTPUTF8"]
+            reference.sendmail("s@example.com", ["a@example.com"], data, options)
+    assert received[: len(AWKWARD)] == list(AWKWARD.values())
+    assert received[len(AWKWARD) :] == in_crlf and len(in_crlf) == 2
+
+
+def test_non_ascii_addresses_wait_for_a_server_that_takes_smtputf8() -> None:
+    """A server without SMTPUTF8 cannot take ``zoë@...``: the message waits (temporary),
+    nothing reaches the server, and the connection carries the next message."""
+    handler = Server()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=False)
+    controller.start()
+
+    async def scenario() -> list[str]:
+        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
+        results = [await outcome(mailer, to) for to in ("zoë@x.example", "a@x.example")]
+        await mailer.close()
+        return results
+
     try:
-        asyncio.run(scenario())
+        results = asyncio.run(scenario())
     finally:
         controller.stop()
-    assert received == [message("zoë@exämple.com").data]
+    assert results[0].startswith("temporary the mail server does not take SMTPUTF8")
+    assert results[1] == "sent"
+    assert [r[0] for r in handler.received] == ["a@x.example"]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from promoter.delivery import smtp_exchange
 from promoter.delivery.render import OutgoingEmail
 
 #: SMTP connections a worker sends over side by side: each message waits for the server's
@@ -100,7 +101,8 @@ class SmtpMailer:
     new one opened for the next message.
 
     Each connection has a thread of its own, started when messages wait for one, that
-    sends with the standard library's ``smtplib``: a message is four waits for the
+    sends over a blocking socket (``smtplib`` connects, greets and logs in;
+    :mod:`promoter.delivery.smtp_exchange` sends): a message is four waits for the
     server's answer, which a blocking socket sits out for less CPU than the event loop's
     callbacks would take.
     """
@@ -226,20 +228,13 @@ def _send(connection: smtplib.SMTP, message: OutgoingEmail) -> tuple[Exception |
     """Send one message: the failure (None if sent) and whether the connection can be
     used again."""
     try:
-        utf8 = not (message.data.isascii() and message.recipient.isascii())
-        connection.sendmail(
-            message.sender,
-            [message.recipient],
-            message.data,
-            mail_options=["SMTPUTF8"] if utf8 else [],
-        )
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, text = min(exc.recipients.values())
-        return _by_code(code, _text(text)), True  # the server answered; the connection is fine
-    except smtplib.SMTPResponseException as exc:
-        # After a 5xx the envelope is reset and the connection fine; after a 4xx the
-        # server may be going away: start afresh.
-        return _by_code(exc.smtp_code, _text(exc.smtp_error)), exc.smtp_code >= 500
+        smtp_exchange.send(connection, message)
+    except smtp_exchange.Refused as exc:
+        return _by_code(exc.code, _text(exc.text)), exc.usable
+    except smtp_exchange.NotSendable as exc:
+        return TemporaryFailure(str(exc)), True
+    except smtp_exchange.BadRecipient as exc:
+        return PermanentFailure(str(exc)), True
     except (smtplib.SMTPException, OSError) as exc:
         return TemporaryFailure(_describe(exc)), False
     return None, True
