@@ -4,11 +4,13 @@ connections, STARTTLS, implicit TLS and AUTH turn into sent messages and failure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,14 @@ class Server:
     received: list[tuple[str, int, bool, str | None]] = field(default_factory=list)
     #: Each message's MAIL FROM address and options.
     senders: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: Whether EHLO offers PIPELINING (RFC 2920; aiosmtpd reads commands as a stream).
+    pipelining: bool = False
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -95,21 +105,25 @@ async def outcome(mailer: SmtpMailer, to: str) -> str:
     return "sent"
 
 
+def outcomes(mailer: SmtpMailer, *addresses: str) -> list[str]:
+    """Each address's outcome, one message after the other, then the mailer closed."""
+
+    async def scenario() -> list[str]:
+        results = [await outcome(mailer, to) for to in addresses]
+        await mailer.close()
+        return results
+
+    return asyncio.run(scenario())
+
+
 def test_answers_and_lost_connections(server: tuple[Server, int]) -> None:
     """A refused recipient is permanent (5xx) or temporary (4xx), and the connection goes
     on; a cut connection is temporary, and the next message goes over a new one."""
     handler, port = server
 
-    async def scenario() -> list[str]:
-        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
-        results = [await outcome(mailer, to) for to in ("a@x.example", "r550@x.example")]
-        results += [await outcome(mailer, to) for to in ("b@x.example", "r451@x.example")]
-        results += [await outcome(mailer, to) for to in ("c@x.example", "drop@x.example")]
-        results.append(await outcome(mailer, "d@x.example"))
-        await mailer.close()
-        return results
-
-    results = asyncio.run(scenario())
+    mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
+    addresses = ("a@x.example", "r550@x.example", "b@x.example", "r451@x.example")
+    results = outcomes(mailer, *addresses, "c@x.example", "drop@x.example", "d@x.example")
     assert results[0] == results[2] == results[4] == results[6] == "sent"
     assert results[1].startswith("permanent 550 ")
     assert results[3].startswith("temporary 451 ")
@@ -166,6 +180,69 @@ def test_the_envelope_is_what_smtplib_would_send(server: tuple[Server, int]) -> 
     size = f"SIZE={len(data)}"
     assert handler.senders == [("s@x.example", [size]), ("s@x.example", [size])]
     assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example"]
+
+
+class Recorder:
+    """Between the mailer and a server: forwards both ways, keeping each chunk the
+    client wrote (on loopback, one write arrives as one chunk)."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.chunks: list[bytes] = []
+        self.listener = socket.create_server((HOST, 0))
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection((HOST, self.server_port))
+                for source, target in ((client, upstream), (upstream, client)):
+                    pump = threading.Thread(target=self._pump, args=(source, target), daemon=True)
+                    pump.start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if target.getpeername()[1] == self.server_port:
+                    self.chunks.append(chunk)
+                target.sendall(chunk)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining: bool) -> None:
+    """With PIPELINING offered, MAIL, RCPT and DATA go in one write (one round trip
+    instead of three); refusals mean the same either way, and the connection goes on
+    after each (RSET)."""
+    handler = Server(pipelining=pipelining)
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port)
+    controller.start()
+    recorder = Recorder(port)
+
+    mailer = SmtpMailer(host=HOST, port=recorder.port, timeout=5, connections=1)
+    addresses = ("a@x.example", "r550@x.example", "b@x.example", "r451@x.example")
+    try:
+        results = outcomes(mailer, *addresses, "d554@x.example", "c@x.example")
+    finally:
+        controller.stop()
+        recorder.listener.close()
+    assert results[0] == results[2] == results[5] == "sent"
+    assert results[1].startswith("permanent 550 refused")
+    assert results[3].startswith("temporary 451 refused")
+    assert results[4].startswith("permanent 554 message refused")
+    assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example", "c@x.example"]
+    assert len({r[1] for r in handler.received}) == 1
+    size = len(message("a@x.example").data)
+    mail, rcpt = f"MAIL FROM:<s@example.com> SIZE={size}\r\n", "RCPT TO:<a@x.example>\r\n"
+    commands = [mail.encode(), rcpt.encode(), b"DATA\r\n"]
+    expected = [b"".join(commands)] if pipelining else commands
+    first = recorder.chunks.index(expected[0])
+    assert recorder.chunks[first : first + len(expected)] == expected
+    assert recorder.chunks[first + len(expected)].startswith(b"From: s@example.com\r\n")
 
 
 def test_connections_open_as_messages_wait_up_to_the_limit(server: tuple[Server, int]) -> None:
@@ -290,14 +367,9 @@ def test_non_ascii_addresses_wait_for_a_server_that_takes_smtputf8() -> None:
     controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=False)
     controller.start()
 
-    async def scenario() -> list[str]:
-        mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
-        results = [await outcome(mailer, to) for to in ("zoë@x.example", "a@x.example")]
-        await mailer.close()
-        return results
-
+    mailer = SmtpMailer(host=HOST, port=port, timeout=5, connections=1)
     try:
-        results = asyncio.run(scenario())
+        results = outcomes(mailer, "zoë@x.example", "a@x.example")
     finally:
         controller.stop()
     assert results[0].startswith("temporary the mail server does not take SMTPUTF8")

@@ -1,5 +1,6 @@
 """One message over an open ``smtplib`` connection: MAIL, RCPT and DATA written to its
-socket, the server's answers read with ``smtplib``'s own reader.
+socket (in one write when the server offers PIPELINING), the server's answers read with
+``smtplib``'s own reader.
 
 ``smtplib.SMTP.sendmail`` parses both addresses with the ``email`` package and runs the
 whole message through two regular expressions (line ends, leading dots) for every
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 from functools import lru_cache
+from typing import NoReturn
 
 from promoter.delivery.render import OutgoingEmail
 
@@ -68,14 +71,41 @@ def send(connection: smtplib.SMTP, message: OutgoingEmail) -> None:
         options += " SMTPUTF8"
         encoding = "utf-8"
     data = wire_data(message.data)
-    sock.sendall(f"MAIL FROM:{sender}{options}\r\n".encode(encoding))
-    _expect(connection, (250,))
-    sock.sendall(f"RCPT TO:{recipient}\r\n".encode(encoding))
-    _expect(connection, (250, 251), refusal_keeps=True)
-    sock.sendall(b"DATA\r\n")
-    _expect(connection, (354,))
+    envelope = (
+        (f"MAIL FROM:{sender}{options}\r\n".encode(encoding), (250,)),
+        (f"RCPT TO:{recipient}\r\n".encode(encoding), (250, 251)),
+        (b"DATA\r\n", (354,)),
+    )
+    if connection.has_extn("pipelining"):
+        _pipelined(connection, sock, envelope)
+    else:
+        for step, (command, codes) in enumerate(envelope):
+            sock.sendall(command)
+            _expect(connection, codes, refusal_keeps=step == 1)
     sock.sendall(data)
     _expect(connection, (250,))
+
+
+def _pipelined(
+    connection: smtplib.SMTP,
+    sock: socket.socket,
+    envelope: tuple[tuple[bytes, tuple[int, ...]], ...],
+) -> None:
+    """MAIL, RCPT and DATA in one write, their answers read after (RFC 2920): one round
+    trip to the server instead of three. A DATA taken after a refusal is ended at once."""
+    sock.sendall(b"".join(command for command, _ in envelope))
+    answers = []
+    for _ in envelope:
+        answers.append(connection.getreply())
+        if answers[-1][0] == 421:  # the server is closing the connection
+            connection.close()
+            raise Refused(421, answers[-1][1], usable=False)
+    for step, ((_, codes), (code, text)) in enumerate(zip(envelope, answers, strict=True)):
+        if code not in codes:
+            if answers[-1][0] == 354:
+                sock.sendall(b".\r\n")
+                connection.getreply()
+            _refused(connection, code, text, refusal_keeps=step == 1)
 
 
 def wire_data(data: bytes) -> bytes:
@@ -109,13 +139,17 @@ def _parsed(address: str) -> str:
 def _expect(
     connection: smtplib.SMTP, codes: tuple[int, ...], *, refusal_keeps: bool = False
 ) -> None:
-    """Read the server's answer; raise :class:`Refused` unless it is one of ``codes``.
-    A refused recipient (``refusal_keeps``) or a 5xx is followed by RSET and the
-    connection goes on; after a 4xx the server may be going away."""
+    """Read the server's answer; raise :class:`Refused` unless it is one of ``codes``."""
     code, text = connection.getreply()
-    if code in codes:
-        return
-    if code == 421:  # the server is closing the connection
+    if code not in codes:
+        _refused(connection, code, text, refusal_keeps=refusal_keeps)
+
+
+def _refused(connection: smtplib.SMTP, code: int, text: bytes, *, refusal_keeps: bool) -> NoReturn:
+    """Raise :class:`Refused` for this answer. A refused recipient (``refusal_keeps``) or
+    a 5xx is followed by RSET and the connection goes on; after a 4xx the server may be
+    going away, and a 421 says it is."""
+    if code == 421:
         connection.close()
         raise Refused(code, text, usable=False)
     usable = (code >= 500 or refusal_keeps) and _reset(connection)
