@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from ingest import (
     HOST,
     create_organization,
     free_port,
+    process_cpu_seconds,
     promoter_command,
     server_environment,
     wait_healthy,
@@ -90,15 +94,56 @@ class Round:
     #: How busy the machine's CPUs were during the measured run (1.0: every CPU all the
     #: time), whoever used them: the servers, PostgreSQL, wrk, anything else.
     busy: float = 0.0
+    #: The CPUs' worth of time the server's processes used during the run.
+    server_cpus: float = 0.0
 
 
 @contextmanager
-def serving(database_url: str, workdir: Path, processes: int) -> Iterator[tuple[int, str]]:
-    """``promoter serve --no-worker --processes P`` on a fresh database: (port, key)."""
+def cpu_quota(cpus: float | None) -> Iterator[Path | None]:
+    """A CPU cgroup whose processes may use ``cpus`` CPUs' worth of time together (CFS
+    bandwidth: cgroup v2's ``cpu.max`` or v1's ``cpu.cfs_quota_us``); yields the file a
+    process id is written to, to join it (None when ``cpus`` is None). Removed after."""
+    if cpus is None:
+        yield None
+        return
+    period = 10_000  # µs: a short period, so that the quota throttles in small steps
+    quota = str(max(1_000, round(cpus * period)))
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():  # v2
+        group = root / f"promoter-bench-{free_port()}"
+        group.mkdir()
+        (group / "cpu.max").write_text(f"{quota} {period}")
+    else:
+        group = root / "cpu" / f"promoter-bench-{free_port()}"
+        group.mkdir()
+        (group / "cpu.cfs_period_us").write_text(str(period))
+        (group / "cpu.cfs_quota_us").write_text(quota)
+    try:
+        yield group / "cgroup.procs"
+    finally:
+        deadline = time.monotonic() + 30  # the server's processes end after it
+        while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        group.rmdir()
+
+
+@contextmanager
+def serving(
+    database_url: str, workdir: Path, processes: int, cgroup: Path | None = None
+) -> Iterator[tuple[int, str, int]]:
+    """``promoter serve --no-worker --processes P`` on a fresh database: (port, key, the
+    server's process id). With
+    ``cgroup`` (a ``cgroup.procs`` file), the server and the processes it starts run in
+    that group."""
     env = server_environment(database_url) | SETTINGS
     key = create_organization(env)
     port = free_port()
     log = workdir / f"serve-{processes}-{port}.log"
+
+    def join_group() -> None:  # in the child, before it runs the server
+        if cgroup is not None:
+            cgroup.write_text(str(os.getpid()))
+
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
@@ -114,10 +159,11 @@ def serving(database_url: str, workdir: Path, processes: int) -> Iterator[tuple[
             cwd=workdir,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            preexec_fn=join_group if cgroup is not None else None,
         )
         try:
             wait_healthy(port, process, timeout=180)
-            yield port, key
+            yield port, key, process.pid
         except BaseException:
             sys.stderr.write(log.read_text(errors="replace")[-4000:])
             raise
@@ -175,16 +221,19 @@ def stored_messages(database_url: str) -> int:
 
 def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Path) -> Round:
     script = workdir / "track.lua"
+    cpus = None if args.cpu_per_process is None else args.cpu_per_process * processes
     with (
         postgres_database(args.postgres_url) as url,
-        serving(url, workdir, processes) as (port, key),
+        cpu_quota(cpus) as cgroup,
+        serving(url, workdir, processes, cgroup) as (port, key, pid),
     ):
         common = {"connections": args.connections, "threads": args.threads, "script": script}
         wrk(port, key, seconds=args.warmup, prefix=f"w{number}", **common)
         warm = stored_messages(url)
-        before = cpu_times()
+        before, server_before = cpu_times(), tree_cpu_seconds(pid)
         measured = wrk(port, key, seconds=args.seconds, prefix=f"m{number}", **common)
         busy = busy_share(before, cpu_times())
+        server_cpu = tree_cpu_seconds(pid) - server_before
         stored = stored_messages(url) - warm
     result = Round(
         processes=processes,
@@ -194,10 +243,11 @@ def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Pa
         socket_errors=int(measured["socket_errors"]),
         stored=stored,
         busy=busy,
+        server_cpus=server_cpu / args.seconds,
     )
     print(
         f"  round {number}: {processes} process(es): {result.requests_per_second:,.0f} "
-        f"requests/s, CPUs {busy:.0%} busy"
+        f"requests/s, CPUs {busy:.0%} busy, the server's processes {result.server_cpus:.2f} CPUs"
     )
     return result
 
@@ -211,6 +261,19 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time so far of process ``pid`` and of the processes it started
+    (and theirs), still running (Linux ``/proc``)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += process_cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
+
+
 def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(1, after[1] - before[1])
 
@@ -222,11 +285,16 @@ def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, floa
     lines = [
         f"machine: {describe(args, 'wrk')}",
         f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, POST /v1/track, "
-        f"PostgreSQL, --no-worker, rate limits off, survey triggering on",
+        f"PostgreSQL, --no-worker, rate limits off, survey triggering on"
+        + (
+            f", API processes limited to {args.cpu_per_process:g} CPU each (a cgroup's quota)"
+            if args.cpu_per_process is not None
+            else ""
+        ),
         "",
         "| processes | requests/s (each round) | median | non-2xx | socket errors "
-        "| CPUs busy (each round) |",
-        "|---|---|---|---|---|---|",
+        "| CPUs busy (each round) | server's CPUs (each round) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for count, rates in ((1, one), (args.processes, many)):
         mine = [r for r in rounds if r.processes == count]
@@ -234,7 +302,8 @@ def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, floa
             f"| {count} | {', '.join(f'{r:,.0f}' for r in rates)} | "
             f"{statistics.median(rates):,.0f} | {sum(r.not_2xx for r in mine)} | "
             f"{sum(r.socket_errors for r in mine)} | "
-            f"{', '.join(f'{r.busy:.0%}' for r in mine)} |"
+            f"{', '.join(f'{r.busy:.0%}' for r in mine)} | "
+            f"{', '.join(f'{r.server_cpus:.2f}' for r in mine)} |"
         )
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     lines.append("")
@@ -270,7 +339,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--json", type=Path, help="also write the rounds as JSON here")
+    parser.add_argument(
+        "--cpu-per-process",
+        type=float,
+        help="run the API processes in a CPU cgroup allowing this many CPUs per process "
+        "(e.g. 0.4: one process 0.4, two 0.8 together), for a machine with too few CPUs "
+        "to give each process one of its own beside PostgreSQL and wrk (needs root)",
+    )
     args = parser.parse_args(argv)
+    if args.cpu_per_process is not None and not 0.05 <= args.cpu_per_process <= 64:
+        parser.error("--cpu-per-process must be between 0.05 and 64")
     args.backend = "postgresql"
     return args
 
@@ -280,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
-    rounds = []
+    rounds: list[Round] = []
     with tempfile.TemporaryDirectory(prefix="promoter-processes-") as tmp:
         workdir = Path(tmp)
         (workdir / "track.lua").write_text(TRACK_SCRIPT)
