@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,24 +108,34 @@ def cpu_quota(cpus: float | None) -> Iterator[Path | None]:
         yield None
         return
     period = 10_000  # µs: a short period, so that the quota throttles in small steps
-    quota = str(max(1_000, round(cpus * period)))
-    root = Path("/sys/fs/cgroup")
-    if (root / "cgroup.controllers").exists():  # v2
-        group = root / f"promoter-bench-{free_port()}"
-        group.mkdir()
-        (group / "cpu.max").write_text(f"{quota} {period}")
-    else:
-        group = root / "cpu" / f"promoter-bench-{free_port()}"
-        group.mkdir()
-        (group / "cpu.cfs_period_us").write_text(str(period))
-        (group / "cpu.cfs_quota_us").write_text(quota)
+    quota = str(round(cpus * period))
+    root, name = Path("/sys/fs/cgroup"), f"promoter-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    v2 = (root / "cgroup.controllers").exists()
+    if v2 and "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+        try:
+            (root / "cgroup.subtree_control").write_text("+cpu")
+        except OSError as exc:
+            raise SystemExit(
+                f"--cpu-per-process: cannot enable the cpu controller for {root}'s groups "
+                f"({exc}); run as root on a machine whose cgroup tree allows it"
+            ) from exc
+    group = root / name if v2 else root / "cpu" / name
+    group.mkdir()
     try:
+        if v2:
+            (group / "cpu.max").write_text(f"{quota} {period}")
+        else:
+            (group / "cpu.cfs_period_us").write_text(str(period))
+            (group / "cpu.cfs_quota_us").write_text(quota)
         yield group / "cgroup.procs"
     finally:
         deadline = time.monotonic() + 30  # the server's processes end after it
         while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
             time.sleep(0.1)
-        group.rmdir()
+        try:
+            group.rmdir()
+        except OSError as exc:
+            print(f"  could not remove the cgroup {group}: {exc}", file=sys.stderr)
 
 
 @contextmanager
@@ -347,8 +358,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "to give each process one of its own beside PostgreSQL and wrk (needs root)",
     )
     args = parser.parse_args(argv)
-    if args.cpu_per_process is not None and not 0.05 <= args.cpu_per_process <= 64:
-        parser.error("--cpu-per-process must be between 0.05 and 64")
+    if args.cpu_per_process is not None and not 0.1 <= args.cpu_per_process <= 64:
+        parser.error("--cpu-per-process must be between 0.1 and 64")
     args.backend = "postgresql"
     return args
 

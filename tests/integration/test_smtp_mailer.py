@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
+import itertools
 import smtplib
 import socket
 import ssl
@@ -35,19 +36,31 @@ class Server:
     """Accepts what it is sent, noting each message's connection (the client's port),
     whether it came over TLS and who logged in; a recipient's local part may ask for a
     refusal of the recipient (``r451``, ``r550``) or of the message after DATA (``d451``,
-    ``d554``), or for the connection to be cut (``drop``)."""
+    ``d554``), or for the connection to be cut (``drop``); the sender ``m550@...`` is
+    refused."""
 
     received: list[tuple[str, int, bool, str | None]] = field(default_factory=list)
     #: Each message's MAIL FROM address and options.
     senders: list[tuple[str, list[str]]] = field(default_factory=list)
     #: Whether EHLO offers PIPELINING (RFC 2920; aiosmtpd reads commands as a stream).
     pipelining: bool = False
+    #: How many times a client said EHLO (a connection each).
+    greetings: int = 0
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        self.greetings += 1
         return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("m550@"):
+            return "550 sender refused for the test"
+        envelope.mail_from, envelope.mail_options = address, options
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -163,7 +176,7 @@ def test_a_refused_message_and_addresses_that_cannot_be_sent(server: tuple[Serve
     assert ports[0] == ports[1] != ports[2]
 
 
-def test_the_envelope_is_what_smtplib_would_send(server: tuple[Server, int]) -> None:
+def test_the_envelope_carries_the_bare_address_and_the_size(server: tuple[Server, int]) -> None:
     """MAIL FROM carries the bare address (a display name dropped, as smtplib drops it)
     and the message's size, as the server offers SIZE."""
     handler, port = server
@@ -225,7 +238,10 @@ def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining:
 
     mailer = SmtpMailer(host=HOST, port=recorder.port, timeout=5, connections=1)
     addresses = ("a@x.example", "r550@x.example", "b@x.example", "r451@x.example")
+    refused_sender = OutgoingEmail("m550@x.example", "e@x.example", "<e>", b"Hi\r\n")
     try:
+        with pytest.raises(PermanentFailure, match=r"^550 sender refused"):
+            asyncio.run(mailer.send(refused_sender))
         results = outcomes(mailer, *addresses, "d554@x.example", "c@x.example")
     finally:
         controller.stop()
@@ -235,7 +251,7 @@ def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining:
     assert results[3].startswith("temporary 451 refused")
     assert results[4].startswith("permanent 554 message refused")
     assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example", "c@x.example"]
-    assert len({r[1] for r in handler.received}) == 1
+    assert len({r[1] for r in handler.received}) == 1 and handler.greetings == 1
     size = len(message("a@x.example").data)
     mail, rcpt = f"MAIL FROM:<s@example.com> SIZE={size}\r\n", "RCPT TO:<a@x.example>\r\n"
     commands = [mail.encode(), rcpt.encode(), b"DATA\r\n"]
@@ -243,6 +259,83 @@ def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining:
     first = recorder.chunks.index(expected[0])
     assert recorder.chunks[first : first + len(expected)] == expected
     assert recorder.chunks[first + len(expected)].startswith(b"From: s@example.com\r\n")
+
+
+class Scripted:
+    """A small SMTP peer offering PIPELINING, for the answers aiosmtpd never gives to a
+    DATA after a refused recipient (it answers 503): ``r550d354@`` is refused, then its
+    DATA taken (354), so the client must end the empty message at once; ``r550d421@`` is
+    refused, then its DATA answered 421 and the connection closed. Notes each line it
+    reads, with the number of its connection."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+        self.listener = socket.create_server((HOST, 0))
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            for number in itertools.count(1):
+                connection, _ = self.listener.accept()
+                session = threading.Thread(
+                    target=self._session, args=(connection, number), daemon=True
+                )
+                session.start()
+
+    def _session(self, connection: socket.socket, number: int) -> None:
+        with connection, connection.makefile("rb") as lines, contextlib.suppress(OSError):
+            connection.sendall(b"220 scripted\r\n")
+            refused = ""
+            for raw in lines:
+                line = raw.decode().rstrip("\r\n")
+                self.lines.append((number, line))
+                verb = line[:4].upper()
+                if verb == "EHLO":
+                    answer = "250-scripted\r\n250 PIPELINING"
+                elif verb == "RCPT":
+                    local = line.partition("<")[2].partition("@")[0]
+                    refused = local if local.startswith("r550") else ""
+                    answer = "550 no such mailbox" if refused else "250 OK"
+                elif verb == "DATA" and refused == "r550d421":
+                    connection.sendall(b"421 closing\r\n")
+                    return
+                elif verb == "DATA":
+                    connection.sendall(b"354 go ahead\r\n")
+                    body = list(iter(lines.readline, b".\r\n"))
+                    self.lines.append((number, f"<{len(body)} lines>"))
+                    answer = "554 no valid recipients" if refused else "250 queued"
+                elif verb == "QUIT":
+                    connection.sendall(b"221 bye\r\n")
+                    return
+                else:  # MAIL, RSET
+                    refused = "" if verb == "RSET" else refused
+                    answer = "250 OK"
+                connection.sendall(answer.encode() + b"\r\n")
+
+
+def test_a_data_taken_after_a_refused_recipient_is_ended_at_once() -> None:
+    """Pipelined, a refused recipient is reported as such whatever the server answers
+    to the DATA sent with it: a 354 is ended with an empty message (then RSET, and the
+    connection goes on), a 421 ends the connection (the recipient still refused, for
+    good, not retried)."""
+    server = Scripted()
+    mailer = SmtpMailer(host=HOST, port=server.port, timeout=5, connections=1)
+    try:
+        results = outcomes(
+            mailer, "a@x.example", "r550d354@x.example", "b@x.example", "r550d421@x.example"
+        )
+        results += outcomes(mailer, "c@x.example")
+    finally:
+        server.listener.close()
+    assert results[0] == results[2] == results[4] == "sent"
+    assert results[1].startswith("permanent 550 no such mailbox")
+    assert results[3].startswith("permanent 550 no such mailbox")
+    first = [line for number, line in server.lines if number == 1]
+    ended = first.index("RCPT TO:<r550d354@x.example>") + 1
+    assert [line.upper() for line in first[ended : ended + 3]] == ["DATA", "<0 LINES>", "RSET"]
+    assert "RCPT TO:<b@x.example>" in first and "RCPT TO:<r550d421@x.example>" in first
+    assert "RCPT TO:<c@x.example>" in [line for number, line in server.lines if number == 2]
 
 
 def test_connections_open_as_messages_wait_up_to_the_limit(server: tuple[Server, int]) -> None:
@@ -375,6 +468,7 @@ def test_non_ascii_addresses_wait_for_a_server_that_takes_smtputf8() -> None:
     assert results[0].startswith("temporary the mail server does not take SMTPUTF8")
     assert results[1] == "sent"
     assert [r[0] for r in handler.received] == ["a@x.example"]
+    assert handler.greetings == 1
 
 
 @dataclass(frozen=True)

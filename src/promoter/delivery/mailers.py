@@ -30,8 +30,8 @@ from promoter.delivery import smtp_exchange
 from promoter.delivery.render import OutgoingEmail
 
 #: SMTP connections a worker sends over side by side: each message waits for the server's
-#: answers four times (MAIL, RCPT, DATA, the end of the message), so more connections
-#: keep more messages moving.
+#: answers four times (MAIL, RCPT, DATA, the end of the message; twice with PIPELINING),
+#: so more connections keep more messages moving.
 DEFAULT_CONNECTIONS = 4
 #: The most ``?connections=`` may ask for: mail servers limit connections per client.
 MOST_CONNECTIONS = 20
@@ -102,9 +102,9 @@ class SmtpMailer:
 
     Each connection has a thread of its own, started when messages wait for one, that
     sends over a blocking socket (``smtplib`` connects, greets and logs in;
-    :mod:`promoter.delivery.smtp_exchange` sends): a message is four waits for the
-    server's answer, which a blocking socket sits out for less CPU than the event loop's
-    callbacks would take.
+    :mod:`promoter.delivery.smtp_exchange` sends): a message is two to four waits for
+    the server's answer, which a blocking socket sits out for less CPU than the event
+    loop's callbacks would take.
     """
 
     def __init__(

@@ -63,26 +63,28 @@ def send(connection: smtplib.SMTP, message: OutgoingEmail) -> None:
         recipient = envelope_address(message.recipient)
     except ValueError as exc:
         raise BadRecipient(str(exc)) from exc
-    options = f" SIZE={len(message.data)}" if connection.has_extn("size") else ""
-    encoding = "ascii"
-    if not (sender.isascii() and recipient.isascii() and message.data.isascii()):
-        if not connection.has_extn("smtputf8"):
-            raise NotSendable("the mail server does not take SMTPUTF8 (non-ASCII addresses)")
-        options += " SMTPUTF8"
-        encoding = "utf-8"
-    data = wire_data(message.data)
-    envelope = (
-        (f"MAIL FROM:{sender}{options}\r\n".encode(encoding), (250,)),
-        (f"RCPT TO:{recipient}\r\n".encode(encoding), (250, 251)),
-        (b"DATA\r\n", (354,)),
-    )
+    utf8 = not (sender.isascii() and recipient.isascii() and message.data.isascii())
+    if utf8 and not connection.has_extn("smtputf8"):
+        raise NotSendable("the mail server does not take SMTPUTF8 (non-ASCII addresses or text)")
+    content = crlf_lines(message.data)
+    options = f" SIZE={len(content)}" if connection.has_extn("size") else ""
+    options += " SMTPUTF8" if utf8 else ""
+    try:
+        mail = f"MAIL FROM:{sender}{options}\r\n".encode()
+    except UnicodeEncodeError as exc:
+        raise NotSendable(f"the sender's address cannot be written: {exc}") from exc
+    try:
+        rcpt = f"RCPT TO:{recipient}\r\n".encode()
+    except UnicodeEncodeError as exc:
+        raise BadRecipient(f"the address cannot be written: {exc}") from exc
+    envelope = ((mail, (250,)), (rcpt, (250, 251)), (b"DATA\r\n", (354,)))
     if connection.has_extn("pipelining"):
         _pipelined(connection, sock, envelope)
     else:
         for step, (command, codes) in enumerate(envelope):
             sock.sendall(command)
             _expect(connection, codes, refusal_keeps=step == 1)
-    sock.sendall(data)
+    sock.sendall(dot_stuffed(content))
     _expect(connection, (250,))
 
 
@@ -92,33 +94,42 @@ def _pipelined(
     envelope: tuple[tuple[bytes, tuple[int, ...]], ...],
 ) -> None:
     """MAIL, RCPT and DATA in one write, their answers read after (RFC 2920): one round
-    trip to the server instead of three. A DATA taken after a refusal is ended at once."""
+    trip to the server instead of three. The first refusal is the one raised; a DATA taken
+    after a refusal is ended at once; a 421 (the server is closing) ends the connection."""
     sock.sendall(b"".join(command for command, _ in envelope))
-    answers = []
+    answers: list[tuple[int, bytes]] = []
     for _ in envelope:
         answers.append(connection.getreply())
-        if answers[-1][0] == 421:  # the server is closing the connection
+        if answers[-1][0] == 421:
+            break
+    closing = answers[-1][0] == 421
+    for step, ((_, codes), (code, text)) in enumerate(zip(envelope, answers, strict=False)):
+        if code in codes:
+            continue
+        if closing:
             connection.close()
-            raise Refused(421, answers[-1][1], usable=False)
-    for step, ((_, codes), (code, text)) in enumerate(zip(envelope, answers, strict=True)):
-        if code not in codes:
-            if answers[-1][0] == 354:
-                sock.sendall(b".\r\n")
-                connection.getreply()
-            _refused(connection, code, text, refusal_keeps=step == 1)
+            raise Refused(code, text, usable=False)
+        if answers[-1][0] == 354:
+            sock.sendall(b".\r\n")
+            connection.getreply()
+        _refused(connection, code, text, refusal_keeps=step == 1)
 
 
-def wire_data(data: bytes) -> bytes:
-    """The message as DATA sends it: CRLF line ends, a line starting with a dot doubled
-    (RFC 5321, 4.5.2), then the line with one dot."""
+def crlf_lines(data: bytes) -> bytes:
+    """The message with CRLF line ends (RFC 5321, 2.3.8), the last line ended too: what
+    SIZE counts (RFC 1870)."""
     if data.count(b"\r\n") != data.count(b"\n") or data.count(b"\r\n") != data.count(b"\r"):
         data = _BARE_LINE_END.sub(b"\r\n", data)
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if data.startswith(b"."):
-        data = b"." + data
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def dot_stuffed(content: bytes) -> bytes:
+    """``content`` (CRLF lines) as DATA sends it: a line starting with a dot doubled
+    (RFC 5321, 4.5.2), then the line with one dot."""
+    content = content.replace(b"\r\n.", b"\r\n..")
+    if content.startswith(b"."):
+        content = b"." + content
+    return content + b".\r\n"
 
 
 def envelope_address(address: str) -> str:
