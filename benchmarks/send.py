@@ -176,14 +176,16 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 30.0) -> int:
 # --- queueing surveys (untimed) ---------------------------------------------------------
 
 
-def settings_for(url: str, sink_port: int) -> Settings:
-    """The worker's settings, spelled out rather than read from this process's environment."""
+def settings_for(url: str, sink_port: int, workdir: Path) -> Settings:
+    """The worker's settings, spelled out rather than read from this process's environment
+    (saved analytics columns in ``workdir``, not the user's cache folder)."""
     return Settings(
         database_url=url,
         email_url=f"smtp://{HOST}:{sink_port}",
         base_url=BASE_URL,
         email_from=SENDER,
         secret_key=None,
+        analytics_cache_dir=str(workdir / "analytics-files"),
     )
 
 
@@ -193,6 +195,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     env["PROMOTER_EMAIL_URL"] = settings.email_url
     env["PROMOTER_BASE_URL"] = BASE_URL
     env["PROMOTER_EMAIL_FROM"] = SENDER
+    env["PROMOTER_ANALYTICS_CACHE_DIR"] = settings.analytics_cache_dir or ""
     return env
 
 
@@ -578,7 +581,7 @@ class Round:
 def run_round(
     backend: str, url: str, sink: Sink, workdir: Path, args: argparse.Namespace, index: int
 ) -> Round:
-    settings = settings_for(url, sink.port)
+    settings = settings_for(url, sink.port, workdir)
     started = time.monotonic()
     message = queue_surveys(settings, args.surveys, args.per_request)
     setup = time.monotonic() - started

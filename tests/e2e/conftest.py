@@ -98,6 +98,9 @@ class ServerProcess:
             # No themes rounds: a server living past the first interval would load the
             # embedding model beside the test (tests/analytics/test_themes.py runs them).
             PROMOTER_THEMES_INTERVAL_SECONDS="0",
+            # Saved analytics columns stay with the test (PostgreSQL's default folder is
+            # the user's cache).
+            PROMOTER_ANALYTICS_CACHE_DIR=str(self.workdir / "analytics-files"),
             PYTHONUNBUFFERED="1",
         )
         extra = self.env(self.url) if callable(self.env) else self.env
