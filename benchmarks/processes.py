@@ -143,9 +143,8 @@ def serving(
     database_url: str, workdir: Path, processes: int, cgroup: Path | None = None
 ) -> Iterator[tuple[int, str, int]]:
     """``promoter serve --no-worker --processes P`` on a fresh database: (port, key, the
-    server's process id). With
-    ``cgroup`` (a ``cgroup.procs`` file), the server and the processes it starts run in
-    that group."""
+    server's process id). With ``cgroup`` (a ``cgroup.procs`` file), the server and the
+    processes it starts run in that group."""
     env = server_environment(database_url) | SETTINGS
     key = create_organization(env)
     port = free_port()

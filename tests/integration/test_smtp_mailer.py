@@ -148,8 +148,9 @@ def test_answers_and_lost_connections(server: tuple[Server, int]) -> None:
 
 def test_a_refused_message_and_addresses_that_cannot_be_sent(server: tuple[Server, int]) -> None:
     """The message refused after DATA: 5xx is permanent and the connection goes on, 4xx
-    temporary over a new one. A recipient with a line break is permanent, a sender with
-    one temporary (the installation's setting): neither reaches the server."""
+    temporary over a new one. A recipient with a line break (or a lone surrogate) is
+    permanent, a sender with one temporary (the installation's setting): none reaches
+    the server."""
     handler, port = server
 
     async def scenario() -> list[str]:
@@ -162,6 +163,10 @@ def test_a_refused_message_and_addresses_that_cannot_be_sent(server: tuple[Serve
             await mailer.send(OutgoingEmail("s@x.example\r\nRSET", "g@x.example", "<g>", b"Hi"))
         except TemporaryFailure as exc:
             results.append(f"temporary {exc}")
+        try:  # a lone surrogate, which no encoding writes
+            await mailer.send(OutgoingEmail("s@x.example", "h\udcff@x.example", "<h>", b"Hi"))
+        except PermanentFailure as exc:
+            results.append(f"permanent {exc}")
         await mailer.close()
         return results
 
@@ -171,6 +176,7 @@ def test_a_refused_message_and_addresses_that_cannot_be_sent(server: tuple[Serve
     assert results[3].startswith("temporary 451 message refused")
     assert results[4].startswith("permanent an address cannot hold a line break")
     assert results[6].startswith("temporary the sender's address")
+    assert results[7].startswith("permanent an address UTF-8 cannot write")
     assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example", "f@x.example"]
     ports = [r[1] for r in handler.received]
     assert ports[0] == ports[1] != ports[2]
@@ -195,25 +201,43 @@ def test_the_envelope_carries_the_bare_address_and_the_size(server: tuple[Server
     assert [r[0] for r in handler.received] == ["a@x.example", "b@x.example"]
 
 
-class Recorder:
-    """Between the mailer and a server: forwards both ways, keeping each chunk the
-    client wrote (on loopback, one write arrives as one chunk)."""
+class LoopbackServer:
+    """Listens on a free port of 127.0.0.1 and hands each connection, with its number
+    from 1, to :meth:`serve` in a thread of its own, until :meth:`close`."""
 
-    def __init__(self, server_port: int) -> None:
-        self.server_port = server_port
-        self.chunks: list[bytes] = []
+    def __init__(self) -> None:
         self.listener = socket.create_server((HOST, 0))
         self.port = int(self.listener.getsockname()[1])
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
         with contextlib.suppress(OSError):
-            while True:
-                client, _ = self.listener.accept()
-                upstream = socket.create_connection((HOST, self.server_port))
-                for source, target in ((client, upstream), (upstream, client)):
-                    pump = threading.Thread(target=self._pump, args=(source, target), daemon=True)
-                    pump.start()
+            for number in itertools.count(1):
+                connection, _ = self.listener.accept()
+                threading.Thread(target=self.serve, args=(connection, number), daemon=True).start()
+
+    def serve(self, connection: socket.socket, number: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class Recorder(LoopbackServer):
+    """Between the mailer and a server: forwards both ways, keeping each chunk the
+    client wrote (on loopback, one write arrives as one chunk)."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.chunks: list[bytes] = []
+        super().__init__()
+
+    def serve(self, connection: socket.socket, number: int) -> None:
+        with connection, socket.create_connection((HOST, self.server_port)) as upstream:
+            back = threading.Thread(target=self._pump, args=(upstream, connection), daemon=True)
+            back.start()
+            self._pump(connection, upstream)
+            back.join()
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -245,7 +269,7 @@ def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining:
         results = outcomes(mailer, *addresses, "d554@x.example", "c@x.example")
     finally:
         controller.stop()
-        recorder.listener.close()
+        recorder.close()
     assert results[0] == results[2] == results[5] == "sent"
     assert results[1].startswith("permanent 550 refused")
     assert results[3].startswith("temporary 451 refused")
@@ -261,7 +285,7 @@ def test_the_envelope_in_one_write_when_the_server_offers_pipelining(pipelining:
     assert recorder.chunks[first + len(expected)].startswith(b"From: s@example.com\r\n")
 
 
-class Scripted:
+class Scripted(LoopbackServer):
     """A small SMTP peer offering PIPELINING, for the answers aiosmtpd never gives to a
     DATA after a refused recipient (it answers 503): ``r550d354@`` is refused, then its
     DATA taken (354), so the client must end the empty message at once; ``r550d421@`` is
@@ -270,20 +294,9 @@ class Scripted:
 
     def __init__(self) -> None:
         self.lines: list[tuple[int, str]] = []
-        self.listener = socket.create_server((HOST, 0))
-        self.port = int(self.listener.getsockname()[1])
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            for number in itertools.count(1):
-                connection, _ = self.listener.accept()
-                session = threading.Thread(
-                    target=self._session, args=(connection, number), daemon=True
-                )
-                session.start()
-
-    def _session(self, connection: socket.socket, number: int) -> None:
+    def serve(self, connection: socket.socket, number: int) -> None:
         with connection, connection.makefile("rb") as lines, contextlib.suppress(OSError):
             connection.sendall(b"220 scripted\r\n")
             refused = ""
@@ -327,7 +340,7 @@ def test_a_data_taken_after_a_refused_recipient_is_ended_at_once() -> None:
         )
         results += outcomes(mailer, "c@x.example")
     finally:
-        server.listener.close()
+        server.close()
     assert results[0] == results[2] == results[4] == "sent"
     assert results[1].startswith("permanent 550 no such mailbox")
     assert results[3].startswith("permanent 550 no such mailbox")

@@ -44,7 +44,8 @@ class NotSendable(Exception):
 
 
 class BadRecipient(ValueError):
-    """The recipient's address cannot be written in a command (a line break)."""
+    """The recipient's address cannot be written in a command (a line break, a lone
+    surrogate)."""
 
 
 def send(connection: smtplib.SMTP, message: OutgoingEmail) -> None:
@@ -69,15 +70,11 @@ def send(connection: smtplib.SMTP, message: OutgoingEmail) -> None:
     content = crlf_lines(message.data)
     options = f" SIZE={len(content)}" if connection.has_extn("size") else ""
     options += " SMTPUTF8" if utf8 else ""
-    try:
-        mail = f"MAIL FROM:{sender}{options}\r\n".encode()
-    except UnicodeEncodeError as exc:
-        raise NotSendable(f"the sender's address cannot be written: {exc}") from exc
-    try:
-        rcpt = f"RCPT TO:{recipient}\r\n".encode()
-    except UnicodeEncodeError as exc:
-        raise BadRecipient(f"the address cannot be written: {exc}") from exc
-    envelope = ((mail, (250,)), (rcpt, (250, 251)), (b"DATA\r\n", (354,)))
+    envelope = (
+        (f"MAIL FROM:{sender}{options}\r\n".encode(), (250,)),
+        (f"RCPT TO:{recipient}\r\n".encode(), (250, 251)),
+        (b"DATA\r\n", (354,)),
+    )
     if connection.has_extn("pipelining"):
         _pipelined(connection, sock, envelope)
     else:
@@ -118,7 +115,8 @@ def _pipelined(
 def crlf_lines(data: bytes) -> bytes:
     """The message with CRLF line ends (RFC 5321, 2.3.8), the last line ended too: what
     SIZE counts (RFC 1870)."""
-    if data.count(b"\r\n") != data.count(b"\n") or data.count(b"\r\n") != data.count(b"\r"):
+    crlf = data.count(b"\r\n")
+    if crlf != data.count(b"\n") or crlf != data.count(b"\r"):
         data = _BARE_LINE_END.sub(b"\r\n", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
@@ -134,9 +132,14 @@ def dot_stuffed(content: bytes) -> bytes:
 
 def envelope_address(address: str) -> str:
     """``<address>`` for MAIL FROM or RCPT TO; a display name or comment is dropped, as
-    ``smtplib`` drops it. Refuses a line break, which would end the command."""
+    ``smtplib`` drops it. Refuses a line break, which would end the command, and what
+    UTF-8 cannot write (a lone surrogate)."""
     if "\r" in address or "\n" in address:
         raise ValueError(f"an address cannot hold a line break: {address!r}")
+    try:
+        address.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"an address UTF-8 cannot write: {address!r}") from exc
     if _PLAIN_ADDRESS.fullmatch(address):
         return f"<{address}>"
     return _parsed(address)
