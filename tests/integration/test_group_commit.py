@@ -143,6 +143,70 @@ def test_batched_jobs_from_threads_share_one_commit_on_both_databases(
     assert _keys(database) == set(keys)
 
 
+def _statements(database: Database) -> list[str]:
+    """The SQL each cursor of ``database`` runs from now on."""
+    seen: list[str] = []
+    event.listen(
+        database.engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: seen.append(statement),
+    )
+    return seen
+
+
+def test_one_function_s_jobs_share_a_transaction_without_savepoints(
+    database: Database,
+) -> None:
+    statements = _statements(database)
+    keys = [f"n{i}" for i in range(6)]
+    outcomes = _queued_together(
+        database._group,
+        [lambda k=k: database.run_many(k, _store_all) for k in keys],  # type: ignore[misc]
+    )
+    assert outcomes == [f"stored {k}" for k in keys]
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert _keys(database) == set(keys)
+
+
+def test_a_failed_group_without_savepoints_runs_again_job_by_job(database: Database) -> None:
+    statements = _statements(database)
+    batches: list[list[str]] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        batches.append(list(keys))
+        stored = _store_all(conn, keys)
+        if "bad" in keys:  # fails after writing: its rows and the others' roll back
+            raise RuntimeError("bad item")
+        return stored
+
+    keys = ["a", "bad", "b"]
+    outcomes = _queued_together(
+        database._group,
+        [lambda k=k: database.run_many(k, apply_many) for k in keys],  # type: ignore[misc]
+    )
+    assert outcomes[0] == "stored a" and outcomes[2] == "stored b"
+    assert isinstance(outcomes[1], RuntimeError)
+    assert [sorted(b) for b in batches] == [sorted(keys), ["a"], ["bad"], ["b"]]
+    # The second transaction put each job in a savepoint: the bad one's write undone.
+    assert sum("ROLLBACK TO SAVEPOINT" in s.upper() for s in statements) == 1
+    assert _keys(database) == {"a", "b"}
+
+
+def test_an_outage_in_a_group_without_savepoints_is_every_job_s(database: Database) -> None:
+    calls: list[int] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        calls.append(len(keys))
+        raise DATABASE_UNAVAILABLE[-1]("no connection free")
+
+    outcomes = _queued_together(
+        database._group,
+        [lambda k=k: database.run_many(k, apply_many) for k in ("x", "y")],  # type: ignore[misc]
+    )
+    assert all(isinstance(o, DATABASE_UNAVAILABLE) for o in outcomes)
+    assert calls == [2]  # not run again job by job: no job was at fault
+
+
 @pytest.fixture
 def other_process(database_url: str) -> Iterator[Database]:
     db = Database.from_url(database_url)

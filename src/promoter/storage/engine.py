@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from promoter.storage.errors import is_conflict
 from promoter.storage.group_commit import GroupCommit
+from promoter.storage.pool_ping import ping_when_idle
 from promoter.storage.wal_checkpoints import WRITER_CHECKPOINT_PAGES, WalCheckpoints
 
 T = TypeVar("T")
@@ -82,9 +83,9 @@ def build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(
-            parsed, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_options
-        )
+        engine = create_engine(parsed, pool_size=10, max_overflow=10, **json_options)
+        ping_when_idle(engine)
+        return engine
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 

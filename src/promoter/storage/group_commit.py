@@ -14,8 +14,11 @@ again as a whole, a few times, before its jobs see the error.
 
 Jobs submitted with the same ``apply_many`` function are handed to it together, so
 that it can write their rows with one statement per table instead of one per job.
-When several jobs share a transaction each group runs in a savepoint; if a group
-fails, its jobs are retried one by one, so one bad job fails alone.
+When several groups share a transaction each runs in a savepoint; if a group fails,
+its jobs are retried one by one, so one bad job fails alone. A transaction of one
+group (the usual case: every request's messages go through one function) needs no
+savepoint: if the group fails, the transaction is rolled back and run again with each
+job in a savepoint of its own.
 
 Coroutines submit with :meth:`GroupCommit.run_many_async`: their jobs wait on the event
 loop, not in a thread each, and one thread at a time (per lane) commits them a batch at
@@ -37,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection
 
@@ -61,6 +64,8 @@ COMMIT_DELAY = 0.0015
 ATTEMPTS = 5
 
 ApplyMany = Callable[[Connection, Sequence[Any]], Sequence[Any]]
+#: What runs in a savepoint of its own: nothing, each group of jobs, each job.
+_Isolation = Literal["none", "groups", "jobs"]
 
 
 @dataclass(slots=True)
@@ -245,15 +250,23 @@ class GroupCommit:
         groups: dict[ApplyMany, list[_Job[Any]]] = {}
         for job in jobs:
             groups.setdefault(job.apply_many, []).append(job)
+        # Savepoints isolate the groups from one another; one group goes without, until
+        # it fails: then each of its jobs gets one.
+        isolate: _Isolation = "groups" if len(groups) > 1 else "none"
         try:
-            for attempt in range(1, ATTEMPTS + 1):
+            attempt = 1
+            while True:
                 try:
-                    self._commit(jobs, groups)
+                    self._commit(jobs, groups, isolate=isolate)
                     return
                 except BaseException as exc:
                     # The transaction failed as a whole: nothing of it was kept.
+                    if isolate == "none" and len(jobs) > 1 and self._job_fault(exc):
+                        isolate = "jobs"  # run again, to find the job at fault
+                        continue
                     if attempt < ATTEMPTS and self._retry(exc):
                         time.sleep(random.uniform(0, 0.005 * attempt))
+                        attempt += 1
                         continue
                     for job in jobs:
                         job.result, job.error = None, job.error or exc
@@ -264,12 +277,26 @@ class GroupCommit:
                 if job.finished is not None:
                     job.finished.set()
 
-    def _commit(self, jobs: list[_Job[Any]], groups: dict[ApplyMany, list[_Job[Any]]]) -> None:
+    def _job_fault(self, exc: BaseException) -> bool:
+        """Whether ``exc`` may be one job's fault: not a conflict, not an outage."""
+        return isinstance(exc, Exception) and not self._retry(exc) and not is_unavailable(exc)
+
+    def _commit(
+        self,
+        jobs: list[_Job[Any]],
+        groups: dict[ApplyMany, list[_Job[Any]]],
+        *,
+        isolate: _Isolation,
+    ) -> None:
         for job in jobs:
             job.result = job.error = None
         with self._begin() as conn:
             for group in groups.values():
-                _apply(conn, group, isolated=len(jobs) > 1, retry=self._retry)
+                if isolate == "jobs":
+                    for job in group:
+                        _apply(conn, [job], isolated=True, retry=self._retry)
+                else:
+                    _apply(conn, group, isolated=isolate == "groups", retry=self._retry)
 
 
 def _apply(
@@ -280,8 +307,10 @@ def _apply(
     retry: Callable[[BaseException], bool],
 ) -> None:
     apply_many = group[0].apply_many
-    if not isolated:  # the only job: its failure rolls back the whole transaction
-        (group[0].result,) = apply_many(conn, [group[0].item])
+    if not isolated:  # the only group: its failure rolls back the whole transaction
+        results = apply_many(conn, [job.item for job in group])
+        for job, result in zip(group, results, strict=True):
+            job.result = result
         return
     try:
         with conn.begin_nested():
