@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from promoter.contacts.writes import erase_contact
 from promoter.domain.attributes import AttributeLimits, AttributeValue
@@ -24,13 +24,9 @@ from promoter.ingest.writes import (
     Contact,
     IngestWrites,
     link_earlier_events,
-    load_contacts,
     merge_identify,
     write_contacts,
 )
-
-#: Advisory locks userIds are spread over on PostgreSQL (a power of two).
-USER_LOCK_BUCKETS = 256
 
 
 @dataclass(slots=True)
@@ -73,9 +69,17 @@ class Ingestor:
         operations: Sequence[tuple[int, Operation]],
         received_at: datetime,
     ) -> list[MessageResult]:
-        """Apply ``(index, operation)`` pairs; return one result per pair, in index order."""
+        """Apply ``(index, operation)`` pairs; return one result per pair, in index order.
+
+        On PostgreSQL, requests naming the same userIds are serialised until they
+        commit, by advisory locks taken with the messageId claim. Without them, an
+        identify and a track for a new userId arriving at the same moment could each
+        miss the other's uncommitted row, leaving the event unlinked. SQLite already
+        runs one write transaction at a time. userIds share 256 locks (a
+        batch never holds more, however many users it names, so PostgreSQL's lock table
+        cannot fill up), taken in order, so two requests cannot deadlock on them.
+        """
         results: dict[int, MessageResult] = {}
-        _lock_users(conn, organization_id, operations)
         fresh = self._claim_message_ids(conn, organization_id, operations, received_at, results)
         tracks: list[StoredTrack] = []
         run = _Run()
@@ -149,7 +153,11 @@ class Ingestor:
         if not candidates:
             return []
         claimed = self._writes.claim_message_ids(
-            conn, organization_id, [op.message_id for _, op in candidates], received_at
+            conn,
+            organization_id,
+            [op.message_id for _, op in candidates],
+            received_at,
+            lock_users=[op.user_id for _, op in candidates],
         )
         fresh = []
         for index, op in candidates:
@@ -169,7 +177,10 @@ class Ingestor:
     ) -> list[StoredTrack]:
         if not run.items:
             return []
-        known = load_contacts(conn, organization_id, {op.user_id for _, op in run.items})
+        track_items = [(i, op) for i, op in run.items if isinstance(op, Track)]
+        known, event_ids = self._writes.contacts_and_event_ids(
+            conn, organization_id, {op.user_id for _, op in run.items}, len(track_items)
+        )
         created: list[str] = []
         #: For each userId created in this run, the index of the identify that created it.
         identified_at: dict[str, int] = {}
@@ -204,9 +215,15 @@ class Ingestor:
             )
         if created:
             link_earlier_events(conn, organization_id, {u: ids[u] for u in created})
-        track_items = [(i, op) for i, op in run.items if isinstance(op, Track)]
         stored = self._writes.tracks(
-            conn, organization_id, track_items, ids, identified_at, received_at, self._listeners
+            conn,
+            organization_id,
+            track_items,
+            event_ids,
+            ids,
+            identified_at,
+            received_at,
+            self._listeners,
         )
         for (index, op), track in zip(track_items, stored, strict=True):
             reason = None if track.contact_id else "userId not identified yet: event kept, flagged"
@@ -243,29 +260,3 @@ class Ingestor:
 
 def _at_index(result: MessageResult, index: int) -> MessageResult:
     return result if result.index == index else replace(result, index=index)
-
-
-def _lock_users(
-    conn: Connection, organization_id: int, operations: Sequence[tuple[int, Operation]]
-) -> None:
-    """On PostgreSQL, serialise requests that touch the same userIds until they commit.
-
-    Without it, an identify and a track for a new userId arriving at the same moment
-    could each miss the other's uncommitted row, leaving the event unlinked. SQLite
-    already runs one write transaction at a time. userIds share USER_LOCK_BUCKETS locks
-    (a batch never holds more, however many users it names, so PostgreSQL's lock table
-    cannot fill up), taken in order, so two requests cannot deadlock on them.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    user_ids = sorted({op.user_id for _, op in operations if not isinstance(op, Ignored)})
-    if not user_ids:
-        return
-    conn.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(:org, h) FROM "
-            "(SELECT DISTINCT hashtext(u) & :buckets AS h "
-            "FROM unnest(CAST(:users AS text[])) AS u ORDER BY h) AS locks"
-        ),
-        {"org": organization_id, "users": user_ids, "buckets": USER_LOCK_BUCKETS - 1},
-    )

@@ -20,8 +20,9 @@ from promoter.domain.emails import email_key
 from promoter.domain.messages import Identify, Track
 from promoter.domain.orders import ORDER_FIELDS
 from promoter.ingest.listeners import StoredTrack, TrackListener
-from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids, queue_ids
 from promoter.storage.dialect import insert_for
+from promoter.storage.pipeline import pipeline
 from promoter.storage.tables import (
     contact_attributes,
     contacts,
@@ -32,6 +33,8 @@ from promoter.storage.tables import (
 )
 
 UNIDENTIFIED = "unidentified"
+#: Advisory locks userIds are spread over on PostgreSQL (a power of two).
+USER_LOCK_BUCKETS = 256
 #: Parameters per IN (...) query, well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _ATTRIBUTE_VALUES = ("value_type", "value_text", "value_number", "value_date", "updated_at")
@@ -83,6 +86,11 @@ _CONTACTS_BY_USER_ID = InSelect(
 _UNLINKED_USER_IDS = InSelect(
     "SELECT DISTINCT user_id FROM events"
     " WHERE organization_id = {p} AND contact_id IS NULL AND user_id {in}"
+)
+#: PostgreSQL: the userIds' advisory locks, in order (see Ingestor.apply).
+_LOCK_USERS = (
+    "SELECT pg_advisory_xact_lock(%s, h) FROM"
+    " (SELECT DISTINCT hashtext(u) & %s AS h FROM unnest(%s::text[]) AS u ORDER BY h) AS locks"
 )
 #: PostgreSQL's claim: concurrent replays wait for the first to commit, then skip.
 _CLAIM_MESSAGE_IDS = (
@@ -156,13 +164,24 @@ class IngestWrites:
         self.new_contacts = BulkInsert(contacts, ("id", *_NEW_CONTACT_COLUMNS))
 
     def claim_message_ids(
-        self, conn: Connection, organization_id: int, message_ids: list[str], now: datetime
+        self,
+        conn: Connection,
+        organization_id: int,
+        message_ids: list[str],
+        now: datetime,
+        lock_users: Sequence[str] = (),
     ) -> set[str]:
-        """Record the messageIds not seen before and return them."""
+        """Record the messageIds not seen before and return them. On PostgreSQL, first
+        take the advisory locks of ``lock_users`` (in the same round trip)."""
         if conn.dialect.name == "postgresql":
             stored = processed_messages.c.received_at.type._cached_bind_processor(conn.dialect)
             params = (organization_id, stored(now) if stored else now, message_ids)
-            return {row[0] for row in conn.exec_driver_sql(_CLAIM_MESSAGE_IDS, params)}
+            with pipeline(conn) as queued:
+                if lock_users:
+                    users = sorted(set(lock_users))
+                    queued.write(_LOCK_USERS, (organization_id, USER_LOCK_BUCKETS - 1, users))
+                claimed = queued.execute(_CLAIM_MESSAGE_IDS, params)
+            return {row[0] for row in claimed.all()}
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
         seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
         fresh = [mid for mid in message_ids if mid not in seen]
@@ -216,17 +235,35 @@ class IngestWrites:
             [(list_id, cid, now) for cid in sorted(contact_ids)],
         )
 
+    def contacts_and_event_ids(
+        self, conn: Connection, organization_id: int, user_ids: set[str], tracks: int
+    ) -> tuple[dict[str, Contact], list[int]]:
+        """The contacts of ``user_ids`` (see load_contacts) and ``tracks`` new event ids;
+        on PostgreSQL in one round trip."""
+        if conn.dialect.name != "postgresql":
+            return load_contacts(conn, organization_id, user_ids), allocate_ids(
+                conn, events, tracks
+            )
+        with pipeline(conn) as queued:
+            found = _CONTACTS_BY_USER_ID.queue(
+                conn, queued, organization_id, values=sorted(user_ids)
+            )
+            ids = queue_ids(queued, events, tracks) if tracks else None
+        return _contacts(found.all()), ids.all() if ids is not None else []
+
     def tracks(
         self,
         conn: Connection,
         organization_id: int,
         items: list[tuple[int, Track]],
+        event_ids: list[int],
         ids: dict[str, int],
         identified_at: dict[str, int],
         received_at: datetime,
         listeners: Sequence[TrackListener] = (),
     ) -> list[StoredTrack]:
-        """Store track events (and orders); return them as listeners see them.
+        """Store track events (and orders) under ``event_ids`` (one each, from
+        contacts_and_event_ids); return them as listeners see them.
 
         A track that came before the identify creating its contact (``identified_at``)
         is stored linked to it, as it would be once that identify arrived, but listeners
@@ -234,7 +271,6 @@ class IngestWrites:
         """
         if not items:
             return []
-        event_ids = allocate_ids(conn, events, len(items))
         contact_ids = []
         order_rows = []
         stored = []
@@ -312,14 +348,18 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 
 def load_contacts(conn: Connection, organization_id: int, user_ids: set[str]) -> dict[str, Contact]:
-    found: dict[str, Contact] = {}
+    """The organization's contacts among ``user_ids``, by userId."""
     if not user_ids:
-        return found
-    for cid, user_id, email, first, last, zone in _CONTACTS_BY_USER_ID.rows(
-        conn, organization_id, values=sorted(user_ids)
-    ):
-        found[user_id] = Contact(cid, email, first, last, zone)
-    return found
+        return {}
+    return _contacts(_CONTACTS_BY_USER_ID.rows(conn, organization_id, values=sorted(user_ids)))
+
+
+def _contacts(rows: Sequence[Any]) -> dict[str, Contact]:
+    """Rows of _CONTACTS_BY_USER_ID by userId."""
+    return {
+        user_id: Contact(cid, email, first, last, zone)
+        for cid, user_id, email, first, last, zone in rows
+    }
 
 
 def merge_identify(contact: Contact, op: Identify) -> None:

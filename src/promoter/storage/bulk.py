@@ -18,13 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Dialect, Table, text
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.type_api import TypeEngine, _BindProcessorType
 
 from promoter.storage.dialect import insert_for
+from promoter.storage.pipeline import Pipeline, Rows, driver_errors, pipeline
 
 _Processor = _BindProcessorType[Any] | None
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
 #: Rows from which PostgreSQL gets one statement for them all (COPY or unnest).
 COPY_MIN_ROWS = 8
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -71,21 +73,28 @@ class BulkInsert:
         ]
         return compiled.string, plan, dialect.positional
 
-    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows``."""
-        if not rows:
-            return
+    def _bound(
+        self, conn: Connection, rows: Sequence[Sequence[Any]]
+    ) -> tuple[_Prepared, list[Sequence[Any]]]:
+        """The statement for ``conn``, and the rows' values as the driver takes them,
+        column by column in the statement's order."""
         if len(rows[0]) != len(self._columns):
             raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
         prepared = self._compiled.get(conn.dialect.name)
         if prepared is None:
             prepared = self._compiled[conn.dialect.name] = self._prepare(conn)
-        sql, plan, positional = prepared
         by_column = list(zip(*rows, strict=True))
-        columns = [
+        columns: list[Sequence[Any]] = [
             by_column[index] if proc is None else _converted(by_column[index], proc)
-            for _, index, proc in plan
+            for _, index, proc in prepared[1]
         ]
+        return prepared, columns
+
+    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows``."""
+        if not rows:
+            return
+        (sql, plan, positional), columns = self._bound(conn, rows)
         if len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql":
             if self._copy:
                 self._copy_rows(conn, [self._columns[index] for _, index, _ in plan], columns)
@@ -113,7 +122,11 @@ class BulkInsert:
         driver = conn.connection.driver_connection
         assert driver is not None
         statement = f'COPY "{self._table.name}" ({quoted}) FROM STDIN'
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        with (
+            driver_errors(conn, statement),
+            driver.cursor() as cursor,
+            cursor.copy(statement) as copy,
+        ):
             for row in zip(*columns, strict=True):
                 copy.write_row(row)
 
@@ -159,6 +172,16 @@ def _converted(values: Sequence[Any], proc: _BindProcessorType[Any]) -> list[Any
     return out
 
 
+def queue_ids(queued: Pipeline, table: Table, count: int) -> Rows:
+    """PostgreSQL: ``count`` new primary keys for ``table``, drawn with the statements
+    of ``queued`` (``allocate_ids``'s, without a round trip of their own)."""
+    return queued.execute(_NEXT_IDS, (table.name, count), convert=_first_int)
+
+
+def _first_int(row: Sequence[Any]) -> int:
+    return int(row[0])
+
+
 def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     """``count`` new primary keys for ``table``, to insert rows without RETURNING.
 
@@ -169,14 +192,9 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                "FROM generate_series(1, :count)"
-            ),
-            {"table": table.name, "count": count},
-        )
-        return [int(value) for value in rows.scalars()]
+        with pipeline(conn) as queued:
+            ids = queue_ids(queued, table, count)
+        return ids.all()
     # Fixed SQL on a name from the schema: nothing to build or cache per call.
     start = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))
@@ -229,10 +247,8 @@ class InSelect:
             found = self._processors[dialect.name] = (binds, results)
         return found
 
-    def rows(self, conn: Connection, *params: Any, values: Sequence[Any] = ()) -> list[Any]:
-        """The rows for ``params`` (in order), with the IN list ``values`` last."""
-        dialect = conn.dialect
-        binds, results = self._processors_for(dialect)
+    def _params(self, dialect: Dialect, params: tuple[Any, ...], values: Sequence[Any]) -> Any:
+        binds, _ = self._processors_for(dialect)
         if binds:
             converted = list(params)
             for i, bind in binds:
@@ -243,17 +259,38 @@ class InSelect:
                 orjson.dumps(list(values)).decode() if dialect.name == "sqlite" else list(values)
             )
             params = (*params, listed)
-        result = conn.exec_driver_sql(self._sql[dialect.name], params)
+        return params
+
+    def _row(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """What each fetched row goes through: None when it is kept as it is."""
+        _, results = self._processors_for(dialect)
+        if not results:
+            return None
+
+        def convert(row: Any) -> tuple[Any, ...]:
+            cells = list(row)
+            for i, proc in results:
+                cells[i] = proc(cells[i])
+            return tuple(cells)
+
+        return convert
+
+    def rows(self, conn: Connection, *params: Any, values: Sequence[Any] = ()) -> list[Any]:
+        """The rows for ``params`` (in order), with the IN list ``values`` last."""
+        dialect = conn.dialect
+        sent = self._params(dialect, params, values)
+        result = conn.exec_driver_sql(self._sql[dialect.name], sent)
         try:  # the driver's tuples, without wrapping each in a Row
             fetched = list(result.cursor.fetchall())
         finally:
             result.close()
-        if not results:
-            return fetched
-        out = []
-        for row in fetched:
-            cells = list(row)
-            for i, proc in results:
-                cells[i] = proc(cells[i])
-            out.append(tuple(cells))
-        return out
+        convert = self._row(dialect)
+        return fetched if convert is None else [convert(row) for row in fetched]
+
+    def queue(
+        self, conn: Connection, queued: Pipeline, *params: Any, values: Sequence[Any] = ()
+    ) -> Rows:
+        """PostgreSQL: :meth:`rows` with the statements of ``queued``, read after them."""
+        dialect = conn.dialect
+        sent = self._params(dialect, params, values)
+        return queued.execute(self._sql[dialect.name], sent, convert=self._row(dialect))
