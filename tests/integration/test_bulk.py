@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select
 
-from promoter.storage.bulk import COPY_MIN_ROWS, BulkInsert, InSelect, allocate_ids
+from promoter.storage.bulk import COPY_MIN_ROWS, BulkInsert, InSelect, allocate_ids, insert_rows
 from promoter.storage.engine import Database
-from promoter.storage.tables import events, processed_messages
+from promoter.storage.tables import events, orders, processed_messages
 from tests.conftest import Org
 
 T0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -146,6 +146,101 @@ def test_many_rows_store_what_sqlalchemy_would(database: Database, org: Org) -> 
     assert [tuple(r) for r in bulk] == [tuple(r) for r in core]
     assert [r.user_id for r in bulk] == [row["user_id"] for row in rows]
     assert bulk[3].timestamp == T0 + timedelta(minutes=3)
+
+
+def test_rows_sent_as_one_json_document_store_what_sqlalchemy_would(
+    database: Database, org: Org, backend: str
+) -> None:
+    """PostgreSQL's pipelined inserts (insert_rows): awkward text, nested JSON, floats,
+    instants in other zones, NULLs; two tables in one round trip."""
+    if backend == "sqlite":
+        pytest.skip("SQLite inserts with executemany")
+    odd = ["tab\there", "new\nline", "back\\slash", "\\N", "ünïcødé ✓", 'q"uote', "", "{}"]
+    rows = [
+        _event(
+            org.id,
+            f"m{i:02d}",
+            user_id=odd[i % len(odd)],
+            contact_id=None,
+            properties={
+                "text": odd[i % len(odd)],
+                "n": i,
+                "big": 2**62,
+                "x": 0.1 + i / 3,
+                "none": None,
+                "list": [odd[i % len(odd)], {"deep": [1.5e300, -0.0]}],
+            },
+            timestamp=(T0 + timedelta(minutes=i, microseconds=7)).astimezone(
+                timezone(timedelta(hours=-7, minutes=-30))
+            ),
+        )
+        for i in range(12)
+    ]
+    columns = ("id", *_EVENT_COLUMNS)
+    order_columns = (
+        "organization_id",
+        "event_id",
+        "user_id",
+        "total",
+        "currency",
+        "products",
+        "timestamp",
+    )
+    with database.write() as conn:
+        ids = allocate_ids(conn, events, len(rows) * 2)
+        order_rows = [
+            (
+                org.id,
+                ids[i],
+                row["user_id"],
+                1 / (i + 3),
+                None if i % 2 else "EUR",
+                [{"sku": odd[i % len(odd)]}],
+                row["timestamp"],
+            )
+            for i, row in enumerate(rows)
+        ]
+        insert_rows(
+            conn,
+            [
+                (
+                    BulkInsert(events, columns),
+                    [(ids[i], *(r[c] for c in _EVENT_COLUMNS)) for i, r in enumerate(rows)],
+                ),
+                (BulkInsert(orders, order_columns), order_rows),
+            ],
+        )
+        conn.execute(
+            insert(events),
+            [
+                {**row, "id": ids[len(rows) + i], "message_id": f"core-{row['message_id']}"}
+                for i, row in enumerate(rows)
+            ],
+        )
+        conn.execute(
+            insert(orders),
+            [
+                dict(zip(order_columns, (*row[:1], ids[len(rows) + i], *row[2:]), strict=True))
+                for i, row in enumerate(order_rows)
+            ],
+        )
+    shown = (events.c.user_id, events.c.contact_id, events.c.properties, events.c.timestamp)
+    with database.read() as conn:
+        sent = conn.execute(
+            select(*shown).where(~events.c.message_id.like("core-%")).order_by(events.c.id)
+        ).all()
+        core = conn.execute(
+            select(*shown).where(events.c.message_id.like("core-%")).order_by(events.c.id)
+        ).all()
+        order_shown = [orders.c[name] for name in order_columns if name != "event_id"]
+        stored_orders = conn.execute(select(*order_shown).order_by(orders.c.event_id)).all()
+    assert [tuple(r) for r in sent] == [tuple(r) for r in core]
+    assert [r.user_id for r in sent] == [row["user_id"] for row in rows]
+    assert sent[3].timestamp == T0 + timedelta(minutes=3, microseconds=7)
+    assert sent[1].properties == rows[1]["properties"]
+    half = len(stored_orders) // 2
+    assert [tuple(r) for r in stored_orders[:half]] == [tuple(r) for r in stored_orders[half:]]
+    assert stored_orders[0].total == 1 / 3 and stored_orders[1].currency is None
 
 
 def test_bulk_insert_refuses_rows_that_do_not_fit_its_columns(database: Database) -> None:

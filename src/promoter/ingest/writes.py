@@ -20,7 +20,7 @@ from promoter.domain.emails import email_key
 from promoter.domain.messages import Identify, Track
 from promoter.domain.orders import ORDER_FIELDS
 from promoter.ingest.listeners import StoredTrack, TrackListener
-from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids, queue_ids
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids, insert_rows, queue_ids
 from promoter.storage.dialect import insert_for
 from promoter.storage.pipeline import pipeline
 from promoter.storage.tables import (
@@ -311,8 +311,7 @@ class IngestWrites:
             )
             for (_, op), event_id, contact_id in zip(items, event_ids, contact_ids, strict=True)
         ]
-        self._events.execute(conn, rows)
-        self._orders.execute(conn, order_rows)
+        insert_rows(conn, [(self._events, rows), (self._orders, order_rows)])
         return stored
 
     def release_message_ids(

@@ -27,8 +27,7 @@ from promoter.domain.errors import InvalidMessage
 from promoter.domain.ids import MAX_INT_ID
 from promoter.storage.tables import contacts, surveys
 from promoter.surveys.scheduling import (
-    load_contacts,
-    load_history,
+    load_facts,
     organization_rules,
     planned_survey,
     write_surveys,
@@ -227,10 +226,9 @@ def _send(
         raise ContactNotFound(f"no contact with id {missing[0]}")
     if campaign.status != "active":
         return [ManualOutcome(i, False, f"campaign is {campaign.status}") for i in ids]
-    people = load_contacts(conn, ids)
     org_zone, cooldown_days = rules
     since = now - history_window([campaign.throttle_days], cooldown_days)
-    history = load_history(conn, campaign.organization_id, ids, since)
+    people, history = load_facts(conn, campaign.organization_id, ids, since)
     planned: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
     for contact_id in ids:

@@ -19,7 +19,8 @@ from promoter.campaigns.models import Campaign
 from promoter.domain.channels import EMAIL, WEB, WEB_FIRST, uses_email
 from promoter.domain.eligibility import PastSurvey
 from promoter.domain.schedule import send_time, zone
-from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids
+from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids, insert_rows
+from promoter.storage.pipeline import pipeline
 from promoter.storage.tables import (
     deliveries,
     organizations,
@@ -72,11 +73,25 @@ _SURVEY_COLUMNS = (
 _DELIVERY_COLUMNS = ("organization_id", "survey_id", "kind", "status", "due_at", "created_at")
 
 
-def load_contacts(conn: Connection, ids: Collection[int]) -> dict[int, ContactFacts]:
-    """The contacts' facts by id (missing ids are left out)."""
+def load_facts(
+    conn: Connection, organization_id: int, ids: Collection[int], since: datetime
+) -> tuple[dict[int, ContactFacts], dict[int, list[PastSurvey]]]:
+    """The contacts' facts by id (missing ids are left out), and each one's surveys
+    created since ``since`` and any still scheduled; on PostgreSQL in one round trip."""
     if not ids:
-        return {}
-    rows = _CONTACT_FACTS.rows(conn, values=list(ids))
+        return {}, defaultdict(list)
+    listed = list(ids)
+    if conn.dialect.name != "postgresql":
+        facts = _CONTACT_FACTS.rows(conn, values=listed)
+        past = _HISTORY.rows(conn, organization_id, since, values=listed)
+        return _contact_facts(facts), _history(past)
+    with pipeline(conn) as queued:
+        queued_facts = _CONTACT_FACTS.queue(conn, queued, values=listed)
+        queued_past = _HISTORY.queue(conn, queued, organization_id, since, values=listed)
+    return _contact_facts(queued_facts.all()), _history(queued_past.all())
+
+
+def _contact_facts(rows: list[Any]) -> dict[int, ContactFacts]:
     lists: dict[int, set[int]] = defaultdict(set)
     for cid, _, _, _, list_id in rows:
         if list_id is not None:
@@ -87,16 +102,9 @@ def load_contacts(conn: Connection, ids: Collection[int]) -> dict[int, ContactFa
     }
 
 
-def load_history(
-    conn: Connection, organization_id: int, ids: Collection[int], since: datetime
-) -> dict[int, list[PastSurvey]]:
-    """Each contact's surveys created since ``since``, and any still scheduled."""
+def _history(rows: list[Any]) -> dict[int, list[PastSurvey]]:
     history: dict[int, list[PastSurvey]] = defaultdict(list)
-    if not ids:
-        return history
-    for contact_id, campaign_id, status, created_at in _HISTORY.rows(
-        conn, organization_id, since, values=list(ids)
-    ):
+    for contact_id, campaign_id, status, created_at in rows:
         history[contact_id].append(PastSurvey(campaign_id, status, created_at))
     return history
 
@@ -174,25 +182,15 @@ def write_surveys(
     # Ids drawn up front rather than returned: SQLite's driver returns rows one insert at
     # a time, and this runs inside every request whose events trigger surveys.
     ids = allocate_ids(conn, surveys, len(scheduled))
-    inserts.surveys.execute(
-        conn,
-        [(i, *(s[name] for name in _SURVEY_COLUMNS)) for s, i in zip(scheduled, ids, strict=True)],
-    )
-    inserts.deliveries.execute(
-        conn,
-        [
-            (
-                s["organization_id"],
-                i,
-                "survey",
-                "pending",
-                _email_due(s),
-                s["created_at"],
-            )
-            for s, i in zip(scheduled, ids, strict=True)
-            if s.get("email", True)
-        ],
-    )
+    survey_rows = [
+        (i, *(s[name] for name in _SURVEY_COLUMNS)) for s, i in zip(scheduled, ids, strict=True)
+    ]
+    delivery_rows = [
+        (s["organization_id"], i, "survey", "pending", _email_due(s), s["created_at"])
+        for s, i in zip(scheduled, ids, strict=True)
+        if s.get("email", True)
+    ]
+    insert_rows(conn, [(inserts.surveys, survey_rows), (inserts.deliveries, delivery_rows)])
     return {str(s["token"]): i for s, i in zip(scheduled, ids, strict=True)}
 
 

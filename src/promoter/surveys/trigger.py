@@ -22,8 +22,7 @@ from promoter.ingest.listeners import StoredTrack
 from promoter.surveys.scheduling import (
     ContactFacts,
     SurveyInserts,
-    load_contacts,
-    load_history,
+    load_facts,
     new_token,
     organization_rules,
     planned_survey,
@@ -87,9 +86,8 @@ class SurveyTrigger:
             return {}
         now = self._clock.now(UTC)
         ids = {t.contact_id for t in relevant if t.contact_id is not None}
-        people = load_contacts(conn, ids)
         since = now - history_window((c.throttle_days for c in active), cooldown_days)
-        history = load_history(conn, organization_id, ids, since)
+        people, history = load_facts(conn, organization_id, ids, since)
         notes: dict[int, str] = {}
         scheduled: list[dict[str, Any]] = []
         for track in relevant:
