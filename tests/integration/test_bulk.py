@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -112,20 +113,34 @@ def test_bulk_insert_stores_what_sqlalchemy_would(database: Database, org: Org) 
     ]
 
 
+#: Text that COPY's format escapes, or JSON or SQL might trip on.
+_AWKWARD = ["tab\there", "new\nline", "back\\slash", "\\N", "ünïcødé ✓", 'q"uote', "", "{}"]
+
+
+def _awkward_events(
+    org_id: int,
+    count: int,
+    zone: timezone,
+    more: Callable[[int], dict[str, object]] = lambda _: {},
+    microseconds: int = 0,
+) -> list[dict[str, object]]:
+    """``count`` events with awkward userIds and properties, their times in ``zone``."""
+    return [
+        _event(
+            org_id,
+            f"m{i:02d}",
+            user_id=_AWKWARD[i % len(_AWKWARD)],
+            contact_id=None,
+            properties={"text": _AWKWARD[i % len(_AWKWARD)], "n": i, "none": None, **more(i)},
+            timestamp=(T0 + timedelta(minutes=i, microseconds=microseconds)).astimezone(zone),
+        )
+        for i in range(count)
+    ]
+
+
 def test_many_rows_store_what_sqlalchemy_would(database: Database, org: Org) -> None:
     """Enough rows for COPY on PostgreSQL, with the values COPY's text format escapes."""
-    odd = ["tab\there", "new\nline", "back\\slash", "\\N", "ünïcødé ✓", 'q"uote', ""]
-    rows = [
-        _event(
-            org.id,
-            f"m{i:02d}",
-            user_id=odd[i % len(odd)],
-            contact_id=None,
-            properties={"text": odd[i % len(odd)], "n": i, "none": None},
-            timestamp=(T0 + timedelta(minutes=i)).astimezone(timezone(timedelta(hours=-7))),
-        )
-        for i in range(COPY_MIN_ROWS * 2)
-    ]
+    rows = _awkward_events(org.id, COPY_MIN_ROWS * 2, timezone(timedelta(hours=-7)))
     with database.write() as conn:
         BulkInsert(events, _EVENT_COLUMNS).execute(
             conn, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows]
@@ -155,27 +170,18 @@ def test_rows_sent_as_one_json_document_store_what_sqlalchemy_would(
     instants in other zones, NULLs; two tables in one round trip."""
     if backend == "sqlite":
         pytest.skip("SQLite inserts with executemany")
-    odd = ["tab\there", "new\nline", "back\\slash", "\\N", "ünïcødé ✓", 'q"uote', "", "{}"]
-    rows = [
-        _event(
-            org.id,
-            f"m{i:02d}",
-            user_id=odd[i % len(odd)],
-            contact_id=None,
-            properties={
-                "text": odd[i % len(odd)],
-                "n": i,
-                "big": 2**62,
-                "x": 0.1 + i / 3,
-                "none": None,
-                "list": [odd[i % len(odd)], {"deep": [1.5e300, -0.0]}],
-            },
-            timestamp=(T0 + timedelta(minutes=i, microseconds=7)).astimezone(
-                timezone(timedelta(hours=-7, minutes=-30))
-            ),
-        )
-        for i in range(12)
-    ]
+    odd = _AWKWARD
+    rows = _awkward_events(
+        org.id,
+        12,
+        timezone(timedelta(hours=-7, minutes=-30)),
+        lambda i: {
+            "big": 2**62,
+            "x": 0.1 + i / 3,
+            "list": [odd[i % len(odd)], {"deep": [1.5e300, -0.0]}],
+        },
+        microseconds=7,
+    )
     columns = ("id", *_EVENT_COLUMNS)
     order_columns = (
         "organization_id",
