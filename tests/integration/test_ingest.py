@@ -192,6 +192,52 @@ def test_messages_apply_in_order_around_a_delete(database: Database, org: Org) -
     assert count(database, events, contact_id=contact.id) == 1
 
 
+def test_a_replayed_delete_does_not_split_the_run_around_it(database: Database, org: Org) -> None:
+    """Contacts read with the messageId claim serve the operations before the first
+    delete; when that delete is a replay, the run goes on past it and reads again."""
+    send(database, org, identify("a", email="a@x.co"), identify("b", email="b@x.co"))
+    send(database, org, {"type": "delete", "userId": "nobody", "messageId": "del-1"})
+    send(database, org, track("a", "Earlier", "t-0"))
+    results = send(
+        database,
+        org,
+        track("a", "Earlier", "t-0"),  # a replay
+        track("a", "Before", "t-1"),
+        {"type": "delete", "userId": "nobody", "messageId": "del-1"},  # a replay
+        track("b", "After", "t-2"),
+    )
+    assert [r.status for r in results] == ["duplicate", "accepted", "duplicate", "accepted"]
+    by_user = {c.user_id: c.id for c in contacts_of(database, org)}
+    assert count(database, events, contact_id=by_user["a"]) == 2
+    assert count(database, events, contact_id=by_user["b"]) == 1  # not left unidentified
+    # The same users on both sides, more tracks than were counted before the delete.
+    results = send(
+        database,
+        org,
+        track("b", "Before", "t-3"),
+        {"type": "delete", "userId": "nobody", "messageId": "del-1"},
+        track("b", "After", "t-4"),
+    )
+    assert [r.status for r in results] == ["accepted", "duplicate", "accepted"]
+    assert count(database, events, contact_id=by_user["b"]) == 3
+    assert count(database, events, flag="unidentified") == 0
+
+
+def test_a_run_after_a_delete_reads_the_contacts_again(database: Database, org: Org) -> None:
+    send(database, org, identify("u", email="u@x.co"))
+    results = send(
+        database,
+        org,
+        track("u", "Before"),
+        {"type": "delete", "userId": "u"},
+        track("u", "After"),
+    )
+    assert [r.status for r in results] == ["accepted"] * 3
+    assert results[2].reason == "userId not identified yet: event kept, flagged"
+    assert contacts_of(database, org) == []
+    assert count(database, events) == 1  # "Before" went with the contact
+
+
 def test_last_identify_in_a_batch_wins(database: Database, org: Org) -> None:
     send(
         database,

@@ -23,6 +23,7 @@ from promoter.ingest.results import MessageResult
 from promoter.ingest.writes import (
     Contact,
     IngestWrites,
+    Preread,
     link_earlier_events,
     merge_identify,
     write_contacts,
@@ -80,12 +81,15 @@ class Ingestor:
         cannot fill up), taken in order, so two requests cannot deadlock on them.
         """
         results: dict[int, MessageResult] = {}
-        fresh = self._claim_message_ids(conn, organization_id, operations, received_at, results)
+        fresh, preread = self._claim_message_ids(
+            conn, organization_id, operations, received_at, results
+        )
         tracks: list[StoredTrack] = []
         run = _Run()
         for index, op in fresh:
             if isinstance(op, Delete):
-                tracks += self._apply_run(conn, organization_id, run, received_at, results)
+                tracks += self._apply_run(conn, organization_id, run, received_at, results, preread)
+                preread = None  # read before the delete
                 run = _Run()
                 erase_contact(
                     conn, organization_id=organization_id, user_id=op.user_id, now=received_at
@@ -93,7 +97,7 @@ class Ingestor:
                 results[index] = MessageResult(index, op.message_id, "accepted")
             else:
                 run.items.append((index, op))
-        tracks += self._apply_run(conn, organization_id, run, received_at, results)
+        tracks += self._apply_run(conn, organization_id, run, received_at, results, preread)
         # A rejected message changed nothing: its messageId may come again, corrected.
         rejected = [r.message_id for r in results.values() if r.status == "rejected"]
         self._writes.release_message_ids(conn, organization_id, [m for m in rejected if m])
@@ -138,8 +142,10 @@ class Ingestor:
         operations: Sequence[tuple[int, Operation]],
         received_at: datetime,
         results: dict[int, MessageResult],
-    ) -> list[tuple[int, Identify | Track | Delete]]:
-        """Record each new ``messageId``; answer replays as duplicates."""
+    ) -> tuple[list[tuple[int, Identify | Track | Delete]], Preread | None]:
+        """Record each new ``messageId``; answer replays as duplicates. On PostgreSQL,
+        read with it the contacts and event ids of the operations before the first
+        delete: they are most often the first run."""
         seen: set[str] = set()
         candidates: list[tuple[int, Identify | Track | Delete]] = []
         for index, op in operations:
@@ -151,13 +157,21 @@ class Ingestor:
                 seen.add(op.message_id)
                 candidates.append((index, op))
         if not candidates:
-            return []
-        claimed = self._writes.claim_message_ids(
+            return [], None
+        first_users: set[str] = set()
+        first_tracks = 0
+        for _, op in candidates:
+            if isinstance(op, Delete):
+                break
+            first_users.add(op.user_id)
+            first_tracks += isinstance(op, Track)
+        claimed, preread = self._writes.claim_message_ids(
             conn,
             organization_id,
             [op.message_id for _, op in candidates],
             received_at,
             lock_users=[op.user_id for _, op in candidates],
+            read_first=(first_users, first_tracks) if first_users else None,
         )
         fresh = []
         for index, op in candidates:
@@ -165,7 +179,7 @@ class Ingestor:
                 fresh.append((index, op))
             else:
                 results[index] = MessageResult(index, op.message_id, "duplicate")
-        return fresh
+        return fresh, preread
 
     def _apply_run(
         self,
@@ -174,13 +188,21 @@ class Ingestor:
         run: _Run,
         received_at: datetime,
         results: dict[int, MessageResult],
+        preread: Preread | None = None,
     ) -> list[StoredTrack]:
+        """Apply ``run``; ``preread``: its contacts and event ids, if they were read
+        (used only when they cover it)."""
         if not run.items:
             return []
         track_items = [(i, op) for i, op in run.items if isinstance(op, Track)]
-        known, event_ids = self._writes.contacts_and_event_ids(
-            conn, organization_id, {op.user_id for _, op in run.items}, len(track_items)
-        )
+        users = {op.user_id for _, op in run.items}
+        if preread is not None and preread.covers(users, len(track_items)):
+            known = {u: preread.contacts[u] for u in users if u in preread.contacts}
+            event_ids = preread.event_ids[: len(track_items)]
+        else:
+            known, event_ids = self._writes.contacts_and_event_ids(
+                conn, organization_id, users, len(track_items)
+            )
         created: list[str] = []
         #: For each userId created in this run, the index of the identify that created it.
         identified_at: dict[str, int] = {}

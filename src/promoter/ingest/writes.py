@@ -134,6 +134,19 @@ class Contact:
     changed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Preread:
+    """PostgreSQL: the contacts of ``user_ids`` (as load_contacts) and new event ids,
+    read in the round trip of the messageId claim, for the first run of operations."""
+
+    user_ids: frozenset[str]
+    contacts: dict[str, Contact]
+    event_ids: list[int]
+
+    def covers(self, user_ids: set[str], tracks: int) -> bool:
+        return user_ids <= self.user_ids and tracks <= len(self.event_ids)
+
+
 def _upsert_attributes(conn: Connection) -> Any:
     stmt = insert_for(conn, contact_attributes)
     return stmt.on_conflict_do_update(
@@ -170,23 +183,37 @@ class IngestWrites:
         message_ids: list[str],
         now: datetime,
         lock_users: Sequence[str] = (),
-    ) -> set[str]:
-        """Record the messageIds not seen before and return them. On PostgreSQL, first
-        take the advisory locks of ``lock_users`` (in the same round trip)."""
+        read_first: tuple[set[str], int] | None = None,
+    ) -> tuple[set[str], Preread | None]:
+        """Record the messageIds not seen before and return them. On PostgreSQL, in the
+        same round trip, first take the advisory locks of ``lock_users``, and after the
+        claim read what ``read_first`` names (userIds, a number of tracks): their
+        contacts and as many new event ids (None on SQLite, or without ``read_first``)."""
         if conn.dialect.name == "postgresql":
             stored = processed_messages.c.received_at.type._cached_bind_processor(conn.dialect)
             params = (organization_id, stored(now) if stored else now, message_ids)
+            found = ids = None
             with pipeline(conn) as queued:
                 if lock_users:
                     users = sorted(set(lock_users))
                     queued.write(_LOCK_USERS, (organization_id, USER_LOCK_BUCKETS - 1, users))
                 claimed = queued.execute(_CLAIM_MESSAGE_IDS, params)
-            return {row[0] for row in claimed.all()}
+                if read_first is not None:
+                    wanted, tracks = read_first
+                    found = _CONTACTS_BY_USER_ID.queue(
+                        conn, queued, organization_id, values=sorted(wanted)
+                    )
+                    ids = queue_ids(queued, events, tracks) if tracks else None
+            preread = None
+            if read_first is not None and found is not None:
+                event_ids = ids.all() if ids is not None else []
+                preread = Preread(frozenset(read_first[0]), _contacts(found.all()), event_ids)
+            return {row[0] for row in claimed.all()}, preread
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
         seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
         fresh = [mid for mid in message_ids if mid not in seen]
         self._message_ids.execute(conn, [(organization_id, mid, now) for mid in fresh])
-        return set(fresh)
+        return set(fresh), None
 
     def attributes(
         self,
