@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from promoter.storage.bulk import COPY_MIN_ROWS, BulkInsert, InSelect, allocate_ids, insert_rows
 from promoter.storage.engine import Database
+from promoter.storage.pipeline import pipeline
 from promoter.storage.tables import events, orders, processed_messages
 from tests.conftest import Org
 
@@ -247,6 +248,32 @@ def test_rows_sent_as_one_json_document_store_what_sqlalchemy_would(
     half = len(stored_orders) // 2
     assert [tuple(r) for r in stored_orders[:half]] == [tuple(r) for r in stored_orders[half:]]
     assert stored_orders[0].total == 1 / 3 and stored_orders[1].currency is None
+
+
+def test_a_none_in_a_json_column_is_stored_as_sqlalchemy_stores_it(
+    database: Database, org: Org, backend: str
+) -> None:
+    """JSON's null, not SQL's NULL: such rows do not go as a JSON document."""
+    bulk = BulkInsert(events, _EVENT_COLUMNS)
+    rows = [tuple(_event(org.id, "none", properties=None)[c] for c in _EVENT_COLUMNS)]
+    assert not bulk.takes_json(rows) and bulk.takes_json([(*rows[0][:4], {}, *rows[0][5:])])
+    with database.write() as conn:
+        insert_rows(conn, [(bulk, rows)])
+        conn.execute(insert(events), [_event(org.id, "core", properties=None)])
+    with database.read() as conn:
+        stored = conn.execute(
+            select(events.c.properties.is_(None), func.count()).group_by(
+                events.c.properties.is_(None)
+            )
+        ).all()
+    assert [tuple(r) for r in stored] == [(False, 2)]  # both JSON null, neither NULL
+    if backend == "postgresql":
+        with (
+            database.write() as conn,
+            pytest.raises(ValueError, match="JSON document"),
+            pipeline(conn) as queued,
+        ):
+            bulk.queue(conn, queued, rows)
 
 
 def test_bulk_insert_refuses_rows_that_do_not_fit_its_columns(database: Database) -> None:

@@ -61,6 +61,10 @@ class BulkInsert:
         self._compiled: dict[str, _Prepared] = {}
         self._unnest: str | None = None
         self._from_json: tuple[str, list[_Processor]] | None = None
+        #: Positions of the JSON columns: their values go into the document as they are.
+        self._json_columns = [
+            i for i, name in enumerate(self._columns) if isinstance(table.c[name].type, JSON)
+        ]
 
     def _prepare(self, conn: Connection) -> _Prepared:
         dialect = conn.dialect
@@ -93,14 +97,20 @@ class BulkInsert:
         ]
         return prepared, columns
 
+    def takes_json(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Whether :meth:`queue` stores ``rows`` as :meth:`execute` would: a plain INSERT,
+        and no None in a JSON column (SQLAlchemy stores JSON's ``null``, a document's
+        field SQL's NULL)."""
+        return self._copy and all(row[i] is not None for row in rows for i in self._json_columns)
+
     def queue(self, conn: Connection, queued: Pipeline, rows: Sequence[Sequence[Any]]) -> None:
         """PostgreSQL, a plain INSERT: insert ``rows`` with the statements of ``queued``,
         sent as one JSON document (``json_populate_recordset`` of the table's row type):
-        one parameter however many rows, serialised by orjson."""
+        one parameter however many rows, serialised by orjson. See :meth:`takes_json`."""
         if not rows:
             return
-        if not self._copy:
-            raise ValueError("only a plain INSERT goes as a JSON document")
+        if not self.takes_json(rows):
+            raise ValueError("these rows cannot go as a JSON document: use execute()")
         if len(rows[0]) != len(self._columns):
             raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
         if self._from_json is None:
@@ -127,9 +137,9 @@ class BulkInsert:
         )
         processors = [
             None
-            if isinstance(self._table.c[name].type, JSON)
+            if i in self._json_columns
             else self._table.c[name].type._cached_bind_processor(conn.dialect)
-            for name in self._columns
+            for i, name in enumerate(self._columns)
         ]
         return sql, processors
 
@@ -225,7 +235,7 @@ def insert_rows(conn: Connection, writes: Sequence[tuple[BulkInsert, Sequence[An
     PostgreSQL, when no table has many, in one round trip."""
     writes = [(insert, rows) for insert, rows in writes if rows]
     if conn.dialect.name == "postgresql" and all(
-        len(rows) <= PIPELINE_MAX_ROWS for _, rows in writes
+        len(rows) <= PIPELINE_MAX_ROWS and insert.takes_json(rows) for insert, rows in writes
     ):
         with pipeline(conn) as queued:
             for insert, rows in writes:

@@ -66,14 +66,15 @@ class Pipeline:
         self._queued.append((cursor, rows))
         return cursor
 
-    def _finish(self, synced: bool) -> None:
-        """Once sent and answered (``synced``), hand each statement its rows; close all."""
+    def _read(self) -> None:
+        """Once sent and answered: hand each statement its rows."""
         for cursor, rows in self._queued:
-            try:
-                if synced and rows is not None:
-                    rows._take(cursor)
-            finally:
-                cursor.close()
+            if rows is not None:
+                rows._take(cursor)
+
+    def _close(self) -> None:
+        for cursor, _ in self._queued:
+            cursor.close()
 
 
 @contextmanager
@@ -83,21 +84,21 @@ def pipeline(conn: Connection) -> Iterator[Pipeline]:
     driver = conn.connection.driver_connection
     assert driver is not None
     queued = Pipeline(driver)
-    synced = False
     try:
         with driver_errors(conn, "(pipeline)"):
             with driver.pipeline():
                 yield queued
-            synced = True
+            queued._read()
     finally:
-        queued._finish(synced)
+        queued._close()
 
 
 @contextmanager
 def driver_errors(conn: Connection, statement: str) -> Iterator[None]:
     """The driver's errors in the block as SQLAlchemy's (``OperationalError``...), as
     if ``statement`` had gone through ``conn``: a lost connection is invalidated, so
-    that callers see an outage and the pool does not hand it out again."""
+    that callers see an outage, and, as SQLAlchemy does for its own statements, so is
+    every pooled connection older than it (the server restarted: they are lost too)."""
     dialect = conn.dialect
     error = dialect.loaded_dbapi.Error
     try:
@@ -105,6 +106,7 @@ def driver_errors(conn: Connection, statement: str) -> Iterator[None]:
     except error as exc:
         lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
         if lost and not conn.invalidated:
+            conn.engine.pool._invalidate(conn.connection, exc)
             conn.invalidate(exc)
         raise DBAPIError.instance(
             statement, None, exc, error, connection_invalidated=lost, dialect=dialect
