@@ -7,7 +7,7 @@ Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from promoter.domain.orders import ORDER_FIELDS
 from promoter.ingest.listeners import StoredTrack, TrackListener
 from promoter.storage.bulk import BulkInsert, InSelect, allocate_ids, insert_rows, queue_ids
 from promoter.storage.dialect import insert_for
-from promoter.storage.pipeline import pipeline
+from promoter.storage.pipeline import Pipeline, pipeline
 from promoter.storage.tables import (
     contact_attributes,
     contacts,
@@ -192,22 +192,17 @@ class IngestWrites:
         if conn.dialect.name == "postgresql":
             stored = processed_messages.c.received_at.type._cached_bind_processor(conn.dialect)
             params = (organization_id, stored(now) if stored else now, message_ids)
-            found = ids = None
+            read = None
             with pipeline(conn) as queued:
                 if lock_users:
                     users = sorted(set(lock_users))
                     queued.write(_LOCK_USERS, (organization_id, USER_LOCK_BUCKETS - 1, users))
                 claimed = queued.execute(_CLAIM_MESSAGE_IDS, params)
                 if read_first is not None:
-                    wanted, tracks = read_first
-                    found = _CONTACTS_BY_USER_ID.queue(
-                        conn, queued, organization_id, values=sorted(wanted)
-                    )
-                    ids = queue_ids(queued, events, tracks) if tracks else None
+                    read = _queue_contacts_and_ids(conn, queued, organization_id, *read_first)
             preread = None
-            if read_first is not None and found is not None:
-                event_ids = ids.all() if ids is not None else []
-                preread = Preread(frozenset(read_first[0]), _contacts(found.all()), event_ids)
+            if read is not None and read_first is not None:
+                preread = Preread(frozenset(read_first[0]), *read())
             return {row[0] for row in claimed.all()}, preread
         # SQLite: this transaction is the only writer, so "not there yet" stays true.
         seen = {r[0] for r in _SEEN_MESSAGE_IDS.rows(conn, organization_id, values=message_ids)}
@@ -272,11 +267,8 @@ class IngestWrites:
                 conn, events, tracks
             )
         with pipeline(conn) as queued:
-            found = _CONTACTS_BY_USER_ID.queue(
-                conn, queued, organization_id, values=sorted(user_ids)
-            )
-            ids = queue_ids(queued, events, tracks) if tracks else None
-        return _contacts(found.all()), ids.all() if ids is not None else []
+            read = _queue_contacts_and_ids(conn, queued, organization_id, user_ids, tracks)
+        return read()
 
     def tracks(
         self,
@@ -378,6 +370,16 @@ def load_contacts(conn: Connection, organization_id: int, user_ids: set[str]) ->
     if not user_ids:
         return {}
     return _contacts(_CONTACTS_BY_USER_ID.rows(conn, organization_id, values=sorted(user_ids)))
+
+
+def _queue_contacts_and_ids(
+    conn: Connection, queued: Pipeline, organization_id: int, user_ids: set[str], tracks: int
+) -> Callable[[], tuple[dict[str, Contact], list[int]]]:
+    """PostgreSQL: queue the contacts of ``user_ids`` and ``tracks`` new event ids on
+    ``queued``; what is returned reads them, after the pipeline."""
+    found = _CONTACTS_BY_USER_ID.queue(conn, queued, organization_id, values=sorted(user_ids))
+    ids = queue_ids(queued, events, tracks) if tracks else None
+    return lambda: (_contacts(found.all()), ids.all() if ids is not None else [])
 
 
 def _contacts(rows: Sequence[Any]) -> dict[str, Contact]:

@@ -80,13 +80,16 @@ class BulkInsert:
         ]
         return compiled.string, plan, dialect.positional
 
+    def _check_width(self, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows[0]) != len(self._columns):
+            raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
+
     def _bound(
         self, conn: Connection, rows: Sequence[Sequence[Any]]
     ) -> tuple[_Prepared, list[Sequence[Any]]]:
         """The statement for ``conn``, and the rows' values as the driver takes them,
         column by column in the statement's order."""
-        if len(rows[0]) != len(self._columns):
-            raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
+        self._check_width(rows)
         prepared = self._compiled.get(conn.dialect.name)
         if prepared is None:
             prepared = self._compiled[conn.dialect.name] = self._prepare(conn)
@@ -109,10 +112,9 @@ class BulkInsert:
         one parameter however many rows, serialised by orjson. See :meth:`takes_json`."""
         if not rows:
             return
+        self._check_width(rows)
         if not self.takes_json(rows):
             raise ValueError("these rows cannot go as a JSON document: use execute()")
-        if len(rows[0]) != len(self._columns):
-            raise ValueError(f"rows of {len(rows[0])} values for {len(self._columns)} columns")
         if self._from_json is None:
             self._from_json = self._json_plan(conn)
         sql, processors = self._from_json
