@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -97,6 +98,8 @@ class Round:
     busy: float = 0.0
     #: The CPUs' worth of time the server's processes used during the run.
     server_cpus: float = 0.0
+    #: The connections each API process held a few seconds into the run.
+    spread: tuple[int, ...] = ()
 
 
 @contextmanager
@@ -241,7 +244,14 @@ def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Pa
         wrk(port, key, seconds=args.warmup, prefix=f"w{number}", **common)
         warm = stored_messages(url)
         before, server_before = cpu_times(), tree_cpu_seconds(pid)
+        spread: list[tuple[int, ...]] = []
+        look = threading.Timer(
+            min(3.0, args.seconds / 2),
+            lambda: spread.append(connections_each(pid, port, many=processes > 1)),
+        )
+        look.start()
         measured = wrk(port, key, seconds=args.seconds, prefix=f"m{number}", **common)
+        look.join()
         busy = busy_share(before, cpu_times())
         server_cpu = tree_cpu_seconds(pid) - server_before
         stored = stored_messages(url) - warm
@@ -254,10 +264,12 @@ def one_round(args: argparse.Namespace, processes: int, number: int, workdir: Pa
         stored=stored,
         busy=busy,
         server_cpus=server_cpu / args.seconds,
+        spread=spread[0] if spread else (),
     )
     print(
         f"  round {number}: {processes} process(es): {result.requests_per_second:,.0f} "
-        f"requests/s, CPUs {busy:.0%} busy, the server's processes {result.server_cpus:.2f} CPUs"
+        f"requests/s, CPUs {busy:.0%} busy, the server's processes {result.server_cpus:.2f} CPUs, "
+        f"connections {'+'.join(map(str, result.spread))}"
     )
     return result
 
@@ -284,6 +296,35 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def connections_each(pid: int, port: int, *, many: bool) -> tuple[int, ...]:
+    """The connections to ``port`` each API process holds (Linux ``/proc``): the server
+    ``pid`` itself, or with ``many`` the processes it started (its children but
+    multiprocessing's resource tracker)."""
+    if many:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids = [
+            int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+        ]
+    else:
+        pids = [pid]
+    established: dict[str, int] = {}  # socket inode: 1, for the connections to port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    established[fields[9]] = 1
+    held = []
+    for each in pids:
+        sockets = 0
+        for fd in Path(f"/proc/{each}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                sockets += target.startswith("socket:[") and target[8:-1] in established
+        held.append(sockets)
+    return tuple(sorted(held, reverse=True))
+
+
 def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(1, after[1] - before[1])
 
@@ -303,8 +344,9 @@ def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, floa
         ),
         "",
         "| processes | requests/s (each round) | median | non-2xx | socket errors "
-        "| CPUs busy (each round) | server's CPUs (each round) |",
-        "|---|---|---|---|---|---|---|",
+        "| CPUs busy (each round) | server's CPUs (each round) "
+        "| connections each process held (each round) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for count, rates in ((1, one), (args.processes, many)):
         mine = [r for r in rounds if r.processes == count]
@@ -313,7 +355,8 @@ def report(args: argparse.Namespace, rounds: Sequence[Round]) -> tuple[str, floa
             f"{statistics.median(rates):,.0f} | {sum(r.not_2xx for r in mine)} | "
             f"{sum(r.socket_errors for r in mine)} | "
             f"{', '.join(f'{r.busy:.0%}' for r in mine)} | "
-            f"{', '.join(f'{r.server_cpus:.2f}' for r in mine)} |"
+            f"{', '.join(f'{r.server_cpus:.2f}' for r in mine)} | "
+            f"{', '.join('+'.join(map(str, r.spread)) or '?' for r in mine)} |"
         )
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     lines.append("")

@@ -9,14 +9,17 @@ killed worker had in hand (docs/reliability.md: at most the batch in hand a kill
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import segment.analytics as analytics
 from sqlalchemy import update
@@ -54,6 +57,20 @@ def api_processes(server: ServerProcess) -> list[int]:
     ]
 
 
+def two_api_processes(processes: loop.Processes, backend: str) -> ServerProcess:
+    """``promoter serve --processes 2 --no-worker`` on the test's database, not started."""
+    if backend == "sqlite":
+        pytest.skip("several API processes share a PostgreSQL database (one per SQLite file)")
+    server = ServerProcess(
+        processes.database_url,
+        processes.workdir,
+        env=lambda url: {"PROMOTER_EMAIL_URL": "file:unused-mail", "PROMOTER_BASE_URL": url},
+        args=["--processes", "2", "--no-worker"],
+    )
+    processes.servers.append(server)
+    return server
+
+
 def cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
@@ -66,16 +83,8 @@ def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothin
     backend: str,
     org: Org,
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip("several API processes share a PostgreSQL database (one per SQLite file)")
     mail = smtp(loop.Inbox(delay=0.005))
-    server = ServerProcess(
-        processes.database_url,
-        processes.workdir,
-        env=lambda url: {"PROMOTER_EMAIL_URL": "file:unused-mail", "PROMOTER_BASE_URL": url},
-        args=["--processes", "2", "--no-worker"],
-    )
-    processes.servers.append(server)
+    server = two_api_processes(processes, backend)
     # The workers start (import the app) while the server does: they need only its URL.
     server.port = free_port()
     workers = [
@@ -186,3 +195,102 @@ def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothin
         in_flight_at_worker_kill=in_flight,
         batch_size=BATCH_SIZE,
     )
+
+
+def established_on(pid: int, port: int) -> int:
+    """Connections to ``port`` that process ``pid`` holds (IPv4, Linux's /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == TCP_ESTABLISHED and fields[9] in inodes:
+            held += 1
+    return held
+
+
+def listening_on(port: int) -> int:
+    """Listening sockets on ``port`` (each process's own, with SO_REUSEPORT)."""
+    return sum(
+        1
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())
+        and int(fields[1].split(":")[1], 16) == port
+        and fields[3] == TCP_LISTEN
+    )
+
+
+TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"
+HOST = "127.0.0.1"  # where ServerProcess serves
+
+
+def test_connections_spread_over_the_processes_and_signals_replace_add_and_remove_them(
+    processes: loop.Processes, backend: str
+) -> None:
+    """docs/configuration.md: each API process accepts from a socket of its own, so
+    connections opened at once go to every process, not to the first to wake; SIGHUP
+    replaces the processes one at a time while requests go on; SIGTTIN and SIGTTOU add
+    and remove one."""
+    server = two_api_processes(processes, backend)
+    server.startup_timeout = 2 * STARTUP_TIMEOUT
+    server.stop_timeout = 2 * STOP_TIMEOUT
+    server.start()
+    first = loop.wait_until(lambda: len(pids := api_processes(server)) == 2 and pids, "2 processes")
+    # A process listens on its socket once its app has started.
+    loop.wait_until(lambda: listening_on(server.port) == 2, "both processes to listen")
+
+    # 32 connections opened at once, then a request on each: every process holds some
+    # (all to one would happen once in 2**31 runs of the kernel's hash).
+    clients = [
+        socket.create_connection((HOST, server.port), timeout=HTTP_TIMEOUT) for _ in range(32)
+    ]
+    try:
+        for client in clients:
+            client.sendall(b"GET /health HTTP/1.1\r\nHost: promoter\r\n\r\n")
+        for client in clients:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200 ")
+        held = {pid: established_on(pid, server.port) for pid in first}
+        assert sum(held.values()) == 32 and all(held.values()), held
+    finally:
+        for client in clients:
+            client.close()
+
+    # Requests go on, each on a new connection, while the processes are replaced.
+    answers: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                status = httpx.get(f"{server.url}/health", timeout=HTTP_TIMEOUT).status_code
+                answers[str(status)] += 1
+            except httpx.HTTPError as exc:
+                answers[type(exc).__name__] += 1
+            time.sleep(0.01)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    try:
+        os.kill(server.pid, signal.SIGHUP)
+        loop.wait_until(
+            lambda: len(pids := api_processes(server)) == 2 and not set(pids) & set(first),
+            "both processes to be replaced",
+        )
+        assert listening_on(server.port) == 2  # the replacements took over the sockets
+
+        os.kill(server.pid, signal.SIGTTIN)
+        loop.wait_until(lambda: len(api_processes(server)) == 3, "a third process")
+        loop.wait_until(lambda: listening_on(server.port) == 3, "the third process to listen")
+        os.kill(server.pid, signal.SIGTTOU)
+        loop.wait_until(lambda: len(api_processes(server)) == 2, "back to 2 processes")
+        loop.wait_until(lambda: listening_on(server.port) == 2, "its socket closed")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        asker.join(HTTP_TIMEOUT)
+    assert set(answers) == {"200"} and answers["200"] > 20, answers

@@ -1,9 +1,9 @@
 """How ``promoter serve`` runs its HTTP service: in its own process, or in N processes
-sharing one listening socket under uvicorn's supervisor.
+on one port under uvicorn's supervisor.
 
-With ``--processes N`` the command's process binds the port, starts N processes that each
-build the app from the same settings and accept connections from that one socket (the
-kernel hands each new connection to one of them), and checks on them twice a second:
+With ``--processes N`` the command's process binds the port (a socket for each process,
+see promoter.cli.listeners), starts N processes that each build the app from the same
+settings and accept connections from their socket, and checks on them twice a second:
 one that has exited, whatever the cause (SIGKILL, out of memory), is replaced. SIGTERM or
 Ctrl-C stop them all, each finishing its requests in hand; SIGHUP replaces them one at a
 time.
@@ -21,6 +21,7 @@ import click
 from fastapi import FastAPI
 
 from promoter.app import Background, create_app, themes_until
+from promoter.cli.listeners import BindError, Listeners, bind_listeners
 from promoter.config import Settings
 from promoter.delivery.worker import DeliveryWorker
 from promoter.services import Services
@@ -105,7 +106,7 @@ class ProcessApp:
 
 
 def run_many(processes: int, settings: Settings, *, no_worker: bool) -> None:
-    """Serve from ``processes`` processes on one socket until stopped (SIGTERM, Ctrl-C),
+    """Serve from ``processes`` processes on one port until stopped (SIGTERM, Ctrl-C),
     replacing any that dies."""
     import uvicorn
 
@@ -116,11 +117,26 @@ def run_many(processes: int, settings: Settings, *, no_worker: bool) -> None:
         timeout_worker_healthcheck=READY_SECONDS,
         **server_options(settings),
     )
-    supervisor(config, config.bind_socket()).run()
+    try:
+        listeners = bind_listeners(settings.host, settings.port, processes)
+    except BindError as exc:
+        raise click.ClickException(str(exc)) from None
+    log.info(
+        "Serving on %s:%s from %s processes (%s)",
+        settings.host,
+        listeners.port,
+        processes,
+        "one socket shared" if listeners.shared else "a socket each, SO_REUSEPORT",
+    )
+    try:
+        supervisor(config, listeners).run()
+    finally:
+        listeners.close()
 
 
-def supervisor(config: Any, sock: Any) -> Any:
-    """uvicorn's supervisor of processes, replacing a process as soon as it has exited.
+def supervisor(config: Any, listeners: Listeners) -> Any:
+    """uvicorn's supervisor of processes, each process with its own listening socket
+    (see promoter.cli.listeners), replacing a process as soon as it has exited.
 
     uvicorn's own check also sends each process a ping down a pipe and waits for the
     answer before looking at the next one; under load a ping was seen to go unanswered
@@ -131,6 +147,15 @@ def supervisor(config: Any, sock: Any) -> Any:
     from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
     class Supervisor(Multiprocess):
+        def process_for(self, index: int) -> Process:
+            process = Process(self.config, [listeners.socket_of(index)])
+            process.start()
+            return process
+
+        def init_processes(self) -> None:
+            for index in range(self.processes_num):
+                self.processes.append(self.process_for(index))
+
         def keep_subprocess_alive(self) -> None:
             for index, process in enumerate(self.processes):
                 if self.should_exit.is_set() or process.exitcode is None:
@@ -144,8 +169,50 @@ def supervisor(config: Any, sock: Any) -> Any:
                 log.warning(
                     "API process %s exited (%s); starting another", process.pid, process.exitcode
                 )
-                replacement = Process(self.config, self.sockets)
-                replacement.start()
-                self.processes[index] = replacement
+                self.processes[index] = self.process_for(index)
 
-    return Supervisor(config, sockets=[sock])
+        def restart_all(self) -> None:
+            """SIGHUP: each process replaced by a new one on the same socket, the old one
+            stopped once the new one serves."""
+            for index, old in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                new = self.process_for(index)
+                ready = new.wait_until_ready(READY_SECONDS, self.should_exit)
+                if not ready:
+                    new.kill()
+                    new.join()
+                    if not self.should_exit.is_set():
+                        log.error(
+                            "API process %s was not ready in time; keeping %s and stopping "
+                            "the restart",
+                            new.pid,
+                            old.pid,
+                        )
+                    return
+                old.terminate()
+                old.join()
+                self.processes[index] = new
+
+        def handle_ttin(self) -> None:
+            log.info("SIGTTIN: one more API process")
+            try:
+                listeners.add()
+            except BindError as exc:
+                log.error("SIGTTIN: no process added: %s", exc)
+                return
+            self.processes_num += 1
+            self.processes.append(self.process_for(self.processes_num - 1))
+
+        def handle_ttou(self) -> None:
+            if self.processes_num <= 1:
+                log.info("SIGTTOU: one API process left; keeping it")
+                return
+            log.info("SIGTTOU: one API process fewer")
+            self.processes_num -= 1
+            process = self.processes.pop()
+            listeners.remove_last()
+            process.terminate()
+            process.join()
+
+    return Supervisor(config, sockets=listeners.sockets)

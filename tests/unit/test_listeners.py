@@ -1,0 +1,125 @@
+"""The listening sockets of ``promoter serve --processes N`` (promoter.cli.listeners):
+one per process on one port, the kernel spreading connections over them."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from promoter.cli import listeners as module
+from promoter.cli.listeners import BindError, Listeners, bind_listeners
+
+HOST = "127.0.0.1"
+
+pytestmark = pytest.mark.skipif(
+    not module.reuse_port_supported(), reason="SO_REUSEPORT is what is tested"
+)
+
+
+@pytest.fixture
+def made() -> Iterator[list[Listeners]]:
+    made: list[Listeners] = []
+    yield made
+    for listeners in made:
+        listeners.close()
+
+
+def accepted_by_each(sockets: list[socket.socket], clients: int, port: int) -> list[int]:
+    """Connect ``clients`` times to ``port``; how many connections each socket accepted."""
+    for sock in sockets:
+        sock.listen(clients)
+        sock.setblocking(False)
+    opened = [socket.create_connection((HOST, port), timeout=5) for _ in range(clients)]
+    try:
+        counts = [0] * len(sockets)
+        for index, sock in enumerate(sockets):
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    break
+                conn.close()
+                counts[index] += 1
+        return counts
+    finally:
+        for client in opened:
+            client.close()
+
+
+def test_each_process_gets_its_own_socket_on_one_port_and_a_share_of_the_connections(
+    made: list[Listeners],
+) -> None:
+    listeners = bind_listeners(HOST, 0, 3)
+    made.append(listeners)
+    assert not listeners.shared
+    sockets = [listeners.socket_of(i) for i in range(3)]
+    assert len({id(s) for s in sockets}) == 3
+    assert {s.getsockname()[1] for s in sockets} == {listeners.port} != {0}
+    assert all(s.get_inheritable() for s in sockets)  # handed to the processes
+
+    counts = accepted_by_each(sockets, 90, listeners.port)
+    # Spread by a hash of each connection's ports: every socket takes some (the chance
+    # that one of three takes none of 90 is below 1e-15), none takes them all.
+    assert sum(counts) == 90
+    assert all(count > 0 for count in counts), counts
+
+
+def test_a_port_another_server_holds_is_refused_even_if_it_allows_sharing(
+    made: list[Listeners],
+) -> None:
+    plain = socket.socket()
+    plain.bind((HOST, 0))
+    plain.listen()
+    try:
+        with pytest.raises(BindError, match=f"cannot listen on {HOST}:{plain.getsockname()[1]}"):
+            bind_listeners(HOST, plain.getsockname()[1], 2)
+    finally:
+        plain.close()
+
+    # A second `promoter serve` on the port of a first: refused, not given half of its
+    # connections.
+    first = bind_listeners(HOST, 0, 2)
+    made.append(first)
+    for sock in first.sockets:
+        sock.listen()
+    with pytest.raises(BindError, match="in use"):
+        bind_listeners(HOST, first.port, 2)
+
+
+def test_a_process_added_gets_a_socket_and_one_removed_takes_its_socket_away(
+    made: list[Listeners],
+) -> None:
+    listeners = bind_listeners(HOST, 0, 2)
+    made.append(listeners)
+    added = listeners.add()
+    assert listeners.socket_of(2) is added
+    assert added.getsockname()[1] == listeners.port
+    counts = accepted_by_each(listeners.sockets, 60, listeners.port)
+    assert all(count > 0 for count in counts), counts
+
+    listeners.remove_last()
+    assert added.fileno() == -1  # closed: the kernel no longer gives it connections
+    assert len(listeners.sockets) == 2
+    counts = accepted_by_each(listeners.sockets, 40, listeners.port)
+    assert sum(counts) == 40 and all(count > 0 for count in counts), counts
+
+    listeners.remove_last()
+    listeners.remove_last()  # the last process's socket is kept
+    assert len(listeners.sockets) == 1
+
+
+def test_without_reuse_port_every_process_shares_one_socket(
+    made: list[Listeners], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(module, "reuse_port_supported", lambda: False)
+    listeners = bind_listeners(HOST, 0, 3)
+    made.append(listeners)
+    assert listeners.shared
+    assert listeners.port != 0
+    only = listeners.socket_of(0)
+    assert listeners.socket_of(2) is only and listeners.add() is only
+    assert not only.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+    listeners.remove_last()
+    assert listeners.sockets == [only] and only.fileno() != -1
