@@ -197,32 +197,37 @@ def test_two_api_processes_and_two_workers_killed_mid_run_lose_and_repeat_nothin
     )
 
 
-def established_on(pid: int, port: int) -> int:
-    """Connections to ``port`` that process ``pid`` holds (IPv4, Linux's /proc)."""
+def socket_inodes(pid: int) -> set[str]:
+    """The sockets process ``pid`` holds (Linux's /proc)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-    held = 0
+    return inodes
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """The inodes of the IPv4 sockets on local ``port`` in ``state``."""
+    found = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == TCP_ESTABLISHED and fields[9] in inodes:
-            held += 1
-    return held
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(fields[9])
+    return found
 
 
-def listening_on(port: int) -> int:
-    """Listening sockets on ``port`` (each process's own, with SO_REUSEPORT)."""
-    return sum(
-        1
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-        if (fields := line.split())
-        and int(fields[1].split(":")[1], 16) == port
-        and fields[3] == TCP_LISTEN
-    )
+def established_on(pid: int, port: int) -> int:
+    """Connections to ``port`` that process ``pid`` holds."""
+    return len(socket_inodes(pid) & tcp_sockets(port, TCP_ESTABLISHED))
+
+
+def listening(pids: list[int], port: int) -> list[str]:
+    """The listening socket each of ``pids`` holds on ``port`` (one each, or it fails)."""
+    sockets = [socket_inodes(pid) & tcp_sockets(port, TCP_LISTEN) for pid in pids]
+    assert all(len(held) == 1 for held in sockets), sockets
+    return [held.pop() for held in sockets]
 
 
 TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"
@@ -241,11 +246,11 @@ def test_connections_spread_over_the_processes_and_signals_replace_add_and_remov
     server.stop_timeout = 2 * STOP_TIMEOUT
     server.start()
     first = loop.wait_until(lambda: len(pids := api_processes(server)) == 2 and pids, "2 processes")
-    # A process listens on its socket once its app has started.
-    loop.wait_until(lambda: listening_on(server.port) == 2, "both processes to listen")
+    own = listening(first, server.port)
+    assert len(set(own)) == 2  # a socket each, not both sockets in each
 
-    # 32 connections opened at once, then a request on each: every process holds some
-    # (all to one would happen once in 2**31 runs of the kernel's hash).
+    # 32 connections opened at once, then a request on each: every process holds at
+    # least 4 (fewer would happen about once in 400,000 runs of the kernel's hash).
     clients = [
         socket.create_connection((HOST, server.port), timeout=HTTP_TIMEOUT) for _ in range(32)
     ]
@@ -255,7 +260,7 @@ def test_connections_spread_over_the_processes_and_signals_replace_add_and_remov
         for client in clients:
             assert client.recv(4096).startswith(b"HTTP/1.1 200 ")
         held = {pid: established_on(pid, server.port) for pid in first}
-        assert sum(held.values()) == 32 and all(held.values()), held
+        assert sum(held.values()) == 32 and min(held.values()) >= 4, held
     finally:
         for client in clients:
             client.close()
@@ -266,31 +271,47 @@ def test_connections_spread_over_the_processes_and_signals_replace_add_and_remov
 
     def ask() -> None:
         while not stop.is_set():
-            try:
-                status = httpx.get(f"{server.url}/health", timeout=HTTP_TIMEOUT).status_code
+            # A connection a stopping process accepted but had not read from is closed
+            # unanswered (uvicorn's graceful stop): a client tries once more, as
+            # Segment's libraries do.
+            for attempt in (1, 2):
+                try:
+                    status = httpx.get(f"{server.url}/health", timeout=HTTP_TIMEOUT).status_code
+                except httpx.TransportError as exc:
+                    if attempt == 2:
+                        answers[type(exc).__name__] += 1
+                    continue
                 answers[str(status)] += 1
-            except httpx.HTTPError as exc:
-                answers[type(exc).__name__] += 1
+                break
             time.sleep(0.01)
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()
     try:
         os.kill(server.pid, signal.SIGHUP)
-        loop.wait_until(
-            lambda: len(pids := api_processes(server)) == 2 and not set(pids) & set(first),
+        replaced = loop.wait_until(
+            lambda: len(pids := api_processes(server)) == 2 and not set(pids) & set(first) and pids,
             "both processes to be replaced",
         )
-        assert listening_on(server.port) == 2  # the replacements took over the sockets
+        assert sorted(listening(replaced, server.port)) == sorted(own)  # on the same sockets
 
         os.kill(server.pid, signal.SIGTTIN)
-        loop.wait_until(lambda: len(api_processes(server)) == 3, "a third process")
-        loop.wait_until(lambda: listening_on(server.port) == 3, "the third process to listen")
+        three = loop.wait_until(
+            lambda: len(pids := api_processes(server)) == 3 and pids, "a third process"
+        )
+        added = loop.wait_until(
+            lambda: set(tcp_sockets(server.port, TCP_LISTEN)) - set(own), "the third to listen"
+        )
+        assert sorted(listening(three, server.port)) == sorted([*own, *added])
         os.kill(server.pid, signal.SIGTTOU)
-        loop.wait_until(lambda: len(api_processes(server)) == 2, "back to 2 processes")
-        loop.wait_until(lambda: listening_on(server.port) == 2, "its socket closed")
+        two = loop.wait_until(
+            lambda: len(pids := api_processes(server)) == 2 and pids, "back to 2 processes"
+        )
+        assert sorted(listening(two, server.port)) == sorted(own)
+        loop.wait_until(lambda: not tcp_sockets(server.port, TCP_LISTEN) & added, "it closed")
         time.sleep(0.5)
     finally:
         stop.set()
         asker.join(HTTP_TIMEOUT)
     assert set(answers) == {"200"} and answers["200"] > 20, answers
+    assert set(tcp_sockets(server.port, TCP_LISTEN)) == set(own)

@@ -3,7 +3,9 @@ one per process on one port, the kernel spreading connections over them."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -57,7 +59,6 @@ def test_each_process_gets_its_own_socket_on_one_port_and_a_share_of_the_connect
     sockets = [listeners.socket_of(i) for i in range(3)]
     assert len({id(s) for s in sockets}) == 3
     assert {s.getsockname()[1] for s in sockets} == {listeners.port} != {0}
-    assert all(s.get_inheritable() for s in sockets)  # handed to the processes
 
     counts = accepted_by_each(sockets, 90, listeners.port)
     # Spread by a hash of each connection's ports: every socket takes some (the chance
@@ -96,6 +97,23 @@ def test_a_process_added_gets_a_socket_and_one_removed_takes_its_socket_away(
     added = listeners.add()
     assert listeners.socket_of(2) is added
     assert added.getsockname()[1] == listeners.port
+    # Until its process listens on it, the new socket takes no connection.
+    opened = [socket.create_connection((HOST, listeners.port), timeout=5) for _ in range(30)]
+    try:
+        for sock in listeners.sockets:
+            sock.setblocking(False)
+        with pytest.raises(OSError):
+            added.accept()
+        taken = 0
+        for sock in listeners.sockets[:2]:
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    sock.accept()[0].close()
+                    taken += 1
+        assert taken == 30
+    finally:
+        for client in opened:
+            client.close()
     counts = accepted_by_each(listeners.sockets, 60, listeners.port)
     assert all(count > 0 for count in counts), counts
 
@@ -123,3 +141,12 @@ def test_without_reuse_port_every_process_shares_one_socket(
     assert not only.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
     listeners.remove_last()
     assert listeners.sockets == [only] and only.fileno() != -1
+
+
+def test_only_linux_spreads_connections_over_sockets_sharing_a_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # macOS and most BSDs accept SO_REUSEPORT but give every connection to one socket.
+    for platform, spreads in (("linux", True), ("darwin", False), ("freebsd14", False)):
+        monkeypatch.setattr(sys, "platform", platform)
+        assert module.reuse_port_supported() is spreads

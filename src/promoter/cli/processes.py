@@ -194,6 +194,12 @@ def supervisor(config: Any, listeners: Listeners) -> Any:
                 old.join()
                 self.processes[index] = new
 
+        def terminate_all(self) -> None:
+            """Stop every process, and close the sockets: a connection made while they
+            finish their requests in hand is refused rather than queued and reset."""
+            super().terminate_all()
+            listeners.close()
+
         def handle_ttin(self) -> None:
             log.info("SIGTTIN: one more API process")
             try:
