@@ -307,13 +307,13 @@ def connections_each(pid: int, port: int, *, many: bool) -> tuple[int, ...]:
         ]
     else:
         pids = [pid]
-    established: dict[str, int] = {}  # socket inode: 1, for the connections to port
+    established: set[str] = set()  # the socket inodes of the connections to port
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(FileNotFoundError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
                 if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                    established[fields[9]] = 1
+                    established.add(fields[9])
     held = []
     for each in pids:
         sockets = 0

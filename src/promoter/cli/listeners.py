@@ -56,7 +56,7 @@ class Listeners:
         takes no connection until its process listens on it."""
         if self.shared:
             return self.sockets[0]
-        self.sockets.append(self._bind(reuse_port=True))
+        self.sockets.append(self._bind(reuse_port=True, listen=False))
         return self.sockets[-1]
 
     def remove_last(self) -> None:
@@ -72,13 +72,15 @@ class Listeners:
             sock.close()
         self.sockets.clear()
 
-    def _bind(self, *, reuse_port: bool) -> socket.socket:
+    def _bind(self, *, reuse_port: bool, listen: bool) -> socket.socket:
         sock = socket.socket(self.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if reuse_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((self.host, self.port))
+            if listen:
+                sock.listen(BACKLOG)
             sock.set_inheritable(True)
         except OSError as exc:
             sock.close()
@@ -97,21 +99,17 @@ def bind_listeners(host: str, port: int, processes: int) -> Listeners:
     mistake), fails here rather than silently splitting the connections with it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listeners = Listeners(host, port, family, shared=not reuse_port_supported())
-    first = listeners._bind(reuse_port=False)
+    first = listeners._bind(reuse_port=False, listen=listeners.shared)
     listeners.port = first.getsockname()[1]
     if listeners.shared:
-        first.listen(BACKLOG)
         listeners.sockets.append(first)
         return listeners
     try:
         for _ in range(processes):
-            listeners.sockets.append(listeners._bind(reuse_port=True))
-            listeners.sockets[-1].listen(BACKLOG)
-    except (BindError, OSError) as exc:
+            listeners.sockets.append(listeners._bind(reuse_port=True, listen=True))
+    except BindError:
         listeners.close()
-        if isinstance(exc, BindError):
-            raise
-        raise BindError(f"cannot listen on {host}:{listeners.port}: {exc.strerror}") from None
+        raise
     finally:
         first.close()
     return listeners
