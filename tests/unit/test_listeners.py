@@ -8,10 +8,13 @@ import socket
 import sys
 from collections.abc import Iterator
 
+import click
 import pytest
 
 from promoter.cli import listeners as module
 from promoter.cli.listeners import BindError, Listeners, bind_listeners
+from promoter.cli.processes import run_many
+from promoter.config import Settings
 
 HOST = "127.0.0.1"
 
@@ -150,3 +153,21 @@ def test_only_linux_spreads_connections_over_sockets_sharing_a_port(
     for platform, spreads in (("linux", True), ("darwin", False), ("freebsd14", False)):
         monkeypatch.setattr(sys, "platform", platform)
         assert module.reuse_port_supported() is spreads
+
+
+def test_serving_on_a_port_in_use_is_a_clear_error_before_any_process_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("no supervisor may start")
+
+    monkeypatch.setattr("promoter.cli.processes.supervisor", never)
+    held = socket.socket()
+    held.bind((HOST, 0))
+    held.listen()
+    try:
+        settings = Settings(host=HOST, port=held.getsockname()[1])
+        with pytest.raises(click.ClickException, match=f"cannot listen on {HOST}:\\d+: .*in use"):
+            run_many(2, settings, no_worker=True)
+    finally:
+        held.close()
