@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
+from promoter.ingest.writes import _ATTRIBUTE_COLUMNS, _upsert_attributes
 from promoter.storage.bulk import COPY_MIN_ROWS, BulkInsert, InSelect, allocate_ids, insert_rows
 from promoter.storage.engine import Database
 from promoter.storage.pipeline import pipeline
-from promoter.storage.tables import events, orders, processed_messages
+from promoter.storage.tables import contact_attributes, contacts, events, orders, processed_messages
 from tests.conftest import Org
 
 T0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -300,3 +301,78 @@ def test_allocated_ids_are_free_and_used_in_order(database: Database, org: Org) 
     with database.read() as conn:
         stored = conn.execute(select(events.c.id).order_by(events.c.id)).scalars().all()
     assert stored[1:] == ids and stored[0] < ids[0]
+
+
+def _attribute_rows(org_id: int, contact_id: int, round_: int) -> list[tuple[object, ...]]:
+    """Awkward text, integers beyond a double's exact range among decimals, instants in
+    another zone, NULLs; ``round_`` changes every other value."""
+    zone = timezone(timedelta(hours=-7, minutes=-30))
+    numbers = [0, 0.1 + 0.2, 2**60 + 1, -1e300, 5e-324, 7, 1 / 3, 12.5]
+    rows = []
+    for i in range(len(_AWKWARD) * 2):
+        changed = round_ if i % 2 else 0
+        when = (T0 + timedelta(days=i + changed, microseconds=i)).astimezone(zone)
+        kind = ("string", "number", "date")[i % 3]
+        rows.append(
+            (
+                contact_id,
+                _AWKWARD[i % len(_AWKWARD)] + f"#{i}",
+                org_id,
+                kind,
+                f"{_AWKWARD[i % len(_AWKWARD)]}{changed}" if kind == "string" else None,
+                numbers[i % len(numbers)] + changed if kind == "number" else None,
+                when if kind == "date" else None,
+                when,
+            )
+        )
+    return rows
+
+
+def test_an_upsert_of_many_rows_stores_what_sqlalchemy_would(
+    database: Database, org: Org, backend: str
+) -> None:
+    """On PostgreSQL the rows go as one JSON document with the upsert's ON CONFLICT
+    clause; inserted, then updated, they match SQLAlchemy's own upsert of the same rows
+    row by row (on a second contact)."""
+    with database.write() as conn:
+        ids = allocate_ids(conn, contacts, 2)
+        for cid in ids:
+            conn.execute(
+                insert(contacts).values(
+                    id=cid,
+                    organization_id=org.id,
+                    user_id=f"u{cid}",
+                    email=f"u{cid}@x.co",
+                    email_key=f"u{cid}@x.co",
+                    status="active",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+    bulk = BulkInsert(contact_attributes, _ATTRIBUTE_COLUMNS, build=_upsert_attributes)
+    for round_ in (0, 1):
+        bulk_rows = _attribute_rows(org.id, ids[0], round_)
+        assert len(bulk_rows) >= COPY_MIN_ROWS
+        with database.write() as conn:
+            bulk.execute(conn, bulk_rows)
+            for row in _attribute_rows(org.id, ids[1], round_):
+                conn.execute(
+                    _upsert_attributes(conn), [dict(zip(_ATTRIBUTE_COLUMNS, row, strict=True))]
+                )
+        with database.read() as conn:
+            stored = {
+                cid: [
+                    tuple(r)[1:]
+                    for r in conn.execute(
+                        select(contact_attributes)
+                        .where(contact_attributes.c.contact_id == cid)
+                        .order_by(contact_attributes.c.name)
+                    )
+                ]
+                for cid in ids
+            }
+        assert stored[ids[0]] == stored[ids[1]]
+        assert len(stored[ids[0]]) == len(_AWKWARD) * 2
+    by_name = {row[0]: row for row in stored[ids[0]]}
+    assert by_name[f"{_AWKWARD[1]}#1"][4] == 0.1 + 0.2 + 1
+    assert by_name[f"{_AWKWARD[2]}#2"][5] == T0 + timedelta(days=2, microseconds=2)

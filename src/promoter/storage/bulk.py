@@ -2,11 +2,12 @@
 
 :class:`BulkInsert` compiles an INSERT (or upsert) once per database dialect and runs
 it with the driver's ``executemany``. On PostgreSQL, several rows go in one statement
-instead: a plain INSERT as a ``COPY`` (psycopg 3's ``cursor.copy``), an upsert as an
-INSERT from ``unnest`` of one array per column (so its rows must not repeat a conflict
+instead: a plain INSERT as a ``COPY`` (psycopg 3's ``cursor.copy``), an upsert as one
+JSON document read by ``json_populate_recordset`` (so its rows must not repeat a conflict
 key). Rows of several tables written together (:func:`insert_rows`) go in one round
-trip instead: each table's as one JSON document read by ``json_populate_recordset``,
-which costs the client less than a COPY's two round trips, or arrays. Each
+trip: each table's as such a document, which costs the client less than a COPY's two
+round trips; a document costs it less than arrays too (psycopg writes an array's text
+element by element, in Python). Each
 value still goes through its column's own bind processor, so what is stored is exactly
 what SQLAlchemy would store; what is skipped is the per-execution work SQLAlchemy does
 for every statement and row, which dominates when one request writes hundreds of rows.
@@ -15,7 +16,6 @@ Statements here return nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,10 +28,15 @@ from promoter.storage.dialect import insert_for
 from promoter.storage.pipeline import Pipeline, Rows, driver_errors, pipeline
 
 _Processor = _BindProcessorType[Any] | None
-_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
-#: Rows from which PostgreSQL gets one statement for them all (COPY or unnest).
+#: The sequence is looked up once (OFFSET 0 keeps the subquery apart), not for each id:
+#: that lookup cost four times the ids themselves.
+_NEXT_IDS = (
+    "SELECT nextval(seq.s) FROM"
+    " (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS s OFFSET 0) AS seq,"
+    " generate_series(1, %s)"
+)
+#: Rows from which PostgreSQL gets one statement for them all (COPY or a JSON document).
 COPY_MIN_ROWS = 8
-_PARAMETER = re.compile(r"%\((\w+)\)s")
 _MISSING = object()
 #: SQL text; for each parameter in order its name, the index of its column in a row and
 #: its bind processor; whether parameters are positional.
@@ -59,7 +64,6 @@ class BulkInsert:
         #: Only a plain INSERT can be a COPY: an upsert's conflicts need the INSERT.
         self._copy = build is None
         self._compiled: dict[str, _Prepared] = {}
-        self._unnest: str | None = None
         self._from_json: tuple[str, list[_Processor]] | None = None
         #: Positions of the JSON columns: their values go into the document as they are.
         self._json_columns = [
@@ -101,20 +105,24 @@ class BulkInsert:
         return prepared, columns
 
     def takes_json(self, rows: Sequence[Sequence[Any]]) -> bool:
-        """Whether :meth:`queue` stores ``rows`` as :meth:`execute` would: a plain INSERT,
-        and no None in a JSON column (SQLAlchemy stores JSON's ``null``, a document's
-        field SQL's NULL)."""
-        return self._copy and all(row[i] is not None for row in rows for i in self._json_columns)
+        """Whether :meth:`queue` stores ``rows`` as :meth:`execute` would: no None in a
+        JSON column (SQLAlchemy stores JSON's ``null``, a document's field SQL's NULL)."""
+        return all(row[i] is not None for row in rows for i in self._json_columns)
 
     def queue(self, conn: Connection, queued: Pipeline, rows: Sequence[Sequence[Any]]) -> None:
-        """PostgreSQL, a plain INSERT: insert ``rows`` with the statements of ``queued``,
-        sent as one JSON document (``json_populate_recordset`` of the table's row type):
-        one parameter however many rows, serialised by orjson. See :meth:`takes_json`."""
+        """PostgreSQL: insert (or upsert) ``rows`` with the statements of ``queued``, sent
+        as one JSON document (``json_populate_recordset`` of the table's row type): one
+        parameter however many rows, serialised by orjson. See :meth:`takes_json`."""
         if not rows:
             return
-        self._check_width(rows)
         if not self.takes_json(rows):
             raise ValueError("these rows cannot go as a JSON document: use execute()")
+        queued.write(*self._document(conn, rows))
+
+    def _document(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[str, Any]:
+        """PostgreSQL: the statement taking ``rows`` as one JSON document, and its
+        parameters."""
+        self._check_width(rows)
         if self._from_json is None:
             self._from_json = self._json_plan(conn)
         sql, processors = self._from_json
@@ -126,16 +134,21 @@ class BulkInsert:
             }
             for row in rows
         ]
-        queued.write(sql, (orjson.dumps(document).decode(),))
+        return sql, (orjson.dumps(document).decode(),)
 
     def _json_plan(self, conn: Connection) -> tuple[str, list[_Processor]]:
-        """The INSERT from a JSON document, and each column's bind processor (none for
-        JSON columns: their values go into the document as they are)."""
+        """The INSERT from a JSON document (with the upsert's ON CONFLICT clause), and
+        each column's bind processor (none for JSON columns: their values go into the
+        document as they are)."""
         quoted = ", ".join(f'"{name}"' for name in self._columns)
         table = f'"{self._table.name}"'
+        conflict = ""
+        if not self._copy:
+            compiled = self._prepare(conn)[0]
+            conflict = compiled[_values_end(compiled) :]
         sql = (
             f"INSERT INTO {table} ({quoted}) SELECT {quoted}"
-            f" FROM json_populate_recordset(NULL::{table}, %s::json)"
+            f" FROM json_populate_recordset(NULL::{table}, %s::json){conflict}"
         )
         processors = [
             None
@@ -149,17 +162,14 @@ class BulkInsert:
         """Insert ``rows``."""
         if not rows:
             return
+        many = len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql"
+        if many and not self._copy and self.takes_json(rows):
+            conn.exec_driver_sql(*self._document(conn, rows))
+            return
         (sql, plan, positional), columns = self._bound(conn, rows)
-        if len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql":
-            if self._copy:
-                self._copy_rows(conn, [self._columns[index] for _, index, _ in plan], columns)
-                return
-            arrays = [_one_type(values) for values in columns]
-            if all(array is not None for array in arrays):
-                names = [name for name, _, _ in plan]
-                unnest = self._unnest or self._unnest_sql(conn, sql)
-                conn.exec_driver_sql(unnest, dict(zip(names, arrays, strict=True)))
-                return
+        if many and self._copy:
+            self._copy_rows(conn, [self._columns[index] for _, index, _ in plan], columns)
+            return
         if positional:
             params: list[Any] = list(zip(*columns, strict=True))
         else:
@@ -185,33 +195,16 @@ class BulkInsert:
             for row in zip(*columns, strict=True):
                 copy.write_row(row)
 
-    def _unnest_sql(self, conn: Connection, sql: str) -> str:
-        """The compiled upsert with its VALUES row replaced by ``unnest`` of arrays, each
-        cast to its column's type."""
-        start = sql.index(" VALUES (") + len(" VALUES (")
-        depth, end = 1, start
-        while depth:
-            depth += {"(": 1, ")": -1}.get(sql[end], 0)
-            end += 1
-        arrays = ", ".join(
-            f"%({name})s::{self._table.c[name].type.compile(dialect=conn.dialect)}[]"
-            for name in _PARAMETER.findall(sql[start:end])
-        )
-        self._unnest = (
-            f"{sql[: start - len(' VALUES (')]} SELECT * FROM unnest({arrays}){sql[end:]}"
-        )
-        return self._unnest
 
-
-def _one_type(values: Sequence[Any]) -> list[Any] | None:
-    """``values`` as one array parameter: psycopg wants one type per array, so integers
-    among floats become floats; None when other types are mixed."""
-    kinds = {type(value) for value in values if value is not None}
-    if len(kinds) <= 1:
-        return list(values)
-    if kinds <= {int, float}:
-        return [None if value is None else float(value) for value in values]
-    return None
+def _values_end(sql: str) -> int:
+    """Where the VALUES (...) row of a compiled INSERT ends: what follows is its ON
+    CONFLICT clause."""
+    start = sql.index(" VALUES (") + len(" VALUES (")
+    depth, end = 1, start
+    while depth:
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        end += 1
+    return end
 
 
 def _converted(values: Sequence[Any], proc: _BindProcessorType[Any]) -> list[Any]:
