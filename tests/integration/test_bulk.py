@@ -312,7 +312,7 @@ def _attribute_rows(org_id: int, contact_id: int, round_: int) -> list[tuple[obj
     for i in range(len(_AWKWARD) * 2):
         changed = round_ if i % 2 else 0
         when = (T0 + timedelta(days=i + changed, microseconds=i)).astimezone(zone)
-        kind = ("string", "number", "date")[i % 3]
+        kind = ("string", "number", "date")[(i + changed) % 3]
         rows.append(
             (
                 contact_id,
@@ -355,6 +355,8 @@ def test_an_upsert_of_many_rows_stores_what_sqlalchemy_would(
         assert len(bulk_rows) >= COPY_MIN_ROWS
         with database.write() as conn:
             bulk.execute(conn, bulk_rows)
+            # PostgreSQL took them as one JSON document.
+            assert (bulk._from_json is not None) == (backend == "postgresql")
             for row in _attribute_rows(org.id, ids[1], round_):
                 conn.execute(
                     _upsert_attributes(conn), [dict(zip(_ATTRIBUTE_COLUMNS, row, strict=True))]
@@ -374,5 +376,12 @@ def test_an_upsert_of_many_rows_stores_what_sqlalchemy_would(
         assert stored[ids[0]] == stored[ids[1]]
         assert len(stored[ids[0]]) == len(_AWKWARD) * 2
     by_name = {row[0]: row for row in stored[ids[0]]}
-    assert by_name[f"{_AWKWARD[1]}#1"][4] == 0.1 + 0.2 + 1
-    assert by_name[f"{_AWKWARD[2]}#2"][5] == T0 + timedelta(days=2, microseconds=2)
+    # name, organization, type, text, number, date, updated
+    assert by_name[f"{_AWKWARD[1]}#1"][2:6] == (
+        "date",
+        None,
+        None,
+        T0 + timedelta(days=2, microseconds=1),
+    )
+    assert by_name[f"{_AWKWARD[7]}#15"][2:5] == ("number", None, 12.5 + 1)
+    assert by_name[f"{_AWKWARD[4]}#4"][2:5] == ("number", None, 5e-324)

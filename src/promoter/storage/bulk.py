@@ -9,9 +9,10 @@ trip: each table's as such a document, which costs the client less than a COPY's
 round trips; a document costs it less than arrays too (psycopg writes an array's text
 element by element, in Python). Each
 value still goes through its column's own bind processor, so what is stored is exactly
-what SQLAlchemy would store; what is skipped is the per-execution work SQLAlchemy does
-for every statement and row, which dominates when one request writes hundreds of rows.
-Statements here return nothing.
+what SQLAlchemy would store (for values JSON can carry: finite floats, integers within 64
+bits, as ingestion produces them); what is skipped is the per-execution work SQLAlchemy
+does for every statement and row, which dominates when one request writes hundreds of
+rows. The writes return nothing; new ids are drawn ahead of them (:func:`allocate_ids`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class BulkInsert:
         parameter however many rows, serialised by orjson. See :meth:`takes_json`."""
         if not rows:
             return
+        self._check_width(rows)
         if not self.takes_json(rows):
             raise ValueError("these rows cannot go as a JSON document: use execute()")
         queued.write(*self._document(conn, rows))
@@ -122,7 +124,6 @@ class BulkInsert:
     def _document(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[str, Any]:
         """PostgreSQL: the statement taking ``rows`` as one JSON document, and its
         parameters."""
-        self._check_width(rows)
         if self._from_json is None:
             self._from_json = self._json_plan(conn)
         sql, processors = self._from_json
@@ -162,6 +163,7 @@ class BulkInsert:
         """Insert ``rows``."""
         if not rows:
             return
+        self._check_width(rows)
         many = len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql"
         if many and not self._copy and self.takes_json(rows):
             conn.exec_driver_sql(*self._document(conn, rows))
