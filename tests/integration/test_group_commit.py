@@ -436,25 +436,3 @@ def test_small_batches_are_committed_without_waiting(database: Database) -> None
     sizes, _ = _senders(gc, senders=BUSY_BATCH - 1, rounds=3)
     assert sizes == [BUSY_BATCH - 1] * 3
     assert time.monotonic() - started < 30
-
-
-def test_items_split_across_lanes_each_commit_and_a_failure_is_raised(
-    database: Database,
-) -> None:
-    """Database.run_split: each (lane, item) in its lane's transaction, results in order;
-    one item's failure is raised once the others are committed."""
-
-    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
-        for key in keys:
-            conn.execute(insert(instance_settings).values(key=key, value="v"))
-            if key.startswith("bad"):
-                raise RuntimeError(f"{key} failed")
-        return [key.upper() for key in keys]
-
-    assert database.run_split([(0, "a"), (1, "b"), (0, "c")], apply_many) == ["A", "B", "C"]
-    assert database.run_split([(1, "d")], apply_many) == ["D"]
-    with pytest.raises(RuntimeError, match="bad failed"):
-        database.run_split([(0, "bad"), (1, "e")], apply_many)
-    with pytest.raises(RuntimeError, match="bad2 failed"):
-        database.run_split([(0, "f"), (1, "bad2")], apply_many)
-    assert _keys(database) == {"a", "b", "c", "d", "e", "f"}

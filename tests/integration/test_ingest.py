@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +15,9 @@ from promoter.ingest.listeners import StoredTrack
 from promoter.ingest.pipeline import TRACKING_API_TYPES, ingest_messages
 from promoter.ingest.results import MessageResult
 from promoter.ingest.service import Ingestor
-from promoter.ingest.writes import user_lane
 from promoter.storage.engine import Database
 from promoter.storage.tables import contacts, events, orders, processed_messages
-from tests.conftest import Org, make_org
+from tests.conftest import Org
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -426,77 +423,3 @@ def test_many_traits_are_stored_and_updated_in_one_statement_each(
     assert stored[(a, "plan")] == ("string", None, "Free")
     assert stored[(a, "since")][0] == "date"
     assert len(stored) == 11 + 11  # a: 11 + since - n9; b: 11
-
-
-def _lane_request(prefix: str) -> list[dict[str, Any]]:
-    """Users of both lanes (of 2): identifies, tracks before and after them, a messageId
-    sent twice for two users, a page call, a track of a user never identified, a delete."""
-    users = [f"{prefix}-{i}" for i in range(12)]
-    assert {user_lane(u, 2) for u in users} == {0, 1}
-    msgs: list[dict[str, Any]] = []
-    for i, user in enumerate(users):
-        if i % 3 == 0:
-            msgs.append(track(user, "Logged In", f"{prefix}-early-{i}"))
-        msgs.append(identify(user, f"{prefix}-id-{i}", email=f"{user}@x.co", plan="Pro", n=i))
-        msgs.append(track(user, "Feature Used", f"{prefix}-tr-{i}", n=i))
-    msgs.append(track(users[5], "Twice", f"{prefix}-tr-1"))  # the messageId of users[1]'s track
-    msgs.append({"type": "page", "userId": users[2], "messageId": f"{prefix}-page", "name": "Home"})
-    msgs.append(track(f"{prefix}-stranger", "Logged In", f"{prefix}-stranger"))
-    msgs.append({"type": "delete", "userId": users[7], "messageId": f"{prefix}-delete"})
-    return msgs
-
-
-def _outcome(results: list[MessageResult]) -> list[tuple[int, str, str | None]]:
-    return [(r.index, r.status, r.reason) for r in results]
-
-
-def test_a_request_split_across_lanes_is_applied_as_on_one(
-    database: Database, org: Org, other_org: Org
-) -> None:
-    """On PostgreSQL a request's userIds are spread over two write lanes, committed side
-    by side: every message gets the result and the rows it gets on one lane."""
-    from promoter.ingest.pipeline import apply_parsed_async, parse_messages, split_by_lane
-    from promoter.ingest.service import IngestRequest
-
-    parsed = parse_messages(
-        _lane_request("u"), Envelope(received_at=NOW), allowed=TRACKING_API_TYPES
-    )
-    parts = split_by_lane(IngestRequest(org.id, parsed.operations, NOW), database.lanes)
-    assert (
-        len(parts) == database.lanes == (2 if database.engine.dialect.name == "postgresql" else 1)
-    )
-    split = send(database, org, *_lane_request("u"))
-    database.lanes, lanes = 1, database.lanes
-    try:
-        single = send(database, other_org, *_lane_request("u"))
-    finally:
-        database.lanes = lanes
-    assert _outcome(split) == _outcome(single)
-    # The same through the event loop's way in (a coroutine per request).
-    third = make_org(database, "Initech")
-    with ThreadPoolExecutor(4) as executor:
-        on_loop = asyncio.run(
-            apply_parsed_async(
-                database=database,
-                ingestor=Ingestor(),
-                executor=executor,
-                organization_id=third.id,
-                messages=_lane_request("u"),
-                parsed=parsed,
-                received_at=NOW,
-            )
-        )
-    assert _outcome(on_loop) == _outcome(single)
-    assert count(database, events, organization_id=third.id) == count(
-        database, events, organization_id=org.id
-    )
-    statuses = [r.status for r in split]
-    assert statuses.count("duplicate") == 1 and statuses.count("ignored") == 1
-    assert statuses.count("rejected") == 0
-    for table in (contacts, events, processed_messages):
-        assert count(database, table, organization_id=org.id) == count(
-            database, table, organization_id=other_org.id
-        )
-    assert count(database, contacts, organization_id=org.id) == 11  # twelve, one erased
-    # Tracks sent before their identify are linked to the contact, as on one lane.
-    assert count(database, events, organization_id=org.id, flag="unidentified") == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -10,16 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from promoter.domain.errors import InvalidMessage
-from promoter.domain.messages import (
-    Envelope,
-    Ignored,
-    Operation,
-    parse_message,
-    sent_message_id,
-)
+from promoter.domain.messages import Envelope, Operation, parse_message, sent_message_id
 from promoter.ingest.results import MessageResult
 from promoter.ingest.service import Ingestor, IngestRequest
-from promoter.ingest.writes import user_lane
 from promoter.storage.engine import Database
 
 log = logging.getLogger("promoter.ingest")
@@ -83,11 +75,8 @@ def apply_parsed(
     """Apply what ``parse_messages`` made of ``messages``; returns once committed."""
     applied: list[MessageResult] = []
     if parsed.operations:
-        parts = split_by_lane(
-            IngestRequest(organization_id, parsed.operations, received_at), database.lanes
-        )
-        for results in database.run_split(parts, ingestor.apply_requests):
-            applied += results
+        request = IngestRequest(organization_id, parsed.operations, received_at)
+        applied = database.run_many(request, ingestor.apply_requests)
     return _results(organization_id, messages, parsed, applied)
 
 
@@ -106,53 +95,9 @@ async def apply_parsed_async(
     (:meth:`~promoter.storage.engine.Database.run_many_async`)."""
     applied: list[MessageResult] = []
     if parsed.operations:
-        parts = split_by_lane(
-            IngestRequest(organization_id, parsed.operations, received_at), database.lanes
-        )
-        if len(parts) == 1:
-            lane, request = parts[0]
-            applied = await database.run_many_async(
-                request, ingestor.apply_requests, executor, lane
-            )
-        else:
-            done = await asyncio.gather(
-                *(
-                    database.run_many_async(request, ingestor.apply_requests, executor, lane)
-                    for lane, request in parts
-                ),
-                return_exceptions=True,
-            )
-            for results in done:
-                if isinstance(results, BaseException):
-                    raise results
-                applied += results
+        request = IngestRequest(organization_id, parsed.operations, received_at)
+        applied = await database.run_many_async(request, ingestor.apply_requests, executor)
     return _results(organization_id, messages, parsed, applied)
-
-
-def split_by_lane(request: IngestRequest, lanes: int) -> list[tuple[int, IngestRequest]]:
-    """``request`` as one part per write lane its userIds fall in (see
-    ``Database.run_split``): a userId's operations stay together and in order, and so do
-    the messages sharing a ``messageId`` (the first is applied, the others are
-    duplicates); ignored messages go with the first part."""
-    if lanes == 1:
-        return [(0, request)]
-    parts: dict[int, list[tuple[int, Operation]]] = {}
-    lane_of: dict[str, int] = {}
-    ignored: list[tuple[int, Operation]] = []
-    for index, op in request.operations:
-        if isinstance(op, Ignored):
-            ignored.append((index, op))
-            continue
-        lane = lane_of.setdefault(op.message_id, user_lane(op.user_id, lanes))
-        parts.setdefault(lane, []).append((index, op))
-    if not parts:
-        return [(0, request)]
-    first = min(parts)
-    parts[first] = sorted(parts[first] + ignored, key=lambda pair: pair[0])
-    return [
-        (lane, replace(request, operations=operations))
-        for lane, operations in sorted(parts.items())
-    ]
 
 
 def _results(

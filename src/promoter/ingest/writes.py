@@ -7,7 +7,6 @@ Nothing here commits.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,10 +87,10 @@ _UNLINKED_USER_IDS = InSelect(
     "SELECT DISTINCT user_id FROM events"
     " WHERE organization_id = {p} AND contact_id IS NULL AND user_id {in}"
 )
-#: PostgreSQL: the advisory locks of the userIds' buckets, in order (see Ingestor.apply).
+#: PostgreSQL: the userIds' advisory locks, in order (see Ingestor.apply).
 _LOCK_USERS = (
-    "SELECT pg_advisory_xact_lock(%s, b) FROM"
-    " (SELECT b FROM unnest(%s::int[]) AS b ORDER BY b) AS locks"
+    "SELECT pg_advisory_xact_lock(%s, h) FROM"
+    " (SELECT DISTINCT hashtext(u) & %s AS h FROM unnest(%s::text[]) AS u ORDER BY h) AS locks"
 )
 #: PostgreSQL's claim: concurrent replays wait for the first to commit, then skip.
 _CLAIM_MESSAGE_IDS = (
@@ -121,16 +120,6 @@ _UPDATE_CONTACT = (
         updated_at=bindparam("updated_at"),
     )
 )
-
-
-def user_bucket(user_id: str) -> int:
-    """The advisory lock a userId's writes take on PostgreSQL (see Ingestor.apply)."""
-    return zlib.crc32(user_id.encode()) & (USER_LOCK_BUCKETS - 1)
-
-
-def user_lane(user_id: str, lanes: int) -> int:
-    """The write lane of a userId's operations: lanes never share a lock bucket."""
-    return user_bucket(user_id) % lanes
 
 
 @dataclass(slots=True)
@@ -206,8 +195,8 @@ class IngestWrites:
             read = None
             with pipeline(conn) as queued:
                 if lock_users:
-                    buckets = sorted({user_bucket(user) for user in lock_users})
-                    queued.write(_LOCK_USERS, (organization_id, buckets))
+                    users = sorted(set(lock_users))
+                    queued.write(_LOCK_USERS, (organization_id, USER_LOCK_BUCKETS - 1, users))
                 claimed = queued.execute(_CLAIM_MESSAGE_IDS, params)
                 if read_first is not None:
                     read = _queue_contacts_and_ids(conn, queued, organization_id, *read_first)

@@ -2,7 +2,7 @@
 
 SQLite runs in WAL mode with one writer at a time (``BEGIN IMMEDIATE`` behind a
 process-wide lock) and any number of readers. PostgreSQL uses a plain pool; its
-batched writes (ingestion) share transactions too, in lanes that commit side by side.
+batched writes (ingestion) share transactions too, a few at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -29,10 +29,8 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 _WRITE_OPTION = "promoter_write"
-#: PostgreSQL: shared write transactions of ``Database.run_many`` that run at once, each
-#: for its own share of the work (a lane): callers split their items so that two lanes
-#: never write the same rows, and never wait for each other.
-POSTGRES_LANES = 2
+#: Shared write transactions PostgreSQL runs at once for ``Database.run_many``.
+POSTGRES_LANES = 1
 
 
 def _lower(value: object) -> object:
@@ -102,13 +100,8 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        #: Shared write transactions that may run at once (see POSTGRES_LANES).
-        self.lanes = 1 if self.is_sqlite else POSTGRES_LANES
-        self._groups = [GroupCommit(self.write, retry=is_conflict) for _ in range(self.lanes)]
-        self._group = self._groups[0]
-        #: Threads that wait for the lanes of an item split across them (see run_split).
-        self._lane_waiters: ThreadPoolExecutor | None = None
-        self._lane_waiters_lock = threading.Lock()
+        lanes = 1 if self.is_sqlite else POSTGRES_LANES
+        self._group = GroupCommit(self.write, lanes=lanes, retry=is_conflict)
         path = _sqlite_file(engine)
         self.checkpoints = (
             WalCheckpoints(functools.partial(sqlite3.connect, path, isolation_level=None))
@@ -145,67 +138,22 @@ class Database:
         with self.write() as conn:
             return fn(conn)
 
-    def run_many(
-        self,
-        item: I,
-        apply_many: Callable[[Connection, Sequence[I]], Sequence[R]],
-        lane: int = 0,
-    ) -> R:
+    def run_many(self, item: I, apply_many: Callable[[Connection, Sequence[I]], Sequence[R]]) -> R:
         """Like :meth:`run_write`, for ``apply_many(conn, items)``: items waiting at the
-        same time (in the same ``lane``, modulo :attr:`lanes`) are handed to it together,
-        in one transaction, on both databases; on PostgreSQL a deadlock or serialization
-        failure runs that transaction again."""
-        return self._groups[lane % self.lanes].run_many(item, apply_many)
-
-    def run_split(
-        self,
-        items: Sequence[tuple[int, I]],
-        apply_many: Callable[[Connection, Sequence[I]], Sequence[R]],
-    ) -> list[R]:
-        """:meth:`run_many` for ``(lane, item)`` pairs at once, each in its lane's
-        transaction; their results in order, once all are committed. If one fails, its
-        error is raised once the others are done (each committed or failed alone)."""
-        if len(items) == 1:
-            lane, item = items[0]
-            return [self.run_many(item, apply_many, lane)]
-        waiters = self._waiters()
-        others = [waiters.submit(self.run_many, i, apply_many, lane) for lane, i in items[1:]]
-        first: list[R] = []
-        error: BaseException | None = None
-        try:
-            first.append(self.run_many(items[0][1], apply_many, items[0][0]))
-        except BaseException as exc:
-            error = exc
-        rest: list[R] = []
-        for future in others:
-            try:
-                rest.append(future.result())
-            except BaseException as exc:
-                error = error or exc
-        if error is not None:
-            raise error
-        return first + rest
-
-    def _waiters(self) -> ThreadPoolExecutor:
-        with self._lane_waiters_lock:
-            if self._lane_waiters is None:
-                self._lane_waiters = ThreadPoolExecutor(
-                    max_workers=32, thread_name_prefix="promoter-lane"
-                )
-            return self._lane_waiters
+        same time are handed to it together, in one transaction, on both databases; on
+        PostgreSQL a deadlock or serialization failure runs that transaction again."""
+        return self._group.run_many(item, apply_many)
 
     async def run_many_async(
         self,
         item: I,
         apply_many: Callable[[Connection, Sequence[I]], Sequence[R]],
         executor: Executor,
-        lane: int = 0,
     ) -> R:
         """:meth:`run_many` for a coroutine: ``item`` waits on the event loop, not in a
-        thread, and the loop's waiting items (of its lane) are committed together in a
-        thread of ``executor``."""
-        group = self._groups[lane % self.lanes]
-        return await group.run_many_async(item, apply_many, executor)
+        thread, and the loop's waiting items are committed together in a thread of
+        ``executor``."""
+        return await self._group.run_many_async(item, apply_many, executor)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -223,8 +171,6 @@ class Database:
             conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
-        if self._lane_waiters is not None:
-            self._lane_waiters.shutdown(wait=True)
         if self.checkpoints is not None:
             self.checkpoints.close()
         self.engine.dispose()
