@@ -15,7 +15,12 @@ from sqlalchemy import Connection, event, func, insert, select
 from promoter.storage.dialect import insert_for
 from promoter.storage.engine import Database
 from promoter.storage.errors import DATABASE_UNAVAILABLE
-from promoter.storage.group_commit import BUSY_BATCH, MAX_JOBS_PER_COMMIT, GroupCommit
+from promoter.storage.group_commit import (
+    BUSY_BATCH,
+    MAX_JOBS_PER_COMMIT,
+    GroupCommit,
+    after_commit,
+)
 from promoter.storage.tables import instance_settings
 
 
@@ -436,3 +441,43 @@ def test_small_batches_are_committed_without_waiting(database: Database) -> None
     sizes, _ = _senders(gc, senders=BUSY_BATCH - 1, rounds=3)
     assert sizes == [BUSY_BATCH - 1] * 3
     assert time.monotonic() - started < 30
+
+
+def test_work_after_a_commit_runs_only_for_what_was_committed(database: Database) -> None:
+    """after_commit: run once the transaction has committed; dropped with a rolled-back
+    transaction or a job's rolled-back savepoint; refused outside a group commit."""
+    done: list[str] = []
+
+    def apply_many(conn: Connection, keys: Sequence[str]) -> list[str]:
+        for key in keys:
+            conn.execute(insert(instance_settings).values(key=key, value="v"))
+            assert after_commit(conn, lambda key=key: done.append(key))  # type: ignore[misc]
+            assert key not in done  # not before the commit
+            if key.startswith("bad"):
+                raise RuntimeError(f"{key} failed")
+        return list(keys)
+
+    assert database.run_many("a", apply_many) == "a"
+    assert done == ["a"]
+    with pytest.raises(RuntimeError, match="bad failed"):
+        database.run_many("bad", apply_many)
+    assert done == ["a"]
+    # Jobs sharing a transaction: the one that fails is run again alone in a savepoint,
+    # and only its work is dropped.
+    group = GroupCommit(database.write)
+    start = threading.Barrier(3)
+
+    def submit(key: str) -> str:
+        start.wait()
+        return group.run_many(key, apply_many)
+
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(submit, key) for key in ("b", "bad2", "c")]
+    assert [f.result() for f in (futures[0], futures[2])] == ["b", "c"]
+    with pytest.raises(RuntimeError, match="bad2 failed"):
+        futures[1].result()
+    assert sorted(done) == ["a", "b", "c"]
+    assert _keys(database) == {"a", "b", "c"}
+    with database.write() as conn:
+        assert not after_commit(conn, lambda: done.append("never"))
+    assert "never" not in done

@@ -292,3 +292,38 @@ def test_the_rest_api_refuses_writes_past_the_caps(
         headers=token(other_org.key),
     )
     assert other.status_code == 201
+
+
+class _Failing:
+    """A track listener that fails the transaction it runs in."""
+
+    def on_tracks(self, conn: Any, tracks: Any) -> dict[int, str]:
+        raise RuntimeError("the listener failed")
+
+
+def test_names_of_a_transaction_rolled_back_are_not_remembered(
+    database: Database, org: Org
+) -> None:
+    """A request that admitted a new name and then failed stored nothing: the name does
+    not count against the cap, and the next request is decided on what was stored."""
+    names = OrganizationNames()
+    limits = AttributeLimits(per_contact=5, per_organization=2)
+    ingestor = Ingestor(limits=limits, names=names)
+    failing = Ingestor([_Failing()], limits=limits, names=names)
+    assert apply(database, ingestor, org, identify("ted", traits("a"))) is None
+    with pytest.raises(RuntimeError, match="the listener failed"):
+        ingest_messages(
+            database=database,
+            ingestor=failing,
+            organization_id=org.id,
+            messages=[
+                identify("ted", traits("b")),
+                {"type": "track", "userId": "ted", "event": "Logged In"},
+            ],
+            envelope=Envelope(received_at=datetime.now(UTC)),
+            allowed=TRACKING_API_TYPES,
+        )
+    # "b" was never stored: the organization holds one name, "c" is its second.
+    assert apply(database, ingestor, org, identify("bob", traits("c"))) is None
+    full = "1 trait dropped: an organization has at most 2 attribute names (first dropped: 'd')"
+    assert apply(database, ingestor, org, identify("bob", traits("d"))) == full

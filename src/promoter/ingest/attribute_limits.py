@@ -11,7 +11,8 @@ whose names are all known reads nothing. Names new to it are checked against the
 database: on PostgreSQL under a lock per organization, so that processes writing at once
 cannot go past the cap. Once an organization is full, new names are dropped without a
 read until its names are ``fresh_seconds`` old; a name that no contact holds any more
-stops counting at the next read.
+stops counting at the next read. It remembers only what committed transactions read and
+admitted (``after_commit``): a transaction rolled back, and run again, decides anew.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from promoter.contacts.attribute_names import lock_names, organization_names
 from promoter.domain.attributes import AttributeLimits, AttributeValue
 from promoter.domain.messages import Identify
 from promoter.storage.bulk import InSelect
+from promoter.storage.group_commit import after_commit
 
 _COUNTS = InSelect(
     "SELECT contact_id, COUNT(*) FROM contact_attributes WHERE contact_id {in} GROUP BY contact_id"
@@ -69,38 +71,47 @@ class OrganizationNames:
     def prepare(
         self, conn: Connection, organization_id: int, wanted: Collection[str], cap: int
     ) -> set[str]:
-        """The organization's names, read again if needed to decide on ``wanted`` (change
-        the set only while holding ``lock``)."""
+        """The organization's names, read again if needed to decide on ``wanted``: a copy,
+        for the caller to add the names it admits to (see :meth:`admitted`)."""
         with self.lock:
             known = self._known.get(organization_id)
             if known is not None:
                 self._known.move_to_end(organization_id)
+                names, read_at = set(known.names), known.read_at
         if known is None:
-            known = self._read(conn, organization_id)
-        with self.lock:
-            unknown = sum(name not in known.names for name in wanted)
-            fresh = self._clock() - known.read_at <= self._fresh
-            full = len(known.names) >= cap
-            over = len(known.names) + unknown > cap
-        if not unknown or (fresh and full):
-            return known.names
-        if conn.dialect.name == "postgresql":
-            # Other processes may be adding names: decide under the lock, on what they
-            # committed. Taken after the userId locks, so two requests cannot deadlock.
-            lock_names(conn, organization_id)
-            return self._read(conn, organization_id).names
-        if over and not fresh:
-            return self._read(conn, organization_id).names  # the only writer: removals missed
-        return known.names
+            return self._read(conn, organization_id)
+        unknown = sum(name not in names for name in wanted)
+        fresh = self._clock() - read_at <= self._fresh
+        if not unknown or (fresh and len(names) >= cap):
+            return names
+        # Other processes may be adding names (PostgreSQL): decide under the lock, on what
+        # they committed; taken after the userId locks, so two requests cannot deadlock.
+        lock_names(conn, organization_id)
+        return self._read(conn, organization_id)
 
-    def _read(self, conn: Connection, organization_id: int) -> _Known:
-        known = _Known(organization_names(conn, organization_id), self._clock())
+    def admitted(self, conn: Connection, organization_id: int, names: Collection[str]) -> None:
+        """``names`` were admitted in ``conn``'s transaction: known once it commits."""
+        if names:
+            after_commit(conn, lambda: self._add(organization_id, set(names)))
+
+    def _read(self, conn: Connection, organization_id: int) -> set[str]:
+        names = organization_names(conn, organization_id)
+        known = _Known(set(names), self._clock())
+        after_commit(conn, lambda: self._store(organization_id, known))
+        return names
+
+    def _store(self, organization_id: int, known: _Known) -> None:
         with self.lock:
             self._known[organization_id] = known
             self._known.move_to_end(organization_id)
             while len(self._known) > self._max_orgs:
                 self._known.popitem(last=False)
-        return known
+
+    def _add(self, organization_id: int, names: set[str]) -> None:
+        with self.lock:
+            known = self._known.get(organization_id)
+            if known is not None:
+                known.names |= names
 
 
 def admit_attributes(
@@ -127,16 +138,16 @@ def admit_attributes(
     every = set[str]().union(*wanted.values())
     cap = limits.per_organization
     known = names.prepare(conn, organization_id, every, cap)
-    with names.lock:
-        org_may_refuse = len(known) + sum(name not in known for name in every) > cap
+    before = set(known)
+    org_may_refuse = len(known) + sum(name not in known for name in every) > cap
     held = _held_names(conn, wanted, contact_ids, limits.per_contact, known, org_may_refuse)
     admitted: dict[int, Admitted] = {}
-    with names.lock:
-        for index, op in identifies:
-            if op.attributes:
-                result = _admit(op, held.get(op.user_id), known, limits)
-                if result is not None:
-                    admitted[index] = result
+    for index, op in identifies:
+        if op.attributes:
+            result = _admit(op, held.get(op.user_id), known, limits)
+            if result is not None:
+                admitted[index] = result
+    names.admitted(conn, organization_id, known - before)
     return admitted
 
 

@@ -20,6 +20,10 @@ group (the usual case: every request's messages go through one function) needs n
 savepoint: if the group fails, the transaction is rolled back and run again with each
 job in a savepoint of its own.
 
+A job may leave work for after the commit (:func:`after_commit`: a cache of what the
+transaction wrote, say): it runs once the transaction has committed, and not at all if the
+transaction, or the job's savepoint, is rolled back.
+
 Coroutines submit with :meth:`GroupCommit.run_many_async`: their jobs wait on the event
 loop, not in a thread each, and one thread at a time (per lane) commits them a batch at
 a time. A request then costs no thread of its own, no hop to it and no lock to wake it:
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import random
 import threading
 import time
@@ -45,6 +51,8 @@ from typing import Any, Generic, Literal, TypeVar
 from sqlalchemy import Connection
 
 from promoter.storage.errors import is_unavailable
+
+log = logging.getLogger("promoter.storage")
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - the item type of a batched job
@@ -64,6 +72,10 @@ COMMIT_DELAY = 0.0015
 ATTEMPTS = 5
 
 ApplyMany = Callable[[Connection, Sequence[Any]], Sequence[Any]]
+#: The connection of the transaction being run in this thread, and its after-commit work.
+_AFTER_COMMIT: contextvars.ContextVar[tuple[Connection, list[Callable[[], None]]] | None] = (
+    contextvars.ContextVar("promoter_after_commit", default=None)
+)
 #: What runs in a savepoint of its own: nothing, each group of jobs, each job.
 _Isolation = Literal["none", "groups", "jobs"]
 
@@ -129,6 +141,22 @@ def _call_each(conn: Connection, fns: Sequence[Callable[[Connection], Any]]) -> 
 
 def _never(_exc: BaseException) -> bool:
     return False
+
+
+def after_commit(conn: Connection, fn: Callable[[], None]) -> bool:
+    """Have ``fn`` run once ``conn``'s transaction has committed (not if it, or the
+    savepoint this runs in, is rolled back). Only transactions of a :class:`GroupCommit`
+    take such work: elsewhere ``fn`` is dropped and False returned."""
+    current = _AFTER_COMMIT.get()
+    if current is None or current[0] is not conn:
+        return False
+    current[1].append(fn)
+    return True
+
+
+def _after_commit_waiting(conn: Connection) -> list[Callable[[], None]]:
+    current = _AFTER_COMMIT.get()
+    return current[1] if current is not None and current[0] is conn else []
 
 
 class GroupCommit:
@@ -290,13 +318,23 @@ class GroupCommit:
     ) -> None:
         for job in jobs:
             job.result = job.error = None
+        waiting: list[Callable[[], None]] = []
         with self._begin() as conn:
-            for group in groups.values():
-                if isolate == "jobs":
-                    for job in group:
-                        _apply(conn, [job], isolated=True, retry=self._retry)
-                else:
-                    _apply(conn, group, isolated=isolate == "groups", retry=self._retry)
+            token = _AFTER_COMMIT.set((conn, waiting))
+            try:
+                for group in groups.values():
+                    if isolate == "jobs":
+                        for job in group:
+                            _apply(conn, [job], isolated=True, retry=self._retry)
+                    else:
+                        _apply(conn, group, isolated=isolate == "groups", retry=self._retry)
+            finally:
+                _AFTER_COMMIT.reset(token)
+        for fn in waiting:  # committed: a failure here must not run the jobs again
+            try:
+                fn()
+            except Exception:
+                log.exception("work after a commit failed")
 
 
 def _apply(
@@ -312,10 +350,13 @@ def _apply(
         for job, result in zip(group, results, strict=True):
             job.result = result
         return
+    waiting = _after_commit_waiting(conn)
+    before = len(waiting)
     try:
         with conn.begin_nested():
             results = apply_many(conn, [job.item for job in group])
     except Exception as exc:
+        del waiting[before:]  # what the rolled-back savepoint wrote is gone
         if retry(exc):  # no job's fault: the whole transaction runs again
             raise
         if conn.invalidated or is_unavailable(exc):
