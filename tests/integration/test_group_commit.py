@@ -465,17 +465,12 @@ def test_work_after_a_commit_runs_only_for_what_was_committed(database: Database
     # Jobs sharing a transaction: the one that fails is run again alone in a savepoint,
     # and only its work is dropped.
     group = GroupCommit(database.write)
-    start = threading.Barrier(3)
-
-    def submit(key: str) -> str:
-        start.wait()
-        return group.run_many(key, apply_many)
-
-    with ThreadPoolExecutor(3) as pool:
-        futures = [pool.submit(submit, key) for key in ("b", "bad2", "c")]
-    assert [f.result() for f in (futures[0], futures[2])] == ["b", "c"]
-    with pytest.raises(RuntimeError, match="bad2 failed"):
-        futures[1].result()
+    outcomes = _queued_together(
+        group,
+        [lambda key=key: group.run_many(key, apply_many) for key in ("b", "bad2", "c")],  # type: ignore[misc]
+    )
+    assert outcomes[0] == "b" and outcomes[2] == "c"
+    assert isinstance(outcomes[1], RuntimeError) and "bad2 failed" in str(outcomes[1])
     assert sorted(done) == ["a", "b", "c"]
     assert _keys(database) == {"a", "b", "c"}
     with database.write() as conn:

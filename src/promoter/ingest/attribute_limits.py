@@ -102,6 +102,9 @@ class OrganizationNames:
 
     def _store(self, organization_id: int, known: _Known) -> None:
         with self.lock:
+            stored = self._known.get(organization_id)
+            if stored is not None and stored.read_at > known.read_at:
+                return  # a later read committed first
             self._known[organization_id] = known
             self._known.move_to_end(organization_id)
             while len(self._known) > self._max_orgs:

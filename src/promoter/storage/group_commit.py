@@ -145,8 +145,8 @@ def _never(_exc: BaseException) -> bool:
 
 def after_commit(conn: Connection, fn: Callable[[], None]) -> bool:
     """Have ``fn`` run once ``conn``'s transaction has committed (not if it, or the
-    savepoint this runs in, is rolled back). Only transactions of a :class:`GroupCommit`
-    take such work: elsewhere ``fn`` is dropped and False returned."""
+    savepoint the group commit runs this job in, is rolled back). Only transactions of a
+    :class:`GroupCommit` take such work: elsewhere ``fn`` is dropped and False returned."""
     current = _AFTER_COMMIT.get()
     if current is None or current[0] is not conn:
         return False
