@@ -93,8 +93,7 @@ class BulkInsert:
         self, conn: Connection, rows: Sequence[Sequence[Any]]
     ) -> tuple[_Prepared, list[Sequence[Any]]]:
         """The statement for ``conn``, and the rows' values as the driver takes them,
-        column by column in the statement's order."""
-        self._check_width(rows)
+        column by column in the statement's order (rows of the right width)."""
         prepared = self._compiled.get(conn.dialect.name)
         if prepared is None:
             prepared = self._compiled[conn.dialect.name] = self._prepare(conn)

@@ -147,16 +147,17 @@ def after_commit(conn: Connection, fn: Callable[[], None]) -> bool:
     """Have ``fn`` run once ``conn``'s transaction has committed (not if it, or the
     savepoint the group commit runs this job in, is rolled back). Only transactions of a
     :class:`GroupCommit` take such work: elsewhere ``fn`` is dropped and False returned."""
-    current = _AFTER_COMMIT.get()
-    if current is None or current[0] is not conn:
+    waiting = _after_commit_waiting(conn)
+    if waiting is None:
         return False
-    current[1].append(fn)
+    waiting.append(fn)
     return True
 
 
-def _after_commit_waiting(conn: Connection) -> list[Callable[[], None]]:
+def _after_commit_waiting(conn: Connection) -> list[Callable[[], None]] | None:
+    """The work waiting for ``conn``'s transaction to commit (None: not a group commit's)."""
     current = _AFTER_COMMIT.get()
-    return current[1] if current is not None and current[0] is conn else []
+    return current[1] if current is not None and current[0] is conn else None
 
 
 class GroupCommit:
@@ -351,12 +352,13 @@ def _apply(
             job.result = result
         return
     waiting = _after_commit_waiting(conn)
-    before = len(waiting)
+    before = len(waiting) if waiting is not None else 0
     try:
         with conn.begin_nested():
             results = apply_many(conn, [job.item for job in group])
     except Exception as exc:
-        del waiting[before:]  # what the rolled-back savepoint wrote is gone
+        if waiting is not None:
+            del waiting[before:]  # what the rolled-back savepoint wrote is gone
         if retry(exc):  # no job's fault: the whole transaction runs again
             raise
         if conn.invalidated or is_unavailable(exc):
